@@ -1,0 +1,110 @@
+import type { CheckResult, DatasetFormat, ExecuteOptions, QueryRequest, QueryStream } from './types.js';
+
+/**
+ * What an engine can do. Every flag is documented and has a default ({@link DEFAULT_CAPABILITIES}), so an engine
+ * declares only where it differs. The conformance kit and the gateway decide by these flags, never by engine id.
+ */
+export interface EngineCapabilities {
+  /** Batches are produced while the query runs, not after it has finished. Default `true`. */
+  readonly streaming: boolean;
+  /**
+   * How far cancellation reaches: `native` interrupts a query that is still computing its first batch,
+   * `between-batches` stops at the next batch boundary. Default `between-batches`.
+   */
+  readonly cancellation: 'native' | 'between-batches';
+  /** Dataset formats the engine reads. Default `['parquet', 'csv']`. */
+  readonly formats: readonly DatasetFormat[];
+  /** The engine accepts general SQL (`true`) or only the shapes its `check` admits (`false`). Default `true`. */
+  readonly generalSql: boolean;
+  /** The engine offers `analyze(sql)` from its own parser. Default `false`. */
+  readonly analyzesSql: boolean;
+}
+
+export const DEFAULT_CAPABILITIES: EngineCapabilities = Object.freeze({
+  streaming: true,
+  cancellation: 'between-batches',
+  formats: Object.freeze(['parquet', 'csv'] as const),
+  generalSql: true,
+  analyzesSql: false,
+});
+
+/** Fills the defaults of the flags an engine did not declare, and freezes the result. */
+export function defineCapabilities(overrides: Partial<EngineCapabilities> = {}): EngineCapabilities {
+  return Object.freeze({ ...DEFAULT_CAPABILITIES, ...overrides });
+}
+
+/** Figures an engine reports about itself, for metrics and for the conformance kit. */
+export interface EngineStats {
+  /** Queries started and not yet freed (running or streaming). */
+  readonly activeQueries: number;
+  /** Engine-specific gauges, e.g. `{ instancesOpen: 3 }`. */
+  readonly gauges?: Readonly<Record<string, number>>;
+}
+
+/** What an engine's own parser says about a statement, so the gateway can validate syntax it cannot parse. */
+export interface SqlAnalysis {
+  /** Number of statements in the text. */
+  readonly statementCount: number;
+  /** Statement type of the first statement, upper case (`SELECT`, `INSERT`, `PRAGMA`, ...). */
+  readonly statementType: string;
+  /** Base tables referenced, as written (schema-qualified names keep their qualifier). */
+  readonly tables: readonly { readonly schema?: string; readonly name: string }[];
+  /** Table functions referenced, such as `read_csv`. */
+  readonly tableFunctions: readonly string[];
+  /** Names of CTEs defined anywhere in the statement. */
+  readonly ctes: readonly string[];
+}
+
+export interface Engine extends AsyncDisposable {
+  readonly id: string;
+  readonly capabilities: EngineCapabilities;
+  /** Refuses, before anything runs, query shapes this engine does not handle. Never throws for user SQL. */
+  check(request: QueryRequest): CheckResult | Promise<CheckResult>;
+  /**
+   * Starts the query. Resolves once the schema is known; rejects with a Lakegate error
+   * (INVALID_SQL, UNKNOWN_TABLE, QUERY_CANCELLED, ...) if it cannot start.
+   */
+  execute(request: QueryRequest, options: ExecuteOptions): Promise<QueryStream>;
+  /** Present when `capabilities.analyzesSql`. */
+  analyze?(sql: string, options: ExecuteOptions): Promise<SqlAnalysis>;
+  stats(): EngineStats;
+  /** Cancels running queries and frees every resource. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Services the gateway injects into engines. Engines depend on these interfaces, never on the gateway. */
+export interface EngineDeps {
+  readonly storage: StorageAccess;
+  readonly logger?: EngineLogger;
+}
+
+export interface StorageAccess {
+  /** Local directories an engine may read for a tenant: the tenant's cache and data roots, nothing else. */
+  tenantDirectories(tenant: string): readonly string[];
+}
+
+export interface EngineLogger {
+  debug(event: string, fields?: Readonly<Record<string, unknown>>): void;
+  info(event: string, fields?: Readonly<Record<string, unknown>>): void;
+  warn(event: string, fields?: Readonly<Record<string, unknown>>): void;
+  error(event: string, fields?: Readonly<Record<string, unknown>>): void;
+}
+
+/** Result of validating an engine's configuration: every problem at once, not just the first. */
+export type ConfigResult<C> =
+  | { readonly ok: true; readonly config: C }
+  | { readonly ok: false; readonly problems: readonly string[] };
+
+/**
+ * Creates engines of one kind. The factory validates its own config section (`engines.<id>` in the gateway's
+ * config) so the gateway can report every problem at start-up.
+ *
+ * @example
+ * const result = duckdbEngineFactory.parseConfig({ threads: 2 });
+ * if (result.ok) await using engine = await duckdbEngineFactory.create(result.config, deps);
+ */
+export interface EngineFactory<C = unknown> {
+  readonly id: string;
+  parseConfig(raw: unknown): ConfigResult<C>;
+  create(config: C, deps: EngineDeps): Promise<Engine>;
+}

@@ -1,0 +1,68 @@
+import type { ColumnBatch, QueryStream, Schema } from './types.js';
+
+/** The two operations an engine implements to stream a result; see {@link createQueryStream}. */
+export interface BatchSource {
+  /** The next non-empty batch, or `undefined` at the end. */
+  next(): Promise<ColumnBatch | undefined>;
+  /** Frees the query. Called exactly once: at the end, on error, on early return, or on `close()`. */
+  close(): void | Promise<void>;
+}
+
+/**
+ * Wraps a {@link BatchSource} in a {@link QueryStream} that frees the query exactly once, whatever the
+ * consumer does: reads to the end, fails, breaks out of `for await`, or never iterates and calls `close()`.
+ */
+export function createQueryStream(schema: Schema, source: BatchSource): QueryStream {
+  let closed: Promise<void> | undefined;
+  let iterated = false;
+  const close = (): Promise<void> => {
+    closed ??= Promise.resolve().then(() => source.close());
+    return closed;
+  };
+  const done = (): IteratorReturnResult<undefined> => ({ done: true, value: undefined });
+
+  const iterator: AsyncIterableIterator<ColumnBatch> = {
+    async next(): Promise<IteratorResult<ColumnBatch, undefined>> {
+      if (closed) return done();
+      let batch: ColumnBatch | undefined;
+      try {
+        batch = await source.next();
+      } catch (error) {
+        await close();
+        throw error;
+      }
+      if (batch === undefined) {
+        await close();
+        return done();
+      }
+      return { done: false, value: batch };
+    },
+    async return(): Promise<IteratorReturnResult<undefined>> {
+      await close();
+      return done();
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+
+  return Object.freeze({
+    schema,
+    close,
+    [Symbol.asyncDispose]: close,
+    [Symbol.asyncIterator](): AsyncIterator<ColumnBatch> {
+      if (iterated) throw new TypeError('A query stream can be iterated only once.');
+      iterated = true;
+      return iterator;
+    },
+  });
+}
+
+/** Reads a whole stream into rows (for tests and small results; the gateway streams instead). */
+export async function collectRows(stream: QueryStream): Promise<unknown[][]> {
+  const rows: unknown[][] = [];
+  for await (const batch of stream) {
+    for (let r = 0; r < batch.rowCount; r++) rows.push(batch.columns.map((column) => column[r]));
+  }
+  return rows;
+}

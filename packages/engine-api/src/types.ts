@@ -1,0 +1,128 @@
+/**
+ * Column types and values as engines hand them to the gateway. Engines never serialise to HTTP formats:
+ * they produce columnar batches of plain JavaScript values in the representation below, and the gateway
+ * encodes them as JSON, NDJSON or CSV.
+ */
+
+/**
+ * How a column's values are represented in a {@link ColumnBatch}:
+ *
+ * | kind          | value in a batch                                                      |
+ * |---------------|-----------------------------------------------------------------------|
+ * | `boolean`     | `boolean`                                                             |
+ * | `integer`     | `number` (integers of up to 32 bits)                                  |
+ * | `bigint`      | `bigint` (64- and 128-bit integers)                                   |
+ * | `float`       | `number` (may be NaN or ±Infinity)                                    |
+ * | `decimal`     | `string`, exact decimal text such as `"-12.50"`                       |
+ * | `string`      | `string` (also UUID, JSON, ENUM)                                       |
+ * | `blob`        | `Uint8Array`                                                          |
+ * | `date`        | `number`, days since 1970-01-01                                       |
+ * | `time`        | `bigint`, microseconds since midnight                                 |
+ * | `timestamp`   | `bigint`, microseconds since 1970-01-01 00:00:00 (no time zone)       |
+ * | `timestamptz` | `bigint`, microseconds since 1970-01-01 00:00:00 UTC                  |
+ * | `interval`    | `string`, ISO 8601 duration such as `"P1M2DT3S"`                      |
+ * | `list`        | `readonly unknown[]` of the element type's values                     |
+ * | `struct`      | `Readonly<Record<string, unknown>>` of the fields' values             |
+ * | `map`         | `readonly { key: unknown; value: unknown }[]`                         |
+ * | `other`       | `string`, the engine's text rendering                                 |
+ *
+ * `null` stands for SQL NULL in every kind.
+ */
+export type ValueKind =
+  | 'boolean'
+  | 'integer'
+  | 'bigint'
+  | 'float'
+  | 'decimal'
+  | 'string'
+  | 'blob'
+  | 'date'
+  | 'time'
+  | 'timestamp'
+  | 'timestamptz'
+  | 'interval'
+  | 'list'
+  | 'struct'
+  | 'map'
+  | 'other';
+
+export interface ColumnType {
+  readonly kind: ValueKind;
+  /** The engine's SQL type name, e.g. `BIGINT`, `DECIMAL(18,3)`, `VARCHAR[]`. */
+  readonly sqlType: string;
+  /** Element type of a `list`. */
+  readonly element?: ColumnType;
+  /** Fields of a `struct`. */
+  readonly fields?: readonly Column[];
+  /** Key and value types of a `map`. */
+  readonly key?: ColumnType;
+  readonly value?: ColumnType;
+}
+
+export interface Column {
+  readonly name: string;
+  readonly type: ColumnType;
+}
+
+export type Schema = readonly Column[];
+
+/** A slice of a result, stored by column: `columns[i][row]` is the value of column `i`. */
+export interface ColumnBatch {
+  readonly rowCount: number;
+  readonly columns: readonly (readonly unknown[])[];
+}
+
+export type DatasetFormat = 'parquet' | 'csv' | 'tsv' | 'ndjson';
+
+export interface SnapshotFile {
+  /** Absolute local path the engine reads. */
+  readonly path: string;
+  readonly size: number;
+  /** Origin ETag (or a content fingerprint for local files). */
+  readonly etag: string;
+}
+
+/** An immutable view of a dataset at one version: engines read snapshots, never a live location. */
+export interface DatasetSnapshot {
+  readonly tenant: string;
+  readonly dataset: string;
+  readonly format: DatasetFormat;
+  /** Derived from the files' names, sizes and ETags: equal versions mean equal contents. */
+  readonly version: string;
+  readonly files: readonly SnapshotFile[];
+}
+
+/** A name the query may use, bound to the snapshot it reads. */
+export interface TableBinding {
+  readonly name: string;
+  readonly snapshot: DatasetSnapshot;
+}
+
+export interface QueryRequest {
+  /** Unique per query; engines use it in logs and to name per-query resources. */
+  readonly queryId: string;
+  readonly tenant: string;
+  /** Validated SQL: a single read-only statement referring only to `tables` (and CTEs). */
+  readonly sql: string;
+  readonly tables: readonly TableBinding[];
+  /** Produce at most this many rows; the engine stops reading once it has them. */
+  readonly maxRows?: number;
+}
+
+export interface ExecuteOptions {
+  /** Aborting it cancels the query: before it starts, while it runs, or while it streams. */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * A running query's result. The schema is known as soon as `execute` resolves, before the first batch.
+ * Iterate to receive batches; stopping early (`break`, `return()`) frees the query.
+ */
+export interface QueryStream extends AsyncIterable<ColumnBatch>, AsyncDisposable {
+  readonly schema: Schema;
+  /** Frees the query without reading further, also when it was never iterated. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** An engine's answer to "would you run this?", asked before anything runs. */
+export type CheckResult = { readonly supported: true } | { readonly supported: false; readonly reason: string };
