@@ -47,9 +47,9 @@ export const INTERNAL_MESSAGE = 'Internal error. The request id in this response
 export interface LakegateErrorOptions {
   readonly cause?: unknown;
   /** Seconds a client should wait before retrying (sent as `Retry-After` for `unavailable` and `limit` kinds). */
-  readonly retryAfterSeconds?: number;
+  readonly retryAfterSeconds?: number | undefined;
   /** Extra machine-readable facts, e.g. `{ line, column }` for INVALID_SQL. Safe to show to the caller. */
-  readonly details?: Readonly<Record<string, unknown>>;
+  readonly details?: Readonly<Record<string, unknown>> | undefined;
 }
 
 export class LakegateError extends Error {

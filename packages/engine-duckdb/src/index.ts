@@ -1,1 +1,3 @@
-export {};
+export type { DuckDBEngineConfig } from './duckdb-engine.js';
+export { duckdbEngineFactory } from './duckdb-engine.js';
+export { intervalToIso } from './type-mapping.js';
