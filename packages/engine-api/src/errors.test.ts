@@ -32,7 +32,7 @@ describe('errors', () => {
 
   it('maps every code to a status consistent with its kind', () => {
     const byKind: Record<string, number[]> = {
-      user: [400, 404, 422],
+      user: [400, 404, 413, 422],
       auth: [401, 403],
       limit: [429, 413, 507],
       unavailable: [503],

@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   NOT_FOUND: { kind: 'user', status: 404 },
   UNSUPPORTED_QUERY: { kind: 'user', status: 422 },
   INVALID_CONFIG: { kind: 'user', status: 400 },
+  REQUEST_TOO_LARGE: { kind: 'user', status: 413 },
   UNAUTHENTICATED: { kind: 'auth', status: 401 },
   FORBIDDEN: { kind: 'auth', status: 403 },
   RATE_LIMITED: { kind: 'limit', status: 429 },

@@ -47,8 +47,10 @@ export function createReferenceEngine(options: ReferenceEngineOptions): Engine {
   const active = new Set<AbortController>();
   let closed = false;
 
+  // A SELECT outside the grammar is a shape this engine declines (another engine may run it); anything else
+  // is not a query at all, and execute() reports it as INVALID_SQL.
   const check = (request: QueryRequest): CheckResult =>
-    parse(request.sql)
+    parse(request.sql) || !/^\s*select\b/i.test(request.sql)
       ? { supported: true }
       : { supported: false, reason: 'The reference engine runs only SELECT <columns> FROM <table> [LIMIT n].' };
 

@@ -1,1 +1,11 @@
-export {};
+export type { AppDeps } from './app.js';
+export { createApp } from './app.js';
+export type { DatasetConfig, GatewayConfig, TenantConfig } from './config/config.js';
+export { ConfigError, loadConfig, parseConfig } from './config/config.js';
+export { DEMO_TENANTS, demoConfig, ensureDemoData } from './demo/demo-data.js';
+export { EngineRegistry } from './engines/engine-registry.js';
+export { ManagedEngine } from './engines/managed-engine.js';
+export type { GatewayOptions, RunningGateway } from './gateway.js';
+export { startGateway } from './gateway.js';
+export type { Logger } from './logging/logger.js';
+export { createLogger, silentLogger } from './logging/logger.js';

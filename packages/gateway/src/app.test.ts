@@ -1,0 +1,191 @@
+import {
+  type ColumnBatch,
+  createQueryStream,
+  defineCapabilities,
+  type Engine,
+  LakegateError,
+} from '@lakegate/engine-api';
+import { describe, expect, it } from 'vitest';
+import { GLOBEX_KEY, jsonOf, testApp } from './test-support.js';
+
+/** An engine that yields one batch and then fails, or fails with a plain Error (a bug) before starting. */
+function faultyEngine(mode: 'mid-stream' | 'bug'): Engine {
+  const close = async () => {};
+  return {
+    id: mode,
+    capabilities: defineCapabilities(),
+    check: () => ({ supported: true }),
+    async execute() {
+      if (mode === 'bug') throw new Error('secret internal detail');
+      let sent = false;
+      return createQueryStream([{ name: 'x', type: { kind: 'integer', sqlType: 'INTEGER' } }], {
+        async next(): Promise<ColumnBatch> {
+          if (sent) throw new LakegateError('ENGINE_FAILURE', 'disk on fire');
+          sent = true;
+          return { rowCount: 2, columns: [[1, 2]] };
+        },
+        close,
+      });
+    },
+    stats: () => ({ activeQueries: 0 }),
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+describe('POST /v1/query', () => {
+  it('answers JSON with columns, rows, rowCount, truncated and stats', async () => {
+    const { query } = await testApp();
+    const response = await query({ sql: 'SELECT * FROM people' });
+    expect(response.status).toBe(200);
+    const body = await jsonOf(response);
+    expect(body).toMatchObject({
+      columns: [
+        { name: 'id', type: 'BIGINT' },
+        { name: 'name', type: 'VARCHAR' },
+      ],
+      rows: [
+        [1, 'ada'],
+        [2, 'brian'],
+        [3, null],
+      ],
+      rowCount: 3,
+      truncated: false,
+      stats: { engine: 'reference' },
+    });
+    expect(body.stats.elapsedMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it('caps rows at maxRows and says the result was truncated', async () => {
+    const { query } = await testApp();
+    const body = await jsonOf(await query({ sql: 'SELECT id FROM people', maxRows: 2 }));
+    expect(body).toMatchObject({ rows: [[1], [2]], rowCount: 2, truncated: true });
+    const exact = await jsonOf(await query({ sql: 'SELECT id FROM people', maxRows: 3 }));
+    expect(exact).toMatchObject({ rowCount: 3, truncated: false });
+  });
+
+  it('streams NDJSON: a header line, one array per row, then stats', async () => {
+    const { query } = await testApp();
+    const response = await query({ sql: 'SELECT * FROM people' }, { Accept: 'application/x-ndjson' });
+    expect(response.headers.get('content-type')).toContain('application/x-ndjson');
+    const lines = (await response.text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines[0]).toEqual({
+      columns: [
+        { name: 'id', type: 'BIGINT' },
+        { name: 'name', type: 'VARCHAR' },
+      ],
+    });
+    expect(lines.slice(1, 4)).toEqual([
+      [1, 'ada'],
+      [2, 'brian'],
+      [3, null],
+    ]);
+    expect(lines[4].stats).toMatchObject({ rowCount: 3, truncated: false, engine: 'reference' });
+  });
+
+  it('streams CSV with a header row', async () => {
+    const { query } = await testApp();
+    const response = await query({ sql: 'SELECT * FROM people' }, { Accept: 'text/csv' });
+    expect(response.headers.get('content-type')).toContain('text/csv');
+    expect(await response.text()).toBe('id,name\n1,ada\n2,brian\n3,\n');
+  });
+
+  it('serves each tenant its own data under the same dataset name', async () => {
+    const { query } = await testApp();
+    const body = await jsonOf(
+      await query({ sql: 'SELECT name FROM people' }, { Authorization: `Bearer ${GLOBEX_KEY}` }),
+    );
+    expect(body.rows).toEqual([['globex-only']]);
+  });
+
+  it('writes a final error record when the engine fails mid-stream', async () => {
+    const { query } = await testApp({ engines: [faultyEngine('mid-stream')] });
+    const json = await query({ sql: 'SELECT 1', engine: 'mid-stream' });
+    expect(json.status).toBe(200);
+    const body = await jsonOf(json);
+    expect(body).toMatchObject({ rows: [[1], [2]], error: { code: 'ENGINE_FAILURE', message: 'disk on fire' } });
+    expect(body.error.requestId).toBe(json.headers.get('x-request-id'));
+
+    const ndjson = await query({ sql: 'SELECT 1', engine: 'mid-stream' }, { Accept: 'application/x-ndjson' });
+    const lines = (await ndjson.text()).trim().split('\n');
+    expect(JSON.parse(lines.at(-1) ?? '')).toMatchObject({ error: { code: 'ENGINE_FAILURE' } });
+
+    const csv = await (await query({ sql: 'SELECT 1', engine: 'mid-stream' }, { Accept: 'text/csv' })).text();
+    expect(csv.trim().split('\n').at(-1)).toMatch(/^#error ENGINE_FAILURE: disk on fire/);
+  });
+
+  it('hides internal errors behind a generic 500', async () => {
+    const { query } = await testApp({ engines: [faultyEngine('bug')] });
+    const response = await query({ sql: 'SELECT 1', engine: 'bug' });
+    expect(response.status).toBe(500);
+    const body = await jsonOf(response);
+    expect(body.error.code).toBe('INTERNAL');
+    expect(JSON.stringify(body)).not.toContain('secret');
+  });
+
+  const refusals: [string, Record<string, string>, unknown, number, string][] = [
+    ['no API key', { Authorization: '' }, { sql: 'SELECT 1' }, 401, 'UNAUTHENTICATED'],
+    ['a wrong API key', { Authorization: 'Bearer wrong-key-123' }, { sql: 'SELECT 1' }, 401, 'UNAUTHENTICATED'],
+    ['a malformed Authorization header', { Authorization: 'Basic abc' }, { sql: 'SELECT 1' }, 401, 'UNAUTHENTICATED'],
+    ['invalid JSON', {}, '{"sql": ', 400, 'INVALID_REQUEST'],
+    ['an empty body', {}, '', 400, 'INVALID_REQUEST'],
+    ['a JSON array', {}, '[1]', 400, 'INVALID_REQUEST'],
+    ['a missing sql', {}, { maxRows: 3 }, 400, 'INVALID_REQUEST'],
+    ['an empty sql', {}, { sql: '   ' }, 400, 'INVALID_REQUEST'],
+    ['a non-string sql', {}, { sql: 42 }, 400, 'INVALID_REQUEST'],
+    ['an unknown field', {}, { sql: 'SELECT 1', colour: 'red' }, 400, 'INVALID_REQUEST'],
+    ['a negative maxRows', {}, { sql: 'SELECT 1', maxRows: -1 }, 400, 'INVALID_REQUEST'],
+    ['an unknown engine', {}, { sql: 'SELECT 1', engine: 'spark' }, 400, 'INVALID_REQUEST'],
+    ['a syntax error', {}, { sql: 'SELEC * FROM people' }, 400, 'INVALID_SQL'],
+    ['an unknown table', {}, { sql: 'SELECT * FROM missing' }, 404, 'UNKNOWN_TABLE'],
+    ['a too large body', {}, { sql: `SELECT * FROM people -- ${'x'.repeat(5000)}` }, 413, 'REQUEST_TOO_LARGE'],
+  ];
+  for (const [what, headers, body, status, code] of refusals) {
+    it(`refuses ${what} with ${status} ${code}`, async () => {
+      const { query } = await testApp();
+      const response = await query(body, headers);
+      expect(response.status).toBe(status);
+      const json = await jsonOf(response);
+      expect(json.error).toMatchObject({ code, requestId: response.headers.get('x-request-id') });
+      expect(json.error.message.length).toBeGreaterThan(10);
+    });
+  }
+
+  it('refuses a query shape the engine declines with UNSUPPORTED_QUERY', async () => {
+    const { query } = await testApp();
+    const response = await query({ sql: 'SELECT count(*) FROM people' });
+    expect(response.status).toBe(422);
+    expect((await jsonOf(response)).error.code).toBe('UNSUPPORTED_QUERY');
+  });
+});
+
+describe('service routes', () => {
+  it('answers liveness and readiness probes', async () => {
+    const { app, engines } = await testApp();
+    expect((await app.request('/livez')).status).toBe(200);
+    expect((await app.request('/readyz')).status).toBe(200);
+    await engines.close();
+    expect((await app.request('/readyz')).status).toBe(503);
+  });
+
+  it('echoes a sane X-Request-Id and replaces an unsafe one', async () => {
+    const { app } = await testApp();
+    expect((await app.request('/livez', { headers: { 'X-Request-Id': 'abc-123' } })).headers.get('x-request-id')).toBe(
+      'abc-123',
+    );
+    const replaced = (await app.request('/livez', { headers: { 'X-Request-Id': 'bad id\u0001' } })).headers.get(
+      'x-request-id',
+    );
+    expect(replaced).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('answers unknown routes with a JSON NOT_FOUND', async () => {
+    const { app } = await testApp();
+    const response = await app.request('/nope');
+    expect(response.status).toBe(404);
+    expect((await jsonOf(response)).error.code).toBe('NOT_FOUND');
+  });
+});

@@ -1,0 +1,96 @@
+import { randomUUID } from 'node:crypto';
+import { LakegateError } from '@lakegate/engine-api';
+import type { Storage } from '@lakegate/storage';
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { GatewayEnv } from './app-env.js';
+import { ApiKeyIndex } from './auth/api-keys.js';
+import type { GatewayConfig } from './config/config.js';
+import type { EngineRegistry } from './engines/engine-registry.js';
+import { errorResponse } from './errors/error-response.js';
+import type { Logger } from './logging/logger.js';
+import { queryRoute } from './query/query-route.js';
+import { QueryService } from './query/query-service.js';
+
+export interface AppDeps {
+  readonly config: GatewayConfig;
+  readonly storage: Storage;
+  readonly engines: EngineRegistry;
+  readonly logger: Logger;
+  /** Set when the gateway is draining; readiness then fails. */
+  readonly isShuttingDown?: () => boolean;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** Builds the HTTP application. Tests call it directly with `app.request(...)`. */
+export function createApp(deps: AppDeps): Hono<GatewayEnv> {
+  const app = new Hono<GatewayEnv>();
+  const keys = new ApiKeyIndex(deps.config.tenants);
+
+  app.use(async function requestContext(c, next) {
+    const given = c.req.header('x-request-id');
+    const requestId = given && REQUEST_ID.test(given) ? given : randomUUID();
+    const logger = deps.logger.child({ requestId });
+    c.set('requestId', requestId);
+    c.set('logger', logger);
+    c.header('X-Request-Id', requestId);
+    const started = performance.now();
+    try {
+      await next();
+    } finally {
+      logger.info('request', {
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        tenant: c.var.tenant,
+        durationMs: Math.round(performance.now() - started),
+      });
+    }
+  });
+
+  app.onError(function handleError(error, c) {
+    const { status, body, headers } = errorResponse(
+      error,
+      c.get('requestId') ?? randomUUID(),
+      c.get('logger') ?? deps.logger,
+    );
+    return c.json(body, status as ContentfulStatusCode, headers);
+  });
+
+  app.notFound(function notFound(c) {
+    throw new LakegateError('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}.`);
+  });
+
+  app.get('/livez', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', (c) => {
+    const ready = deps.engines.ready && !deps.isShuttingDown?.();
+    return c.json({ status: ready ? 'ready' : 'not_ready' }, ready ? 200 : 503);
+  });
+
+  app.use(
+    '/v1/*',
+    async function authenticate(c, next) {
+      c.set('tenant', keys.authenticate(c.req.header('authorization')));
+      await next();
+    },
+    bodyLimit({
+      maxSize: deps.config.server.maxBodyBytes,
+      onError: () => {
+        throw new LakegateError(
+          'REQUEST_TOO_LARGE',
+          `The request body exceeds ${deps.config.server.maxBodyBytes} bytes.`,
+        );
+      },
+    }),
+  );
+
+  const service = new QueryService(deps);
+  app.route(
+    '/v1/query',
+    queryRoute({ service, defaultMaxRows: deps.config.query.defaultMaxRows, maxMaxRows: deps.config.query.maxMaxRows }),
+  );
+
+  return app;
+}

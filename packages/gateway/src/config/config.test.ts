@@ -1,0 +1,123 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, parseConfig } from './config.js';
+
+/** The configuration example of the public contract, verbatim. */
+const CONTRACT_EXAMPLE = {
+  server: { host: '127.0.0.1', port: 8080 },
+  state: { redisUrl: 'redis://127.0.0.1:6379' },
+  storage: {
+    cacheDir: '.lakegate/cache',
+    cacheMaxBytes: 10737418240,
+    s3: {
+      endpoint: 'http://127.0.0.1:9000',
+      region: 'us-east-1',
+      forcePathStyle: true,
+      accessKeyId: '...',
+      secretAccessKey: '...',
+    },
+  },
+  tenants: {
+    acme: {
+      apiKeys: ['acme-secret-1'],
+      datasets: {
+        events: { location: 's3://bucket/acme/events/', format: 'parquet' },
+        users: { location: 'file:./data/acme/users/', format: 'csv' },
+      },
+    },
+  },
+};
+
+const problemsOf = (raw: unknown, env: NodeJS.ProcessEnv = {}): readonly string[] => {
+  try {
+    parseConfig(raw, { baseDir: '/srv/lakegate', env });
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+};
+
+describe('configuration', () => {
+  it('accepts the documented example and resolves paths against the config folder', () => {
+    const config = parseConfig(CONTRACT_EXAMPLE, { baseDir: '/srv/lakegate' });
+    expect(config.storage.cacheDir).toBe('/srv/lakegate/.lakegate/cache');
+    expect(config.tenants.acme?.datasets.users?.location).toEqual({
+      kind: 'file',
+      path: '/srv/lakegate/data/acme/users',
+    });
+    expect(config.tenants.acme?.datasets.events?.location).toEqual({
+      kind: 's3',
+      bucket: 'bucket',
+      prefix: 'acme/events/',
+    });
+    expect(config.tenants.acme?.datasets.events?.refreshIntervalSeconds).toBe(60);
+    expect(Object.isFrozen(config.tenants.acme?.datasets)).toBe(true);
+  });
+
+  it('fills defaults: loopback on 8080, no Redis, 10k rows', () => {
+    const config = parseConfig({ tenants: {} }, { baseDir: '/x' });
+    expect(config.server).toMatchObject({ host: '127.0.0.1', port: 8080 });
+    expect(config.state).toBeUndefined();
+    expect(config.query.defaultMaxRows).toBe(10_000);
+  });
+
+  it('lists every problem at once, each with its path', () => {
+    const problems = problemsOf({
+      server: { port: 'eighty' },
+      storage: { cacheMaxBytes: -1 },
+      tenants: {
+        Acme: { apiKeys: ['acme-secret-1'] },
+        ok: {
+          apiKeys: [],
+          datasets: {
+            'bad name': { location: 'file:./x', format: 'parquet' },
+            fine: { location: 'ftp://x', format: 'xls' },
+          },
+        },
+      },
+      colour: 'red',
+    });
+    expect(problems.length).toBeGreaterThanOrEqual(7);
+    for (const path of [
+      'server.port',
+      'storage.cacheMaxBytes',
+      'tenants.Acme',
+      'tenants.ok.apiKeys',
+      'tenants.ok.datasets.fine.format',
+    ]) {
+      expect(
+        problems.some((p) => p.startsWith(path)),
+        path,
+      ).toBe(true);
+    }
+  });
+
+  it('refuses keys shared by two tenants and local folders shared across tenants', () => {
+    const problems = problemsOf({
+      tenants: {
+        a: { apiKeys: ['same-key-123'], datasets: { x: { location: 'file:./data/', format: 'csv' } } },
+        b: { apiKeys: ['same-key-123'], datasets: { y: { location: 'file:./data/b/', format: 'csv' } } },
+      },
+    });
+    expect(problems.some((p) => p.includes('also used by tenant'))).toBe(true);
+    expect(problems.some((p) => p.includes('must not share local folders'))).toBe(true);
+  });
+
+  it('lets LAKEGATE_PORT override the port and rejects a bad one', () => {
+    expect(parseConfig({ tenants: {} }, { baseDir: '/x', env: { LAKEGATE_PORT: '9191' } }).server.port).toBe(9191);
+    expect(problemsOf({ tenants: {} }, { LAKEGATE_PORT: 'http' })[0]).toMatch(/^LAKEGATE_PORT/);
+  });
+
+  it('reads LAKEGATE_CONFIG, falls back to ./lakegate.config.json, and reports a missing or broken file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lakegate-config-'));
+    expect(loadConfig({}, dir)).toBeUndefined();
+    expect(() => loadConfig({ LAKEGATE_CONFIG: 'nope.json' }, dir)).toThrow(/does not exist/);
+    await writeFile(join(dir, 'lakegate.config.json'), '{"tenants": {}');
+    expect(() => loadConfig({}, dir)).toThrow(/not valid JSON/);
+    await writeFile(join(dir, 'custom.json'), JSON.stringify({ tenants: {}, server: { port: 1234 } }));
+    expect(loadConfig({ LAKEGATE_CONFIG: 'custom.json' }, dir)?.server.port).toBe(1234);
+  });
+});

@@ -1,0 +1,225 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { DatasetFormat } from '@lakegate/engine-api';
+import { type Location, parseLocation } from '@lakegate/storage';
+import { z } from 'zod';
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const TENANT_ID = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+const datasetSchema = z.strictObject({
+  location: z.string().min(1),
+  format: z.enum(['parquet', 'csv', 'tsv', 'ndjson']),
+  pin: z.boolean().default(false),
+  refreshIntervalSeconds: z.number().int().positive().default(60),
+});
+
+const tenantSchema = z.strictObject({
+  apiKeys: z.array(z.string().min(8, 'API keys must be at least 8 characters')).min(1),
+  datasets: z.record(z.string().regex(IDENTIFIER, 'dataset names must be SQL identifiers'), datasetSchema).default({}),
+  defaultEngine: z.string().optional(),
+  cacheMaxBytes: z.number().int().positive().optional(),
+});
+
+const fileSchema = z.strictObject({
+  server: z
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(8080),
+      /** Largest accepted request body, in bytes. */
+      maxBodyBytes: z.number().int().positive().default(1_048_576),
+      /** Grace period for running queries on shutdown. */
+      shutdownGraceMs: z.number().int().min(0).default(10_000),
+    })
+    .prefault({}),
+  state: z
+    .strictObject({ redisUrl: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL') })
+    .optional(),
+  storage: z
+    .strictObject({
+      cacheDir: z.string().default('.lakegate/cache'),
+      cacheMaxBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(10 * 1024 ** 3),
+      s3: z
+        .strictObject({
+          endpoint: z.url().optional(),
+          region: z.string().default('us-east-1'),
+          forcePathStyle: z.boolean().default(false),
+          accessKeyId: z.string().optional(),
+          secretAccessKey: z.string().optional(),
+        })
+        .optional(),
+    })
+    .prefault({}),
+  query: z
+    .strictObject({
+      defaultMaxRows: z.number().int().min(0).default(10_000),
+      maxMaxRows: z.number().int().min(1).default(1_000_000),
+      timeoutMs: z.number().int().positive().default(300_000),
+      maxConcurrentQueries: z.number().int().positive().default(64),
+    })
+    .prefault({}),
+  engines: z.record(z.string(), z.unknown()).default({}),
+  tenants: z.record(z.string().regex(TENANT_ID, 'tenant ids are lower case letters, digits, - and _'), tenantSchema),
+});
+
+export interface DatasetConfig {
+  readonly location: Location;
+  readonly format: DatasetFormat;
+  readonly pin: boolean;
+  readonly refreshIntervalSeconds: number;
+}
+
+export interface TenantConfig {
+  readonly apiKeys: readonly string[];
+  readonly datasets: Readonly<Record<string, DatasetConfig>>;
+  readonly defaultEngine: string | undefined;
+  readonly cacheMaxBytes: number | undefined;
+}
+
+type FileConfig = z.output<typeof fileSchema>;
+
+export interface GatewayConfig {
+  readonly server: FileConfig['server'];
+  readonly state: FileConfig['state'];
+  readonly storage: Readonly<Omit<FileConfig['storage'], 'cacheDir'>> & { readonly cacheDir: string };
+  readonly query: FileConfig['query'];
+  readonly engines: Readonly<Record<string, unknown>>;
+  readonly tenants: Readonly<Record<string, TenantConfig>>;
+}
+
+/** Thrown when the configuration is invalid; the message lists every problem, one per line. */
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(source: string, problems: readonly string[]) {
+    super(`Invalid configuration in ${source}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+const pathOf = (path: readonly PropertyKey[]): string => path.map(String).join('.') || '(root)';
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/**
+ * Validates a parsed configuration object. `baseDir` anchors relative paths (the config file's folder).
+ * Throws {@link ConfigError} listing every problem; returns a deeply frozen config.
+ */
+export function parseConfig(
+  raw: unknown,
+  options: { baseDir: string; source?: string; env?: NodeJS.ProcessEnv },
+): GatewayConfig {
+  const source = options.source ?? 'configuration';
+  const parsed = fileSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(
+      source,
+      parsed.error.issues.map((issue) => `${pathOf(issue.path)}: ${issue.message}`),
+    );
+  }
+  const file = parsed.data;
+  const problems: string[] = [];
+  const keyOwners = new Map<string, string>();
+  const fileLocations: { owner: string; tenant: string; path: string }[] = [];
+  const tenants: Record<string, TenantConfig> = {};
+
+  for (const [tenantId, tenant] of Object.entries(file.tenants)) {
+    for (const key of tenant.apiKeys) {
+      const other = keyOwners.get(key);
+      if (other !== undefined && other !== tenantId)
+        problems.push(`tenants.${tenantId}.apiKeys: a key is also used by tenant ${other}`);
+      keyOwners.set(key, tenantId);
+    }
+    const datasets: Record<string, DatasetConfig> = {};
+    const seen = new Map<string, string>();
+    for (const [name, dataset] of Object.entries(tenant.datasets)) {
+      const lower = name.toLowerCase();
+      if (seen.has(lower))
+        problems.push(`tenants.${tenantId}.datasets.${name}: differs from ${seen.get(lower)} only by case`);
+      seen.set(lower, name);
+      const location = parseLocation(dataset.location, options.baseDir);
+      if ('problem' in location) {
+        problems.push(`tenants.${tenantId}.datasets.${name}.location: ${location.problem}`);
+        continue;
+      }
+      if (location.kind === 'file')
+        fileLocations.push({ owner: `tenants.${tenantId}.datasets.${name}`, tenant: tenantId, path: location.path });
+      datasets[name] = {
+        location,
+        format: dataset.format,
+        pin: dataset.pin,
+        refreshIntervalSeconds: dataset.refreshIntervalSeconds,
+      };
+    }
+    tenants[tenantId] = {
+      apiKeys: tenant.apiKeys,
+      datasets,
+      defaultEngine: tenant.defaultEngine,
+      cacheMaxBytes: tenant.cacheMaxBytes,
+    };
+  }
+
+  // Engines may read a tenant's local folders: a folder inside another tenant's would leak its files.
+  for (const a of fileLocations) {
+    for (const b of fileLocations) {
+      if (a.tenant !== b.tenant && (a.path === b.path || a.path.startsWith(`${b.path}/`))) {
+        problems.push(`${a.owner}.location: lies inside ${b.owner}.location; tenants must not share local folders`);
+      }
+    }
+  }
+  const cacheDir = resolve(options.baseDir, file.storage.cacheDir);
+  for (const loc of fileLocations) {
+    if (loc.path === cacheDir || loc.path.startsWith(`${cacheDir}/`) || cacheDir.startsWith(`${loc.path}/`)) {
+      problems.push(`${loc.owner}.location: overlaps storage.cacheDir`);
+    }
+  }
+
+  const port = options.env?.LAKEGATE_PORT;
+  let server = file.server;
+  if (port !== undefined) {
+    const value = Number(port);
+    if (!Number.isInteger(value) || value < 0 || value > 65535)
+      problems.push(`LAKEGATE_PORT: "${port}" is not a port number`);
+    else server = { ...server, port: value };
+  }
+  if (problems.length > 0) throw new ConfigError(source, problems);
+
+  return deepFreeze({
+    server,
+    state: file.state,
+    storage: { ...file.storage, cacheDir },
+    query: file.query,
+    engines: file.engines,
+    tenants,
+  });
+}
+
+/**
+ * Reads the configuration: the file named by `LAKEGATE_CONFIG`, else `./lakegate.config.json`.
+ * Returns `undefined` when neither exists (the embedded demo then starts); a named file that is missing is an error.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv, cwd: string): GatewayConfig | undefined {
+  const named = env.LAKEGATE_CONFIG;
+  const path = resolve(cwd, named ?? 'lakegate.config.json');
+  if (!existsSync(path)) {
+    if (named !== undefined) throw new ConfigError(named, [`LAKEGATE_CONFIG: file ${path} does not exist`]);
+    return undefined;
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new ConfigError(path, [`not valid JSON: ${(error as Error).message}`]);
+  }
+  return parseConfig(raw, { baseDir: dirname(path), source: path, env });
+}

@@ -1,0 +1,76 @@
+import { collectRows, createReferenceEngine, type InMemoryTable } from '@lakegate/engine-api';
+import { describe, expect, it } from 'vitest';
+import { ManagedEngine } from './managed-engine.js';
+
+const series: InMemoryTable = {
+  columns: [{ name: 'n', type: { kind: 'integer', sqlType: 'INTEGER' } }],
+  rows: Array.from({ length: 100 }, (_, n) => [n]),
+};
+const engine = () => createReferenceEngine({ datasets: { t: { series } }, batchSize: 1 });
+const request = {
+  queryId: 'q',
+  tenant: 't',
+  sql: 'SELECT n FROM series',
+  tables: [
+    { name: 'series', snapshot: { tenant: 't', dataset: 'series', format: 'csv' as const, version: '1', files: [] } },
+  ],
+};
+const signal = new AbortController().signal;
+
+describe('managed engine', () => {
+  it('queues beyond maxConcurrent and answers ENGINE_BUSY when the queue is full', async () => {
+    const managed = new ManagedEngine(engine(), { maxConcurrent: 1, maxQueued: 1 });
+    const first = await managed.execute(request, { signal, timeoutMs: 5000 });
+    const queued = managed.execute(request, { signal, timeoutMs: 5000 });
+    await expect(managed.execute(request, { signal, timeoutMs: 5000 })).rejects.toMatchObject({
+      code: 'ENGINE_BUSY',
+      retryAfterSeconds: 1,
+    });
+    expect(managed.stats()).toMatchObject({ running: 1, queued: 1 });
+    await first.close();
+    expect((await collectRows(await queued)).length).toBe(100);
+    expect(managed.stats()).toMatchObject({ running: 0, queued: 0, activeQueries: 0 });
+  });
+
+  it('cancels a query that exceeds its time limit with QUERY_TIMEOUT', async () => {
+    const managed = new ManagedEngine(engine(), { maxConcurrent: 1, maxQueued: 0 });
+    const stream = await managed.execute(request, { signal, timeoutMs: 30 });
+    const slowReader = (async () => {
+      for await (const _ of stream) await new Promise((resolve) => setTimeout(resolve, 5));
+    })();
+    await expect(slowReader).rejects.toMatchObject({ code: 'QUERY_TIMEOUT' });
+    expect(managed.stats().running).toBe(0);
+  });
+
+  it('gives up a queued query whose client goes away', async () => {
+    const managed = new ManagedEngine(engine(), { maxConcurrent: 1, maxQueued: 1 });
+    const first = await managed.execute(request, { signal, timeoutMs: 5000 });
+    const client = new AbortController();
+    const queued = managed.execute(request, { signal: client.signal, timeoutMs: 5000 });
+    client.abort();
+    await expect(queued).rejects.toMatchObject({ code: 'QUERY_CANCELLED' });
+    expect(managed.stats().queued).toBe(0);
+    await first.close();
+  });
+
+  it('lets running queries finish within the grace period, then refuses new ones', async () => {
+    const managed = new ManagedEngine(engine(), { maxConcurrent: 2, maxQueued: 0 });
+    const running = collectRows(await managed.execute(request, { signal, timeoutMs: 5000 }));
+    const closed = managed.close(2000);
+    await expect(managed.execute(request, { signal, timeoutMs: 5000 })).rejects.toMatchObject({
+      code: 'ENGINE_CLOSED',
+    });
+    expect((await running).length).toBe(100);
+    await closed;
+  });
+
+  it('cancels queries still running when the grace period ends', async () => {
+    const managed = new ManagedEngine(engine(), { maxConcurrent: 2, maxQueued: 0 });
+    const stream = await managed.execute(request, { signal, timeoutMs: 5000 });
+    const reader = (async () => {
+      for await (const _ of stream) await new Promise((resolve) => setTimeout(resolve, 10));
+    })();
+    await managed.close(20);
+    await expect(reader).rejects.toMatchObject({ code: 'QUERY_CANCELLED' });
+  });
+});

@@ -1,0 +1,166 @@
+import {
+  abortError,
+  type CheckResult,
+  type ColumnBatch,
+  createQueryStream,
+  type Engine,
+  type EngineStats,
+  isLakegateError,
+  LakegateError,
+  type QueryRequest,
+  type QueryStream,
+  throwIfAborted,
+  toLakegateError,
+} from '@lakegate/engine-api';
+
+export interface ManagedEngineOptions {
+  /** Queries running at once on this engine. */
+  readonly maxConcurrent: number;
+  /** Queries waiting for a slot; beyond this, ENGINE_BUSY. */
+  readonly maxQueued: number;
+}
+
+export interface RunOptions {
+  readonly signal: AbortSignal;
+  readonly timeoutMs: number;
+}
+
+/**
+ * The gateway's wrapper around every engine: it owns the lifecycle (refuse after close), the concurrency
+ * limit and queue, the per-query time limit, and the freeing of slots, so engine authors write none of it.
+ */
+export class ManagedEngine {
+  readonly #engine: Engine;
+  readonly #options: ManagedEngineOptions;
+  readonly #shutdown = new AbortController();
+  readonly #waiting: (() => void)[] = [];
+  #running = 0;
+  #closing: Promise<void> | undefined;
+
+  constructor(engine: Engine, options: ManagedEngineOptions) {
+    this.#engine = engine;
+    this.#options = options;
+  }
+
+  get id(): string {
+    return this.#engine.id;
+  }
+
+  get capabilities(): Engine['capabilities'] {
+    return this.#engine.capabilities;
+  }
+
+  get closed(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  async check(request: QueryRequest): Promise<CheckResult> {
+    return this.#engine.check(request);
+  }
+
+  stats(): EngineStats & { readonly running: number; readonly queued: number } {
+    return { ...this.#engine.stats(), running: this.#running, queued: this.#waiting.length };
+  }
+
+  /** Runs a query within the engine's limits. The returned stream must be read to the end or closed. */
+  async execute(request: QueryRequest, options: RunOptions): Promise<QueryStream> {
+    if (this.#closing)
+      throw new LakegateError('ENGINE_CLOSED', `The ${this.id} engine is shutting down.`, { retryAfterSeconds: 5 });
+    throwIfAborted(options.signal);
+
+    const controller = new AbortController();
+    const abort = (reason: unknown): void => controller.abort(reason);
+    const onClient = (): void => abort(options.signal.reason);
+    const onShutdown = (): void => abort(this.#shutdown.signal.reason);
+    options.signal.addEventListener('abort', onClient, { once: true });
+    this.#shutdown.signal.addEventListener('abort', onShutdown, { once: true });
+    const timer = setTimeout(
+      () => abort(new LakegateError('QUERY_TIMEOUT', `The query exceeded its time limit of ${options.timeoutMs} ms.`)),
+      options.timeoutMs,
+    );
+    let slot = false;
+    const release = (): void => {
+      clearTimeout(timer);
+      options.signal.removeEventListener('abort', onClient);
+      this.#shutdown.signal.removeEventListener('abort', onShutdown);
+      if (slot) {
+        slot = false;
+        this.#running--;
+        this.#waiting.shift()?.();
+      }
+    };
+    const failure = (error: unknown): LakegateError =>
+      controller.signal.aborted && !(isLakegateError(error) && error.kind === 'user')
+        ? abortError(controller.signal)
+        : toLakegateError(error);
+
+    try {
+      await this.#acquire(controller.signal);
+      slot = true;
+      const inner = await this.#engine.execute(request, { signal: controller.signal });
+      const iterator = inner[Symbol.asyncIterator]();
+      return createQueryStream(inner.schema, {
+        async next(): Promise<ColumnBatch | undefined> {
+          try {
+            const result = await iterator.next();
+            return result.done ? undefined : result.value;
+          } catch (error) {
+            throw failure(error);
+          }
+        },
+        async close(): Promise<void> {
+          try {
+            await iterator.return?.();
+          } finally {
+            release();
+          }
+        },
+      });
+    } catch (error) {
+      release();
+      throw failure(error);
+    }
+  }
+
+  async #acquire(signal: AbortSignal): Promise<void> {
+    if (this.#running < this.#options.maxConcurrent) {
+      this.#running++;
+      return;
+    }
+    if (this.#waiting.length >= this.#options.maxQueued) {
+      throw new LakegateError('ENGINE_BUSY', `The ${this.id} engine is at capacity; retry shortly.`, {
+        retryAfterSeconds: 1,
+      });
+    }
+    await new Promise<void>((resolve, reject) => {
+      const grant = (): void => {
+        signal.removeEventListener('abort', cancel);
+        this.#running++;
+        resolve();
+      };
+      const cancel = (): void => {
+        const index = this.#waiting.indexOf(grant);
+        if (index >= 0) this.#waiting.splice(index, 1);
+        reject(abortError(signal));
+      };
+      signal.addEventListener('abort', cancel, { once: true });
+      this.#waiting.push(grant);
+    });
+  }
+
+  /**
+   * Stops accepting queries, lets running ones finish for up to `graceMs`, then cancels the rest and closes
+   * the engine. Idempotent.
+   */
+  close(graceMs = 0): Promise<void> {
+    this.#closing ??= (async () => {
+      const deadline = Date.now() + graceMs;
+      while (this.#running > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      this.#shutdown.abort(
+        new LakegateError('QUERY_CANCELLED', 'The query was cancelled because the gateway is shutting down.'),
+      );
+      await this.#engine.close();
+    })();
+    return this.#closing;
+  }
+}

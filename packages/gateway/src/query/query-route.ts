@@ -1,0 +1,73 @@
+import { LakegateError } from '@lakegate/engine-api';
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { GatewayEnv } from '../app-env.js';
+import type { QueryService } from './query-service.js';
+import { negotiateFormat, writeResult } from './result-writer.js';
+
+export interface QueryRouteOptions {
+  readonly service: QueryService;
+  readonly defaultMaxRows: number;
+  readonly maxMaxRows: number;
+}
+
+/** Describes zod issues as one line a user can act on. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => `${issue.path.length ? `${issue.path.join('.')}: ` : ''}${issue.message}`)
+    .join('; ');
+}
+
+/** Reads a JSON body, refusing anything that is not a JSON object with a clear INVALID_REQUEST. */
+export async function readJsonBody(request: Request): Promise<unknown> {
+  const text = await request.text();
+  if (text.trim() === '') throw new LakegateError('INVALID_REQUEST', 'The request body is empty: send a JSON object.');
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new LakegateError('INVALID_REQUEST', `The request body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/** `POST /v1/query`: one-shot SQL, answered as JSON, NDJSON or CSV. */
+export function queryRoute(options: QueryRouteOptions): Hono<GatewayEnv> {
+  const bodySchema = z.strictObject({
+    sql: z
+      .string({ error: 'sql is required and must be a string' })
+      .refine((s) => s.trim() !== '', 'sql must not be empty'),
+    engine: z.string().optional(),
+    maxRows: z.number().int().min(0).max(options.maxMaxRows).optional(),
+  });
+
+  return new Hono<GatewayEnv>().post('/', async function query(c) {
+    const parsed = bodySchema.safeParse(await readJsonBody(c.req.raw));
+    if (!parsed.success) throw new LakegateError('INVALID_REQUEST', describeIssues(parsed.error));
+    const started = performance.now();
+    const requestId = c.get('requestId');
+    const { stream, engine } = await options.service.start({
+      queryId: requestId,
+      tenant: c.get('tenant'),
+      sql: parsed.data.sql,
+      engine: parsed.data.engine,
+      maxRows: parsed.data.maxRows ?? options.defaultMaxRows,
+      signal: c.req.raw.signal,
+    });
+    c.set('engine', engine);
+    const result = await writeResult(stream, {
+      format: negotiateFormat(c.req.header('accept')),
+      maxRows: parsed.data.maxRows ?? options.defaultMaxRows,
+      requestId,
+      stats: () => ({ elapsedMs: Math.round((performance.now() - started) * 100) / 100, engine }),
+      onDone: (summary) =>
+        c.get('logger').info('query.done', {
+          engine,
+          rows: summary.rowCount,
+          bytes: summary.bytes,
+          truncated: summary.truncated,
+          outcome: summary.outcome,
+          durationMs: Math.round(performance.now() - started),
+        }),
+    });
+    return c.body(result.body, 200, { 'Content-Type': result.contentType, 'Cache-Control': 'no-store' });
+  });
+}

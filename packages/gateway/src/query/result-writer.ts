@@ -1,0 +1,184 @@
+import type { ColumnBatch, QueryStream, Schema } from '@lakegate/engine-api';
+import { toLakegateError } from '@lakegate/engine-api';
+import { csvValueEncoder, jsonValueEncoder } from './encode-values.js';
+
+export type ResultFormat = 'json' | 'ndjson' | 'csv';
+
+const CONTENT_TYPES: Readonly<Record<ResultFormat, string>> = {
+  json: 'application/json; charset=utf-8',
+  ndjson: 'application/x-ndjson; charset=utf-8',
+  csv: 'text/csv; charset=utf-8; header=present',
+};
+
+/** Picks the result format from an Accept header: NDJSON or CSV when asked for, JSON otherwise. */
+export function negotiateFormat(accept: string | undefined): ResultFormat {
+  const value = (accept ?? '').toLowerCase();
+  if (value.includes('application/x-ndjson') || value.includes('application/ndjson')) return 'ndjson';
+  if (value.includes('text/csv')) return 'csv';
+  return 'json';
+}
+
+export interface ResultStats {
+  readonly elapsedMs: number;
+  readonly engine: string;
+  readonly [key: string]: unknown;
+}
+
+export interface ResultSummary {
+  readonly rowCount: number;
+  readonly bytes: number;
+  readonly truncated: boolean;
+  readonly outcome: 'ok' | 'error' | 'client_closed';
+  readonly error?: unknown;
+}
+
+export interface WriteOptions {
+  readonly format: ResultFormat;
+  /** Rows to send at most; one more row from the engine marks the result as truncated. */
+  readonly maxRows: number;
+  readonly requestId: string;
+  /** Stats for the trailer, computed when the result ends. */
+  stats(): ResultStats;
+  /** Called once when the response has been written, failed, or been abandoned by the client. */
+  onDone?(summary: ResultSummary): void;
+}
+
+export interface ResultBody {
+  readonly body: ReadableStream<Uint8Array>;
+  readonly contentType: string;
+}
+
+interface Framing {
+  header(schema: Schema): string;
+  row(values: readonly unknown[], index: number): string;
+  footer(rowCount: number, truncated: boolean, stats: ResultStats): string;
+  error(rowCount: number, error: { code: string; message: string; requestId: string }): string;
+}
+
+const columnsJson = (schema: Schema): string =>
+  JSON.stringify(schema.map((c) => ({ name: c.name, type: c.type.sqlType })));
+
+const FRAMINGS: Readonly<Record<ResultFormat, Framing>> = {
+  json: {
+    header: (schema) => `{"columns":${columnsJson(schema)},"rows":[`,
+    row: (values, index) => (index === 0 ? '' : ',') + JSON.stringify(values),
+    footer: (rowCount, truncated, stats) =>
+      `],"rowCount":${rowCount},"truncated":${truncated},"stats":${JSON.stringify(stats)}}`,
+    error: (rowCount, error) => `],"rowCount":${rowCount},"truncated":false,"error":${JSON.stringify(error)}}`,
+  },
+  ndjson: {
+    header: (schema) => `{"columns":${columnsJson(schema)}}\n`,
+    row: (values) => `${JSON.stringify(values)}\n`,
+    footer: (rowCount, truncated, stats) => `${JSON.stringify({ stats: { ...stats, rowCount, truncated } })}\n`,
+    error: (_rowCount, error) => `${JSON.stringify({ error })}\n`,
+  },
+  csv: {
+    header: (schema) =>
+      `${schema.map((c) => csvValueEncoder({ kind: 'string', sqlType: 'VARCHAR' })(c.name)).join(',')}\n`,
+    row: (values) => `${values.join(',')}\n`,
+    footer: () => '',
+    // A trailing line that no CSV reader mistakes for data: the result is incomplete.
+    error: (_rowCount, error) =>
+      `#error ${error.code}: ${error.message.replaceAll('\n', ' ')} (request ${error.requestId})\n`,
+  },
+};
+
+/**
+ * Starts writing a query result. It reads the first batch before returning, so a query that fails early is
+ * reported with a proper HTTP status by the caller; after that, a failure becomes the format's error record.
+ * The body is pulled batch by batch (back-pressure from the client), and cancelling it frees the query.
+ */
+export async function writeResult(stream: QueryStream, options: WriteOptions): Promise<ResultBody> {
+  const iterator = stream[Symbol.asyncIterator]();
+  let first: IteratorResult<ColumnBatch>;
+  try {
+    first = await iterator.next();
+  } catch (error) {
+    await stream.close();
+    throw error;
+  }
+  const framing = FRAMINGS[options.format];
+  const encoders = stream.schema.map((c) =>
+    options.format === 'csv' ? csvValueEncoder(c.type) : jsonValueEncoder(c.type),
+  );
+  const utf8 = new TextEncoder();
+  let pending: ColumnBatch | undefined = first.done ? undefined : first.value;
+  let exhausted = first.done === true;
+  let rowCount = 0;
+  let bytes = 0;
+  let truncated = false;
+  let finished = false;
+
+  const finish = (summary: Omit<ResultSummary, 'rowCount' | 'bytes' | 'truncated'>): void => {
+    if (finished) return;
+    finished = true;
+    options.onDone?.({ rowCount, bytes, truncated, ...summary });
+  };
+  const emit = (controller: ReadableStreamDefaultController<Uint8Array>, text: string): void => {
+    if (text.length === 0) return;
+    const chunk = utf8.encode(text);
+    bytes += chunk.byteLength;
+    controller.enqueue(chunk);
+  };
+
+  const encodeBatch = (batch: ColumnBatch): string => {
+    const parts: string[] = [];
+    const width = encoders.length;
+    for (let r = 0; r < batch.rowCount; r++) {
+      if (rowCount >= options.maxRows) {
+        truncated = true;
+        break;
+      }
+      const values = new Array<unknown>(width);
+      for (let c = 0; c < width; c++) {
+        const value = batch.columns[c]?.[r];
+        values[c] =
+          value === null || value === undefined
+            ? options.format === 'csv'
+              ? ''
+              : null
+            : (encoders[c] as (v: unknown) => unknown)(value);
+      }
+      parts.push(framing.row(values, rowCount));
+      rowCount++;
+    }
+    return parts.join('');
+  };
+
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      emit(controller, framing.header(stream.schema));
+    },
+    async pull(controller) {
+      try {
+        let batch = pending;
+        pending = undefined;
+        if (batch === undefined && !exhausted) {
+          const next = await iterator.next();
+          if (next.done) exhausted = true;
+          else batch = next.value;
+        }
+        if (batch !== undefined) emit(controller, encodeBatch(batch));
+        if (truncated || exhausted) {
+          if (!exhausted) await stream.close();
+          emit(controller, framing.footer(rowCount, truncated, options.stats()));
+          controller.close();
+          finish({ outcome: 'ok' });
+        }
+      } catch (error) {
+        const lakegate = toLakegateError(error);
+        const message = lakegate.kind === 'internal' ? 'Internal error.' : lakegate.message;
+        emit(controller, framing.error(rowCount, { code: lakegate.code, message, requestId: options.requestId }));
+        controller.close();
+        await stream.close();
+        finish({ outcome: 'error', error });
+      }
+    },
+    async cancel() {
+      await stream.close();
+      finish({ outcome: 'client_closed' });
+    },
+  });
+
+  return { body, contentType: CONTENT_TYPES[options.format] };
+}
