@@ -1,0 +1,58 @@
+/** Small helpers shared by the benchmarks: timing, percentiles and a uniform report line. */
+
+export interface Timing {
+  readonly median: number;
+  readonly p99: number;
+  readonly min: number;
+  readonly runs: number;
+}
+
+export function summarise(samples: readonly number[]): Timing {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+  return { median: at(0.5), p99: at(0.99), min: sorted[0] ?? Number.NaN, runs: sorted.length };
+}
+
+/** Runs `fn` `warmup` times unmeasured, then `runs` times, alternating with nothing else; returns ms per run. */
+export async function time(fn: () => Promise<unknown>, runs: number, warmup = 3): Promise<number[]> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    await fn();
+    samples.push(performance.now() - start);
+  }
+  return samples;
+}
+
+/** Times two functions in alternation (A B A B ...) so that drift of a shared machine hits both alike. */
+export async function timePaired(
+  a: () => Promise<unknown>,
+  b: () => Promise<unknown>,
+  runs: number,
+  warmup = 3,
+): Promise<[number[], number[]]> {
+  for (let i = 0; i < warmup; i++) {
+    await a();
+    await b();
+  }
+  const as: number[] = [];
+  const bs: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    let start = performance.now();
+    await a();
+    as.push(performance.now() - start);
+    start = performance.now();
+    await b();
+    bs.push(performance.now() - start);
+  }
+  return [as, bs];
+}
+
+export const ms = (value: number): string => `${value.toFixed(2)} ms`;
+
+export function report(title: string, rows: readonly [string, string][]): void {
+  console.log(`\n${title}`);
+  const width = Math.max(...rows.map(([label]) => label.length));
+  for (const [label, value] of rows) console.log(`  ${label.padEnd(width)}  ${value}`);
+}
