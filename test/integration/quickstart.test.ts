@@ -29,7 +29,7 @@ describe('quick start (embedded demo)', () => {
       true,
     );
     cwd = await mkdtemp(join(tmpdir(), 'lakegate-quickstart-'));
-    const env = { ...process.env, LAKEGATE_PORT: '0' };
+    const env: NodeJS.ProcessEnv = { ...process.env, LAKEGATE_PORT: '0' };
     delete env.LAKEGATE_CONFIG;
     const gateway = spawn(process.execPath, [main], {
       cwd,
