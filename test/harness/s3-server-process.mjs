@@ -6,7 +6,7 @@
 // Prints one line of JSON, {"port": N}, once it listens on 127.0.0.1.
 //
 // Control endpoints (not part of S3): GET /__control/stats, POST /__control/reset-stats,
-// POST /__control/delay?ms=N, POST /__control/outage?on=1|0.
+// POST /__control/delay?ms=N, POST /__control/outage?on=1|0, POST /__control/truncate?count=N&bytes=B.
 import { createServer } from 'node:http';
 import S3rver from 's3rver';
 
@@ -18,7 +18,7 @@ if (!directory) {
 
 const s3 = new S3rver({ directory, silent: true, vhostBuckets: false, allowMismatchedSignatures: true });
 const handle = s3.callback();
-const state = { delayMs: 0, outage: false, requests: [] };
+const state = { delayMs: 0, outage: false, truncate: 0, truncateBytes: 0, requests: [] };
 
 const server = createServer((req, res) => {
   const url = new URL(req.url ?? '/', 'http://127.0.0.1');
@@ -32,7 +32,10 @@ const server = createServer((req, res) => {
     if (action === 'reset-stats') state.requests = [];
     else if (action === 'delay') state.delayMs = Number(url.searchParams.get('ms') ?? 0);
     else if (action === 'outage') state.outage = url.searchParams.get('on') === '1';
-    else res.statusCode = 404;
+    else if (action === 'truncate') {
+      state.truncate = Number(url.searchParams.get('count') ?? 1);
+      state.truncateBytes = Number(url.searchParams.get('bytes') ?? 10);
+    } else res.statusCode = 404;
     res.end();
     return;
   }
@@ -41,6 +44,21 @@ const server = createServer((req, res) => {
     // An unreachable origin: drop the connection without an answer.
     req.socket.destroy();
     return;
+  }
+  if (state.truncate > 0 && req.method === 'GET' && url.pathname.split('/').length > 2) {
+    // Cut the body short after a few bytes and drop the connection, as a broken download would.
+    state.truncate--;
+    let sent = 0;
+    const write = res.write.bind(res);
+    res.write = (chunk, ...rest) => {
+      const room = state.truncateBytes - sent;
+      if (room <= 0) return true;
+      const part = Buffer.from(chunk).subarray(0, room);
+      sent += part.length;
+      write(part, ...rest);
+      if (sent >= state.truncateBytes) setImmediate(() => res.socket?.destroy());
+      return true;
+    };
   }
   if (state.delayMs > 0) setTimeout(() => handle(req, res), state.delayMs);
   else handle(req, res);

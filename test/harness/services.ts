@@ -108,6 +108,8 @@ export interface S3Handle extends ServiceHandle {
   setDelay(ms: number): Promise<void>;
   /** Makes the server drop every S3 request, as an unreachable origin would. */
   setOutage(on: boolean): Promise<void>;
+  /** Cuts the next `count` object downloads short after `bytes` bytes. */
+  truncateNext(count: number, bytes: number): Promise<void>;
 }
 
 /** Starts s3rver on a free loopback port (under --openssl-legacy-provider), with a data folder of its own. */
@@ -144,6 +146,9 @@ export async function startS3(): Promise<S3Handle> {
     },
     async setOutage(on) {
       await control(`outage?on=${on ? 1 : 0}`);
+    },
+    async truncateNext(count, bytes) {
+      await control(`truncate?count=${count}&bytes=${bytes}`);
     },
     async stop() {
       await stopChild(child);

@@ -7,6 +7,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { GatewayEnv } from './app-env.js';
 import { ApiKeyIndex } from './auth/api-keys.js';
 import type { GatewayConfig } from './config/config.js';
+import { datasetsRoutes } from './datasets/datasets-route.js';
 import type { EngineRegistry } from './engines/engine-registry.js';
 import { errorResponse } from './errors/error-response.js';
 import type { Logger } from './logging/logger.js';
@@ -87,6 +88,7 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   );
 
   const service = new QueryService(deps);
+  app.route('/v1', datasetsRoutes(deps.storage));
   app.route(
     '/v1/query',
     queryRoute({ service, defaultMaxRows: deps.config.query.defaultMaxRows, maxMaxRows: deps.config.query.maxMaxRows }),

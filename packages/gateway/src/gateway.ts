@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { EngineFactory } from '@lakegate/engine-api';
 import { duckdbEngineFactory } from '@lakegate/engine-duckdb';
-import { createStorage } from '@lakegate/storage';
+import { createStorage, type StorageOptions } from '@lakegate/storage';
 import { createApp } from './app.js';
 import type { GatewayConfig } from './config/config.js';
 import { EngineRegistry } from './engines/engine-registry.js';
@@ -22,13 +22,28 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
+/** The storage layer's options from the gateway's configuration. */
+export function storageOptions(config: GatewayConfig, logger?: Logger): StorageOptions {
+  const { storage } = config;
+  return {
+    cacheDir: storage.cacheDir,
+    cacheMaxBytes: storage.cacheMaxBytes,
+    s3: storage.s3,
+    fetchConcurrency: storage.fetchConcurrency,
+    warming: storage.warming.enabled
+      ? { intervalSeconds: storage.warming.intervalSeconds, lookaheadMs: storage.warming.lookaheadMinutes * 60_000 }
+      : undefined,
+    tenants: Object.fromEntries(
+      Object.entries(config.tenants).map(([id, t]) => [id, { cacheMaxBytes: t.cacheMaxBytes, datasets: t.datasets }]),
+    ),
+    logger,
+  };
+}
+
 /** Starts a gateway: storage, engines and the HTTP server, bound to `server.host:server.port`. */
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const { config, logger } = options;
-  const storage = createStorage({
-    cacheDir: config.storage.cacheDir,
-    tenants: Object.fromEntries(Object.entries(config.tenants).map(([id, t]) => [id, { datasets: t.datasets }])),
-  });
+  const storage = await createStorage(storageOptions(config, logger.child({ component: 'storage' })));
   const engines = await EngineRegistry.create(
     options.engines ?? [duckdbEngineFactory as EngineFactory<unknown>],
     config.engines,

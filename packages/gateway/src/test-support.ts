@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createReferenceEngine, type Engine, type InMemoryTable } from '@lakegate/engine-api';
@@ -7,6 +7,7 @@ import { createApp } from './app.js';
 import { type GatewayConfig, parseConfig } from './config/config.js';
 import { EngineRegistry } from './engines/engine-registry.js';
 import { ManagedEngine } from './engines/managed-engine.js';
+import { storageOptions } from './gateway.js';
 import { silentLogger } from './logging/logger.js';
 
 export const ACME_KEY = 'acme-test-key-1';
@@ -27,7 +28,11 @@ export const PEOPLE: InMemoryTable = {
 /** A gateway app over the reference engine (and any extra engines), with local datasets in a temp folder. */
 export async function testApp(options: { engines?: readonly Engine[]; config?: Record<string, unknown> } = {}) {
   const root = await mkdtemp(join(tmpdir(), 'lakegate-gateway-'));
-  for (const dir of ['acme/people', 'globex/people']) await mkdir(join(root, dir), { recursive: true });
+  // The reference engine serves rows from memory; the files only give the storage layer something to snapshot.
+  for (const dir of ['acme/people', 'globex/people']) {
+    await mkdir(join(root, dir), { recursive: true });
+    await writeFile(join(root, dir, 'part-0.parquet'), dir);
+  }
   const config: GatewayConfig = parseConfig(
     {
       storage: { cacheDir: join(root, 'cache') },
@@ -48,10 +53,7 @@ export async function testApp(options: { engines?: readonly Engine[]; config?: R
     },
     { baseDir: root },
   );
-  const storage = createStorage({
-    cacheDir: config.storage.cacheDir,
-    tenants: Object.fromEntries(Object.entries(config.tenants).map(([id, t]) => [id, { datasets: t.datasets }])),
-  });
+  const storage = await createStorage(storageOptions(config));
   const reference = createReferenceEngine({
     datasets: { acme: { people: PEOPLE }, globex: { people: { ...PEOPLE, rows: [[9n, 'globex-only']] } } },
     batchSize: 2,

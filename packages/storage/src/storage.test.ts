@@ -1,83 +1,128 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseLocation } from './location.js';
-import { createStorage } from './storage.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createStorage, type StorageOptions } from './storage.js';
 
-describe('parseLocation', () => {
-  it('resolves relative file: locations against the config folder', () => {
-    expect(parseLocation('file:./data/acme/', '/etc/lakegate')).toEqual({
-      kind: 'file',
-      path: '/etc/lakegate/data/acme',
-    });
-    expect(parseLocation('file:///srv/x/', '/ignored')).toEqual({ kind: 'file', path: '/srv/x' });
-  });
-
-  it('splits s3 locations into bucket and prefix', () => {
-    expect(parseLocation('s3://bucket/acme/events', '/')).toEqual({
-      kind: 's3',
-      bucket: 'bucket',
-      prefix: 'acme/events/',
-    });
-    expect(parseLocation('s3://bucket', '/')).toEqual({ kind: 's3', bucket: 'bucket', prefix: '' });
-  });
-
-  it('describes what is wrong with a bad location', () => {
-    expect(parseLocation('http://x/y', '/')).toHaveProperty('problem');
-    expect(parseLocation('s3://Bad_Bucket/x', '/')).toHaveProperty('problem');
-  });
-});
-
-describe('local storage', () => {
+describe('storage over a local folder', () => {
   let root: string;
-  beforeAll(async () => {
-    root = await mkdtemp(join(tmpdir(), 'lakegate-storage-'));
-    await mkdir(join(root, 'events', 'day=1'), { recursive: true });
-    await mkdir(join(root, 'events', '.tmp'), { recursive: true });
-    await writeFile(join(root, 'events', 'a.parquet'), 'aaaa');
-    await writeFile(join(root, 'events', 'day=1', 'b.parquet'), 'bb');
-    await writeFile(join(root, 'events', '_SUCCESS'), '');
-    await writeFile(join(root, 'events', 'notes.txt'), 'ignored');
-    await writeFile(join(root, 'events', '.tmp', 'partial.parquet'), 'partial');
-  });
-  afterAll(() => rm(root, { recursive: true, force: true }));
-
-  const storage = () =>
-    createStorage({
-      cacheDir: join(root, 'cache'),
-      tenants: {
-        acme: {
-          datasets: {
-            events: { location: { kind: 'file', path: join(root, 'events') }, format: 'parquet' },
-            remote: { location: { kind: 's3', bucket: 'bucket', prefix: 'x/' }, format: 'csv' },
-          },
+  let origin: string;
+  const options = (extra: Partial<StorageOptions> = {}): StorageOptions => ({
+    cacheDir: join(root, 'cache'),
+    cacheMaxBytes: 1_000_000,
+    autoRefresh: false,
+    tenants: {
+      acme: {
+        datasets: {
+          events: { location: { kind: 'file', path: origin }, format: 'parquet' },
+          empty: { location: { kind: 'file', path: join(root, 'nothing') }, format: 'csv' },
         },
       },
-    });
+    },
+    ...extra,
+  });
 
-  it('snapshots the data files of a folder, recursively, skipping hidden files and markers', async () => {
-    const snapshot = await storage().resolve('acme', 'events');
-    expect(snapshot.files.map((f) => [f.path.slice(root.length), f.size])).toEqual([
-      ['/events/a.parquet', 4],
-      ['/events/day=1/b.parquet', 2],
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'lakegate-storage-'));
+    origin = join(root, 'origin', 'events');
+    await mkdir(join(origin, 'day=1'), { recursive: true });
+    await mkdir(join(origin, '.staging'), { recursive: true });
+    await writeFile(join(origin, 'a.parquet'), 'version-1-a');
+    await writeFile(join(origin, 'day=1', 'b.parquet'), 'version-1-b');
+    await writeFile(join(origin, '_SUCCESS'), '');
+    await writeFile(join(origin, 'notes.txt'), 'not data');
+    await writeFile(join(origin, '.staging', 'c.parquet'), 'partial');
+  });
+  afterEach(() => rm(root, { recursive: true, force: true }));
+
+  it('snapshots the data files of the folder into the tenant’s cache', async () => {
+    const storage = await createStorage(options());
+    const lease = await storage.acquire('acme', 'events');
+    expect(lease.snapshot.files.map((f) => f.size)).toEqual([11, 11]);
+    for (const file of lease.snapshot.files) expect(file.path.startsWith(join(root, 'cache', 'acme'))).toBe(true);
+    expect(await Promise.all(lease.snapshot.files.map((f) => readFile(f.path, 'utf8')))).toEqual([
+      'version-1-a',
+      'version-1-b',
     ]);
+    expect(storage.tenantDirectories('acme')).toEqual([join(root, 'cache', 'acme')]);
+    lease.release();
+    await storage.close();
   });
 
-  it('keeps the version while nothing changes and changes it when a file does', async () => {
-    const first = await storage().resolve('acme', 'events');
-    expect((await storage().resolve('acme', 'events')).version).toBe(first.version);
-    await writeFile(join(root, 'events', 'a.parquet'), 'aaaaa');
-    expect((await storage().resolve('acme', 'events')).version).not.toBe(first.version);
+  it('keeps a held snapshot readable after a refresh and frees its files when released', async () => {
+    const storage = await createStorage(options());
+    const old = await storage.acquire('acme', 'events');
+    await rm(join(origin, 'a.parquet'));
+    await writeFile(join(origin, 'a2.parquet'), 'version-2-a');
+    const info = await storage.refresh('acme', 'events');
+    expect(info.version).not.toBe(old.snapshot.version);
+    const fresh = await storage.acquire('acme', 'events');
+    expect(await Promise.all(fresh.snapshot.files.map((f) => readFile(f.path, 'utf8')))).toEqual([
+      'version-2-a',
+      'version-1-b',
+    ]);
+    // The old snapshot is still whole while held.
+    expect(await readFile(old.snapshot.files[0]?.path ?? '', 'utf8')).toBe('version-1-a');
+    old.release();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await expect(stat(old.snapshot.files[0]?.path ?? '')).rejects.toMatchObject({ code: 'ENOENT' });
+    // Files shared by both versions stay.
+    expect(await readFile(fresh.snapshot.files[1]?.path ?? '', 'utf8')).toBe('version-1-b');
+    fresh.release();
+    await storage.close();
   });
 
-  it('refuses unknown datasets and datasets of other tenants', async () => {
-    await expect(storage().resolve('acme', 'nope')).rejects.toMatchObject({ code: 'UNKNOWN_TABLE' });
-    await expect(storage().resolve('globex', 'events')).rejects.toMatchObject({ code: 'UNKNOWN_TABLE' });
+  it('starts warm after a restart, from the last complete snapshot, even with the origin gone', async () => {
+    const first = await createStorage(options());
+    const lease = await first.acquire('acme', 'events');
+    const version = lease.snapshot.version;
+    lease.release();
+    await first.close();
+    await rm(origin, { recursive: true });
+
+    const second = await createStorage(options());
+    const again = await second.acquire('acme', 'events');
+    expect(again.snapshot.version).toBe(version);
+    expect(await readFile(again.snapshot.files[0]?.path ?? '', 'utf8')).toBe('version-1-a');
+    expect(second.metrics('acme')).toMatchObject({ hits: 1, misses: 0, originRequests: 0 });
+    again.release();
+    await second.close();
   });
 
-  it('gives engines only the tenant’s own folders', () => {
-    expect(storage().tenantDirectories('acme')).toEqual([join(root, 'cache', 'acme'), join(root, 'events')]);
-    expect(storage().tenantDirectories('globex')).toEqual([join(root, 'cache', 'globex')]);
+  it('names the dataset when its location is empty or unknown', async () => {
+    const storage = await createStorage(options());
+    await expect(storage.acquire('acme', 'empty')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(storage.acquire('acme', 'empty')).rejects.toThrow(/Dataset "empty"/);
+    await expect(storage.acquire('acme', 'nope')).rejects.toMatchObject({ code: 'UNKNOWN_TABLE' });
+    await expect(storage.acquire('globex', 'events')).rejects.toMatchObject({ code: 'UNKNOWN_TABLE' });
+    await storage.close();
+  });
+
+  it('reports datasets and per-tenant metrics', async () => {
+    const storage = await createStorage(options());
+    (await storage.acquire('acme', 'events')).release();
+    (await storage.acquire('acme', 'events')).release();
+    const [empty, events] = storage.describe('acme');
+    expect(empty).toMatchObject({ name: 'empty', version: null, files: 0 });
+    expect(events).toMatchObject({
+      name: 'events',
+      files: 2,
+      bytes: 22,
+      bytesCached: 22,
+      stale: false,
+      format: 'parquet',
+    });
+    expect(storage.metrics('acme')).toMatchObject({ hits: 1, misses: 1, hitRatio: 0.5, refreshes: 1, bytesCached: 22 });
+    expect(storage.metrics('globex')).toMatchObject({ hits: 0, bytesCached: 0 });
+    await storage.close();
+  });
+
+  it('reads byte ranges of a file', async () => {
+    const storage = await createStorage(options());
+    expect(new TextDecoder().decode(await storage.readRange('acme', 'events', 'a.parquet', 8, 11))).toBe('1-a');
+    await expect(storage.readRange('acme', 'events', 'a.parquet', 5, 50)).rejects.toMatchObject({
+      code: 'INVALID_REQUEST',
+    });
+    await storage.close();
   });
 });

@@ -1,84 +1,223 @@
+import { open, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  type DatasetFormat,
-  type DatasetSnapshot,
-  LakegateError,
-  type StorageAccess,
-  throwIfAborted,
-} from '@lakegate/engine-api';
-import { listLocalFolder } from './local-store.js';
-import { formatLocation, type Location } from './location.js';
-import { matchesFormat, snapshotVersion } from './snapshot.js';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { type EngineLogger, LakegateError, type StorageAccess } from '@lakegate/engine-api';
+import { DatasetHandle, type DatasetInfo, type DatasetSpec, type SnapshotLease } from './dataset-handle.js';
+import { DiskCache } from './disk-cache.js';
+import { createLocalObjectStore } from './local-object-store.js';
+import type { Location } from './location.js';
+import type { ObjectStore } from './object-store.js';
+import { createS3Client, createS3ObjectStore, type S3Settings } from './s3-object-store.js';
+import { MetricsRegistry, type TenantCacheMetrics } from './storage-metrics.js';
+import { DEFAULT_WARMING, planWarming, UsageHistory, type WarmingPolicyOptions } from './usage-history.js';
 
-export interface DatasetSpec {
+export interface StorageDatasetSpec extends DatasetSpec {
   readonly location: Location;
-  readonly format: DatasetFormat;
+}
+
+export interface StorageTenantSpec {
+  /** This tenant's cache quota in bytes; no quota when absent. */
+  readonly cacheMaxBytes?: number | undefined;
+  readonly datasets: Readonly<Record<string, StorageDatasetSpec>>;
+}
+
+export interface WarmingOptions extends Partial<WarmingPolicyOptions> {
+  /** Run the policy every `intervalSeconds`; default off (call `runWarming` yourself). */
+  readonly intervalSeconds?: number;
 }
 
 export interface StorageOptions {
-  /** Root of the local cache; each tenant gets its own folder below it. */
+  /** Root of the local cache; each tenant gets a folder below it. */
   readonly cacheDir: string;
-  /** Datasets by tenant, then by name. */
-  readonly tenants: Readonly<Record<string, { readonly datasets: Readonly<Record<string, DatasetSpec>> }>>;
+  readonly cacheMaxBytes: number;
+  readonly tenants: Readonly<Record<string, StorageTenantSpec>>;
+  /** S3 client settings; the SDK's defaults and credential chain when absent. */
+  readonly s3?: Partial<S3Settings> | undefined;
+  /** Poll each loaded dataset's listing at its `refreshIntervalSeconds`. Default true. */
+  readonly autoRefresh?: boolean;
+  /** Parallel downloads per snapshot. Default 8. */
+  readonly fetchConcurrency?: number;
+  readonly warming?: WarmingOptions | undefined;
+  readonly clock?: () => number;
+  readonly logger?: EngineLogger | undefined;
 }
 
-/** The storage layer as the gateway sees it: dataset snapshots, and the directories engines may read. */
+export interface WarmingReport {
+  readonly warmed: readonly string[];
+  readonly letGo: readonly string[];
+  readonly failed: readonly string[];
+}
+
+/** The storage layer as the gateway sees it. */
 export interface Storage extends StorageAccess {
   /** The tenant's dataset names, sorted. */
   datasetNames(tenant: string): readonly string[];
-  /** Lists a dataset's location and returns an immutable snapshot of it. */
-  resolve(tenant: string, dataset: string, signal?: AbortSignal): Promise<DatasetSnapshot>;
+  /**
+   * The dataset's current snapshot for a query, entirely in the local cache. Release the lease when the query
+   * ends. Never waits on a refresh; waits on the origin only for a dataset not yet (or no longer) cached.
+   */
+  acquire(tenant: string, dataset: string, signal?: AbortSignal): Promise<SnapshotLease>;
+  /** Re-lists the dataset now (explicit invalidation); resolves once any new version is current. */
+  refresh(tenant: string, dataset: string): Promise<DatasetInfo>;
+  /** Prefetches the dataset's current snapshot into the cache. */
+  warm(tenant: string, dataset: string, signal?: AbortSignal): Promise<DatasetInfo>;
+  describe(tenant: string): DatasetInfo[];
+  metrics(tenant: string): TenantCacheMetrics;
+  /** Bytes `[start, end)` of one file of the current snapshot (e.g. a Parquet footer), cached. */
+  readRange(tenant: string, dataset: string, key: string, start: number, end: number): Promise<Uint8Array>;
+  /** Runs the warming policy once: prefetch the datasets likely to be queried soon, let cold ones go. */
+  runWarming(now?: number): Promise<WarmingReport>;
   close(): Promise<void>;
 }
 
-export function createStorage(options: StorageOptions): Storage {
-  const spec = (tenant: string, dataset: string): DatasetSpec => {
-    const found = options.tenants[tenant]?.datasets[dataset];
-    if (!found) throw new LakegateError('UNKNOWN_TABLE', `Dataset "${dataset}" does not exist.`);
+const USAGE_FILE = '_usage.json';
+
+/** Opens the storage layer: indexes the cache folder, restores the last complete snapshots, starts timers. */
+export async function createStorage(options: StorageOptions): Promise<Storage> {
+  const clock = options.clock ?? Date.now;
+  const metrics = new MetricsRegistry();
+  const cache = await DiskCache.open({
+    dir: options.cacheDir,
+    maxBytes: options.cacheMaxBytes,
+    quotaFor: (tenant) => options.tenants[tenant]?.cacheMaxBytes,
+    clock,
+    onEvict: (entry) => {
+      metrics.add(entry.tenant, 'evictions');
+      metrics.add(entry.tenant, 'evictedBytes', entry.size);
+    },
+  });
+  const usagePath = join(options.cacheDir, USAGE_FILE);
+  const usage = UsageHistory.fromJSON(await readFile(usagePath, 'utf8').then(JSON.parse, () => undefined));
+  let s3: S3Client | undefined;
+  const storeFor = (location: Location): ObjectStore => {
+    if (location.kind === 'file') return createLocalObjectStore(location.path);
+    s3 ??= createS3Client({
+      region: 'us-east-1',
+      forcePathStyle: false,
+      requestTimeoutMs: 10_000,
+      maxAttempts: 2,
+      ...options.s3,
+    });
+    return createS3ObjectStore(s3, location.bucket, location.prefix);
+  };
+  const ctx = {
+    cache,
+    metrics,
+    clock,
+    fetchConcurrency: options.fetchConcurrency ?? 8,
+    autoRefresh: options.autoRefresh ?? true,
+    logger: options.logger,
+  };
+  const handles = new Map<string, Map<string, DatasetHandle>>();
+  for (const [tenant, spec] of Object.entries(options.tenants)) {
+    const datasets = new Map<string, DatasetHandle>();
+    for (const [name, dataset] of Object.entries(spec.datasets)) {
+      datasets.set(name, new DatasetHandle(tenant, name, dataset, storeFor(dataset.location), ctx));
+    }
+    handles.set(tenant, datasets);
+  }
+  // A restart starts warm: the last complete snapshots serve at once, and a background refresh checks them.
+  for (const datasets of handles.values()) {
+    for (const handle of datasets.values()) {
+      if (await handle.restore()) handle.refresh().catch(() => undefined);
+    }
+  }
+
+  const handle = (tenant: string, dataset: string): DatasetHandle => {
+    const found = handles.get(tenant)?.get(dataset);
+    if (!found) {
+      const names = [...(handles.get(tenant)?.keys() ?? [])].sort();
+      throw new LakegateError(
+        'UNKNOWN_TABLE',
+        `Dataset "${dataset}" does not exist. Your datasets: ${names.length ? names.join(', ') : '(none)'}.`,
+      );
+    }
     return found;
   };
 
-  return {
-    datasetNames: (tenant) => Object.keys(options.tenants[tenant]?.datasets ?? {}).sort(),
-
-    tenantDirectories(tenant) {
-      const dirs = [join(options.cacheDir, tenant)];
-      for (const { location } of Object.values(options.tenants[tenant]?.datasets ?? {})) {
-        if (location.kind === 'file') dirs.push(location.path);
-      }
-      return dirs;
-    },
-
-    async resolve(tenant, dataset, signal) {
-      throwIfAborted(signal);
-      const { location, format } = spec(tenant, dataset);
-      if (location.kind !== 'file') {
-        throw new LakegateError(
-          'STORAGE_UNAVAILABLE',
-          `Dataset "${dataset}" is at ${formatLocation(location)}; S3 locations need the storage cache, which this build does not include yet.`,
-        );
-      }
-      let listed: Awaited<ReturnType<typeof listLocalFolder>>;
+  const warming: WarmingPolicyOptions = { ...DEFAULT_WARMING, ...options.warming };
+  const runWarming = async (now = clock()): Promise<WarmingReport> => {
+    const all = [...handles.values()].flatMap((m) => [...m.values()]);
+    const plan = planWarming(
+      usage,
+      all.map((h) => ({ tenant: h.tenant, dataset: h.name, bytes: h.bytes })),
+      now,
+      cache.maxBytes,
+      warming,
+    );
+    const name = (c: { tenant: string; dataset: string }): string => `${c.tenant}/${c.dataset}`;
+    for (const candidate of plan.letGo) handle(candidate.tenant, candidate.dataset).letGo();
+    const failed: string[] = [];
+    for (const candidate of plan.warm) {
       try {
-        listed = await listLocalFolder(location.path);
-      } catch (error) {
-        throw new LakegateError('STORAGE_UNAVAILABLE', `Dataset "${dataset}" could not be listed.`, {
-          cause: error,
-          retryAfterSeconds: 5,
-        });
+        await handle(candidate.tenant, candidate.dataset).warm();
+      } catch {
+        failed.push(name(candidate));
       }
-      const files = listed.filter((f) => matchesFormat(f.key, format));
-      return Object.freeze({
-        tenant,
-        dataset,
-        format,
-        version: snapshotVersion(files),
-        files: Object.freeze(
-          files.map((f) => Object.freeze({ path: join(location.path, f.key), size: f.size, etag: f.etag })),
-        ),
-      });
-    },
+    }
+    return { warmed: plan.warm.map(name), letGo: plan.letGo.map(name), failed };
+  };
 
-    async close() {},
+  const saveUsage = async (): Promise<void> => {
+    const temporary = `${usagePath}.tmp-${process.pid}`;
+    await writeFile(temporary, JSON.stringify(usage));
+    await rename(temporary, usagePath);
+  };
+  const timers: NodeJS.Timeout[] = [setInterval(() => void saveUsage().catch(() => undefined), 60_000)];
+  if (options.warming?.intervalSeconds) {
+    timers.push(setInterval(() => void runWarming().catch(() => undefined), options.warming.intervalSeconds * 1000));
+  }
+  for (const timer of timers) timer.unref();
+
+  return {
+    datasetNames: (tenant) => [...(handles.get(tenant)?.keys() ?? [])].sort(),
+    tenantDirectories: (tenant) => [cache.tenantDirectory(tenant)],
+    async acquire(tenant, dataset, signal) {
+      const h = handle(tenant, dataset);
+      usage.record(tenant, dataset, clock());
+      return h.acquire(signal);
+    },
+    async refresh(tenant, dataset) {
+      const h = handle(tenant, dataset);
+      await h.refresh();
+      return h.info();
+    },
+    async warm(tenant, dataset, signal) {
+      const h = handle(tenant, dataset);
+      await h.warm(signal);
+      return h.info();
+    },
+    describe: (tenant) =>
+      [...(handles.get(tenant)?.values() ?? [])].map((h) => h.info()).sort((a, b) => (a.name < b.name ? -1 : 1)),
+    metrics: (tenant) => metrics.report(tenant, cache.usage(tenant), options.tenants[tenant]?.cacheMaxBytes),
+    async readRange(tenant, dataset, key, start, end) {
+      const h = handle(tenant, dataset);
+      const file = await h.fileFor(key);
+      if (!(start >= 0 && end > start && end <= file.size)) {
+        throw new LakegateError('INVALID_REQUEST', `Range ${start}-${end} is outside "${key}" (${file.size} bytes).`);
+      }
+      const whole = cache.lookup(file.id);
+      const entry = whole ? (cache.retain(whole), whole) : await h.fetchFile(file, { start, end });
+      try {
+        const handleFile = await open(entry.path, 'r');
+        try {
+          const offset = whole ? start : 0;
+          const buffer = new Uint8Array(end - start);
+          await handleFile.read(buffer, 0, buffer.length, offset);
+          return buffer;
+        } finally {
+          await handleFile.close();
+        }
+      } finally {
+        cache.release(entry);
+      }
+    },
+    runWarming,
+    async close() {
+      for (const timer of timers) clearInterval(timer);
+      for (const datasets of handles.values()) for (const h of datasets.values()) h.stop();
+      await saveUsage().catch(() => undefined);
+      s3?.destroy();
+    },
   };
 }

@@ -50,8 +50,19 @@ const fileSchema = z.strictObject({
           forcePathStyle: z.boolean().default(false),
           accessKeyId: z.string().optional(),
           secretAccessKey: z.string().optional(),
+          requestTimeoutMs: z.number().int().positive().default(10_000),
+          maxAttempts: z.number().int().min(1).max(10).default(2),
         })
         .optional(),
+      /** Parallel downloads per snapshot. */
+      fetchConcurrency: z.number().int().min(1).max(64).default(8),
+      warming: z
+        .strictObject({
+          enabled: z.boolean().default(true),
+          intervalSeconds: z.number().int().positive().default(300),
+          lookaheadMinutes: z.number().int().positive().default(60),
+        })
+        .prefault({}),
     })
     .prefault({}),
   query: z

@@ -44,7 +44,7 @@ export function queryRoute(options: QueryRouteOptions): Hono<GatewayEnv> {
     if (!parsed.success) throw new LakegateError('INVALID_REQUEST', describeIssues(parsed.error));
     const started = performance.now();
     const requestId = c.get('requestId');
-    const { stream, engine } = await options.service.start({
+    const { stream, engine, stale } = await options.service.start({
       queryId: requestId,
       tenant: c.get('tenant'),
       sql: parsed.data.sql,
@@ -57,7 +57,11 @@ export function queryRoute(options: QueryRouteOptions): Hono<GatewayEnv> {
       format: negotiateFormat(c.req.header('accept')),
       maxRows: parsed.data.maxRows ?? options.defaultMaxRows,
       requestId,
-      stats: () => ({ elapsedMs: Math.round((performance.now() - started) * 100) / 100, engine }),
+      stats: () => ({
+        elapsedMs: Math.round((performance.now() - started) * 100) / 100,
+        engine,
+        ...(stale ? { stale: true } : {}),
+      }),
       onDone: (summary) =>
         c.get('logger').info('query.done', {
           engine,
