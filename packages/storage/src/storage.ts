@@ -196,8 +196,10 @@ export async function createStorage(options: StorageOptions): Promise<Storage> {
       if (!(start >= 0 && end > start && end <= file.size)) {
         throw new LakegateError('INVALID_REQUEST', `Range ${start}-${end} is outside "${key}" (${file.size} bytes).`);
       }
+      // Served from the whole file when it is cached, else from a cached copy of just the range.
       const whole = cache.lookup(file.id);
-      const entry = whole ? (cache.retain(whole), whole) : await h.fetchFile(file, { start, end });
+      if (whole) cache.retain(whole);
+      const entry = whole ?? (await h.fetchFile(file, { start, end }));
       try {
         const handleFile = await open(entry.path, 'r');
         try {
