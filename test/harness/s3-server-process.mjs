@@ -6,7 +6,8 @@
 // Prints one line of JSON, {"port": N}, once it listens on 127.0.0.1.
 //
 // Control endpoints (not part of S3): GET /__control/stats, POST /__control/reset-stats,
-// POST /__control/delay?ms=N, POST /__control/outage?on=1|0, POST /__control/truncate?count=N&bytes=B.
+// POST /__control/delay?ms=N, POST /__control/outage?on=1|0, POST /__control/truncate?count=N&bytes=B,
+// POST /__control/stall?count=N&bytes=B.
 import { createServer } from 'node:http';
 import S3rver from 's3rver';
 
@@ -18,7 +19,10 @@ if (!directory) {
 
 const s3 = new S3rver({ directory, silent: true, vhostBuckets: false, allowMismatchedSignatures: true });
 const handle = s3.callback();
-const state = { delayMs: 0, outage: false, truncate: 0, truncateBytes: 0, requests: [] };
+const state = { delayMs: 0, outage: false, truncate: 0, truncateBytes: 0, stall: 0, stallBytes: 0, requests: [] };
+
+/** `/bucket/key...`: an object, not a bucket listing. */
+const isObjectPath = (path) => /^\/[^/]+\/.+/.test(path);
 
 const server = createServer((req, res) => {
   const url = new URL(req.url ?? '/', 'http://127.0.0.1');
@@ -32,7 +36,10 @@ const server = createServer((req, res) => {
     if (action === 'reset-stats') state.requests = [];
     else if (action === 'delay') state.delayMs = Number(url.searchParams.get('ms') ?? 0);
     else if (action === 'outage') state.outage = url.searchParams.get('on') === '1';
-    else if (action === 'truncate') {
+    else if (action === 'stall') {
+      state.stall = Number(url.searchParams.get('count') ?? 1);
+      state.stallBytes = Number(url.searchParams.get('bytes') ?? 10);
+    } else if (action === 'truncate') {
       state.truncate = Number(url.searchParams.get('count') ?? 1);
       state.truncateBytes = Number(url.searchParams.get('bytes') ?? 10);
     } else res.statusCode = 404;
@@ -45,7 +52,7 @@ const server = createServer((req, res) => {
     req.socket.destroy();
     return;
   }
-  if (state.truncate > 0 && req.method === 'GET' && url.pathname.split('/').length > 2) {
+  if (state.truncate > 0 && req.method === 'GET' && isObjectPath(url.pathname)) {
     // Cut the body short after a few bytes and drop the connection, as a broken download would.
     state.truncate--;
     let sent = 0;
@@ -59,6 +66,22 @@ const server = createServer((req, res) => {
       if (sent >= state.truncateBytes) setImmediate(() => res.socket?.destroy());
       return true;
     };
+  }
+  if (state.stall > 0 && req.method === 'GET' && isObjectPath(url.pathname)) {
+    // Send the first bytes of the body, then nothing more, holding the connection open: a download in flight.
+    state.stall--;
+    let sent = 0;
+    const write = res.write.bind(res);
+    res.write = (chunk, ...rest) => {
+      const room = state.stallBytes - sent;
+      if (room > 0) {
+        const part = Buffer.from(chunk).subarray(0, room);
+        sent += part.length;
+        write(part, ...rest);
+      }
+      return true;
+    };
+    res.end = () => res;
   }
   if (state.delayMs > 0) setTimeout(() => handle(req, res), state.delayMs);
   else handle(req, res);

@@ -110,6 +110,8 @@ export interface S3Handle extends ServiceHandle {
   setOutage(on: boolean): Promise<void>;
   /** Cuts the next `count` object downloads short after `bytes` bytes. */
   truncateNext(count: number, bytes: number): Promise<void>;
+  /** The next `count` object downloads send `bytes` bytes and then hang, connection open. */
+  stallNext(count: number, bytes: number): Promise<void>;
 }
 
 /** Starts s3rver on a free loopback port (under --openssl-legacy-provider), with a data folder of its own. */
@@ -149,6 +151,9 @@ export async function startS3(): Promise<S3Handle> {
     },
     async truncateNext(count, bytes) {
       await control(`truncate?count=${count}&bytes=${bytes}`);
+    },
+    async stallNext(count, bytes) {
+      await control(`stall?count=${count}&bytes=${bytes}`);
     },
     async stop() {
       await stopChild(child);

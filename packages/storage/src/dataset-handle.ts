@@ -261,12 +261,26 @@ export class DatasetHandle {
     };
   }
 
-  /** The current snapshot's file for `key`, for ranged reads. */
+  /**
+   * The file for `key`, for ranged reads: from the current snapshot, or asked of the origin alone when the
+   * dataset is not loaded (reading a footer must not download the whole dataset).
+   */
   async fileFor(key: string): Promise<SnapshotFileRef> {
-    const m = this.#current ?? (await this.refresh());
-    const file = m.files.find((f) => f.key === key);
-    if (!file) throw new LakegateError('NOT_FOUND', `Dataset "${this.name}" has no file "${key}".`);
-    return file;
+    const known = this.#current?.files.find((f) => f.key === key);
+    if (known) return known;
+    if (this.#current || !matchesFormat(key, this.spec.format)) {
+      throw new LakegateError('NOT_FOUND', `Dataset "${this.name}" has no file "${key}".`);
+    }
+    let info: ObjectInfo;
+    try {
+      info = await this.store.head(key);
+    } catch (error) {
+      throw isOriginError(error) && error.reason === 'not-found'
+        ? new LakegateError('NOT_FOUND', `Dataset "${this.name}" has no file "${key}".`)
+        : this.#describe(error);
+    }
+    const [file] = this.#materialize([info], '').files;
+    return file as SnapshotFileRef;
   }
 
   stop(): void {
