@@ -1,10 +1,11 @@
 import { CreateBucketCommand, DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 
-export const S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+// Frozen: the AWS SDK annotates the credential objects it is given, and these are shared.
+export const S3_CREDENTIALS = Object.freeze({ accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' });
 
 /** An S3 client for arranging test data on a loopback s3rver. */
 export function s3Client(endpoint: string): S3Client {
-  return new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: S3_CREDENTIALS });
+  return new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { ...S3_CREDENTIALS } });
 }
 
 export async function createBucket(s3: S3Client, bucket: string): Promise<void> {
