@@ -17,7 +17,6 @@ const TENANTS = 100;
 const WEEKS = 3;
 const CACHE_SHARE = Number(process.env.BENCH_CACHE_SHARE ?? 0.5);
 const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
 
 /** A small deterministic PRNG (mulberry32), so both runs replay the same accesses. */
 function random(seed: number): () => number {
