@@ -125,4 +125,69 @@ describe('storage over a local folder', () => {
     });
     await storage.close();
   });
+
+  it('polls the listing and switches to a changed version by itself', async () => {
+    const storage = await createStorage(
+      options({
+        autoRefresh: true,
+        tenants: {
+          acme: {
+            datasets: {
+              events: { location: { kind: 'file', path: origin }, format: 'parquet', refreshIntervalSeconds: 1 },
+            },
+          },
+        },
+      }),
+    );
+    const first = await storage.acquire('acme', 'events');
+    first.release();
+    await writeFile(join(origin, 'z.parquet'), 'new file');
+    const deadline = Date.now() + 5000;
+    while (storage.describe('acme')[0]?.files !== 3 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(storage.describe('acme')[0]).toMatchObject({ files: 3 });
+    const next = await storage.acquire('acme', 'events');
+    expect(next.snapshot.version).not.toBe(first.snapshot.version);
+    next.release();
+    await storage.close();
+  });
+
+  it('warms the datasets a tenant usually queries at this hour, and lets idle ones go first', async () => {
+    const HOUR = 3_600_000;
+    let now = 0;
+    const other = join(root, 'origin', 'other');
+    await mkdir(other, { recursive: true });
+    await writeFile(join(other, 'o.parquet'), 'x'.repeat(30));
+    const storage = await createStorage(
+      options({
+        cacheMaxBytes: 40,
+        clock: () => now,
+        tenants: {
+          acme: { datasets: { events: { location: { kind: 'file', path: origin }, format: 'parquet' } } },
+          night: { datasets: { other: { location: { kind: 'file', path: other }, format: 'parquet' } } },
+        },
+      }),
+    );
+    // acme queries events at 09:00 every day; night queries its dataset at 21:00.
+    for (let day = 0; day < 5; day++) {
+      now = day * 24 * HOUR + 9 * HOUR;
+      (await storage.acquire('acme', 'events')).release();
+      now = day * 24 * HOUR + 21 * HOUR;
+      (await storage.acquire('night', 'other')).release();
+    }
+    // At 21:00 the night tenant's file pushed acme's out (40-byte cache, 22 + 30 bytes).
+    expect(storage.describe('acme')[0]?.bytesCached).toBe(0);
+    now = 5 * 24 * HOUR + 8 * HOUR + 30 * 60_000;
+    const report = await storage.runWarming(now);
+    expect(report.warmed).toEqual(['acme/events']);
+    expect(report.letGo).toEqual(['night/other']);
+    expect(storage.describe('acme')[0]?.bytesCached).toBe(22);
+    now += 30 * 60_000;
+    const lease = await storage.acquire('acme', 'events');
+    lease.release();
+    expect(storage.metrics('acme').hits).toBeGreaterThan(0);
+    expect(storage.metrics('night').evictions).toBeGreaterThan(0);
+    await storage.close();
+  });
 });
