@@ -41,16 +41,24 @@ export interface EngineStats {
   readonly gauges?: Readonly<Record<string, number>>;
 }
 
+export interface SqlTableReference {
+  readonly name: string;
+  readonly schema?: string;
+  readonly catalog?: string;
+  /** Character offset of the reference in the SQL text, when the parser reports it. */
+  readonly position?: number;
+}
+
 /** What an engine's own parser says about a statement, so the gateway can validate syntax it cannot parse. */
 export interface SqlAnalysis {
   /** Number of statements in the text. */
   readonly statementCount: number;
   /** Statement type of the first statement, upper case (`SELECT`, `INSERT`, `PRAGMA`, ...). */
   readonly statementType: string;
-  /** Base tables referenced, as written (schema-qualified names keep their qualifier). */
-  readonly tables: readonly { readonly schema?: string; readonly name: string }[];
+  /** Base tables referenced, as written (qualified names keep their schema and catalog). */
+  readonly tables: readonly SqlTableReference[];
   /** Table functions referenced, such as `read_csv`. */
-  readonly tableFunctions: readonly string[];
+  readonly tableFunctions: readonly { readonly name: string; readonly position?: number }[];
   /** Names of CTEs defined anywhere in the statement. */
   readonly ctes: readonly string[];
 }

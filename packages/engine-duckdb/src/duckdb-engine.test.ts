@@ -1,115 +1,78 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
-import type { DatasetSnapshot, InMemoryTable, StorageAccess, TableBinding } from '@lakegate/engine-api';
-import { collectRows } from '@lakegate/engine-api';
+import { collectRows, type QueryRequest, type TableBinding } from '@lakegate/engine-api';
 import { KIT_TENANT, runEngineConformance } from '@lakegate/engine-api/conformance';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { duckdbEngineFactory } from './duckdb-engine.js';
-
-/** Writes an in-memory table to a Parquet file with DuckDB's appender (a separate, unlocked instance). */
-async function writeParquet(table: InMemoryTable, path: string): Promise<void> {
-  const instance = await DuckDBInstance.create(':memory:');
-  const connection = await instance.connect();
-  try {
-    const columns = table.columns.map((c) => `"${c.name}" ${c.type.sqlType}`).join(', ');
-    await connection.run(`CREATE TABLE t (${columns})`);
-    const values = table.rows.map(
-      (row) =>
-        `(${row
-          .map((v, i) => {
-            if (v === null) return 'NULL';
-            const kind = table.columns[i]?.type.kind;
-            if (kind === 'string') return `'${String(v).replaceAll("'", "''")}'`;
-            if (kind === 'date') return `DATE '1970-01-01' + ${v}::INTEGER`;
-            return String(v);
-          })
-          .join(', ')})`,
-    );
-    for (let i = 0; i < values.length; i += 10_000) {
-      await connection.run(`INSERT INTO t VALUES ${values.slice(i, i + 10_000).join(', ')}`);
-    }
-    await connection.run(`COPY t TO '${path}' (FORMAT parquet)`);
-  } finally {
-    connection.closeSync();
-    instance.closeSync();
-  }
-}
-
-function snapshot(tenant: string, dataset: string, path: string): DatasetSnapshot {
-  return { tenant, dataset, format: 'parquet', version: `${dataset}-v1`, files: [{ path, size: 0, etag: 'x' }] };
-}
+import { snapshot, tenantRoot, testEngine, writeParquet, writeTable } from './test-support.js';
 
 runEngineConformance({ describe, it, beforeAll, afterAll }, 'duckdb', {
   async setup(tables) {
-    const root = await mkdtemp(join(tmpdir(), 'lakegate-duckdb-kit-'));
-    const dir = join(root, KIT_TENANT);
-    await mkdir(dir);
+    const { root, storage, cleanup } = await tenantRoot([KIT_TENANT]);
     const bindings: TableBinding[] = [];
     for (const [name, table] of Object.entries(tables)) {
-      const path = join(dir, `${name}.parquet`);
-      await writeParquet(table, path);
-      bindings.push({ name, snapshot: snapshot(KIT_TENANT, name, path) });
+      const path = join(root, KIT_TENANT, `${name}.parquet`);
+      await writeTable(table, path);
+      bindings.push({ name, snapshot: snapshot(KIT_TENANT, name, [path]) });
     }
-    const storage: StorageAccess = { tenantDirectories: (tenant) => [join(root, tenant)] };
-    const parsed = duckdbEngineFactory.parseConfig({ threads: 1 });
-    if (!parsed.ok) throw new Error(parsed.problems.join('; '));
-    const engine = await duckdbEngineFactory.create(parsed.config, { storage });
     return {
-      engine,
+      engine: await testEngine(storage),
       tables: bindings,
       slowQuery: 'SELECT count(*) FROM range(100000000000) a WHERE a.range % 7 = 3',
-      teardown: () => rm(root, { recursive: true, force: true }),
+      teardown: cleanup,
     };
   },
 });
 
 describe('duckdb engine', () => {
-  let root: string;
-  const storage: StorageAccess = { tenantDirectories: (tenant) => [join(root, tenant)] };
+  let env: Awaited<ReturnType<typeof tenantRoot>>;
   const signal = new AbortController().signal;
-
-  beforeAll(async () => {
-    root = await mkdtemp(join(tmpdir(), 'lakegate-duckdb-'));
-    for (const tenant of ['alpha', 'beta']) {
-      await mkdir(join(root, tenant));
-      await writeParquet(
-        {
-          columns: [{ name: 'owner', type: { kind: 'string', sqlType: 'VARCHAR' } }],
-          rows: [[tenant]],
-        },
-        join(root, tenant, 'data.parquet'),
-      );
-    }
-  });
-  afterAll(() => rm(root, { recursive: true, force: true }));
-
-  const request = (tenant: string, sql: string) => ({
+  const file = (tenant: string, name = 'data.parquet') => join(env.root, tenant, name);
+  const request = (tenant: string, sql: string, tables?: TableBinding[]): QueryRequest => ({
     queryId: 'q',
     tenant,
     sql,
-    tables: [{ name: 'data', snapshot: snapshot(tenant, 'data', join(root, tenant, 'data.parquet')) }],
+    tables: tables ?? [{ name: 'data', snapshot: snapshot(tenant, 'data', [file(tenant)]) }],
   });
+
+  beforeAll(async () => {
+    env = await tenantRoot(['alpha', 'beta']);
+    for (const tenant of ['alpha', 'beta']) {
+      await writeParquet(file(tenant), `SELECT '${tenant}' AS owner, i AS n FROM range(3) t(i)`);
+    }
+  });
+  afterAll(() => env.cleanup());
 
   it('parses its config and lists every problem', () => {
     expect(duckdbEngineFactory.parseConfig(undefined).ok).toBe(true);
-    const bad = duckdbEngineFactory.parseConfig({ threads: 0, memoryLimit: 'lots', colour: 'red' });
+    const bad = duckdbEngineFactory.parseConfig({
+      threads: 0,
+      memoryLimit: 'lots',
+      colour: 'red',
+      tenants: { alpha: { threads: 'x', speed: 1 } },
+    });
     expect(bad.ok).toBe(false);
-    if (!bad.ok) expect(bad.problems).toHaveLength(3);
+    if (!bad.ok) {
+      expect(bad.problems).toEqual(
+        expect.arrayContaining([
+          'threads: must be a positive integer',
+          'memoryLimit: must be a size such as "512MB" or "2GB"',
+          'tenants.alpha.threads: must be a positive integer',
+          'tenants.alpha.speed: unknown setting',
+        ]),
+      );
+    }
   });
 
   it('converts every common DuckDB type to the batch representation', async () => {
-    await using engine = await duckdbEngineFactory.create(
-      { threads: 1, memoryLimit: '256MB', maxInstances: 2 },
-      { storage },
-    );
+    await using engine = await testEngine(env.storage);
     const stream = await engine.execute(
       request(
         'alpha',
         `SELECT 42::INTEGER i, 9007199254740993::BIGINT b, 1.5::DOUBLE d, 12.30::DECIMAL(10,2) dc, 'x' s,
          DATE '2024-03-01' dt, TIMESTAMP '2024-03-01 12:34:56.789' ts, INTERVAL 90 MINUTE iv,
-         [1, NULL, 3] l, {'a': 1, 'b': 'z'} st, NULL::VARCHAR n, true bo`,
+         [1, NULL, 3] l, {'a': 1, 'b': 'z'} st, NULL::VARCHAR n, true bo, TIMESTAMPTZ '2024-03-01 00:00:00+00' tz,
+         TIME '01:02:03' tm, 'abc'::BLOB bl, MAP {'k': 1} m, '00000000-0000-0000-0000-000000000001'::UUID u`,
       ),
       { signal },
     );
@@ -126,6 +89,11 @@ describe('duckdb engine', () => {
       'struct',
       'string',
       'boolean',
+      'timestamptz',
+      'time',
+      'blob',
+      'map',
+      'string',
     ]);
     const [row] = await collectRows(stream);
     expect(row).toEqual([
@@ -141,68 +109,137 @@ describe('duckdb engine', () => {
       { a: 1, b: 'z' },
       null,
       true,
+      1709251200000000n,
+      3723000000n,
+      Buffer.from('abc'),
+      [{ key: 'k', value: 1 }],
+      '00000000-0000-0000-0000-000000000001',
     ]);
   });
 
   it('gives each tenant its own instance, which cannot read the other tenant’s files', async () => {
-    await using engine = await duckdbEngineFactory.create(
-      { threads: 1, memoryLimit: '256MB', maxInstances: 4 },
-      { storage },
-    );
-    expect(await collectRows(await engine.execute(request('alpha', 'SELECT owner FROM data'), { signal }))).toEqual([
-      ['alpha'],
-    ]);
-    expect(await collectRows(await engine.execute(request('beta', 'SELECT owner FROM data'), { signal }))).toEqual([
-      ['beta'],
-    ]);
-    const other = join(root, 'beta', 'data.parquet');
-    await expect(
-      engine.execute(request('alpha', `SELECT * FROM read_parquet('${other}')`), { signal }),
-    ).rejects.toMatchObject({
-      code: 'FORBIDDEN_STATEMENT',
-    });
-    await expect(
-      engine.execute(request('alpha', "SELECT * FROM read_csv('/etc/passwd')"), { signal }),
-    ).rejects.toMatchObject({
-      code: 'FORBIDDEN_STATEMENT',
-    });
+    await using engine = await testEngine(env.storage);
+    expect(
+      await collectRows(await engine.execute(request('alpha', 'SELECT DISTINCT owner FROM data'), { signal })),
+    ).toEqual([['alpha']]);
+    expect(
+      await collectRows(await engine.execute(request('beta', 'SELECT DISTINCT owner FROM data'), { signal })),
+    ).toEqual([['beta']]);
     expect(engine.stats().gauges?.instancesOpen).toBe(2);
-  });
-
-  it('refuses writes, settings and multiple statements before they run', async () => {
-    await using engine = await duckdbEngineFactory.create(
-      { threads: 1, memoryLimit: '256MB', maxInstances: 2 },
-      { storage },
-    );
-    for (const sql of [
-      `COPY (SELECT 1) TO '${join(root, 'alpha', 'out.csv')}'`,
-      `ATTACH '${join(root, 'alpha', 'x.duckdb')}'`,
-      'SET threads = 8',
-      'CREATE TABLE t AS SELECT 1',
-      'DROP VIEW data',
-      'SELECT 1; SELECT 2',
-      'SELECT 1; -- hidden\nDROP VIEW data',
-    ]) {
-      await expect(engine.execute(request('alpha', sql), { signal }), sql).rejects.toMatchObject({
-        code: 'FORBIDDEN_STATEMENT',
-      });
-    }
-    expect(await collectRows(await engine.execute(request('alpha', 'SELECT count(*) FROM data'), { signal }))).toEqual([
-      [1n],
+    // Even a binding that names another tenant's file cannot be read: the instance is locked to its folder.
+    const smuggled = request('alpha', 'SELECT * FROM data', [
+      { name: 'data', snapshot: snapshot('alpha', 'data', [file('beta')], 'smuggled') },
     ]);
+    await expect(engine.execute(smuggled, { signal })).rejects.toMatchObject({ code: 'FORBIDDEN_STATEMENT' });
   });
 
-  it('closes the least recently used idle instance beyond maxInstances', async () => {
-    await using engine = await duckdbEngineFactory.create(
-      { threads: 1, memoryLimit: '256MB', maxInstances: 1 },
-      { storage },
-    );
+  it('applies per-tenant overrides: the same query fits one tenant’s memory limit and not another’s', async () => {
+    await using engine = await testEngine(env.storage, {
+      memoryLimit: '2GB',
+      tenants: { beta: { memoryLimit: '32MB' } },
+    });
+    const hungry = "SELECT length(list(range::VARCHAR || repeat('x', 100))) FROM range(3000000)";
+    expect(await collectRows(await engine.execute(request('alpha', hungry), { signal }))).toEqual([[3000000n]]);
+    await expect(engine.execute(request('beta', hungry), { signal }).then(collectRows)).rejects.toMatchObject({
+      code: 'RESOURCE_EXHAUSTED',
+    });
+    await expect(
+      engine.execute(request('beta', "SELECT current_setting('memory_limit')"), { signal }),
+    ).rejects.toMatchObject({
+      code: 'FORBIDDEN_STATEMENT',
+    });
+  });
+
+  it('closes the least recently used idle instance beyond maxInstances, and reopens on demand', async () => {
+    await using engine = await testEngine(env.storage, { maxInstances: 1 });
     await collectRows(await engine.execute(request('alpha', 'SELECT 1'), { signal }));
     await collectRows(await engine.execute(request('beta', 'SELECT 1'), { signal }));
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(engine.stats().gauges?.instancesOpen).toBe(1);
-    expect(await collectRows(await engine.execute(request('alpha', 'SELECT owner FROM data'), { signal }))).toEqual([
-      ['alpha'],
-    ]);
+    expect(
+      await collectRows(await engine.execute(request('alpha', 'SELECT DISTINCT owner FROM data'), { signal })),
+    ).toEqual([['alpha']]);
+  });
+
+  it('reports the statement, tables, table functions and CTEs from DuckDB’s parser', async () => {
+    await using engine = await testEngine(env.storage);
+    const analyze = engine.analyze?.bind(engine);
+    expect(analyze).toBeDefined();
+    if (!analyze) return;
+    const analysis = await analyze(
+      "WITH recent AS (SELECT * FROM events) FROM recent r JOIN s.users u USING (id), read_csv('x.csv') SELECT * QUALIFY row_number() OVER () = 1",
+      { signal },
+    );
+    expect(analysis).toMatchObject({ statementCount: 1, statementType: 'SELECT', ctes: ['recent'] });
+    expect(analysis.tables.map((t) => [t.schema ?? '', t.name])).toEqual(
+      expect.arrayContaining([
+        ['', 'events'],
+        ['', 'recent'],
+        ['s', 'users'],
+      ]),
+    );
+    expect(analysis.tableFunctions.map((f) => f.name)).toEqual(['read_csv']);
+    expect((await analyze("ATTACH 'x.db'", { signal })).statementType).toBe('ATTACH');
+    expect((await analyze('SELECT 1; SELECT 2', { signal })).statementCount).toBe(2);
+    await expect(analyze('SELECT 1 FROM\n  WHERE', { signal })).rejects.toMatchObject({
+      code: 'INVALID_SQL',
+      details: { line: 2 },
+    });
+  });
+
+  it('maps running out of memory to RESOURCE_EXHAUSTED', async () => {
+    await using engine = await testEngine(env.storage, { memoryLimit: '32MB' });
+    await expect(
+      engine
+        .execute(request('alpha', "SELECT list(range::VARCHAR || repeat('x', 100)) FROM range(3000000)"), { signal })
+        .then(collectRows),
+    ).rejects.toMatchObject({ code: 'RESOURCE_EXHAUSTED' });
+    expect(await collectRows(await engine.execute(request('alpha', 'SELECT 1'), { signal }))).toEqual([[1]]);
+  });
+
+  it('reports an abort with a QUERY_TIMEOUT reason as QUERY_TIMEOUT', async () => {
+    await using engine = await testEngine(env.storage);
+    const controller = new AbortController();
+    const running = engine.execute(request('alpha', 'SELECT count(*) FROM range(10000000000) t(i) WHERE i % 3 = 1'), {
+      signal: controller.signal,
+    });
+    const { LakegateError } = await import('@lakegate/engine-api');
+    setTimeout(() => controller.abort(new LakegateError('QUERY_TIMEOUT', 'too slow')), 50);
+    await expect(running.then(collectRows)).rejects.toMatchObject({ code: 'QUERY_TIMEOUT' });
+  });
+
+  it('runs each query on the snapshot versions it was given, while another version is bound concurrently', async () => {
+    await using engine = await testEngine(env.storage, { connections: 4 });
+    const v1 = file('alpha', 'v1.parquet');
+    const v2 = file('alpha', 'v2.parquet');
+    await writeParquet(v1, 'SELECT 1 AS version, i FROM range(200000) t(i)');
+    await writeParquet(v2, 'SELECT 2 AS version, i FROM range(200000) t(i)');
+    const on = (version: 1 | 2) =>
+      request('alpha', 'SELECT min(version), max(version), count(*) FROM data', [
+        { name: 'data', snapshot: snapshot('alpha', 'data', [version === 1 ? v1 : v2], `v${version}`) },
+      ]);
+    const results = await Promise.all(
+      Array.from({ length: 24 }, (_, i) => engine.execute(on(i % 2 === 0 ? 1 : 2), { signal }).then(collectRows)),
+    );
+    results.forEach(([row], i) => {
+      const version = i % 2 === 0 ? 1 : 2;
+      expect(row).toEqual([version, version, 200000n]);
+    });
+  });
+
+  it('keeps serving a query whose files are renamed away after it started', async () => {
+    await using engine = await testEngine(env.storage);
+    const path = file('alpha', 'moving.parquet');
+    await writeParquet(path, 'SELECT i FROM range(1000000) t(i)');
+    const stream = await engine.execute(
+      request('alpha', 'SELECT i FROM data', [{ name: 'data', snapshot: snapshot('alpha', 'data', [path], 'm1') }]),
+      { signal },
+    );
+    const iterator = stream[Symbol.asyncIterator]();
+    await iterator.next();
+    await rename(path, `${path}.gone`);
+    let rows = 0;
+    for (let r = await iterator.next(); !r.done; r = await iterator.next()) rows += r.value.rowCount;
+    expect(rows).toBeGreaterThan(900_000);
   });
 });

@@ -1,4 +1,4 @@
-import { type DuckDBConnection, StatementType } from '@duckdb/node-api';
+import { StatementType } from '@duckdb/node-api';
 import {
   abortError,
   type CheckResult,
@@ -14,22 +14,53 @@ import {
   LakegateError,
   type QueryRequest,
   type QueryStream,
+  type SqlAnalysis,
   throwIfAborted,
 } from '@lakegate/engine-api';
 import { mapDuckDBError } from './error-mapping.js';
-import { TenantInstance } from './tenant-instance.js';
+import { enforceQueryPolicy } from './query-policy.js';
+import { Slots } from './slots.js';
+import { SqlAnalyzer } from './sql-analysis.js';
+import { type InstanceLimits, type PooledConnection, TenantInstance } from './tenant-instance.js';
 import { mapType, readChunk } from './type-mapping.js';
+
+export interface TenantOverrides {
+  readonly threads?: number;
+  readonly memoryLimit?: string;
+  readonly connections?: number;
+}
 
 export interface DuckDBEngineConfig {
   /** DuckDB worker threads per tenant instance. Default 2. */
   readonly threads: number;
   /** DuckDB `memory_limit` per tenant instance, e.g. `"1GB"`. Default `"1GB"`. */
   readonly memoryLimit: string;
+  /** Queries one tenant may run at once (its pooled connections). Default 4. */
+  readonly connections: number;
+  /**
+   * Queries running at once across all tenants. Each running DuckDB call holds one of libuv's threads, so keep
+   * this below UV_THREADPOOL_SIZE (the gateway's launcher sets 64 unless told otherwise). Default 32.
+   */
+  readonly maxConcurrentQueries: number;
   /** Tenant instances kept open; the least recently used idle one closes beyond this. Default 16. */
   readonly maxInstances: number;
+  /** An instance idle this long closes (it reopens on demand). Default 600. */
+  readonly idleSeconds: number;
+  /** Per-tenant overrides of `threads`, `memoryLimit` and `connections`. */
+  readonly tenants: Readonly<Record<string, TenantOverrides>>;
 }
 
-const DEFAULTS: DuckDBEngineConfig = { threads: 2, memoryLimit: '1GB', maxInstances: 16 };
+const DEFAULTS: DuckDBEngineConfig = {
+  threads: 2,
+  memoryLimit: '1GB',
+  connections: 4,
+  maxConcurrentQueries: 32,
+  maxInstances: 16,
+  idleSeconds: 600,
+  tenants: {},
+};
+
+const SIZE = /^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i;
 
 /** Statement types a tenant may run. Everything else is refused before it executes. */
 const READ_STATEMENTS = new Set<StatementType>([StatementType.SELECT, StatementType.EXPLAIN]);
@@ -39,22 +70,51 @@ function parseConfig(raw: unknown): ConfigResult<DuckDBEngineConfig> {
   if (typeof raw !== 'object' || Array.isArray(raw)) return { ok: false, problems: ['must be an object'] };
   const input = raw as Record<string, unknown>;
   const problems: string[] = [];
-  const positiveInt = (key: keyof DuckDBEngineConfig): number => {
-    const value = input[key] ?? DEFAULTS[key];
-    if (!Number.isInteger(value) || (value as number) < 1) problems.push(`${key}: must be a positive integer`);
+  const positiveInt = (source: Record<string, unknown>, key: string, fallback: number, path: string): number => {
+    const value = source[key] ?? fallback;
+    if (!Number.isInteger(value) || (value as number) < 1) problems.push(`${path}${key}: must be a positive integer`);
     return value as number;
   };
-  const threads = positiveInt('threads');
-  const maxInstances = positiveInt('maxInstances');
-  const memoryLimit = input.memoryLimit ?? DEFAULTS.memoryLimit;
-  if (typeof memoryLimit !== 'string' || !/^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i.test(memoryLimit)) {
-    problems.push('memoryLimit: must be a size such as "512MB" or "2GB"');
+  const size = (source: Record<string, unknown>, fallback: string, path: string): string => {
+    const value = source.memoryLimit ?? fallback;
+    if (typeof value !== 'string' || !SIZE.test(value))
+      problems.push(`${path}memoryLimit: must be a size such as "512MB" or "2GB"`);
+    return value as string;
+  };
+  const config = {
+    threads: positiveInt(input, 'threads', DEFAULTS.threads, ''),
+    memoryLimit: size(input, DEFAULTS.memoryLimit, ''),
+    connections: positiveInt(input, 'connections', DEFAULTS.connections, ''),
+    maxConcurrentQueries: positiveInt(input, 'maxConcurrentQueries', DEFAULTS.maxConcurrentQueries, ''),
+    maxInstances: positiveInt(input, 'maxInstances', DEFAULTS.maxInstances, ''),
+    idleSeconds: positiveInt(input, 'idleSeconds', DEFAULTS.idleSeconds, ''),
+    tenants: {} as Record<string, TenantOverrides>,
+  };
+  const tenants = input.tenants ?? {};
+  if (typeof tenants !== 'object' || Array.isArray(tenants)) problems.push('tenants: must be an object of tenant ids');
+  else {
+    for (const [tenant, value] of Object.entries(tenants as Record<string, unknown>)) {
+      const path = `tenants.${tenant}.`;
+      if (typeof value !== 'object' || value === null) {
+        problems.push(`${path.slice(0, -1)}: must be an object`);
+        continue;
+      }
+      const o = value as Record<string, unknown>;
+      for (const key of Object.keys(o)) {
+        if (!['threads', 'memoryLimit', 'connections'].includes(key)) problems.push(`${path}${key}: unknown setting`);
+      }
+      config.tenants[tenant] = {
+        ...(o.threads !== undefined ? { threads: positiveInt(o, 'threads', 1, path) } : {}),
+        ...(o.memoryLimit !== undefined ? { memoryLimit: size(o, '', path) } : {}),
+        ...(o.connections !== undefined ? { connections: positiveInt(o, 'connections', 1, path) } : {}),
+      };
+    }
   }
   for (const key of Object.keys(input)) {
     if (!(key in DEFAULTS)) problems.push(`${key}: unknown setting (known: ${Object.keys(DEFAULTS).join(', ')})`);
   }
   if (problems.length > 0) return { ok: false, problems };
-  return { ok: true, config: Object.freeze({ threads, maxInstances, memoryLimit: memoryLimit as string }) };
+  return { ok: true, config: Object.freeze(config) };
 }
 
 class DuckDBEngine implements Engine {
@@ -62,16 +122,23 @@ class DuckDBEngine implements Engine {
   readonly capabilities = defineCapabilities({
     cancellation: 'native',
     formats: Object.freeze(['parquet', 'csv', 'tsv', 'ndjson'] as const),
+    analyzesSql: true,
   });
   readonly #config: DuckDBEngineConfig;
   readonly #deps: EngineDeps;
   readonly #instances = new Map<string, Promise<TenantInstance>>();
   readonly #active = new Set<AbortController>();
+  readonly #slots: Slots;
+  readonly #analyzer = new SqlAnalyzer();
+  readonly #sweeper: NodeJS.Timeout;
   #closed = false;
 
   constructor(config: DuckDBEngineConfig, deps: EngineDeps) {
     this.#config = config;
     this.#deps = deps;
+    this.#slots = new Slots(config.maxConcurrentQueries);
+    this.#sweeper = setInterval(() => void this.#closeIdle(), Math.min(60, config.idleSeconds) * 1000);
+    this.#sweeper.unref();
   }
 
   check(_request: QueryRequest): CheckResult {
@@ -79,7 +146,19 @@ class DuckDBEngine implements Engine {
   }
 
   stats(): EngineStats {
-    return { activeQueries: this.#active.size, gauges: { instancesOpen: this.#instances.size } };
+    return {
+      activeQueries: this.#active.size,
+      gauges: {
+        instancesOpen: this.#instances.size,
+        queriesRunning: this.#slots.used,
+        queriesWaiting: this.#slots.waiting,
+      },
+    };
+  }
+
+  analyze(sql: string, { signal }: ExecuteOptions): Promise<SqlAnalysis> {
+    if (this.#closed) return Promise.reject(new LakegateError('ENGINE_CLOSED', 'The DuckDB engine is closed.'));
+    return this.#analyzer.analyze(sql, signal);
   }
 
   async execute(request: QueryRequest, { signal }: ExecuteOptions): Promise<QueryStream> {
@@ -91,33 +170,41 @@ class DuckDBEngine implements Engine {
     signal.addEventListener('abort', forward, { once: true });
     this.#active.add(controller);
 
+    let slot = false;
     let instance: TenantInstance | undefined;
-    let connection: DuckDBConnection | undefined;
+    let pooled: PooledConnection | undefined;
+    let broken = false;
+    const interrupt = (): void => pooled?.connection.interrupt();
     let freed = false;
     const free = (): void => {
       if (freed) return;
       freed = true;
       signal.removeEventListener('abort', forward);
-      connection?.disconnectSync();
+      controller.signal.removeEventListener('abort', interrupt);
+      if (instance && pooled) instance.release(pooled, broken);
+      if (slot) this.#slots.release();
       this.#active.delete(controller);
-      if (instance) {
-        instance.active--;
-        instance.lastUsed = Date.now();
-        if (this.#closed && instance.active === 0) instance.close();
-      }
+      if (this.#closed && instance && instance.active === 0) instance.close();
     };
     const hiddenPaths = this.#deps.storage.tenantDirectories(request.tenant);
+    const fail = (error: unknown): LakegateError => {
+      const mapped = mapDuckDBError(error, { signal: controller.signal, hiddenPaths });
+      // A failure that is neither the query's fault nor a cancel may have left the connection unusable.
+      if (mapped.kind === 'engine' || mapped.kind === 'internal') broken = true;
+      return mapped;
+    };
 
     try {
+      await this.#slots.acquire(controller.signal);
+      slot = true;
       instance = await this.#instanceFor(request.tenant);
-      instance.active++;
-      await instance.bind(request.tables);
-      const conn = await instance.connect();
-      connection = conn;
-      controller.signal.addEventListener('abort', () => conn.interrupt(), { once: true });
+      pooled = await instance.acquire(controller.signal);
+      controller.signal.addEventListener('abort', interrupt, { once: true });
+      await instance.bind(pooled, request.tables);
       throwIfAborted(controller.signal);
 
-      const extracted = await conn.extractStatements(request.sql);
+      const connection = pooled.connection;
+      const extracted = await connection.extractStatements(request.sql);
       if (extracted.count !== 1) {
         throw new LakegateError(
           extracted.count === 0 ? 'INVALID_SQL' : 'FORBIDDEN_STATEMENT',
@@ -126,6 +213,7 @@ class DuckDBEngine implements Engine {
             : `Send exactly one statement; this text holds ${extracted.count}.`,
         );
       }
+      await enforceQueryPolicy(connection, request.sql, request.tables);
       const prepared = await extracted.prepare(0);
       if (!READ_STATEMENTS.has(prepared.statementType)) {
         throw new LakegateError(
@@ -154,20 +242,22 @@ class DuckDBEngine implements Engine {
             remaining -= rowCount;
             return { rowCount, columns: readChunk(chunk, mappings, rowCount) };
           } catch (error) {
-            throw mapDuckDBError(error, { signal: controller.signal, hiddenPaths });
+            throw fail(error);
           }
         },
         close: free,
       });
     } catch (error) {
+      const mapped = fail(error);
       free();
-      throw mapDuckDBError(error, { signal: controller.signal, hiddenPaths });
+      throw mapped;
     }
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#sweeper);
     const reason = new LakegateError('QUERY_CANCELLED', 'The query was cancelled because the engine is closing.');
     for (const controller of this.#active) controller.abort(reason);
     const instances = await Promise.allSettled(this.#instances.values());
@@ -175,35 +265,45 @@ class DuckDBEngine implements Engine {
     for (const settled of instances) {
       if (settled.status === 'fulfilled' && settled.value.active === 0) settled.value.close();
     }
+    await this.#analyzer.close();
   }
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
 
+  #limitsFor(tenant: string): InstanceLimits {
+    const overrides = this.#config.tenants[tenant] ?? {};
+    return {
+      threads: overrides.threads ?? this.#config.threads,
+      memoryLimit: overrides.memoryLimit ?? this.#config.memoryLimit,
+      connections: overrides.connections ?? this.#config.connections,
+    };
+  }
+
   #instanceFor(tenant: string): Promise<TenantInstance> {
     let pending = this.#instances.get(tenant);
     if (!pending) {
-      pending = TenantInstance.open(tenant, this.#deps.storage.tenantDirectories(tenant), this.#config);
+      pending = TenantInstance.open(tenant, this.#deps.storage.tenantDirectories(tenant), this.#limitsFor(tenant));
       this.#instances.set(tenant, pending);
       // A failed open is not cached: the next query retries.
       pending.catch(() => this.#instances.delete(tenant));
-      void this.#evictIdle();
+      void this.#closeIdle();
     }
     return pending;
   }
 
-  /** Closes least recently used idle instances beyond `maxInstances`. */
-  async #evictIdle(): Promise<void> {
-    if (this.#instances.size <= this.#config.maxInstances) return;
-    const open: TenantInstance[] = [];
+  /** Closes idle instances: those idle past `idleSeconds`, and the least recently used beyond `maxInstances`. */
+  async #closeIdle(): Promise<void> {
+    const idle: TenantInstance[] = [];
     for (const pending of this.#instances.values()) {
-      const settled = await Promise.race([pending, Promise.resolve(undefined)]);
-      if (settled && settled.active === 0) open.push(settled);
+      const settled = await Promise.race([pending, Promise.resolve(undefined)]).catch(() => undefined);
+      if (settled && settled.active === 0) idle.push(settled);
     }
-    open.sort((a, b) => a.lastUsed - b.lastUsed);
-    for (const instance of open) {
-      if (this.#instances.size <= this.#config.maxInstances) break;
+    idle.sort((a, b) => a.lastUsed - b.lastUsed);
+    const expired = Date.now() - this.#config.idleSeconds * 1000;
+    for (const instance of idle) {
+      if (this.#instances.size <= this.#config.maxInstances && instance.lastUsed > expired) continue;
       this.#instances.delete(instance.tenant);
       instance.close();
     }

@@ -1,13 +1,18 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type { DatasetSnapshot, TableBinding } from '@lakegate/engine-api';
+import { Slots } from './slots.js';
 
 export interface InstanceLimits {
   readonly threads: number;
   readonly memoryLimit: string;
+  /** Queries this tenant may run at once (pooled connections). */
+  readonly connections: number;
 }
 
-const quoteIdent = (name: string): string => `"${name.replaceAll('"', '""')}"`;
-const quoteString = (text: string): string => `'${text.replaceAll("'", "''")}'`;
+export const quoteIdent = (name: string): string => `"${name.replaceAll('"', '""')}"`;
+export const quoteString = (text: string): string => `'${text.replaceAll("'", "''")}'`;
 
 /** The DuckDB table expression that reads a snapshot's files. */
 export function scanExpression(snapshot: DatasetSnapshot): string {
@@ -24,84 +29,122 @@ export function scanExpression(snapshot: DatasetSnapshot): string {
   }
 }
 
+/** A pooled connection and the snapshot version each of its temporary views reads. */
+export interface PooledConnection {
+  readonly connection: DuckDBConnection;
+  readonly views: Map<string, string>;
+}
+
 /**
  * One DuckDB instance for one tenant. DuckDB's security settings are instance-wide, so isolation is by
  * instance: file access is limited to the tenant's directories and the configuration is locked before any
- * tenant SQL runs.
+ * tenant SQL runs. Datasets are temporary views on each pooled connection, so every query sees exactly the
+ * snapshot versions it leased, whatever other queries of the tenant bind at the same time.
  */
 export class TenantInstance {
   readonly tenant: string;
-  readonly directories: readonly string[];
-  #instance: DuckDBInstance;
-  #admin: DuckDBConnection;
-  /** View name → snapshot version it currently reads. */
-  #views = new Map<string, string>();
-  /** Serialises catalog changes; queries never wait on it unless their own bindings changed. */
-  #catalogLock: Promise<void> = Promise.resolve();
+  readonly #instance: DuckDBInstance;
+  readonly #idle: PooledConnection[] = [];
+  readonly #all = new Set<PooledConnection>();
+  readonly #slots: Slots;
   lastUsed = Date.now();
-  active = 0;
 
-  private constructor(
-    tenant: string,
-    directories: readonly string[],
-    instance: DuckDBInstance,
-    admin: DuckDBConnection,
-  ) {
+  private constructor(tenant: string, instance: DuckDBInstance, connections: number) {
     this.tenant = tenant;
-    this.directories = directories;
     this.#instance = instance;
-    this.#admin = admin;
+    this.#slots = new Slots(connections);
   }
 
   static async open(tenant: string, directories: readonly string[], limits: InstanceLimits): Promise<TenantInstance> {
+    const [home] = directories;
+    if (!home) throw new Error(`no directory for tenant ${tenant}`);
+    // Spill files stay inside the tenant's own directory, the only place it can write.
+    const spill = join(home, '.duckdb-spill');
+    await mkdir(spill, { recursive: true });
     const instance = await DuckDBInstance.create(':memory:', {
       threads: String(limits.threads),
       memory_limit: limits.memoryLimit,
       autoinstall_known_extensions: 'false',
       autoload_known_extensions: 'false',
     });
-    const admin = await instance.connect();
+    const setup = await instance.connect();
     try {
       const allowed = directories.map((d) => quoteString(d.endsWith('/') ? d : `${d}/`)).join(', ');
-      // Order matters: allowed_directories must be set while external access is still on, and the lock last.
-      await admin.run(`SET allowed_directories = [${allowed}]`);
-      await admin.run('SET enable_external_access = false');
-      await admin.run('SET lock_configuration = true');
+      // Order matters: allowed_directories and the rest are set while external access is still on; the lock last.
+      await setup.run(`SET allowed_directories = [${allowed}]`);
+      await setup.run(`SET temp_directory = ${quoteString(spill)}`);
+      // Cached files never change under their path (the path names the version), so footers can be cached.
+      await setup.run('SET parquet_metadata_cache = true');
+      await setup.run('SET enable_external_access = false');
+      await setup.run('SET lock_configuration = true');
     } catch (error) {
-      admin.closeSync();
+      setup.closeSync();
       instance.closeSync();
       throw error;
+    } finally {
+      setup.closeSync();
     }
-    return new TenantInstance(tenant, directories, instance, admin);
+    return new TenantInstance(tenant, instance, limits.connections);
   }
 
-  /** Makes each binding's name read its snapshot. Unchanged bindings cost a map lookup. */
-  async bind(tables: readonly TableBinding[]): Promise<void> {
-    const stale = tables.filter((t) => this.#views.get(t.name) !== t.snapshot.version);
-    if (stale.length === 0) return;
-    const run = this.#catalogLock.then(async () => {
-      for (const { name, snapshot } of stale) {
-        if (this.#views.get(name) === snapshot.version) continue;
-        if (snapshot.files.length === 0) {
-          await this.#admin.run(`DROP VIEW IF EXISTS ${quoteIdent(name)}`);
-        } else {
-          await this.#admin.run(
-            `CREATE OR REPLACE VIEW ${quoteIdent(name)} AS SELECT * FROM ${scanExpression(snapshot)}`,
-          );
-        }
-        this.#views.set(name, snapshot.version);
-      }
-    });
-    this.#catalogLock = run.catch(() => undefined);
-    await run;
+  /** Queries running now. */
+  get active(): number {
+    return this.#slots.used;
   }
 
-  connect(): Promise<DuckDBConnection> {
-    return this.#instance.connect();
+  /** Waits for one of the tenant's connections (first come, first served). */
+  async acquire(signal: AbortSignal): Promise<PooledConnection> {
+    await this.#slots.acquire(signal);
+    this.lastUsed = Date.now();
+    const idle = this.#idle.pop();
+    if (idle) return idle;
+    try {
+      const pooled = { connection: await this.#instance.connect(), views: new Map<string, string>() };
+      this.#all.add(pooled);
+      return pooled;
+    } catch (error) {
+      this.#slots.release();
+      throw error;
+    }
+  }
+
+  /** Returns a connection to the pool; a broken one is closed instead. */
+  release(pooled: PooledConnection, broken = false): void {
+    this.lastUsed = Date.now();
+    if (broken) {
+      this.#all.delete(pooled);
+      pooled.connection.closeSync();
+    } else {
+      this.#idle.push(pooled);
+    }
+    this.#slots.release();
+  }
+
+  /**
+   * Makes the connection's views read exactly these snapshots: a view whose version changed is replaced,
+   * one no longer bound is dropped. Unchanged bindings cost a map lookup.
+   */
+  async bind(pooled: PooledConnection, tables: readonly TableBinding[]): Promise<void> {
+    const wanted = new Set(tables.map((t) => t.name));
+    for (const name of [...pooled.views.keys()]) {
+      if (wanted.has(name)) continue;
+      await pooled.connection.run(`DROP VIEW IF EXISTS temp.${quoteIdent(name)}`);
+      pooled.views.delete(name);
+    }
+    for (const { name, snapshot } of tables) {
+      if (pooled.views.get(name) === snapshot.version) continue;
+      pooled.views.delete(name);
+      await pooled.connection.run(
+        `CREATE OR REPLACE TEMP VIEW ${quoteIdent(name)} AS SELECT * FROM ${scanExpression(snapshot)}`,
+      );
+      pooled.views.set(name, snapshot.version);
+    }
   }
 
   close(): void {
-    this.#admin.closeSync();
+    for (const pooled of this.#all) pooled.connection.closeSync();
+    this.#all.clear();
+    this.#idle.length = 0;
     this.#instance.closeSync();
   }
 }

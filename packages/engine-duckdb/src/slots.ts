@@ -1,0 +1,48 @@
+import { abortError } from '@lakegate/engine-api';
+
+/** A counting semaphore whose waiters are served first come, first served, and can give up on abort. */
+export class Slots {
+  readonly #capacity: number;
+  readonly #waiting: (() => void)[] = [];
+  #used = 0;
+
+  constructor(capacity: number) {
+    this.#capacity = capacity;
+  }
+
+  get used(): number {
+    return this.#used;
+  }
+
+  get waiting(): number {
+    return this.#waiting.length;
+  }
+
+  /** Resolves when a slot is free; rejects with the signal's error if it aborts first. */
+  acquire(signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return Promise.reject(abortError(signal));
+    if (this.#used < this.#capacity && this.#waiting.length === 0) {
+      this.#used++;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      const grant = (): void => {
+        signal.removeEventListener('abort', cancel);
+        this.#used++;
+        resolve();
+      };
+      const cancel = (): void => {
+        const index = this.#waiting.indexOf(grant);
+        if (index >= 0) this.#waiting.splice(index, 1);
+        reject(abortError(signal));
+      };
+      signal.addEventListener('abort', cancel, { once: true });
+      this.#waiting.push(grant);
+    });
+  }
+
+  release(): void {
+    this.#used--;
+    if (this.#used < this.#capacity) this.#waiting.shift()?.();
+  }
+}
