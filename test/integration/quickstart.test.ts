@@ -9,7 +9,8 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const main = join(repo, 'packages', 'gateway', 'dist', 'main.js');
+const main = join(repo, 'packages', 'gateway', 'bin', 'lakegate.cjs');
+const built = join(repo, 'packages', 'gateway', 'dist', 'main.js');
 
 /**
  * The README's quick start: with no config file, the built gateway generates the demo, prints a curl command,

@@ -242,4 +242,28 @@ describe('duckdb engine', () => {
     for (let r = await iterator.next(); !r.done; r = await iterator.next()) rows += r.value.rowCount;
     expect(rows).toBeGreaterThan(900_000);
   });
+
+  it('answers a short query within a second while one tenant runs long queries beyond its connection limit', async () => {
+    await using engine = await testEngine(env.storage, { connections: 2, threads: 1 });
+    const controller = new AbortController();
+    const long = 'SELECT count(*) FROM range(100000000000) t(i) WHERE i % 7 = 3';
+    const running = Array.from({ length: 5 }, () =>
+      engine
+        .execute(request('alpha', long), { signal: controller.signal })
+        .then(collectRows)
+        .catch((e: unknown) => e),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(engine.stats().gauges).toMatchObject({ queriesRunning: 5 });
+    try {
+      const started = performance.now();
+      expect(await collectRows(await engine.execute(request('beta', 'SELECT count(*) FROM data'), { signal }))).toEqual(
+        [[3n]],
+      );
+      expect(performance.now() - started).toBeLessThan(1000);
+    } finally {
+      controller.abort();
+      for (const outcome of await Promise.all(running)) expect(outcome).toMatchObject({ code: 'QUERY_CANCELLED' });
+    }
+  });
 });

@@ -1,0 +1,10 @@
+#!/usr/bin/env node
+// Lakegate's launcher. DuckDB's Node calls each hold one of libuv's threads while they run, and libuv sizes its
+// pool (4 threads by default) the first time it is used, which an ES module entry point is too late to
+// influence. This CommonJS file runs first, sizes the pool, then loads the gateway.
+'use strict';
+if (!process.env.UV_THREADPOOL_SIZE) process.env.UV_THREADPOOL_SIZE = '64';
+import('../dist/main.js').catch((error) => {
+  console.error('Lakegate failed to start:', error);
+  process.exit(1);
+});
