@@ -26,7 +26,7 @@ describe('quick start (embedded demo)', () => {
   });
 
   it('starts with no config, prints a curl that returns rows, and stops cleanly on SIGTERM', async () => {
-    expect(existsSync(main), 'packages/gateway/dist/main.js is missing: run `npm run build` (npm test does)').toBe(
+    expect(existsSync(built), 'packages/gateway/dist/main.js is missing: run `npm run build` (npm test does)').toBe(
       true,
     );
     cwd = await mkdtemp(join(tmpdir(), 'lakegate-quickstart-'));
