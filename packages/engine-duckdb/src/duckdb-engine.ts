@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { StatementType } from '@duckdb/node-api';
 import {
   abortError,
@@ -17,6 +18,7 @@ import {
   type SqlAnalysis,
   throwIfAborted,
 } from '@lakegate/engine-api';
+import { CostModel } from './cost-model.js';
 import { mapDuckDBError } from './error-mapping.js';
 import { enforceQueryPolicy } from './query-policy.js';
 import { Slots } from './slots.js';
@@ -31,7 +33,7 @@ export interface TenantOverrides {
 }
 
 export interface DuckDBEngineConfig {
-  /** DuckDB worker threads per tenant instance. Default 2. */
+  /** DuckDB worker threads per tenant instance. Default: half the cores, at least 1. */
   readonly threads: number;
   /** DuckDB `memory_limit` per tenant instance, e.g. `"1GB"`. Default `"1GB"`. */
   readonly memoryLimit: string;
@@ -46,17 +48,29 @@ export interface DuckDBEngineConfig {
   readonly maxInstances: number;
   /** An instance idle this long closes (it reopens on demand). Default 600. */
   readonly idleSeconds: number;
+  /** A query whose last run took this long counts as long. Default 500. */
+  readonly longQueryMs: number;
+  /**
+   * Long queries running at once across all tenants (the rest wait, first come first served), so that short
+   * queries keep the CPU: by default as many as fill half the cores at `threads` each, at least 1.
+   */
+  readonly longQueryConcurrency: number;
   /** Per-tenant overrides of `threads`, `memoryLimit` and `connections`. */
   readonly tenants: Readonly<Record<string, TenantOverrides>>;
 }
 
+const CORES = availableParallelism();
+const DEFAULT_THREADS = Math.max(1, Math.floor(CORES / 2));
+
 const DEFAULTS: DuckDBEngineConfig = {
-  threads: 2,
+  threads: DEFAULT_THREADS,
   memoryLimit: '1GB',
   connections: 4,
   maxConcurrentQueries: 32,
   maxInstances: 16,
   idleSeconds: 600,
+  longQueryMs: 500,
+  longQueryConcurrency: Math.max(1, Math.floor(CORES / (2 * DEFAULT_THREADS))),
   tenants: {},
 };
 
@@ -88,6 +102,8 @@ function parseConfig(raw: unknown): ConfigResult<DuckDBEngineConfig> {
     maxConcurrentQueries: positiveInt(input, 'maxConcurrentQueries', DEFAULTS.maxConcurrentQueries, ''),
     maxInstances: positiveInt(input, 'maxInstances', DEFAULTS.maxInstances, ''),
     idleSeconds: positiveInt(input, 'idleSeconds', DEFAULTS.idleSeconds, ''),
+    longQueryMs: positiveInt(input, 'longQueryMs', DEFAULTS.longQueryMs, ''),
+    longQueryConcurrency: positiveInt(input, 'longQueryConcurrency', DEFAULTS.longQueryConcurrency, ''),
     tenants: {} as Record<string, TenantOverrides>,
   };
   const tenants = input.tenants ?? {};
@@ -129,6 +145,9 @@ class DuckDBEngine implements Engine {
   readonly #instances = new Map<string, Promise<TenantInstance>>();
   readonly #active = new Set<AbortController>();
   readonly #slots: Slots;
+  /** Admission for queries known to be long: few at a time, so short ones are never stuck behind them. */
+  readonly #longLane: Slots;
+  readonly #costs: CostModel;
   readonly #analyzer = new SqlAnalyzer();
   readonly #sweeper: NodeJS.Timeout;
   #closed = false;
@@ -137,6 +156,8 @@ class DuckDBEngine implements Engine {
     this.#config = config;
     this.#deps = deps;
     this.#slots = new Slots(config.maxConcurrentQueries);
+    this.#longLane = new Slots(config.longQueryConcurrency);
+    this.#costs = new CostModel(config.longQueryMs);
     this.#sweeper = setInterval(() => void this.#closeIdle(), Math.min(60, config.idleSeconds) * 1000);
     this.#sweeper.unref();
   }
@@ -171,6 +192,12 @@ class DuckDBEngine implements Engine {
     this.#active.add(controller);
 
     let slot = false;
+    let longSlot = false;
+    let started = 0;
+    let completed = false;
+    const costKey = CostModel.key(request.tenant, request.sql);
+    // A query that runs past the threshold is known as long from that moment, for its next runs.
+    let longTimer: NodeJS.Timeout | undefined;
     let instance: TenantInstance | undefined;
     let pooled: PooledConnection | undefined;
     let broken = false;
@@ -181,8 +208,13 @@ class DuckDBEngine implements Engine {
       freed = true;
       signal.removeEventListener('abort', forward);
       controller.signal.removeEventListener('abort', interrupt);
+      clearTimeout(longTimer);
+      if (started > 0 && (completed || performance.now() - started >= this.#costs.longMs)) {
+        this.#costs.record(costKey, performance.now() - started);
+      }
       if (instance && pooled) instance.release(pooled, broken);
       if (slot) this.#slots.release();
+      if (longSlot) this.#longLane.release();
       this.#active.delete(controller);
       if (this.#closed && instance && instance.active === 0) instance.close();
     };
@@ -195,8 +227,15 @@ class DuckDBEngine implements Engine {
     };
 
     try {
+      if (this.#costs.isLong(costKey)) {
+        await this.#longLane.acquire(controller.signal);
+        longSlot = true;
+      }
       await this.#slots.acquire(controller.signal);
       slot = true;
+      started = performance.now();
+      longTimer = setTimeout(() => this.#costs.record(costKey, this.#costs.longMs), this.#costs.longMs);
+      longTimer.unref();
       instance = await this.#instanceFor(request.tenant);
       pooled = await instance.acquire(controller.signal);
       controller.signal.addEventListener('abort', interrupt, { once: true });
@@ -237,7 +276,10 @@ class DuckDBEngine implements Engine {
           try {
             const chunk = await result.fetchChunk();
             if (controller.signal.aborted) throw abortError(controller.signal);
-            if (!chunk || chunk.rowCount === 0) return undefined;
+            if (!chunk || chunk.rowCount === 0) {
+              completed = true;
+              return undefined;
+            }
             const rowCount = Math.min(chunk.rowCount, remaining);
             remaining -= rowCount;
             return { rowCount, columns: readChunk(chunk, mappings, rowCount) };

@@ -14,6 +14,10 @@ const DENIED_FUNCTIONS = new Set([
   'current_schemas',
 ]);
 
+const ACCEPTED_LIMIT = 4096;
+/** SQL texts (with the names bound for them) already found acceptable: dashboards repeat their queries. */
+const accepted = new Map<string, true>();
+
 /**
  * The engine's own check of tenant SQL, from DuckDB's parser, before anything binds or runs: every table is a
  * bound dataset or a CTE, unqualified; no table function but a few harmless generators; no function that reads
@@ -25,6 +29,18 @@ export async function enforceQueryPolicy(
   sql: string,
   tables: readonly TableBinding[],
 ): Promise<void> {
+  // The verdict depends only on the text and the names it may use, so a repeated query is not parsed again.
+  const key = `${tables
+    .map((t) => t.name.toLowerCase())
+    .sort()
+    .join(',')}\0${sql}`;
+  if (accepted.has(key)) return;
+  await checkQuery(connection, sql, tables);
+  if (accepted.size >= ACCEPTED_LIMIT) accepted.delete(accepted.keys().next().value as string);
+  accepted.set(key, true);
+}
+
+async function checkQuery(connection: DuckDBConnection, sql: string, tables: readonly TableBinding[]): Promise<void> {
   const parsed = await parseWithDuckDB(connection, sql);
   if (parsed.kind === 'syntax-error') {
     throw new LakegateError('INVALID_SQL', `Syntax error: ${parsed.message}.`, {
@@ -43,7 +59,7 @@ export async function enforceQueryPolicy(
     if (inner === sql || leadingKeyword(inner) === 'EXPLAIN') {
       throw new LakegateError('FORBIDDEN_STATEMENT', 'Only EXPLAIN of a query is allowed.');
     }
-    await enforceQueryPolicy(connection, inner, tables);
+    await checkQuery(connection, inner, tables);
     return;
   }
   const known = new Set([...tables.map((t) => t.name.toLowerCase()), ...parsed.ctes.map((c) => c.toLowerCase())]);

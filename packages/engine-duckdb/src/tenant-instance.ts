@@ -74,7 +74,7 @@ export class TenantInstance {
       await setup.run(`SET allowed_directories = [${allowed}]`);
       await setup.run(`SET temp_directory = ${quoteString(spill)}`);
       // Cached files never change under their path (the path names the version), so footers can be cached.
-      await setup.run('SET parquet_metadata_cache = true');
+      await setup.run('SET GLOBAL parquet_metadata_cache = true');
       await setup.run('SET enable_external_access = false');
       await setup.run('SET lock_configuration = true');
     } catch (error) {

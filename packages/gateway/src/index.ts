@@ -9,3 +9,5 @@ export type { GatewayOptions, RunningGateway } from './gateway.js';
 export { startGateway } from './gateway.js';
 export type { Logger } from './logging/logger.js';
 export { createLogger, silentLogger } from './logging/logger.js';
+export type { ResultFormat, ResultStats, ResultSummary, WriteOptions } from './query/result-writer.js';
+export { negotiateFormat, writeResult } from './query/result-writer.js';
