@@ -47,6 +47,10 @@ export interface SqlTableReference {
   readonly catalog?: string;
   /** Character offset of the reference in the SQL text, when the parser reports it. */
   readonly position?: number;
+  /** The alias written after it, if any. */
+  readonly alias?: string;
+  /** True when it names a CTE in scope where it appears (so it is not a table at all). */
+  readonly cte?: boolean;
 }
 
 /** What an engine's own parser says about a statement, so the gateway can validate syntax it cannot parse. */

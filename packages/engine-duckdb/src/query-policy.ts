@@ -62,8 +62,9 @@ async function checkQuery(connection: DuckDBConnection, sql: string, tables: rea
     await checkQuery(connection, inner, tables);
     return;
   }
-  const known = new Set([...tables.map((t) => t.name.toLowerCase()), ...parsed.ctes.map((c) => c.toLowerCase())]);
+  const known = new Set(tables.map((t) => t.name.toLowerCase()));
   for (const table of parsed.tables) {
+    if (table.cte) continue;
     if (table.schema || table.catalog) {
       throw new LakegateError(
         'UNKNOWN_TABLE',

@@ -1,5 +1,5 @@
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
-import { abortError, LakegateError, type SqlAnalysis } from '@lakegate/engine-api';
+import { abortError, LakegateError, type SqlAnalysis, type SqlTableReference } from '@lakegate/engine-api';
 import { mapDuckDBError } from './error-mapping.js';
 import { quoteString } from './tenant-instance.js';
 
@@ -36,25 +36,41 @@ export interface CollectedReferences extends Omit<SqlAnalysis, 'statementCount' 
 }
 
 function collect(statements: readonly unknown[]): CollectedReferences {
-  const tables: { schema?: string; catalog?: string; name: string; position?: number }[] = [];
+  const tables: SqlTableReference[] = [];
   const tableFunctions: { name: string; position?: number }[] = [];
   const functions = new Set<string>();
   const ctes = new Set<string>();
-  const walk = (value: unknown): void => {
+  // Tracks the CTE names in scope: a CTE sees those defined before it, the query body sees all of them.
+  const walk = (value: unknown, scope: ReadonlySet<string>): void => {
     if (Array.isArray(value)) {
-      for (const item of value) walk(item);
+      for (const item of value) walk(item, scope);
       return;
     }
     if (!value || typeof value !== 'object') return;
     const node = value as Node;
+    let inner = scope;
+    const cteMap = (node.cte_map as { map?: { key: unknown; value: unknown }[] } | undefined)?.map;
+    if (cteMap && cteMap.length > 0) {
+      const names = new Set(scope);
+      for (const entry of cteMap) {
+        walk(entry.value, names);
+        names.add(String(entry.key).toLowerCase());
+        ctes.add(String(entry.key));
+      }
+      inner = names;
+    }
     if (node.type === 'BASE_TABLE') {
       const schema = String(node.schema_name ?? '');
       const catalog = String(node.catalog_name ?? '');
+      const name = String(node.table_name);
+      const alias = String(node.alias ?? '');
       tables.push({
-        name: String(node.table_name),
+        name,
         ...(schema ? { schema } : {}),
         ...(catalog ? { catalog } : {}),
         ...(typeof node.query_location === 'number' ? { position: node.query_location } : {}),
+        ...(alias ? { alias } : {}),
+        cte: !schema && !catalog && inner.has(name.toLowerCase()),
       });
     } else if (node.type === 'TABLE_FUNCTION') {
       const fn = node.function as { function_name?: unknown } | undefined;
@@ -65,11 +81,11 @@ function collect(statements: readonly unknown[]): CollectedReferences {
     }
     if (node.class === 'FUNCTION' && typeof node.function_name === 'string')
       functions.add(node.function_name.toLowerCase());
-    const cteMap = (node.cte_map as { map?: { key: unknown }[] } | undefined)?.map;
-    for (const entry of cteMap ?? []) ctes.add(String(entry.key));
-    for (const child of Object.values(node)) walk(child);
+    for (const [key, child] of Object.entries(node)) {
+      if (key !== 'cte_map') walk(child, inner);
+    }
   };
-  walk(statements);
+  walk(statements, new Set());
   return { tables, tableFunctions, ctes: [...ctes], functions: [...functions] };
 }
 

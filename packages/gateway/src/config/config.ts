@@ -12,6 +12,15 @@ const datasetSchema = z.strictObject({
   format: z.enum(['parquet', 'csv', 'tsv', 'ndjson']),
   pin: z.boolean().default(false),
   refreshIntervalSeconds: z.number().int().positive().default(60),
+  /** A SQL predicate every query of this dataset sees applied, e.g. for sub-tenants: `"region = 'eu'"`. */
+  rowFilter: z.string().min(1).optional(),
+});
+
+const limitsSchema = z.strictObject({
+  /** Rows a result may carry at most; longer results are truncated (and say so). */
+  maxResultRows: z.number().int().positive().optional(),
+  /** Bytes a serialised result may carry at most; longer results are truncated (and say so). */
+  maxResultBytes: z.number().int().positive().optional(),
 });
 
 const tenantSchema = z.strictObject({
@@ -19,6 +28,7 @@ const tenantSchema = z.strictObject({
   datasets: z.record(z.string().regex(IDENTIFIER, 'dataset names must be SQL identifiers'), datasetSchema).default({}),
   defaultEngine: z.string().optional(),
   cacheMaxBytes: z.number().int().positive().optional(),
+  limits: limitsSchema.prefault({}),
 });
 
 const fileSchema = z.strictObject({
@@ -82,6 +92,12 @@ export interface DatasetConfig {
   readonly format: DatasetFormat;
   readonly pin: boolean;
   readonly refreshIntervalSeconds: number;
+  readonly rowFilter: string | undefined;
+}
+
+export interface LimitsConfig {
+  readonly maxResultRows?: number | undefined;
+  readonly maxResultBytes?: number | undefined;
 }
 
 export interface TenantConfig {
@@ -89,6 +105,7 @@ export interface TenantConfig {
   readonly datasets: Readonly<Record<string, DatasetConfig>>;
   readonly defaultEngine: string | undefined;
   readonly cacheMaxBytes: number | undefined;
+  readonly limits: LimitsConfig;
 }
 
 type FileConfig = z.output<typeof fileSchema>;
@@ -170,6 +187,7 @@ export function parseConfig(
         format: dataset.format,
         pin: dataset.pin,
         refreshIntervalSeconds: dataset.refreshIntervalSeconds,
+        rowFilter: dataset.rowFilter,
       };
     }
     tenants[tenantId] = {
@@ -177,6 +195,7 @@ export function parseConfig(
       datasets,
       defaultEngine: tenant.defaultEngine,
       cacheMaxBytes: tenant.cacheMaxBytes,
+      limits: tenant.limits,
     };
   }
 

@@ -57,6 +57,11 @@ export class EngineRegistry {
     return engine;
   }
 
+  /** The first engine that offers its own SQL analysis (DuckDB's parser), for syntax node-sql-parser lacks. */
+  analyzer(): ManagedEngine | undefined {
+    return [...this.#engines.values()].find((e) => e.analyze !== undefined);
+  }
+
   get ready(): boolean {
     return [...this.#engines.values()].every((e) => !e.closed);
   }

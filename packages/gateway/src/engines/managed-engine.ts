@@ -9,6 +9,7 @@ import {
   LakegateError,
   type QueryRequest,
   type QueryStream,
+  type SqlAnalysis,
   throwIfAborted,
   toLakegateError,
 } from '@lakegate/engine-api';
@@ -52,6 +53,13 @@ export class ManagedEngine {
 
   get closed(): boolean {
     return this.#closing !== undefined;
+  }
+
+  /** The engine's own SQL analysis, when it offers one (`capabilities.analyzesSql`). */
+  get analyze(): ((sql: string, signal: AbortSignal) => Promise<SqlAnalysis>) | undefined {
+    const engine = this.#engine;
+    if (!engine.analyze || this.#closing) return undefined;
+    return (sql, signal) => engine.analyze?.(sql, { signal }) ?? Promise.reject(new Error('no analyzer'));
   }
 
   async check(request: QueryRequest): Promise<CheckResult> {

@@ -44,7 +44,7 @@ export function queryRoute(options: QueryRouteOptions): Hono<GatewayEnv> {
     if (!parsed.success) throw new LakegateError('INVALID_REQUEST', describeIssues(parsed.error));
     const started = performance.now();
     const requestId = c.get('requestId');
-    const { stream, engine, stale } = await options.service.start({
+    const { stream, engine, stale, route, maxRows, maxBytes, prepared } = await options.service.start({
       queryId: requestId,
       tenant: c.get('tenant'),
       sql: parsed.data.sql,
@@ -55,16 +55,19 @@ export function queryRoute(options: QueryRouteOptions): Hono<GatewayEnv> {
     c.set('engine', engine);
     const result = await writeResult(stream, {
       format: negotiateFormat(c.req.header('accept')),
-      maxRows: parsed.data.maxRows ?? options.defaultMaxRows,
+      maxRows,
+      maxBytes,
       requestId,
       stats: () => ({
         elapsedMs: Math.round((performance.now() - started) * 100) / 100,
         engine,
+        route,
         ...(stale ? { stale: true } : {}),
       }),
       onDone: (summary) =>
         c.get('logger').info('query.done', {
           engine,
+          fingerprint: prepared.fingerprint.shape,
           rows: summary.rowCount,
           bytes: summary.bytes,
           truncated: summary.truncated,

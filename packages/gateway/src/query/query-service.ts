@@ -1,14 +1,18 @@
+import { createHmac, randomBytes } from 'node:crypto';
 import {
   type ColumnBatch,
   createQueryStream,
+  isLakegateError,
   LakegateError,
+  type QueryRequest,
   type QueryStream,
   type TableBinding,
 } from '@lakegate/engine-api';
 import type { SnapshotLease, Storage } from '@lakegate/storage';
 import type { GatewayConfig } from '../config/config.js';
 import type { EngineRegistry } from '../engines/engine-registry.js';
-import { referencedNames } from '../sql/referenced-names.js';
+import type { ManagedEngine } from '../engines/managed-engine.js';
+import { type PreparedQuery, prepareTenantQuery, type TenantNamespace } from '../sql/tenant-query.js';
 
 export interface QueryInput {
   readonly queryId: string;
@@ -23,10 +27,16 @@ export interface QueryInput {
 export interface StartedQuery {
   readonly stream: QueryStream;
   readonly engine: string;
+  /** Why this engine answered: the engines that declined before it, and their reasons. */
+  readonly route: string;
   /** A dataset could not be refreshed: the query read its last complete version. */
   readonly stale: boolean;
   /** Snapshot version of each dataset the query reads. */
   readonly versions: Readonly<Record<string, string>>;
+  readonly prepared: PreparedQuery;
+  /** Rows the result may carry: the request's cap, lowered by the tenant's limit. */
+  readonly maxRows: number;
+  readonly maxBytes: number | undefined;
 }
 
 export interface QueryServiceDeps {
@@ -35,49 +45,97 @@ export interface QueryServiceDeps {
   readonly engines: EngineRegistry;
 }
 
+/** Lakegate's catalog name, as BI tools qualify tables: `lakegate.<tenant>.<dataset>`. */
+export const CATALOG = 'lakegate';
+
 /**
- * Runs tenant queries: picks the engine, leases a snapshot of each dataset the SQL names, and starts the
- * query. The leases are held until the result stream closes, so refreshes never pull files from under it.
+ * Runs tenant queries: validates and rewrites the SQL, leases a snapshot of each dataset it reads, routes it to
+ * the first engine that accepts it, and starts it. The leases are held until the result stream closes, so
+ * refreshes never pull files from under a running query.
  */
 export class QueryService {
   readonly #deps: QueryServiceDeps;
+  /** Keys the physical names of row-filtered datasets, so that no query can name their unfiltered view. */
+  readonly #secret = randomBytes(16);
+  readonly #namespaces = new Map<string, TenantNamespace>();
 
   constructor(deps: QueryServiceDeps) {
     this.#deps = deps;
   }
 
+  namespace(tenant: string): TenantNamespace {
+    let namespace = this.#namespaces.get(tenant);
+    if (!namespace) {
+      const datasets = this.#deps.config.tenants[tenant]?.datasets ?? {};
+      const physical = new Map(
+        Object.entries(datasets).map(([name, d]) => [
+          name,
+          d.rowFilter
+            ? `${name}__source_${createHmac('sha256', this.#secret).update(`${tenant}/${name}`).digest('hex').slice(0, 12)}`
+            : name,
+        ]),
+      );
+      namespace = {
+        tenant,
+        catalog: CATALOG,
+        datasets: Object.fromEntries(Object.entries(datasets).map(([name, d]) => [name, { rowFilter: d.rowFilter }])),
+        physicalName: (dataset) => physical.get(dataset) ?? dataset,
+      };
+      this.#namespaces.set(tenant, namespace);
+    }
+    return namespace;
+  }
+
+  /** Validates and rewrites a tenant's SQL without running it. */
+  prepare(tenant: string, sql: string, signal: AbortSignal): Promise<PreparedQuery> {
+    const analyzer = this.#deps.engines.analyzer()?.analyze;
+    return prepareTenantQuery(sql, this.namespace(tenant), analyzer ? (text) => analyzer(text, signal) : undefined);
+  }
+
   async start(input: QueryInput): Promise<StartedQuery> {
-    const { config, engines, storage } = this.#deps;
-    const engineId = input.engine ?? config.tenants[input.tenant]?.defaultEngine ?? 'duckdb';
-    const engine = engines.get(engineId);
-    const names = referencedNames(input.sql, storage.datasetNames(input.tenant));
-    const leases = await this.#acquire(input.tenant, names, input.signal);
+    const { config } = this.#deps;
+    const prepared = await this.prepare(input.tenant, input.sql, input.signal);
+    const limits = config.tenants[input.tenant]?.limits ?? {};
+    const maxRows = Math.min(input.maxRows, limits.maxResultRows ?? Number.POSITIVE_INFINITY);
+    const leases = await this.#acquire(
+      input.tenant,
+      prepared.datasets.map((d) => d.name),
+      input.signal,
+    );
     const releaseAll = (): void => {
       for (const lease of leases) lease.release();
     };
+    const physical = new Map(prepared.datasets.map((d) => [d.name, d.physical]));
     try {
       const tables: TableBinding[] = leases.map((lease) => ({
-        name: lease.snapshot.dataset,
+        name: physical.get(lease.snapshot.dataset) ?? lease.snapshot.dataset,
         snapshot: lease.snapshot,
       }));
-      const request = {
+      const request: QueryRequest = {
         queryId: input.queryId,
         tenant: input.tenant,
-        sql: input.sql,
+        sql: prepared.sql,
         tables,
-        // One row more than the client's cap tells the writer whether the result was truncated.
-        maxRows: input.maxRows + 1,
+        // One row more than the cap tells the writer whether the result was truncated.
+        maxRows: maxRows + 1,
       };
-      const check = await engine.check(request);
-      if (!check.supported) {
-        throw new LakegateError('UNSUPPORTED_QUERY', `The ${engineId} engine cannot run this query: ${check.reason}`);
+      const { engine, route } = await this.#route(input, request);
+      let inner: QueryStream;
+      try {
+        inner = await engine.execute(request, { signal: input.signal, timeoutMs: config.query.timeoutMs });
+      } catch (error) {
+        throw this.#logicalNames(error, prepared);
       }
-      const inner = await engine.execute(request, { signal: input.signal, timeoutMs: config.query.timeoutMs });
       const iterator = inner[Symbol.asyncIterator]();
+      const logicalNames = (error: unknown): unknown => this.#logicalNames(error, prepared);
       const stream = createQueryStream(inner.schema, {
         async next(): Promise<ColumnBatch | undefined> {
-          const result = await iterator.next();
-          return result.done ? undefined : result.value;
+          try {
+            const result = await iterator.next();
+            return result.done ? undefined : result.value;
+          } catch (error) {
+            throw logicalNames(error);
+          }
         },
         async close() {
           try {
@@ -89,14 +147,57 @@ export class QueryService {
       });
       return {
         stream,
-        engine: engineId,
+        engine: engine.id,
+        route,
         stale: leases.some((l) => l.stale),
         versions: Object.fromEntries(leases.map((l) => [l.snapshot.dataset, l.snapshot.version])),
+        prepared,
+        maxRows,
+        maxBytes: limits.maxResultBytes,
       };
     } catch (error) {
       releaseAll();
       throw error;
     }
+  }
+
+  /**
+   * The engine asked for, else the tenant's default, else DuckDB, then any other: the first whose check()
+   * accepts the query answers it. The route says who declined and why.
+   */
+  async #route(input: QueryInput, request: QueryRequest): Promise<{ engine: ManagedEngine; route: string }> {
+    const { engines, config } = this.#deps;
+    const preferred = input.engine ?? config.tenants[input.tenant]?.defaultEngine ?? 'duckdb';
+    // An unknown engine name is the client's mistake, not a reason to fall back.
+    engines.get(preferred);
+    const order = [...new Set([preferred, 'duckdb', ...engines.ids])].filter((id) => engines.ids.includes(id));
+    const declined: string[] = [];
+    for (const id of order) {
+      const engine = engines.get(id);
+      const check = await engine.check(request);
+      if (check.supported) {
+        const why = input.engine === id ? 'requested' : id === preferred ? 'tenant default' : 'default';
+        return { engine, route: declined.length > 0 ? `${declined.join('; ')}; answered by ${id}` : why };
+      }
+      declined.push(`${id} declined: ${check.reason}`);
+    }
+    throw new LakegateError('UNSUPPORTED_QUERY', `No engine can run this query (${declined.join('; ')}).`);
+  }
+
+  /** Engine messages name physical names; the tenant wrote logical ones. */
+  #logicalNames(error: unknown, prepared: PreparedQuery): unknown {
+    if (!isLakegateError(error)) return error;
+    let message = error.message;
+    for (const { name, physical } of prepared.datasets) {
+      if (name !== physical) message = message.split(physical).join(name);
+    }
+    return message === error.message
+      ? error
+      : new LakegateError(error.code, message, {
+          cause: error.cause,
+          retryAfterSeconds: error.retryAfterSeconds,
+          details: error.details,
+        });
   }
 
   /** Leases every named dataset; on any failure, releases those already leased. */

@@ -36,6 +36,8 @@ export interface WriteOptions {
   readonly format: ResultFormat;
   /** Rows to send at most; one more row from the engine marks the result as truncated. */
   readonly maxRows: number;
+  /** Bytes of rows to send at most: the result is truncated before the row that would exceed it. */
+  readonly maxBytes?: number | undefined;
   readonly requestId: string;
   /** Stats for the trailer, computed when the result ends. */
   stats(): ResultStats;
@@ -121,6 +123,8 @@ export async function writeResult(stream: QueryStream, options: WriteOptions): P
     controller.enqueue(chunk);
   };
 
+  const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
+  let rowBytes = 0;
   const encodeBatch = (batch: ColumnBatch): string => {
     const parts: string[] = [];
     const width = encoders.length;
@@ -139,7 +143,14 @@ export async function writeResult(stream: QueryStream, options: WriteOptions): P
               : null
             : (encoders[c] as (v: unknown) => unknown)(value);
       }
-      parts.push(framing.row(values, rowCount));
+      const row = framing.row(values, rowCount);
+      // Characters approximate bytes here (exact for ASCII); the cap is a guard, not an accounting.
+      if (rowBytes + row.length > maxBytes) {
+        truncated = true;
+        break;
+      }
+      rowBytes += row.length;
+      parts.push(row);
       rowCount++;
     }
     return parts.join('');
