@@ -366,7 +366,7 @@ function sqlList(words: readonly string[]): string {
 
 /** A deterministic pseudo-random INTEGER in [0, n) from the key expression(s) and a seed. */
 function rnd(key: string, seed: number, n: number): string {
-  return `CAST(hash(${key}, ${seed}) % ${n} AS INTEGER)`;
+  return `CAST(hash(hash(${key}, ${seed})) % ${n} AS INTEGER)`;
 }
 
 /** A deterministic pseudo-random INTEGER in [lo, hi]. */
@@ -510,17 +510,17 @@ export function tpchTables(scale: number): Readonly<Record<string, string>> {
 
   return Object.freeze({
     region: `SELECT
-  CAST(column0 AS INTEGER) AS r_regionkey,
-  CAST(column1 AS VARCHAR) AS r_name,
-  CAST(column2 AS VARCHAR) AS r_comment
-FROM (VALUES ${region.join(', ')})`,
+  CAST(k AS INTEGER) AS r_regionkey,
+  CAST(name AS VARCHAR) AS r_name,
+  CAST(comment AS VARCHAR) AS r_comment
+FROM (VALUES ${region.join(', ')}) AS t(k, name, comment)`,
 
     nation: `SELECT
-  CAST(column0 AS INTEGER) AS n_nationkey,
-  CAST(column1 AS VARCHAR) AS n_name,
-  CAST(column2 AS INTEGER) AS n_regionkey,
-  CAST(${text('column0', 100, 31, 114)} AS VARCHAR) AS n_comment
-FROM (VALUES ${nation.join(', ')})`,
+  CAST(k AS INTEGER) AS n_nationkey,
+  CAST(name AS VARCHAR) AS n_name,
+  CAST(regionkey AS INTEGER) AS n_regionkey,
+  CAST(${text('k', 100, 31, 114)} AS VARCHAR) AS n_comment
+FROM (VALUES ${nation.join(', ')}) AS t(k, name, regionkey)`,
 
     supplier: `SELECT
   CAST(i AS INTEGER) AS s_suppkey,
