@@ -16,6 +16,11 @@ const CURRENT_DATE = "DATE '1995-06-17'";
 /** Days from 1992-01-01 to 1998-08-02 (the last order date, ENDDATE - 151 days), inclusive. */
 const ORDER_DATE_SPAN = 2406;
 
+/** A comma-separated list of words (which may contain spaces). */
+function wordList(list: string): readonly string[] {
+  return list.split(',').map((word) => word.trim());
+}
+
 const REGIONS = ['AFRICA', 'AMERICA', 'ASIA', 'EUROPE', 'MIDDLE EAST'] as const;
 /** [name, region key], indexed by nation key. */
 const NATIONS: readonly (readonly [string, number])[] = [
@@ -56,304 +61,44 @@ const TYPE_METALS = ['TIN', 'NICKEL', 'BRASS', 'STEEL', 'COPPER'];
 const CONTAINER_SIZES = ['SM', 'LG', 'MED', 'JUMBO', 'WRAP'];
 const CONTAINER_KINDS = ['CASE', 'BOX', 'BAG', 'JAR', 'PKG', 'PACK', 'CAN', 'DRUM'];
 /** The 92 colour words p_name is made of. */
-const COLORS = [
-  'almond',
-  'antique',
-  'aquamarine',
-  'azure',
-  'beige',
-  'bisque',
-  'black',
-  'blanched',
-  'blue',
-  'blush',
-  'brown',
-  'burlywood',
-  'burnished',
-  'chartreuse',
-  'chiffon',
-  'chocolate',
-  'coral',
-  'cornflower',
-  'cornsilk',
-  'cream',
-  'cyan',
-  'dark',
-  'deep',
-  'dim',
-  'dodger',
-  'drab',
-  'firebrick',
-  'floral',
-  'forest',
-  'frosted',
-  'gainsboro',
-  'ghost',
-  'goldenrod',
-  'green',
-  'grey',
-  'honeydew',
-  'hot',
-  'indian',
-  'ivory',
-  'khaki',
-  'lace',
-  'lavender',
-  'lawn',
-  'lemon',
-  'light',
-  'lime',
-  'linen',
-  'magenta',
-  'maroon',
-  'medium',
-  'metallic',
-  'midnight',
-  'mint',
-  'misty',
-  'moccasin',
-  'navajo',
-  'navy',
-  'olive',
-  'orange',
-  'orchid',
-  'pale',
-  'papaya',
-  'peach',
-  'peru',
-  'pink',
-  'plum',
-  'powder',
-  'puff',
-  'purple',
-  'red',
-  'rose',
-  'rosy',
-  'royal',
-  'saddle',
-  'salmon',
-  'sandy',
-  'seashell',
-  'sienna',
-  'sky',
-  'slate',
-  'smoke',
-  'snow',
-  'spring',
-  'steel',
-  'tan',
-  'thistle',
-  'tomato',
-  'turquoise',
-  'violet',
-  'wheat',
-  'white',
-  'yellow',
-];
+const COLORS = wordList(`
+  almond, antique, aquamarine, azure, beige, bisque, black, blanched, blue, blush, brown, burlywood, burnished,
+  chartreuse, chiffon, chocolate, coral, cornflower, cornsilk, cream, cyan, dark, deep, dim, dodger, drab, firebrick,
+  floral, forest, frosted, gainsboro, ghost, goldenrod, green, grey, honeydew, hot, indian, ivory, khaki, lace,
+  lavender, lawn, lemon, light, lime, linen, magenta, maroon, medium, metallic, midnight, mint, misty, moccasin,
+  navajo, navy, olive, orange, orchid, pale, papaya, peach, peru, pink, plum, powder, puff, purple, red, rose, rosy,
+  royal, saddle, salmon, sandy, seashell, sienna, sky, slate, smoke, snow, spring, steel, tan, thistle, tomato,
+  turquoise, violet, wheat, white, yellow
+`);
 
-// Word classes of the specification's text grammar (comments).
-const NOUNS = [
-  'foxes',
-  'ideas',
-  'theodolites',
-  'pinto beans',
-  'instructions',
-  'dependencies',
-  'excuses',
-  'platelets',
-  'asymptotes',
-  'courts',
-  'dolphins',
-  'multipliers',
-  'sauternes',
-  'warthogs',
-  'frets',
-  'dinos',
-  'attainments',
-  'somas',
-  'patterns',
-  'forges',
-  'braids',
-  'hockey players',
-  'frays',
-  'warhorses',
-  'dugouts',
-  'notornis',
-  'epitaphs',
-  'pearls',
-  'tithes',
-  'waters',
-  'orbits',
-  'gifts',
-  'sheaves',
-  'depths',
-  'sentiments',
-  'decoys',
-  'realms',
-  'pains',
-  'grouches',
-  'escapades',
-  'packages',
-  'requests',
-  'accounts',
-  'deposits',
-  'ideas',
-  'requests',
-  'packages',
-  'accounts',
-];
-const VERBS = [
-  'sleep',
-  'wake',
-  'are',
-  'cajole',
-  'haggle',
-  'nag',
-  'use',
-  'boost',
-  'affix',
-  'detect',
-  'integrate',
-  'maintain',
-  'nod',
-  'was',
-  'lose',
-  'sublate',
-  'solve',
-  'thrash',
-  'promise',
-  'engage',
-  'hinder',
-  'print',
-  'x-ray',
-  'breach',
-  'eat',
-  'grow',
-  'impress',
-  'mold',
-  'poach',
-  'serve',
-  'run',
-  'dazzle',
-  'snooze',
-  'doze',
-  'unwind',
-  'kindle',
-  'play',
-  'hang',
-  'believe',
-  'doubt',
-];
-const ADJECTIVES = [
-  'special',
-  'pending',
-  'unusual',
-  'express',
-  'furious',
-  'sly',
-  'careful',
-  'blithe',
-  'quick',
-  'fluffy',
-  'slow',
-  'quiet',
-  'ruthless',
-  'thin',
-  'close',
-  'dogged',
-  'daring',
-  'brave',
-  'stealthy',
-  'permanent',
-  'enticing',
-  'idle',
-  'busy',
-  'regular',
-  'final',
-  'ironic',
-  'even',
-  'bold',
-  'silent',
-];
-const ADVERBS = [
-  'sometimes',
-  'always',
-  'never',
-  'furiously',
-  'slyly',
-  'carefully',
-  'blithely',
-  'quickly',
-  'fluffily',
-  'slowly',
-  'quietly',
-  'ruthlessly',
-  'thinly',
-  'closely',
-  'doggedly',
-  'daringly',
-  'bravely',
-  'stealthily',
-  'permanently',
-  'enticingly',
-  'idly',
-  'busily',
-  'regularly',
-  'finally',
-  'ironically',
-  'evenly',
-  'boldly',
-  'silently',
-];
-const PREPOSITIONS = [
-  'about',
-  'above',
-  'according to',
-  'across',
-  'after',
-  'against',
-  'along',
-  'alongside of',
-  'among',
-  'around',
-  'at',
-  'atop',
-  'before',
-  'behind',
-  'beneath',
-  'beside',
-  'besides',
-  'between',
-  'beyond',
-  'by',
-  'despite',
-  'during',
-  'except',
-  'for',
-  'from',
-  'in place of',
-  'inside',
-  'instead of',
-  'into',
-  'near',
-  'of',
-  'on',
-  'outside',
-  'over',
-  'past',
-  'since',
-  'through',
-  'throughout',
-  'to',
-  'toward',
-  'under',
-  'until',
-  'up',
-  'upon',
-  'without',
-  'with',
-  'within',
-];
+// Word classes of the specification's text grammar (comments); the commonest nouns are listed twice, as weights.
+const NOUNS = wordList(`
+  foxes, ideas, theodolites, pinto beans, instructions, dependencies, excuses, platelets, asymptotes, courts,
+  dolphins, multipliers, sauternes, warthogs, frets, dinos, attainments, somas, patterns, forges, braids,
+  hockey players, frays, warhorses, dugouts, notornis, epitaphs, pearls, tithes, waters, orbits, gifts, sheaves,
+  depths, sentiments, decoys, realms, pains, grouches, escapades, packages, requests, accounts, deposits, ideas,
+  requests, packages, accounts
+`);
+const VERBS = wordList(`
+  sleep, wake, are, cajole, haggle, nag, use, boost, affix, detect, integrate, maintain, nod, was, lose, sublate,
+  solve, thrash, promise, engage, hinder, print, x-ray, breach, eat, grow, impress, mold, poach, serve, run, dazzle,
+  snooze, doze, unwind, kindle, play, hang, believe, doubt
+`);
+const ADJECTIVES = wordList(`
+  special, pending, unusual, express, furious, sly, careful, blithe, quick, fluffy, slow, quiet, ruthless, thin,
+  close, dogged, daring, brave, stealthy, permanent, enticing, idle, busy, regular, final, ironic, even, bold, silent
+`);
+const ADVERBS = wordList(`
+  sometimes, always, never, furiously, slyly, carefully, blithely, quickly, fluffily, slowly, quietly, ruthlessly,
+  thinly, closely, doggedly, daringly, bravely, stealthily, permanently, enticingly, idly, busily, regularly, finally,
+  ironically, evenly, boldly, silently
+`);
+const PREPOSITIONS = wordList(`
+  about, above, according to, across, after, against, along, alongside of, among, around, at, atop, before, behind,
+  beneath, beside, besides, between, beyond, by, despite, during, except, for, from, in place of, inside, instead of,
+  into, near, of, on, outside, over, past, since, through, throughout, to, toward, under, until, up, upon, without,
+  with, within
+`);
 const TERMINATORS = ['.', ';', ':', '?', '!', '--'];
 
 function quote(text: string): string {
@@ -407,10 +152,16 @@ function phone(key: string, nationKey: string, seed: number): string {
 
 /** A random-looking address of 10..40 characters. */
 function address(key: string, seed: number): string {
-  return (
-    `left(replace(to_base64(unhex(md5(concat(${key}, '-', ${seed})) || md5(concat(${key}, '+', ${seed})))), '=', ''), ` +
-    `${between(key, seed, 10, 40)})`
-  );
+  const bytes = `unhex(md5(concat(${key}, '-', ${seed})) || md5(concat(${key}, '+', ${seed})))`;
+  return `left(replace(to_base64(${bytes}), '=', ''), ${between(key, seed, 10, 40)})`;
+}
+
+/**
+ * A nation key for the i-th supplier or customer: each run of 25 consecutive keys covers every nation once, in a
+ * shuffled order, so that even small scales have suppliers and customers in every nation (dbgen draws uniformly).
+ */
+function balancedNation(key: string, seed: number): string {
+  return `CAST(((${key} - 1) % 25 * 7 + ${rnd(`(${key} - 1) // 25`, seed, 25)}) % 25 AS INTEGER)`;
 }
 
 /** p_retailprice in cents, the specification's formula. */
@@ -534,7 +285,7 @@ FROM (VALUES ${nation.join(', ')}) AS t(k, name, regionkey)`,
     WHEN i % 40 = 27 THEN ${text('i', 140, 5, 30)} || ' Customer ' || ${text('i', 170, 5, 30)} || ' Recommends'
     ELSE ${text('i', 116, 25, 100)}
   END AS s_comment
-FROM (SELECT i, ${rnd('i', 111, 25)} AS nationkey FROM range(1, ${c.suppliers + 1}) AS t(i))`,
+FROM (SELECT i, ${balancedNation('i', 111)} AS nationkey FROM range(1, ${c.suppliers + 1}) AS t(i))`,
 
     customer: `SELECT
   CAST(i AS INTEGER) AS c_custkey,
@@ -545,7 +296,7 @@ FROM (SELECT i, ${rnd('i', 111, 25)} AS nationkey FROM range(1, ${c.suppliers + 
   ${money('i', 125, -99_999, 999_999)} AS c_acctbal,
   ${pick(SEGMENTS, 'i', 126)} AS c_mktsegment,
   ${text('i', 127, 29, 116)} AS c_comment
-FROM (SELECT i, ${rnd('i', 121, 25)} AS nationkey FROM range(1, ${c.customers + 1}) AS t(i))`,
+FROM (SELECT i, ${balancedNation('i', 121)} AS nationkey FROM range(1, ${c.customers + 1}) AS t(i))`,
 
     part: `SELECT
   CAST(i AS INTEGER) AS p_partkey,
@@ -585,7 +336,7 @@ SELECT
   ${pick(PRIORITIES, 'o.oi', 304)} AS o_orderpriority,
   'Clerk#' || lpad(CAST(${between('o.oi', 305, 1, c.clerks)} AS VARCHAR), 9, '0') AS o_clerk,
   CAST(0 AS INTEGER) AS o_shippriority,
-  ${text('o.oi', 306, 19, 78)} AS o_comment
+  ${text('o.oi', 330, 19, 78)} AS o_comment
 FROM (SELECT *, ${between('oi', 307, 1, c.customers)} AS custkey FROM o) AS o
 JOIN (
   SELECT

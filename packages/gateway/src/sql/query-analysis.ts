@@ -64,21 +64,28 @@ function walkNodeSqlParser(root: unknown): Pick<QueryShape, 'tables' | 'tableFun
       }
       inner = names;
     }
-    // A FROM item naming a table: { db, table, as, loc } (column references carry type 'column_ref').
-    if (typeof value.table === 'string' && 'surround' in value && value.type !== 'column_ref') {
-      const loc = value.loc as { start?: { offset?: number } } | undefined;
-      const position = loc?.start?.offset;
-      if (typeof position === 'number') {
-        const cte = !value.db && inner.has(value.table.toLowerCase());
-        tables.push({ position, cte, aliased: typeof value.as === 'string' && value.as !== '' });
+    // FROM items: tables ({ db, table, as, loc }) and table functions ({ type: 'expr', expr: function }).
+    if (Array.isArray(value.from)) {
+      for (const item of value.from as unknown[]) {
+        if (!isNode(item)) continue;
+        if (typeof item.table === 'string') {
+          const position = (item.loc as { start?: { offset?: number } } | undefined)?.start?.offset;
+          if (typeof position !== 'number') {
+            throw new LakegateError(
+              'UNSUPPORTED_QUERY',
+              `The reference to "${item.table}" could not be located in the query text.`,
+            );
+          }
+          const cte = !item.db && inner.has(item.table.toLowerCase());
+          tables.push({ position, cte, aliased: typeof item.as === 'string' && item.as !== '' });
+        }
+        const expr = item.expr as AstNode | undefined;
+        if (isNode(expr) && expr.type === 'function') {
+          const nameParts = (expr.name as { name?: { value?: unknown }[] } | undefined)?.name ?? [];
+          const loc = expr.loc as { start?: { offset?: number } } | undefined;
+          tableFunctions.push({ name: nameParts.map((p) => String(p.value)).join('.'), position: loc?.start?.offset });
+        }
       }
-    }
-    // A FROM item that calls a function: a table function.
-    const expr = value.expr as AstNode | undefined;
-    if (value.type === 'expr' && isNode(expr) && expr.type === 'function' && 'as' in value) {
-      const nameParts = (expr.name as { name?: { value?: unknown }[] } | undefined)?.name ?? [];
-      const loc = expr.loc as { start?: { offset?: number } } | undefined;
-      tableFunctions.push({ name: nameParts.map((p) => String(p.value)).join('.'), position: loc?.start?.offset });
     }
     for (const [key, child] of Object.entries(value)) {
       if (key === 'with' || key === 'loc') continue;
