@@ -1,7 +1,7 @@
 import { LakegateError } from '@lakegate/engine-api';
 import { type Fingerprints, fingerprint } from './fingerprint.js';
 import { analyzeQuery, type EngineAnalyzer } from './query-analysis.js';
-import { type NamePart, quoteIdentifier, readQualifiedName } from './sql-lexer.js';
+import { type NamePart, quoteIdentifier, readQualifiedName, tokenize } from './sql-lexer.js';
 
 /** What the gateway knows of one tenant's namespace. */
 export interface TenantNamespace {
@@ -73,6 +73,7 @@ export async function prepareTenantQuery(
   namespace: TenantNamespace,
   engine: EngineAnalyzer | undefined,
 ): Promise<PreparedQuery> {
+  if (tokenize(sql).every((t) => t.text === ';')) throw new LakegateError('INVALID_SQL', 'The query is empty.');
   const shape = await analyzeQuery(sql, engine);
   if (shape.statementCount === 0) throw new LakegateError('INVALID_SQL', 'The query is empty.');
   if (shape.statementCount > 1) {
