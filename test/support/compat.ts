@@ -21,9 +21,10 @@ export function canonical(value: unknown): string {
   if (value === null || value === undefined) return 'NULL';
   if (typeof value === 'bigint') return value.toString();
   if (typeof value === 'number') return Number.isInteger(value) ? String(value) : value.toPrecision(9);
+  // Exact decimals arrive as text with their scale ("12.500"); the DuckDB client may trim it.
   if (typeof value === 'string') {
     if (/^-?\d+$/.test(value)) return BigInt(value).toString();
-    if (/^-?\d+\.\d+$/.test(value)) return Number(value).toPrecision(9);
+    if (/^-?\d+\.\d+$/.test(value)) return canonical(Number(value));
     // The DuckDB client renders DATE as midnight timestamps; the gateway as dates. Compare both the same way.
     const dt = DATE_TIME.exec(value);
     if (dt) return dt[2] === '00:00:00' ? `${dt[1]}` : `${dt[1]} ${dt[2]}`;

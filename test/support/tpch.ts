@@ -6,7 +6,8 @@
  * (scale 1 = 1.5M orders, about 6M line items), vocabularies are the specification's, keys are consistent
  * (every line item's part/supplier pair exists in partsupp, one customer in three has no orders), dates and
  * statuses are derived as the specification describes, and o_totalprice / o_orderstatus are computed from the
- * order's line items. Pseudo-randomness is `hash(hash(key, seed))` (no random()), so the data is deterministic for a given DuckDB version.
+ * order's line items. Pseudo-randomness is `hash(hash(key, seed))` (no random()), so the data is deterministic for
+ * a given DuckDB version.
  * Deviation: one order in 2000 is a "bulk" order (7 lines of 40..50 units), so that Q18 finds orders at small scales.
  */
 

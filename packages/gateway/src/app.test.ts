@@ -8,8 +8,11 @@ import {
 import { describe, expect, it } from 'vitest';
 import { GLOBEX_KEY, jsonOf, testApp } from './test-support.js';
 
-/** An engine that yields one batch and then fails, or fails with a plain Error (a bug) before starting. */
-function faultyEngine(mode: 'mid-stream' | 'bug'): Engine {
+/**
+ * A test engine: `answer` yields one batch and ends; `mid-stream` yields one batch and then fails; `bug` fails with
+ * a plain Error (a bug) before starting.
+ */
+function faultyEngine(mode: 'answer' | 'mid-stream' | 'bug'): Engine {
   const close = async () => {};
   return {
     id: mode,
@@ -19,7 +22,8 @@ function faultyEngine(mode: 'mid-stream' | 'bug'): Engine {
       if (mode === 'bug') throw new Error('secret internal detail');
       let sent = false;
       return createQueryStream([{ name: 'x', type: { kind: 'integer', sqlType: 'INTEGER' } }], {
-        async next(): Promise<ColumnBatch> {
+        async next(): Promise<ColumnBatch | undefined> {
+          if (sent && mode === 'answer') return undefined;
           if (sent) throw new LakegateError('ENGINE_FAILURE', 'disk on fire');
           sent = true;
           return { rowCount: 2, columns: [[1, 2]] };
@@ -159,6 +163,22 @@ describe('POST /v1/query', () => {
     const response = await query({ sql: 'SELECT count(*) FROM people' });
     expect(response.status).toBe(422);
     expect((await jsonOf(response)).error.code).toBe('UNSUPPORTED_QUERY');
+  });
+});
+
+describe('engine routing', () => {
+  it('falls back to the next engine when the preferred one declines, and says why in stats', async () => {
+    const { query } = await testApp({ engines: [faultyEngine('answer')] });
+    const body = await jsonOf(await query({ sql: 'SELECT count(*) FROM people' }));
+    expect(body.rows).toEqual([[1], [2]]);
+    expect(body.stats.engine).toBe('answer');
+    expect(body.stats.route).toMatch(/^reference declined: .*; answered by answer$/);
+  });
+
+  it('says an engine was requested when it answers as asked', async () => {
+    const { query } = await testApp();
+    const body = await jsonOf(await query({ sql: 'SELECT * FROM people', engine: 'reference' }));
+    expect(body.stats).toMatchObject({ engine: 'reference', route: 'requested' });
   });
 });
 
