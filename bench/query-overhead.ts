@@ -7,6 +7,7 @@
  */
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { duckdbEngineFactory } from '@lakegate/engine-duckdb';
 import { DEMO_TENANTS, demoConfig, ensureDemoData, silentLogger, startGateway } from '@lakegate/gateway';
 import { ms, report, summarise, timePaired } from './support.js';
 
@@ -26,7 +27,10 @@ const gateway = await startGateway({ config, logger: silentLogger });
 const key = DEMO_TENANTS[0]?.apiKey ?? '';
 const file = join(dataDir, 'acme', 'events', 'part-0.parquet');
 
-const raw = await DuckDBInstance.create(':memory:', { threads: '2' });
+// The same thread count as the engine's default per-tenant instance: this measures the gateway, not the setting.
+const engineDefaults = duckdbEngineFactory.parseConfig(undefined);
+const threads = engineDefaults.ok ? engineDefaults.config.threads : 1;
+const raw = await DuckDBInstance.create(':memory:', { threads: String(threads) });
 const connection = await raw.connect();
 await connection.run(`CREATE VIEW events AS SELECT * FROM read_parquet('${file}')`);
 
@@ -48,7 +52,7 @@ try {
     const [g, d] = await timePaired(viaGateway, direct, RUNS);
     const gs = summarise(g);
     const ds = summarise(d);
-    report(`query-overhead: ${name}, ${RUNS} paired runs`, [
+    report(`query-overhead: ${name}, ${RUNS} paired runs, ${threads} DuckDB thread(s) each`, [
       ['gateway (HTTP + DuckDB engine) median', ms(gs.median)],
       ['raw @duckdb/node-api median (baseline)', ms(ds.median)],
       ['ratio gateway/raw', `${(gs.median / ds.median).toFixed(2)}x`],

@@ -11,3 +11,7 @@ export type { Logger } from './logging/logger.js';
 export { createLogger, silentLogger } from './logging/logger.js';
 export type { ResultFormat, ResultStats, ResultSummary, WriteOptions } from './query/result-writer.js';
 export { negotiateFormat, writeResult } from './query/result-writer.js';
+export { fingerprint } from './sql/fingerprint.js';
+export type { Fingerprints } from './sql/fingerprint.js';
+export { prepareTenantQuery } from './sql/tenant-query.js';
+export type { PreparedQuery, TenantNamespace } from './sql/tenant-query.js';

@@ -45,6 +45,8 @@ export interface QueryServiceDeps {
   readonly engines: EngineRegistry;
 }
 
+const PREPARED_CACHE_SIZE = 4096;
+
 /** Lakegate's catalog name, as BI tools qualify tables: `lakegate.<tenant>.<dataset>`. */
 export const CATALOG = 'lakegate';
 
@@ -58,6 +60,8 @@ export class QueryService {
   /** Keys the physical names of row-filtered datasets, so that no query can name their unfiltered view. */
   readonly #secret = randomBytes(16);
   readonly #namespaces = new Map<string, TenantNamespace>();
+  /** Prepared queries by tenant and text: dashboards send the same SQL again and again. */
+  readonly #prepared = new Map<string, PreparedQuery>();
 
   constructor(deps: QueryServiceDeps) {
     this.#deps = deps;
@@ -87,9 +91,15 @@ export class QueryService {
   }
 
   /** Validates and rewrites a tenant's SQL without running it. */
-  prepare(tenant: string, sql: string, signal: AbortSignal): Promise<PreparedQuery> {
+  async prepare(tenant: string, sql: string, signal: AbortSignal): Promise<PreparedQuery> {
+    const key = `${tenant}\0${sql}`;
+    const cached = this.#prepared.get(key);
+    if (cached) return cached;
     const analyzer = this.#deps.engines.analyzer()?.analyze;
-    return prepareTenantQuery(sql, this.namespace(tenant), analyzer ? (text) => analyzer(text, signal) : undefined);
+    const prepared = await prepareTenantQuery(sql, this.namespace(tenant), analyzer ? (text) => analyzer(text, signal) : undefined);
+    if (this.#prepared.size >= PREPARED_CACHE_SIZE) this.#prepared.delete(this.#prepared.keys().next().value as string);
+    this.#prepared.set(key, prepared);
+    return prepared;
   }
 
   async start(input: QueryInput): Promise<StartedQuery> {
