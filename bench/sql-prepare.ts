@@ -27,9 +27,13 @@ const namespace: TenantNamespace = {
 };
 const parsed = duckdbEngineFactory.parseConfig({ threads: 1 });
 if (!parsed.ok) throw new Error(parsed.problems.join('; '));
-const engine = await duckdbEngineFactory.create(parsed.config, { storage: { tenantDirectories: () => ['/nonexistent'] } });
+const engine = await duckdbEngineFactory.create(parsed.config, {
+  storage: { tenantDirectories: () => ['/nonexistent'] },
+});
 const signal = new AbortController().signal;
-const analyzer = engine.analyze ? (sql: string) => engine.analyze?.(sql, { signal }) ?? Promise.reject(new Error()) : undefined;
+const analyzer = engine.analyze
+  ? (sql: string) => engine.analyze?.(sql, { signal }) ?? Promise.reject(new Error())
+  : undefined;
 
 const raw = await DuckDBInstance.create(':memory:', { threads: '1' });
 const connection = await raw.connect();

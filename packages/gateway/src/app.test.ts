@@ -68,6 +68,17 @@ describe('POST /v1/query', () => {
     expect(exact).toMatchObject({ rowCount: 3, truncated: false });
   });
 
+  it('caps results at the tenant’s maxResultRows and maxResultBytes', async () => {
+    const byRows = await testApp({ acmeLimits: { maxResultRows: 2 } });
+    expect(await jsonOf(await byRows.query({ sql: 'SELECT id FROM people', maxRows: 100 }))).toMatchObject({
+      rows: [[1], [2]],
+      truncated: true,
+    });
+    const byBytes = await testApp({ acmeLimits: { maxResultBytes: 10 } });
+    const body = await jsonOf(await byBytes.query({ sql: 'SELECT * FROM people' }));
+    expect(body).toMatchObject({ rows: [[1, 'ada']], truncated: true });
+  });
+
   it('streams NDJSON: a header line, one array per row, then stats', async () => {
     const { query } = await testApp();
     const response = await query({ sql: 'SELECT * FROM people' }, { Accept: 'application/x-ndjson' });

@@ -26,7 +26,9 @@ export const PEOPLE: InMemoryTable = {
 };
 
 /** A gateway app over the reference engine (and any extra engines), with local datasets in a temp folder. */
-export async function testApp(options: { engines?: readonly Engine[]; config?: Record<string, unknown> } = {}) {
+export async function testApp(
+  options: { engines?: readonly Engine[]; config?: Record<string, unknown>; acmeLimits?: Record<string, number> } = {},
+) {
   const root = await mkdtemp(join(tmpdir(), 'lakegate-gateway-'));
   // The reference engine serves rows from memory; the files only give the storage layer something to snapshot.
   for (const dir of ['acme/people', 'globex/people']) {
@@ -42,6 +44,7 @@ export async function testApp(options: { engines?: readonly Engine[]; config?: R
         acme: {
           apiKeys: [ACME_KEY],
           defaultEngine: 'reference',
+          limits: options.acmeLimits ?? {},
           datasets: { people: { location: `file:${join(root, 'acme/people')}`, format: 'parquet' } },
         },
         globex: {

@@ -96,7 +96,11 @@ export class QueryService {
     const cached = this.#prepared.get(key);
     if (cached) return cached;
     const analyzer = this.#deps.engines.analyzer()?.analyze;
-    const prepared = await prepareTenantQuery(sql, this.namespace(tenant), analyzer ? (text) => analyzer(text, signal) : undefined);
+    const prepared = await prepareTenantQuery(
+      sql,
+      this.namespace(tenant),
+      analyzer ? (text) => analyzer(text, signal) : undefined,
+    );
     if (this.#prepared.size >= PREPARED_CACHE_SIZE) this.#prepared.delete(this.#prepared.keys().next().value as string);
     this.#prepared.set(key, prepared);
     return prepared;
