@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { LakegateError } from '@lakegate/engine-api';
 import type { Storage } from '@lakegate/storage';
-import { Hono } from 'hono';
+import { type Context, Hono, type Next } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { GatewayEnv } from './app-env.js';
@@ -13,12 +13,18 @@ import { errorResponse } from './errors/error-response.js';
 import type { Logger } from './logging/logger.js';
 import { queryRoute } from './query/query-route.js';
 import { QueryService } from './query/query-service.js';
+import type { SessionService } from './sessions/session-service.js';
+import { sessionsRoutes } from './sessions/sessions-route.js';
 
 export interface AppDeps {
   readonly config: GatewayConfig;
   readonly storage: Storage;
   readonly engines: EngineRegistry;
   readonly logger: Logger;
+  /** The query path; built from the other deps when absent. */
+  readonly queries?: QueryService;
+  /** Livy sessions, served under /sessions when present. */
+  readonly sessions?: SessionService;
   /** Set when the gateway is draining; readiness then fails. */
   readonly isShuttingDown?: () => boolean;
 }
@@ -70,9 +76,8 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
     return c.json({ status: ready ? 'ready' : 'not_ready' }, ready ? 200 : 503);
   });
 
-  app.use(
-    '/v1/*',
-    async function authenticate(c, next) {
+  const authenticated = [
+    async function authenticate(c: Context<GatewayEnv>, next: Next) {
       c.set('tenant', keys.authenticate(c.req.header('authorization')));
       await next();
     },
@@ -85,9 +90,13 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
         );
       },
     }),
-  );
+  ] as const;
+  app.use('/v1/*', ...authenticated);
+  app.use('/sessions', ...authenticated);
+  app.use('/sessions/*', ...authenticated);
 
-  const service = new QueryService(deps);
+  const service = deps.queries ?? new QueryService(deps);
+  if (deps.sessions) app.route('/sessions', sessionsRoutes(deps.sessions));
   app.route('/v1', datasetsRoutes(deps.storage));
   app.route(
     '/v1/query',

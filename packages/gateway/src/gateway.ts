@@ -2,11 +2,15 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { EngineFactory } from '@lakegate/engine-api';
 import { duckdbEngineFactory } from '@lakegate/engine-duckdb';
-import { createStorage, type StorageOptions } from '@lakegate/storage';
+import { createBlobStore, createS3Client, createStorage, type StorageOptions } from '@lakegate/storage';
 import { createApp } from './app.js';
 import type { GatewayConfig } from './config/config.js';
 import { EngineRegistry } from './engines/engine-registry.js';
 import type { Logger } from './logging/logger.js';
+import { QueryService } from './query/query-service.js';
+import { createMemoryStateStore } from './sessions/memory-state-store.js';
+import { createRedisStateStore } from './sessions/redis-state-store.js';
+import { defaultReplicaId, SessionService } from './sessions/session-service.js';
 
 export interface GatewayOptions {
   readonly config: GatewayConfig;
@@ -51,13 +55,48 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     { maxConcurrent: config.query.maxConcurrentQueries, maxQueued: config.query.maxConcurrentQueries * 4 },
   );
   let shuttingDown = false;
-  const app = createApp({ config, storage, engines, logger, isShuttingDown: () => shuttingDown });
+  const queries = new QueryService({ config, storage, engines });
+  const stateLogger = logger.child({ component: 'state' });
+  const store = config.state.redisUrl
+    ? createRedisStateStore({
+        url: config.state.redisUrl,
+        prefix: config.state.keyPrefix,
+        graceMs: 86_400_000,
+        logger: stateLogger,
+      })
+    : createMemoryStateStore();
+  let s3: ReturnType<typeof createS3Client> | undefined;
+  const results = createBlobStore(config.state.resultsLocation, () => {
+    s3 ??= createS3Client({
+      region: 'us-east-1',
+      forcePathStyle: false,
+      requestTimeoutMs: 10_000,
+      maxAttempts: 2,
+      ...config.storage.s3,
+    });
+    return s3;
+  });
+  // The replica id needs the port, known only once listening: the service is created now, started below.
+  let replicaId = config.state.replicaId ?? '';
+  const sessions = new SessionService({
+    store,
+    results,
+    queries,
+    config,
+    logger: logger.child({ component: 'sessions' }),
+    get replicaId() {
+      return replicaId;
+    },
+  });
+  const app = createApp({ config, storage, engines, logger, queries, sessions, isShuttingDown: () => shuttingDown });
 
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: config.server.host, port: config.server.port }, () => resolve(s));
     s.once('error', reject);
   });
   const { port } = server.address() as AddressInfo;
+  replicaId ||= defaultReplicaId(port);
+  await sessions.start();
   const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
 
   let closing: Promise<void> | undefined;
@@ -68,10 +107,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       closing ??= (async () => {
         shuttingDown = true;
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        await sessions.close();
         await engines.close(config.server.shutdownGraceMs);
         if ('closeAllConnections' in server) server.closeAllConnections();
         await stopped;
         await storage.close();
+        await store.close();
+        s3?.destroy();
       })();
       return closing;
     },

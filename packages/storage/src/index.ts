@@ -1,3 +1,5 @@
+export type { BlobStore } from './blob-store.js';
+export { createBlobStore, createFileBlobStore, createS3BlobStore } from './blob-store.js';
 export type { DatasetInfo, DatasetSpec, SnapshotLease } from './dataset-handle.js';
 export type { CacheEntry, DiskCacheOptions } from './disk-cache.js';
 export { DiskCache, entryId, extensionOf } from './disk-cache.js';

@@ -60,7 +60,8 @@ describe('configuration', () => {
   it('fills defaults: loopback on 8080, no Redis, 10k rows', () => {
     const config = parseConfig({ tenants: {} }, { baseDir: '/x' });
     expect(config.server).toMatchObject({ host: '127.0.0.1', port: 8080 });
-    expect(config.state).toBeUndefined();
+    expect(config.state.redisUrl).toBeUndefined();
+    expect(config.state.resultsLocation).toEqual({ kind: 'file', path: '/x/.lakegate/results' });
     expect(config.query.defaultMaxRows).toBe(10_000);
   });
 

@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import type { DatasetFormat } from '@lakegate/engine-api';
 import { type Location, parseLocation } from '@lakegate/storage';
 import { z } from 'zod';
+import { parseDuration } from '../sessions/duration.js';
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const TENANT_ID = /^[a-z0-9][a-z0-9_-]{0,62}$/;
@@ -43,8 +44,35 @@ const fileSchema = z.strictObject({
     })
     .prefault({}),
   state: z
-    .strictObject({ redisUrl: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL') })
-    .optional(),
+    .strictObject({
+      redisUrl: z
+        .string()
+        .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+        .optional(),
+      /** Prefix of every Redis key, so several deployments can share one Redis. */
+      keyPrefix: z.string().default('lakegate:'),
+      /** This gateway's name among the replicas; default `<hostname>:<port>`, stable across restarts. */
+      replicaId: z.string().min(1).optional(),
+      /** Where large session results go, readable by every replica: a `file:` folder or an `s3://` prefix. */
+      resultsLocation: z.string().default('file:.lakegate/results/'),
+    })
+    .prefault({}),
+  sessions: z
+    .strictObject({
+      maxSessionsPerTenant: z.number().int().positive().default(50),
+      /** Statements a tenant runs at once on one gateway; more wait in `waiting`, in order. */
+      maxConcurrentStatementsPerTenant: z.number().int().positive().default(4),
+      statementTimeoutMs: z.number().int().positive().default(300_000),
+      /** Idle timeout of a session that sets none, e.g. `"1h"`. */
+      defaultIdleTimeout: z.string().default('1h'),
+      /** Rows in a statement's `output`; the rest are paged through `/result`. */
+      outputRows: z.number().int().min(0).default(1000),
+      /** Rows kept per statement at most. */
+      maxResultRows: z.number().int().positive().default(1_000_000),
+      /** Results up to this size stay in the state store; larger ones go to `state.resultsLocation`. */
+      smallResultBytes: z.number().int().positive().default(1_048_576),
+    })
+    .prefault({}),
   storage: z
     .strictObject({
       cacheDir: z.string().default('.lakegate/cache'),
@@ -112,7 +140,8 @@ type FileConfig = z.output<typeof fileSchema>;
 
 export interface GatewayConfig {
   readonly server: FileConfig['server'];
-  readonly state: FileConfig['state'];
+  readonly state: Readonly<Omit<FileConfig['state'], 'resultsLocation'>> & { readonly resultsLocation: Location };
+  readonly sessions: FileConfig['sessions'];
   readonly storage: Readonly<Omit<FileConfig['storage'], 'cacheDir'>> & { readonly cacheDir: string };
   readonly query: FileConfig['query'];
   readonly engines: Readonly<Record<string, unknown>>;
@@ -208,6 +237,11 @@ export function parseConfig(
     }
   }
   const cacheDir = resolve(options.baseDir, file.storage.cacheDir);
+  const resultsLocation = parseLocation(file.state.resultsLocation, options.baseDir);
+  if ('problem' in resultsLocation) problems.push(`state.resultsLocation: ${resultsLocation.problem}`);
+  if (parseDuration(file.sessions.defaultIdleTimeout) === undefined) {
+    problems.push('sessions.defaultIdleTimeout: must be a duration such as "30m", "1h" or "3600s"');
+  }
   for (const loc of fileLocations) {
     if (loc.path === cacheDir || loc.path.startsWith(`${cacheDir}/`) || cacheDir.startsWith(`${loc.path}/`)) {
       problems.push(`${loc.owner}.location: overlaps storage.cacheDir`);
@@ -226,7 +260,8 @@ export function parseConfig(
 
   return deepFreeze({
     server,
-    state: file.state,
+    state: { ...file.state, resultsLocation: resultsLocation as Location },
+    sessions: file.sessions,
     storage: { ...file.storage, cacheDir },
     query: file.query,
     engines: file.engines,

@@ -67,6 +67,11 @@ export class QueryService {
     this.#deps = deps;
   }
 
+  /** Engines queries can be routed to. */
+  engineIds(): readonly string[] {
+    return this.#deps.engines.ids;
+  }
+
   namespace(tenant: string): TenantNamespace {
     let namespace = this.#namespaces.get(tenant);
     if (!namespace) {

@@ -1,0 +1,104 @@
+import { FINAL_STATEMENT_STATES, type SessionRecord, type StatementRecord } from './session-types.js';
+import type { Page, StateStore } from './state-store.js';
+
+const page = <T>(all: readonly T[], from: number, size: number): Page<T> => ({
+  total: all.length,
+  items: all.slice(from, from + size),
+});
+
+/** Session state in this process's memory: the default without Redis (a restart forgets it). */
+export function createMemoryStateStore(): StateStore {
+  let sessionSeq = 0;
+  const sessions = new Map<number, { session: SessionRecord; expiresAt: number }>();
+  const statementSeq = new Map<number, number>();
+  const statements = new Map<string, StatementRecord>();
+  const logs = new Map<number, string[]>();
+  const results = new Map<string, readonly string[]>();
+  const cancelHandlers: ((sessionId: number, statementId: number) => void)[] = [];
+  const alive = new Map<string, number>();
+  const key = (sessionId: number, id: number): string => `${sessionId}/${id}`;
+
+  return {
+    kind: 'memory',
+    async nextSessionId() {
+      return ++sessionSeq;
+    },
+    async putSession(session, expiresAt) {
+      sessions.set(session.id, { session, expiresAt });
+    },
+    async getSession(id) {
+      return sessions.get(id)?.session;
+    },
+    async deleteSession(session) {
+      sessions.delete(session.id);
+      logs.delete(session.id);
+      for (const k of [...statements.keys()]) {
+        if (k.startsWith(`${session.id}/`)) {
+          statements.delete(k);
+          results.delete(k);
+        }
+      }
+    },
+    async listSessions(tenant, from, size) {
+      const mine = [...sessions.values()].map((s) => s.session).filter((s) => s.tenant === tenant);
+      return page(
+        mine.sort((a, b) => a.id - b.id),
+        from,
+        size,
+      );
+    },
+    async countSessions(tenant) {
+      return [...sessions.values()].filter((s) => s.session.tenant === tenant).length;
+    },
+    async expiredSessions(now) {
+      return [...sessions.values()].filter((s) => s.expiresAt <= now).map((s) => s.session.id);
+    },
+    async nextStatementId(sessionId) {
+      const next = statementSeq.get(sessionId) ?? 0;
+      statementSeq.set(sessionId, next + 1);
+      return next;
+    },
+    async putStatement(statement) {
+      statements.set(key(statement.sessionId, statement.id), statement);
+    },
+    async getStatement(sessionId, id) {
+      return statements.get(key(sessionId, id));
+    },
+    async listStatements(sessionId, from, size) {
+      const mine = [...statements.values()].filter((s) => s.sessionId === sessionId).sort((a, b) => a.id - b.id);
+      return page(mine, from, size);
+    },
+    async unfinishedStatements() {
+      return [...statements.values()]
+        .filter((s) => !FINAL_STATEMENT_STATES.has(s.state))
+        .map((s) => ({ sessionId: s.sessionId, id: s.id, runner: s.runner }));
+    },
+    async appendLog(sessionId, lines) {
+      const log = logs.get(sessionId) ?? [];
+      log.push(...lines);
+      logs.set(sessionId, log);
+    },
+    async getLog(sessionId, from, size) {
+      return page(logs.get(sessionId) ?? [], from, size);
+    },
+    async putResultPages(sessionId, statementId, pages) {
+      results.set(key(sessionId, statementId), pages);
+    },
+    async getResultPage(sessionId, statementId, index) {
+      return results.get(key(sessionId, statementId))?.[index];
+    },
+    async publishCancel(sessionId, statementId) {
+      for (const handler of cancelHandlers) handler(sessionId, statementId);
+    },
+    onCancel(handler) {
+      cancelHandlers.push(handler);
+    },
+    async heartbeat(replica, ttlMs) {
+      alive.set(replica, Date.now() + ttlMs);
+    },
+    async isAlive(replica) {
+      return (alive.get(replica) ?? 0) > Date.now();
+    },
+    async close() {},
+  };
+}

@@ -1,0 +1,544 @@
+import { hostname } from 'node:os';
+import { type ColumnType, isLakegateError, LakegateError, type Schema, toLakegateError } from '@lakegate/engine-api';
+import type { BlobStore } from '@lakegate/storage';
+import type { GatewayConfig } from '../config/config.js';
+import type { Logger } from '../logging/logger.js';
+import { jsonValueEncoder } from '../query/encode-values.js';
+import type { QueryService } from '../query/query-service.js';
+import { parseDuration } from './duration.js';
+import { sparkType } from './livy-output.js';
+import {
+  FINAL_STATEMENT_STATES,
+  type ResultInfo,
+  type SessionRecord,
+  type StatementOutput,
+  type StatementRecord,
+} from './session-types.js';
+import type { Page, StateStore } from './state-store.js';
+
+export interface CreateSessionInput {
+  readonly kind?: string | undefined;
+  readonly name?: string | undefined;
+  readonly proxyUser?: string | undefined;
+  readonly engine?: string | undefined;
+  readonly conf?: Readonly<Record<string, string>> | undefined;
+  readonly ttl?: string | number | undefined;
+  readonly idleTimeout?: string | number | undefined;
+}
+
+export interface SessionServiceOptions {
+  readonly store: StateStore;
+  readonly results: BlobStore;
+  readonly queries: QueryService;
+  readonly config: GatewayConfig;
+  readonly logger: Logger;
+  /** This replica's stable name; default `<hostname>:<port>`. */
+  readonly replicaId: string;
+}
+
+export interface ResultPage {
+  readonly offset: number;
+  readonly total: number;
+  readonly truncated: boolean;
+  readonly columns: ResultInfo['columns'];
+  readonly rows: readonly (readonly unknown[])[];
+}
+
+const PAGE_ROWS = 1000;
+const HEARTBEAT_MS = 2000;
+const REPLICA_TTL_MS = 10_000;
+const REAP_MS = 5000;
+const ORDER_POLL_MS = 50;
+
+const notFound = (what: string): LakegateError => new LakegateError('NOT_FOUND', `${what} does not exist.`);
+const statementKey = (sessionId: number, id: number): string => `${sessionId}:${id}`;
+
+/** A replica's default name: stable across restarts of the same gateway on the same host and port. */
+export function defaultReplicaId(port: number): string {
+  return `${hostname()}:${port}`;
+}
+
+/** First-come, first-served slots, per tenant, for statements running on this replica. */
+class TenantSlots {
+  readonly #capacity: number;
+  readonly #used = new Map<string, number>();
+  readonly #waiting = new Map<string, (() => void)[]>();
+
+  constructor(capacity: number) {
+    this.#capacity = capacity;
+  }
+
+  async acquire(tenant: string, signal: AbortSignal): Promise<void> {
+    const used = this.#used.get(tenant) ?? 0;
+    const queue = this.#waiting.get(tenant) ?? [];
+    if (used < this.#capacity && queue.length === 0) {
+      this.#used.set(tenant, used + 1);
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      const grant = (): void => {
+        signal.removeEventListener('abort', cancel);
+        this.#used.set(tenant, (this.#used.get(tenant) ?? 0) + 1);
+        resolve();
+      };
+      const cancel = (): void => {
+        const index = queue.indexOf(grant);
+        if (index >= 0) queue.splice(index, 1);
+        reject(signal.reason);
+      };
+      signal.addEventListener('abort', cancel, { once: true });
+      queue.push(grant);
+      this.#waiting.set(tenant, queue);
+    });
+  }
+
+  release(tenant: string): void {
+    this.#used.set(tenant, (this.#used.get(tenant) ?? 1) - 1);
+    this.#waiting.get(tenant)?.shift()?.();
+  }
+}
+
+/**
+ * Livy-style sessions and statements. All state is in the state store, so any replica answers for any session;
+ * a statement runs on the replica that accepted it, one at a time per session and in order, and a cancel sent to
+ * any replica reaches the one running it. A replica that dies leaves its statements to the others, who end them
+ * as `error` once its heartbeat stops; one that restarts ends its own at once.
+ */
+export class SessionService {
+  readonly #o: SessionServiceOptions;
+  readonly #running = new Map<string, AbortController>();
+  readonly #slots: TenantSlots;
+  readonly #timers: NodeJS.Timeout[] = [];
+  #closed = false;
+
+  constructor(options: SessionServiceOptions) {
+    this.#o = options;
+    this.#slots = new TenantSlots(options.config.sessions.maxConcurrentStatementsPerTenant);
+    options.store.onCancel((sessionId, statementId) => this.#localCancel(sessionId, statementId));
+  }
+
+  get replicaId(): string {
+    return this.#o.replicaId;
+  }
+
+  /** Starts heartbeats and the reaper, and ends the statements this replica was running before a restart. */
+  async start(): Promise<void> {
+    const beat = (): void => void this.#o.store.heartbeat(this.#o.replicaId, REPLICA_TTL_MS).catch(() => undefined);
+    beat();
+    this.#timers.push(setInterval(beat, HEARTBEAT_MS));
+    this.#timers.push(setInterval(() => void this.reap().catch(() => undefined), REAP_MS));
+    for (const timer of this.#timers) timer.unref();
+    await this.reap().catch((error: unknown) => this.#o.logger.warn('sessions.recovery_deferred', { error }));
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const timer of this.#timers) clearInterval(timer);
+    const reason = new LakegateError('QUERY_CANCELLED', 'The gateway is shutting down.');
+    for (const controller of this.#running.values()) controller.abort(reason);
+  }
+
+  // Sessions
+
+  async create(tenant: string, input: CreateSessionInput): Promise<SessionRecord> {
+    const { sessions } = this.#o.config;
+    if (input.kind !== undefined && input.kind !== 'sql') {
+      throw new LakegateError(
+        'INVALID_REQUEST',
+        `Session kind "${input.kind}" is not available: Lakegate sessions are "sql".`,
+      );
+    }
+    if (input.engine !== undefined && !this.#o.queries.engineIds().includes(input.engine))
+      this.#unknownEngine(input.engine);
+    const ttlMs = input.ttl === undefined ? null : this.#duration('ttl', input.ttl);
+    const idleTimeout = input.idleTimeout ?? sessions.defaultIdleTimeout;
+    const idleTimeoutMs = this.#duration('idleTimeout', idleTimeout);
+    if ((await this.#o.store.countSessions(tenant)) >= sessions.maxSessionsPerTenant) {
+      throw new LakegateError(
+        'RATE_LIMITED',
+        `You have ${sessions.maxSessionsPerTenant} sessions, the most allowed: delete one (DELETE /sessions/{id}) or let one expire.`,
+        { retryAfterSeconds: 60 },
+      );
+    }
+    const now = Date.now();
+    const session: SessionRecord = {
+      id: await this.#o.store.nextSessionId(),
+      tenant,
+      name: input.name ?? null,
+      proxyUser: input.proxyUser ?? null,
+      kind: 'sql',
+      engine: input.engine ?? null,
+      conf: input.conf ?? {},
+      ttl: input.ttl === undefined ? null : String(input.ttl),
+      idleTimeout: String(idleTimeout),
+      ttlMs,
+      idleTimeoutMs,
+      state: 'idle',
+      createdAt: now,
+      lastActivity: now,
+    };
+    await this.#put(session);
+    await this.#o.store.appendLog(session.id, [
+      `${new Date(now).toISOString()} session ${session.id} created on ${this.#o.replicaId}`,
+    ]);
+    return session;
+  }
+
+  list(tenant: string, from: number, size: number): Promise<Page<SessionRecord>> {
+    return this.#o.store.listSessions(tenant, from, size);
+  }
+
+  /** The caller's session; another tenant's is "not found", never "forbidden". */
+  async get(tenant: string, id: number): Promise<SessionRecord> {
+    const session = Number.isSafeInteger(id) ? await this.#o.store.getSession(id) : undefined;
+    if (!session || session.tenant !== tenant) throw notFound(`Session ${id}`);
+    return session;
+  }
+
+  log(session: SessionRecord, from: number, size: number): Promise<Page<string>> {
+    return this.#o.store.getLog(session.id, from, size);
+  }
+
+  async delete(tenant: string, id: number): Promise<void> {
+    const session = await this.get(tenant, id);
+    await this.#put({ ...session, state: 'shutting_down' });
+    await this.#end(session, 'killed');
+  }
+
+  // Statements
+
+  async submit(tenant: string, sessionId: number, code: string): Promise<StatementRecord> {
+    const session = await this.get(tenant, sessionId);
+    if (!['idle', 'busy', 'starting'].includes(session.state)) {
+      throw new LakegateError(
+        'INVALID_REQUEST',
+        `Session ${sessionId} is ${session.state}: it takes no more statements.`,
+      );
+    }
+    const statement: StatementRecord = {
+      sessionId,
+      id: await this.#o.store.nextStatementId(sessionId),
+      code,
+      state: 'waiting',
+      output: null,
+      progress: 0,
+      started: 0,
+      completed: 0,
+      submitted: Date.now(),
+      runner: this.#o.replicaId,
+      result: null,
+    };
+    await this.#o.store.putStatement(statement);
+    await this.#put({ ...session, lastActivity: Date.now() });
+    await this.#log(sessionId, `statement ${statement.id} submitted`);
+    const controller = new AbortController();
+    this.#running.set(statementKey(sessionId, statement.id), controller);
+    void this.#run(session, statement, controller);
+    return statement;
+  }
+
+  async statements(tenant: string, sessionId: number, from: number, size: number): Promise<Page<StatementRecord>> {
+    await this.get(tenant, sessionId);
+    return this.#o.store.listStatements(sessionId, from, size);
+  }
+
+  async statement(tenant: string, sessionId: number, id: number): Promise<StatementRecord> {
+    await this.get(tenant, sessionId);
+    const statement = Number.isSafeInteger(id) ? await this.#o.store.getStatement(sessionId, id) : undefined;
+    if (!statement) throw notFound(`Statement ${id} of session ${sessionId}`);
+    return statement;
+  }
+
+  /** Cancels a waiting or running statement, wherever it runs. */
+  async cancel(tenant: string, sessionId: number, id: number): Promise<void> {
+    const statement = await this.statement(tenant, sessionId, id);
+    if (FINAL_STATEMENT_STATES.has(statement.state)) return;
+    if (statement.runner !== this.#o.replicaId && !(await this.#o.store.isAlive(statement.runner))) {
+      await this.#finish(statement, 'cancelled', null);
+      return;
+    }
+    if (statement.state === 'running') await this.#o.store.putStatement({ ...statement, state: 'cancelling' });
+    await this.#o.store.publishCancel(sessionId, id);
+  }
+
+  /** A page of a statement's full result. */
+  async result(tenant: string, sessionId: number, id: number, offset: number, limit: number): Promise<ResultPage> {
+    const statement = await this.statement(tenant, sessionId, id);
+    if (statement.state !== 'available' || !statement.result) {
+      throw new LakegateError(
+        statement.state === 'error' || statement.state === 'cancelled' ? 'NOT_FOUND' : 'INVALID_REQUEST',
+        `Statement ${id} has no result: it is ${statement.state}.`,
+      );
+    }
+    const info = statement.result;
+    const rows: unknown[][] = [];
+    const end = Math.min(info.rows, offset + limit);
+    for (let page = Math.floor(offset / info.pageRows); page * info.pageRows < end; page++) {
+      const text =
+        info.storage === 'state'
+          ? await this.#o.store.getResultPage(sessionId, id, page)
+          : await this.#o.results.get(this.#resultKey(tenant, sessionId, id, page));
+      if (text === undefined) throw new LakegateError('NOT_FOUND', `The result of statement ${id} has expired.`);
+      const pageRows = JSON.parse(text) as unknown[][];
+      const first = page * info.pageRows;
+      for (let i = Math.max(offset, first); i < Math.min(end, first + pageRows.length); i++)
+        rows.push(pageRows[i - first] ?? []);
+    }
+    return { offset, total: info.rows, truncated: info.truncated, columns: info.columns, rows };
+  }
+
+  /** Ends expired sessions, and statements whose replica is gone (or is this one, restarted). */
+  async reap(now = Date.now()): Promise<void> {
+    for (const id of await this.#o.store.expiredSessions(now)) {
+      const session = await this.#o.store.getSession(id);
+      if (!session) continue;
+      const deadline = this.#deadline(session);
+      if (deadline > now) continue;
+      await this.#log(id, `session ${id} expired`);
+      await this.#end(session, 'dead');
+    }
+    for (const { sessionId, id, runner } of await this.#o.store.unfinishedStatements()) {
+      const mine = runner === this.#o.replicaId;
+      if (mine && this.#running.has(statementKey(sessionId, id))) continue;
+      if (!mine && (await this.#o.store.isAlive(runner))) continue;
+      const statement = await this.#o.store.getStatement(sessionId, id);
+      if (!statement || FINAL_STATEMENT_STATES.has(statement.state)) continue;
+      const evalue = mine
+        ? `The gateway running this statement (${runner}) restarted before it finished.`
+        : `The gateway running this statement (${runner}) stopped before it finished.`;
+      await this.#finish(statement, 'error', {
+        status: 'error',
+        execution_count: id,
+        ename: 'ENGINE_FAILURE',
+        evalue,
+        traceback: [],
+      });
+    }
+  }
+
+  engineNames(): readonly string[] {
+    return this.#o.queries.engineIds();
+  }
+
+  // Internals
+
+  #unknownEngine(engine: string): never {
+    throw new LakegateError(
+      'INVALID_REQUEST',
+      `Unknown engine "${engine}". Available engines: ${this.#o.queries.engineIds().join(', ')}.`,
+    );
+  }
+
+  #duration(field: string, value: string | number): number {
+    const ms = parseDuration(value);
+    if (ms === undefined)
+      throw new LakegateError('INVALID_REQUEST', `${field}: "${value}" is not a duration such as "30m" or "1h".`);
+    return ms;
+  }
+
+  #deadline(session: SessionRecord): number {
+    const idle =
+      session.idleTimeoutMs === null ? Number.POSITIVE_INFINITY : session.lastActivity + session.idleTimeoutMs;
+    const ttl = session.ttlMs === null ? Number.POSITIVE_INFINITY : session.createdAt + session.ttlMs;
+    // A busy session is not idle: only its TTL ends it.
+    return Math.min(session.state === 'busy' ? Number.POSITIVE_INFINITY : idle, ttl);
+  }
+
+  #put(session: SessionRecord): Promise<void> {
+    const deadline = this.#deadline(session);
+    return this.#o.store.putSession(session, Number.isFinite(deadline) ? deadline : Date.now() + 365 * 86_400_000);
+  }
+
+  #log(sessionId: number, line: string): Promise<void> {
+    return this.#o.store.appendLog(sessionId, [`${new Date().toISOString()} ${line}`]).catch(() => undefined);
+  }
+
+  #resultKey(tenant: string, sessionId: number, id: number, page: number): string {
+    return `${tenant}/${sessionId}/${id}/${page}.json`;
+  }
+
+  /** Cancels and forgets a session: running statements stop, its records and results go. */
+  async #end(session: SessionRecord, state: 'killed' | 'dead'): Promise<void> {
+    const unfinished = (await this.#o.store.unfinishedStatements()).filter((s) => s.sessionId === session.id);
+    for (const s of unfinished) await this.#o.store.publishCancel(session.id, s.id).catch(() => undefined);
+    this.#o.logger.info('sessions.ended', { tenant: session.tenant, session: session.id, state });
+    await this.#o.store.deleteSession(session);
+    await this.#o.results.deletePrefix(`${session.tenant}/${session.id}/`).catch(() => undefined);
+  }
+
+  #localCancel(sessionId: number, statementId: number): void {
+    const controller = this.#running.get(statementKey(sessionId, statementId));
+    controller?.abort(new LakegateError('QUERY_CANCELLED', 'The statement was cancelled.'));
+  }
+
+  async #setSessionState(sessionId: number, state: 'idle' | 'busy'): Promise<void> {
+    const session = await this.#o.store.getSession(sessionId);
+    if (session && (session.state === 'idle' || session.state === 'busy') && session.state !== state) {
+      await this.#put({ ...session, state, lastActivity: Date.now() });
+    }
+  }
+
+  /** Waits until every earlier statement of the session is final, wherever it runs. */
+  async #waitForTurn(statement: StatementRecord, signal: AbortSignal): Promise<void> {
+    for (let previous = statement.id - 1; previous >= 0; ) {
+      if (signal.aborted) throw signal.reason;
+      const earlier = await this.#o.store.getStatement(statement.sessionId, previous);
+      if (!earlier || FINAL_STATEMENT_STATES.has(earlier.state)) {
+        previous--;
+        continue;
+      }
+      await new Promise((resolve) => setTimeout(resolve, ORDER_POLL_MS));
+    }
+  }
+
+  async #run(session: SessionRecord, submitted: StatementRecord, controller: AbortController): Promise<void> {
+    const key = statementKey(submitted.sessionId, submitted.id);
+    const { sessions } = this.#o.config;
+    let slot = false;
+    let statement = submitted;
+    const timer = setTimeout(
+      () =>
+        controller.abort(
+          new LakegateError(
+            'QUERY_TIMEOUT',
+            `The statement exceeded its time limit of ${sessions.statementTimeoutMs} ms.`,
+          ),
+        ),
+      sessions.statementTimeoutMs,
+    );
+    try {
+      await this.#waitForTurn(statement, controller.signal);
+      await this.#slots.acquire(session.tenant, controller.signal);
+      slot = true;
+      const current = await this.#o.store.getStatement(statement.sessionId, statement.id);
+      if (!current || current.state !== 'waiting') return;
+      statement = { ...current, state: 'running', started: Date.now() };
+      await this.#o.store.putStatement(statement);
+      await this.#setSessionState(statement.sessionId, 'busy');
+      const started = await this.#o.queries.start({
+        queryId: `session-${statement.sessionId}-${statement.id}`,
+        tenant: session.tenant,
+        sql: statement.code,
+        engine: session.engine ?? undefined,
+        maxRows: sessions.maxResultRows,
+        signal: controller.signal,
+      });
+      const { rows, truncated } = await this.#collect(started.stream, started.maxRows);
+      const columns = started.stream.schema.map((c) => ({ name: c.name, type: sparkType(c.type), kind: c.type.kind }));
+      const info = await this.#storeResult(session, statement, rows, truncated, columns);
+      const output = this.#livyOutput(statement.id, started.stream.schema, rows.slice(0, sessions.outputRows));
+      await this.#finish({ ...statement, result: info }, 'available', output);
+      await this.#log(
+        statement.sessionId,
+        `statement ${statement.id} available: ${rows.length} rows${truncated ? ' (truncated)' : ''}`,
+      );
+    } catch (error) {
+      const lakegate = toLakegateError(error);
+      const cancelled = lakegate.code === 'QUERY_CANCELLED';
+      const output: StatementOutput | null = cancelled
+        ? null
+        : {
+            status: 'error',
+            execution_count: statement.id,
+            ename: lakegate.code,
+            evalue: lakegate.kind === 'internal' ? 'Internal error.' : lakegate.message,
+            traceback: [],
+          };
+      if (lakegate.kind === 'internal')
+        this.#o.logger.error('sessions.statement_failed', { error, session: statement.sessionId });
+      await this.#finish(statement, cancelled ? 'cancelled' : 'error', output).catch((e: unknown) =>
+        this.#o.logger.warn('sessions.finish_failed', { error: isLakegateError(e) ? e.message : String(e) }),
+      );
+      await this.#log(
+        statement.sessionId,
+        `statement ${statement.id} ${cancelled ? 'cancelled' : `failed: ${lakegate.code}`}`,
+      );
+    } finally {
+      clearTimeout(timer);
+      if (slot) this.#slots.release(session.tenant);
+      this.#running.delete(key);
+      if (![...this.#running.keys()].some((k) => k.startsWith(`${statement.sessionId}:`))) {
+        await this.#setSessionState(statement.sessionId, 'idle').catch(() => undefined);
+      }
+    }
+  }
+
+  /** Reads the whole result as JSON-ready rows, up to `maxRows` (one more marks it truncated). */
+  async #collect(
+    stream: AsyncIterable<{ rowCount: number; columns: readonly (readonly unknown[])[] }> & { schema: Schema },
+    maxRows: number,
+  ): Promise<{ rows: unknown[][]; truncated: boolean }> {
+    const encoders = stream.schema.map((c: { type: ColumnType }) => jsonValueEncoder(c.type));
+    const rows: unknown[][] = [];
+    for await (const batch of stream) {
+      for (let r = 0; r < batch.rowCount; r++) {
+        if (rows.length >= maxRows) return { rows, truncated: true };
+        rows.push(
+          batch.columns.map((column, c) => {
+            const value = column[r];
+            return value === null || value === undefined ? null : (encoders[c] as (v: unknown) => unknown)(value);
+          }),
+        );
+      }
+    }
+    return { rows, truncated: false };
+  }
+
+  async #storeResult(
+    session: SessionRecord,
+    statement: StatementRecord,
+    rows: readonly unknown[][],
+    truncated: boolean,
+    columns: ResultInfo['columns'],
+  ): Promise<ResultInfo> {
+    const pages: string[] = [];
+    let bytes = 0;
+    for (let i = 0; i < rows.length; i += PAGE_ROWS) {
+      const page = JSON.stringify(rows.slice(i, i + PAGE_ROWS));
+      bytes += page.length;
+      pages.push(page);
+    }
+    const small = bytes <= this.#o.config.sessions.smallResultBytes;
+    if (small) await this.#o.store.putResultPages(statement.sessionId, statement.id, pages);
+    else {
+      for (const [index, page] of pages.entries()) {
+        await this.#o.results.put(this.#resultKey(session.tenant, statement.sessionId, statement.id, index), page);
+      }
+    }
+    return { rows: rows.length, truncated, columns, storage: small ? 'state' : 'object', pageRows: PAGE_ROWS };
+  }
+
+  #livyOutput(id: number, schema: Schema, rows: readonly unknown[][]): StatementOutput {
+    return {
+      status: 'ok',
+      execution_count: id,
+      data: {
+        'application/json': {
+          schema: {
+            type: 'struct',
+            fields: schema.map((c) => ({ name: c.name, type: sparkType(c.type), nullable: true, metadata: {} })),
+          },
+          data: rows,
+        },
+      },
+    };
+  }
+
+  async #finish(
+    statement: StatementRecord,
+    state: 'available' | 'error' | 'cancelled',
+    output: StatementOutput | null,
+  ): Promise<void> {
+    const latest = (await this.#o.store.getStatement(statement.sessionId, statement.id)) ?? statement;
+    if (FINAL_STATEMENT_STATES.has(latest.state)) return;
+    // A cancel that arrived while the statement was finishing still wins over a result it no longer wants.
+    const final = latest.state === 'cancelling' && state === 'available' ? 'cancelled' : state;
+    await this.#o.store.putStatement({
+      ...statement,
+      state: final,
+      output: final === 'cancelled' ? null : output,
+      progress: 1,
+      completed: Date.now(),
+    });
+  }
+}
