@@ -208,6 +208,11 @@ export class SessionService {
   // Statements
 
   async submit(tenant: string, sessionId: number, code: string): Promise<StatementRecord> {
+    if (this.#closed) {
+      throw new LakegateError('ENGINE_CLOSED', 'This gateway is shutting down: submit to another replica.', {
+        retryAfterSeconds: 5,
+      });
+    }
     const session = await this.get(tenant, sessionId);
     if (!['idle', 'busy', 'starting'].includes(session.state)) {
       throw new LakegateError(
@@ -411,7 +416,7 @@ export class SessionService {
       await this.#slots.acquire(session.tenant, controller.signal);
       slot = true;
       const current = await this.#o.store.getStatement(statement.sessionId, statement.id);
-      if (!current || current.state !== 'waiting') return;
+      if (current?.state !== 'waiting') return;
       statement = { ...current, state: 'running', started: Date.now() };
       await this.#o.store.putStatement(statement);
       await this.#setSessionState(statement.sessionId, 'busy');
