@@ -201,13 +201,20 @@ class DuckDBEngine implements Engine {
     let instance: TenantInstance | undefined;
     let pooled: PooledConnection | undefined;
     let broken = false;
-    const interrupt = (): void => pooled?.connection.interrupt();
+    // DuckDB clears an interrupt when a query starts, so one that lands between our steps (parse, prepare, start)
+    // would be lost: keep interrupting until the query is freed.
+    let interrupting: NodeJS.Timeout | undefined;
+    const interrupt = (): void => {
+      pooled?.connection.interrupt();
+      interrupting ??= setInterval(() => pooled?.connection.interrupt(), 20);
+    };
     let freed = false;
     const free = (): void => {
       if (freed) return;
       freed = true;
       signal.removeEventListener('abort', forward);
       controller.signal.removeEventListener('abort', interrupt);
+      clearInterval(interrupting);
       clearTimeout(longTimer);
       if (started > 0 && (completed || performance.now() - started >= this.#costs.longMs)) {
         this.#costs.record(costKey, performance.now() - started);

@@ -96,6 +96,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   });
   const { port } = server.address() as AddressInfo;
   replicaId ||= defaultReplicaId(port);
+  // Give Redis a moment so the first requests find it; start regardless (session calls answer 503 until it is up).
+  await store.ready(3000);
   await sessions.start();
   const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
 

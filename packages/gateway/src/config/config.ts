@@ -71,6 +71,8 @@ const fileSchema = z.strictObject({
       maxResultRows: z.number().int().positive().default(1_000_000),
       /** Results up to this size stay in the state store; larger ones go to `state.resultsLocation`. */
       smallResultBytes: z.number().int().positive().default(1_048_576),
+      /** How often each replica looks for expired sessions and for statements of stopped replicas. */
+      reapIntervalSeconds: z.number().positive().default(5),
     })
     .prefault({}),
   storage: z

@@ -73,6 +73,11 @@ export function createMemoryStateStore(): StateStore {
         .filter((s) => !FINAL_STATEMENT_STATES.has(s.state))
         .map((s) => ({ sessionId: s.sessionId, id: s.id, runner: s.runner }));
     },
+    async runningStatements(sessionId) {
+      return [...statements.values()].filter(
+        (s) => s.sessionId === sessionId && (s.state === 'running' || s.state === 'cancelling'),
+      ).length;
+    },
     async appendLog(sessionId, lines) {
       const log = logs.get(sessionId) ?? [];
       log.push(...lines);
@@ -98,6 +103,9 @@ export function createMemoryStateStore(): StateStore {
     },
     async isAlive(replica) {
       return (alive.get(replica) ?? 0) > Date.now();
+    },
+    async ready() {
+      return true;
     },
     async close() {},
   };

@@ -59,6 +59,7 @@ export function createRedisStateStore(options: RedisStateStoreOptions): StateSto
     statement: (sid: number, id: number) => `${p}stmt:${sid}:${id}`,
     statements: (sid: number) => `${p}stmts:${sid}`,
     unfinished: `${p}unfinished`,
+    running: (sid: number) => `${p}running:${sid}`,
     log: (sid: number) => `${p}log:${sid}`,
     result: (sid: number, id: number) => `${p}result:${sid}:${id}`,
     replica: (id: string) => `${p}replica:${id}`,
@@ -74,7 +75,13 @@ export function createRedisStateStore(options: RedisStateStoreOptions): StateSto
   };
   const parse = <T>(json: string | null): T | undefined => (json === null ? undefined : (JSON.parse(json) as T));
   /** Session keys live until the session's deadline plus the grace period. */
-  const sessionKeys = (sid: number): string[] => [k.session(sid), k.statementSeq(sid), k.statements(sid), k.log(sid)];
+  const sessionKeys = (sid: number): string[] => [
+    k.session(sid),
+    k.statementSeq(sid),
+    k.statements(sid),
+    k.log(sid),
+    k.running(sid),
+  ];
 
   const cancelHandlers: ((sessionId: number, statementId: number) => void)[] = [];
   void subscriber.subscribe(k.cancel).catch(() => undefined);
@@ -136,6 +143,12 @@ export function createRedisStateStore(options: RedisStateStoreOptions): StateSto
         const field = `${statement.sessionId}:${statement.id}`;
         if (FINAL_STATEMENT_STATES.has(statement.state)) multi.hdel(k.unfinished, field);
         else multi.hset(k.unfinished, field, statement.runner);
+        if (statement.state === 'running' || statement.state === 'cancelling') {
+          multi.sadd(k.running(statement.sessionId), String(statement.id));
+          multi.pexpire(k.running(statement.sessionId), Math.max(ttl, 60_000));
+        } else {
+          multi.srem(k.running(statement.sessionId), String(statement.id));
+        }
         await multi.exec();
       }),
     getStatement: (sessionId, id) =>
@@ -155,6 +168,7 @@ export function createRedisStateStore(options: RedisStateStoreOptions): StateSto
         }),
       ),
 
+    runningStatements: (sessionId) => run(() => redis.scard(k.running(sessionId))),
     appendLog: (sessionId, lines) =>
       run(async () => {
         if (lines.length > 0) await redis.rpush(k.log(sessionId), ...lines);
@@ -190,6 +204,16 @@ export function createRedisStateStore(options: RedisStateStoreOptions): StateSto
         await redis.set(k.replica(replica), String(Date.now()), 'PX', ttlMs);
       }),
     isAlive: (replica) => run(async () => (await redis.exists(k.replica(replica))) === 1),
+    async ready(timeoutMs) {
+      if (redis.status === 'ready') return true;
+      return new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), timeoutMs);
+        redis.once('ready', () => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+      });
+    },
     async close() {
       redis.disconnect();
       subscriber.disconnect();

@@ -47,7 +47,6 @@ export interface ResultPage {
 const PAGE_ROWS = 1000;
 const HEARTBEAT_MS = 2000;
 const REPLICA_TTL_MS = 10_000;
-const REAP_MS = 5000;
 const ORDER_POLL_MS = 50;
 
 const notFound = (what: string): LakegateError => new LakegateError('NOT_FOUND', `${what} does not exist.`);
@@ -126,7 +125,8 @@ export class SessionService {
     const beat = (): void => void this.#o.store.heartbeat(this.#o.replicaId, REPLICA_TTL_MS).catch(() => undefined);
     beat();
     this.#timers.push(setInterval(beat, HEARTBEAT_MS));
-    this.#timers.push(setInterval(() => void this.reap().catch(() => undefined), REAP_MS));
+    const reapMs = this.#o.config.sessions.reapIntervalSeconds * 1000;
+    this.#timers.push(setInterval(() => void this.reap().catch(() => undefined), reapMs));
     for (const timer of this.#timers) timer.unref();
     await this.reap().catch((error: unknown) => this.#o.logger.warn('sessions.recovery_deferred', { error }));
   }
@@ -188,10 +188,15 @@ export class SessionService {
     return this.#o.store.listSessions(tenant, from, size);
   }
 
-  /** The caller's session; another tenant's is "not found", never "forbidden". */
+  /**
+   * The caller's session; another tenant's is "not found", never "forbidden". `busy` is not stored: a session
+   * is busy while one of its statements runs, wherever.
+   */
   async get(tenant: string, id: number): Promise<SessionRecord> {
     const session = Number.isSafeInteger(id) ? await this.#o.store.getSession(id) : undefined;
     if (!session || session.tenant !== tenant) throw notFound(`Session ${id}`);
+    if (session.state === 'idle' && (await this.#o.store.runningStatements(id)) > 0)
+      return { ...session, state: 'busy' };
     return session;
   }
 
@@ -234,7 +239,7 @@ export class SessionService {
       result: null,
     };
     await this.#o.store.putStatement(statement);
-    await this.#put({ ...session, lastActivity: Date.now() });
+    await this.#touch(sessionId);
     await this.#log(sessionId, `statement ${statement.id} submitted`);
     const controller = new AbortController();
     this.#running.set(statementKey(sessionId, statement.id), controller);
@@ -297,8 +302,10 @@ export class SessionService {
     for (const id of await this.#o.store.expiredSessions(now)) {
       const session = await this.#o.store.getSession(id);
       if (!session) continue;
-      const deadline = this.#deadline(session);
-      if (deadline > now) continue;
+      if (this.#deadline(session) > now) continue;
+      // A busy session is not idle: only its TTL ends it while a statement runs.
+      const ttlPassed = session.ttlMs !== null && session.createdAt + session.ttlMs <= now;
+      if (!ttlPassed && (await this.#o.store.runningStatements(id)) > 0) continue;
       await this.#log(id, `session ${id} expired`);
       await this.#end(session, 'dead');
     }
@@ -376,11 +383,10 @@ export class SessionService {
     controller?.abort(new LakegateError('QUERY_CANCELLED', 'The statement was cancelled.'));
   }
 
-  async #setSessionState(sessionId: number, state: 'idle' | 'busy'): Promise<void> {
+  /** Records activity, which pushes the idle deadline back. Reads the latest record so no update is lost. */
+  async #touch(sessionId: number): Promise<void> {
     const session = await this.#o.store.getSession(sessionId);
-    if (session && (session.state === 'idle' || session.state === 'busy') && session.state !== state) {
-      await this.#put({ ...session, state, lastActivity: Date.now() });
-    }
+    if (session) await this.#put({ ...session, lastActivity: Date.now() });
   }
 
   /** Waits until every earlier statement of the session is final, wherever it runs. */
@@ -419,7 +425,6 @@ export class SessionService {
       if (current?.state !== 'waiting') return;
       statement = { ...current, state: 'running', started: Date.now() };
       await this.#o.store.putStatement(statement);
-      await this.#setSessionState(statement.sessionId, 'busy');
       const started = await this.#o.queries.start({
         queryId: `session-${statement.sessionId}-${statement.id}`,
         tenant: session.tenant,
@@ -462,9 +467,7 @@ export class SessionService {
       clearTimeout(timer);
       if (slot) this.#slots.release(session.tenant);
       this.#running.delete(key);
-      if (![...this.#running.keys()].some((k) => k.startsWith(`${statement.sessionId}:`))) {
-        await this.#setSessionState(statement.sessionId, 'idle').catch(() => undefined);
-      }
+      await this.#touch(statement.sessionId).catch(() => undefined);
     }
   }
 

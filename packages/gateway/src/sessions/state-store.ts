@@ -28,6 +28,8 @@ export interface StateStore {
   listStatements(sessionId: number, from: number, size: number): Promise<Page<StatementRecord>>;
   /** Statements not yet final, with the replica running them. */
   unfinishedStatements(): Promise<{ sessionId: number; id: number; runner: string }[]>;
+  /** How many of a session's statements are running now. */
+  runningStatements(sessionId: number): Promise<number>;
 
   appendLog(sessionId: number, lines: readonly string[]): Promise<void>;
   getLog(sessionId: number, from: number, size: number): Promise<Page<string>>;
@@ -44,6 +46,8 @@ export interface StateStore {
   heartbeat(replica: string, ttlMs: number): Promise<void>;
   isAlive(replica: string): Promise<boolean>;
 
+  /** Resolves once the store is reachable, or after `timeoutMs` either way. */
+  ready(timeoutMs: number): Promise<boolean>;
   close(): Promise<void>;
 }
 
