@@ -69,17 +69,21 @@ export interface RedisHandle extends ServiceHandle {
   pause(): Promise<void>;
 }
 
-/** Starts a throw-away `redis-server` on a free loopback port, without persistence. */
-export async function startRedis(binary = findRedisServer()): Promise<RedisHandle> {
+/**
+ * Starts a throw-away `redis-server` on a free loopback port: without persistence, or, given a folder, with an
+ * append-only file there so that a restart keeps the data (as a production Redis would).
+ */
+export async function startRedis(binary = findRedisServer(), persistDir?: string): Promise<RedisHandle> {
   if (!binary) throw new Error('redis-server is not installed (Debian: apt-get install -y redis-server)');
   const port = await freePort();
   let child: ChildProcess | undefined;
+  const persistence = persistDir
+    ? ['--dir', persistDir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', '']
+    : ['--save', '', '--appendonly', 'no'];
   const launch = async (): Promise<void> => {
-    child = spawn(
-      binary,
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'],
-      { stdio: 'ignore' },
-    );
+    child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', ...persistence, '--protected-mode', 'yes'], {
+      stdio: 'ignore',
+    });
     await waitForRedis(port, Date.now() + 10_000);
   };
   await launch();

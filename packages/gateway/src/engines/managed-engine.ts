@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import {
   abortError,
   type CheckResult,
@@ -41,6 +42,8 @@ export class ManagedEngine {
   constructor(engine: Engine, options: ManagedEngineOptions) {
     this.#engine = engine;
     this.#options = options;
+    // Every running query listens for shutdown: as many listeners as queries is expected, not a leak.
+    setMaxListeners(0, this.#shutdown.signal);
   }
 
   get id(): string {

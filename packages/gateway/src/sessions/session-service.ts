@@ -238,11 +238,17 @@ export class SessionService {
       runner: this.#o.replicaId,
       result: null,
     };
-    await this.#o.store.putStatement(statement);
-    await this.#touch(sessionId);
-    await this.#log(sessionId, `statement ${statement.id} submitted`);
+    // Registered before it is stored, so the reaper never takes it for a statement orphaned by a restart.
     const controller = new AbortController();
     this.#running.set(statementKey(sessionId, statement.id), controller);
+    try {
+      await this.#o.store.putStatement(statement);
+    } catch (error) {
+      this.#running.delete(statementKey(sessionId, statement.id));
+      throw error;
+    }
+    await this.#touch(sessionId);
+    await this.#log(sessionId, `statement ${statement.id} submitted`);
     void this.#run(session, statement, controller);
     return statement;
   }
@@ -389,12 +395,17 @@ export class SessionService {
     if (session) await this.#put({ ...session, lastActivity: Date.now() });
   }
 
-  /** Waits until every earlier statement of the session is final, wherever it runs. */
+  /**
+   * Waits until every earlier statement of the session is final, wherever it runs. A statement that ran
+   * (available or error) started only once all before it were final, so the walk back stops there; one cancelled
+   * while waiting proves nothing about those before it, so the walk goes past it.
+   */
   async #waitForTurn(statement: StatementRecord, signal: AbortSignal): Promise<void> {
     for (let previous = statement.id - 1; previous >= 0; ) {
       if (signal.aborted) throw signal.reason;
       const earlier = await this.#o.store.getStatement(statement.sessionId, previous);
-      if (!earlier || FINAL_STATEMENT_STATES.has(earlier.state)) {
+      if (!earlier || earlier.state === 'available' || earlier.state === 'error') return;
+      if (earlier.state === 'cancelled') {
         previous--;
         continue;
       }

@@ -1,0 +1,87 @@
+import { createReferenceEngine } from '@lakegate/engine-api';
+import { createFileBlobStore, createStorage } from '@lakegate/storage';
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../config/config.js';
+import { EngineRegistry } from '../engines/engine-registry.js';
+import { ManagedEngine } from '../engines/managed-engine.js';
+import { storageOptions } from '../gateway.js';
+import { silentLogger } from '../logging/logger.js';
+import { QueryService } from '../query/query-service.js';
+import { createMemoryStateStore } from './memory-state-store.js';
+import { SessionService } from './session-service.js';
+
+async function service(replicaId: string, store = createMemoryStateStore()) {
+  const config = parseConfig({ tenants: { acme: { apiKeys: ['acme-key-1'], datasets: {} } } }, { baseDir: '/tmp' });
+  const storage = await createStorage(storageOptions(config));
+  const engines = EngineRegistry.of([
+    new ManagedEngine(createReferenceEngine({ datasets: {} }), { maxConcurrent: 1, maxQueued: 1 }),
+  ]);
+  const queries = new QueryService({ config, storage, engines });
+  return {
+    store,
+    sessions: new SessionService({
+      store,
+      results: createFileBlobStore('/tmp/lakegate-unused'),
+      queries,
+      config,
+      logger: silentLogger,
+      replicaId,
+    }),
+  };
+}
+
+describe('session service reaping', () => {
+  it('ends statements whose replica stopped, once its heartbeat is gone, and leaves live replicas alone', async () => {
+    const { store, sessions } = await service('survivor');
+    const session = await sessions.create('acme', { kind: 'sql' });
+    const base = {
+      sessionId: session.id,
+      code: 'SELECT 1',
+      output: null,
+      progress: 0,
+      started: 1,
+      completed: 0,
+      submitted: 1,
+      result: null,
+    };
+    await store.putStatement({ ...base, id: 0, state: 'running', runner: 'ghost' });
+    await store.putStatement({ ...base, id: 1, state: 'running', runner: 'alive' });
+    await store.heartbeat('alive', 60_000);
+    await sessions.reap();
+    expect(await store.getStatement(session.id, 0)).toMatchObject({
+      state: 'error',
+      output: {
+        ename: 'ENGINE_FAILURE',
+        evalue: 'The gateway running this statement (ghost) stopped before it finished.',
+      },
+    });
+    expect((await store.getStatement(session.id, 1))?.state).toBe('running');
+  });
+
+  it('ends sessions past their TTL even while busy, and idle ones past their idle timeout', async () => {
+    const { store, sessions } = await service('me');
+    const ttl = await sessions.create('acme', { kind: 'sql', ttl: '1s', idleTimeout: '1h' });
+    const idle = await sessions.create('acme', { kind: 'sql', idleTimeout: '2s' });
+    const busy = await sessions.create('acme', { kind: 'sql', idleTimeout: '2s' });
+    await store.putStatement({
+      sessionId: busy.id,
+      id: 0,
+      code: 'x',
+      state: 'running',
+      output: null,
+      progress: 0,
+      started: 1,
+      completed: 0,
+      submitted: 1,
+      runner: 'other',
+      result: null,
+    });
+    await store.heartbeat('other', 60_000);
+    await sessions.reap(Date.now() + 1500);
+    expect(await store.getSession(ttl.id)).toBeUndefined();
+    expect(await store.getSession(idle.id)).toBeDefined();
+    await sessions.reap(Date.now() + 2500);
+    expect(await store.getSession(idle.id)).toBeUndefined();
+    expect(await store.getSession(busy.id)).toBeDefined();
+  });
+});
