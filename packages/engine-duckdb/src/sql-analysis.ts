@@ -139,18 +139,20 @@ export class SqlAnalyzer {
   async #analyze(sql: string, signal: AbortSignal): Promise<SqlAnalysis> {
     if (signal.aborted) throw abortError(signal);
     const { connection } = await this.#open();
+    // The serializer reports a syntax error's position; extracting statements does not.
+    const parsed = await parseWithDuckDB(connection, sql);
+    if (parsed.kind === 'syntax-error') {
+      throw new LakegateError('INVALID_SQL', `Syntax error: ${parsed.message}.`, {
+        details: lineAndColumnOf(sql, parsed.position),
+      });
+    }
     let statementCount: number;
     try {
       statementCount = (await connection.extractStatements(sql)).count;
     } catch (error) {
       throw mapDuckDBError(error, { signal, hiddenPaths: [] });
     }
-    const parsed = await parseWithDuckDB(connection, sql);
     switch (parsed.kind) {
-      case 'syntax-error':
-        throw new LakegateError('INVALID_SQL', `Syntax error: ${parsed.message}.`, {
-          details: lineAndColumnOf(sql, parsed.position),
-        });
       case 'other':
         return { statementCount, statementType: parsed.keyword, tables: [], tableFunctions: [], ctes: [] };
       case 'select': {

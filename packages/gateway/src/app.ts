@@ -15,6 +15,8 @@ import { queryRoute } from './query/query-route.js';
 import { QueryService } from './query/query-service.js';
 import type { SessionService } from './sessions/session-service.js';
 import { sessionsRoutes } from './sessions/sessions-route.js';
+import type { TrinoQueryRegistry } from './trino/trino-query.js';
+import { trinoRoutes } from './trino/trino-route.js';
 
 export interface AppDeps {
   readonly config: GatewayConfig;
@@ -25,6 +27,8 @@ export interface AppDeps {
   readonly queries?: QueryService;
   /** Livy sessions, served under /sessions when present. */
   readonly sessions?: SessionService;
+  /** Trino client protocol queries, served under /v1/statement when present. */
+  readonly trino?: TrinoQueryRegistry;
   /** Set when the gateway is draining; readiness then fails. */
   readonly isShuttingDown?: () => boolean;
 }
@@ -97,6 +101,19 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
 
   const service = deps.queries ?? new QueryService(deps);
   if (deps.sessions) app.route('/sessions', sessionsRoutes(deps.sessions));
+  if (deps.trino) {
+    const { trino } = deps.config;
+    app.route(
+      '/v1',
+      trinoRoutes({
+        queries: service,
+        registry: deps.trino,
+        pageRows: trino.pageRows,
+        pageBytes: trino.pageBytes,
+        maxWaitMs: trino.maxWaitMs,
+      }),
+    );
+  }
   app.route('/v1', datasetsRoutes(deps.storage));
   app.route(
     '/v1/query',

@@ -11,6 +11,7 @@ import { QueryService } from './query/query-service.js';
 import { createMemoryStateStore } from './sessions/memory-state-store.js';
 import { createRedisStateStore } from './sessions/redis-state-store.js';
 import { defaultReplicaId, SessionService } from './sessions/session-service.js';
+import { TrinoQueryRegistry } from './trino/trino-query.js';
 
 export interface GatewayOptions {
   readonly config: GatewayConfig;
@@ -22,6 +23,8 @@ export interface GatewayOptions {
 export interface RunningGateway {
   readonly url: string;
   readonly port: number;
+  /** Each engine's figures (running queries, ...), by engine id. */
+  engineStats(): Readonly<Record<string, ReturnType<EngineRegistry['get']>['stats'] extends () => infer S ? S : never>>;
   /** Stops accepting connections, lets running queries finish within the grace period, then cancels them. */
   close(): Promise<void>;
 }
@@ -88,7 +91,17 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       return replicaId;
     },
   });
-  const app = createApp({ config, storage, engines, logger, queries, sessions, isShuttingDown: () => shuttingDown });
+  const trino = new TrinoQueryRegistry(config.trino.abandonAfterSeconds * 1000, 300_000);
+  const app = createApp({
+    config,
+    storage,
+    engines,
+    logger,
+    queries,
+    sessions,
+    trino,
+    isShuttingDown: () => shuttingDown,
+  });
 
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: config.server.host, port: config.server.port }, () => resolve(s));
@@ -105,11 +118,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   return {
     url: `http://${host}:${port}`,
     port,
+    engineStats: () => Object.fromEntries(engines.ids.map((id) => [id, engines.get(id).stats()])),
     close() {
       closing ??= (async () => {
         shuttingDown = true;
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         await sessions.close();
+        trino.close();
         await engines.close(config.server.shutdownGraceMs);
         if ('closeAllConnections' in server) server.closeAllConnections();
         await stopped;

@@ -21,17 +21,38 @@ export class ApiKeyIndex {
     return this.#tenants.get(digest(key));
   }
 
-  /** The tenant named by an `Authorization: Bearer <key>` header; throws UNAUTHENTICATED otherwise. */
+  /**
+   * The tenant named by an `Authorization` header: `Bearer <api key>`, or HTTP Basic with the tenant as user and
+   * the API key as password (as Trino drivers send it). Throws UNAUTHENTICATED otherwise. A user name alone (such
+   * as `X-Trino-User`) never authenticates.
+   */
   authenticate(authorization: string | undefined): string {
     if (!authorization) {
-      throw new LakegateError('UNAUTHENTICATED', 'Missing API key: send "Authorization: Bearer <api key>".');
+      throw new LakegateError(
+        'UNAUTHENTICATED',
+        'Missing API key: send "Authorization: Bearer <api key>" (or HTTP Basic: user = tenant, password = API key).',
+      );
     }
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-    if (!match?.[1]) {
-      throw new LakegateError('UNAUTHENTICATED', 'Malformed Authorization header: expected "Bearer <api key>".');
+    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+    if (bearer?.[1]) {
+      const tenant = this.tenantFor(bearer[1]);
+      if (!tenant) throw new LakegateError('UNAUTHENTICATED', 'Invalid API key.');
+      return tenant;
     }
-    const tenant = this.tenantFor(match[1]);
-    if (!tenant) throw new LakegateError('UNAUTHENTICATED', 'Invalid API key.');
-    return tenant;
+    const basic = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(authorization);
+    if (basic?.[1]) {
+      const decoded = Buffer.from(basic[1], 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      const user = colon < 0 ? decoded : decoded.slice(0, colon);
+      const tenant = colon < 0 ? undefined : this.tenantFor(decoded.slice(colon + 1));
+      if (!tenant || user.toLowerCase() !== tenant) {
+        throw new LakegateError(
+          'UNAUTHENTICATED',
+          'Invalid user or API key: the user is the tenant, the password its API key.',
+        );
+      }
+      return tenant;
+    }
+    throw new LakegateError('UNAUTHENTICATED', 'Malformed Authorization header: expected "Bearer <api key>" or Basic.');
   }
 }

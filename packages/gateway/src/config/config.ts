@@ -113,6 +113,18 @@ const fileSchema = z.strictObject({
       maxConcurrentQueries: z.number().int().positive().default(64),
     })
     .prefault({}),
+  trino: z
+    .strictObject({
+      /** Rows per page of a Trino protocol result. */
+      pageRows: z.number().int().positive().default(1000),
+      /** Bytes (as JSON) per page at most. */
+      pageBytes: z.number().int().positive().default(1_048_576),
+      /** How long a GET of nextUri waits for data before answering without. */
+      maxWaitMs: z.number().int().positive().default(1000),
+      /** A query whose client stops fetching for this long is cancelled. */
+      abandonAfterSeconds: z.number().positive().default(60),
+    })
+    .prefault({}),
   engines: z.record(z.string(), z.unknown()).default({}),
   tenants: z.record(z.string().regex(TENANT_ID, 'tenant ids are lower case letters, digits, - and _'), tenantSchema),
 });
@@ -146,6 +158,7 @@ export interface GatewayConfig {
   readonly sessions: FileConfig['sessions'];
   readonly storage: Readonly<Omit<FileConfig['storage'], 'cacheDir'>> & { readonly cacheDir: string };
   readonly query: FileConfig['query'];
+  readonly trino: FileConfig['trino'];
   readonly engines: Readonly<Record<string, unknown>>;
   readonly tenants: Readonly<Record<string, TenantConfig>>;
 }
@@ -266,6 +279,7 @@ export function parseConfig(
     sessions: file.sessions,
     storage: { ...file.storage, cacheDir },
     query: file.query,
+    trino: file.trino,
     engines: file.engines,
     tenants,
   });

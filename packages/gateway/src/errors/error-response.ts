@@ -31,7 +31,8 @@ export function errorResponse(
   if (lakegate.kind === 'unavailable' || lakegate.kind === 'limit') {
     headers['Retry-After'] = String(lakegate.retryAfterSeconds ?? (lakegate.kind === 'unavailable' ? 5 : 1));
   }
-  if (lakegate.code === 'UNAUTHENTICATED') headers['WWW-Authenticate'] = 'Bearer realm="lakegate"';
+  if (lakegate.code === 'UNAUTHENTICATED')
+    headers['WWW-Authenticate'] = 'Bearer realm="lakegate", Basic realm="lakegate"';
   const message = lakegate.kind === 'internal' ? INTERNAL_MESSAGE : lakegate.message;
   const body: ErrorBody = {
     error: {

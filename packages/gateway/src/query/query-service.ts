@@ -6,13 +6,16 @@ import {
   LakegateError,
   type QueryRequest,
   type QueryStream,
+  type Schema,
   type TableBinding,
 } from '@lakegate/engine-api';
 import type { SnapshotLease, Storage } from '@lakegate/storage';
 import type { GatewayConfig } from '../config/config.js';
 import type { EngineRegistry } from '../engines/engine-registry.js';
 import type { ManagedEngine } from '../engines/managed-engine.js';
+import { quoteIdentifier } from '../sql/sql-lexer.js';
 import { type PreparedQuery, prepareTenantQuery, type TenantNamespace } from '../sql/tenant-query.js';
+import { trinoType } from '../trino/trino-types.js';
 
 export interface QueryInput {
   readonly queryId: string;
@@ -47,6 +50,24 @@ export interface QueryServiceDeps {
 
 const PREPARED_CACHE_SIZE = 4096;
 
+const literal = (value: string | number | null): string =>
+  value === null ? 'NULL' : typeof value === 'number' ? String(value) : `'${value.replaceAll("'", "''")}'`;
+
+/** A constant table as SQL: `SELECT * FROM (VALUES ...) AS t(columns)`, typed even when it has no rows. */
+function valuesTable(
+  columns: readonly string[],
+  rows: readonly (readonly (string | number | null)[])[],
+  types?: readonly string[],
+): string {
+  const names = columns.map(quoteIdentifier).join(', ');
+  const typed = (row: readonly (string | number | null)[]) =>
+    `(${row.map((v, i) => `CAST(${literal(v)} AS ${types?.[i] ?? 'VARCHAR'})`).join(', ')})`;
+  if (rows.length === 0) {
+    return `SELECT * FROM (VALUES ${typed(columns.map(() => null))}) AS t(${names}) WHERE false`;
+  }
+  return `SELECT * FROM (VALUES ${rows.map(typed).join(', ')}) AS t(${names})`;
+}
+
 /** Lakegate's catalog name, as BI tools qualify tables: `lakegate.<tenant>.<dataset>`. */
 export const CATALOG = 'lakegate';
 
@@ -62,6 +83,7 @@ export class QueryService {
   readonly #namespaces = new Map<string, TenantNamespace>();
   /** Prepared queries by tenant and text: dashboards send the same SQL again and again. */
   readonly #prepared = new Map<string, PreparedQuery>();
+  readonly #schemas = new Map<string, Schema>();
 
   constructor(deps: QueryServiceDeps) {
     this.#deps = deps;
@@ -89,6 +111,7 @@ export class QueryService {
         catalog: CATALOG,
         datasets: Object.fromEntries(Object.entries(datasets).map(([name, d]) => [name, { rowFilter: d.rowFilter }])),
         physicalName: (dataset) => physical.get(dataset) ?? dataset,
+        virtualTable: (schema, name) => this.#informationSchema(tenant, schema, name),
       };
       this.#namespaces.set(tenant, namespace);
     }
@@ -106,9 +129,79 @@ export class QueryService {
       this.namespace(tenant),
       analyzer ? (text) => analyzer(text, signal) : undefined,
     );
+    if (!prepared.cacheable) return prepared;
     if (this.#prepared.size >= PREPARED_CACHE_SIZE) this.#prepared.delete(this.#prepared.keys().next().value as string);
     this.#prepared.set(key, prepared);
     return prepared;
+  }
+
+  /** A dataset's columns, as the engine reads its current snapshot (cached per snapshot version). */
+  async describe(tenant: string, dataset: string, signal: AbortSignal): Promise<Schema> {
+    const started = await this.start({
+      queryId: `describe-${tenant}-${dataset}`,
+      tenant,
+      sql: `SELECT * FROM ${quoteIdentifier(dataset)} LIMIT 0`,
+      engine: 'duckdb',
+      maxRows: 0,
+      signal,
+    });
+    const key = `${tenant}/${dataset}@${started.versions[dataset] ?? ''}`;
+    await started.stream.close();
+    const cached = this.#schemas.get(key);
+    if (cached) return cached;
+    this.#schemas.set(key, started.stream.schema);
+    return started.stream.schema;
+  }
+
+  /** The tenant's slice of `information_schema`, as a VALUES subquery the splicer puts in place of the table. */
+  async #informationSchema(tenant: string, schema: string, name: string): Promise<string | undefined> {
+    if (schema !== 'information_schema') return undefined;
+    const datasets = Object.keys(this.#deps.config.tenants[tenant]?.datasets ?? {}).sort();
+    const virtual = ['columns', 'schemata', 'tables'];
+    switch (name) {
+      case 'schemata':
+        return valuesTable(
+          ['catalog_name', 'schema_name'],
+          [
+            [CATALOG, 'information_schema'],
+            [CATALOG, tenant],
+          ],
+        );
+      case 'tables':
+        return valuesTable(
+          ['table_catalog', 'table_schema', 'table_name', 'table_type'],
+          [
+            ...datasets.map((d) => [CATALOG, tenant, d, 'BASE TABLE']),
+            ...virtual.map((v) => [CATALOG, 'information_schema', v, 'BASE TABLE']),
+          ],
+        );
+      case 'columns': {
+        const rows: (string | number | null)[][] = [];
+        const signal = new AbortController().signal;
+        for (const dataset of datasets) {
+          const columns = await this.describe(tenant, dataset, signal).catch(() => [] as Schema);
+          columns.forEach((c, i) => {
+            rows.push([CATALOG, tenant, dataset, c.name, i + 1, null, 'YES', trinoType(c.type).type]);
+          });
+        }
+        return valuesTable(
+          [
+            'table_catalog',
+            'table_schema',
+            'table_name',
+            'column_name',
+            'ordinal_position',
+            'column_default',
+            'is_nullable',
+            'data_type',
+          ],
+          rows,
+          ['VARCHAR', 'VARCHAR', 'VARCHAR', 'VARCHAR', 'BIGINT', 'VARCHAR', 'VARCHAR', 'VARCHAR'],
+        );
+      }
+      default:
+        return undefined;
+    }
   }
 
   async start(input: QueryInput): Promise<StartedQuery> {

@@ -12,9 +12,19 @@ export interface TenantNamespace {
   readonly datasets: Readonly<Record<string, { readonly rowFilter?: string | undefined }>>;
   /** The name the engine binds a dataset's snapshot under. */
   physicalName(dataset: string): string;
+  /**
+   * Tables the gateway answers itself, such as `information_schema.tables`: a SQL subquery (VALUES) for a
+   * qualified name, or undefined when there is no such table.
+   */
+  virtualTable?(schema: string, name: string): Promise<string | undefined>;
 }
 
+/** Schemas the gateway serves itself, beside the tenant's own. */
+export const VIRTUAL_SCHEMAS = new Set(['information_schema']);
+
 export interface PreparedQuery {
+  /** False when the query read gateway-made tables (whose contents change): do not reuse it. */
+  readonly cacheable: boolean;
   /** The tenant's SQL with each dataset reference spliced to its physical name (and row filter); nothing else changed. */
   readonly sql: string;
   /** Datasets the query reads, with the name each is bound under. */
@@ -32,6 +42,21 @@ const same = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCas
 function listDatasets(namespace: TenantNamespace): string {
   const names = Object.keys(namespace.datasets).sort((a, b) => a.localeCompare(b, 'en', { sensitivity: 'base' }));
   return names.length > 0 ? names.join(', ') : '(none)';
+}
+
+/** The subquery for `information_schema.<table>` (optionally `<catalog>.` in front), if the namespace serves it. */
+async function virtualReference(parts: readonly NamePart[], namespace: TenantNamespace): Promise<string | undefined> {
+  if (!namespace.virtualTable || parts.length < 2) return undefined;
+  const [schema, name] = parts.slice(-2).map((p) => p.value.toLowerCase());
+  const catalog = parts.length === 3 ? (parts[0]?.value ?? '') : namespace.catalog;
+  if (parts.length > 3 || !same(catalog, namespace.catalog) || !schema || !name || !VIRTUAL_SCHEMAS.has(schema)) {
+    return undefined;
+  }
+  const subquery = await namespace.virtualTable(schema, name);
+  if (subquery === undefined) {
+    throw new LakegateError('UNKNOWN_TABLE', `Table ${schema}.${name} does not exist.`);
+  }
+  return subquery;
 }
 
 /** Resolves a written name to one of the tenant's datasets, or explains why it is not one. */
@@ -99,6 +124,7 @@ export async function prepareTenantQuery(
 
   const edits: { start: number; end: number; text: string }[] = [];
   const used = new Map<string, string>();
+  let cacheable = true;
   for (const table of shape.tables) {
     if (table.cte) continue;
     const name = readQualifiedName(sql, table.position);
@@ -108,6 +134,13 @@ export async function prepareTenantQuery(
         'FORBIDDEN_STATEMENT',
         `File paths are not allowed as tables: query your datasets by name.`,
       );
+    }
+    const virtual = await virtualReference(name.parts, namespace);
+    if (virtual !== undefined) {
+      cacheable = false;
+      const alias = table.aliased ? '' : ` AS ${quoteIdentifier(name.parts.at(-1)?.value ?? 'virtual')}`;
+      edits.push({ start: name.start, end: name.end, text: `(${virtual})${alias}` });
+      continue;
     }
     const dataset = resolveDataset(name.parts, namespace);
     const physical = namespace.physicalName(dataset);
@@ -125,6 +158,7 @@ export async function prepareTenantQuery(
   for (const edit of edits) rewritten = rewritten.slice(0, edit.start) + edit.text + rewritten.slice(edit.end);
 
   return {
+    cacheable,
     sql: rewritten,
     datasets: [...used].map(([name, physical]) => ({ name, physical })),
     fingerprint: fingerprint(sql),

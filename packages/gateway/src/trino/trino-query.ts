@@ -1,0 +1,379 @@
+import { randomBytes } from 'node:crypto';
+import { type ColumnBatch, LakegateError, type QueryStream } from '@lakegate/engine-api';
+import type { QueryService } from '../query/query-service.js';
+import { type TrinoError, trinoError } from './trino-errors.js';
+import { answerMetadata, type StaticResult } from './trino-metadata.js';
+import { type TrinoColumnType, trinoType } from './trino-types.js';
+
+export type TrinoState = 'QUEUED' | 'RUNNING' | 'FINISHED' | 'FAILED';
+
+export interface TrinoColumn {
+  readonly name: string;
+  readonly type: string;
+  readonly typeSignature: TrinoColumnType['typeSignature'];
+}
+
+/** Trino's `QueryResults`, as every client protocol response carries it. */
+export interface QueryResults {
+  readonly id: string;
+  readonly infoUri: string;
+  readonly nextUri?: string;
+  readonly partialCancelUri?: string;
+  readonly columns?: readonly TrinoColumn[];
+  readonly data?: readonly (readonly unknown[])[];
+  readonly stats: Readonly<Record<string, unknown>>;
+  readonly error?: TrinoError;
+  readonly warnings: readonly never[];
+  readonly updateType?: string;
+}
+
+export interface TrinoQueryOptions {
+  readonly tenant: string;
+  readonly sql: string;
+  readonly queries: QueryService;
+  readonly schema: string | undefined;
+  readonly user: string;
+  readonly source: string | undefined;
+  /** Rows per page at most. */
+  readonly pageRows: number;
+  /** Bytes (approximate, as JSON) per page at most. */
+  readonly pageBytes: number;
+}
+
+let sequence = 0;
+
+/** Trino's query id shape: `YYYYMMDD_HHMMSS_NNNNN_xxxxx`. */
+function newQueryId(): string {
+  const now = new Date();
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '_').slice(0, 15);
+  sequence = (sequence + 1) % 100_000;
+  return `${stamp}_${String(sequence).padStart(5, '0')}_${randomBytes(3).toString('hex').slice(0, 5)}`;
+}
+
+/**
+ * One query in Trino's client protocol: started at once, then read page by page as the client follows nextUri.
+ * A page is served only when asked for, so a client that reads slowly holds the query back rather than piling
+ * rows up in memory.
+ */
+export class TrinoQuery {
+  readonly id = newQueryId();
+  /** Makes nextUri unguessable: knowing a query id is not enough to read or cancel it. */
+  readonly slug = randomBytes(8).toString('hex');
+  readonly tenant: string;
+  readonly sql: string;
+  readonly createdAt = Date.now();
+  lastAccess = Date.now();
+  readonly #options: TrinoQueryOptions;
+  readonly #controller = new AbortController();
+  #state: TrinoState = 'QUEUED';
+  #error: TrinoError | undefined;
+  #columns: readonly TrinoColumn[] | undefined;
+  #encoders: readonly TrinoColumnType['encode'][] = [];
+  #iterator: AsyncIterator<ColumnBatch> | undefined;
+  #stream: QueryStream | undefined;
+  #static: StaticResult | undefined;
+  #pending: ColumnBatch | undefined;
+  #pendingOffset = 0;
+  #exhausted = false;
+  #rows = 0;
+  #token = 1;
+  #last: { token: number; results: QueryResults } | undefined;
+  #headers: Readonly<Record<string, string>> = {};
+  readonly #ready: Promise<void>;
+  #busy: Promise<unknown> = Promise.resolve();
+
+  constructor(options: TrinoQueryOptions) {
+    this.#options = options;
+    this.tenant = options.tenant;
+    this.sql = options.sql;
+    this.#ready = this.#start();
+  }
+
+  get state(): TrinoState {
+    return this.#state;
+  }
+
+  get done(): boolean {
+    return this.#state === 'FINISHED' || this.#state === 'FAILED';
+  }
+
+  /** Headers for the response that carries the result (session changes). */
+  get headers(): Readonly<Record<string, string>> {
+    return this.#headers;
+  }
+
+  /** Resolves once the query has started or failed; the error, if it failed. */
+  async started(): Promise<TrinoError | undefined> {
+    await this.#ready;
+    return this.#error;
+  }
+
+  async #start(): Promise<void> {
+    const { tenant, sql, queries } = this.#options;
+    try {
+      const metadata = await answerMetadata(sql, {
+        tenant,
+        queries,
+        schema: this.#options.schema,
+        signal: this.#controller.signal,
+      });
+      if (metadata) {
+        this.#static = metadata;
+        this.#headers = metadata.headers ?? {};
+        this.#columns = metadata.columns.map((c) => ({
+          name: c.name,
+          type: c.type,
+          typeSignature:
+            c.type === 'varchar'
+              ? { rawType: 'varchar', arguments: [{ kind: 'LONG', value: 2147483647 }] }
+              : { rawType: c.type, arguments: [] },
+        }));
+        this.#encoders = metadata.columns.map(() => (v: unknown) => v);
+        this.#state = 'RUNNING';
+        return;
+      }
+      const started = await queries.start({
+        queryId: this.id,
+        tenant,
+        sql,
+        engine: undefined,
+        maxRows: Number.MAX_SAFE_INTEGER - 1,
+        signal: this.#controller.signal,
+      });
+      this.#stream = started.stream;
+      const types = started.stream.schema.map((c) => trinoType(c.type));
+      this.#columns = started.stream.schema.map((c, i) => ({
+        name: c.name,
+        type: types[i]?.type ?? 'varchar',
+        typeSignature: types[i]?.typeSignature ?? { rawType: 'varchar', arguments: [] },
+      }));
+      this.#encoders = types.map((t) => t.encode);
+      this.#iterator = started.stream[Symbol.asyncIterator]();
+      this.#state = 'RUNNING';
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  #fail(error: unknown): void {
+    if (this.done) return;
+    this.#error = trinoError(error, this.sql);
+    this.#state = 'FAILED';
+    void this.#stream?.close();
+  }
+
+  /** Cancels the query (client DELETE, abandonment, shutdown); it stops in the engine. */
+  cancel(reason = 'Query was canceled'): void {
+    if (this.done) return;
+    this.#controller.abort(new LakegateError('QUERY_CANCELLED', reason));
+    this.#fail(new LakegateError('QUERY_CANCELLED', reason));
+  }
+
+  #uri(base: string, token: number): string {
+    return `${base}/v1/statement/executing/${this.id}/${this.slug}/${token}`;
+  }
+
+  #stats(): Readonly<Record<string, unknown>> {
+    const elapsed = Date.now() - this.createdAt;
+    return {
+      state: this.#state,
+      queued: this.#state === 'QUEUED',
+      scheduled: this.#state !== 'QUEUED',
+      nodes: 1,
+      totalSplits: 1,
+      queuedSplits: this.#state === 'QUEUED' ? 1 : 0,
+      runningSplits: this.#state === 'RUNNING' ? 1 : 0,
+      completedSplits: this.done ? 1 : 0,
+      cpuTimeMillis: 0,
+      wallTimeMillis: elapsed,
+      queuedTimeMillis: 0,
+      elapsedTimeMillis: elapsed,
+      processedRows: this.#rows,
+      processedBytes: 0,
+      physicalInputBytes: 0,
+      peakMemoryBytes: 0,
+      spilledBytes: 0,
+      progressPercentage: this.done ? 100 : 0,
+    };
+  }
+
+  /** The first response: the query is queued, data comes from nextUri. */
+  initial(base: string): QueryResults {
+    return {
+      id: this.id,
+      infoUri: `${base}/v1/query/${this.id}`,
+      nextUri: `${base}/v1/statement/queued/${this.id}/${this.slug}/${this.#token}`,
+      stats: this.#stats(),
+      warnings: [],
+    };
+  }
+
+  /**
+   * The page for `token`. Asking again for the last token returns the same page (clients retry); a page is built
+   * from up to `pageRows` rows, waiting at most `waitMs` for the query to produce them.
+   */
+  page(token: number, base: string, waitMs: number): Promise<QueryResults> {
+    this.lastAccess = Date.now();
+    const run = this.#busy.then(() => this.#page(token, base, waitMs));
+    this.#busy = run.catch(() => undefined);
+    return run;
+  }
+
+  async #page(token: number, base: string, waitMs: number): Promise<QueryResults> {
+    if (this.#last && token === this.#last.token) return this.#last.results;
+    if (token !== this.#token) {
+      throw new LakegateError('NOT_FOUND', `Query ${this.id} has no page ${token}: the client is out of step.`);
+    }
+    const ready = await Promise.race([
+      this.#ready.then(() => true),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), waitMs)),
+    ]);
+    const base0 = { id: this.id, infoUri: `${base}/v1/query/${this.id}`, warnings: [] as never[] };
+    let results: QueryResults;
+    if (!ready) {
+      results = { ...base0, nextUri: this.#uri(base, token + 1), stats: this.#stats() };
+    } else if (this.#error) {
+      results = { ...base0, stats: this.#stats(), error: this.#error };
+    } else {
+      const data = await this.#read();
+      const more = !this.done;
+      results = {
+        ...base0,
+        ...(more
+          ? {
+              nextUri: this.#uri(base, token + 1),
+              partialCancelUri: `${base}/v1/statement/executing/partialCancel/${this.id}/0/${this.slug}/${token}`,
+            }
+          : {}),
+        ...(this.#columns ? { columns: this.#columns } : {}),
+        ...(data.length > 0 ? { data } : {}),
+        stats: this.#stats(),
+        ...(this.#error ? { error: this.#error } : {}),
+      };
+    }
+    this.#last = { token, results };
+    this.#token = token + 1;
+    return results;
+  }
+
+  /** Reads up to a page of rows; marks the query FINISHED when the result is exhausted. */
+  async #read(): Promise<unknown[][]> {
+    const { pageRows, pageBytes } = this.#options;
+    const rows: unknown[][] = [];
+    let bytes = 0;
+    if (this.#static) {
+      rows.push(...this.#static.rows.map((r) => [...r]));
+      this.#rows = rows.length;
+      this.#state = 'FINISHED';
+      return rows;
+    }
+    try {
+      while (rows.length < pageRows && bytes < pageBytes && !this.#exhausted) {
+        if (!this.#pending) {
+          const next = await (this.#iterator as AsyncIterator<ColumnBatch>).next();
+          if (next.done) {
+            this.#exhausted = true;
+            break;
+          }
+          this.#pending = next.value;
+          this.#pendingOffset = 0;
+        }
+        const batch = this.#pending;
+        while (this.#pendingOffset < batch.rowCount && rows.length < pageRows && bytes < pageBytes) {
+          const r = this.#pendingOffset++;
+          const row = batch.columns.map((column, c) => {
+            const value = column[r];
+            return value === null || value === undefined ? null : (this.#encoders[c] as (v: unknown) => unknown)(value);
+          });
+          bytes += JSON.stringify(row).length;
+          rows.push(row);
+        }
+        if (this.#pendingOffset >= batch.rowCount) this.#pending = undefined;
+      }
+    } catch (error) {
+      this.#fail(error);
+      return rows;
+    }
+    this.#rows += rows.length;
+    if (this.#exhausted && !this.#pending) {
+      this.#state = 'FINISHED';
+      await this.#stream?.close();
+    }
+    return rows;
+  }
+
+  info(base: string): Readonly<Record<string, unknown>> {
+    return {
+      queryId: this.id,
+      state: this.#state,
+      query: this.sql,
+      self: `${base}/v1/query/${this.id}`,
+      session: {
+        user: this.#options.user,
+        source: this.#options.source ?? null,
+        catalog: 'lakegate',
+        schema: this.tenant,
+      },
+      queryStats: this.#stats(),
+      ...(this.#error
+        ? {
+            errorCode: { code: this.#error.errorCode, name: this.#error.errorName, type: this.#error.errorType },
+            failureInfo: this.#error.failureInfo,
+          }
+        : {}),
+    };
+  }
+
+  /** Waits briefly for the start; if admission refused it for overload, says so (the route answers 503). */
+  async refusedForOverload(waitMs: number): Promise<LakegateError | undefined> {
+    const startedError = await Promise.race([
+      this.#ready.then(() => 'started' as const),
+      new Promise<'pending'>((resolve) => setTimeout(() => resolve('pending'), waitMs)),
+    ]);
+    if (startedError === 'pending' || !this.#error) return undefined;
+    const code = this.#error.failureInfo.type.replace('io.lakegate.', '');
+    // Clients retry 502, 503 and 504: overload is answered as 503, whatever limit refused the query.
+    if (['ENGINE_BUSY', 'RATE_LIMITED', 'ENGINE_CLOSED', 'STATE_UNAVAILABLE'].includes(code)) {
+      return new LakegateError('ENGINE_BUSY', this.#error.message, { retryAfterSeconds: 1 });
+    }
+    return undefined;
+  }
+}
+
+/** The queries this gateway serves over the Trino protocol; abandoned ones are cancelled, finished ones forgotten. */
+export class TrinoQueryRegistry {
+  readonly #queries = new Map<string, TrinoQuery>();
+  readonly #sweeper: NodeJS.Timeout;
+
+  constructor(
+    readonly abandonAfterMs: number,
+    readonly retainMs: number,
+  ) {
+    this.#sweeper = setInterval(() => this.sweep(), Math.min(1000, abandonAfterMs));
+    this.#sweeper.unref();
+  }
+
+  add(query: TrinoQuery): void {
+    this.#queries.set(query.id, query);
+  }
+
+  get(id: string, tenant: string): TrinoQuery {
+    const query = this.#queries.get(id);
+    if (!query || query.tenant !== tenant) throw new LakegateError('NOT_FOUND', `Query ${id} does not exist.`);
+    return query;
+  }
+
+  sweep(now = Date.now()): void {
+    for (const [id, query] of this.#queries) {
+      if (!query.done && now - query.lastAccess > this.abandonAfterMs) {
+        query.cancel('Query was abandoned by the client: it stopped fetching results');
+      }
+      if (query.done && now - query.lastAccess > this.retainMs) this.#queries.delete(id);
+    }
+  }
+
+  close(): void {
+    clearInterval(this.#sweeper);
+    for (const query of this.#queries.values()) query.cancel('The gateway is shutting down');
+  }
+}

@@ -1,0 +1,86 @@
+import { LakegateError } from '@lakegate/engine-api';
+import { type Context, Hono } from 'hono';
+import type { GatewayEnv } from '../app-env.js';
+import type { QueryService } from '../query/query-service.js';
+import { TrinoQuery, type TrinoQueryRegistry } from './trino-query.js';
+
+export interface TrinoRouteOptions {
+  readonly queries: QueryService;
+  readonly registry: TrinoQueryRegistry;
+  readonly pageRows: number;
+  readonly pageBytes: number;
+  /** How long a GET of nextUri waits for data before answering with no data and the next nextUri. */
+  readonly maxWaitMs: number;
+}
+
+const token = (value: string): number => {
+  if (!/^\d{1,9}$/.test(value)) throw new LakegateError('NOT_FOUND', `Bad token ${value}.`);
+  return Number(value);
+};
+
+/**
+ * Trino's client protocol: POST /v1/statement, then GET nextUri until there is none; DELETE cancels. Catalog
+ * `lakegate`, schema = the tenant, tables = its datasets. Authentication is the gateway's (Bearer, or Basic with
+ * the tenant as user and the API key as password); the `X-Trino-User` header alone never authenticates.
+ */
+export function trinoRoutes(options: TrinoRouteOptions): Hono<GatewayEnv> {
+  const app = new Hono<GatewayEnv>();
+  const base = (url: string): string => new URL(url).origin;
+
+  app.post('/statement', async function submitStatement(c) {
+    const sql = (await c.req.text()).trim();
+    if (sql === '') throw new LakegateError('INVALID_REQUEST', 'The request body must be the SQL text.');
+    const logger = c.get('logger');
+    const query = new TrinoQuery({
+      tenant: c.get('tenant'),
+      sql,
+      queries: options.queries,
+      schema: c.req.header('x-trino-schema') || undefined,
+      user: c.req.header('x-trino-user') ?? c.get('tenant'),
+      source: c.req.header('x-trino-source'),
+      pageRows: options.pageRows,
+      pageBytes: options.pageBytes,
+    });
+    logger.info('trino.query', {
+      queryId: query.id,
+      source: c.req.header('x-trino-source'),
+      clientTags: c.req.header('x-trino-client-tags'),
+      traceToken: c.req.header('x-trino-trace-token'),
+    });
+    const overloaded = await query.refusedForOverload(20);
+    if (overloaded) throw overloaded;
+    options.registry.add(query);
+    return c.json(query.initial(base(c.req.url)));
+  });
+
+  const page = async function fetchPage(c: Context<GatewayEnv>) {
+    const query = options.registry.get(c.req.param('id') ?? '', c.get('tenant'));
+    if (c.req.param('slug') !== query.slug) throw new LakegateError('NOT_FOUND', `Query ${query.id} has no such page.`);
+    const results = await query.page(token(c.req.param('token') ?? ''), base(c.req.url), options.maxWaitMs);
+    // Session changes (SET SESSION, USE) travel as headers on the response that completes the statement.
+    return c.json(results, 200, query.done ? query.headers : {});
+  };
+  app.get('/statement/queued/:id/:slug/:token', page);
+  app.get('/statement/executing/:id/:slug/:token', page);
+
+  const cancel = function cancelQuery(c: Context<GatewayEnv>) {
+    const query = options.registry.get(c.req.param('id') ?? '', c.get('tenant'));
+    const slug = c.req.param('slug');
+    if (slug !== undefined && slug !== query.slug)
+      throw new LakegateError('NOT_FOUND', `Query ${query.id} has no such page.`);
+    query.cancel();
+    return c.body(null, 204);
+  };
+  app.delete('/statement/queued/:id/:slug/:token', cancel);
+  app.delete('/statement/executing/:id/:slug/:token', cancel);
+  // Partial cancel stops one stage in Trino; Lakegate has one stage per query, which the final cancel stops.
+  app.delete('/statement/executing/partialCancel/:id/:stage/:slug/:token', (c) => c.body(null, 204));
+
+  app.get('/query/:id', function queryInfo(c) {
+    const query = options.registry.get(c.req.param('id') ?? '', c.get('tenant'));
+    return c.json(query.info(base(c.req.url)));
+  });
+  app.delete('/query/:id', cancel);
+
+  return app;
+}

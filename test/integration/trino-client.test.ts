@@ -1,0 +1,289 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseConfig, type RunningGateway, silentLogger, startGateway } from '@lakegate/gateway';
+import { BasicAuth, type QueryResult, Trino } from 'trino-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hitsSelect, readClickBenchQueries } from '../support/clickbench.js';
+import { canonical } from '../support/compat.js';
+import { writeParquet } from '../support/duckdb-data.js';
+import { LONG_SQL } from '../support/sessions-client.js';
+
+const KEY = 'acme-trino-key';
+const corpus = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'corpora', 'clickbench');
+
+interface Collected {
+  columns: { name: string; type: string }[];
+  rows: unknown[][];
+  error: QueryResult['error'];
+  pages: number;
+  id: string;
+}
+
+/** Runs a query with the real trino-client, following nextUri to the end. */
+async function collect(trino: Trino, sql: string): Promise<Collected> {
+  const out: Collected = { columns: [], rows: [], error: undefined, pages: 0, id: '' };
+  for await (const result of await trino.query(sql)) {
+    out.id = result.id;
+    out.pages++;
+    if (result.columns) out.columns = result.columns.map((c) => ({ name: c.name, type: c.type }));
+    out.rows.push(...(result.data ?? []));
+    if (result.error) out.error = result.error;
+  }
+  return out;
+}
+
+/** The Trino client protocol, driven by the official JavaScript client. */
+describe('Trino client protocol (trino-client)', () => {
+  let root: string;
+  let gateway: RunningGateway;
+  let trino: Trino;
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'lakegate-trino-'));
+    for (const dir of ['events', 'hits', 'other']) await mkdir(join(root, dir));
+    await writeParquet(
+      join(root, 'events', 'p.parquet'),
+      `SELECT i AS id, i * 1.5 AS score, 'name-' || i AS name, i % 2 = 0 AS even, DATE '2024-01-01' + (i % 10)::INTEGER AS day,
+              TIMESTAMP '2024-01-01 10:00:00.123456' + INTERVAL (i) SECOND AS ts, (i / 4)::DECIMAL(10,2) AS amount,
+              [i, i + 1] AS pair, CASE WHEN i % 3 = 0 THEN NULL ELSE i END AS maybe
+       FROM range(100000) t(i)`,
+    );
+    await writeParquet(join(root, 'hits', 'p.parquet'), hitsSelect(20_000));
+    await writeParquet(join(root, 'other', 'p.parquet'), "SELECT 'globex-secret' AS s");
+    const config = parseConfig(
+      {
+        server: { port: 0 },
+        storage: { cacheDir: join(root, 'cache'), warming: { enabled: false } },
+        engines: { duckdb: { threads: 1 } },
+        query: { maxMaxRows: 1_000_000 },
+        trino: { abandonAfterSeconds: 1, maxWaitMs: 200 },
+        tenants: {
+          acme: {
+            apiKeys: [KEY],
+            datasets: {
+              events: { location: 'file:./events/', format: 'parquet' },
+              hits: { location: 'file:./hits/', format: 'parquet' },
+            },
+          },
+          globex: {
+            apiKeys: ['globex-trino-key'],
+            datasets: { secrets: { location: 'file:./other/', format: 'parquet' } },
+          },
+        },
+      },
+      { baseDir: root },
+    );
+    gateway = await startGateway({ config, logger: silentLogger });
+    trino = Trino.create({
+      server: gateway.url,
+      catalog: 'lakegate',
+      schema: 'acme',
+      auth: new BasicAuth('acme', KEY),
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await gateway?.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('lists catalogs, schemas and tables, and describes a dataset, as drivers do on connect', async () => {
+    expect((await collect(trino, 'SHOW CATALOGS')).rows).toEqual([['lakegate']]);
+    expect((await collect(trino, 'SHOW SCHEMAS FROM lakegate')).rows).toEqual([['information_schema'], ['acme']]);
+    expect((await collect(trino, 'SHOW TABLES')).rows).toEqual([['events'], ['hits']]);
+    expect((await collect(trino, "SHOW TABLES FROM lakegate.acme LIKE 'ev%'")).rows).toEqual([['events']]);
+    const described = await collect(trino, 'DESCRIBE events');
+    expect(described.columns.map((c) => c.name)).toEqual(['Column', 'Type', 'Extra', 'Comment']);
+    expect(described.rows.map((r) => [r[0], r[1]])).toEqual([
+      ['id', 'bigint'],
+      ['score', 'decimal(21,1)'],
+      ['name', 'varchar'],
+      ['even', 'boolean'],
+      ['day', 'date'],
+      ['ts', 'timestamp(3)'],
+      ['amount', 'decimal(10,2)'],
+      ['pair', 'array(bigint)'],
+      ['maybe', 'bigint'],
+    ]);
+    expect((await collect(trino, 'SHOW COLUMNS FROM lakegate.acme.events')).rows).toEqual(described.rows);
+    expect((await collect(trino, 'SELECT 1')).rows).toEqual([[1]]);
+    expect((await collect(trino, 'SELECT version()')).rows[0]?.[0]).toMatch(/^v\d/);
+  });
+
+  it('answers information_schema queries with the tenant’s tables only', async () => {
+    const tables = await collect(
+      trino,
+      "SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema = 'acme' ORDER BY table_name",
+    );
+    expect(tables.rows).toEqual([
+      ['acme', 'events'],
+      ['acme', 'hits'],
+    ]);
+    const columns = await collect(
+      trino,
+      "SELECT column_name, data_type FROM lakegate.information_schema.columns WHERE table_name = 'events' ORDER BY ordinal_position LIMIT 3",
+    );
+    expect(columns.rows).toEqual([
+      ['id', 'bigint'],
+      ['score', 'decimal(21,1)'],
+      ['name', 'varchar'],
+    ]);
+    const all = await collect(trino, 'SELECT DISTINCT table_schema FROM information_schema.columns');
+    expect(all.rows).toEqual([['acme']]);
+  });
+
+  it('maps types and encodes values as Trino does', async () => {
+    const result = await collect(
+      trino,
+      'SELECT id, CAST(score AS DOUBLE) AS score, name, even, day, ts, amount, pair, maybe FROM events ORDER BY id LIMIT 4',
+    );
+    expect(result.columns).toEqual([
+      { name: 'id', type: 'bigint' },
+      { name: 'score', type: 'double' },
+      { name: 'name', type: 'varchar' },
+      { name: 'even', type: 'boolean' },
+      { name: 'day', type: 'date' },
+      { name: 'ts', type: 'timestamp(3)' },
+      { name: 'amount', type: 'decimal(10,2)' },
+      { name: 'pair', type: 'array(bigint)' },
+      { name: 'maybe', type: 'bigint' },
+    ]);
+    expect(result.rows[1]).toEqual([
+      1,
+      1.5,
+      'name-1',
+      false,
+      '2024-01-02',
+      '2024-01-01 10:00:01.123',
+      '0.25',
+      [1, 2],
+      1,
+    ]);
+    expect(result.rows[0]?.[8]).toBeNull();
+  });
+
+  it('gives the same answers as POST /v1/query on the ClickBench queries', async () => {
+    const queries = readClickBenchQueries(corpus);
+    if (!queries) return;
+    for (const sql of queries) {
+      const viaTrino = await collect(trino, sql);
+      expect(viaTrino.error, sql).toBeUndefined();
+      const response = await fetch(`${gateway.url}/v1/query`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${KEY}` },
+        body: JSON.stringify({ sql, maxRows: 100_000 }),
+      });
+      const viaHttp = (await response.json()) as { rows: unknown[][] };
+      // Trino sends bigint as a JSON number, which JavaScript rounds beyond 2^53: compare numbers as JavaScript sees them.
+      const normalise = (rows: unknown[][]) =>
+        rows.map((row) =>
+          row.map((v) => {
+            if (typeof v === 'string' && /^-?\d{16,}$/.test(v)) return canonical(Number(v));
+            return canonical(typeof v === 'string' ? v.replace(/\.000$/, '') : v);
+          }),
+        );
+      expect(normalise(viaTrino.rows), sql).toEqual(normalise(viaHttp.rows));
+    }
+  });
+
+  it('pages a 100k-row result in bounded pages', async () => {
+    const result = await collect(trino, 'SELECT id FROM events');
+    expect(result.rows).toHaveLength(100_000);
+    expect(result.pages).toBeGreaterThanOrEqual(100);
+    expect(new Set(result.rows.map((r) => r[0])).size).toBe(100_000);
+  });
+
+  /** Starts a query by the protocol's first request, as any Trino client does, and returns its first results. */
+  const submit = async (sql: string): Promise<QueryResult> => {
+    const response = await fetch(`${gateway.url}/v1/statement`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${KEY}`, 'X-Trino-User': 'acme' },
+      body: sql,
+    });
+    return (await response.json()) as QueryResult;
+  };
+  const waitUntil = async (condition: () => boolean | Promise<boolean>, ms: number) => {
+    const deadline = Date.now() + ms;
+    while (!(await condition()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  };
+
+  it('cancels a long query mid-flight, by DELETE on nextUri or by the client’s cancel, and it stops in the engine', async () => {
+    for (const how of ['nextUri', 'client'] as const) {
+      const first = await submit(LONG_SQL);
+      const next = (await (
+        await fetch(first.nextUri ?? '', { headers: { Authorization: `Bearer ${KEY}` } })
+      ).json()) as QueryResult;
+      expect(next.stats?.state).toMatch(/QUEUED|RUNNING/);
+      await waitUntil(() => gateway.engineStats().duckdb?.activeQueries === 1, 2000);
+      expect(gateway.engineStats().duckdb?.activeQueries).toBe(1);
+      if (how === 'nextUri') {
+        const deleted = await fetch(next.nextUri ?? '', {
+          method: 'DELETE',
+          headers: { Authorization: `Bearer ${KEY}` },
+        });
+        expect(deleted.status).toBe(204);
+      } else {
+        await trino.cancel(first.id);
+      }
+      await waitUntil(() => gateway.engineStats().duckdb?.activeQueries === 0, 2000);
+      expect(gateway.engineStats().duckdb?.activeQueries).toBe(0);
+      const info = await trino.queryInfo(first.id);
+      expect(info).toMatchObject({ queryId: first.id, state: 'FAILED' });
+    }
+  });
+
+  it('cancels a query whose client stopped fetching', async () => {
+    const first = await submit(LONG_SQL);
+    await waitUntil(() => gateway.engineStats().duckdb?.activeQueries === 1, 2000);
+    await waitUntil(async () => (await trino.queryInfo(first.id)).state === 'FAILED', 5000);
+    const info = await trino.queryInfo(first.id);
+    expect(info.state).toBe('FAILED');
+    expect(JSON.stringify(info)).toContain('abandoned');
+    await waitUntil(() => gateway.engineStats().duckdb?.activeQueries === 0, 2000);
+    expect(gateway.engineStats().duckdb?.activeQueries).toBe(0);
+  });
+
+  it('returns Trino error objects for bad SQL and for another tenant’s table', async () => {
+    const syntax = await collect(trino, 'SELECT * FROM events WHERE');
+    expect(syntax.error).toMatchObject({ errorName: 'SYNTAX_ERROR', errorType: 'USER_ERROR', errorCode: 1 });
+    expect(syntax.error).toHaveProperty('errorLocation.lineNumber', 1);
+    const foreign = await collect(trino, 'SELECT * FROM secrets');
+    expect(foreign.error).toMatchObject({ errorName: 'TABLE_NOT_FOUND', errorType: 'USER_ERROR' });
+    expect(JSON.stringify(foreign)).not.toContain('globex-secret');
+    const qualified = await collect(trino, 'SELECT * FROM lakegate.globex.secrets');
+    expect(qualified.error?.errorName).toBe('TABLE_NOT_FOUND');
+  });
+
+  it('authenticates with Basic or Bearer, never with X-Trino-User alone', async () => {
+    const post = (headers: Record<string, string>) =>
+      fetch(`${gateway.url}/v1/statement`, { method: 'POST', headers, body: 'SELECT 1' });
+    expect((await post({ 'X-Trino-User': 'acme' })).status).toBe(401);
+    const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+    expect((await post({ Authorization: basic('acme', 'wrong-password') })).status).toBe(401);
+    expect((await post({ Authorization: basic('globex', KEY) })).status).toBe(401);
+    expect((await post({ Authorization: basic('acme', KEY) })).status).toBe(200);
+    expect((await post({ Authorization: `Bearer ${KEY}` })).status).toBe(200);
+    const other = Trino.create({ server: gateway.url, auth: new BasicAuth('acme', 'wrong-password') });
+    await expect(collect(other, 'SELECT 1')).rejects.toThrow(/401/);
+  });
+
+  it('sends X-Trino-Set-Session and X-Trino-Clear-Session for SET and RESET SESSION', async () => {
+    const run = async (sql: string) => {
+      const headers = { Authorization: `Bearer ${KEY}` };
+      let results = (await (
+        await fetch(`${gateway.url}/v1/statement`, { method: 'POST', headers, body: sql })
+      ).json()) as QueryResult;
+      let response: Response | undefined;
+      while (results.nextUri) {
+        response = await fetch(results.nextUri, { headers });
+        results = (await response.json()) as QueryResult;
+      }
+      return response?.headers;
+    };
+    expect((await run("SET SESSION query_max_run_time = '10m'"))?.get('x-trino-set-session')).toBe(
+      'query_max_run_time=10m',
+    );
+    expect((await run('RESET SESSION query_max_run_time'))?.get('x-trino-clear-session')).toBe('query_max_run_time');
+  });
+});
