@@ -84,7 +84,8 @@ describe('hostile tenant SQL through POST /v1/query', () => {
     ['SELECT * FROM temp.events', [404, 'UNKNOWN_TABLE']],
     ['SELECT * FROM memory.main.events', [404, 'UNKNOWN_TABLE']],
     ['SELECT * FROM system.main.duckdb_settings', [404, 'UNKNOWN_TABLE']],
-    ['SELECT * FROM information_schema.tables', [404, 'UNKNOWN_TABLE']],
+    // The gateway answers information_schema itself, with the caller's tables only (checked below).
+    ['SELECT * FROM information_schema.tables', 'own-data'],
     ['SELECT * FROM pg_catalog.pg_tables', [404, 'UNKNOWN_TABLE']],
     ['SELECT * FROM duckdb_settings()', [400, 'FORBIDDEN_STATEMENT']],
     ['SELECT * FROM duckdb_tables()', [400, 'FORBIDDEN_STATEMENT']],
@@ -181,6 +182,20 @@ describe('hostile tenant SQL through POST /v1/query', () => {
       }
     }
     expect(failures).toEqual([]);
+  });
+
+  it('shows only the caller’s tables in information_schema', async () => {
+    const response = await fetch(`${gateway.url}/v1/query`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${ACME}` },
+      body: JSON.stringify({ sql: 'SELECT table_schema, table_name FROM information_schema.tables ORDER BY 1, 2' }),
+    });
+    const body = (await response.json()) as { rows: string[][] };
+    expect(body.rows.filter((r) => r[0] !== 'information_schema')).toEqual([
+      ['acme', 'events'],
+      ['acme', 'orders'],
+    ]);
+    expect(JSON.stringify(body)).not.toMatch(/globex|invoices/);
   });
 
   it('lists the caller’s datasets when a table is unknown', async () => {

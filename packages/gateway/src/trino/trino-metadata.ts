@@ -20,7 +20,7 @@ export interface MetadataContext {
   readonly signal: AbortSignal;
 }
 
-const IDENT = String.raw`(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_]*)`;
+const IDENT = '(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_]*)';
 const unquote = (text: string): string => (text.startsWith('"') ? text.slice(1, -1).replaceAll('""', '"') : text);
 const name = (text: string): string[] => (text.match(new RegExp(IDENT, 'g')) ?? []).map(unquote);
 
