@@ -2,4 +2,5 @@ export * from './engine.js';
 export * from './errors.js';
 export * from './query-stream.js';
 export * from './reference-engine.js';
+export { Slots } from './slots.js';
 export type * from './types.js';

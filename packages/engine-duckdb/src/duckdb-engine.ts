@@ -15,13 +15,13 @@ import {
   LakegateError,
   type QueryRequest,
   type QueryStream,
+  Slots,
   type SqlAnalysis,
   throwIfAborted,
 } from '@lakegate/engine-api';
 import { CostModel } from './cost-model.js';
 import { mapDuckDBError } from './error-mapping.js';
 import { enforceQueryPolicy } from './query-policy.js';
-import { Slots } from './slots.js';
 import { SqlAnalyzer } from './sql-analysis.js';
 import { type InstanceLimits, type PooledConnection, TenantInstance } from './tenant-instance.js';
 import { mapType, readChunk } from './type-mapping.js';

@@ -1,8 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
-import type { DatasetSnapshot, TableBinding } from '@lakegate/engine-api';
-import { Slots } from './slots.js';
+import { type DatasetSnapshot, Slots, type TableBinding } from '@lakegate/engine-api';
 
 export interface InstanceLimits {
   readonly threads: number;

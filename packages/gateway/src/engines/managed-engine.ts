@@ -10,6 +10,7 @@ import {
   LakegateError,
   type QueryRequest,
   type QueryStream,
+  Slots,
   type SqlAnalysis,
   throwIfAborted,
   toLakegateError,
@@ -35,13 +36,13 @@ export class ManagedEngine {
   readonly #engine: Engine;
   readonly #options: ManagedEngineOptions;
   readonly #shutdown = new AbortController();
-  readonly #waiting: (() => void)[] = [];
-  #running = 0;
+  readonly #slots: Slots;
   #closing: Promise<void> | undefined;
 
   constructor(engine: Engine, options: ManagedEngineOptions) {
     this.#engine = engine;
     this.#options = options;
+    this.#slots = new Slots(options.maxConcurrent);
     // Every running query listens for shutdown: as many listeners as queries is expected, not a leak.
     setMaxListeners(0, this.#shutdown.signal);
   }
@@ -70,7 +71,7 @@ export class ManagedEngine {
   }
 
   stats(): EngineStats & { readonly running: number; readonly queued: number } {
-    return { ...this.#engine.stats(), running: this.#running, queued: this.#waiting.length };
+    return { ...this.#engine.stats(), running: this.#slots.used, queued: this.#slots.waiting };
   }
 
   /** Runs a query within the engine's limits. The returned stream must be read to the end or closed. */
@@ -96,8 +97,7 @@ export class ManagedEngine {
       this.#shutdown.signal.removeEventListener('abort', onShutdown);
       if (slot) {
         slot = false;
-        this.#running--;
-        this.#waiting.shift()?.();
+        this.#slots.release();
       }
     };
     const failure = (error: unknown): LakegateError =>
@@ -134,29 +134,13 @@ export class ManagedEngine {
   }
 
   async #acquire(signal: AbortSignal): Promise<void> {
-    if (this.#running < this.#options.maxConcurrent) {
-      this.#running++;
-      return;
-    }
-    if (this.#waiting.length >= this.#options.maxQueued) {
+    const full = this.#slots.used >= this.#options.maxConcurrent;
+    if (full && this.#slots.waiting >= this.#options.maxQueued) {
       throw new LakegateError('ENGINE_BUSY', `The ${this.id} engine is at capacity; retry shortly.`, {
         retryAfterSeconds: 1,
       });
     }
-    await new Promise<void>((resolve, reject) => {
-      const grant = (): void => {
-        signal.removeEventListener('abort', cancel);
-        this.#running++;
-        resolve();
-      };
-      const cancel = (): void => {
-        const index = this.#waiting.indexOf(grant);
-        if (index >= 0) this.#waiting.splice(index, 1);
-        reject(abortError(signal));
-      };
-      signal.addEventListener('abort', cancel, { once: true });
-      this.#waiting.push(grant);
-    });
+    await this.#slots.acquire(signal);
   }
 
   /**
@@ -166,7 +150,7 @@ export class ManagedEngine {
   close(graceMs = 0): Promise<void> {
     this.#closing ??= (async () => {
       const deadline = Date.now() + graceMs;
-      while (this.#running > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      while (this.#slots.used > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
       this.#shutdown.abort(
         new LakegateError('QUERY_CANCELLED', 'The query was cancelled because the gateway is shutting down.'),
       );

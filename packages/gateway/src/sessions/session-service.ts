@@ -1,5 +1,12 @@
 import { hostname } from 'node:os';
-import { type ColumnType, isLakegateError, LakegateError, type Schema, toLakegateError } from '@lakegate/engine-api';
+import {
+  type ColumnType,
+  isLakegateError,
+  LakegateError,
+  type Schema,
+  Slots,
+  toLakegateError,
+} from '@lakegate/engine-api';
 import type { BlobStore } from '@lakegate/storage';
 import type { GatewayConfig } from '../config/config.js';
 import type { Logger } from '../logging/logger.js';
@@ -60,40 +67,27 @@ export function defaultReplicaId(port: number): string {
 /** First-come, first-served slots, per tenant, for statements running on this replica. */
 class TenantSlots {
   readonly #capacity: number;
-  readonly #used = new Map<string, number>();
-  readonly #waiting = new Map<string, (() => void)[]>();
+  readonly #slots = new Map<string, Slots>();
 
   constructor(capacity: number) {
     this.#capacity = capacity;
   }
 
-  async acquire(tenant: string, signal: AbortSignal): Promise<void> {
-    const used = this.#used.get(tenant) ?? 0;
-    const queue = this.#waiting.get(tenant) ?? [];
-    if (used < this.#capacity && queue.length === 0) {
-      this.#used.set(tenant, used + 1);
-      return;
+  #of(tenant: string): Slots {
+    let slots = this.#slots.get(tenant);
+    if (!slots) {
+      slots = new Slots(this.#capacity);
+      this.#slots.set(tenant, slots);
     }
-    await new Promise<void>((resolve, reject) => {
-      const grant = (): void => {
-        signal.removeEventListener('abort', cancel);
-        this.#used.set(tenant, (this.#used.get(tenant) ?? 0) + 1);
-        resolve();
-      };
-      const cancel = (): void => {
-        const index = queue.indexOf(grant);
-        if (index >= 0) queue.splice(index, 1);
-        reject(signal.reason);
-      };
-      signal.addEventListener('abort', cancel, { once: true });
-      queue.push(grant);
-      this.#waiting.set(tenant, queue);
-    });
+    return slots;
+  }
+
+  acquire(tenant: string, signal: AbortSignal): Promise<void> {
+    return this.#of(tenant).acquire(signal);
   }
 
   release(tenant: string): void {
-    this.#used.set(tenant, (this.#used.get(tenant) ?? 1) - 1);
-    this.#waiting.get(tenant)?.shift()?.();
+    this.#of(tenant).release();
   }
 }
 

@@ -1,6 +1,9 @@
-import { abortError } from '@lakegate/engine-api';
+import { abortError } from './errors.js';
 
-/** A counting semaphore whose waiters are served first come, first served, and can give up on abort. */
+/**
+ * A counting semaphore whose waiters are served first come, first served, and can give up on abort: the one
+ * admission primitive behind engine connection pools, the gateway's engine slots and per-tenant statement slots.
+ */
 export class Slots {
   readonly #capacity: number;
   readonly #waiting: (() => void)[] = [];
