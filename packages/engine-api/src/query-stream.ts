@@ -58,6 +58,39 @@ export function createQueryStream(schema: Schema, source: BatchSource): QueryStr
   });
 }
 
+export interface WrapOptions {
+  /** Turns what the inner stream throws into the error the consumer sees. */
+  readonly mapError?: (error: unknown) => unknown;
+  /** Runs once after the inner stream is closed, whatever happened (frees what the wrapper holds). */
+  readonly onClose?: () => void | Promise<void>;
+}
+
+/**
+ * A stream over `inner` with the same schema and batches, mapping its errors and running `onClose` after it is
+ * freed: how layers (the managed engine, the query service) add their own cleanup to an engine's stream.
+ */
+export function wrapQueryStream(inner: QueryStream, options: WrapOptions): QueryStream {
+  const iterator = inner[Symbol.asyncIterator]();
+  const mapError = options.mapError ?? ((error: unknown) => error);
+  return createQueryStream(inner.schema, {
+    async next(): Promise<ColumnBatch | undefined> {
+      try {
+        const result = await iterator.next();
+        return result.done ? undefined : result.value;
+      } catch (error) {
+        throw mapError(error);
+      }
+    },
+    async close(): Promise<void> {
+      try {
+        await inner.close();
+      } finally {
+        await options.onClose?.();
+      }
+    },
+  });
+}
+
 /** Reads a whole stream into rows (for tests and small results; the gateway streams instead). */
 export async function collectRows(stream: QueryStream): Promise<unknown[][]> {
   const rows: unknown[][] = [];

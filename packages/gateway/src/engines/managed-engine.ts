@@ -2,8 +2,6 @@ import { setMaxListeners } from 'node:events';
 import {
   abortError,
   type CheckResult,
-  type ColumnBatch,
-  createQueryStream,
   type Engine,
   type EngineStats,
   isLakegateError,
@@ -14,6 +12,7 @@ import {
   type SqlAnalysis,
   throwIfAborted,
   toLakegateError,
+  wrapQueryStream,
 } from '@lakegate/engine-api';
 
 export interface ManagedEngineOptions {
@@ -109,24 +108,7 @@ export class ManagedEngine {
       await this.#acquire(controller.signal);
       slot = true;
       const inner = await this.#engine.execute(request, { signal: controller.signal });
-      const iterator = inner[Symbol.asyncIterator]();
-      return createQueryStream(inner.schema, {
-        async next(): Promise<ColumnBatch | undefined> {
-          try {
-            const result = await iterator.next();
-            return result.done ? undefined : result.value;
-          } catch (error) {
-            throw failure(error);
-          }
-        },
-        async close(): Promise<void> {
-          try {
-            await iterator.return?.();
-          } finally {
-            release();
-          }
-        },
-      });
+      return wrapQueryStream(inner, { mapError: failure, onClose: release });
     } catch (error) {
       release();
       throw failure(error);

@@ -1,13 +1,12 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import {
-  type ColumnBatch,
-  createQueryStream,
   isLakegateError,
   LakegateError,
   type QueryRequest,
   type QueryStream,
   type Schema,
   type TableBinding,
+  wrapQueryStream,
 } from '@lakegate/engine-api';
 import type { SnapshotLease, Storage } from '@lakegate/storage';
 import type { GatewayConfig } from '../config/config.js';
@@ -238,24 +237,9 @@ export class QueryService {
       } catch (error) {
         throw this.#logicalNames(error, prepared);
       }
-      const iterator = inner[Symbol.asyncIterator]();
-      const logicalNames = (error: unknown): unknown => this.#logicalNames(error, prepared);
-      const stream = createQueryStream(inner.schema, {
-        async next(): Promise<ColumnBatch | undefined> {
-          try {
-            const result = await iterator.next();
-            return result.done ? undefined : result.value;
-          } catch (error) {
-            throw logicalNames(error);
-          }
-        },
-        async close() {
-          try {
-            await inner.close();
-          } finally {
-            releaseAll();
-          }
-        },
+      const stream = wrapQueryStream(inner, {
+        mapError: (error) => this.#logicalNames(error, prepared),
+        onClose: releaseAll,
       });
       return {
         stream,
