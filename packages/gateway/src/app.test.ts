@@ -79,6 +79,15 @@ describe('POST /v1/query', () => {
     expect(body).toMatchObject({ rows: [[1, 'ada']], truncated: true });
   });
 
+  it('answers 429 RATE_LIMITED with Retry-After beyond the tenant’s query rate', async () => {
+    const { query } = await testApp({ acmeLimits: { queriesPerSecond: 1 } });
+    expect((await query({ sql: 'SELECT id FROM people' })).status).toBe(200);
+    const limited = await query({ sql: 'SELECT id FROM people' });
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get('retry-after')).toBe('1');
+    expect((await jsonOf(limited)).error.code).toBe('RATE_LIMITED');
+  });
+
   it('streams NDJSON: a header line, one array per row, then stats', async () => {
     const { query } = await testApp();
     const response = await query({ sql: 'SELECT * FROM people' }, { Accept: 'application/x-ndjson' });

@@ -4,6 +4,7 @@ import type { Storage } from '@lakegate/storage';
 import { type Context, Hono, type Next } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { Admission } from './admission/admission.js';
 import type { GatewayEnv } from './app-env.js';
 import { ApiKeyIndex } from './auth/api-keys.js';
 import type { GatewayConfig } from './config/config.js';
@@ -25,6 +26,8 @@ export interface AppDeps {
   readonly logger: Logger;
   /** The query path; built from the other deps when absent. */
   readonly queries?: QueryService;
+  /** Admission control for the query path built here. */
+  readonly admission?: Admission;
   /** Livy sessions, served under /sessions when present. */
   readonly sessions?: SessionService;
   /** Trino client protocol queries, served under /v1/statement when present. */

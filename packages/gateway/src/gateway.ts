@@ -3,6 +3,7 @@ import { serve } from '@hono/node-server';
 import type { EngineFactory } from '@lakegate/engine-api';
 import { duckdbEngineFactory } from '@lakegate/engine-duckdb';
 import { createBlobStore, createS3Client, createStorage, type StorageOptions } from '@lakegate/storage';
+import { Admission } from './admission/admission.js';
 import { createApp } from './app.js';
 import type { GatewayConfig } from './config/config.js';
 import { EngineRegistry } from './engines/engine-registry.js';
@@ -58,7 +59,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     { maxConcurrent: config.query.maxConcurrentQueries, maxQueued: config.query.maxConcurrentQueries * 4 },
   );
   let shuttingDown = false;
-  const queries = new QueryService({ config, storage, engines });
+  const admission = new Admission({
+    global: config.limits,
+    tenant: (tenant) => config.tenants[tenant]?.limits ?? {},
+    maxMemoryBytes: config.limits.maxMemoryBytes,
+  });
+  const queries = new QueryService({ config, storage, engines, admission });
   const stateLogger = logger.child({ component: 'state' });
   const store = config.state.redisUrl
     ? createRedisStateStore({

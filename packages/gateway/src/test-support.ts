@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createReferenceEngine, type Engine, type InMemoryTable } from '@lakegate/engine-api';
 import { createStorage } from '@lakegate/storage';
+import { Admission } from './admission/admission.js';
 import { createApp } from './app.js';
 import { type GatewayConfig, parseConfig } from './config/config.js';
 import { EngineRegistry } from './engines/engine-registry.js';
@@ -65,7 +66,8 @@ export async function testApp(
     (engine) => new ManagedEngine(engine, { maxConcurrent: 4, maxQueued: 4 }),
   );
   const engines = EngineRegistry.of(managed);
-  const app = createApp({ config, storage, engines, logger: silentLogger });
+  const admission = new Admission({ global: config.limits, tenant: (t) => config.tenants[t]?.limits ?? {} });
+  const app = createApp({ config, storage, engines, admission, logger: silentLogger });
   const query = (body: unknown, headers: Record<string, string> = {}) =>
     app.request('/v1/query', {
       method: 'POST',

@@ -18,10 +18,18 @@ const datasetSchema = z.strictObject({
 });
 
 const limitsSchema = z.strictObject({
+  /** Queries running at once. */
+  concurrentQueries: z.number().int().positive().optional(),
+  /** Queries waiting for a slot; beyond this, RATE_LIMITED (429). */
+  queuedQueries: z.number().int().min(0).optional(),
+  /** Queries admitted per second. */
+  queriesPerSecond: z.number().positive().optional(),
   /** Rows a result may carry at most; longer results are truncated (and say so). */
   maxResultRows: z.number().int().positive().optional(),
   /** Bytes a serialised result may carry at most; longer results are truncated (and say so). */
   maxResultBytes: z.number().int().positive().optional(),
+  /** A query's time limit. */
+  queryTimeoutMs: z.number().int().positive().optional(),
 });
 
 const tenantSchema = z.strictObject({
@@ -125,6 +133,8 @@ const fileSchema = z.strictObject({
       abandonAfterSeconds: z.number().positive().default(60),
     })
     .prefault({}),
+  /** Limits for the whole gateway (the same keys as a tenant's), plus the memory above which new work waits. */
+  limits: limitsSchema.extend({ maxMemoryBytes: z.number().int().positive().optional() }).prefault({}),
   engines: z.record(z.string(), z.unknown()).default({}),
   tenants: z.record(z.string().regex(TENANT_ID, 'tenant ids are lower case letters, digits, - and _'), tenantSchema),
 });
@@ -138,8 +148,12 @@ export interface DatasetConfig {
 }
 
 export interface LimitsConfig {
+  readonly concurrentQueries?: number | undefined;
+  readonly queuedQueries?: number | undefined;
+  readonly queriesPerSecond?: number | undefined;
   readonly maxResultRows?: number | undefined;
   readonly maxResultBytes?: number | undefined;
+  readonly queryTimeoutMs?: number | undefined;
 }
 
 export interface TenantConfig {
@@ -159,6 +173,7 @@ export interface GatewayConfig {
   readonly storage: Readonly<Omit<FileConfig['storage'], 'cacheDir'>> & { readonly cacheDir: string };
   readonly query: FileConfig['query'];
   readonly trino: FileConfig['trino'];
+  readonly limits: LimitsConfig & { readonly maxMemoryBytes?: number | undefined };
   readonly engines: Readonly<Record<string, unknown>>;
   readonly tenants: Readonly<Record<string, TenantConfig>>;
 }
@@ -280,6 +295,7 @@ export function parseConfig(
     storage: { ...file.storage, cacheDir },
     query: file.query,
     trino: file.trino,
+    limits: file.limits,
     engines: file.engines,
     tenants,
   });

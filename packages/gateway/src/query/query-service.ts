@@ -9,6 +9,7 @@ import {
   wrapQueryStream,
 } from '@lakegate/engine-api';
 import type { SnapshotLease, Storage } from '@lakegate/storage';
+import type { Admission } from '../admission/admission.js';
 import type { GatewayConfig } from '../config/config.js';
 import type { EngineRegistry } from '../engines/engine-registry.js';
 import type { ManagedEngine } from '../engines/managed-engine.js';
@@ -45,6 +46,8 @@ export interface QueryServiceDeps {
   readonly config: GatewayConfig;
   readonly storage: Storage;
   readonly engines: EngineRegistry;
+  /** Admission control; every query is admitted when absent. */
+  readonly admission?: Admission | undefined;
 }
 
 const PREPARED_CACHE_SIZE = 4096;
@@ -206,15 +209,27 @@ export class QueryService {
   async start(input: QueryInput): Promise<StartedQuery> {
     const { config } = this.#deps;
     const prepared = await this.prepare(input.tenant, input.sql, input.signal);
-    const limits = config.tenants[input.tenant]?.limits ?? {};
-    const maxRows = Math.min(input.maxRows, limits.maxResultRows ?? Number.POSITIVE_INFINITY);
-    const leases = await this.#acquire(
-      input.tenant,
-      prepared.datasets.map((d) => d.name),
-      input.signal,
-    );
+    const tenantLimits = config.tenants[input.tenant]?.limits ?? {};
+    const least = (key: 'maxResultRows' | 'maxResultBytes' | 'queryTimeoutMs'): number =>
+      Math.min(tenantLimits[key] ?? Number.POSITIVE_INFINITY, config.limits[key] ?? Number.POSITIVE_INFINITY);
+    const maxRows = Math.min(input.maxRows, least('maxResultRows'));
+    const maxBytes = least('maxResultBytes');
+    const timeoutMs = Math.min(config.query.timeoutMs, least('queryTimeoutMs'));
+    const admitted = (await this.#deps.admission?.admit(input.tenant, input.signal)) ?? (() => {});
+    let leases: SnapshotLease[];
+    try {
+      leases = await this.#acquire(
+        input.tenant,
+        prepared.datasets.map((d) => d.name),
+        input.signal,
+      );
+    } catch (error) {
+      admitted();
+      throw error;
+    }
     const releaseAll = (): void => {
       for (const lease of leases) lease.release();
+      admitted();
     };
     const physical = new Map(prepared.datasets.map((d) => [d.name, d.physical]));
     try {
@@ -233,7 +248,7 @@ export class QueryService {
       const { engine, route } = await this.#route(input, request);
       let inner: QueryStream;
       try {
-        inner = await engine.execute(request, { signal: input.signal, timeoutMs: config.query.timeoutMs });
+        inner = await engine.execute(request, { signal: input.signal, timeoutMs });
       } catch (error) {
         throw this.#logicalNames(error, prepared);
       }
@@ -249,7 +264,7 @@ export class QueryService {
         versions: Object.fromEntries(leases.map((l) => [l.snapshot.dataset, l.snapshot.version])),
         prepared,
         maxRows,
-        maxBytes: limits.maxResultBytes,
+        maxBytes: Number.isFinite(maxBytes) ? maxBytes : undefined,
       };
     } catch (error) {
       releaseAll();

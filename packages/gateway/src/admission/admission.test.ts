@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { Admission } from './admission.js';
+
+const signal = new AbortController().signal;
+
+describe('admission control', () => {
+  it('serves waiting tenants in turn, so a burst from one does not starve another', async () => {
+    const admission = new Admission({ global: { concurrentQueries: 1 }, tenant: () => ({}) });
+    const first = await admission.admit('a', signal);
+    const order: string[] = [];
+    const burst = Array.from({ length: 5 }, (_, i) =>
+      admission.admit('a', signal).then((release) => ({ who: `a${i}`, release })),
+    );
+    const polite = admission.admit('b', signal).then((release) => ({ who: 'b', release }));
+    const all = [...burst, polite];
+    let release = first;
+    for (let i = 0; i < all.length; i++) {
+      release();
+      const next = await Promise.race(
+        all.map((p) => p.then((x) => (order.includes(x.who) ? new Promise<never>(() => {}) : x))),
+      );
+      order.push(next.who);
+      release = next.release;
+    }
+    release();
+    expect(order.indexOf('b')).toBe(1);
+    expect(order.filter((w) => w.startsWith('a'))).toEqual(['a0', 'a1', 'a2', 'a3', 'a4']);
+  });
+
+  it('refuses with RATE_LIMITED and Retry-After when a tenant’s queue or rate is full', async () => {
+    let now = 0;
+    const admission = new Admission({
+      global: {},
+      tenant: (t) => (t === 'busy' ? { concurrentQueries: 1, queuedQueries: 1 } : { queriesPerSecond: 2 }),
+      clock: () => now,
+    });
+    await admission.admit('busy', signal);
+    const waiting = admission.admit('busy', signal);
+    await expect(admission.admit('busy', signal)).rejects.toMatchObject({ code: 'RATE_LIMITED', retryAfterSeconds: 1 });
+    expect(admission.stats()).toMatchObject({ running: 1, queued: 1 });
+    void waiting;
+
+    (await admission.admit('fast', signal))();
+    (await admission.admit('fast', signal))();
+    await expect(admission.admit('fast', signal)).rejects.toMatchObject({ code: 'RATE_LIMITED' });
+    now += 500;
+    (await admission.admit('fast', signal))();
+  });
+
+  it('keeps per-tenant concurrency while other tenants run', async () => {
+    const admission = new Admission({ global: { concurrentQueries: 10 }, tenant: () => ({ concurrentQueries: 1 }) });
+    await admission.admit('a', signal);
+    const queued = admission.admit('a', signal);
+    const other = await admission.admit('b', signal);
+    expect(admission.stats().byTenant).toMatchObject({ a: { running: 1, queued: 1 }, b: { running: 1, queued: 0 } });
+    other();
+    expect(admission.stats().byTenant.a).toMatchObject({ running: 1, queued: 1 });
+    void queued;
+  });
+
+  it('lets a queued query give up when its client goes away', async () => {
+    const admission = new Admission({ global: { concurrentQueries: 1 }, tenant: () => ({}) });
+    const release = await admission.admit('a', signal);
+    const client = new AbortController();
+    const queued = admission.admit('a', client.signal);
+    client.abort();
+    await expect(queued).rejects.toMatchObject({ code: 'QUERY_CANCELLED' });
+    expect(admission.stats().queued).toBe(0);
+    release();
+    expect(admission.stats().running).toBe(0);
+  });
+
+  it('refuses new work when memory is short, before running out', async () => {
+    let rss = 100;
+    const admission = new Admission({ global: {}, tenant: () => ({}), maxMemoryBytes: 1000, memoryUsage: () => rss });
+    (await admission.admit('a', signal))();
+    rss = 2000;
+    await expect(admission.admit('a', signal)).rejects.toMatchObject({ code: 'ENGINE_BUSY', retryAfterSeconds: 2 });
+  });
+});

@@ -1,0 +1,220 @@
+import { LakegateError } from '@lakegate/engine-api';
+
+/** Limits on queries, for one tenant or the whole gateway. Absent keys set no limit. */
+export interface QueryLimits {
+  /** Queries running at once. */
+  readonly concurrentQueries?: number | undefined;
+  /** Queries waiting for a slot; beyond this, RATE_LIMITED. */
+  readonly queuedQueries?: number | undefined;
+  /** Queries admitted per second (a token bucket with a one-second burst). */
+  readonly queriesPerSecond?: number | undefined;
+}
+
+export interface AdmissionOptions {
+  readonly global: QueryLimits;
+  readonly tenant: (tenant: string) => QueryLimits;
+  /** Refuse new work while the process's resident memory is above this many bytes. */
+  readonly maxMemoryBytes?: number | undefined;
+  readonly memoryUsage?: () => number;
+  readonly clock?: () => number;
+}
+
+export interface AdmissionStats {
+  readonly running: number;
+  readonly queued: number;
+  readonly byTenant: Readonly<Record<string, { readonly running: number; readonly queued: number }>>;
+}
+
+interface Waiter {
+  readonly tenant: string;
+  readonly grant: () => void;
+}
+
+class TokenBucket {
+  #tokens: number;
+  #at: number;
+
+  constructor(
+    readonly rate: number,
+    now: number,
+  ) {
+    this.#tokens = rate;
+    this.#at = now;
+  }
+
+  /** Takes a token, or returns the seconds until one is there. */
+  take(now: number): number {
+    this.#tokens = Math.min(this.rate, this.#tokens + ((now - this.#at) / 1000) * this.rate);
+    this.#at = now;
+    if (this.#tokens >= 1) {
+      this.#tokens -= 1;
+      return 0;
+    }
+    return (1 - this.#tokens) / this.rate;
+  }
+}
+
+/**
+ * Admission control: per-tenant and gateway-wide limits on running and queued queries and on their rate, with a
+ * fair queue — when a slot frees, the next query comes from the next waiting tenant in turn, so one tenant's burst
+ * cannot starve the others. Refusals are RATE_LIMITED (429) with Retry-After, at once, never a timeout.
+ */
+export class Admission {
+  readonly #options: AdmissionOptions;
+  readonly #clock: () => number;
+  readonly #running = new Map<string, number>();
+  /** Waiters by tenant, FIFO within a tenant; `#turns` is the round-robin order of tenants that wait. */
+  readonly #queues = new Map<string, Waiter[]>();
+  #turns: string[] = [];
+  #total = 0;
+  #queued = 0;
+  readonly #buckets = new Map<string, TokenBucket>();
+
+  constructor(options: AdmissionOptions) {
+    this.#options = options;
+    this.#clock = options.clock ?? Date.now;
+  }
+
+  stats(): AdmissionStats {
+    const tenants = new Set([...this.#running.keys(), ...this.#queues.keys()]);
+    return {
+      running: this.#total,
+      queued: this.#queued,
+      byTenant: Object.fromEntries(
+        [...tenants].map((t) => [t, { running: this.#running.get(t) ?? 0, queued: this.#queues.get(t)?.length ?? 0 }]),
+      ),
+    };
+  }
+
+  #rate(key: string, rate: number | undefined, what: string): void {
+    if (rate === undefined) return;
+    let bucket = this.#buckets.get(key);
+    if (!bucket || bucket.rate !== rate) {
+      bucket = new TokenBucket(rate, this.#clock());
+      this.#buckets.set(key, bucket);
+    }
+    const wait = bucket.take(this.#clock());
+    if (wait > 0) {
+      throw new LakegateError('RATE_LIMITED', `${what} is limited to ${rate} queries per second; retry shortly.`, {
+        retryAfterSeconds: Math.max(1, Math.ceil(wait)),
+      });
+    }
+  }
+
+  #canRun(tenant: string): boolean {
+    const { global } = this.#options;
+    const limits = this.#options.tenant(tenant);
+    return (
+      this.#total < (global.concurrentQueries ?? Number.POSITIVE_INFINITY) &&
+      (this.#running.get(tenant) ?? 0) < (limits.concurrentQueries ?? Number.POSITIVE_INFINITY)
+    );
+  }
+
+  #start(tenant: string): () => void {
+    this.#total++;
+    this.#running.set(tenant, (this.#running.get(tenant) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#total--;
+      this.#running.set(tenant, (this.#running.get(tenant) ?? 1) - 1);
+      this.#dispatch();
+    };
+  }
+
+  /** Grants freed slots to waiting tenants in turn, skipping tenants still at their own limit. */
+  #dispatch(): void {
+    for (let scanned = 0; scanned < this.#turns.length && this.#turns.length > 0; ) {
+      const tenant = this.#turns[0] as string;
+      this.#turns = [...this.#turns.slice(1), tenant];
+      const queue = this.#queues.get(tenant);
+      if (!queue || queue.length === 0 || !this.#canRun(tenant)) {
+        scanned++;
+        continue;
+      }
+      scanned = 0;
+      const waiter = queue.shift() as Waiter;
+      this.#queued--;
+      if (queue.length === 0) {
+        this.#queues.delete(tenant);
+        this.#turns = this.#turns.filter((t) => t !== tenant);
+      }
+      waiter.grant();
+    }
+  }
+
+  /**
+   * Admits a query of `tenant`: resolves with the release function once it may run, waits in the fair queue when
+   * the limits are reached, and refuses with RATE_LIMITED when the queue or the rate is full.
+   */
+  async admit(tenant: string, signal: AbortSignal): Promise<() => void> {
+    const { global, maxMemoryBytes } = this.#options;
+    const limits = this.#options.tenant(tenant);
+    if (maxMemoryBytes !== undefined) {
+      const used = (this.#options.memoryUsage ?? (() => process.memoryUsage.rss()))();
+      if (used > maxMemoryBytes) {
+        throw new LakegateError(
+          'ENGINE_BUSY',
+          'The gateway is short of memory and takes no new queries for a moment.',
+          {
+            retryAfterSeconds: 2,
+          },
+        );
+      }
+    }
+    this.#rate('*', global.queriesPerSecond, 'The gateway');
+    this.#rate(`tenant:${tenant}`, limits.queriesPerSecond, 'Your tenant');
+    if (this.#canRun(tenant) && !this.#queues.has(tenant)) return this.#start(tenant);
+
+    const tenantQueued = this.#queues.get(tenant)?.length ?? 0;
+    if (tenantQueued >= (limits.queuedQueries ?? Number.POSITIVE_INFINITY)) {
+      throw new LakegateError(
+        'RATE_LIMITED',
+        `Your tenant has ${tenantQueued} queries waiting, the most allowed; retry shortly.`,
+        {
+          retryAfterSeconds: 1,
+        },
+      );
+    }
+    if (this.#queued >= (global.queuedQueries ?? Number.POSITIVE_INFINITY)) {
+      throw new LakegateError('RATE_LIMITED', 'The gateway is at capacity; retry shortly.', { retryAfterSeconds: 1 });
+    }
+    return new Promise<() => void>((resolve, reject) => {
+      const waiter: Waiter = {
+        tenant,
+        grant: () => {
+          signal.removeEventListener('abort', cancel);
+          resolve(this.#start(tenant));
+        },
+      };
+      const cancel = (): void => {
+        const queue = this.#queues.get(tenant);
+        const index = queue?.indexOf(waiter) ?? -1;
+        if (queue && index >= 0) {
+          queue.splice(index, 1);
+          this.#queued--;
+          if (queue.length === 0) {
+            this.#queues.delete(tenant);
+            this.#turns = this.#turns.filter((t) => t !== tenant);
+          }
+        }
+        reject(
+          signal.reason instanceof LakegateError
+            ? signal.reason
+            : new LakegateError('QUERY_CANCELLED', 'The query was cancelled while waiting.'),
+        );
+      };
+      if (signal.aborted) {
+        cancel();
+        return;
+      }
+      signal.addEventListener('abort', cancel, { once: true });
+      const queue = this.#queues.get(tenant) ?? [];
+      if (queue.length === 0) this.#turns.push(tenant);
+      queue.push(waiter);
+      this.#queues.set(tenant, queue);
+      this.#queued++;
+    });
+  }
+}
