@@ -38,6 +38,18 @@ const tenantSchema = z.strictObject({
   defaultEngine: z.string().optional(),
   cacheMaxBytes: z.number().int().positive().optional(),
   limits: limitsSchema.prefault({}),
+  /** Cache of this tenant's query results, keyed by query and snapshot versions (off unless enabled). */
+  resultCache: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      maxBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(64 * 1024 * 1024),
+      ttlSeconds: z.number().positive().default(300),
+    })
+    .prefault({}),
 });
 
 const fileSchema = z.strictObject({
@@ -162,6 +174,7 @@ export interface TenantConfig {
   readonly defaultEngine: string | undefined;
   readonly cacheMaxBytes: number | undefined;
   readonly limits: LimitsConfig;
+  readonly resultCache: { readonly enabled: boolean; readonly maxBytes: number; readonly ttlSeconds: number };
 }
 
 type FileConfig = z.output<typeof fileSchema>;
@@ -255,6 +268,7 @@ export function parseConfig(
       defaultEngine: tenant.defaultEngine,
       cacheMaxBytes: tenant.cacheMaxBytes,
       limits: tenant.limits,
+      resultCache: tenant.resultCache,
     };
   }
 

@@ -16,6 +16,7 @@ import type { ManagedEngine } from '../engines/managed-engine.js';
 import { quoteIdentifier } from '../sql/sql-lexer.js';
 import { type PreparedQuery, prepareTenantQuery, type TenantNamespace } from '../sql/tenant-query.js';
 import { trinoType } from '../trino/trino-types.js';
+import { ResultCache } from './result-cache.js';
 
 export interface QueryInput {
   readonly queryId: string;
@@ -32,6 +33,8 @@ export interface StartedQuery {
   readonly engine: string;
   /** Why this engine answered: the engines that declined before it, and their reasons. */
   readonly route: string;
+  /** Whether the tenant's result cache answered (`hit`) or will keep this result (`miss`); absent when off. */
+  readonly cache?: 'hit' | 'miss';
   /** A dataset could not be refreshed: the query read its last complete version. */
   readonly stale: boolean;
   /** Snapshot version of each dataset the query reads. */
@@ -86,9 +89,22 @@ export class QueryService {
   /** Prepared queries by tenant and text: dashboards send the same SQL again and again. */
   readonly #prepared = new Map<string, PreparedQuery>();
   readonly #schemas = new Map<string, Schema>();
+  readonly #caches = new Map<string, ResultCache>();
 
   constructor(deps: QueryServiceDeps) {
     this.#deps = deps;
+  }
+
+  /** The tenant's result cache, when its configuration enables one. Never shared across tenants. */
+  #resultCache(tenant: string): ResultCache | undefined {
+    const settings = this.#deps.config.tenants[tenant]?.resultCache;
+    if (!settings?.enabled) return undefined;
+    let cache = this.#caches.get(tenant);
+    if (!cache) {
+      cache = new ResultCache(settings.maxBytes, settings.ttlSeconds * 1000);
+      this.#caches.set(tenant, cache);
+    }
+    return cache;
   }
 
   /** Engines queries can be routed to. */
@@ -246,22 +262,45 @@ export class QueryService {
         maxRows: maxRows + 1,
       };
       const { engine, route } = await this.#route(input, request);
+      const versions = Object.fromEntries(leases.map((l) => [l.snapshot.dataset, l.snapshot.version]));
+      const cache = this.#resultCache(input.tenant);
+      const cacheKey = cache
+        ? ResultCache.key({ engine: engine.id, fingerprint: prepared.fingerprint.exact, maxRows, versions })
+        : undefined;
+      const cached = cache && cacheKey ? cache.get(cacheKey) : undefined;
+      if (cached) {
+        // Served from memory: nothing is read, so the snapshots and the slot go back at once.
+        releaseAll();
+        return {
+          stream: cached,
+          engine: engine.id,
+          route,
+          cache: 'hit',
+          stale: leases.some((l) => l.stale),
+          versions,
+          prepared,
+          maxRows,
+          maxBytes: Number.isFinite(maxBytes) ? maxBytes : undefined,
+        };
+      }
       let inner: QueryStream;
       try {
         inner = await engine.execute(request, { signal: input.signal, timeoutMs });
       } catch (error) {
         throw this.#logicalNames(error, prepared);
       }
-      const stream = wrapQueryStream(inner, {
+      const wrapped = wrapQueryStream(inner, {
         mapError: (error) => this.#logicalNames(error, prepared),
         onClose: releaseAll,
       });
+      const stream = cache && cacheKey ? cache.record(cacheKey, wrapped) : wrapped;
       return {
         stream,
         engine: engine.id,
         route,
+        ...(cache ? { cache: 'miss' as const } : {}),
         stale: leases.some((l) => l.stale),
-        versions: Object.fromEntries(leases.map((l) => [l.snapshot.dataset, l.snapshot.version])),
+        versions,
         prepared,
         maxRows,
         maxBytes: Number.isFinite(maxBytes) ? maxBytes : undefined,

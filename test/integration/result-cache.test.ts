@@ -1,0 +1,76 @@
+import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig, type RunningGateway, silentLogger, startGateway } from '@lakegate/gateway';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeParquet } from '../support/duckdb-data.js';
+
+/** The per-tenant result cache: hits for repeated queries, invalidated by a refresh, never shared across tenants. */
+describe('result cache', () => {
+  let root: string;
+  let gateway: RunningGateway;
+  const write = async (tenant: string, value: number) => {
+    const staging = join(root, tenant, '.staging.parquet');
+    await writeParquet(staging, `SELECT ${value} AS v, i FROM range(${1000 + value}) t(i)`);
+    await rename(staging, join(root, tenant, 'p.parquet'));
+  };
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'lakegate-result-cache-'));
+    for (const tenant of ['acme', 'globex']) await mkdir(join(root, tenant));
+    await write('acme', 1);
+    await write('globex', 7);
+    const dataset = (tenant: string) => ({
+      data: { location: `file:./${tenant}/`, format: 'parquet', refreshIntervalSeconds: 3600 },
+    });
+    const config = parseConfig(
+      {
+        server: { port: 0 },
+        storage: { cacheDir: join(root, 'cache'), warming: { enabled: false } },
+        tenants: {
+          acme: { apiKeys: ['acme-cache-key'], datasets: dataset('acme'), resultCache: { enabled: true } },
+          globex: { apiKeys: ['globex-cache-key'], datasets: dataset('globex'), resultCache: { enabled: true } },
+        },
+      },
+      { baseDir: root },
+    );
+    gateway = await startGateway({ config, logger: silentLogger });
+  });
+  afterAll(async () => {
+    await gateway?.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  const query = async (key: string, sql = 'SELECT max(v), count(*) FROM data') => {
+    const response = await fetch(`${gateway.url}/v1/query`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${key}` },
+      body: JSON.stringify({ sql }),
+    });
+    return (await response.json()) as { rows: number[][]; stats: { cache?: string } };
+  };
+
+  it('answers a repeated query from the cache, and a refreshed dataset afresh', async () => {
+    const first = await query('acme-cache-key');
+    expect(first).toMatchObject({ rows: [[1, 1001]], stats: { cache: 'miss' } });
+    // Whitespace, comments and keyword case do not make another query.
+    const second = await query('acme-cache-key', 'select MAX(v), count(*)  -- again\n from data');
+    expect(second).toMatchObject({ rows: [[1, 1001]], stats: { cache: 'hit' } });
+
+    await write('acme', 2);
+    // Not refreshed yet: the cached answer is still the current version's.
+    expect((await query('acme-cache-key')).stats.cache).toBe('hit');
+    await fetch(`${gateway.url}/v1/datasets/data/refresh`, {
+      method: 'POST',
+      headers: { Authorization: 'Bearer acme-cache-key' },
+    });
+    expect(await query('acme-cache-key')).toMatchObject({ rows: [[2, 1002]], stats: { cache: 'miss' } });
+    expect((await query('acme-cache-key')).stats.cache).toBe('hit');
+  });
+
+  it('never shares results across tenants', async () => {
+    await query('acme-cache-key');
+    expect(await query('globex-cache-key')).toMatchObject({ rows: [[7, 1007]], stats: { cache: 'miss' } });
+    expect(await query('globex-cache-key')).toMatchObject({ rows: [[7, 1007]], stats: { cache: 'hit' } });
+  });
+});
