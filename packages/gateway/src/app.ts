@@ -6,6 +6,7 @@ import { bodyLimit } from 'hono/body-limit';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Admission } from './admission/admission.js';
 import type { GatewayEnv } from './app-env.js';
+import type { GatewayMetrics } from './observability/metrics.js';
 import { ApiKeyIndex } from './auth/api-keys.js';
 import type { GatewayConfig } from './config/config.js';
 import { datasetsRoutes } from './datasets/datasets-route.js';
@@ -28,6 +29,8 @@ export interface AppDeps {
   readonly queries?: QueryService;
   /** Admission control for the query path built here. */
   readonly admission?: Admission;
+  /** Metrics, served at GET /metrics when present. */
+  readonly metrics?: GatewayMetrics;
   /** Livy sessions, served under /sessions when present. */
   readonly sessions?: SessionService;
   /** Trino client protocol queries, served under /v1/statement when present. */
@@ -54,12 +57,19 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
     try {
       await next();
     } finally {
+      const durationMs = performance.now() - started;
       logger.info('request', {
         method: c.req.method,
         path: c.req.path,
         status: c.res.status,
         tenant: c.var.tenant,
-        durationMs: Math.round(performance.now() - started),
+        durationMs: Math.round(durationMs),
+      });
+      deps.metrics?.requestDuration.record(durationMs / 1000, {
+        method: c.req.method,
+        route: c.req.routePath,
+        status: String(c.res.status),
+        tenant: c.var.tenant ?? '',
       });
     }
   });
@@ -78,6 +88,12 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   });
 
   app.get('/livez', (c) => c.json({ status: 'ok' }));
+  const metrics = deps.metrics;
+  if (metrics) {
+    app.get('/metrics', async (c) =>
+      c.body(await metrics.render(), 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' }),
+    );
+  }
   app.get('/readyz', (c) => {
     const ready = deps.engines.ready && !deps.isShuttingDown?.();
     return c.json({ status: ready ? 'ready' : 'not_ready' }, ready ? 200 : 503);

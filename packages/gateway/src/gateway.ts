@@ -5,6 +5,7 @@ import { duckdbEngineFactory } from '@lakegate/engine-duckdb';
 import { createBlobStore, createS3Client, createStorage, type StorageOptions } from '@lakegate/storage';
 import { Admission } from './admission/admission.js';
 import { createApp } from './app.js';
+import { GatewayMetrics } from './observability/metrics.js';
 import type { GatewayConfig } from './config/config.js';
 import { EngineRegistry } from './engines/engine-registry.js';
 import type { Logger } from './logging/logger.js';
@@ -64,7 +65,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     tenant: (tenant) => config.tenants[tenant]?.limits ?? {},
     maxMemoryBytes: config.limits.maxMemoryBytes,
   });
-  const queries = new QueryService({ config, storage, engines, admission });
+  const metrics = new GatewayMetrics({ tenants: Object.keys(config.tenants), storage, engines, admission });
+  const queries = new QueryService({ config, storage, engines, admission, metrics });
   const stateLogger = logger.child({ component: 'state' });
   const store = config.state.redisUrl
     ? createRedisStateStore({
@@ -106,6 +108,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     queries,
     sessions,
     trino,
+    metrics,
     isShuttingDown: () => shuttingDown,
   });
 
@@ -136,6 +139,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         await stopped;
         await storage.close();
         await store.close();
+        await metrics.close();
         s3?.destroy();
       })();
       return closing;

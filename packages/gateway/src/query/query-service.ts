@@ -12,6 +12,7 @@ import type { SnapshotLease, Storage } from '@lakegate/storage';
 import type { Admission } from '../admission/admission.js';
 import type { GatewayConfig } from '../config/config.js';
 import type { EngineRegistry } from '../engines/engine-registry.js';
+import type { GatewayMetrics } from '../observability/metrics.js';
 import type { ManagedEngine } from '../engines/managed-engine.js';
 import { quoteIdentifier } from '../sql/sql-lexer.js';
 import { type PreparedQuery, prepareTenantQuery, type TenantNamespace } from '../sql/tenant-query.js';
@@ -51,6 +52,7 @@ export interface QueryServiceDeps {
   readonly engines: EngineRegistry;
   /** Admission control; every query is admitted when absent. */
   readonly admission?: Admission | undefined;
+  readonly metrics?: GatewayMetrics | undefined;
 }
 
 const PREPARED_CACHE_SIZE = 4096;
@@ -231,7 +233,18 @@ export class QueryService {
     const maxRows = Math.min(input.maxRows, least('maxResultRows'));
     const maxBytes = least('maxResultBytes');
     const timeoutMs = Math.min(config.query.timeoutMs, least('queryTimeoutMs'));
-    const admitted = (await this.#deps.admission?.admit(input.tenant, input.signal)) ?? (() => {});
+    const queued = performance.now();
+    const slot = (await this.#deps.admission?.admit(input.tenant, input.signal)) ?? (() => {});
+    const admittedAt = performance.now();
+    const metrics = this.#deps.metrics;
+    metrics?.admissionWait.record((admittedAt - queued) / 1000, { tenant: input.tenant });
+    let outcome: 'ok' | 'error' | 'cancelled' = 'ok';
+    let engineId = 'none';
+    const admitted = (): void => {
+      slot();
+      if (input.signal.aborted && outcome === 'ok') outcome = 'cancelled';
+      metrics?.queryDuration.record((performance.now() - admittedAt) / 1000, { tenant: input.tenant, engine: engineId, outcome });
+    };
     let leases: SnapshotLease[];
     try {
       leases = await this.#acquire(
@@ -262,6 +275,7 @@ export class QueryService {
         maxRows: maxRows + 1,
       };
       const { engine, route } = await this.#route(input, request);
+      engineId = engine.id;
       const versions = Object.fromEntries(leases.map((l) => [l.snapshot.dataset, l.snapshot.version]));
       const cache = this.#resultCache(input.tenant);
       const cacheKey = cache
@@ -290,7 +304,10 @@ export class QueryService {
         throw this.#logicalNames(error, prepared);
       }
       const wrapped = wrapQueryStream(inner, {
-        mapError: (error) => this.#logicalNames(error, prepared),
+        mapError: (error) => {
+          outcome = isLakegateError(error) && error.code === 'QUERY_CANCELLED' ? 'cancelled' : 'error';
+          return this.#logicalNames(error, prepared);
+        },
         onClose: releaseAll,
       });
       const stream = cache && cacheKey ? cache.record(cacheKey, wrapped) : wrapped;
@@ -306,6 +323,7 @@ export class QueryService {
         maxBytes: Number.isFinite(maxBytes) ? maxBytes : undefined,
       };
     } catch (error) {
+      outcome = 'error';
       releaseAll();
       throw error;
     }

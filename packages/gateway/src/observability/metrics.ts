@@ -1,0 +1,83 @@
+import type { Histogram } from '@opentelemetry/api';
+import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import type { Storage } from '@lakegate/storage';
+import type { Admission } from '../admission/admission.js';
+import type { EngineRegistry } from '../engines/engine-registry.js';
+
+export interface MetricsSources {
+  readonly tenants: readonly string[];
+  readonly storage: Storage;
+  readonly engines: EngineRegistry;
+  readonly admission: Admission;
+}
+
+/**
+ * The gateway's metrics, with OpenTelemetry, served in Prometheus text format at GET /metrics. Latencies are
+ * histograms by tenant, engine and outcome; queue, cache and engine figures are read when scraped.
+ */
+export class GatewayMetrics {
+  readonly #exporter = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true, withoutTargetInfo: true });
+  readonly #provider = new MeterProvider({ readers: [this.#exporter] });
+  readonly #serializer = new PrometheusSerializer(undefined, false, undefined, true, true);
+  readonly requestDuration: Histogram;
+  readonly queryDuration: Histogram;
+  readonly admissionWait: Histogram;
+
+  constructor(sources: MetricsSources) {
+    const meter = this.#provider.getMeter('lakegate');
+    this.requestDuration = meter.createHistogram('lakegate_http_request_duration_seconds', {
+      description: 'HTTP request latency, by route, status and tenant',
+      unit: 's',
+    });
+    this.queryDuration = meter.createHistogram('lakegate_query_duration_seconds', {
+      description: 'Query latency from admission to the end of its result, by tenant, engine and outcome',
+      unit: 's',
+    });
+    this.admissionWait = meter.createHistogram('lakegate_admission_wait_seconds', {
+      description: 'Time queries waited in the admission queue, by tenant',
+      unit: 's',
+    });
+    meter
+      .createObservableGauge('lakegate_admission_queries', { description: 'Queries running and queued, by tenant' })
+      .addCallback((result) => {
+        for (const [tenant, figures] of Object.entries(sources.admission.stats().byTenant)) {
+          result.observe(figures.running, { tenant, state: 'running' });
+          result.observe(figures.queued, { tenant, state: 'queued' });
+        }
+      });
+    const cacheCounter = (name: string, key: 'hits' | 'misses' | 'originBytes' | 'evictions' | 'refreshes', description: string) =>
+      meter.createObservableCounter(name, { description }).addCallback((result) => {
+        for (const tenant of sources.tenants) result.observe(sources.storage.metrics(tenant)[key], { tenant });
+      });
+    cacheCounter('lakegate_cache_hits', 'hits', 'Queries whose datasets were entirely in the cache');
+    cacheCounter('lakegate_cache_misses', 'misses', 'Queries that waited for the origin');
+    cacheCounter('lakegate_cache_origin_bytes', 'originBytes', 'Bytes read from the origin');
+    cacheCounter('lakegate_cache_evictions', 'evictions', 'Files evicted to make room');
+    cacheCounter('lakegate_dataset_refreshes', 'refreshes', 'Listings of dataset locations');
+    meter
+      .createObservableGauge('lakegate_cache_bytes', { description: 'Bytes cached, by tenant' })
+      .addCallback((result) => {
+        for (const tenant of sources.tenants) result.observe(sources.storage.metrics(tenant).bytesCached, { tenant });
+      });
+    meter
+      .createObservableGauge('lakegate_engine_gauge', { description: "Engines' own gauges (DuckDB instances open, ...)" })
+      .addCallback((result) => {
+        for (const id of sources.engines.ids) {
+          const stats = sources.engines.get(id).stats();
+          result.observe(stats.activeQueries, { engine: id, gauge: 'activeQueries' });
+          for (const [gauge, value] of Object.entries(stats.gauges ?? {})) result.observe(value, { engine: id, gauge });
+        }
+      });
+  }
+
+  /** Every metric, in Prometheus text exposition format. */
+  async render(): Promise<string> {
+    const { resourceMetrics } = await this.#exporter.collect();
+    return this.#serializer.serialize(resourceMetrics);
+  }
+
+  async close(): Promise<void> {
+    await this.#provider.shutdown();
+  }
+}

@@ -1,0 +1,98 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig, type RunningGateway, silentLogger, startGateway } from '@lakegate/gateway';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeParquet } from '../support/duckdb-data.js';
+
+interface Sample {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly value: number;
+}
+
+/** Parses Prometheus text exposition format strictly enough to fail on malformed output. */
+function parsePrometheus(text: string): Sample[] {
+  const samples: Sample[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('# HELP ') || line.startsWith('# TYPE ') || line.startsWith('# UNIT ')) continue;
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (-?[0-9.eE+]+|NaN|\+Inf|-Inf)(?: \d+)?$/.exec(line);
+    if (!match) throw new Error(`not Prometheus text: ${line}`);
+    const labels: Record<string, string> = {};
+    for (const pair of (match[2] ?? '').match(/[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*"/g) ?? []) {
+      const eq = pair.indexOf('=');
+      labels[pair.slice(0, eq)] = JSON.parse(pair.slice(eq + 1)) as string;
+    }
+    samples.push({ name: match[1] ?? '', labels, value: Number(match[3]) });
+  }
+  return samples;
+}
+
+/** GET /metrics: Prometheus text that parses, and moves as queries run. */
+describe('metrics', () => {
+  let root: string;
+  let gateway: RunningGateway;
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'lakegate-metrics-'));
+    await mkdir(join(root, 'events'));
+    await writeParquet(join(root, 'events', 'p.parquet'), 'SELECT i FROM range(100) t(i)');
+    const config = parseConfig(
+      {
+        server: { port: 0 },
+        storage: { cacheDir: join(root, 'cache'), warming: { enabled: false } },
+        tenants: {
+          acme: {
+            apiKeys: ['acme-metrics-key'],
+            datasets: { events: { location: 'file:./events/', format: 'parquet' } },
+          },
+        },
+      },
+      { baseDir: root },
+    );
+    gateway = await startGateway({ config, logger: silentLogger });
+  });
+  afterAll(async () => {
+    await gateway?.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  const scrape = async () => {
+    const response = await fetch(`${gateway.url}/metrics`);
+    expect(response.headers.get('content-type')).toContain('text/plain');
+    return parsePrometheus(await response.text());
+  };
+  const value = (samples: Sample[], name: string, labels: Record<string, string>) =>
+    samples
+      .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+      .reduce((sum, s) => sum + s.value, 0);
+
+  it('parses as Prometheus text and moves as queries run', async () => {
+    const query = () =>
+      fetch(`${gateway.url}/v1/query`, {
+        method: 'POST',
+        headers: { Authorization: 'Bearer acme-metrics-key' },
+        body: JSON.stringify({ sql: 'SELECT count(*) FROM events' }),
+      });
+    await (await query()).text();
+    const before = await scrape();
+    for (let i = 0; i < 3; i++) await (await query()).text();
+    const after = await scrape();
+    const count = 'lakegate_query_duration_seconds_count';
+    expect(
+      value(after, count, { tenant: 'acme', engine: 'duckdb', outcome: 'ok' }) -
+        value(before, count, { tenant: 'acme', engine: 'duckdb', outcome: 'ok' }),
+    ).toBe(3);
+    expect(
+      value(after, 'lakegate_cache_hits', { tenant: 'acme' }) -
+        value(before, 'lakegate_cache_hits', { tenant: 'acme' }),
+    ).toBe(3);
+    expect(
+      value(after, 'lakegate_http_request_duration_seconds_count', { route: '/v1/query', status: '200' }),
+    ).toBeGreaterThanOrEqual(4);
+    expect(value(after, 'lakegate_engine_gauge', { engine: 'duckdb', gauge: 'instancesOpen' })).toBe(1);
+    expect(after.some((s) => s.name === 'lakegate_cache_bytes' && s.labels.tenant === 'acme' && s.value > 0)).toBe(
+      true,
+    );
+  });
+});
