@@ -1,7 +1,7 @@
+import type { Storage } from '@lakegate/storage';
 import type { Histogram } from '@opentelemetry/api';
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
-import type { Storage } from '@lakegate/storage';
 import type { Admission } from '../admission/admission.js';
 import type { EngineRegistry } from '../engines/engine-registry.js';
 
@@ -17,7 +17,11 @@ export interface MetricsSources {
  * histograms by tenant, engine and outcome; queue, cache and engine figures are read when scraped.
  */
 export class GatewayMetrics {
-  readonly #exporter = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true, withoutTargetInfo: true });
+  readonly #exporter = new PrometheusExporter({
+    preventServerStart: true,
+    withoutScopeInfo: true,
+    withoutTargetInfo: true,
+  });
   readonly #provider = new MeterProvider({ readers: [this.#exporter] });
   readonly #serializer = new PrometheusSerializer(undefined, false, undefined, true, true);
   readonly requestDuration: Histogram;
@@ -46,7 +50,11 @@ export class GatewayMetrics {
           result.observe(figures.queued, { tenant, state: 'queued' });
         }
       });
-    const cacheCounter = (name: string, key: 'hits' | 'misses' | 'originBytes' | 'evictions' | 'refreshes', description: string) =>
+    const cacheCounter = (
+      name: string,
+      key: 'hits' | 'misses' | 'originBytes' | 'evictions' | 'refreshes',
+      description: string,
+    ) =>
       meter.createObservableCounter(name, { description }).addCallback((result) => {
         for (const tenant of sources.tenants) result.observe(sources.storage.metrics(tenant)[key], { tenant });
       });
@@ -61,7 +69,9 @@ export class GatewayMetrics {
         for (const tenant of sources.tenants) result.observe(sources.storage.metrics(tenant).bytesCached, { tenant });
       });
     meter
-      .createObservableGauge('lakegate_engine_gauge', { description: "Engines' own gauges (DuckDB instances open, ...)" })
+      .createObservableGauge('lakegate_engine_gauge', {
+        description: "Engines' own gauges (DuckDB instances open, ...)",
+      })
       .addCallback((result) => {
         for (const id of sources.engines.ids) {
           const stats = sources.engines.get(id).stats();

@@ -12,8 +12,8 @@ import type { SnapshotLease, Storage } from '@lakegate/storage';
 import type { Admission } from '../admission/admission.js';
 import type { GatewayConfig } from '../config/config.js';
 import type { EngineRegistry } from '../engines/engine-registry.js';
-import type { GatewayMetrics } from '../observability/metrics.js';
 import type { ManagedEngine } from '../engines/managed-engine.js';
+import type { GatewayMetrics } from '../observability/metrics.js';
 import { quoteIdentifier } from '../sql/sql-lexer.js';
 import { type PreparedQuery, prepareTenantQuery, type TenantNamespace } from '../sql/tenant-query.js';
 import { trinoType } from '../trino/trino-types.js';
@@ -243,7 +243,11 @@ export class QueryService {
     const admitted = (): void => {
       slot();
       if (input.signal.aborted && outcome === 'ok') outcome = 'cancelled';
-      metrics?.queryDuration.record((performance.now() - admittedAt) / 1000, { tenant: input.tenant, engine: engineId, outcome });
+      metrics?.queryDuration.record((performance.now() - admittedAt) / 1000, {
+        tenant: input.tenant,
+        engine: engineId,
+        outcome,
+      });
     };
     let leases: SnapshotLease[];
     try {
