@@ -84,8 +84,8 @@ describe('metrics', () => {
         value(before, count, { tenant: 'acme', engine: 'duckdb', outcome: 'ok' }),
     ).toBe(3);
     expect(
-      value(after, 'lakegate_cache_hits', { tenant: 'acme' }) -
-        value(before, 'lakegate_cache_hits', { tenant: 'acme' }),
+      value(after, 'lakegate_cache_hits_total', { tenant: 'acme' }) -
+        value(before, 'lakegate_cache_hits_total', { tenant: 'acme' }),
     ).toBe(3);
     expect(
       value(after, 'lakegate_http_request_duration_seconds_count', { route: '/v1/query', status: '200' }),
