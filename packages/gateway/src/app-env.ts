@@ -4,6 +4,8 @@ import type { Logger } from './logging/logger.js';
 export interface GatewayEnv {
   Variables: {
     requestId: string;
+    /** The W3C trace id of this request (the caller's, when it sent a traceparent). */
+    traceId: string;
     logger: Logger;
     /** Set by the auth middleware on authenticated routes. */
     tenant: string;

@@ -13,6 +13,7 @@ import type { EngineRegistry } from './engines/engine-registry.js';
 import { errorResponse } from './errors/error-response.js';
 import type { Logger } from './logging/logger.js';
 import type { GatewayMetrics } from './observability/metrics.js';
+import { Tracing } from './observability/tracing.js';
 import { queryRoute } from './query/query-route.js';
 import { QueryService } from './query/query-service.js';
 import type { SessionService } from './sessions/session-service.js';
@@ -31,6 +32,8 @@ export interface AppDeps {
   readonly admission?: Admission;
   /** Metrics, served at GET /metrics when present. */
   readonly metrics?: GatewayMetrics;
+  /** Tracing; requests still get trace ids without it. */
+  readonly tracing?: Tracing;
   /** Livy sessions, served under /sessions when present. */
   readonly sessions?: SessionService;
   /** Trino client protocol queries, served under /v1/statement when present. */
@@ -46,32 +49,41 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   const app = new Hono<GatewayEnv>();
   const keys = new ApiKeyIndex(deps.config.tenants);
 
+  const tracing = deps.tracing ?? new Tracing({ exporter: 'none' });
   app.use(async function requestContext(c, next) {
     const given = c.req.header('x-request-id');
     const requestId = given && REQUEST_ID.test(given) ? given : randomUUID();
-    const logger = deps.logger.child({ requestId });
     c.set('requestId', requestId);
-    c.set('logger', logger);
     c.header('X-Request-Id', requestId);
     const started = performance.now();
-    try {
-      await next();
-    } finally {
-      const durationMs = performance.now() - started;
-      logger.info('request', {
-        method: c.req.method,
-        path: c.req.path,
-        status: c.res.status,
-        tenant: c.var.tenant,
-        durationMs: Math.round(durationMs),
-      });
-      deps.metrics?.requestDuration.record(durationMs / 1000, {
-        method: c.req.method,
-        route: c.req.routePath,
-        status: String(c.res.status),
-        tenant: c.var.tenant ?? '',
-      });
-    }
+    await tracing.request(
+      `${c.req.method} ${c.req.path}`,
+      c.req.header('traceparent'),
+      async ({ traceId, traceparent }) => {
+        const logger = deps.logger.child({ requestId, traceId });
+        c.set('traceId', traceId);
+        c.set('logger', logger);
+        c.header('traceparent', traceparent);
+        try {
+          await next();
+        } finally {
+          const durationMs = performance.now() - started;
+          logger.info('request', {
+            method: c.req.method,
+            path: c.req.path,
+            status: c.res.status,
+            tenant: c.var.tenant,
+            durationMs: Math.round(durationMs),
+          });
+          deps.metrics?.requestDuration.record(durationMs / 1000, {
+            method: c.req.method,
+            route: c.req.routePath,
+            status: String(c.res.status),
+            tenant: c.var.tenant ?? '',
+          });
+        }
+      },
+    );
   });
 
   app.onError(function handleError(error, c) {
@@ -79,6 +91,7 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
       error,
       c.get('requestId') ?? randomUUID(),
       c.get('logger') ?? deps.logger,
+      c.get('traceId'),
     );
     return c.json(body, status as ContentfulStatusCode, headers);
   });
@@ -101,7 +114,8 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
 
   const authenticated = [
     async function authenticate(c: Context<GatewayEnv>, next: Next) {
-      c.set('tenant', keys.authenticate(c.req.header('authorization')));
+      const tenant = await tracing.span('auth', {}, async () => keys.authenticate(c.req.header('authorization')));
+      c.set('tenant', tenant);
       await next();
     },
     bodyLimit({

@@ -3,12 +3,14 @@ import { serve } from '@hono/node-server';
 import type { EngineFactory } from '@lakegate/engine-api';
 import { duckdbEngineFactory } from '@lakegate/engine-duckdb';
 import { createBlobStore, createS3Client, createStorage, type StorageOptions } from '@lakegate/storage';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { Admission } from './admission/admission.js';
 import { createApp } from './app.js';
 import type { GatewayConfig } from './config/config.js';
 import { EngineRegistry } from './engines/engine-registry.js';
 import type { Logger } from './logging/logger.js';
 import { GatewayMetrics } from './observability/metrics.js';
+import { Tracing } from './observability/tracing.js';
 import { QueryService } from './query/query-service.js';
 import { createMemoryStateStore } from './sessions/memory-state-store.js';
 import { createRedisStateStore } from './sessions/redis-state-store.js';
@@ -20,6 +22,8 @@ export interface GatewayOptions {
   readonly logger: Logger;
   /** Engine factories; default: DuckDB. */
   readonly engines?: readonly EngineFactory<unknown>[];
+  /** Where spans go instead of the configured exporter (tests pass an in-memory one). */
+  readonly spanExporter?: SpanExporter;
 }
 
 export interface RunningGateway {
@@ -66,7 +70,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     maxMemoryBytes: config.limits.maxMemoryBytes,
   });
   const metrics = new GatewayMetrics({ tenants: Object.keys(config.tenants), storage, engines, admission });
-  const queries = new QueryService({ config, storage, engines, admission, metrics });
+  const tracing = new Tracing({ ...config.observability.tracing, spanExporter: options.spanExporter });
+  const queries = new QueryService({ config, storage, engines, admission, metrics, tracing });
   const stateLogger = logger.child({ component: 'state' });
   const store = config.state.redisUrl
     ? createRedisStateStore({
@@ -109,6 +114,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     sessions,
     trino,
     metrics,
+    tracing,
     isShuttingDown: () => shuttingDown,
   });
 
@@ -140,6 +146,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         await storage.close();
         await store.close();
         await metrics.close();
+        await tracing.close();
         s3?.destroy();
       })();
       return closing;

@@ -147,6 +147,17 @@ const fileSchema = z.strictObject({
     .prefault({}),
   /** Limits for the whole gateway (the same keys as a tenant's), plus the memory above which new work waits. */
   limits: limitsSchema.extend({ maxMemoryBytes: z.number().int().positive().optional() }).prefault({}),
+  observability: z
+    .strictObject({
+      tracing: z
+        .strictObject({
+          /** `otlp` sends spans over OTLP/HTTP to `endpoint`; `none` (the default) makes no spans at all. */
+          exporter: z.enum(['none', 'otlp']).default('none'),
+          endpoint: z.url().optional(),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
   engines: z.record(z.string(), z.unknown()).default({}),
   tenants: z.record(z.string().regex(TENANT_ID, 'tenant ids are lower case letters, digits, - and _'), tenantSchema),
 });
@@ -186,6 +197,7 @@ export interface GatewayConfig {
   readonly storage: Readonly<Omit<FileConfig['storage'], 'cacheDir'>> & { readonly cacheDir: string };
   readonly query: FileConfig['query'];
   readonly trino: FileConfig['trino'];
+  readonly observability: FileConfig['observability'];
   readonly limits: LimitsConfig & { readonly maxMemoryBytes?: number | undefined };
   readonly engines: Readonly<Record<string, unknown>>;
   readonly tenants: Readonly<Record<string, TenantConfig>>;
@@ -309,6 +321,7 @@ export function parseConfig(
     storage: { ...file.storage, cacheDir },
     query: file.query,
     trino: file.trino,
+    observability: file.observability,
     limits: file.limits,
     engines: file.engines,
     tenants,

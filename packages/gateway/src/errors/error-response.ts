@@ -6,6 +6,7 @@ export interface ErrorBody {
     readonly code: string;
     readonly message: string;
     readonly requestId: string;
+    readonly traceId?: string;
     readonly details?: Readonly<Record<string, unknown>>;
   };
 }
@@ -15,6 +16,7 @@ export function errorResponse(
   error: unknown,
   requestId: string,
   logger: Logger,
+  traceId?: string,
 ): {
   readonly status: number;
   readonly body: ErrorBody;
@@ -39,6 +41,7 @@ export function errorResponse(
       code: lakegate.code,
       message,
       requestId,
+      ...(traceId ? { traceId } : {}),
       ...(lakegate.details && lakegate.kind !== 'internal' ? { details: lakegate.details } : {}),
     },
   };

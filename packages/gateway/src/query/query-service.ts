@@ -14,6 +14,7 @@ import type { GatewayConfig } from '../config/config.js';
 import type { EngineRegistry } from '../engines/engine-registry.js';
 import type { ManagedEngine } from '../engines/managed-engine.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
+import { Tracing } from '../observability/tracing.js';
 import { quoteIdentifier } from '../sql/sql-lexer.js';
 import { type PreparedQuery, prepareTenantQuery, type TenantNamespace } from '../sql/tenant-query.js';
 import { trinoType } from '../trino/trino-types.js';
@@ -53,9 +54,11 @@ export interface QueryServiceDeps {
   /** Admission control; every query is admitted when absent. */
   readonly admission?: Admission | undefined;
   readonly metrics?: GatewayMetrics | undefined;
+  readonly tracing?: Tracing | undefined;
 }
 
 const PREPARED_CACHE_SIZE = 4096;
+const NO_TRACING = new Tracing({ exporter: 'none' });
 
 const literal = (value: string | number | null): string =>
   value === null ? 'NULL' : typeof value === 'number' ? String(value) : `'${value.replaceAll("'", "''")}'`;
@@ -226,7 +229,10 @@ export class QueryService {
 
   async start(input: QueryInput): Promise<StartedQuery> {
     const { config } = this.#deps;
-    const prepared = await this.prepare(input.tenant, input.sql, input.signal);
+    const tracing = this.#deps.tracing ?? NO_TRACING;
+    const prepared = await tracing.span('sql.prepare', { tenant: input.tenant }, () =>
+      this.prepare(input.tenant, input.sql, input.signal),
+    );
     const tenantLimits = config.tenants[input.tenant]?.limits ?? {};
     const least = (key: 'maxResultRows' | 'maxResultBytes' | 'queryTimeoutMs'): number =>
       Math.min(tenantLimits[key] ?? Number.POSITIVE_INFINITY, config.limits[key] ?? Number.POSITIVE_INFINITY);
@@ -234,7 +240,12 @@ export class QueryService {
     const maxBytes = least('maxResultBytes');
     const timeoutMs = Math.min(config.query.timeoutMs, least('queryTimeoutMs'));
     const queued = performance.now();
-    const slot = (await this.#deps.admission?.admit(input.tenant, input.signal)) ?? (() => {});
+    const admission = this.#deps.admission;
+    const slot = admission
+      ? await tracing.span('admission.wait', { tenant: input.tenant }, () =>
+          admission.admit(input.tenant, input.signal),
+        )
+      : () => {};
     const admittedAt = performance.now();
     const metrics = this.#deps.metrics;
     metrics?.admissionWait.record((admittedAt - queued) / 1000, { tenant: input.tenant });
@@ -260,7 +271,7 @@ export class QueryService {
       admitted();
       throw error;
     }
-    const releaseAll = (): void => {
+    let releaseAll = (): void => {
       for (const lease of leases) lease.release();
       admitted();
     };
@@ -280,6 +291,12 @@ export class QueryService {
       };
       const { engine, route } = await this.#route(input, request);
       engineId = engine.id;
+      const streaming = tracing.open('result.stream', { engine: engine.id });
+      const releaseSpan = releaseAll;
+      releaseAll = (): void => {
+        streaming.end(outcome === 'error' ? new Error(outcome) : undefined);
+        releaseSpan();
+      };
       const versions = Object.fromEntries(leases.map((l) => [l.snapshot.dataset, l.snapshot.version]));
       const cache = this.#resultCache(input.tenant);
       const cacheKey = cache
@@ -303,7 +320,9 @@ export class QueryService {
       }
       let inner: QueryStream;
       try {
-        inner = await engine.execute(request, { signal: input.signal, timeoutMs });
+        inner = await tracing.span('engine.execute', { engine: engine.id }, () =>
+          engine.execute(request, { signal: input.signal, timeoutMs }),
+        );
       } catch (error) {
         throw this.#logicalNames(error, prepared);
       }
@@ -374,7 +393,12 @@ export class QueryService {
 
   /** Leases every named dataset; on any failure, releases those already leased. */
   async #acquire(tenant: string, names: readonly string[], signal: AbortSignal): Promise<SnapshotLease[]> {
-    const settled = await Promise.allSettled(names.map((name) => this.#deps.storage.acquire(tenant, name, signal)));
+    const tracing = this.#deps.tracing ?? NO_TRACING;
+    const settled = await Promise.allSettled(
+      names.map((name) =>
+        tracing.span('storage.acquire', { dataset: name }, () => this.#deps.storage.acquire(tenant, name, signal)),
+      ),
+    );
     const failure = settled.find((s) => s.status === 'rejected');
     const leases = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
     if (failure) {

@@ -1,0 +1,130 @@
+import { randomBytes } from 'node:crypto';
+import { context, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import {
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  SimpleSpanProcessor,
+  type SpanExporter,
+} from '@opentelemetry/sdk-trace-base';
+
+export interface TracingOptions {
+  /** `otlp` sends spans to `endpoint` (OTLP over HTTP); `none` records nothing (and costs nothing). */
+  readonly exporter: 'none' | 'otlp';
+  readonly endpoint?: string | undefined;
+  /** An exporter of the caller's (tests use an in-memory one); spans go to it synchronously. */
+  readonly spanExporter?: SpanExporter | undefined;
+}
+
+/** A span the caller ends itself (for work that outlives the function that starts it, like a streamed result). */
+export interface OpenSpan {
+  end(error?: unknown): void;
+}
+
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/;
+const noSpan: OpenSpan = { end: () => {} };
+let contextManagerInstalled = false;
+
+/**
+ * One trace per request, with spans for each stage, in OpenTelemetry. W3C `traceparent` is accepted (the request
+ * joins the caller's trace) and sent back. With the exporter off, no span is made at all; requests still get a
+ * trace id (the caller's, or a new one) for logs and error bodies.
+ */
+export class Tracing {
+  readonly enabled: boolean;
+  readonly #provider: BasicTracerProvider | undefined;
+  readonly #tracer: Tracer | undefined;
+  readonly #propagator = new W3CTraceContextPropagator();
+
+  constructor(options: TracingOptions) {
+    const exporter =
+      options.spanExporter ??
+      (options.exporter === 'otlp'
+        ? new OTLPTraceExporter(options.endpoint ? { url: options.endpoint } : {})
+        : undefined);
+    this.enabled = exporter !== undefined;
+    if (!exporter) return;
+    if (!contextManagerInstalled) {
+      context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+      contextManagerInstalled = true;
+    }
+    this.#provider = new BasicTracerProvider({
+      spanProcessors: [options.spanExporter ? new SimpleSpanProcessor(exporter) : new BatchSpanProcessor(exporter)],
+    });
+    this.#tracer = this.#provider.getTracer('lakegate');
+  }
+
+  /**
+   * Runs a request in its own span (a child of the caller's `traceparent`, if any). `fn` gets the trace id and the
+   * `traceparent` to send back.
+   */
+  async request<T>(
+    name: string,
+    traceparent: string | undefined,
+    fn: (ids: { traceId: string; traceparent: string }) => Promise<T>,
+  ): Promise<T> {
+    const tracer = this.#tracer;
+    if (!tracer) {
+      const given = traceparent ? TRACEPARENT.exec(traceparent) : null;
+      const traceId = given?.[1] ?? randomBytes(16).toString('hex');
+      return fn({ traceId, traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-00` });
+    }
+    const parent = traceparent ? this.#propagator.extract(ROOT_CONTEXT, { traceparent }, defaultGetter) : ROOT_CONTEXT;
+    return tracer.startActiveSpan(name, { kind: SpanKind.SERVER }, parent, async (span) => {
+      const { traceId, spanId, traceFlags } = span.spanContext();
+      try {
+        return await fn({ traceId, traceparent: `00-${traceId}-${spanId}-0${traceFlags.toString(16)}` });
+      } catch (error) {
+        fail(span, error);
+        throw error;
+      } finally {
+        span.end();
+      }
+    });
+  }
+
+  /** Runs `fn` in a child span of the active one. */
+  async span<T>(name: string, attributes: Readonly<Record<string, string | number>>, fn: () => Promise<T>): Promise<T> {
+    const tracer = this.#tracer;
+    if (!tracer) return fn();
+    return tracer.startActiveSpan(name, { attributes }, async (span) => {
+      try {
+        return await fn();
+      } catch (error) {
+        fail(span, error);
+        throw error;
+      } finally {
+        span.end();
+      }
+    });
+  }
+
+  /** Starts a child span of the active one that the caller ends. */
+  open(name: string, attributes: Readonly<Record<string, string | number>> = {}): OpenSpan {
+    const tracer = this.#tracer;
+    if (!tracer) return noSpan;
+    const span = tracer.startSpan(name, { attributes });
+    return {
+      end(error?: unknown) {
+        if (error !== undefined) fail(span, error);
+        span.end();
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.#provider?.shutdown();
+  }
+}
+
+const defaultGetter = {
+  keys: (carrier: Record<string, string>) => Object.keys(carrier),
+  get: (carrier: Record<string, string>, key: string) => carrier[key],
+};
+
+function fail(span: Span, error: unknown): void {
+  const code = (error as { code?: unknown }).code;
+  span.setStatus({ code: SpanStatusCode.ERROR, message: typeof code === 'string' ? code : 'error' });
+}

@@ -1,0 +1,80 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig, type RunningGateway, silentLogger, startGateway } from '@lakegate/gateway';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeParquet } from '../support/duckdb-data.js';
+
+/** One trace per request, spans for each stage with the right parents, W3C traceparent honoured. */
+describe('tracing', () => {
+  let root: string;
+  let gateway: RunningGateway;
+  const spans = new InMemorySpanExporter();
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'lakegate-tracing-'));
+    await mkdir(join(root, 'events'));
+    await writeParquet(join(root, 'events', 'p.parquet'), 'SELECT i FROM range(10) t(i)');
+    const config = parseConfig(
+      {
+        server: { port: 0 },
+        storage: { cacheDir: join(root, 'cache'), warming: { enabled: false } },
+        tenants: {
+          acme: {
+            apiKeys: ['acme-trace-key'],
+            datasets: { events: { location: 'file:./events/', format: 'parquet' } },
+          },
+        },
+      },
+      { baseDir: root },
+    );
+    gateway = await startGateway({ config, logger: silentLogger, spanExporter: spans });
+  });
+  afterAll(async () => {
+    await gateway?.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('joins the caller’s trace and records each stage under the request span', async () => {
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    spans.reset();
+    const response = await fetch(`${gateway.url}/v1/query`, {
+      method: 'POST',
+      headers: { Authorization: 'Bearer acme-trace-key', traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+      body: JSON.stringify({ sql: 'SELECT count(*) FROM events' }),
+    });
+    await response.text();
+    expect(response.headers.get('traceparent')).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const finished = spans.getFinishedSpans();
+    const byName = new Map(finished.map((s) => [s.name, s]));
+    const root = byName.get('POST /v1/query');
+    expect(root?.spanContext().traceId).toBe(traceId);
+    expect(root?.parentSpanContext?.spanId).toBe('00f067aa0ba902b7');
+    for (const stage of [
+      'auth',
+      'sql.prepare',
+      'admission.wait',
+      'storage.acquire',
+      'engine.execute',
+      'result.stream',
+    ]) {
+      const span = byName.get(stage);
+      expect(span, stage).toBeDefined();
+      expect(span?.spanContext().traceId, stage).toBe(traceId);
+      expect(span?.parentSpanContext?.spanId, stage).toBe(root?.spanContext().spanId);
+    }
+  });
+
+  it('puts the trace id in error bodies', async () => {
+    const response = await fetch(`${gateway.url}/v1/query`, {
+      method: 'POST',
+      headers: { Authorization: 'Bearer acme-trace-key' },
+      body: JSON.stringify({ sql: 'SELECT * FROM nowhere' }),
+    });
+    const body = (await response.json()) as { error: { traceId: string } };
+    expect(body.error.traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(response.headers.get('traceparent')).toContain(body.error.traceId);
+  });
+});
