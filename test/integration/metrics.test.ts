@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { parseConfig, type RunningGateway, silentLogger, startGateway } from '@lakegate/gateway';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeParquet } from '../support/duckdb-data.js';
+import { LONG_SQL, livyClient } from '../support/sessions-client.js';
 
 interface Sample {
   readonly name: string;
@@ -94,5 +95,29 @@ describe('metrics', () => {
     expect(after.some((s) => s.name === 'lakegate_cache_bytes' && s.labels.tenant === 'acme' && s.value > 0)).toBe(
       true,
     );
+  });
+
+  it('counts sessions, statements waiting and running, and statement outcomes', async () => {
+    const livy = livyClient(() => gateway.url, 'acme-metrics-key');
+    const created = await livy.call('POST', '/sessions', { kind: 'sql' });
+    expect(created.status).toBe(201);
+    const session = created.body.id as number;
+    const before = await scrape();
+    expect(value(before, 'lakegate_sessions', { tenant: 'acme' })).toBe(1);
+    const submitted = await livy.call('POST', `/sessions/${session}/statements`, { code: LONG_SQL });
+    await livy.waitFor(session, submitted.body.id, (state) => state === 'running');
+    const running = await scrape();
+    expect(value(running, 'lakegate_statements', { tenant: 'acme', state: 'running' })).toBe(1);
+    expect((await livy.call('POST', `/sessions/${session}/statements/${submitted.body.id}/cancel`)).status).toBe(200);
+    await livy.waitFor(session, submitted.body.id);
+    const quick = await livy.call('POST', `/sessions/${session}/statements`, { code: 'SELECT 1' });
+    await livy.waitFor(session, quick.body.id);
+    const after = await scrape();
+    expect(value(after, 'lakegate_statements', { tenant: 'acme', state: 'running' })).toBe(0);
+    const count = 'lakegate_statement_duration_seconds_count';
+    expect(value(after, count, { tenant: 'acme', state: 'cancelled' })).toBe(1);
+    expect(value(after, count, { tenant: 'acme', state: 'available' })).toBe(1);
+    expect((await livy.call('DELETE', `/sessions/${session}`)).status).toBe(200);
+    expect(value(await scrape(), 'lakegate_sessions', { tenant: 'acme' })).toBe(0);
   });
 });

@@ -100,10 +100,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     queries,
     config,
     logger: logger.child({ component: 'sessions' }),
+    onStatementEnd: (tenant, state, seconds) => metrics.statementDuration.record(seconds, { tenant, state }),
     get replicaId() {
       return replicaId;
     },
   });
+  metrics.watchSessions(sessions);
   const trino = new TrinoQueryRegistry(config.trino.abandonAfterSeconds * 1000, 300_000);
   const app = createApp({
     config,

@@ -1,5 +1,5 @@
 import type { Storage } from '@lakegate/storage';
-import type { Histogram } from '@opentelemetry/api';
+import type { Histogram, Meter } from '@opentelemetry/api';
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import type { Admission } from '../admission/admission.js';
@@ -27,9 +27,18 @@ export class GatewayMetrics {
   readonly requestDuration: Histogram;
   readonly queryDuration: Histogram;
   readonly admissionWait: Histogram;
+  readonly statementDuration: Histogram;
+  readonly #meter: Meter;
+  readonly #tenants: readonly string[];
 
   constructor(sources: MetricsSources) {
     const meter = this.#provider.getMeter('lakegate');
+    this.#meter = meter;
+    this.#tenants = sources.tenants;
+    this.statementDuration = meter.createHistogram('lakegate_statement_duration_seconds', {
+      description: 'Session statements from submission to their final state (available, error, cancelled), by tenant',
+      unit: 's',
+    });
     this.requestDuration = meter.createHistogram('lakegate_http_request_duration_seconds', {
       description: 'HTTP request latency, by route, status and tenant',
       unit: 's',
@@ -77,6 +86,35 @@ export class GatewayMetrics {
           const stats = sources.engines.get(id).stats();
           result.observe(stats.activeQueries, { engine: id, gauge: 'activeQueries' });
           for (const [gauge, value] of Object.entries(stats.gauges ?? {})) result.observe(value, { engine: id, gauge });
+        }
+      });
+  }
+
+  /**
+   * Session figures, known once the session service exists: statements waiting and running on this replica, and
+   * open sessions per tenant from the state store (left out of a scrape while the store is unreachable).
+   */
+  watchSessions(sessions: {
+    localStatements(): Record<string, { waiting: number; running: number }>;
+    countSessions(tenant: string): Promise<number>;
+  }): void {
+    this.#meter
+      .createObservableGauge('lakegate_statements', {
+        description: 'Session statements waiting and running on this replica, by tenant',
+      })
+      .addCallback((result) => {
+        const counts = sessions.localStatements();
+        for (const tenant of this.#tenants) {
+          result.observe(counts[tenant]?.waiting ?? 0, { tenant, state: 'waiting' });
+          result.observe(counts[tenant]?.running ?? 0, { tenant, state: 'running' });
+        }
+      });
+    this.#meter
+      .createObservableGauge('lakegate_sessions', { description: 'Open sessions across replicas, by tenant' })
+      .addCallback(async (result) => {
+        for (const tenant of this.#tenants) {
+          const count = await sessions.countSessions(tenant).catch(() => undefined);
+          if (count !== undefined) result.observe(count, { tenant });
         }
       });
   }

@@ -41,7 +41,12 @@ export interface SessionServiceOptions {
   readonly logger: Logger;
   /** This replica's stable name; default `<hostname>:<port>`. */
   readonly replicaId: string;
+  /** Told of every statement this replica ends, with its final state and time from submission. */
+  readonly onStatementEnd?: (tenant: string, state: 'available' | 'error' | 'cancelled', seconds: number) => void;
 }
+
+/** Statements on this replica by tenant, for metrics. */
+export type LocalStatementCounts = Record<string, { waiting: number; running: number }>;
 
 export interface ResultPage {
   readonly offset: number;
@@ -100,6 +105,8 @@ class TenantSlots {
 export class SessionService {
   readonly #o: SessionServiceOptions;
   readonly #running = new Map<string, AbortController>();
+  /** Tenant and state of the statements in #running, for metrics. */
+  readonly #local = new Map<string, { tenant: string; running: boolean }>();
   readonly #slots: TenantSlots;
   readonly #timers: NodeJS.Timeout[] = [];
   #closed = false;
@@ -123,6 +130,23 @@ export class SessionService {
     this.#timers.push(setInterval(() => void this.reap().catch(() => undefined), reapMs));
     for (const timer of this.#timers) timer.unref();
     await this.reap().catch((error: unknown) => this.#o.logger.warn('sessions.recovery_deferred', { error }));
+  }
+
+  /** Statements waiting and running on this replica, by tenant. */
+  localStatements(): LocalStatementCounts {
+    const counts: LocalStatementCounts = {};
+    for (const { tenant, running } of this.#local.values()) {
+      counts[tenant] ??= { waiting: 0, running: 0 };
+      const figures = counts[tenant];
+      if (running) figures.running++;
+      else figures.waiting++;
+    }
+    return counts;
+  }
+
+  /** Open sessions of a tenant, across replicas (from the state store). */
+  async countSessions(tenant: string): Promise<number> {
+    return this.#o.store.countSessions(tenant);
   }
 
   async close(): Promise<void> {
@@ -235,10 +259,12 @@ export class SessionService {
     // Registered before it is stored, so the reaper never takes it for a statement orphaned by a restart.
     const controller = new AbortController();
     this.#running.set(statementKey(sessionId, statement.id), controller);
+    this.#local.set(statementKey(sessionId, statement.id), { tenant, running: false });
     try {
       await this.#o.store.putStatement(statement);
     } catch (error) {
       this.#running.delete(statementKey(sessionId, statement.id));
+      this.#local.delete(statementKey(sessionId, statement.id));
       throw error;
     }
     await this.#touch(sessionId);
@@ -264,7 +290,7 @@ export class SessionService {
     const statement = await this.statement(tenant, sessionId, id);
     if (FINAL_STATEMENT_STATES.has(statement.state)) return;
     if (statement.runner !== this.#o.replicaId && !(await this.#o.store.isAlive(statement.runner))) {
-      await this.#finish(statement, 'cancelled', null);
+      await this.#finish(statement, 'cancelled', null, tenant);
       return;
     }
     if (statement.state === 'running') await this.#o.store.putStatement({ ...statement, state: 'cancelling' });
@@ -430,6 +456,7 @@ export class SessionService {
       if (current?.state !== 'waiting') return;
       statement = { ...current, state: 'running', started: Date.now() };
       await this.#o.store.putStatement(statement);
+      this.#local.set(key, { tenant: session.tenant, running: true });
       const started = await this.#o.queries.start({
         queryId: `session-${statement.sessionId}-${statement.id}`,
         tenant: session.tenant,
@@ -442,7 +469,7 @@ export class SessionService {
       const columns = started.stream.schema.map((c) => ({ name: c.name, type: sparkType(c.type), kind: c.type.kind }));
       const info = await this.#storeResult(session, statement, rows, truncated, columns);
       const output = this.#livyOutput(statement.id, started.stream.schema, rows.slice(0, sessions.outputRows));
-      await this.#finish({ ...statement, result: info }, 'available', output);
+      await this.#finish({ ...statement, result: info }, 'available', output, session.tenant);
       await this.#log(
         statement.sessionId,
         `statement ${statement.id} available: ${rows.length} rows${truncated ? ' (truncated)' : ''}`,
@@ -461,7 +488,7 @@ export class SessionService {
           };
       if (lakegate.kind === 'internal')
         this.#o.logger.error('sessions.statement_failed', { error, session: statement.sessionId });
-      await this.#finish(statement, cancelled ? 'cancelled' : 'error', output).catch((e: unknown) =>
+      await this.#finish(statement, cancelled ? 'cancelled' : 'error', output, session.tenant).catch((e: unknown) =>
         this.#o.logger.warn('sessions.finish_failed', { error: isLakegateError(e) ? e.message : String(e) }),
       );
       await this.#log(
@@ -472,6 +499,7 @@ export class SessionService {
       clearTimeout(timer);
       if (slot) this.#slots.release(session.tenant);
       this.#running.delete(key);
+      this.#local.delete(key);
       await this.#touch(statement.sessionId).catch(() => undefined);
     }
   }
@@ -541,6 +569,7 @@ export class SessionService {
     statement: StatementRecord,
     state: 'available' | 'error' | 'cancelled',
     output: StatementOutput | null,
+    tenant?: string,
   ): Promise<void> {
     const latest = (await this.#o.store.getStatement(statement.sessionId, statement.id)) ?? statement;
     if (FINAL_STATEMENT_STATES.has(latest.state)) return;
@@ -553,5 +582,8 @@ export class SessionService {
       progress: 1,
       completed: Date.now(),
     });
+    if (!this.#o.onStatementEnd) return;
+    const owner = tenant ?? (await this.#o.store.getSession(statement.sessionId).catch(() => undefined))?.tenant;
+    if (owner) this.#o.onStatementEnd(owner, final, (Date.now() - statement.submitted) / 1000);
   }
 }
