@@ -67,6 +67,25 @@ describe('tracing', () => {
     }
   });
 
+  it('records the stages of a Trino-protocol query under the submitting request', async () => {
+    spans.reset();
+    const response = await fetch(`${gateway.url}/v1/statement`, {
+      method: 'POST',
+      headers: { Authorization: 'Bearer acme-trace-key' },
+      body: 'SELECT count(*) FROM events',
+    });
+    expect(response.status).toBe(200);
+    await response.text();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const finished = spans.getFinishedSpans();
+    const root = finished.find((s) => s.name === 'POST /v1/statement');
+    expect(root).toBeDefined();
+    for (const stage of ['sql.prepare', 'admission.wait', 'storage.acquire', 'engine.execute']) {
+      const span = finished.find((s) => s.name === stage);
+      expect(span?.parentSpanContext?.spanId, stage).toBe(root?.spanContext().spanId);
+    }
+  });
+
   it('puts the trace id in error bodies', async () => {
     const response = await fetch(`${gateway.url}/v1/query`, {
       method: 'POST',

@@ -1,4 +1,5 @@
 import type { Logger } from './logging/logger.js';
+import type { TraceScope } from './observability/tracing.js';
 
 /** Per-request variables every handler can rely on. */
 export interface GatewayEnv {
@@ -6,6 +7,8 @@ export interface GatewayEnv {
     requestId: string;
     /** The W3C trace id of this request (the caller's, when it sent a traceparent). */
     traceId: string;
+    /** Where this request's stages make their spans. */
+    trace: TraceScope;
     logger: Logger;
     /** Set by the auth middleware on authenticated routes. */
     tenant: string;

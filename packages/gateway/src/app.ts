@@ -59,9 +59,10 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
     await tracing.request(
       `${c.req.method} ${c.req.path}`,
       c.req.header('traceparent'),
-      async ({ traceId, traceparent }) => {
+      async ({ traceId, traceparent, scope }) => {
         const logger = deps.logger.child({ requestId, traceId });
         c.set('traceId', traceId);
+        c.set('trace', scope);
         c.set('logger', logger);
         c.header('traceparent', traceparent);
         try {
@@ -114,7 +115,7 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
 
   const authenticated = [
     async function authenticate(c: Context<GatewayEnv>, next: Next) {
-      const tenant = await tracing.span('auth', {}, async () => keys.authenticate(c.req.header('authorization')));
+      const tenant = await c.var.trace.span('auth', {}, async () => keys.authenticate(c.req.header('authorization')));
       c.set('tenant', tenant);
       await next();
     },

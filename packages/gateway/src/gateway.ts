@@ -71,7 +71,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   });
   const metrics = new GatewayMetrics({ tenants: Object.keys(config.tenants), storage, engines, admission });
   const tracing = new Tracing({ ...config.observability.tracing, spanExporter: options.spanExporter });
-  const queries = new QueryService({ config, storage, engines, admission, metrics, tracing });
+  const queries = new QueryService({ config, storage, engines, admission, metrics });
   const stateLogger = logger.child({ component: 'state' });
   const store = config.state.redisUrl
     ? createRedisStateStore({

@@ -51,6 +51,7 @@ export function queryRoute(options: QueryRouteOptions): Hono<GatewayEnv> {
       engine: parsed.data.engine,
       maxRows: parsed.data.maxRows ?? options.defaultMaxRows,
       signal: c.req.raw.signal,
+      trace: c.get('trace'),
     });
     c.set('engine', engine);
     const result = await writeResult(stream, {

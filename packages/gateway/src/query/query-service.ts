@@ -14,7 +14,7 @@ import type { GatewayConfig } from '../config/config.js';
 import type { EngineRegistry } from '../engines/engine-registry.js';
 import type { ManagedEngine } from '../engines/managed-engine.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
-import { Tracing } from '../observability/tracing.js';
+import { NO_TRACE, type TraceScope } from '../observability/tracing.js';
 import { quoteIdentifier } from '../sql/sql-lexer.js';
 import { type PreparedQuery, prepareTenantQuery, type TenantNamespace } from '../sql/tenant-query.js';
 import { trinoType } from '../trino/trino-types.js';
@@ -28,6 +28,8 @@ export interface QueryInput {
   readonly engine: string | undefined;
   readonly maxRows: number;
   readonly signal: AbortSignal;
+  /** The request's trace, which the query's stages add their spans to. */
+  readonly trace?: TraceScope | undefined;
 }
 
 export interface StartedQuery {
@@ -54,11 +56,9 @@ export interface QueryServiceDeps {
   /** Admission control; every query is admitted when absent. */
   readonly admission?: Admission | undefined;
   readonly metrics?: GatewayMetrics | undefined;
-  readonly tracing?: Tracing | undefined;
 }
 
 const PREPARED_CACHE_SIZE = 4096;
-const NO_TRACING = new Tracing({ exporter: 'none' });
 
 const literal = (value: string | number | null): string =>
   value === null ? 'NULL' : typeof value === 'number' ? String(value) : `'${value.replaceAll("'", "''")}'`;
@@ -229,7 +229,7 @@ export class QueryService {
 
   async start(input: QueryInput): Promise<StartedQuery> {
     const { config } = this.#deps;
-    const tracing = this.#deps.tracing ?? NO_TRACING;
+    const tracing = input.trace ?? NO_TRACE;
     const prepared = await tracing.span('sql.prepare', { tenant: input.tenant }, () =>
       this.prepare(input.tenant, input.sql, input.signal),
     );
@@ -266,6 +266,7 @@ export class QueryService {
         input.tenant,
         prepared.datasets.map((d) => d.name),
         input.signal,
+        tracing,
       );
     } catch (error) {
       admitted();
@@ -392,8 +393,12 @@ export class QueryService {
   }
 
   /** Leases every named dataset; on any failure, releases those already leased. */
-  async #acquire(tenant: string, names: readonly string[], signal: AbortSignal): Promise<SnapshotLease[]> {
-    const tracing = this.#deps.tracing ?? NO_TRACING;
+  async #acquire(
+    tenant: string,
+    names: readonly string[],
+    signal: AbortSignal,
+    tracing: TraceScope,
+  ): Promise<SnapshotLease[]> {
     const settled = await Promise.allSettled(
       names.map((name) =>
         tracing.span('storage.acquire', { dataset: name }, () => this.#deps.storage.acquire(tenant, name, signal)),

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type ColumnBatch, LakegateError, type QueryStream } from '@lakegate/engine-api';
+import type { TraceScope } from '../observability/tracing.js';
 import type { QueryService } from '../query/query-service.js';
 import { type TrinoError, trinoError } from './trino-errors.js';
 import { answerMetadata, type StaticResult } from './trino-metadata.js';
@@ -38,6 +39,8 @@ export interface TrinoQueryOptions {
   readonly pageRows: number;
   /** Bytes (approximate, as JSON) per page at most. */
   readonly pageBytes: number;
+  /** The submitting request's trace, which the query's stages add their spans to. */
+  readonly trace?: TraceScope | undefined;
 }
 
 let sequence = 0;
@@ -139,6 +142,7 @@ export class TrinoQuery {
         engine: undefined,
         maxRows: Number.MAX_SAFE_INTEGER - 1,
         signal: this.#controller.signal,
+        trace: this.#options.trace,
       });
       this.#stream = started.stream;
       const types = started.stream.schema.map((c) => trinoType(c.type));

@@ -40,6 +40,7 @@ export function trinoRoutes(options: TrinoRouteOptions): Hono<GatewayEnv> {
       source: c.req.header('x-trino-source'),
       pageRows: options.pageRows,
       pageBytes: options.pageBytes,
+      trace: c.get('trace'),
     });
     logger.info('trino.query', {
       queryId: query.id,
