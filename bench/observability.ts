@@ -1,97 +1,118 @@
 /**
  * Observability and admission, measured on loopback in bounded time:
- *  1. tracing overhead: trivial queries with tracing on (spans exported to a sink) vs off, paired in one run;
+ *  1. tracing overhead: trivial queries with tracing on (spans sent over OTLP/HTTP to a loopback sink) vs off,
+ *     paired in one run, each gateway in its own process;
  *  2. fairness: tenant A floods with 20x tenant B's concurrency; B's p99 beside its p99 alone, and how A is
  *     refused (429s, not timeouts).
  *
  *   npm run bench -w @lakegate/bench -- observability
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig, type RunningGateway, silentLogger, startGateway } from '@lakegate/gateway';
-import type { ExportResult } from '@opentelemetry/core';
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { freePort } from '../test/harness/services.js';
 import { writeParquet } from '../test/support/duckdb-data.js';
+import { type GatewayProcess, startGatewayProcess } from '../test/support/gateway-process.js';
 import { ms, report, summarise, timePaired } from './support.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const RUNS = Number(process.env.BENCH_RUNS ?? 500);
 
-/** Accepts spans and drops them: the cost measured is making them, not shipping them. */
-class SinkExporter implements SpanExporter {
-  exported = 0;
-  export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
-    this.exported += spans.length;
-    done({ code: 0 });
-  }
-  async shutdown(): Promise<void> {}
+/** An OTLP/HTTP endpoint on loopback that accepts span batches and drops them. */
+async function startSpanSink(): Promise<{ url: string; batches: () => number; close: () => Promise<void> }> {
+  let batches = 0;
+  const server = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => {
+      batches++;
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/v1/traces`,
+    batches: () => batches,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }
 
 const root = await mkdtemp(join(tmpdir(), 'lakegate-bench-observability-'));
+const processes: GatewayProcess[] = [];
 try {
   for (const tenant of ['a', 'b']) {
     await mkdir(join(root, tenant));
     await writeParquet(join(root, tenant, 'p.parquet'), 'SELECT i, i % 10 AS k FROM range(100000) t(i)');
   }
-  const base = (extra: Record<string, unknown> = {}) =>
-    parseConfig(
+  /** A gateway in its own process (as in production: the client's work and the gateway's do not share a thread). */
+  const launch = async (name: string, extra: Record<string, unknown> = {}) => {
+    const port = await freePort();
+    const tenant = (id: string) => ({
+      apiKeys: [`tenant-${id}-key`],
+      datasets: { events: { location: `file:${join(root, id)}/`, format: 'parquet' } },
+    });
+    const gateway = await startGatewayProcess(
+      join(root, `${name}.json`),
       {
-        server: { port: 0 },
-        storage: { cacheDir: join(root, `cache-${Math.random()}`), warming: { enabled: false } },
-        tenants: {
-          a: { apiKeys: ['tenant-a-key'], datasets: { events: { location: 'file:./a/', format: 'parquet' } } },
-          b: { apiKeys: ['tenant-b-key'], datasets: { events: { location: 'file:./b/', format: 'parquet' } } },
-        },
+        server: { port, host: '127.0.0.1' },
+        storage: { cacheDir: join(root, `cache-${name}`), warming: { enabled: false } },
+        tenants: { a: tenant('a'), b: tenant('b') },
         ...extra,
       },
-      { baseDir: root },
+      port,
     );
-  const post = (gateway: RunningGateway, key: string, sql: string) =>
+    processes.push(gateway);
+    return gateway;
+  };
+  const post = (gateway: GatewayProcess, key: string, sql: string) =>
     fetch(`${gateway.url}/v1/query`, {
       method: 'POST',
       headers: { Authorization: `Bearer ${key}` },
       body: JSON.stringify({ sql }),
     });
 
-  // 1. Tracing overhead.
-  const sink = new SinkExporter();
-  const traced = await startGateway({ config: base(), logger: silentLogger, spanExporter: sink });
-  const plain = await startGateway({ config: base(), logger: silentLogger });
+  // 1. Tracing overhead: two gateway processes, one exporting spans over OTLP/HTTP, one with tracing off.
+  const sink = await startSpanSink();
+  const traced = await launch('traced', { observability: { tracing: { exporter: 'otlp', endpoint: sink.url } } });
+  const plain = await launch('plain');
   const trivial = 'SELECT 1';
   const [on, off] = await timePaired(
     async () => (await post(traced, 'tenant-a-key', trivial)).text(),
     async () => (await post(plain, 'tenant-a-key', trivial)).text(),
-    300,
-    30,
+    RUNS,
+    50,
   );
   const onS = summarise(on);
   const offS = summarise(off);
-  report('observability: tracing overhead on trivial queries, 300 paired runs', [
-    ['tracing on, median', ms(onS.median)],
+  report(`observability: tracing overhead on trivial queries, ${RUNS} paired runs, gateways in their own processes`, [
+    ['tracing on (OTLP/HTTP to a loopback sink), median', ms(onS.median)],
     ['tracing off, median (baseline)', ms(offS.median)],
-    ['overhead', `${(((onS.median - offS.median) / offS.median) * 100).toFixed(1)}% (${sink.exported} spans made)`],
+    [
+      'overhead',
+      `${(((onS.median - offS.median) / offS.median) * 100).toFixed(1)}% (${sink.batches()} span batches received so far)`,
+    ],
   ]);
-  await traced.close();
-  await plain.close();
+  await traced.kill('SIGTERM');
+  await plain.kill('SIGTERM');
+  await sink.close();
 
   // 2. Fairness under a flood.
-  const gateway = await startGateway({
-    config: base({
-      limits: { concurrentQueries: 4, queuedQueries: 64 },
-      tenants: {
-        a: {
-          apiKeys: ['tenant-a-key'],
-          datasets: { events: { location: 'file:./a/', format: 'parquet' } },
-          limits: { concurrentQueries: 2, queuedQueries: 8 },
-        },
-        b: {
-          apiKeys: ['tenant-b-key'],
-          datasets: { events: { location: 'file:./b/', format: 'parquet' } },
-          limits: { concurrentQueries: 2, queuedQueries: 8 },
-        },
+  const gateway = await launch('fairness', {
+    limits: { concurrentQueries: 4, queuedQueries: 64 },
+    tenants: {
+      a: {
+        apiKeys: ['tenant-a-key'],
+        datasets: { events: { location: `file:${join(root, 'a')}/`, format: 'parquet' } },
+        limits: { concurrentQueries: 2, queuedQueries: 8 },
       },
-    }),
-    logger: silentLogger,
+      b: {
+        apiKeys: ['tenant-b-key'],
+        datasets: { events: { location: `file:${join(root, 'b')}/`, format: 'parquet' } },
+        limits: { concurrentQueries: 2, queuedQueries: 8 },
+      },
+    },
   });
   const dashboard = 'SELECT k, count(*), sum(i) FROM events GROUP BY k ORDER BY k';
   const run = async (key: string, clients: number, seconds: number) => {
@@ -127,7 +148,7 @@ try {
       ['A answers', fmt(flooder.statuses)],
     ],
   );
-  await gateway.close();
 } finally {
+  for (const gateway of processes) await gateway.kill('SIGTERM');
   await rm(root, { recursive: true, force: true });
 }

@@ -25,7 +25,10 @@ export async function time(fn: () => Promise<unknown>, runs: number, warmup = 3)
   return samples;
 }
 
-/** Times two functions in alternation (A B A B ...) so that drift of a shared machine hits both alike. */
+/**
+ * Times two functions in alternation, swapping which goes first each round (A B, B A, ...), so that drift of a
+ * shared machine, and any advantage of going first or second, hits both alike.
+ */
 export async function timePaired(
   a: () => Promise<unknown>,
   b: () => Promise<unknown>,
@@ -38,13 +41,19 @@ export async function timePaired(
   }
   const as: number[] = [];
   const bs: number[] = [];
+  const timed = async (fn: () => Promise<unknown>, into: number[]) => {
+    const start = performance.now();
+    await fn();
+    into.push(performance.now() - start);
+  };
   for (let i = 0; i < runs; i++) {
-    let start = performance.now();
-    await a();
-    as.push(performance.now() - start);
-    start = performance.now();
-    await b();
-    bs.push(performance.now() - start);
+    if (i % 2 === 0) {
+      await timed(a, as);
+      await timed(b, bs);
+    } else {
+      await timed(b, bs);
+      await timed(a, as);
+    }
   }
   return [as, bs];
 }
