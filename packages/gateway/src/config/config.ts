@@ -154,6 +154,11 @@ const fileSchema = z.strictObject({
           /** `otlp` sends spans over OTLP/HTTP to `endpoint`; `none` (the default) makes no spans at all. */
           exporter: z.enum(['none', 'otlp']).default('none'),
           endpoint: z.url().optional(),
+          /**
+           * Share of requests traced, 0 to 1 (by trace id, so every replica agrees); a request whose caller sent a
+           * sampled `traceparent` is always traced, an unsampled one never.
+           */
+          sampleRatio: z.number().min(0).max(1).default(1),
         })
         .prefault({}),
     })

@@ -13,14 +13,18 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import {
   BasicTracerProvider,
   BatchSpanProcessor,
+  ParentBasedSampler,
   SimpleSpanProcessor,
   type SpanExporter,
+  TraceIdRatioBasedSampler,
 } from '@opentelemetry/sdk-trace-base';
 
 export interface TracingOptions {
   /** `otlp` sends spans to `endpoint` (OTLP over HTTP); `none` records nothing (and costs nothing). */
   readonly exporter: 'none' | 'otlp';
   readonly endpoint?: string | undefined;
+  /** Share of requests traced, 0 to 1; the caller's sampling decision wins when it sends a traceparent. */
+  readonly sampleRatio?: number | undefined;
   /** An exporter of the caller's (tests use an in-memory one); spans go to it synchronously. */
   readonly spanExporter?: SpanExporter | undefined;
 }
@@ -93,6 +97,7 @@ export class Tracing {
     this.enabled = exporter !== undefined;
     if (!exporter) return;
     this.#provider = new BasicTracerProvider({
+      sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(options.sampleRatio ?? 1) }),
       spanProcessors: [options.spanExporter ? new SimpleSpanProcessor(exporter) : new BatchSpanProcessor(exporter)],
     });
     this.#tracer = this.#provider.getTracer('lakegate');
@@ -120,7 +125,8 @@ export class Tracing {
       return await fn({
         traceId,
         traceparent: `00-${traceId}-${spanId}-0${traceFlags.toString(16)}`,
-        scope: scopeOf(tracer, trace.setSpan(ROOT_CONTEXT, span)),
+        // An unsampled request makes no child spans at all.
+        scope: span.isRecording() ? scopeOf(tracer, trace.setSpan(ROOT_CONTEXT, span)) : NO_TRACE,
       });
     } catch (error) {
       fail(span, error);
