@@ -18,7 +18,8 @@ import { type GatewayProcess, startGatewayProcess } from '../test/support/gatewa
 import { ms, report, summarise, timePaired } from './support.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const RUNS = Number(process.env.BENCH_RUNS ?? 500);
+const RUNS = Number(process.env.BENCH_RUNS ?? 1000);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 1000);
 
 /** An OTLP/HTTP endpoint on loopback that accepts span batches and drops them. */
 async function startSpanSink(): Promise<{ url: string; batches: () => number; close: () => Promise<void> }> {
@@ -73,29 +74,38 @@ try {
       body: JSON.stringify({ sql }),
     });
 
-  // 1. Tracing overhead: two gateway processes, one exporting spans over OTLP/HTTP, one with tracing off.
+  // 1. Tracing overhead: a gateway process exporting spans over OTLP/HTTP beside one with tracing off, at full
+  //    sampling and at 10%.
+  //    Both are fresh processes each round, warmed alike (the JIT takes hundreds of requests to settle).
   const sink = await startSpanSink();
-  const traced = await launch('traced', { observability: { tracing: { exporter: 'otlp', endpoint: sink.url } } });
-  const plain = await launch('plain');
   const trivial = 'SELECT 1';
-  const [on, off] = await timePaired(
-    async () => (await post(traced, 'tenant-a-key', trivial)).text(),
-    async () => (await post(plain, 'tenant-a-key', trivial)).text(),
-    RUNS,
-    50,
-  );
-  const onS = summarise(on);
-  const offS = summarise(off);
-  report(`observability: tracing overhead on trivial queries, ${RUNS} paired runs, gateways in their own processes`, [
-    ['tracing on (OTLP/HTTP to a loopback sink), median', ms(onS.median)],
-    ['tracing off, median (baseline)', ms(offS.median)],
-    [
-      'overhead',
-      `${(((onS.median - offS.median) / offS.median) * 100).toFixed(1)}% (${sink.batches()} span batches received so far)`,
-    ],
-  ]);
-  await traced.kill('SIGTERM');
-  await plain.kill('SIGTERM');
+  for (const sampleRatio of [1, 0.1]) {
+    const plain = await launch(`plain-${sampleRatio}`);
+    const traced = await launch(`traced-${sampleRatio}`, {
+      observability: { tracing: { exporter: 'otlp', endpoint: sink.url, sampleRatio } },
+    });
+    const [on, off] = await timePaired(
+      async () => (await post(traced, 'tenant-a-key', trivial)).text(),
+      async () => (await post(plain, 'tenant-a-key', trivial)).text(),
+      RUNS,
+      WARMUP,
+    );
+    const onS = summarise(on);
+    const offS = summarise(off);
+    report(
+      `observability: tracing overhead on trivial queries, sampling ${sampleRatio * 100}%, ${RUNS} paired runs, gateways in their own processes`,
+      [
+        ['tracing on (OTLP/HTTP to a loopback sink), median', ms(onS.median)],
+        ['tracing off, median (baseline)', ms(offS.median)],
+        [
+          'overhead',
+          `${(((onS.median - offS.median) / offS.median) * 100).toFixed(1)}% (${sink.batches()} span batches received so far)`,
+        ],
+      ],
+    );
+    await traced.kill('SIGTERM');
+    await plain.kill('SIGTERM');
+  }
   await sink.close();
 
   // 2. Fairness under a flood.
