@@ -112,10 +112,13 @@ export class GatewayMetrics {
     this.#meter
       .createObservableGauge('lakegate_sessions', { description: 'Open sessions across replicas, by tenant' })
       .addCallback(async (result) => {
-        for (const tenant of this.#tenants) {
-          const count = await sessions.countSessions(tenant).catch(() => undefined);
+        const counts = await Promise.all(
+          this.#tenants.map((tenant) => sessions.countSessions(tenant).catch(() => undefined)),
+        );
+        this.#tenants.forEach((tenant, i) => {
+          const count = counts[i];
           if (count !== undefined) result.observe(count, { tenant });
-        }
+        });
       });
   }
 
