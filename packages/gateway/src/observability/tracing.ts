@@ -36,8 +36,7 @@ export interface OpenSpan {
 
 /**
  * The stages of one request, as child spans of its span. Passed along explicitly rather than through an
- * async-context manager: on Node 20 that manager hooks every promise in the process, which costs more than the
- * spans themselves.
+ * async-context manager: on Node 20 that manager hooks every promise in the process, traced or not.
  */
 export interface TraceScope {
   /** Runs `fn` in a child span of the request's span. */
@@ -83,7 +82,6 @@ function scopeOf(tracer: Tracer, parent: Context): TraceScope {
  * trace id (the caller's, or a new one) for logs and error bodies.
  */
 export class Tracing {
-  readonly enabled: boolean;
   readonly #provider: BasicTracerProvider | undefined;
   readonly #tracer: Tracer | undefined;
   readonly #propagator = new W3CTraceContextPropagator();
@@ -94,7 +92,6 @@ export class Tracing {
       (options.exporter === 'otlp'
         ? new OTLPTraceExporter(options.endpoint ? { url: options.endpoint } : {})
         : undefined);
-    this.enabled = exporter !== undefined;
     if (!exporter) return;
     this.#provider = new BasicTracerProvider({
       sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(options.sampleRatio ?? 1) }),

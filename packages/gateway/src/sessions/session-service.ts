@@ -104,9 +104,8 @@ class TenantSlots {
  */
 export class SessionService {
   readonly #o: SessionServiceOptions;
-  readonly #running = new Map<string, AbortController>();
-  /** Tenant and state of the statements in #running, for metrics. */
-  readonly #local = new Map<string, { tenant: string; running: boolean }>();
+  /** Statements accepted by this replica and not yet ended: how to cancel them, and for metrics, whose and where. */
+  readonly #running = new Map<string, { controller: AbortController; tenant: string; started: boolean }>();
   readonly #slots: TenantSlots;
   readonly #timers: NodeJS.Timeout[] = [];
   #closed = false;
@@ -135,10 +134,10 @@ export class SessionService {
   /** Statements waiting and running on this replica, by tenant. */
   localStatements(): LocalStatementCounts {
     const counts: LocalStatementCounts = {};
-    for (const { tenant, running } of this.#local.values()) {
+    for (const { tenant, started } of this.#running.values()) {
       counts[tenant] ??= { waiting: 0, running: 0 };
       const figures = counts[tenant];
-      if (running) figures.running++;
+      if (started) figures.running++;
       else figures.waiting++;
     }
     return counts;
@@ -153,7 +152,7 @@ export class SessionService {
     this.#closed = true;
     for (const timer of this.#timers) clearInterval(timer);
     const reason = new LakegateError('QUERY_CANCELLED', 'The gateway is shutting down.');
-    for (const controller of this.#running.values()) controller.abort(reason);
+    for (const { controller } of this.#running.values()) controller.abort(reason);
   }
 
   // Sessions
@@ -258,13 +257,11 @@ export class SessionService {
     };
     // Registered before it is stored, so the reaper never takes it for a statement orphaned by a restart.
     const controller = new AbortController();
-    this.#running.set(statementKey(sessionId, statement.id), controller);
-    this.#local.set(statementKey(sessionId, statement.id), { tenant, running: false });
+    this.#running.set(statementKey(sessionId, statement.id), { controller, tenant, started: false });
     try {
       await this.#o.store.putStatement(statement);
     } catch (error) {
       this.#running.delete(statementKey(sessionId, statement.id));
-      this.#local.delete(statementKey(sessionId, statement.id));
       throw error;
     }
     await this.#touch(sessionId);
@@ -405,8 +402,8 @@ export class SessionService {
   }
 
   #localCancel(sessionId: number, statementId: number): void {
-    const controller = this.#running.get(statementKey(sessionId, statementId));
-    controller?.abort(new LakegateError('QUERY_CANCELLED', 'The statement was cancelled.'));
+    const running = this.#running.get(statementKey(sessionId, statementId));
+    running?.controller.abort(new LakegateError('QUERY_CANCELLED', 'The statement was cancelled.'));
   }
 
   /** Records activity, which pushes the idle deadline back. Reads the latest record so no update is lost. */
@@ -456,7 +453,8 @@ export class SessionService {
       if (current?.state !== 'waiting') return;
       statement = { ...current, state: 'running', started: Date.now() };
       await this.#o.store.putStatement(statement);
-      this.#local.set(key, { tenant: session.tenant, running: true });
+      const entry = this.#running.get(key);
+      if (entry) entry.started = true;
       const started = await this.#o.queries.start({
         queryId: `session-${statement.sessionId}-${statement.id}`,
         tenant: session.tenant,
@@ -499,7 +497,6 @@ export class SessionService {
       clearTimeout(timer);
       if (slot) this.#slots.release(session.tenant);
       this.#running.delete(key);
-      this.#local.delete(key);
       await this.#touch(statement.sessionId).catch(() => undefined);
     }
   }
