@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { EngineFactory } from '@lakegate/engine-api';
 import { duckdbEngineFactory } from '@lakegate/engine-duckdb';
-import { createBlobStore, createS3Client, createStorage, type StorageOptions } from '@lakegate/storage';
+import { createBlobStore, createStorage, type StorageOptions } from '@lakegate/storage';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { Admission } from './admission/admission.js';
 import { createApp } from './app.js';
@@ -81,17 +81,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         logger: stateLogger,
       })
     : createMemoryStateStore();
-  let s3: ReturnType<typeof createS3Client> | undefined;
-  const results = createBlobStore(config.state.resultsLocation, () => {
-    s3 ??= createS3Client({
-      region: 'us-east-1',
-      forcePathStyle: false,
-      requestTimeoutMs: 10_000,
-      maxAttempts: 2,
-      ...config.storage.s3,
-    });
-    return s3;
-  });
+  const results = createBlobStore(config.state.resultsLocation, () => storage.s3Client());
   // The replica id needs the port, known only once listening: the service is created now, started below.
   let replicaId = config.state.replicaId ?? '';
   const sessions = new SessionService({
@@ -149,7 +139,6 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         await store.close();
         await metrics.close();
         await tracing.close();
-        s3?.destroy();
       })();
       return closing;
     },

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import {
   DeleteObjectsCommand,
@@ -7,6 +7,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { writeFileAtomic } from './atomic-file.js';
 import type { Location } from './location.js';
 
 /**
@@ -30,11 +31,7 @@ export function createFileBlobStore(root: string): BlobStore {
   const pathOf = (key: string): string => join(root, ...safeKey(key).split('/'));
   return {
     async put(key, body) {
-      const path = pathOf(key);
-      await mkdir(dirname(path), { recursive: true });
-      const temporary = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-      await writeFile(temporary, body);
-      await rename(temporary, path);
+      await writeFileAtomic(pathOf(key), body);
     },
     async get(key) {
       try {

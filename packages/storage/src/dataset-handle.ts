@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   abortError,
@@ -8,6 +8,7 @@ import {
   isLakegateError,
   LakegateError,
 } from '@lakegate/engine-api';
+import { writeFileAtomic } from './atomic-file.js';
 import { type CacheEntry, type DiskCache, entryId, extensionOf, writeStream } from './disk-cache.js';
 import { isOriginError, type ObjectInfo, type ObjectStore, OriginError } from './object-store.js';
 import { matchesFormat, snapshotVersion } from './snapshot.js';
@@ -443,11 +444,7 @@ export class DatasetHandle {
       refreshedAt: this.#lastRefreshAt ?? this.#ctx.clock(),
       files: files.map((f) => ({ key: f.key, size: f.size, etag: f.etag })),
     };
-    const path = this.#manifestPath;
-    await mkdir(join(path, '..'), { recursive: true });
-    const temporary = `${path}.tmp-${process.pid}`;
-    await writeFile(temporary, JSON.stringify(manifest));
-    await rename(temporary, path);
+    await writeFileAtomic(this.#manifestPath, JSON.stringify(manifest));
   }
 
   #schedulePolling(): void {

@@ -242,11 +242,6 @@ export class DiskCache {
     entry.lastAccess = 0;
   }
 
-  /** Every entry of a tenant (for reports). */
-  entriesOf(tenant: string): CacheEntry[] {
-    return [...this.#entries.values()].filter((e) => e.tenant === tenant);
-  }
-
   #add(entry: CacheEntry): void {
     this.#entries.set(entry.id, entry);
     this.#usage.set(entry.tenant, (this.#usage.get(entry.tenant) ?? 0) + entry.size);
@@ -287,7 +282,7 @@ export class DiskCache {
     if (size > limit) {
       throw new LakegateError(
         'RESOURCE_EXHAUSTED',
-        `A ${size}-byte file does not fit the cache (${quota !== undefined ? `tenant quota ${quota}` : `limit ${limit}`} bytes).`,
+        `A ${size}-byte file does not fit the cache (${quota !== undefined && quota < this.#options.maxBytes ? `tenant quota ${quota}` : `cache limit ${limit}`} bytes).`,
       );
     }
     const evict = async (victim: CacheEntry | undefined, what: string): Promise<void> => {

@@ -7,7 +7,7 @@ export { createLocalObjectStore } from './local-object-store.js';
 export type { ListedObject } from './local-store.js';
 export { listLocalFolder } from './local-store.js';
 export type { Location } from './location.js';
-export { formatLocation, parseLocation } from './location.js';
+export { parseLocation } from './location.js';
 export type { GetOptions, ObjectInfo, ObjectStore, OriginFailure } from './object-store.js';
 export { isOriginError, OriginError } from './object-store.js';
 export type { S3Settings } from './s3-object-store.js';

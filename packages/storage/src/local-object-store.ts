@@ -1,8 +1,8 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, type Stats } from 'node:fs';
 import { copyFile, link, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { listLocalFolder } from './local-store.js';
+import { isHiddenPath, listLocalFolder, localEtag } from './local-store.js';
 import { type GetOptions, type ObjectInfo, type ObjectStore, OriginError } from './object-store.js';
 
 function classify(error: unknown, what: string): OriginError {
@@ -20,11 +20,19 @@ export function createLocalObjectStore(root: string): ObjectStore {
     if (!path.startsWith(root.endsWith(sep) ? root : root + sep)) throw new OriginError('not-found', `bad key ${key}`);
     return path;
   };
+  /** One file's details, as a listing would give them (hidden files and markers are not there). */
   const info = async (key: string): Promise<ObjectInfo> => {
-    const list = await listLocalFolder(root);
-    const found = list.find((o) => o.key === key);
-    if (!found) throw new OriginError('not-found', `${key} does not exist in ${root}`);
-    return found;
+    const missing = () => new OriginError('not-found', `${key} does not exist in ${root}`);
+    if (isHiddenPath(key.split('/'))) throw missing();
+    let stats: Stats;
+    try {
+      stats = await stat(pathOf(key));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw missing();
+      throw classify(error, key);
+    }
+    if (!stats.isFile()) throw missing();
+    return { key, size: stats.size, etag: localEtag(stats), lastModified: stats.mtime };
   };
 
   return {

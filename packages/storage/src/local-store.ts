@@ -11,8 +11,13 @@ export interface ListedObject {
 }
 
 /** Local files carry no ETag: size and modification time stand in, as for an S3 object rewritten in place. */
-function localEtag(stats: Stats): string {
+export function localEtag(stats: Stats): string {
   return `${stats.size.toString(16)}-${Math.trunc(stats.mtimeMs).toString(16)}`;
+}
+
+/** Hidden files and folders (`.x`) and markers (`_SUCCESS`, `_x`), which listings skip. */
+export function isHiddenPath(parts: readonly string[]): boolean {
+  return parts.some((part) => part.startsWith('.') || part.startsWith('_'));
 }
 
 /**
@@ -30,7 +35,7 @@ export async function listLocalFolder(root: string): Promise<ListedObject[]> {
   }
   const out: ListedObject[] = [];
   for (const entry of entries) {
-    if (entry.split(sep).some((part) => part.startsWith('.') || part.startsWith('_'))) continue;
+    if (isHiddenPath(entry.split(sep))) continue;
     const path = join(root, entry);
     const stats = await stat(path);
     if (!stats.isFile()) continue;

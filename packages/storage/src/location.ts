@@ -37,7 +37,3 @@ export function parseLocation(text: string, baseDir: string): Location | { reado
   }
   return { problem: `"${text}" must start with file: or s3://` };
 }
-
-export function formatLocation(location: Location): string {
-  return location.kind === 's3' ? `s3://${location.bucket}/${location.prefix}` : pathToFileURL(location.path).href;
-}

@@ -21,8 +21,16 @@ export interface S3Settings {
   readonly maxAttempts: number;
 }
 
-/** One client per configuration: connections are pooled across every dataset's store. */
-export function createS3Client(settings: S3Settings): S3Client {
+const S3_DEFAULTS: S3Settings = {
+  region: 'us-east-1',
+  forcePathStyle: false,
+  requestTimeoutMs: 10_000,
+  maxAttempts: 2,
+};
+
+/** One client per configuration: connections are pooled across every dataset's store. Unset settings default. */
+export function createS3Client(given: Partial<S3Settings> = {}): S3Client {
+  const settings: S3Settings = { ...S3_DEFAULTS, ...given };
   return new S3Client({
     region: settings.region,
     forcePathStyle: settings.forcePathStyle,

@@ -32,6 +32,9 @@ describe('storage over a local folder', () => {
     await writeFile(join(origin, '_SUCCESS'), '');
     await writeFile(join(origin, 'notes.txt'), 'not data');
     await writeFile(join(origin, '.staging', 'c.parquet'), 'partial');
+    // A folder that exists but holds no csv file: "empty", not "missing".
+    await mkdir(join(root, 'nothing'));
+    await writeFile(join(root, 'nothing', 'notes.txt'), 'not data');
   });
   afterEach(() => rm(root, { recursive: true, force: true }));
 

@@ -1,7 +1,8 @@
-import { open, readFile, rename, writeFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { type EngineLogger, LakegateError, type StorageAccess } from '@lakegate/engine-api';
+import { writeFileAtomic } from './atomic-file.js';
 import { DatasetHandle, type DatasetInfo, type DatasetSpec, type SnapshotLease } from './dataset-handle.js';
 import { DiskCache } from './disk-cache.js';
 import { createLocalObjectStore } from './local-object-store.js';
@@ -67,6 +68,8 @@ export interface Storage extends StorageAccess {
   readRange(tenant: string, dataset: string, key: string, start: number, end: number): Promise<Uint8Array>;
   /** Runs the warming policy once: prefetch the datasets likely to be queried soon, let cold ones go. */
   runWarming(now?: number): Promise<WarmingReport>;
+  /** The S3 client of this storage's settings, made on first use: share it to share its connections. */
+  s3Client(): S3Client;
   close(): Promise<void>;
 }
 
@@ -89,16 +92,13 @@ export async function createStorage(options: StorageOptions): Promise<Storage> {
   const usagePath = join(options.cacheDir, USAGE_FILE);
   const usage = UsageHistory.fromJSON(await readFile(usagePath, 'utf8').then(JSON.parse, () => undefined));
   let s3: S3Client | undefined;
+  const s3Client = (): S3Client => {
+    s3 ??= createS3Client(options.s3);
+    return s3;
+  };
   const storeFor = (location: Location): ObjectStore => {
     if (location.kind === 'file') return createLocalObjectStore(location.path);
-    s3 ??= createS3Client({
-      region: 'us-east-1',
-      forcePathStyle: false,
-      requestTimeoutMs: 10_000,
-      maxAttempts: 2,
-      ...options.s3,
-    });
-    return createS3ObjectStore(s3, location.bucket, location.prefix);
+    return createS3ObjectStore(s3Client(), location.bucket, location.prefix);
   };
   const ctx = {
     cache,
@@ -159,9 +159,7 @@ export async function createStorage(options: StorageOptions): Promise<Storage> {
   };
 
   const saveUsage = async (): Promise<void> => {
-    const temporary = `${usagePath}.tmp-${process.pid}`;
-    await writeFile(temporary, JSON.stringify(usage));
-    await rename(temporary, usagePath);
+    await writeFileAtomic(usagePath, JSON.stringify(usage));
   };
   const timers: NodeJS.Timeout[] = [setInterval(() => void saveUsage().catch(() => undefined), 60_000)];
   if (options.warming?.intervalSeconds) {
@@ -170,6 +168,7 @@ export async function createStorage(options: StorageOptions): Promise<Storage> {
   for (const timer of timers) timer.unref();
 
   return {
+    s3Client,
     datasetNames: (tenant) => [...(handles.get(tenant)?.keys() ?? [])].sort(),
     tenantDirectories: (tenant) => [cache.tenantDirectory(tenant)],
     async acquire(tenant, dataset, signal) {
