@@ -1,5 +1,5 @@
 import { isAbsolute, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 
 /** Where a dataset's files live: a local folder or an S3 prefix. */
 export type Location =
