@@ -234,6 +234,10 @@ class DuckDBEngine implements Engine {
     };
 
     try {
+      // The tenant's own connection first, then the shared lanes: a query waiting for its tenant's pool holds
+      // nothing other tenants need, and its wait is not counted as running time.
+      instance = await this.#instanceFor(request.tenant);
+      pooled = await instance.acquire(controller.signal);
       if (this.#costs.isLong(costKey)) {
         await this.#longLane.acquire(controller.signal);
         longSlot = true;
@@ -243,8 +247,6 @@ class DuckDBEngine implements Engine {
       started = performance.now();
       longTimer = setTimeout(() => this.#costs.record(costKey, this.#costs.longMs), this.#costs.longMs);
       longTimer.unref();
-      instance = await this.#instanceFor(request.tenant);
-      pooled = await instance.acquire(controller.signal);
       controller.signal.addEventListener('abort', interrupt, { once: true });
       await instance.bind(pooled, request.tables);
       throwIfAborted(controller.signal);
