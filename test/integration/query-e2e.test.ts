@@ -130,4 +130,18 @@ describe('POST /v1/query on DuckDB, end to end', () => {
       stats: { rowCount: 7000, truncated: true, engine: 'duckdb' },
     });
   });
+
+  it('refuses to start when a tenant’s default engine does not exist, naming it', async () => {
+    const config = parseConfig(
+      {
+        server: { port: 0 },
+        storage: { cacheDir: join(root, 'cache-bad-engine') },
+        tenants: { acme: { apiKeys: ['acme-bad-engine-key'], defaultEngine: 'spark', datasets: {} } },
+      },
+      { baseDir: root },
+    );
+    await expect(startGateway({ config, logger: silentLogger })).rejects.toThrow(
+      /tenants\.acme\.defaultEngine: "spark"/,
+    );
+  });
 });

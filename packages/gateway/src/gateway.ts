@@ -6,7 +6,7 @@ import { createBlobStore, createStorage, type StorageOptions } from '@lakegate/s
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { Admission } from './admission/admission.js';
 import { createApp } from './app.js';
-import type { GatewayConfig } from './config/config.js';
+import { ConfigError, type GatewayConfig } from './config/config.js';
 import { EngineRegistry } from './engines/engine-registry.js';
 import type { Logger } from './logging/logger.js';
 import { GatewayMetrics } from './observability/metrics.js';
@@ -63,6 +63,17 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     { storage, logger: logger.child({ component: 'engine' }) },
     { maxConcurrent: config.query.maxConcurrentQueries, maxQueued: config.query.maxConcurrentQueries * 4 },
   );
+  const unknownDefaults = Object.entries(config.tenants)
+    .filter(([, tenant]) => tenant.defaultEngine !== undefined && !engines.ids.includes(tenant.defaultEngine))
+    .map(
+      ([id, tenant]) =>
+        `tenants.${id}.defaultEngine: "${tenant.defaultEngine}" is not one of ${engines.ids.join(', ')}`,
+    );
+  if (unknownDefaults.length > 0) {
+    await engines.close(0);
+    await storage.close();
+    throw new ConfigError('the engines', unknownDefaults);
+  }
   let shuttingDown = false;
   const admission = new Admission({
     global: config.limits,

@@ -26,7 +26,6 @@ export interface AdmissionStats {
 }
 
 interface Waiter {
-  readonly tenant: string;
   readonly grant: () => void;
 }
 
@@ -123,6 +122,17 @@ export class Admission {
     };
   }
 
+  /** Takes one waiter out of a tenant's queue; a tenant left with none leaves the turns. */
+  #dequeue(tenant: string, queue: Waiter[], index: number): Waiter {
+    const [waiter] = queue.splice(index, 1) as [Waiter];
+    this.#queued--;
+    if (queue.length === 0) {
+      this.#queues.delete(tenant);
+      this.#turns = this.#turns.filter((t) => t !== tenant);
+    }
+    return waiter;
+  }
+
   /** Grants freed slots to waiting tenants in turn, skipping tenants still at their own limit. */
   #dispatch(): void {
     for (let scanned = 0; scanned < this.#turns.length && this.#turns.length > 0; ) {
@@ -134,13 +144,7 @@ export class Admission {
         continue;
       }
       scanned = 0;
-      const waiter = queue.shift() as Waiter;
-      this.#queued--;
-      if (queue.length === 0) {
-        this.#queues.delete(tenant);
-        this.#turns = this.#turns.filter((t) => t !== tenant);
-      }
-      waiter.grant();
+      this.#dequeue(tenant, queue, 0).grant();
     }
   }
 
@@ -182,7 +186,6 @@ export class Admission {
     }
     return new Promise<() => void>((resolve, reject) => {
       const waiter: Waiter = {
-        tenant,
         grant: () => {
           signal.removeEventListener('abort', cancel);
           resolve(this.#start(tenant));
@@ -191,14 +194,7 @@ export class Admission {
       const cancel = (): void => {
         const queue = this.#queues.get(tenant);
         const index = queue?.indexOf(waiter) ?? -1;
-        if (queue && index >= 0) {
-          queue.splice(index, 1);
-          this.#queued--;
-          if (queue.length === 0) {
-            this.#queues.delete(tenant);
-            this.#turns = this.#turns.filter((t) => t !== tenant);
-          }
-        }
+        if (queue && index >= 0) this.#dequeue(tenant, queue, index);
         reject(
           signal.reason instanceof LakegateError
             ? signal.reason

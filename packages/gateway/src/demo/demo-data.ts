@@ -69,7 +69,7 @@ export async function ensureDemoData(dir: string, rows = DEMO_ROWS): Promise<voi
 
 /** The configuration the demo runs with: two tenants, each with its own `events` dataset. */
 export function demoConfig(baseDir: string, env: NodeJS.ProcessEnv): GatewayConfig {
-  const dataDir = resolve(baseDir, '.lakegate', 'demo');
+  const dataDir = demoDataDir(baseDir);
   return parseConfig(
     {
       storage: { cacheDir: '.lakegate/cache' },
@@ -87,4 +87,6 @@ export function demoConfig(baseDir: string, env: NodeJS.ProcessEnv): GatewayConf
   );
 }
 
-export const demoDataDir = (baseDir: string): string => resolve(baseDir, '.lakegate', 'demo');
+export function demoDataDir(baseDir: string): string {
+  return resolve(baseDir, '.lakegate', 'demo');
+}

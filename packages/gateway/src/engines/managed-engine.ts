@@ -50,10 +50,6 @@ export class ManagedEngine {
     return this.#engine.id;
   }
 
-  get capabilities(): Engine['capabilities'] {
-    return this.#engine.capabilities;
-  }
-
   get closed(): boolean {
     return this.#closing !== undefined;
   }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   type Context,
+  defaultTextMapGetter,
   ROOT_CONTEXT,
   type Span,
   SpanKind,
@@ -115,7 +116,9 @@ export class Tracing {
       const traceId = given?.[1] ?? randomBytes(16).toString('hex');
       return fn({ traceId, traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-00`, scope: NO_TRACE });
     }
-    const parent = traceparent ? this.#propagator.extract(ROOT_CONTEXT, { traceparent }, defaultGetter) : ROOT_CONTEXT;
+    const parent = traceparent
+      ? this.#propagator.extract(ROOT_CONTEXT, { traceparent }, defaultTextMapGetter)
+      : ROOT_CONTEXT;
     const span = tracer.startSpan(name, { kind: SpanKind.SERVER }, parent);
     const { traceId, spanId, traceFlags } = span.spanContext();
     try {
@@ -137,11 +140,6 @@ export class Tracing {
     await this.#provider?.shutdown();
   }
 }
-
-const defaultGetter = {
-  keys: (carrier: Record<string, string>) => Object.keys(carrier),
-  get: (carrier: Record<string, string>, key: string) => carrier[key],
-};
 
 function fail(span: Span, error: unknown): void {
   const code = (error as { code?: unknown }).code;

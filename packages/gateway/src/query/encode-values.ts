@@ -101,7 +101,8 @@ export function jsonValueEncoder(type: ColumnType): ToJson {
 /** A value as a CSV field, quoted when it must be (RFC 4180). NULL is the empty field. */
 export type ToCsv = (value: unknown) => string;
 
-const quoteCsv = (text: string): string => (/[",\r\n]|^\s|\s$/.test(text) ? `"${text.replaceAll('"', '""')}"` : text);
+export const quoteCsv = (text: string): string =>
+  /[",\r\n]|^\s|\s$/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 
 export function csvValueEncoder(type: ColumnType): ToCsv {
   const json = jsonValueEncoder(type);

@@ -160,6 +160,9 @@ export class QueryService {
 
   /** A dataset's columns, as the engine reads its current snapshot (cached per snapshot version). */
   async describe(tenant: string, dataset: string, signal: AbortSignal): Promise<Schema> {
+    const current = this.#deps.storage.describe(tenant).find((d) => d.name === dataset)?.version;
+    const cached = current ? this.#schemas.get(`${tenant}/${dataset}@${current}`) : undefined;
+    if (cached) return cached;
     const started = await this.start({
       queryId: `describe-${tenant}-${dataset}`,
       tenant,
@@ -168,11 +171,13 @@ export class QueryService {
       maxRows: 0,
       signal,
     });
-    const key = `${tenant}/${dataset}@${started.versions[dataset] ?? ''}`;
     await started.stream.close();
-    const cached = this.#schemas.get(key);
-    if (cached) return cached;
-    this.#schemas.set(key, started.stream.schema);
+    const version = started.versions[dataset];
+    if (version) {
+      // One entry per dataset: a new version replaces the old one.
+      for (const key of this.#schemas.keys()) if (key.startsWith(`${tenant}/${dataset}@`)) this.#schemas.delete(key);
+      this.#schemas.set(`${tenant}/${dataset}@${version}`, started.stream.schema);
+    }
     return started.stream.schema;
   }
 
@@ -361,8 +366,9 @@ export class QueryService {
     const { engines, config } = this.#deps;
     const preferred = input.engine ?? config.tenants[input.tenant]?.defaultEngine ?? 'duckdb';
     // An unknown engine name is the client's mistake, not a reason to fall back.
-    engines.get(preferred);
-    const order = [...new Set([preferred, 'duckdb', ...engines.ids])].filter((id) => engines.ids.includes(id));
+    if (input.engine !== undefined) engines.get(input.engine);
+    const ids = engines.ids;
+    const order = [...new Set([preferred, 'duckdb', ...ids])].filter((id) => ids.includes(id));
     const declined: string[] = [];
     for (const id of order) {
       const engine = engines.get(id);

@@ -24,8 +24,6 @@ function sizeOf(value: unknown): number {
 export class ResultCache {
   readonly #entries = new Map<string, Entry>();
   #bytes = 0;
-  hits = 0;
-  misses = 0;
 
   constructor(
     readonly maxBytes: number,
@@ -48,10 +46,8 @@ export class ResultCache {
     const entry = this.#entries.get(key);
     if (!entry || entry.expiresAt <= this.clock()) {
       if (entry) this.#delete(key, entry);
-      this.misses++;
       return undefined;
     }
-    this.hits++;
     this.#entries.delete(key);
     this.#entries.set(key, entry);
     let index = 0;

@@ -4,7 +4,7 @@ import { csvValueEncoder, jsonValueEncoder } from './encode-values.js';
 
 export type ResultFormat = 'json' | 'ndjson' | 'csv';
 
-const CONTENT_TYPES: Readonly<Record<ResultFormat, string>> = {
+export const CONTENT_TYPES: Readonly<Record<ResultFormat, string>> = {
   json: 'application/json; charset=utf-8',
   ndjson: 'application/x-ndjson; charset=utf-8',
   csv: 'text/csv; charset=utf-8; header=present',

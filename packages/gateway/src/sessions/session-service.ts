@@ -210,10 +210,16 @@ export class SessionService {
    * is busy while one of its statements runs, wherever.
    */
   async get(tenant: string, id: number): Promise<SessionRecord> {
-    const session = Number.isSafeInteger(id) ? await this.#o.store.getSession(id) : undefined;
-    if (!session || session.tenant !== tenant) throw notFound(`Session ${id}`);
+    const session = await this.#owned(tenant, id);
     if (session.state === 'idle' && (await this.#o.store.runningStatements(id)) > 0)
       return { ...session, state: 'busy' };
+    return session;
+  }
+
+  /** The caller's session as stored (`idle` even while busy): for checks that need no more. */
+  async #owned(tenant: string, id: number): Promise<SessionRecord> {
+    const session = Number.isSafeInteger(id) ? await this.#o.store.getSession(id) : undefined;
+    if (!session || session.tenant !== tenant) throw notFound(`Session ${id}`);
     return session;
   }
 
@@ -235,7 +241,7 @@ export class SessionService {
         retryAfterSeconds: 5,
       });
     }
-    const session = await this.get(tenant, sessionId);
+    const session = await this.#owned(tenant, sessionId);
     if (!['idle', 'busy', 'starting'].includes(session.state)) {
       throw new LakegateError(
         'INVALID_REQUEST',
@@ -271,12 +277,12 @@ export class SessionService {
   }
 
   async statements(tenant: string, sessionId: number, from: number, size: number): Promise<Page<StatementRecord>> {
-    await this.get(tenant, sessionId);
+    await this.#owned(tenant, sessionId);
     return this.#o.store.listStatements(sessionId, from, size);
   }
 
   async statement(tenant: string, sessionId: number, id: number): Promise<StatementRecord> {
-    await this.get(tenant, sessionId);
+    await this.#owned(tenant, sessionId);
     const statement = Number.isSafeInteger(id) ? await this.#o.store.getStatement(sessionId, id) : undefined;
     if (!statement) throw notFound(`Statement ${id} of session ${sessionId}`);
     return statement;

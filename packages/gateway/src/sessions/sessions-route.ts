@@ -2,8 +2,9 @@ import { LakegateError } from '@lakegate/engine-api';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { GatewayEnv } from '../app-env.js';
+import { quoteCsv } from '../query/encode-values.js';
 import { describeIssues, readJsonBody } from '../query/query-route.js';
-import { negotiateFormat } from '../query/result-writer.js';
+import { CONTENT_TYPES, negotiateFormat } from '../query/result-writer.js';
 import type { SessionService } from './session-service.js';
 import type { SessionRecord, StatementRecord } from './session-types.js';
 
@@ -75,8 +76,7 @@ const statementSchema = z.object({
 
 const csvField = (value: unknown): string => {
   if (value === null || value === undefined) return '';
-  const text = typeof value === 'object' ? JSON.stringify(value) : String(value);
-  return /[",\r\n]|^\s|\s$/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+  return quoteCsv(typeof value === 'object' ? JSON.stringify(value) : String(value));
 };
 
 /** The Livy REST API: sessions of SQL statements, with Lakegate's result paging added. */
@@ -171,14 +171,14 @@ export function sessionsRoutes(service: SessionService): Hono<GatewayEnv> {
         JSON.stringify({ columns, offset: page.offset, total: page.total, truncated: page.truncated }),
         ...page.rows.map((row) => JSON.stringify(row)),
       ];
-      return c.body(`${lines.join('\n')}\n`, 200, { 'Content-Type': 'application/x-ndjson; charset=utf-8' });
+      return c.body(`${lines.join('\n')}\n`, 200, { 'Content-Type': CONTENT_TYPES.ndjson });
     }
     if (format === 'csv') {
       const lines = [
         columns.map((col) => csvField(col.name)).join(','),
         ...page.rows.map((row) => row.map(csvField).join(',')),
       ];
-      return c.body(`${lines.join('\n')}\n`, 200, { 'Content-Type': 'text/csv; charset=utf-8; header=present' });
+      return c.body(`${lines.join('\n')}\n`, 200, { 'Content-Type': CONTENT_TYPES.csv });
     }
     return c.json({
       offset: page.offset,
