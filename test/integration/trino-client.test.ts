@@ -285,5 +285,9 @@ describe('Trino client protocol (trino-client)', () => {
       'query_max_run_time=10m',
     );
     expect((await run('RESET SESSION query_max_run_time'))?.get('x-trino-clear-session')).toBe('query_max_run_time');
+    // Comments go; text in quotes stays whole, comment markers included.
+    expect((await run("SET SESSION /* why */ note = 'a--b/*c' -- trailing\n;"))?.get('x-trino-set-session')).toBe(
+      'note=a--b%2F*c',
+    );
   });
 });

@@ -1,6 +1,7 @@
 import { LakegateError } from '@lakegate/engine-api';
 import type { QueryService } from '../query/query-service.js';
 import { CATALOG } from '../query/query-service.js';
+import { tokenize } from '../sql/sql-lexer.js';
 import { VIRTUAL_SCHEMAS } from '../sql/tenant-query.js';
 import { trinoType } from './trino-types.js';
 
@@ -39,16 +40,28 @@ function likeFilter(pattern: string | undefined): (value: string) => boolean {
 const varchar = (...names: string[]) => names.map((n) => ({ name: n, type: 'varchar' as const }));
 
 /**
+ * The statement's tokens, comments and a trailing `;` dropped, one space between tokens that were apart (text in
+ * quotes is kept whole, `--` or `/*` inside it included).
+ */
+function withoutComments(sql: string): string {
+  const tokens = tokenize(sql);
+  if (tokens.at(-1)?.text === ';') tokens.pop();
+  let text = '';
+  let end = -1;
+  for (const token of tokens) {
+    text += (end >= 0 && token.start !== end ? ' ' : '') + token.text;
+    end = token.end;
+  }
+  return text;
+}
+
+/**
  * Answers Trino's metadata statements (SHOW CATALOGS/SCHEMAS/TABLES/COLUMNS, DESCRIBE, USE, SET/RESET SESSION),
  * or returns undefined for SQL the query path should run. Catalog `lakegate`, schema = the tenant, tables =
  * its datasets; `information_schema` beside it.
  */
 export async function answerMetadata(sql: string, context: MetadataContext): Promise<StaticResult | undefined> {
-  const text = sql
-    .replace(/\/\*[\s\S]*?\*\/|--[^\n]*/g, ' ')
-    .trim()
-    .replace(/;\s*$/, '')
-    .trim();
+  const text = withoutComments(sql);
   const { tenant } = context;
   const catalogOk = (catalog: string | undefined): boolean =>
     catalog === undefined || catalog.toLowerCase() === CATALOG;
