@@ -190,9 +190,14 @@ describe.each(['memory', 'redis'] as const)('sessions and statements (%s state)'
     const list = await acme.call('GET', `/sessions/${session}/statements?from=1&size=5`);
     expect(list.body.total_statements).toBe(3);
     expect(list.body.statements.map((s: { id: number }) => s.id)).toEqual([quick, failing]);
+    const none = await acme.call('GET', `/sessions/${session}/statements?from=0&size=0`);
+    expect(none.body).toMatchObject({ total_statements: 3, statements: [] });
+    expect((await acme.call('GET', `/sessions/${session}/log?from=0&size=0`)).body.log).toEqual([]);
     expect((await acme.call('GET', `/sessions/${session}/state`)).body.state).toBe('idle');
     const log = (await acme.call('GET', `/sessions/${session}/log`)).body.log.join('\n');
     expect(log).toMatch(/statement 2 failed: INVALID_SQL/);
+    const latest = (await acme.call('GET', `/sessions/${session}`)).body.log as string[];
+    expect(latest.at(-1)).toMatch(/statement 2 failed: INVALID_SQL/);
     await acme.call('DELETE', `/sessions/${session}`);
   });
 

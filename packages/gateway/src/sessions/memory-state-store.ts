@@ -86,6 +86,9 @@ export function createMemoryStateStore(): StateStore {
     async getLog(sessionId, from, size) {
       return page(logs.get(sessionId) ?? [], from, size);
     },
+    async logTail(sessionId, count) {
+      return count > 0 ? (logs.get(sessionId) ?? []).slice(-count) : [];
+    },
     async putResultPages(sessionId, statementId, pages) {
       results.set(key(sessionId, statementId), pages);
     },

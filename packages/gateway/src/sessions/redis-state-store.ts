@@ -20,6 +20,9 @@ const unavailable = (cause: unknown): LakegateError =>
     retryAfterSeconds: 2,
   });
 
+/** The inclusive end of a Redis range for a page, or none for an empty page (-1 would mean "to the last"). */
+const lastIndex = (from: number, size: number): number | undefined => (size > 0 ? from + size - 1 : undefined);
+
 /**
  * Session state in Redis. Commands never queue while Redis is away: they fail at once with STATE_UNAVAILABLE,
  * and the client reconnects by itself in the background.
@@ -120,7 +123,8 @@ export function createRedisStateStore(options: RedisStateStoreOptions): StateSto
     listSessions: (tenant, from, size) =>
       run(async () => {
         const total = await redis.zcard(k.tenantSessions(tenant));
-        const ids = await redis.zrange(k.tenantSessions(tenant), from, from + size - 1);
+        const end = lastIndex(from, size);
+        const ids = end === undefined ? [] : await redis.zrange(k.tenantSessions(tenant), from, end);
         const records = ids.length === 0 ? [] : await redis.mget(ids.map((id) => k.session(Number(id))));
         const sessions = records.flatMap((r) => (r === null ? [] : [JSON.parse(r) as SessionRecord]));
         return { total, items: sessions } satisfies Page<SessionRecord>;
@@ -156,7 +160,8 @@ export function createRedisStateStore(options: RedisStateStoreOptions): StateSto
     listStatements: (sessionId, from, size) =>
       run(async () => {
         const total = await redis.zcard(k.statements(sessionId));
-        const ids = await redis.zrange(k.statements(sessionId), from, from + size - 1);
+        const end = lastIndex(from, size);
+        const ids = end === undefined ? [] : await redis.zrange(k.statements(sessionId), from, end);
         const records = ids.length === 0 ? [] : await redis.mget(ids.map((id) => k.statement(sessionId, Number(id))));
         return { total, items: records.flatMap((r) => (r === null ? [] : [JSON.parse(r) as StatementRecord])) };
       }),
@@ -174,10 +179,14 @@ export function createRedisStateStore(options: RedisStateStoreOptions): StateSto
         if (lines.length > 0) await redis.rpush(k.log(sessionId), ...lines);
       }),
     getLog: (sessionId, from, size) =>
-      run(async () => ({
-        total: await redis.llen(k.log(sessionId)),
-        items: await redis.lrange(k.log(sessionId), from, from + size - 1),
-      })),
+      run(async () => {
+        const end = lastIndex(from, size);
+        return {
+          total: await redis.llen(k.log(sessionId)),
+          items: end === undefined ? [] : await redis.lrange(k.log(sessionId), from, end),
+        };
+      }),
+    logTail: (sessionId, count) => run(async () => (count > 0 ? redis.lrange(k.log(sessionId), -count, -1) : [])),
 
     putResultPages: (sessionId, statementId, pages) =>
       run(async () => {

@@ -227,6 +227,10 @@ export class SessionService {
     return this.#o.store.getLog(session.id, from, size);
   }
 
+  logTail(session: SessionRecord, count: number): Promise<string[]> {
+    return this.#o.store.logTail(session.id, count);
+  }
+
   async delete(tenant: string, id: number): Promise<void> {
     const session = await this.get(tenant, id);
     await this.#put({ ...session, state: 'shutting_down' });

@@ -12,7 +12,7 @@ const LOG_LINES_IN_SESSION = 10;
 
 /** Livy's session JSON. */
 async function sessionJson(service: SessionService, session: SessionRecord) {
-  const log = await service.log(session, 0, Number.MAX_SAFE_INTEGER);
+  const log = await service.logTail(session, LOG_LINES_IN_SESSION);
   return {
     id: session.id,
     name: session.name,
@@ -23,7 +23,7 @@ async function sessionJson(service: SessionService, session: SessionRecord) {
     state: session.state,
     appId: null,
     appInfo: { driverLogUrl: null, sparkUiUrl: null },
-    log: log.items.slice(-LOG_LINES_IN_SESSION),
+    log,
     ttl: session.ttl,
     idleTimeout: session.idleTimeout,
     conf: session.conf,

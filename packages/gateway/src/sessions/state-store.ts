@@ -33,6 +33,8 @@ export interface StateStore {
 
   appendLog(sessionId: number, lines: readonly string[]): Promise<void>;
   getLog(sessionId: number, from: number, size: number): Promise<Page<string>>;
+  /** The last `count` log lines. */
+  logTail(sessionId: number, count: number): Promise<string[]>;
 
   /** Small results: pages of rows kept beside the statement. */
   putResultPages(sessionId: number, statementId: number, pages: readonly string[]): Promise<void>;
