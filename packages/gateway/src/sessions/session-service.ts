@@ -342,10 +342,20 @@ export class SessionService {
       await this.#log(id, `session ${id} expired`);
       await this.#end(session, 'dead');
     }
+    // Many statements share a few runners: ask about each runner once per pass.
+    const alive = new Map<string, Promise<boolean>>();
+    const isAlive = (runner: string): Promise<boolean> => {
+      let answer = alive.get(runner);
+      if (!answer) {
+        answer = this.#o.store.isAlive(runner);
+        alive.set(runner, answer);
+      }
+      return answer;
+    };
     for (const { sessionId, id, runner } of await this.#o.store.unfinishedStatements()) {
       const mine = runner === this.#o.replicaId;
       if (mine && this.#running.has(statementKey(sessionId, id))) continue;
-      if (!mine && (await this.#o.store.isAlive(runner))) continue;
+      if (!mine && (await isAlive(runner))) continue;
       const statement = await this.#o.store.getStatement(sessionId, id);
       if (!statement || FINAL_STATEMENT_STATES.has(statement.state)) continue;
       const evalue = mine
@@ -359,10 +369,6 @@ export class SessionService {
         traceback: [],
       });
     }
-  }
-
-  engineNames(): readonly string[] {
-    return this.#o.queries.engineIds();
   }
 
   // Internals

@@ -105,12 +105,6 @@ export class TrinoQuery {
     return this.#headers;
   }
 
-  /** Resolves once the query has started or failed; the error, if it failed. */
-  async started(): Promise<TrinoError | undefined> {
-    await this.#ready;
-    return this.#error;
-  }
-
   async #start(): Promise<void> {
     const { tenant, sql, queries } = this.#options;
     try {
