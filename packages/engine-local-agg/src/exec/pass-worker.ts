@@ -1,0 +1,69 @@
+/**
+ * A worker thread of the pass pool: keeps one {@link AggregationPass} per running query, aggregates the ranges it is
+ * sent, and returns the partial groups when told the query's ranges are all sent.
+ */
+import { parentPort } from 'node:worker_threads';
+import type { FileLayout } from '../table/file-layout.js';
+import type { FileRange } from '../table/line-reader.js';
+import { AggregationPass } from './aggregation-pass.js';
+import type { PassPlan } from './plan.js';
+
+export type ToWorker =
+  | { readonly type: 'begin'; readonly id: number; readonly plan: PassPlan }
+  | { readonly type: 'range'; readonly id: number; readonly range: FileRange; readonly layout: FileLayout }
+  | { readonly type: 'finish'; readonly id: number }
+  | { readonly type: 'cancel'; readonly id: number };
+
+export type FromWorker =
+  | { readonly type: 'ranged'; readonly id: number }
+  | {
+      readonly type: 'result';
+      readonly id: number;
+      readonly partials: ReturnType<AggregationPass['export']>;
+      readonly rows: number;
+    }
+  | { readonly type: 'failed'; readonly id: number; readonly code: string | undefined; readonly message: string };
+
+const passes = new Map<number, AggregationPass>();
+const port = parentPort;
+
+function fail(id: number, error: unknown): void {
+  passes.delete(id);
+  const code = (error as { code?: unknown }).code;
+  port?.postMessage({
+    type: 'failed',
+    id,
+    code: typeof code === 'string' ? code : undefined,
+    message: error instanceof Error ? error.message : String(error),
+  } satisfies FromWorker);
+}
+
+port?.on('message', (message: ToWorker) => {
+  const { id } = message;
+  try {
+    switch (message.type) {
+      case 'begin':
+        passes.set(id, new AggregationPass(message.plan));
+        return;
+      case 'range': {
+        const pass = passes.get(id);
+        if (!pass) return; // cancelled or failed: the rest of its ranges are dropped
+        pass.consume(message.range, message.layout);
+        port.postMessage({ type: 'ranged', id } satisfies FromWorker);
+        return;
+      }
+      case 'finish': {
+        const pass = passes.get(id);
+        if (!pass) return;
+        passes.delete(id);
+        port.postMessage({ type: 'result', id, partials: pass.export(), rows: pass.rows } satisfies FromWorker);
+        return;
+      }
+      case 'cancel':
+        passes.delete(id);
+        return;
+    }
+  } catch (error) {
+    fail(id, error);
+  }
+});

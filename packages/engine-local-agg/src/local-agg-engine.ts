@@ -1,0 +1,360 @@
+import { availableParallelism } from 'node:os';
+import { resolve, sep } from 'node:path';
+import {
+  abortError,
+  type CheckResult,
+  type Column,
+  type ColumnBatch,
+  type ConfigResult,
+  createQueryStream,
+  defineCapabilities,
+  type Engine,
+  type EngineDeps,
+  type EngineFactory,
+  type ExecuteOptions,
+  isLakegateError,
+  LakegateError,
+  type QueryRequest,
+  type QueryStream,
+  type TableBinding,
+  throwIfAborted,
+} from '@lakegate/engine-api';
+import { AggregationPass } from './exec/aggregation-pass.js';
+import { type BoundAggregateQuery, type BoundScan, bindAggregateQuery, bindScanQuery } from './exec/bind.js';
+import { MergedGroups } from './exec/merge-groups.js';
+import type { PartialGroups } from './exec/plan.js';
+import { compileRowPredicate, TRUE } from './exec/row-eval.js';
+import { type PassWork, WorkerPool } from './exec/worker-pool.js';
+import { parseLocalQuery } from './query/parse-query.js';
+import { combineLayouts, type FileLayout, isLocalFormat, sniffFile } from './table/file-layout.js';
+import { Interner } from './table/interner.js';
+import { readLines, splitRanges } from './table/line-reader.js';
+import { columnType, type LocalColumn, toBatchValue } from './table/local-types.js';
+import { createRowDecoder, RowSlots } from './table/row-decoder.js';
+
+export interface LocalAggConfig {
+  /** Worker threads of a pass. Default: the machine's cores, at most 8. */
+  readonly threads: number;
+  /** Inputs smaller than this are aggregated on the calling thread (starting workers would cost more). */
+  readonly inlineBytes: number;
+  /** Bytes per range handed to a worker. */
+  readonly rangeBytes: number;
+}
+
+const BATCH_ROWS = 2048;
+const SCAN_RANGE_BYTES = 1024 * 1024;
+const LAYOUT_CACHE = 1024;
+
+function parseLocalAggConfig(raw: unknown): ConfigResult<LocalAggConfig> {
+  const input = (raw ?? {}) as Record<string, unknown>;
+  const problems: string[] = [];
+  if (typeof input !== 'object' || Array.isArray(input)) return { ok: false, problems: ['must be an object'] };
+  const known = ['threads', 'inlineBytes', 'rangeBytes'];
+  for (const key of Object.keys(input)) if (!known.includes(key)) problems.push(`${key}: unknown setting`);
+  const positive = (key: string, fallback: number): number => {
+    const value = input[key];
+    if (value === undefined) return fallback;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+      problems.push(`${key}: must be a positive integer`);
+      return fallback;
+    }
+    return value;
+  };
+  const config = {
+    threads: positive('threads', Math.min(8, availableParallelism())),
+    inlineBytes: positive('inlineBytes', 4 * 1024 * 1024),
+    rangeBytes: positive('rangeBytes', 16 * 1024 * 1024),
+  };
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, config };
+}
+
+/** Everything execute() needs once the SQL is parsed, bound and the files' layouts are known. */
+type Prepared =
+  | { readonly shape: 'scan'; readonly bound: BoundScan; readonly work: PassWork[]; readonly bytes: number }
+  | {
+      readonly shape: 'aggregate';
+      readonly bound: BoundAggregateQuery;
+      readonly work: PassWork[];
+      readonly bytes: number;
+    };
+
+/**
+ * local-agg: a pure TypeScript engine for the aggregate subset of SQL over CSV, TSV and NDJSON snapshots. One pass
+ * reads each file's bytes once, decodes only the needed fields, and aggregates into per-group typed arrays on
+ * worker threads; their partial states merge exactly. Anything outside the subset is declined in `check()`.
+ */
+export class LocalAggEngine implements Engine {
+  readonly id = 'local-agg';
+  readonly capabilities = defineCapabilities({
+    generalSql: false,
+    formats: Object.freeze(['csv', 'tsv', 'ndjson'] as const),
+  });
+  readonly #config: LocalAggConfig;
+  readonly #deps: EngineDeps | undefined;
+  readonly #pool: WorkerPool;
+  readonly #active = new Set<AbortController>();
+  readonly #layouts = new Map<string, Promise<FileLayout>>();
+  #closed = false;
+
+  constructor(config: LocalAggConfig, deps?: EngineDeps) {
+    this.#config = config;
+    this.#deps = deps;
+    this.#pool = new WorkerPool(config.threads);
+  }
+
+  #layout(path: string, etag: string, format: FileLayout['format']): Promise<FileLayout> {
+    const key = `${path}\0${etag}`;
+    let layout = this.#layouts.get(key);
+    if (!layout) {
+      layout = sniffFile(path, format);
+      layout.catch(() => this.#layouts.delete(key));
+      if (this.#layouts.size >= LAYOUT_CACHE) this.#layouts.delete(this.#layouts.keys().next().value as string);
+      this.#layouts.set(key, layout);
+    }
+    return layout;
+  }
+
+  /** Files must lie in the tenant's own folders: the engine's own check, whatever the caller bound. */
+  #assertOwned(request: QueryRequest, binding: TableBinding): void {
+    const roots = this.#deps?.storage.tenantDirectories(request.tenant).map((d) => resolve(d));
+    if (!roots) return;
+    for (const file of binding.snapshot.files) {
+      const path = resolve(file.path);
+      if (!roots.some((root) => path === root || path.startsWith(root + sep)))
+        throw new LakegateError('FORBIDDEN', `Dataset "${binding.name}" is outside the tenant's storage.`);
+    }
+  }
+
+  async #prepare(request: QueryRequest): Promise<Prepared> {
+    const query = parseLocalQuery(request.sql);
+    const binding = request.tables.find((t) => t.name.toLowerCase() === query.table);
+    if (!binding) throw new LakegateError('UNKNOWN_TABLE', `Table "${query.table}" does not exist.`);
+    const { snapshot } = binding;
+    if (snapshot.tenant !== request.tenant)
+      throw new LakegateError('FORBIDDEN', `Dataset "${binding.name}" belongs to another tenant.`);
+    this.#assertOwned(request, binding);
+    const format = snapshot.format;
+    if (!isLocalFormat(format))
+      throw new LakegateError(
+        'UNSUPPORTED_QUERY',
+        `local-agg reads CSV, TSV and NDJSON; "${binding.name}" is ${format}.`,
+      );
+    const layouts = await Promise.all(snapshot.files.map((f) => this.#layout(f.path, f.etag, format)));
+    for (const layout of layouts) {
+      if (layout.unsupported.length > 0 && query.shape === 'scan' && query.columns === '*')
+        throw new LakegateError('UNSUPPORTED_QUERY', `local-agg cannot read column "${layout.unsupported[0]}".`);
+    }
+    const columns = combineLayouts(layouts);
+    const byPath = new Map(snapshot.files.map((f, i) => [f.path, layouts[i] as FileLayout]));
+    const files = snapshot.files.map((f) => ({ path: f.path, size: f.size }));
+    const bytes = files.reduce((sum, f) => sum + f.size, 0);
+    if (query.shape === 'scan') {
+      const bound = bindScanQuery(query, columns);
+      const work = splitRanges(files, (p) => byPath.get(p) as FileLayout, SCAN_RANGE_BYTES).map((range) => ({
+        range,
+        layout: byPath.get(range.path) as FileLayout,
+      }));
+      return { shape: 'scan', bound, work, bytes };
+    }
+    const bound = bindAggregateQuery(query, columns);
+    const unsupported = layouts.flatMap((l) => l.unsupported).map((n) => n.toLowerCase());
+    for (const index of bound.pass.needed) {
+      const name = (columns[index] as LocalColumn).name.toLowerCase();
+      if (unsupported.includes(name))
+        throw new LakegateError('UNSUPPORTED_QUERY', `local-agg cannot read column "${name}".`);
+    }
+    const rangeBytes = bytes < this.#config.inlineBytes ? SCAN_RANGE_BYTES : this.#config.rangeBytes;
+    const work = splitRanges(files, (p) => byPath.get(p) as FileLayout, rangeBytes).map((range) => ({
+      range,
+      layout: byPath.get(range.path) as FileLayout,
+    }));
+    return { shape: 'aggregate', bound, work, bytes };
+  }
+
+  async check(request: QueryRequest): Promise<CheckResult> {
+    try {
+      await this.#prepare(request);
+      return { supported: true };
+    } catch (error) {
+      return { supported: false, reason: isLakegateError(error) ? error.message : 'local-agg cannot read the data.' };
+    }
+  }
+
+  async execute(request: QueryRequest, { signal }: ExecuteOptions): Promise<QueryStream> {
+    if (this.#closed) throw new LakegateError('ENGINE_CLOSED', 'The engine is closed.');
+    throwIfAborted(signal);
+    const prepared = await this.#prepare(request);
+    throwIfAborted(signal);
+    const controller = new AbortController();
+    const onAbort = (): void => controller.abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    this.#active.add(controller);
+    const maxRows = request.maxRows ?? Number.POSITIVE_INFINITY;
+    const source =
+      prepared.shape === 'scan'
+        ? this.#scan(prepared.bound, prepared.work, maxRows, controller.signal)
+        : this.#aggregate(prepared, maxRows, controller.signal);
+    return createQueryStream(source.schema, {
+      async next(): Promise<ColumnBatch | undefined> {
+        if (controller.signal.aborted) throw abortError(controller.signal);
+        const batch = await source.next();
+        if (controller.signal.aborted) throw abortError(controller.signal);
+        return batch;
+      },
+      close: () => {
+        signal.removeEventListener('abort', onAbort);
+        controller.abort(new LakegateError('QUERY_CANCELLED', 'The query was closed.'));
+        this.#active.delete(controller);
+      },
+    });
+  }
+
+  /** Streams the rows of a scan, one range (about a megabyte) at a time, yielding to the event loop between. */
+  #scan(
+    bound: BoundScan,
+    work: readonly PassWork[],
+    maxRows: number,
+    signal: AbortSignal,
+  ): { schema: Column[]; next(): Promise<ColumnBatch | undefined> } {
+    const interners = bound.columns.map((c, i) =>
+      c.type === 'varchar' && bound.needed.includes(i) ? new Interner() : undefined,
+    );
+    const slots = new RowSlots(bound.columns.length);
+    const where = bound.where ? compileRowPredicate(bound.where, slots, interners) : undefined;
+    const limit = Math.min(bound.limit ?? Number.POSITIVE_INFINITY, maxRows);
+    const types = bound.output.map((c) => (bound.columns[c] as LocalColumn).type);
+    const schema = bound.output.map((_, i) => ({
+      name: bound.names[i] as string,
+      type: columnType(types[i] as LocalColumn['type']),
+    }));
+    const pending: unknown[][] = [];
+    let produced = 0;
+    let next = 0;
+    const decoders = new Map<string, ReturnType<typeof createRowDecoder>>();
+    const decoderFor = (layout: FileLayout) => {
+      let decoder = decoders.get(layout.format);
+      if (!decoder) {
+        decoder = createRowDecoder(layout, bound.columns, bound.needed, interners, slots);
+        decoders.set(layout.format, decoder);
+      }
+      return decoder;
+    };
+    const take = (): ColumnBatch => {
+      const rows = pending.splice(0, BATCH_ROWS);
+      return { rowCount: rows.length, columns: schema.map((_, i) => rows.map((row) => row[i])) };
+    };
+    return {
+      schema,
+      async next() {
+        while (pending.length < BATCH_ROWS && produced < limit && next < work.length) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          if (signal.aborted) throw abortError(signal);
+          const { range, layout } = work[next++] as PassWork;
+          const decoder = decoderFor(layout);
+          readLines(range, layout, (bytes, start, end) => {
+            if (produced >= limit) return;
+            decoder.decode(bytes, start, end);
+            if (where && where() !== TRUE) return;
+            produced++;
+            pending.push(
+              bound.output.map((c, i) => {
+                if (slots.nulls[c] === 1) return null;
+                const interner = interners[c];
+                return interner
+                  ? interner.string(slots.ids[c] as number)
+                  : toBatchValue(types[i] as LocalColumn['type'], slots.nums[c] as number);
+              }),
+            );
+          });
+        }
+        return pending.length > 0 ? take() : undefined;
+      },
+    };
+  }
+
+  /** Runs the pass (inline for small inputs, else on the workers), merges the partials, then yields the result. */
+  #aggregate(
+    prepared: Extract<Prepared, { shape: 'aggregate' }>,
+    maxRows: number,
+    signal: AbortSignal,
+  ): { schema: Column[]; next(): Promise<ColumnBatch | undefined> } {
+    const { pass, finish } = prepared.bound;
+    const schema = finish.select.map((s) => ({
+      name: s.name,
+      type: s.ref.source === 'dim' ? finish.dimTypes[s.ref.index] : finish.aggregates[s.ref.index]?.output,
+    })) as Column[];
+    let result: { columns: unknown[][]; rowCount: number } | undefined;
+    let offset = 0;
+    const compute = async (): Promise<{ columns: unknown[][]; rowCount: number }> => {
+      const partials: PartialGroups[][] =
+        prepared.bytes < this.#config.inlineBytes
+          ? [await runInline(pass, prepared.work, signal)]
+          : (await this.#pool.run(pass, prepared.work, signal)).partials;
+      const merged = new MergedGroups(pass.sets[0] as (typeof pass.sets)[0]);
+      for (const partial of partials) merged.add(partial[0] as PartialGroups);
+      return merged.finish(finish, maxRows);
+    };
+    return {
+      schema,
+      async next() {
+        result ??= await compute();
+        if (offset >= result.rowCount) return undefined;
+        const end = Math.min(result.rowCount, offset + BATCH_ROWS);
+        const rows = { rowCount: end - offset, columns: result.columns.map((c) => c.slice(offset, end)) };
+        offset = end;
+        return rows;
+      },
+    };
+  }
+
+  /** Runs a pass over arbitrary grouping sets on the workers: what rollups use to compute several at once. */
+  async runPass(
+    pass: AggregationPassPlan,
+    work: readonly PassWork[],
+    signal: AbortSignal,
+  ): Promise<{ partials: PartialGroups[][]; rows: number }> {
+    if (this.#closed) throw new LakegateError('ENGINE_CLOSED', 'The engine is closed.');
+    return this.#pool.run(pass, work, signal);
+  }
+
+  stats() {
+    return { activeQueries: this.#active.size };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const reason = new LakegateError('QUERY_CANCELLED', 'The query was cancelled because the engine is closing.');
+    for (const controller of this.#active) controller.abort(reason);
+    await this.#pool.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+type AggregationPassPlan = ConstructorParameters<typeof AggregationPass>[0];
+
+/** A pass on the calling thread, a range at a time, yielding between ranges so aborts and other requests land. */
+async function runInline(
+  plan: AggregationPassPlan,
+  work: readonly PassWork[],
+  signal: AbortSignal,
+): Promise<PartialGroups[]> {
+  const pass = new AggregationPass(plan);
+  for (const { range, layout } of work) {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (signal.aborted) throw abortError(signal);
+    pass.consume(range, layout);
+  }
+  return pass.export();
+}
+
+export const localAggEngineFactory: EngineFactory<LocalAggConfig> = {
+  id: 'local-agg',
+  parseConfig: parseLocalAggConfig,
+  async create(config, deps) {
+    return new LocalAggEngine(config, deps);
+  },
+};

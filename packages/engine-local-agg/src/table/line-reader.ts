@@ -1,0 +1,114 @@
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import type { FileLayout } from './file-layout.js';
+
+const BLOCK = 4 * 1024 * 1024;
+const NEWLINE = 0x0a;
+const RETURN = 0x0d;
+const QUOTE = 0x22;
+
+/** A byte range of a file: the lines that *start* inside it are its lines (the last one may end past `end`). */
+export interface FileRange {
+  readonly path: string;
+  readonly start: number;
+  readonly end: number;
+}
+
+/**
+ * Splits files into ranges of about `target` bytes, so that workers can share a big file. Files whose lines may
+ * contain quoted line breaks are never split.
+ */
+export function splitRanges(
+  files: readonly { path: string; size: number }[],
+  layout: (path: string) => FileLayout,
+  target: number,
+): FileRange[] {
+  const ranges: FileRange[] = [];
+  for (const file of files) {
+    const pieces = layout(file.path).quoted ? 1 : Math.max(1, Math.round(file.size / target));
+    const step = Math.ceil(file.size / pieces);
+    for (let start = 0; start < file.size || start === 0; start += step) {
+      ranges.push({ path: file.path, start, end: Math.min(file.size, start + step) });
+      if (step === 0) break;
+    }
+  }
+  return ranges;
+}
+
+/**
+ * Calls `onLine(bytes, start, end)` for every non-empty line that starts in the range, without its line break,
+ * reading blocks synchronously (worker threads call it; the main thread only for small files). The header line of
+ * CSV/TSV is skipped. `onBlock` runs after each block and may return false to stop (cancellation).
+ */
+export function readLines(
+  range: FileRange,
+  layout: FileLayout,
+  onLine: (bytes: Uint8Array, start: number, end: number) => void,
+  onBlock: () => boolean = () => true,
+): void {
+  const fd = openSync(range.path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    let buffer = Buffer.allocUnsafe(BLOCK);
+    let position = range.start;
+    let skipFirst = false;
+    if (range.start > 0) {
+      const previous = Buffer.alloc(1);
+      readSync(fd, previous, 0, 1, range.start - 1);
+      // Not at a line start: the line under way belongs to the previous range.
+      skipFirst = previous[0] !== NEWLINE;
+    } else if (layout.format !== 'ndjson') skipFirst = true;
+    let filled = 0;
+    let lineOffset = range.start; // file offset of buffer[0]
+    let bom = range.start === 0;
+    for (;;) {
+      if (filled === buffer.length) {
+        const bigger = Buffer.allocUnsafe(buffer.length * 2);
+        buffer.copy(bigger, 0, 0, filled);
+        buffer = bigger;
+      }
+      const read = position < size ? readSync(fd, buffer, filled, buffer.length - filled, position) : 0;
+      position += read;
+      filled += read;
+      const atEof = read === 0;
+      let begin = 0;
+      if (bom && filled >= 3 && buffer[0] === 0xef && buffer[1] === 0xbb && buffer[2] === 0xbf) begin = 3;
+      bom = false;
+      let inQuotes = false;
+      let i = begin;
+      for (;;) {
+        let nl: number;
+        if (layout.quoted) {
+          nl = -1;
+          for (let j = i; j < filled; j++) {
+            const b = buffer[j];
+            if (b === QUOTE) inQuotes = !inQuotes;
+            else if (b === NEWLINE && !inQuotes) {
+              nl = j;
+              break;
+            }
+          }
+          inQuotes = false;
+        } else nl = buffer.indexOf(NEWLINE, i);
+        if (nl < 0 || nl >= filled) {
+          if (!atEof) break;
+          nl = filled; // the last line has no line break
+          if (nl === i) break;
+        }
+        if (lineOffset + i >= range.end) return;
+        const end = nl > i && buffer[nl - 1] === RETURN ? nl - 1 : nl;
+        if (skipFirst) skipFirst = false;
+        else if (end > i) onLine(buffer, i, end);
+        i = nl + 1;
+        if (i > filled) break;
+      }
+      if (atEof) return;
+      // Keep the unfinished line at the start of the buffer.
+      buffer.copy(buffer, 0, i, filled);
+      lineOffset += i;
+      filled -= i;
+      if (!onBlock()) return;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}

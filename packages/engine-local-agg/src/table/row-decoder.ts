@@ -1,0 +1,300 @@
+import { LakegateError } from '@lakegate/engine-api';
+import type { FileLayout } from './file-layout.js';
+import type { Interner } from './interner.js';
+import { daysFromCivil, type LocalColumn, type LocalType, parseDate, parseTimestamp } from './local-types.js';
+
+/**
+ * The current row's values of the columns a query needs: numbers in `nums` (see {@link LocalType}), string ids in
+ * `ids`, and `nulls[i] = 1` for SQL NULL. The decoder overwrites them for each row; nothing is allocated per row.
+ */
+export class RowSlots {
+  readonly nums: Float64Array;
+  readonly ids: Int32Array;
+  readonly nulls: Uint8Array;
+  constructor(columns: number) {
+    this.nums = new Float64Array(columns);
+    this.ids = new Int32Array(columns);
+    this.nulls = new Uint8Array(columns);
+  }
+}
+
+export interface RowDecoder {
+  readonly slots: RowSlots;
+  /** Decodes the line `bytes[start, end)` (without its line break) into the slots. */
+  decode(bytes: Uint8Array, start: number, end: number): void;
+}
+
+const QUOTE = 0x22;
+const MINUS = 0x2d;
+const PLUS = 0x2b;
+const ZERO = 0x30;
+const DOT = 0x2e;
+const DAY_MICROS = 86_400_000_000;
+const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16];
+const latin1 = new TextDecoder('latin1');
+
+function conversionError(column: LocalColumn, bytes: Uint8Array, start: number, end: number): LakegateError {
+  const text = latin1.decode(bytes.subarray(start, Math.min(end, start + 40)));
+  return new LakegateError(
+    'INVALID_REQUEST',
+    `Column "${column.name}" holds "${text}", which is not a ${column.type.toUpperCase()} (column types are sniffed ` +
+      'from the first 20480 rows of each file). Fix the value or query this dataset with the duckdb engine.',
+  );
+}
+
+/** Digits `bytes[start, end)` as a number, or NaN when a byte is not a digit. */
+function digits(bytes: Uint8Array, start: number, end: number): number {
+  let value = 0;
+  for (let i = start; i < end; i++) {
+    const d = (bytes[i] as number) - ZERO;
+    if (d < 0 || d > 9) return Number.NaN;
+    value = value * 10 + d;
+  }
+  return value;
+}
+
+/**
+ * A decimal number. Up to 15 significant digits without an exponent, `mantissa / 10^k` is one correctly rounded
+ * division (Clinger's fast path), so the result equals `parseFloat`; anything longer goes through `parseFloat`.
+ */
+function parseNumber(bytes: Uint8Array, start: number, end: number): number {
+  let i = start;
+  let negative = false;
+  if (bytes[i] === MINUS || bytes[i] === PLUS) negative = bytes[i++] === MINUS;
+  let mantissa = 0;
+  let count = 0;
+  let scale = -1;
+  for (; i < end; i++) {
+    const b = bytes[i] as number;
+    const d = b - ZERO;
+    if (d >= 0 && d <= 9) {
+      mantissa = mantissa * 10 + d;
+      count++;
+      if (scale >= 0) scale++;
+    } else if (b === DOT && scale < 0) scale = 0;
+    else return Number.parseFloat(latin1.decode(bytes.subarray(start, end)));
+  }
+  if (count === 0) return Number.NaN;
+  if (count > 15) return Number.parseFloat(latin1.decode(bytes.subarray(start, end)));
+  const value = scale > 0 ? mantissa / (POW10[scale] as number) : mantissa;
+  return negative ? -value : value;
+}
+
+/** `YYYY-MM-DD[ HH:MM[:SS[.ffffff]]]` straight from bytes; NaN when it is not one. */
+function parseTimestampBytes(bytes: Uint8Array, start: number, end: number): number {
+  const length = end - start;
+  if (length < 10 || bytes[start + 4] !== MINUS || bytes[start + 7] !== MINUS) return Number.NaN;
+  const days = daysFromCivil(
+    digits(bytes, start, start + 4),
+    digits(bytes, start + 5, start + 7),
+    digits(bytes, start + 8, start + 10),
+  );
+  if (length === 10) return days * DAY_MICROS;
+  if (length < 16) return Number.NaN;
+  const hours = digits(bytes, start + 11, start + 13);
+  const minutes = digits(bytes, start + 14, start + 16);
+  const seconds = length >= 19 ? digits(bytes, start + 17, start + 19) : 0;
+  let micros = 0;
+  if (length > 20) {
+    if (bytes[start + 19] !== DOT || length > 26) return Number.NaN;
+    micros = digits(bytes, start + 20, end) * (POW10[26 - length] as number);
+  }
+  return days * DAY_MICROS + (hours * 3600 + minutes * 60 + seconds) * 1_000_000 + micros;
+}
+
+function parseBoolean(bytes: Uint8Array, start: number, end: number): number {
+  const first = (bytes[start] as number) | 0x20;
+  if (first === 0x74 && end - start === 4) return 1; // true
+  if (first === 0x66 && end - start === 5) return 0; // false
+  return Number.NaN;
+}
+
+/** Decodes one field of a needed column into slot `c`. */
+function decodeField(
+  type: LocalType,
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  c: number,
+  slots: RowSlots,
+  interner: Interner | undefined,
+): boolean {
+  if (type === 'varchar') {
+    slots.ids[c] = (interner as Interner).internBytes(bytes, start, end);
+    return true;
+  }
+  let value: number;
+  switch (type) {
+    case 'bigint': {
+      const negative = bytes[start] === MINUS;
+      value = digits(bytes, negative || bytes[start] === PLUS ? start + 1 : start, end);
+      if (negative) value = -value;
+      break;
+    }
+    case 'double':
+      value = parseNumber(bytes, start, end);
+      if (Number.isNaN(value)) {
+        const text = latin1.decode(bytes.subarray(start, end)).toLowerCase();
+        if (text === 'nan') {
+          slots.nums[c] = Number.NaN;
+          return true;
+        }
+        if (text === 'inf' || text === 'infinity') value = Number.POSITIVE_INFINITY;
+        else if (text === '-inf' || text === '-infinity') value = Number.NEGATIVE_INFINITY;
+      }
+      break;
+    case 'boolean':
+      value = parseBoolean(bytes, start, end);
+      break;
+    case 'date':
+      value = parseTimestampBytes(bytes, start, end) / DAY_MICROS;
+      break;
+    default:
+      value = parseTimestampBytes(bytes, start, end);
+  }
+  slots.nums[c] = value;
+  return !Number.isNaN(value);
+}
+
+/** A decoder for CSV/TSV lines that splits only up to the last needed field and decodes only needed fields. */
+function delimitedDecoder(
+  layout: FileLayout,
+  columns: readonly LocalColumn[],
+  needed: readonly number[],
+  interners: readonly (Interner | undefined)[],
+  slots: RowSlots,
+): RowDecoder {
+  const wanted = new Uint8Array(columns.length);
+  for (const c of needed) wanted[c] = 1;
+  const last = needed.length === 0 ? -1 : Math.max(...needed);
+  const types = columns.map((c) => c.type);
+  const delimiter = layout.delimiter;
+  let scratch = new Uint8Array(256);
+
+  return {
+    slots,
+    decode(bytes, start, end) {
+      let i = start;
+      for (let c = 0; c <= last; c++) {
+        if (i > end) {
+          // The line has fewer fields than the header: the rest are NULL.
+          slots.nulls[c] = 1;
+          continue;
+        }
+        let fieldStart = i;
+        let fieldEnd: number;
+        let source = bytes;
+        let quoted = false;
+        if (i < end && bytes[i] === QUOTE) {
+          // A quoted field: copy it without its quotes (and with "" as ") into the scratch buffer.
+          quoted = true;
+          let length = 0;
+          i++;
+          for (; i < end; i++) {
+            const b = bytes[i] as number;
+            if (b === QUOTE) {
+              if (bytes[i + 1] === QUOTE) i++;
+              else {
+                i++;
+                break;
+              }
+            }
+            if (length === scratch.length) {
+              const next = new Uint8Array(scratch.length * 2);
+              next.set(scratch);
+              scratch = next;
+            }
+            scratch[length++] = bytes[i] as number;
+          }
+          while (i < end && bytes[i] !== delimiter) i++;
+          source = scratch;
+          fieldStart = 0;
+          fieldEnd = length;
+        } else {
+          while (i < end && bytes[i] !== delimiter) i++;
+          fieldEnd = i;
+        }
+        i++;
+        if (wanted[c] === 0) continue;
+        if (fieldEnd === fieldStart && !quoted) {
+          slots.nulls[c] = 1;
+          continue;
+        }
+        slots.nulls[c] = 0;
+        const type = types[c] as LocalType;
+        if (!decodeField(type, source, fieldStart, fieldEnd, c, slots, interners[c]))
+          throw conversionError(columns[c] as LocalColumn, source, fieldStart, fieldEnd);
+      }
+    },
+  };
+}
+
+function ndjsonDecoder(
+  columns: readonly LocalColumn[],
+  needed: readonly number[],
+  interners: readonly (Interner | undefined)[],
+  slots: RowSlots,
+): RowDecoder {
+  const decoder = new TextDecoder();
+  return {
+    slots,
+    decode(bytes, start, end) {
+      let record: Record<string, unknown>;
+      try {
+        record = JSON.parse(decoder.decode(bytes.subarray(start, end))) as Record<string, unknown>;
+      } catch {
+        throw new LakegateError('INVALID_REQUEST', 'A line of an NDJSON dataset is not valid JSON.');
+      }
+      for (const c of needed) {
+        const column = columns[c] as LocalColumn;
+        const value = record[column.name];
+        if (value === null || value === undefined) {
+          slots.nulls[c] = 1;
+          continue;
+        }
+        slots.nulls[c] = 0;
+        let number: number | undefined;
+        switch (column.type) {
+          case 'varchar':
+            slots.ids[c] = (interners[c] as Interner).internString(
+              typeof value === 'string' ? value : JSON.stringify(value),
+            );
+            continue;
+          case 'boolean':
+            number = typeof value === 'boolean' ? Number(value) : undefined;
+            break;
+          case 'date':
+            number = typeof value === 'string' ? parseDate(value) : undefined;
+            break;
+          case 'timestamp':
+            number = typeof value === 'string' ? parseTimestamp(value) : undefined;
+            break;
+          default:
+            number = typeof value === 'number' ? value : undefined;
+        }
+        if (number === undefined) {
+          const text = new TextEncoder().encode(String(value));
+          throw conversionError(column, text, 0, text.length);
+        }
+        slots.nums[c] = number;
+      }
+    },
+  };
+}
+
+/**
+ * A decoder for the dataset's `columns` (the combined types of its files) that fills the slots of the `needed`
+ * column indexes. String columns need an interner each (`interners[c]`). Decoders of several file formats may
+ * share one set of slots, which compiled predicates and accumulators read.
+ */
+export function createRowDecoder(
+  layout: FileLayout,
+  columns: readonly LocalColumn[],
+  needed: readonly number[],
+  interners: readonly (Interner | undefined)[],
+  slots: RowSlots = new RowSlots(columns.length),
+): RowDecoder {
+  return layout.format === 'ndjson'
+    ? ndjsonDecoder(columns, needed, interners, slots)
+    : delimitedDecoder(layout, columns, needed, interners, slots);
+}

@@ -1,0 +1,52 @@
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { DatasetFormat, InMemoryTable, TableBinding } from '@lakegate/engine-api';
+
+/** A temporary folder for a test's data files; `remove()` deletes it. */
+export async function tempFolder(prefix: string): Promise<{ dir: string; remove(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+const DAY_MS = 86_400_000;
+
+function csvValue(value: unknown, kind: string): string {
+  if (value === null || value === undefined) return '';
+  if (kind === 'date') return new Date((value as number) * DAY_MS).toISOString().slice(0, 10);
+  return String(value);
+}
+
+/** An in-memory table as a CSV file with a header (dates as `YYYY-MM-DD`, NULL as an empty field). */
+export function tableCsv(table: InMemoryTable): string {
+  const lines = [table.columns.map((c) => c.name).join(',')];
+  for (const row of table.rows) lines.push(row.map((v, i) => csvValue(v, table.columns[i]?.type.kind ?? '')).join(','));
+  return `${lines.join('\n')}\n`;
+}
+
+/** Binds files already written under `dir` as one dataset of `tenant`. */
+export async function bindFiles(
+  tenant: string,
+  name: string,
+  format: DatasetFormat,
+  paths: readonly string[],
+): Promise<TableBinding> {
+  const files = await Promise.all(
+    paths.map(async (path) => {
+      const info = await stat(path);
+      return { path, size: info.size, etag: `${info.size}-${info.mtimeMs}` };
+    }),
+  );
+  return { name, snapshot: { tenant, dataset: name, format, version: files.map((f) => f.etag).join('/'), files } };
+}
+
+export async function writeCsvDataset(
+  dir: string,
+  tenant: string,
+  name: string,
+  table: InMemoryTable,
+): Promise<TableBinding> {
+  const path = join(dir, `${name}.csv`);
+  await writeFile(path, tableCsv(table));
+  return bindFiles(tenant, name, 'csv', [path]);
+}
