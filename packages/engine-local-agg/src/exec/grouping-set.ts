@@ -1,17 +1,12 @@
 import { TDigest } from '../aggregate/t-digest.js';
 import type { Interner } from '../table/interner.js';
 import type { RowSlots } from '../table/row-decoder.js';
-import type { GroupingSetPlan, KeyValue, PartialGroups, RowOperand, StatePlan } from './plan.js';
+import { GroupTable } from './group-table.js';
+import type { GroupingSetPlan, KeyColumn, PartialGroups, RowOperand, StateColumn, StatePlan } from './plan.js';
 import { compileRowPredicate, numberReader, TRUE, type Truth } from './row-eval.js';
 
-const float = new Float64Array(1);
-const words = new Int32Array(float.buffer);
-
-function hashNumber(hash: number, value: number): number {
-  float[0] = value;
-  hash = Math.imul(hash ^ (words[0] as number), 0x9e3779b1);
-  return Math.imul(hash ^ (words[1] as number), 0x85ebca77);
-}
+/** Values logged before they are folded into per-group value-count maps. */
+const VALUE_LOG = 4 * 1024 * 1024;
 
 /** A growable array of per-group numbers. */
 function grown(array: Float64Array<ArrayBuffer>, capacity: number): Float64Array<ArrayBuffer> {
@@ -21,10 +16,17 @@ function grown(array: Float64Array<ArrayBuffer>, capacity: number): Float64Array
   return next;
 }
 
+/** Every string an interner holds, by id (index 0 unused): the dictionary that exported ids index. */
+export function dictionaryOf(interner: Interner): string[] {
+  const strings = [''];
+  for (let id = 1; id <= interner.size; id++) strings.push(interner.string(id));
+  return strings;
+}
+
 interface StateStore {
   add(group: number): void;
   grow(capacity: number): void;
-  export(group: number): unknown;
+  export(size: number): StateColumn;
 }
 
 function createStore(plan: StatePlan, slots: RowSlots, interner: Interner | undefined): StateStore {
@@ -47,7 +49,7 @@ function createStore(plan: StatePlan, slots: RowSlots, interner: Interner | unde
         grow(n) {
           a = grown(a, n);
         },
-        export: (g) => a[g],
+        export: (size) => ({ kind: 'count', counts: a.slice(0, size) }),
       };
     case 'sum':
       return {
@@ -60,12 +62,13 @@ function createStore(plan: StatePlan, slots: RowSlots, interner: Interner | unde
           a = grown(a, n);
           b = grown(b, n);
         },
-        export: (g) => [a[g], b[g]],
+        export: (size) => ({ kind: 'sum', sums: a.slice(0, size), counts: b.slice(0, size) }),
       };
     case 'min':
     case 'max': {
       // b[g] = 1 once the group has a value; for VARCHAR, a[g] holds the id of the least (greatest) string so far.
-      const wantLess = plan.kind === 'min';
+      const kind = plan.kind;
+      const wantLess = kind === 'min';
       const text = (id: number) => (interner as Interner).string(id);
       return {
         add(g) {
@@ -83,7 +86,12 @@ function createStore(plan: StatePlan, slots: RowSlots, interner: Interner | unde
           a = grown(a, n);
           b = grown(b, n);
         },
-        export: (g) => (b[g] === 0 ? null : varchar ? text(a[g] as number) : a[g]),
+        export: (size) => ({
+          kind,
+          values: a.slice(0, size),
+          seen: Uint8Array.from(b.subarray(0, size)),
+          ...(varchar ? { dictionary: dictionaryOf(interner as Interner) } : {}),
+        }),
       };
     }
     case 'distinct': {
@@ -96,26 +104,107 @@ function createStore(plan: StatePlan, slots: RowSlots, interner: Interner | unde
           set.add(varchar ? (ids[c] as number) : (nums[c] as number));
         },
         grow() {},
-        export: (g) => {
-          const values = [...(sets[g] ?? [])];
-          return varchar ? values.map((id) => (interner as Interner).string(id)) : values;
+        export(size) {
+          const out: (number | string)[][] = [];
+          for (let g = 0; g < size; g++) {
+            const values = [...(sets[g] ?? [])];
+            out.push(varchar ? values.map((id) => (interner as Interner).string(id)) : values);
+          }
+          return { kind: 'distinct', sets: out };
         },
       };
     }
     case 'values': {
-      // Exact quantiles keep a count per distinct value: bounded by the values' range, not by the rows, and
-      // mergeable across threads and intervals.
-      const maps: Map<number, number>[] = [];
+      // Exact quantiles keep a count per distinct value: bounded by the values' range rather than by the rows, and
+      // mergeable across threads and intervals. Rows first append (group, value) to one log (no allocation per
+      // group); a full log is folded into per-group value-count maps, so memory stays bounded by the groups.
+      let logGroups = new Int32Array(1024);
+      let logValues = new Float64Array(1024);
+      let logLength = 0;
+      const maps: (Map<number, number> | undefined)[] = [];
+      const fold = (): void => {
+        for (let i = 0; i < logLength; i++) {
+          const g = logGroups[i] as number;
+          let map = maps[g];
+          if (!map) maps[g] = map = new Map();
+          const v = logValues[i] as number;
+          map.set(v, (map.get(v) ?? 0) + 1);
+        }
+        logLength = 0;
+      };
       return {
         add(g) {
           if (nulls[c] === 1) return;
-          let map = maps[g];
-          if (!map) maps[g] = map = new Map();
-          const v = nums[c] as number;
-          map.set(v, (map.get(v) ?? 0) + 1);
+          if (logLength === logGroups.length) {
+            if (logLength >= VALUE_LOG) fold();
+            else {
+              const groups = new Int32Array(logLength * 2);
+              groups.set(logGroups);
+              logGroups = groups;
+              const values = new Float64Array(logLength * 2);
+              values.set(logValues);
+              logValues = values;
+            }
+          }
+          logGroups[logLength] = g;
+          logValues[logLength++] = nums[c] as number;
         },
         grow() {},
-        export: (g) => valueCounts(maps[g]),
+        export(size) {
+          if (maps.length > 0) fold();
+          // Bucket the log by group (a counting sort), sort each group's values in place, then count runs.
+          const starts = new Int32Array(size + 1);
+          for (let i = 0; i < logLength; i++) {
+            const next = (logGroups[i] as number) + 1;
+            starts[next] = (starts[next] as number) + 1;
+          }
+          for (let g = 0; g < size; g++) starts[g + 1] = (starts[g + 1] as number) + (starts[g] as number);
+          const cursor = starts.slice(0, size);
+          const byGroup = new Float64Array(logLength);
+          for (let i = 0; i < logLength; i++) {
+            const g = logGroups[i] as number;
+            const slot = cursor[g] as number;
+            byGroup[slot] = logValues[i] as number;
+            cursor[g] = slot + 1;
+          }
+          let total = 0;
+          for (let g = 0; g < size; g++)
+            total += (starts[g + 1] as number) - (starts[g] as number) + (maps[g]?.size ?? 0);
+          const offsets = new Int32Array(size + 1);
+          const values = new Float64Array(total);
+          const counts = new Float64Array(total);
+          let at = 0;
+          for (let g = 0; g < size; g++) {
+            offsets[g] = at;
+            const map = maps[g];
+            if (map) {
+              // Rare (only past a full log): fold this group's logged values into its map, then write it sorted.
+              for (let i = starts[g] as number; i < (starts[g + 1] as number); i++) {
+                const v = byGroup[i] as number;
+                map.set(v, (map.get(v) ?? 0) + 1);
+              }
+              const keys = Float64Array.from(map.keys()).sort();
+              for (const k of keys) {
+                values[at] = k;
+                counts[at++] = map.get(k) as number;
+              }
+              continue;
+            }
+            const from = starts[g] as number;
+            const to = starts[g + 1] as number;
+            byGroup.subarray(from, to).sort();
+            for (let i = from; i < to; i++) {
+              const v = byGroup[i] as number;
+              if (at > (offsets[g] as number) && values[at - 1] === v) counts[at - 1] = (counts[at - 1] as number) + 1;
+              else {
+                values[at] = v;
+                counts[at++] = 1;
+              }
+            }
+          }
+          offsets[size] = at;
+          return { kind: 'values', offsets, values: values.slice(0, at), counts: counts.slice(0, at) };
+        },
       };
     }
     case 'digest': {
@@ -128,22 +217,20 @@ function createStore(plan: StatePlan, slots: RowSlots, interner: Interner | unde
           digest.add(nums[c] as number);
         },
         grow() {},
-        export: (g) => digests[g]?.toJSON() ?? null,
+        export(size) {
+          const out = [];
+          for (let g = 0; g < size; g++) out.push(digests[g]?.toJSON() ?? null);
+          return { kind: 'digest', digests: out };
+        },
       };
     }
   }
 }
 
-/** A value-count map as `[values, counts]` sorted by value. */
-export function valueCounts(map: Map<number, number> | undefined): [number[], number[]] {
-  const values = [...(map?.keys() ?? [])].sort((x, y) => x - y);
-  return [values, values.map((v) => (map as Map<number, number>).get(v) as number)];
-}
-
 /**
  * Aggregates the rows of one thread into the groups of one grouping set. Group keys are numbers (string ids for
- * VARCHAR) in an open-addressing table, states live in typed arrays indexed by group: per row there is a hash, a
- * probe and a few array updates, and no allocation.
+ * VARCHAR) in a {@link GroupTable}, states live in typed arrays indexed by group: per row there is a hash, a probe
+ * and a few array updates, and no allocation.
  */
 export class GroupingSetAccumulator {
   readonly #dims: readonly RowOperand[];
@@ -156,10 +243,8 @@ export class GroupingSetAccumulator {
   readonly #filterResults: Uint8Array;
   readonly #where: (() => Truth) | undefined;
   readonly #key: Float64Array;
-  #keys: Float64Array<ArrayBuffer> = new Float64Array(64);
-  #nullMasks = new Int32Array(64);
-  #table = new Int32Array(256);
-  #groups = 0;
+  readonly #table: GroupTable;
+  #capacity = 0;
 
   constructor(plan: GroupingSetPlan, slots: RowSlots, interners: readonly (Interner | undefined)[]) {
     this.#dims = plan.dims;
@@ -169,7 +254,7 @@ export class GroupingSetAccumulator {
       d.kind === 'column' && d.type === 'varchar' ? () => slots.ids[d.column] as number : numberReader(d, slots),
     );
     this.#key = new Float64Array(Math.max(1, plan.dims.length));
-    this.#keys = new Float64Array(64 * Math.max(1, plan.dims.length));
+    this.#table = new GroupTable(plan.dims.length);
     this.#where = plan.where ? compileRowPredicate(plan.where, slots, interners) : undefined;
     const filterKeys: string[] = [];
     this.#filters = [];
@@ -185,13 +270,14 @@ export class GroupingSetAccumulator {
     });
     this.#filterResults = new Uint8Array(this.#filters.length);
     this.#stores = plan.states.map((s) => createStore(s, slots, interners[s.column]));
-    if (plan.dims.length === 0) this.#newGroup(-1, 0);
+    // A set without dimensions has its one group even when no row arrives (count(*) of nothing is 0).
+    if (plan.dims.length === 0) this.#group();
   }
 
   /** Adds the current row (already past the pass's own filter). */
   add(): void {
     if (this.#where && this.#where() !== TRUE) return;
-    const group = this.#dims.length === 0 ? 0 : this.#findGroup();
+    const group = this.#group();
     const filters = this.#filters;
     for (let f = 0; f < filters.length; f++) this.#filterResults[f] = (filters[f] as () => Truth)();
     const stores = this.#stores;
@@ -201,105 +287,42 @@ export class GroupingSetAccumulator {
     }
   }
 
-  #findGroup(): number {
+  #group(): number {
     const k = this.#dims.length;
     const key = this.#key;
     const nulls = this.#slots.nulls;
     let mask = 0;
-    let hash = 0x2545f491;
     for (let d = 0; d < k; d++) {
-      const column = (this.#dims[d] as RowOperand).column;
-      if (nulls[column] === 1) {
+      if (nulls[(this.#dims[d] as RowOperand).column] === 1) {
         mask |= 1 << d;
         key[d] = 0;
       } else key[d] = (this.#readers[d] as () => number)();
-      hash = hashNumber(hash, key[d] as number);
     }
-    hash ^= mask;
-    const table = this.#table;
-    const tableMask = table.length - 1;
-    const keys = this.#keys;
-    for (let slot = (hash ^ (hash >>> 15)) & tableMask; ; slot = (slot + 1) & tableMask) {
-      const entry = table[slot] as number;
-      if (entry === 0) return this.#newGroup(slot, mask);
-      const group = entry - 1;
-      if (this.#nullMasks[group] !== mask) continue;
-      let same = true;
-      const base = group * k;
-      for (let d = 0; d < k; d++) {
-        const x = keys[base + d] as number;
-        const y = key[d] as number;
-        // NaN equals NaN as a group key.
-        if (x !== y && !(Number.isNaN(x) && Number.isNaN(y))) {
-          same = false;
-          break;
-        }
-      }
-      if (same) return group;
-    }
-  }
-
-  /** Adds a group; `slot` is its place in the hash table, -1 for the one group of a set without dimensions. */
-  #newGroup(slot: number, mask: number): number {
-    const group = this.#groups++;
-    const k = this.#dims.length;
-    if ((group + 1) * k > this.#keys.length) this.#keys = grown(this.#keys, (group + 1) * k * 2);
-    if (group >= this.#nullMasks.length) {
-      const masks = new Int32Array(this.#nullMasks.length * 2);
-      masks.set(this.#nullMasks);
-      this.#nullMasks = masks;
-    }
-    this.#keys.set(this.#key.subarray(0, k), group * k);
-    this.#nullMasks[group] = mask;
-    for (const store of this.#stores) store.grow(group + 1);
-    if (slot >= 0) {
-      this.#table[slot] = group + 1;
-      if (this.#groups * 2 > this.#table.length) this.#rehash();
+    const group = this.#table.find(key, mask);
+    if (group >= this.#capacity) {
+      this.#capacity = Math.max(64, this.#capacity * 2);
+      for (const store of this.#stores) store.grow(this.#capacity);
     }
     return group;
   }
 
-  #rehash(): void {
-    const k = this.#dims.length;
-    const table = new Int32Array(this.#table.length * 2);
-    const tableMask = table.length - 1;
-    for (let group = 0; group < this.#groups; group++) {
-      let hash = 0x2545f491;
-      for (let d = 0; d < k; d++) hash = hashNumber(hash, this.#keys[group * k + d] as number);
-      hash ^= this.#nullMasks[group] as number;
-      let slot = (hash ^ (hash >>> 15)) & tableMask;
-      while (table[slot] !== 0) slot = (slot + 1) & tableMask;
-      table[slot] = group + 1;
-    }
-    this.#table = table;
-  }
-
   get groups(): number {
-    return this.#groups;
+    return this.#table.size;
   }
 
-  /** The groups as plain data: key values (strings for VARCHAR) and one partial per state. */
+  /** The groups by column, ready to be transferred to another thread. */
   export(): PartialGroups {
-    const k = this.#dims.length;
-    const keys: KeyValue[][] = [];
-    const states: unknown[][] = [];
-    for (let group = 0; group < this.#groups; group++) {
-      const key: KeyValue[] = [];
-      for (let d = 0; d < k; d++) {
-        const dim = this.#dims[d] as RowOperand;
-        if (((this.#nullMasks[group] as number) & (1 << d)) !== 0) key.push(null);
-        else {
-          const value = this.#keys[group * k + d] as number;
-          key.push(
-            dim.kind === 'column' && dim.type === 'varchar'
-              ? (this.#interners[dim.column] as Interner).string(value)
-              : value,
-          );
-        }
+    const size = this.#table.size;
+    const keys: KeyColumn[] = this.#dims.map((dim, d) => {
+      const values = new Float64Array(size);
+      const nulls = new Uint8Array(size);
+      for (let g = 0; g < size; g++) {
+        if (this.#table.isNull(g, d)) nulls[g] = 1;
+        else values[g] = this.#table.key(g, d);
       }
-      keys.push(key);
-      states.push(this.#stores.map((store) => store.export(group)));
-    }
-    return { keys, states };
+      const interner = dim.kind === 'column' && dim.type === 'varchar' ? this.#interners[dim.column] : undefined;
+      return interner ? { values, nulls, dictionary: dictionaryOf(interner) } : { values, nulls };
+    });
+    return { size, keys, states: this.#stores.map((store) => store.export(size)) };
   }
 }

@@ -1,7 +1,8 @@
 import type { Column } from '@lakegate/engine-api';
 import { TDigest, type TDigestState } from '../aggregate/t-digest.js';
+import { Interner } from '../table/interner.js';
 import { toBatchValue } from '../table/local-types.js';
-import { valueCounts } from './grouping-set.js';
+import { GroupTable } from './group-table.js';
 import type {
   AggregatePlan,
   FinishPlan,
@@ -10,154 +11,361 @@ import type {
   OutputPredicate,
   OutputRef,
   PartialGroups,
+  PlainGroups,
   StateKind,
 } from './plan.js';
 
-type Live = number | KeyValue | [number, number] | Set<number | string> | Map<number, number> | TDigest | null;
+/** A slice of sorted values and their counts: one thread's (or one interval's) value-count map of a group. */
+type Segment = readonly [values: ArrayLike<number>, counts: ArrayLike<number>, start: number, end: number];
 
-interface MergedGroup {
-  readonly key: KeyValue[];
-  readonly states: Live[];
+function grown<T extends Float64Array<ArrayBuffer> | Uint8Array<ArrayBuffer>>(array: T, capacity: number): T {
+  if (capacity <= array.length) return array;
+  const next = new (array.constructor as new (n: number) => T)(Math.max(capacity, array.length * 2));
+  next.set(array);
+  return next;
 }
 
-function fromPartial(kind: StateKind, partial: unknown): Live {
-  switch (kind) {
-    case 'sum':
-      return [...(partial as [number, number])];
-    case 'distinct':
-      return new Set(partial as (number | string)[]);
-    case 'values': {
-      const [values, counts] = partial as [number[], number[]];
-      return new Map(values.map((v, i) => [v, counts[i] as number]));
+const view = (array: ArrayLike<number>, start: number, end: number): Float64Array =>
+  array instanceof Float64Array
+    ? array.subarray(start, end)
+    : Float64Array.from(Array.prototype.slice.call(array, start, end));
+
+/** The live, mergeable state of every group for one state of the plan. */
+class StateColumnMerger {
+  readonly kind: StateKind;
+  a = new Float64Array(64);
+  b = new Float64Array(64);
+  seen = new Uint8Array(64);
+  strings: (string | undefined)[] = [];
+  sets: Set<number | string>[] = [];
+  segments: Segment[][] = [];
+  digests: (TDigest | undefined)[] = [];
+  /** Merged, sorted value-counts per group, computed once when several quantiles read them. */
+  #sorted = new Map<number, [Float64Array, Float64Array]>();
+
+  constructor(kind: StateKind) {
+    this.kind = kind;
+  }
+
+  grow(capacity: number): void {
+    this.a = grown(this.a, capacity);
+    this.b = grown(this.b, capacity);
+    this.seen = grown(this.seen, capacity);
+  }
+
+  /** Merges one extreme (min or max) into group g. */
+  extreme(g: number, value: number | string): void {
+    const less = this.kind === 'min';
+    if (typeof value === 'string') {
+      const current = this.strings[g];
+      if (current === undefined || value < current === less) this.strings[g] = value;
+      this.seen[g] = 1;
+      return;
     }
-    case 'digest':
-      return partial ? TDigest.fromJSON(partial as TDigestState) : null;
-    default:
-      return partial as number | KeyValue;
+    if (this.seen[g] === 0 || (less ? value < (this.a[g] as number) : value > (this.a[g] as number))) this.a[g] = value;
+    this.seen[g] = 1;
+  }
+
+  addSegment(g: number, segment: Segment): void {
+    if (segment[3] <= segment[2]) return;
+    let list = this.segments[g];
+    if (!list) this.segments[g] = list = [];
+    list.push(segment);
+  }
+
+  addDigest(g: number, state: TDigestState | null): void {
+    if (!state) return;
+    const digest = TDigest.fromJSON(state);
+    const current = this.digests[g];
+    if (current) current.merge(digest);
+    else this.digests[g] = digest;
+  }
+
+  /** Group g's value-counts, merged and sorted. */
+  valueCounts(g: number): [Float64Array, Float64Array] {
+    const cached = this.#sorted.get(g);
+    if (cached) return cached;
+    const list = this.segments[g] ?? [];
+    const only = list[0];
+    if (list.length === 1 && only) {
+      // One thread saw the group: its slice is already sorted and summed.
+      const [values, counts, start, end] = only;
+      return [view(values, start, end), view(counts, start, end)];
+    }
+    const map = new Map<number, number>();
+    for (const [values, counts, start, end] of list)
+      for (let i = start; i < end; i++)
+        map.set(values[i] as number, (map.get(values[i] as number) ?? 0) + (counts[i] as number));
+    const keys = Float64Array.from(map.keys()).sort();
+    const result: [Float64Array, Float64Array] = [keys, Float64Array.from(keys, (k) => map.get(k) as number)];
+    this.#sorted.set(g, result);
+    return result;
+  }
+
+  /** Group g's state as plain JSON-able data (what rollup files keep). */
+  plain(g: number): unknown {
+    switch (this.kind) {
+      case 'count':
+        return this.a[g];
+      case 'sum':
+        return [this.a[g], this.b[g]];
+      case 'min':
+      case 'max':
+        return this.seen[g] === 0 ? null : (this.strings[g] ?? this.a[g]);
+      case 'distinct':
+        return [...(this.sets[g] ?? [])];
+      case 'values': {
+        const [values, counts] = this.valueCounts(g);
+        return [[...values], [...counts]];
+      }
+      case 'digest':
+        return this.digests[g]?.toJSON() ?? null;
+    }
+  }
+
+  /** Merges a plain state (from a rollup file) into group g. */
+  addPlain(g: number, state: unknown): void {
+    switch (this.kind) {
+      case 'count':
+        this.a[g] = (this.a[g] as number) + (state as number);
+        return;
+      case 'sum': {
+        const [sum, n] = state as [number, number];
+        this.a[g] = (this.a[g] as number) + sum;
+        this.b[g] = (this.b[g] as number) + n;
+        return;
+      }
+      case 'min':
+      case 'max':
+        if (state !== null) this.extreme(g, state as number | string);
+        return;
+      case 'distinct': {
+        let set = this.sets[g];
+        if (!set) this.sets[g] = set = new Set();
+        for (const v of state as (number | string)[]) set.add(v);
+        return;
+      }
+      case 'values': {
+        const [values, counts] = state as [number[], number[]];
+        this.addSegment(g, [values, counts, 0, values.length]);
+        return;
+      }
+      case 'digest':
+        this.addDigest(g, state as TDigestState | null);
+        return;
+    }
   }
 }
-
-function mergeInto(kind: StateKind, live: Live, partial: unknown): Live {
-  switch (kind) {
-    case 'count':
-      return (live as number) + (partial as number);
-    case 'sum': {
-      const sum = live as [number, number];
-      const [s, n] = partial as [number, number];
-      sum[0] += s;
-      sum[1] += n;
-      return sum;
-    }
-    case 'min':
-    case 'max': {
-      const v = partial as KeyValue;
-      if (v === null) return live;
-      if (live === null) return v;
-      return (kind === 'min' ? v < (live as KeyValue & {}) : v > (live as KeyValue & {})) ? v : live;
-    }
-    case 'distinct':
-      for (const v of partial as (number | string)[]) (live as Set<number | string>).add(v);
-      return live;
-    case 'values': {
-      const map = live as Map<number, number>;
-      const [values, counts] = partial as [number[], number[]];
-      values.forEach((v, i) => {
-        map.set(v, (map.get(v) ?? 0) + (counts[i] as number));
-      });
-      return map;
-    }
-    case 'digest': {
-      if (!partial) return live;
-      const other = TDigest.fromJSON(partial as TDigestState);
-      if (!live) return other;
-      (live as TDigest).merge(other);
-      return live;
-    }
-  }
-}
-
-function toPartial(kind: StateKind, live: Live): unknown {
-  switch (kind) {
-    case 'distinct':
-      return [...(live as Set<number | string>)];
-    case 'values':
-      return valueCounts(live as Map<number, number>);
-    case 'digest':
-      return live ? (live as TDigest).toJSON() : null;
-    default:
-      return live;
-  }
-}
-
-const emptyPartial = (kind: StateKind): unknown =>
-  kind === 'count' ? 0 : kind === 'sum' ? [0, 0] : kind === 'distinct' ? [] : kind === 'values' ? [[], []] : null;
 
 /**
  * Merges the partial groups of several threads (or of several intervals, for rollups) into one set of groups.
- * Every state merges exactly: counts and sums add, value-count maps add per value, digests merge.
+ * Every state merges exactly: counts and sums add, value-count maps add per value, digests merge. Keys live in a
+ * {@link GroupTable}; VARCHAR keys are interned once per distinct string of each partial's dictionary.
  */
 export class MergedGroups {
-  readonly #kinds: readonly StateKind[];
-  readonly #groups = new Map<string, MergedGroup>();
+  readonly #mergers: StateColumnMerger[];
+  readonly #table: GroupTable;
+  readonly #interners: (Interner | undefined)[];
+  readonly #key: Float64Array;
+  #capacity = 0;
 
-  constructor(plan: Pick<GroupingSetPlan, 'states'>) {
-    this.#kinds = plan.states.map((s) => s.kind);
+  constructor(plan: Pick<GroupingSetPlan, 'states' | 'dims'>) {
+    this.#mergers = plan.states.map((s) => new StateColumnMerger(s.kind));
+    this.#table = new GroupTable(plan.dims.length);
+    this.#interners = plan.dims.map((d) => (d.kind === 'column' && d.type === 'varchar' ? new Interner() : undefined));
+    this.#key = new Float64Array(Math.max(1, plan.dims.length));
+    if (plan.dims.length === 0) this.#find(0);
   }
 
   get size(): number {
-    return this.#groups.size;
+    return this.#table.size;
   }
 
+  #find(mask: number): number {
+    const group = this.#table.find(this.#key, mask);
+    if (group >= this.#capacity) {
+      this.#capacity = Math.max(64, this.#capacity * 2);
+      for (const merger of this.#mergers) merger.grow(this.#capacity);
+    }
+    return group;
+  }
+
+  /** Merges one thread's partial groups. */
   add(partial: PartialGroups): void {
-    const kinds = this.#kinds;
-    partial.keys.forEach((key, g) => {
-      const states = partial.states[g] as unknown[];
-      const id = JSON.stringify(key);
-      const group = this.#groups.get(id);
-      if (!group) {
-        this.#groups.set(id, { key, states: kinds.map((kind, s) => fromPartial(kind, states[s])) });
-        return;
+    const width = this.#table.width;
+    // Per VARCHAR dimension: the partial's dictionary index -> this merge's string id, filled on first use.
+    const ids = partial.keys.map((column) =>
+      column.dictionary ? new Int32Array(column.dictionary.length) : undefined,
+    );
+    const key = this.#key;
+    const size = partial.size;
+    const groups = new Int32Array(size);
+    for (let g = 0; g < size; g++) {
+      let mask = 0;
+      for (let d = 0; d < width; d++) {
+        const column = partial.keys[d];
+        if (!column || column.nulls[g] === 1) {
+          mask |= 1 << d;
+          key[d] = 0;
+          continue;
+        }
+        const value = column.values[g] as number;
+        const map = ids[d];
+        if (map && column.dictionary) {
+          let id = map[value] as number;
+          if (id === 0)
+            map[value] = id = (this.#interners[d] as Interner).internString(column.dictionary[value] as string);
+          key[d] = id;
+        } else key[d] = value;
       }
-      kinds.forEach((kind, s) => {
-        group.states[s] = mergeInto(kind, group.states[s] as Live, states[s]);
+      groups[g] = this.#find(mask);
+    }
+    // State by state, in tight loops over the groups.
+    partial.states.forEach((state, s) => {
+      const merger = this.#mergers[s] as StateColumnMerger;
+      const { a, b } = merger;
+      switch (state.kind) {
+        case 'count':
+          for (let g = 0; g < size; g++) {
+            const group = groups[g] as number;
+            a[group] = (a[group] as number) + (state.counts[g] as number);
+          }
+          return;
+        case 'sum':
+          for (let g = 0; g < size; g++) {
+            const group = groups[g] as number;
+            a[group] = (a[group] as number) + (state.sums[g] as number);
+            b[group] = (b[group] as number) + (state.counts[g] as number);
+          }
+          return;
+        case 'min':
+        case 'max':
+          for (let g = 0; g < size; g++) {
+            if (state.seen[g] !== 1) continue;
+            const value = state.values[g] as number;
+            merger.extreme(groups[g] as number, state.dictionary ? (state.dictionary[value] as string) : value);
+          }
+          return;
+        case 'distinct':
+          for (let g = 0; g < size; g++) {
+            const group = groups[g] as number;
+            let set = merger.sets[group];
+            if (!set) merger.sets[group] = set = new Set();
+            for (const v of state.sets[g] ?? []) set.add(v);
+          }
+          return;
+        case 'values':
+          for (let g = 0; g < size; g++)
+            merger.addSegment(groups[g] as number, [
+              state.values,
+              state.counts,
+              state.offsets[g] as number,
+              state.offsets[g + 1] as number,
+            ]);
+          return;
+        case 'digest':
+          for (let g = 0; g < size; g++) merger.addDigest(groups[g] as number, state.digests[g] ?? null);
+          return;
+      }
+    });
+  }
+
+  /** Merges groups stored as plain rows (rollup intervals). */
+  addPlain(plain: PlainGroups): void {
+    const width = this.#table.width;
+    const key = this.#key;
+    plain.keys.forEach((values, row) => {
+      let mask = 0;
+      for (let d = 0; d < width; d++) {
+        const value = values[d] ?? null;
+        if (value === null) {
+          mask |= 1 << d;
+          key[d] = 0;
+        } else key[d] = typeof value === 'string' ? (this.#interners[d] as Interner).internString(value) : value;
+      }
+      const group = this.#find(mask);
+      const states = plain.states[row] as unknown[];
+      this.#mergers.forEach((merger, s) => {
+        merger.addPlain(group, states[s]);
       });
     });
   }
 
-  /** The merged groups as plain data again (what a rollup file stores). */
-  toPartial(): PartialGroups {
+  #keyValue(group: number, d: number): KeyValue {
+    if (this.#table.isNull(group, d)) return null;
+    const value = this.#table.key(group, d);
+    const interner = this.#interners[d];
+    return interner ? interner.string(value) : value;
+  }
+
+  /** The merged groups as plain rows again (what a rollup file stores). */
+  toPlain(): PlainGroups {
     const keys: KeyValue[][] = [];
     const states: unknown[][] = [];
-    for (const group of this.#groups.values()) {
-      keys.push(group.key);
-      states.push(group.states.map((live, s) => toPartial(this.#kinds[s] as StateKind, live)));
+    for (let g = 0; g < this.#table.size; g++) {
+      keys.push(Array.from({ length: this.#table.width }, (_, d) => this.#keyValue(g, d)));
+      states.push(this.#mergers.map((m) => m.plain(g)));
     }
     return { keys, states };
   }
 
-  /** The result rows: aggregates, HAVING, ORDER BY and LIMIT applied, in the engine-api value representation. */
-  finish(plan: FinishPlan, maxRows: number): { schema: Column[]; columns: unknown[][]; rowCount: number } {
-    const groups = [...this.#groups.values()];
-    if (plan.global && groups.length === 0) {
-      groups.push({ key: [], states: this.#kinds.map((kind) => fromPartial(kind, emptyPartial(kind))) });
+  #finalValue(plan: AggregatePlan, g: number): KeyValue {
+    const merger = this.#mergers[plan.state] as StateColumnMerger;
+    switch (plan.fn) {
+      case 'count':
+        return merger.a[g] as number;
+      case 'count_distinct':
+        return merger.sets[g]?.size ?? 0;
+      case 'sum':
+        return merger.b[g] === 0 ? null : (merger.a[g] as number);
+      case 'avg':
+        return merger.b[g] === 0 ? null : (merger.a[g] as number) / (merger.b[g] as number);
+      case 'min':
+      case 'max':
+        return merger.seen[g] === 0 ? null : (merger.strings[g] ?? (merger.a[g] as number));
+      case 'quantile_cont': {
+        const [values, counts] = merger.valueCounts(g);
+        return quantileOf(values, counts, plan.fraction ?? 0.5);
+      }
+      case 'approx_quantile': {
+        const value = merger.digests[g]?.quantile(plan.fraction ?? 0.5) ?? null;
+        return value !== null && plan.valueType === 'bigint' ? Math.round(value) : value;
+      }
     }
-    // Rows in the number space: dimensions, then aggregates.
+  }
+
+  /**
+   * The result: aggregates, HAVING, ORDER BY and LIMIT applied, in the engine-api value representation. Without
+   * HAVING and ORDER BY, rows come in group order (the order of {@link toPlain}).
+   */
+  finish(plan: FinishPlan, maxRows: number): { schema: Column[]; columns: unknown[][]; rowCount: number } {
     const width = plan.dimTypes.length;
-    let rows = groups.map((group) => [
-      ...group.key,
-      ...plan.aggregates.map((a) => finalValue(a, group.states[a.state] as Live)),
-    ]);
+    const size = this.#table.size;
+    // Column by column (dimensions, then aggregates), and an index of the groups that HAVING, ORDER BY and LIMIT
+    // filter and permute: no array per row.
+    const values: KeyValue[][] = [];
+    for (let d = 0; d < width; d++) {
+      const column: KeyValue[] = new Array(size);
+      for (let g = 0; g < size; g++) column[g] = this.#keyValue(g, d);
+      values.push(column);
+    }
+    for (const aggregate of plan.aggregates) {
+      const column: KeyValue[] = new Array(size);
+      for (let g = 0; g < size; g++) column[g] = this.#finalValue(aggregate, g);
+      values.push(column);
+    }
     const at = (ref: OutputRef): number => (ref.source === 'dim' ? ref.index : width + ref.index);
+    let order: number[] = Array.from({ length: size }, (_, g) => g);
     if (plan.having) {
       const having = plan.having;
-      rows = rows.filter((row) => evaluate(having, row, at) === true);
+      order = order.filter((g) => evaluate(having, (i) => (values[i] as KeyValue[])[g] as KeyValue, at) === true);
     }
     if (plan.order.length > 0) {
-      const order = plan.order.map((o) => ({ ...o, index: at(o.ref) }));
-      rows.sort((x, y) => {
-        for (const o of order) {
-          const a = x[o.index] as KeyValue;
-          const b = y[o.index] as KeyValue;
+      const keys = plan.order.map((o) => ({ ...o, column: values[at(o.ref)] as KeyValue[] }));
+      order.sort((x, y) => {
+        for (const o of keys) {
+          const a = o.column[x] as KeyValue;
+          const b = o.column[y] as KeyValue;
           if (a === b) continue;
           if (a === null || b === null) return (a === null) === o.nullsFirst ? -1 : 1;
           const c = a < b ? -1 : a > b ? 1 : 0;
@@ -167,24 +375,24 @@ export class MergedGroups {
       });
     }
     const limit = Math.min(plan.limit ?? Number.POSITIVE_INFINITY, maxRows);
-    if (rows.length > limit) rows = rows.slice(0, limit);
+    if (order.length > limit) order = order.slice(0, limit);
     const schema = plan.select.map((s) => ({
       name: s.name,
       type:
         s.ref.source === 'dim' ? plan.dimTypes[s.ref.index] : (plan.aggregates[s.ref.index] as AggregatePlan).output,
     })) as Column[];
     const columns = plan.select.map((s) => {
-      const index = at(s.ref);
+      const column = values[at(s.ref)] as KeyValue[];
       const convert =
         s.ref.source === 'dim'
           ? (v: number) => toBatchValue(plan.dimLocalTypes[s.ref.index] ?? 'double', v)
           : outputConverter(plan.aggregates[s.ref.index] as AggregatePlan);
-      return rows.map((row) => {
-        const v = row[index] as KeyValue;
+      return order.map((g) => {
+        const v = column[g] as KeyValue;
         return v === null || typeof v === 'string' ? v : convert(v);
       });
     });
-    return { schema, columns, rowCount: rows.length };
+    return { schema, columns, rowCount: order.length };
   }
 }
 
@@ -194,55 +402,28 @@ function outputConverter(plan: AggregatePlan): (v: number) => unknown {
   return (v) => toBatchValue(plan.valueType, v);
 }
 
-/** Interpolated quantile of a value-count map, as DuckDB's quantile_cont: position (n - 1) * fraction. */
-export function quantileOf(map: Map<number, number>, fraction: number): number | null {
-  if (map.size === 0) return null;
-  const values = [...map.keys()].sort((a, b) => a - b);
+/** Interpolated quantile of sorted value-counts, as DuckDB's quantile_cont: position (n - 1) * fraction. */
+export function quantileOf(values: ArrayLike<number>, counts: ArrayLike<number>, fraction: number): number | null {
+  if (values.length === 0) return null;
   let total = 0;
-  for (const v of values) total += map.get(v) as number;
+  for (let i = 0; i < counts.length; i++) total += counts[i] as number;
   const position = (total - 1) * fraction;
   const lowIndex = Math.floor(position);
   const highIndex = Math.ceil(position);
   let low: number | undefined;
   let high: number | undefined;
   let seen = 0;
-  for (const v of values) {
-    seen += map.get(v) as number;
-    if (low === undefined && seen > lowIndex) low = v;
+  for (let i = 0; i < values.length; i++) {
+    seen += counts[i] as number;
+    if (low === undefined && seen > lowIndex) low = values[i] as number;
     if (seen > highIndex) {
-      high = v;
+      high = values[i] as number;
       break;
     }
   }
   const lo = low as number;
   const hi = high ?? lo;
   return lo === hi ? lo : lo + (position - lowIndex) * (hi - lo);
-}
-
-function finalValue(plan: AggregatePlan, live: Live): KeyValue {
-  switch (plan.fn) {
-    case 'count':
-      return live as number;
-    case 'count_distinct':
-      return (live as Set<unknown>).size;
-    case 'sum': {
-      const [sum, n] = live as [number, number];
-      return n === 0 ? null : sum;
-    }
-    case 'avg': {
-      const [sum, n] = live as [number, number];
-      return n === 0 ? null : sum / n;
-    }
-    case 'min':
-    case 'max':
-      return live as KeyValue;
-    case 'quantile_cont':
-      return quantileOf(live as Map<number, number>, plan.fraction ?? 0.5);
-    case 'approx_quantile': {
-      const value = live ? (live as TDigest).quantile(plan.fraction ?? 0.5) : null;
-      return value !== null && plan.valueType === 'bigint' ? Math.round(value) : value;
-    }
-  }
 }
 
 const compare: Record<string, (a: KeyValue, b: KeyValue) => boolean> = {
@@ -255,7 +436,11 @@ const compare: Record<string, (a: KeyValue, b: KeyValue) => boolean> = {
 };
 
 /** HAVING over a result row, in three-valued logic (`undefined` is unknown). */
-function evaluate(p: OutputPredicate, row: readonly KeyValue[], at: (ref: OutputRef) => number): boolean | undefined {
+function evaluate(
+  p: OutputPredicate,
+  row: (index: number) => KeyValue,
+  at: (ref: OutputRef) => number,
+): boolean | undefined {
   switch (p.kind) {
     case 'unknown':
       return undefined;
@@ -276,10 +461,10 @@ function evaluate(p: OutputPredicate, row: readonly KeyValue[], at: (ref: Output
       return v === undefined ? undefined : !v;
     }
     case 'is-null':
-      return (row[at(p.ref)] === null) !== p.negated;
+      return (row(at(p.ref)) === null) !== p.negated;
     default:
   }
-  const v = row[at(p.ref)] as KeyValue;
+  const v = row(at(p.ref));
   if (v === null) return undefined;
   switch (p.kind) {
     case 'compare':

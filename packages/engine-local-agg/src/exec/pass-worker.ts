@@ -6,7 +6,7 @@ import { parentPort } from 'node:worker_threads';
 import type { FileLayout } from '../table/file-layout.js';
 import type { FileRange } from '../table/line-reader.js';
 import { AggregationPass } from './aggregation-pass.js';
-import type { PassPlan } from './plan.js';
+import { type PassPlan, transferables } from './plan.js';
 
 export type ToWorker =
   | { readonly type: 'begin'; readonly id: number; readonly plan: PassPlan }
@@ -56,7 +56,12 @@ port?.on('message', (message: ToWorker) => {
         const pass = passes.get(id);
         if (!pass) return;
         passes.delete(id);
-        port.postMessage({ type: 'result', id, partials: pass.export(), rows: pass.rows } satisfies FromWorker);
+        const partials = pass.export();
+        // The typed arrays move to the main thread without a copy.
+        port.postMessage(
+          { type: 'result', id, partials, rows: pass.rows } satisfies FromWorker,
+          transferables(partials),
+        );
         return;
       }
       case 'cancel':

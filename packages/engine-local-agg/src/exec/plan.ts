@@ -1,4 +1,5 @@
 import type { ColumnType } from '@lakegate/engine-api';
+import type { TDigestState } from '../aggregate/t-digest.js';
 import type { AggregateFn, CompareOp } from '../query/aggregate-query.js';
 import type { LocalColumn, LocalType } from '../table/local-types.js';
 
@@ -67,13 +68,65 @@ export interface PassPlan {
   readonly sets: readonly GroupingSetPlan[];
 }
 
-/** A group's key value or a state's partial, as plain data. */
+/** A group's key value as plain data (VARCHAR keys as strings, timestamps as microseconds). */
 export type KeyValue = number | string | null;
 
-/** A grouping set's groups after a pass: keys and, per group, one partial per state. */
+/** One dimension of partial groups: numbers, or for VARCHAR indexes into `dictionary`. */
+export interface KeyColumn {
+  readonly values: Float64Array<ArrayBuffer>;
+  readonly nulls: Uint8Array<ArrayBuffer>;
+  readonly dictionary?: readonly string[];
+}
+
+/** One state of partial groups, by column (see {@link StateKind}). */
+export type StateColumn =
+  | { readonly kind: 'count'; readonly counts: Float64Array<ArrayBuffer> }
+  | { readonly kind: 'sum'; readonly sums: Float64Array<ArrayBuffer>; readonly counts: Float64Array<ArrayBuffer> }
+  | {
+      readonly kind: 'min' | 'max';
+      readonly values: Float64Array<ArrayBuffer>;
+      readonly seen: Uint8Array<ArrayBuffer>;
+      readonly dictionary?: readonly string[];
+    }
+  | { readonly kind: 'distinct'; readonly sets: readonly (readonly (number | string)[])[] }
+  /** Value-count maps in one buffer: group g's sorted values are `values[offsets[g]..offsets[g + 1])`. */
+  | {
+      readonly kind: 'values';
+      readonly offsets: Int32Array<ArrayBuffer>;
+      readonly values: Float64Array<ArrayBuffer>;
+      readonly counts: Float64Array<ArrayBuffer>;
+    }
+  | { readonly kind: 'digest'; readonly digests: readonly (TDigestState | null)[] };
+
+/**
+ * A grouping set's groups after one thread's pass, by column: typed arrays that move between threads without being
+ * copied (their buffers are transferred), whatever the number of groups.
+ */
 export interface PartialGroups {
+  readonly size: number;
+  readonly keys: readonly KeyColumn[];
+  readonly states: readonly StateColumn[];
+}
+
+/** Groups as plain rows (what rollup files store): key values and one JSON-able partial per state. */
+export interface PlainGroups {
   readonly keys: KeyValue[][];
   readonly states: unknown[][];
+}
+
+/** The buffers of partial groups, to transfer them to another thread. */
+export function transferables(partials: readonly PartialGroups[]): ArrayBuffer[] {
+  const buffers: ArrayBuffer[] = [];
+  for (const partial of partials) {
+    for (const key of partial.keys) buffers.push(key.values.buffer, key.nulls.buffer);
+    for (const state of partial.states) {
+      if (state.kind === 'count') buffers.push(state.counts.buffer);
+      else if (state.kind === 'sum') buffers.push(state.sums.buffer, state.counts.buffer);
+      else if (state.kind === 'min' || state.kind === 'max') buffers.push(state.values.buffer, state.seen.buffer);
+      else if (state.kind === 'values') buffers.push(state.offsets.buffer, state.values.buffer, state.counts.buffer);
+    }
+  }
+  return buffers;
 }
 
 /** An aggregate of the result, read from one state. */

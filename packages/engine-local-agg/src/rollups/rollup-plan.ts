@@ -5,8 +5,8 @@ import type {
   FinishPlan,
   GroupingSetPlan,
   KeyValue,
-  PartialGroups,
   PassPlan,
+  PlainGroups,
   RowOperand,
   RowPredicate,
 } from '../exec/plan.js';
@@ -141,9 +141,9 @@ function jsonValue(value: unknown, kind: string): unknown {
  * values (queryable as a dataset by any engine) and `_state`, the mergeable states as JSON text.
  */
 export function rollupLines(finish: FinishPlan, merged: MergedGroups): string {
-  // No HAVING or ORDER BY in a rollup: finish() keeps the groups in the order toPartial() lists them.
+  // No HAVING or ORDER BY in a rollup: finish() keeps the groups in the order toPlain() lists them.
   const result = merged.finish(finish, Number.POSITIVE_INFINITY);
-  const partial = merged.toPartial();
+  const partial = merged.toPlain();
   const lines: string[] = [];
   for (let row = 0; row < result.rowCount; row++) {
     const record: Record<string, unknown> = {};
@@ -157,7 +157,7 @@ export function rollupLines(finish: FinishPlan, merged: MergedGroups): string {
 }
 
 /** The groups stored in an interval file, and the sum of their `_rows` (what the audit compares). */
-export function readRollupLines(text: string): { groups: PartialGroups; rows: number } {
+export function readRollupLines(text: string): { groups: PlainGroups; rows: number } {
   const keys: KeyValue[][] = [];
   const states: unknown[][] = [];
   let rows = 0;
@@ -177,7 +177,7 @@ export interface RollupAnswer {
   readonly fromMs: number;
   readonly toMs: number;
   /** Merges the intervals' groups into the query's groups and returns the result columns. */
-  finish(intervals: readonly PartialGroups[], maxRows: number): ReturnType<MergedGroups['finish']>;
+  finish(intervals: readonly PlainGroups[], maxRows: number): ReturnType<MergedGroups['finish']>;
 }
 
 const decline = (reason: string): { reason: string } => ({ reason });
@@ -296,7 +296,7 @@ export function planRollupAnswer(
         });
       }
       const merged = new MergedGroups(querySet);
-      merged.add({ keys, states });
+      merged.addPlain({ keys, states });
       return merged.finish(bound.finish, maxRows);
     },
   };

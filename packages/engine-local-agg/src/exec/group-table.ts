@@ -1,0 +1,106 @@
+const float = new Float64Array(1);
+const words = new Int32Array(float.buffer);
+
+function hashKey(key: Float64Array, width: number, mask: number): number {
+  let hash = 0x2545f491 ^ mask;
+  for (let d = 0; d < width; d++) {
+    float[0] = key[d] as number;
+    hash = Math.imul(hash ^ (words[0] as number), 0x9e3779b1);
+    hash = Math.imul(hash ^ (words[1] as number), 0x85ebca77);
+  }
+  return hash ^ (hash >>> 15);
+}
+
+/**
+ * Groups keyed by a tuple of numbers (string keys are interned to ids first) and a NULL mask, in an open-addressing
+ * table over typed arrays: finding a row's group is a hash, a probe and a few comparisons, with no allocation.
+ * Groups are numbered 0, 1, 2, ... in order of arrival.
+ */
+export class GroupTable {
+  readonly width: number;
+  #keys: Float64Array<ArrayBuffer>;
+  #masks = new Int32Array(64);
+  #table = new Int32Array(256);
+  #size = 0;
+
+  constructor(width: number) {
+    this.width = width;
+    this.#keys = new Float64Array(64 * Math.max(1, width));
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  /** The group of `key[0..width)` with NULLs flagged in `mask` (bit d: dimension d is NULL); added when new. */
+  find(key: Float64Array, mask: number): number {
+    const width = this.width;
+    if (width === 0) {
+      if (this.#size === 0) this.#size = 1;
+      return 0;
+    }
+    const table = this.#table;
+    const tableMask = table.length - 1;
+    const keys = this.#keys;
+    for (let slot = hashKey(key, width, mask) & tableMask; ; slot = (slot + 1) & tableMask) {
+      const entry = table[slot] as number;
+      if (entry === 0) return this.#add(key, mask, slot);
+      const group = entry - 1;
+      if (this.#masks[group] !== mask) continue;
+      const base = group * width;
+      let same = true;
+      for (let d = 0; d < width; d++) {
+        const x = keys[base + d] as number;
+        const y = key[d] as number;
+        // NaN equals NaN as a group key.
+        if (x !== y && !(Number.isNaN(x) && Number.isNaN(y))) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return group;
+    }
+  }
+
+  key(group: number, d: number): number {
+    return this.#keys[group * this.width + d] as number;
+  }
+
+  isNull(group: number, d: number): boolean {
+    return ((this.#masks[group] as number) & (1 << d)) !== 0;
+  }
+
+  #add(key: Float64Array, mask: number, slot: number): number {
+    const group = this.#size++;
+    const width = this.width;
+    if ((group + 1) * width > this.#keys.length) {
+      const keys = new Float64Array(this.#keys.length * 2);
+      keys.set(this.#keys);
+      this.#keys = keys;
+    }
+    if (group >= this.#masks.length) {
+      const masks = new Int32Array(this.#masks.length * 2);
+      masks.set(this.#masks);
+      this.#masks = masks;
+    }
+    for (let d = 0; d < width; d++) this.#keys[group * width + d] = key[d] as number;
+    this.#masks[group] = mask;
+    this.#table[slot] = group + 1;
+    if (this.#size * 2 > this.#table.length) this.#rehash();
+    return group;
+  }
+
+  #rehash(): void {
+    const width = this.width;
+    const table = new Int32Array(this.#table.length * 2);
+    const tableMask = table.length - 1;
+    const key = new Float64Array(width);
+    for (let group = 0; group < this.#size; group++) {
+      for (let d = 0; d < width; d++) key[d] = this.#keys[group * width + d] as number;
+      let slot = hashKey(key, width, this.#masks[group] as number) & tableMask;
+      while (table[slot] !== 0) slot = (slot + 1) & tableMask;
+      table[slot] = group + 1;
+    }
+    this.#table = table;
+  }
+}
