@@ -16,6 +16,8 @@ import type { GatewayMetrics } from './observability/metrics.js';
 import { Tracing } from './observability/tracing.js';
 import { queryRoute } from './query/query-route.js';
 import { QueryService } from './query/query-service.js';
+import type { RollupService } from './rollups/rollup-service.js';
+import { rollupsRoutes } from './rollups/rollups-route.js';
 import type { SessionService } from './sessions/session-service.js';
 import { sessionsRoutes } from './sessions/sessions-route.js';
 import type { TrinoQueryRegistry } from './trino/trino-query.js';
@@ -38,6 +40,8 @@ export interface AppDeps {
   readonly sessions?: SessionService;
   /** Trino client protocol queries, served under /v1/statement when present. */
   readonly trino?: TrinoQueryRegistry;
+  /** Interval rollups, served under /v1/rollups when present. */
+  readonly rollups?: RollupService | undefined;
   /** Set when the gateway is draining; readiness then fails. */
   readonly isShuttingDown?: () => boolean;
 }
@@ -149,6 +153,7 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
     );
   }
   app.route('/v1', datasetsRoutes(deps.storage));
+  if (deps.rollups) app.route('/v1', rollupsRoutes(deps.rollups));
   app.route(
     '/v1/query',
     queryRoute({ service, defaultMaxRows: deps.config.query.defaultMaxRows, maxMaxRows: deps.config.query.maxMaxRows }),

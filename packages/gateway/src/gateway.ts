@@ -1,7 +1,9 @@
+import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { EngineFactory } from '@lakegate/engine-api';
 import { duckdbEngineFactory } from '@lakegate/engine-duckdb';
+import { LocalAggEngine, localAggEngineFactory } from '@lakegate/engine-local-agg';
 import { createBlobStore, createStorage, type StorageOptions } from '@lakegate/storage';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { Admission } from './admission/admission.js';
@@ -12,6 +14,7 @@ import type { Logger } from './logging/logger.js';
 import { GatewayMetrics } from './observability/metrics.js';
 import { Tracing } from './observability/tracing.js';
 import { QueryService } from './query/query-service.js';
+import { RollupService } from './rollups/rollup-service.js';
 import { createMemoryStateStore } from './sessions/memory-state-store.js';
 import { createRedisStateStore } from './sessions/redis-state-store.js';
 import { defaultReplicaId, SessionService } from './sessions/session-service.js';
@@ -20,7 +23,7 @@ import { TrinoQueryRegistry } from './trino/trino-query.js';
 export interface GatewayOptions {
   readonly config: GatewayConfig;
   readonly logger: Logger;
-  /** Engine factories; default: DuckDB. */
+  /** Engine factories; default: DuckDB and local-agg. */
   readonly engines?: readonly EngineFactory<unknown>[];
   /** Where spans go instead of the configured exporter (tests pass an in-memory one). */
   readonly spanExporter?: SpanExporter;
@@ -56,9 +59,16 @@ export function storageOptions(config: GatewayConfig, logger?: Logger): StorageO
 /** Starts a gateway: storage, engines and the HTTP server, bound to `server.host:server.port`. */
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const { config, logger } = options;
+  // A rollup's dataset folder exists from the start, so that listing it before its first interval finds it empty.
+  for (const tenant of Object.values(config.tenants)) {
+    for (const name of Object.keys(tenant.rollups)) {
+      const location = tenant.datasets[name]?.location;
+      if (location?.kind === 'file') await mkdir(location.path, { recursive: true });
+    }
+  }
   const storage = await createStorage(storageOptions(config, logger.child({ component: 'storage' })));
   const engines = await EngineRegistry.create(
-    options.engines ?? [duckdbEngineFactory as EngineFactory<unknown>],
+    options.engines ?? [duckdbEngineFactory as EngineFactory<unknown>, localAggEngineFactory as EngineFactory<unknown>],
     config.engines,
     { storage, logger: logger.child({ component: 'engine' }) },
     { maxConcurrent: config.query.maxConcurrentQueries, maxQueued: config.query.maxConcurrentQueries * 4 },
@@ -82,8 +92,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   });
   const metrics = new GatewayMetrics({ tenants: Object.keys(config.tenants), storage, engines, admission });
   const tracing = new Tracing({ ...config.observability.tracing, spanExporter: options.spanExporter });
-  const queries = new QueryService({ config, storage, engines, admission, metrics });
   const stateLogger = logger.child({ component: 'state' });
+  // The replica id needs the port, known only once listening: the services are created now, started below.
+  let replicaId = config.state.replicaId ?? '';
   const store = config.state.redisUrl
     ? createRedisStateStore({
         url: config.state.redisUrl,
@@ -93,8 +104,20 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       })
     : createMemoryStateStore();
   const results = createBlobStore(config.state.resultsLocation, () => storage.s3Client());
-  // The replica id needs the port, known only once listening: the service is created now, started below.
-  let replicaId = config.state.replicaId ?? '';
+  // Rollups compute on their own worker threads, so that dashboards never wait behind an interval.
+  const rollupEngine = new LocalAggEngine({ threads: 2, inlineBytes: 4 * 1024 * 1024, rangeBytes: 16 * 1024 * 1024 });
+  const rollups = new RollupService({
+    config,
+    storage,
+    store,
+    engines,
+    engine: rollupEngine,
+    sink: createBlobStore(config.rollups.location, () => storage.s3Client()),
+    logger: logger.child({ component: 'rollups' }),
+    replicaId: () => replicaId,
+  });
+  if (rollups.enabled) metrics.watchRollups(rollups);
+  const queries = new QueryService({ config, storage, engines, admission, metrics, rollups });
   const sessions = new SessionService({
     store,
     results,
@@ -116,6 +139,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     queries,
     sessions,
     trino,
+    rollups: rollups.enabled ? rollups : undefined,
     metrics,
     tracing,
     isShuttingDown: () => shuttingDown,
@@ -130,6 +154,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   // Give Redis a moment so the first requests find it; start regardless (session calls answer 503 until it is up).
   await store.ready(3000);
   await sessions.start();
+  rollups.start();
   const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
 
   let closing: Promise<void> | undefined;
@@ -142,6 +167,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         shuttingDown = true;
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         await sessions.close();
+        await rollups.close();
+        await rollupEngine.close();
         trino.close();
         await engines.close(config.server.shutdownGraceMs);
         if ('closeAllConnections' in server) server.closeAllConnections();

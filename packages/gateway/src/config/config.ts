@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { DatasetFormat } from '@lakegate/engine-api';
+import { type RollupDefinition, rollupProblems } from '@lakegate/engine-local-agg';
 import { type Location, parseLocation } from '@lakegate/storage';
 import { z } from 'zod';
 import { parseDuration } from '../sessions/duration.js';
@@ -32,12 +33,32 @@ const limitsSchema = z.strictObject({
   queryTimeoutMs: z.number().int().positive().optional(),
 });
 
+const rollupSchema = z.strictObject({
+  /** The tenant's dataset the rollup reads (CSV, TSV or NDJSON). */
+  source: z.string().regex(IDENTIFIER),
+  /** Length of an interval, e.g. `"5m"`; it must divide a day. */
+  interval: z.string().default('5m'),
+  /** The TIMESTAMP column that places a row in an interval. */
+  timeColumn: z.string().min(1),
+  dimensions: z.array(z.string().min(1)).default([]),
+  /** Derived dimensions by name: a column or a time bucket such as `"date_trunc('hour', ts)"`. */
+  derived: z.record(z.string(), z.string().min(1)).default({}),
+  /** Measures by name: `count(*)`, `sum(x)`, `min(x)`, `max(x)`, `avg(x)`, `quantile_cont(x, p)`, ... with FILTER. */
+  measures: z.record(z.string().regex(IDENTIFIER), z.string().min(1)),
+  /** First interval to compute (ISO 8601); default: `rollups.backfillHours` before the gateway starts. */
+  startAt: z.iso.datetime({ offset: true }).optional(),
+  /** How long after an interval ends before it is computed, for late files. */
+  delaySeconds: z.number().int().min(0).default(30),
+});
+
 const tenantSchema = z.strictObject({
   apiKeys: z.array(z.string().min(8, 'API keys must be at least 8 characters')).min(1),
   datasets: z.record(z.string().regex(IDENTIFIER, 'dataset names must be SQL identifiers'), datasetSchema).default({}),
   defaultEngine: z.string().optional(),
   cacheMaxBytes: z.number().int().positive().optional(),
   limits: limitsSchema.prefault({}),
+  /** Interval rollups by name; each is also a dataset of the tenant, queryable by that name. */
+  rollups: z.record(z.string().regex(IDENTIFIER, 'rollup names must be SQL identifiers'), rollupSchema).default({}),
   /** Cache of this tenant's query results, keyed by query and snapshot versions (off unless enabled). */
   resultCache: z
     .strictObject({
@@ -163,6 +184,20 @@ const fileSchema = z.strictObject({
         .prefault({}),
     })
     .prefault({}),
+  rollups: z
+    .strictObject({
+      /** Where rollup intervals are written (the sink): a `file:` folder or an `s3://` prefix. */
+      location: z.string().default('file:.lakegate/rollups/'),
+      /** How often each replica looks for intervals to compute. */
+      tickSeconds: z.number().positive().default(15),
+      /** Holes (missed intervals) filled per rollup and tick, after the fresh intervals. */
+      backfillPerTick: z.number().int().min(0).default(6),
+      /** How far back a rollup without `startAt` begins. */
+      backfillHours: z.number().positive().default(24),
+      /** A claimed interval is free again after this long without its replica (crash recovery). */
+      claimTtlSeconds: z.number().int().positive().default(60),
+    })
+    .prefault({}),
   engines: z.record(z.string(), z.unknown()).default({}),
   tenants: z.record(z.string().regex(TENANT_ID, 'tenant ids are lower case letters, digits, - and _'), tenantSchema),
 });
@@ -184,9 +219,17 @@ export interface LimitsConfig {
   readonly queryTimeoutMs?: number | undefined;
 }
 
+export interface RollupConfig extends RollupDefinition {
+  /** Milliseconds since 1970 of the first interval, when configured. */
+  readonly startAtMs: number | undefined;
+  readonly delayMs: number;
+}
+
 export interface TenantConfig {
   readonly apiKeys: readonly string[];
+  /** The tenant's datasets, including one per rollup (NDJSON files written by the gateway). */
   readonly datasets: Readonly<Record<string, DatasetConfig>>;
+  readonly rollups: Readonly<Record<string, RollupConfig>>;
   readonly defaultEngine: string | undefined;
   readonly cacheMaxBytes: number | undefined;
   readonly limits: LimitsConfig;
@@ -204,6 +247,7 @@ export interface GatewayConfig {
   readonly trino: FileConfig['trino'];
   readonly observability: FileConfig['observability'];
   readonly limits: LimitsConfig & { readonly maxMemoryBytes?: number | undefined };
+  readonly rollups: Readonly<Omit<FileConfig['rollups'], 'location'>> & { readonly location: Location };
   readonly engines: Readonly<Record<string, unknown>>;
   readonly tenants: Readonly<Record<string, TenantConfig>>;
 }
@@ -247,6 +291,9 @@ export function parseConfig(
   const file = parsed.data;
   const problems: string[] = [];
   const keyOwners = new Map<string, string>();
+  const rollupsLocation = parseLocation(file.rollups.location, options.baseDir);
+  if ('problem' in rollupsLocation) problems.push(`rollups.location: ${rollupsLocation.problem}`);
+  const rollupsRoot = file.rollups.location.endsWith('/') ? file.rollups.location : `${file.rollups.location}/`;
   const fileLocations: { owner: string; tenant: string; path: string }[] = [];
   const tenants: Record<string, TenantConfig> = {};
 
@@ -279,9 +326,44 @@ export function parseConfig(
         rowFilter: dataset.rowFilter,
       };
     }
+    const rollups: Record<string, RollupConfig> = {};
+    for (const [name, rollup] of Object.entries(tenant.rollups)) {
+      const owner = `tenants.${tenantId}.rollups.${name}`;
+      if (seen.has(name.toLowerCase())) problems.push(`${owner}: a dataset has the same name`);
+      const source = datasets[rollup.source];
+      if (!source) problems.push(`${owner}.source: "${rollup.source}" is not a dataset of the tenant`);
+      else if (source.format === 'parquet') problems.push(`${owner}.source: rollups read CSV, TSV or NDJSON datasets`);
+      else if (source.rowFilter) problems.push(`${owner}.source: a dataset with a rowFilter cannot be rolled up`);
+      const intervalMs = parseDuration(rollup.interval) ?? 0;
+      const definition: RollupDefinition = {
+        name,
+        source: rollup.source,
+        intervalMs,
+        timeColumn: rollup.timeColumn,
+        dimensions: rollup.dimensions,
+        derived: rollup.derived,
+        measures: rollup.measures,
+      };
+      for (const problem of rollupProblems(definition)) problems.push(`${owner}.${problem}`);
+      const location = parseLocation(`${rollupsRoot}${tenantId}/${name}/`, options.baseDir);
+      if ('problem' in location) continue;
+      rollups[name] = {
+        ...definition,
+        startAtMs: rollup.startAt === undefined ? undefined : Date.parse(rollup.startAt),
+        delayMs: rollup.delaySeconds * 1000,
+      };
+      datasets[name] = {
+        location,
+        format: 'ndjson',
+        pin: false,
+        refreshIntervalSeconds: Math.max(1, Math.round(file.rollups.tickSeconds)),
+        rowFilter: undefined,
+      };
+    }
     tenants[tenantId] = {
       apiKeys: tenant.apiKeys,
       datasets,
+      rollups,
       defaultEngine: tenant.defaultEngine,
       cacheMaxBytes: tenant.cacheMaxBytes,
       limits: tenant.limits,
@@ -328,6 +410,7 @@ export function parseConfig(
     trino: file.trino,
     observability: file.observability,
     limits: file.limits,
+    rollups: { ...file.rollups, location: rollupsLocation as Location },
     engines: file.engines,
     tenants,
   });

@@ -94,6 +94,19 @@ export class GatewayMetrics {
    * Session figures, known once the session service exists: statements waiting and running on this replica, and
    * open sessions per tenant from the state store (left out of a scrape while the store is unreachable).
    */
+  /** Rollup lag and audit mismatches, read from the orchestrator at each scrape. */
+  watchRollups(rollups: { lags(): Promise<{ tenant: string; rollup: string; seconds: number }[]> }): void {
+    this.#meter
+      .createObservableGauge('lakegate_rollup_lag_seconds', {
+        description: 'Seconds between now and the end of the newest computed interval, by tenant and rollup',
+        unit: 's',
+      })
+      .addCallback(async (result) => {
+        const lags = await rollups.lags().catch(() => []);
+        for (const { tenant, rollup, seconds } of lags) result.observe(seconds, { tenant, rollup });
+      });
+  }
+
   watchSessions(sessions: {
     localStatements(): Record<string, { waiting: number; running: number }>;
     countSessions(tenant: string): Promise<number>;

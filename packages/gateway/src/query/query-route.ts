@@ -44,7 +44,7 @@ export function queryRoute(options: QueryRouteOptions): Hono<GatewayEnv> {
     if (!parsed.success) throw new LakegateError('INVALID_REQUEST', describeIssues(parsed.error));
     const started = performance.now();
     const requestId = c.get('requestId');
-    const { stream, engine, stale, route, maxRows, maxBytes, prepared, cache } = await options.service.start({
+    const { stream, engine, stale, route, maxRows, maxBytes, prepared, cache, rollup } = await options.service.start({
       queryId: requestId,
       tenant: c.get('tenant'),
       sql: parsed.data.sql,
@@ -63,6 +63,7 @@ export function queryRoute(options: QueryRouteOptions): Hono<GatewayEnv> {
         elapsedMs: Math.round((performance.now() - started) * 100) / 100,
         engine,
         route,
+        ...(rollup ? { rollup } : {}),
         ...(cache ? { cache } : {}),
         ...(stale ? { stale: true } : {}),
       }),

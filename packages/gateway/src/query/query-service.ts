@@ -1,5 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import {
+  createQueryStream,
   isLakegateError,
   LakegateError,
   type QueryRequest,
@@ -15,6 +16,7 @@ import type { EngineRegistry } from '../engines/engine-registry.js';
 import type { ManagedEngine } from '../engines/managed-engine.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import { NO_TRACE, type TraceScope } from '../observability/tracing.js';
+import type { RollupService } from '../rollups/rollup-service.js';
 import { quoteIdentifier } from '../sql/sql-lexer.js';
 import { type PreparedQuery, prepareTenantQuery, type TenantNamespace } from '../sql/tenant-query.js';
 import { trinoType } from '../trino/trino-types.js';
@@ -37,6 +39,8 @@ export interface StartedQuery {
   readonly engine: string;
   /** Why this engine answered: the engines that declined before it, and their reasons. */
   readonly route: string;
+  /** The rollup that answered the query instead of its source's raw files (aggregate awareness). */
+  readonly rollup?: string;
   /** Whether the tenant's result cache answered (`hit`) or will keep this result (`miss`); absent when off. */
   readonly cache?: 'hit' | 'miss';
   /** A dataset could not be refreshed: the query read its last complete version. */
@@ -56,6 +60,8 @@ export interface QueryServiceDeps {
   /** Admission control; every query is admitted when absent. */
   readonly admission?: Admission | undefined;
   readonly metrics?: GatewayMetrics | undefined;
+  /** Interval rollups: aggregations they can answer are answered from them. */
+  readonly rollups?: RollupService | undefined;
 }
 
 const PREPARED_CACHE_SIZE = 4096;
@@ -76,6 +82,21 @@ function valuesTable(
     return `SELECT * FROM (VALUES ${typed(columns.map(() => null))}) AS t(${names}) WHERE false`;
   }
   return `SELECT * FROM (VALUES ${rows.map(typed).join(', ')}) AS t(${names})`;
+}
+
+/** A computed result as a stream of batches. */
+function tableStream(result: { schema: Schema; columns: unknown[][]; rowCount: number }): QueryStream {
+  let offset = 0;
+  return createQueryStream(result.schema, {
+    async next() {
+      if (offset >= result.rowCount) return undefined;
+      const end = Math.min(result.rowCount, offset + 2048);
+      const batch = { rowCount: end - offset, columns: result.columns.map((c) => c.slice(offset, end)) };
+      offset = end;
+      return batch;
+    },
+    close() {},
+  });
 }
 
 /** Lakegate's catalog name, as BI tools qualify tables: `lakegate.<tenant>.<dataset>`. */
@@ -295,6 +316,32 @@ export class QueryService {
         // One row more than the cap tells the writer whether the result was truncated.
         maxRows: maxRows + 1,
       };
+      const rollups = this.#deps.rollups;
+      rollups?.noteQuery(input.tenant);
+      const only = leases.length === 1 ? leases[0] : undefined;
+      // Aggregate awareness: a rollup that covers the query's dimensions, aggregates and time range answers it,
+      // unless the client asked for an engine by name.
+      const answer =
+        rollups && only && input.engine === undefined && prepared.datasets[0]?.physical === only.snapshot.dataset
+          ? await tracing.span('rollup.answer', { dataset: only.snapshot.dataset }, () =>
+              rollups.tryAnswer(input.tenant, prepared.sql, only.snapshot, maxRows + 1),
+            )
+          : undefined;
+      if (answer) {
+        engineId = 'local-agg';
+        releaseAll();
+        return {
+          stream: tableStream(answer.result),
+          engine: 'local-agg',
+          route: `answered from rollup ${answer.rollup}`,
+          rollup: answer.rollup,
+          stale: leases.some((l) => l.stale),
+          versions: Object.fromEntries(leases.map((l) => [l.snapshot.dataset, l.snapshot.version])),
+          prepared,
+          maxRows,
+          maxBytes: Number.isFinite(maxBytes) ? maxBytes : undefined,
+        };
+      }
       const { engine, route } = await this.#route(input, request);
       engineId = engine.id;
       const streaming = tracing.open('result.stream', { engine: engine.id });

@@ -14,6 +14,8 @@ export function createMemoryStateStore(): StateStore {
   const statements = new Map<string, StatementRecord>();
   const logs = new Map<number, string[]>();
   const results = new Map<string, readonly string[]>();
+  const rollups = new Map<string, Map<number, string>>();
+  const claims = new Map<string, { owner: string; until: number }>();
   const cancelHandlers: ((sessionId: number, statementId: number) => void)[] = [];
   const alive = new Map<string, number>();
   const key = (sessionId: number, id: number): string => `${sessionId}/${id}`;
@@ -100,6 +102,25 @@ export function createMemoryStateStore(): StateStore {
     },
     onCancel(handler) {
       cancelHandlers.push(handler);
+    },
+    async rollupIntervals(rollup) {
+      return new Map(rollups.get(rollup) ?? []);
+    },
+    async putRollupInterval(rollup, start, record) {
+      const intervals = rollups.get(rollup) ?? new Map<number, string>();
+      intervals.set(start, record);
+      rollups.set(rollup, intervals);
+    },
+    async claimRollupInterval(rollup, start, owner, ttlMs) {
+      const key = `${rollup}@${start}`;
+      const held = claims.get(key);
+      if (held && held.owner !== owner && held.until > Date.now()) return false;
+      claims.set(key, { owner, until: Date.now() + ttlMs });
+      return true;
+    },
+    async releaseRollupInterval(rollup, start, owner) {
+      const key = `${rollup}@${start}`;
+      if (claims.get(key)?.owner === owner) claims.delete(key);
     },
     async heartbeat(replica, ttlMs) {
       alive.set(replica, Date.now() + ttlMs);

@@ -58,6 +58,8 @@ export function createRedisStateStore(options: RedisStateStoreOptions): StateSto
     session: (id: number) => `${p}session:${id}`,
     tenantSessions: (tenant: string) => `${p}sessions:${tenant}`,
     deadlines: `${p}sessions:deadline`,
+    rollup: (rollup: string) => `${p}rollup:${rollup}`,
+    rollupClaim: (rollup: string, start: number) => `${p}rollup-claim:${rollup}:${start}`,
     statementSeq: (sid: number) => `${p}stmt-seq:${sid}`,
     statement: (sid: number, id: number) => `${p}stmt:${sid}:${id}`,
     statements: (sid: number) => `${p}stmts:${sid}`,
@@ -213,6 +215,37 @@ export function createRedisStateStore(options: RedisStateStoreOptions): StateSto
         await redis.set(k.replica(replica), String(Date.now()), 'PX', ttlMs);
       }),
     isAlive: (replica) => run(async () => (await redis.exists(k.replica(replica))) === 1),
+    rollupIntervals: (rollup) =>
+      run(async () => {
+        const all = await redis.hgetall(k.rollup(rollup));
+        return new Map(Object.entries(all).map(([start, record]) => [Number(start), record]));
+      }),
+    putRollupInterval: (rollup, start, record) =>
+      run(async () => {
+        await redis.hset(k.rollup(rollup), String(start), record);
+      }),
+    claimRollupInterval: (rollup, start, owner, ttlMs) =>
+      run(async () => {
+        // Take the claim if free, or renew it if it is ours: one script, so two replicas never both hold it.
+        const taken = await redis.eval(
+          "if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end " +
+            "if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('pexpire', KEYS[1], ARGV[2]) return 1 end return 0",
+          1,
+          k.rollupClaim(rollup, start),
+          owner,
+          String(ttlMs),
+        );
+        return taken === 1;
+      }),
+    releaseRollupInterval: (rollup, start, owner) =>
+      run(async () => {
+        await redis.eval(
+          "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0",
+          1,
+          k.rollupClaim(rollup, start),
+          owner,
+        );
+      }),
     async ready(timeoutMs) {
       if (redis.status === 'ready') return true;
       return new Promise<boolean>((resolve) => {

@@ -48,6 +48,16 @@ export interface StateStore {
   heartbeat(replica: string, ttlMs: number): Promise<void>;
   isAlive(replica: string): Promise<boolean>;
 
+  /** Interval records of one rollup (`tenant/name`), by interval start in milliseconds; JSON text. */
+  rollupIntervals(rollup: string): Promise<Map<number, string>>;
+  putRollupInterval(rollup: string, start: number, record: string): Promise<void>;
+  /**
+   * Claims an interval for `ttlMs`, or renews the claim when `owner` holds it already; false when another replica
+   * holds it. A claim that is not renewed lapses, so a crashed replica's intervals are computed again.
+   */
+  claimRollupInterval(rollup: string, start: number, owner: string, ttlMs: number): Promise<boolean>;
+  releaseRollupInterval(rollup: string, start: number, owner: string): Promise<void>;
+
   /** Resolves once the store is reachable, or after `timeoutMs` either way. */
   ready(timeoutMs: number): Promise<boolean>;
   close(): Promise<void>;

@@ -1,0 +1,638 @@
+import {
+  collectRows,
+  type DatasetSnapshot,
+  isLakegateError,
+  LakegateError,
+  type TableBinding,
+} from '@lakegate/engine-api';
+import {
+  combineLayouts,
+  type FileLayout,
+  type LocalAggEngine,
+  type LocalColumn,
+  MergedGroups,
+  type PassWork,
+  type PlainGroups,
+  parseLocalQuery,
+  planRollupAnswer,
+  readRollupLines,
+  rollupLines,
+  rollupPass,
+  sniffFile,
+  timestampText,
+} from '@lakegate/engine-local-agg';
+import type { BlobStore, Storage } from '@lakegate/storage';
+import type { GatewayConfig, RollupConfig } from '../config/config.js';
+import type { EngineRegistry } from '../engines/engine-registry.js';
+import type { Logger } from '../logging/logger.js';
+import type { StateStore } from '../sessions/state-store.js';
+import { quoteIdentifier } from '../sql/sql-lexer.js';
+
+export type IntervalState = 'pending' | 'running' | 'done' | 'failed';
+
+export interface IntervalAudit {
+  readonly at: string;
+  /** Raw rows of the interval, counted by DuckDB over the source. */
+  readonly rawRows: number;
+  /** Sum of `_rows` in the rollup file as stored in the sink. */
+  readonly rollupRows: number;
+  readonly ok: boolean;
+}
+
+/** What the state store keeps per interval of a rollup. */
+export interface IntervalRecord {
+  readonly start: number;
+  readonly state: IntervalState;
+  readonly attempts: number;
+  readonly owner?: string;
+  readonly rows?: number;
+  readonly groups?: number;
+  readonly startedAt?: number;
+  readonly finishedAt?: number;
+  readonly durationMs?: number;
+  readonly error?: string;
+  readonly audit?: IntervalAudit;
+}
+
+/** Rollups of one tenant that read the same source at the same interval: computed together, in one pass. */
+interface RollupContext {
+  readonly tenant: string;
+  readonly source: string;
+  readonly intervalMs: number;
+  readonly delayMs: number;
+  readonly startMs: number;
+  readonly rollups: readonly RollupConfig[];
+}
+
+export interface RollupServiceOptions {
+  readonly config: GatewayConfig;
+  readonly storage: Storage;
+  readonly store: StateStore;
+  readonly engines: EngineRegistry;
+  /** The engine whose worker threads compute intervals (a dedicated one, so dashboards never wait behind it). */
+  readonly engine: LocalAggEngine;
+  /** The sink: rollup files go to `<tenant>/<rollup>/<interval start>.ndjson`. */
+  readonly sink: BlobStore;
+  readonly logger: Logger;
+  readonly replicaId: () => string;
+  readonly clock?: () => number;
+}
+
+export interface RollupAnswerResult {
+  readonly rollup: string;
+  readonly result: ReturnType<MergedGroups['finish']>;
+}
+
+const rollupKey = (tenant: string, name: string): string => `${tenant}/${name}`;
+const fileKey = (tenant: string, name: string, start: number): string =>
+  `${tenant}/${name}/${new Date(start).toISOString().replaceAll(':', '').replace('.000Z', 'Z')}.ndjson`;
+const FRESH_INTERVALS = 2;
+const INTERVAL_CACHE = 4096;
+
+/**
+ * The rollup orchestrator. Every tick, per rollup context (active tenants first): computes the newest complete
+ * intervals, then fills holes (missed intervals) newest first, a few per tick, so fresh data never waits behind a
+ * backfill. Each interval is claimed in the state store (one replica computes it), recorded as running, computed in
+ * one pass over the source files that overlap it, written to the sink under a fixed name (so a recomputation after
+ * a crash replaces, never adds), recorded as done, and audited against DuckDB's count of the raw rows.
+ */
+export class RollupService {
+  readonly #options: RollupServiceOptions;
+  readonly #contexts: RollupContext[];
+  readonly #clock: () => number;
+  readonly #lastQuery = new Map<string, number>();
+  readonly #layouts = new Map<string, Promise<FileLayout>>();
+  /** Time range of each source file (path and etag): intervals read only the files that overlap them. */
+  readonly #fileRanges = new Map<string, { min: number; max: number } | null>();
+  readonly #intervals = new Map<string, PlainGroups>();
+  readonly #abort = new AbortController();
+  #timer: NodeJS.Timeout | undefined;
+  #ticking: Promise<void> | undefined;
+
+  constructor(options: RollupServiceOptions) {
+    this.#options = options;
+    this.#clock = options.clock ?? Date.now;
+    const now = this.#clock();
+    const contexts = new Map<string, RollupContext>();
+    for (const [tenant, tenantConfig] of Object.entries(options.config.tenants)) {
+      for (const rollup of Object.values(tenantConfig.rollups)) {
+        const key = `${tenant}\0${rollup.source}\0${rollup.intervalMs}`;
+        const start = rollup.startAtMs ?? now - options.config.rollups.backfillHours * 3_600_000;
+        const existing = contexts.get(key);
+        contexts.set(key, {
+          tenant,
+          source: rollup.source,
+          intervalMs: rollup.intervalMs,
+          delayMs: Math.max(existing?.delayMs ?? 0, rollup.delayMs),
+          startMs: Math.min(
+            existing?.startMs ?? Number.POSITIVE_INFINITY,
+            Math.floor(start / rollup.intervalMs) * rollup.intervalMs,
+          ),
+          rollups: [...(existing?.rollups ?? []), rollup],
+        });
+      }
+    }
+    this.#contexts = [...contexts.values()];
+  }
+
+  get enabled(): boolean {
+    return this.#contexts.length > 0;
+  }
+
+  /** Starts the schedule (one tick now, then every `rollups.tickSeconds`). */
+  start(): void {
+    if (!this.enabled) return;
+    const tick = (): void => {
+      void this.tick().catch((error: unknown) =>
+        this.#options.logger.warn('rollups.tick_failed', { error: (error as Error).message }),
+      );
+    };
+    this.#timer = setInterval(tick, this.#options.config.rollups.tickSeconds * 1000);
+    this.#timer.unref();
+    tick();
+  }
+
+  /** A tenant ran a query: its rollups go before dormant tenants' in the next ticks. */
+  noteQuery(tenant: string): void {
+    this.#lastQuery.set(tenant, this.#clock());
+  }
+
+  /** One round of scheduling; concurrent calls share the round under way. */
+  tick(): Promise<void> {
+    this.#ticking ??= this.#tick().finally(() => {
+      this.#ticking = undefined;
+    });
+    return this.#ticking;
+  }
+
+  async #tick(): Promise<void> {
+    const order = [...this.#contexts].sort(
+      (a, b) => (this.#lastQuery.get(b.tenant) ?? 0) - (this.#lastQuery.get(a.tenant) ?? 0),
+    );
+    // Fresh intervals of every context first, then the holes.
+    for (const context of order) await this.#runDue(context, 'fresh');
+    for (const context of order) await this.#runDue(context, 'holes');
+  }
+
+  /** The end of the newest interval that is complete (and past its delay for late files). */
+  #lastEnd(context: RollupContext): number {
+    const now = this.#clock();
+    return Math.floor((now - context.delayMs) / context.intervalMs) * context.intervalMs;
+  }
+
+  async #records(tenant: string, name: string): Promise<Map<number, IntervalRecord>> {
+    const raw = await this.#options.store.rollupIntervals(rollupKey(tenant, name));
+    return new Map([...raw].map(([start, text]) => [start, JSON.parse(text) as IntervalRecord]));
+  }
+
+  async #runDue(context: RollupContext, kind: 'fresh' | 'holes'): Promise<void> {
+    if (this.#abort.signal.aborted) return;
+    const lead = context.rollups[0] as RollupConfig;
+    let records: Map<number, IntervalRecord>;
+    try {
+      records = await this.#records(context.tenant, lead.name);
+    } catch (error) {
+      this.#options.logger.warn('rollups.state_unavailable', { error: (error as Error).message });
+      return;
+    }
+    const lastEnd = this.#lastEnd(context);
+    const due: number[] = [];
+    const limit = kind === 'fresh' ? FRESH_INTERVALS : this.#options.config.rollups.backfillPerTick;
+    const newest = lastEnd - context.intervalMs;
+    const stop =
+      kind === 'fresh'
+        ? Math.max(context.startMs, newest - (FRESH_INTERVALS - 1) * context.intervalMs)
+        : context.startMs;
+    for (let start = newest; start >= stop && due.length < limit; start -= context.intervalMs) {
+      if (records.get(start)?.state !== 'done') due.push(start);
+    }
+    for (const start of due) {
+      if (this.#abort.signal.aborted) return;
+      await this.#compute(context, start, records.get(start));
+    }
+  }
+
+  async #layout(path: string, etag: string, format: FileLayout['format']): Promise<FileLayout> {
+    const key = `${path}\0${etag}`;
+    let layout = this.#layouts.get(key);
+    if (!layout) {
+      layout = sniffFile(path, format);
+      layout.catch(() => this.#layouts.delete(key));
+      this.#layouts.set(key, layout);
+    }
+    return layout;
+  }
+
+  /** The source's columns and the layout of each file. */
+  async #sourceLayout(snapshot: DatasetSnapshot): Promise<{ columns: readonly LocalColumn[]; layouts: FileLayout[] }> {
+    const format = snapshot.format;
+    if (format === 'parquet') throw new LakegateError('UNSUPPORTED_QUERY', 'Rollups read CSV, TSV or NDJSON.');
+    const layouts = await Promise.all(snapshot.files.map((f) => this.#layout(f.path, f.etag, format)));
+    return { columns: combineLayouts(layouts), layouts };
+  }
+
+  /** Min and max of the time column per file, computed once per file version with a light pass. */
+  async #fileRangesOf(
+    snapshot: DatasetSnapshot,
+    layouts: readonly FileLayout[],
+    columns: readonly LocalColumn[],
+    timeColumn: string,
+  ): Promise<({ min: number; max: number } | null)[]> {
+    const time = columns.findIndex((c) => c.name.toLowerCase() === timeColumn.toLowerCase());
+    return Promise.all(
+      snapshot.files.map(async (file, i) => {
+        const key = `${file.path}\0${file.etag}\0${time}`;
+        if (this.#fileRanges.has(key)) return this.#fileRanges.get(key) ?? null;
+        const layout = layouts[i] as FileLayout;
+        const plan = {
+          columns,
+          needed: [time],
+          sets: [
+            {
+              dims: [],
+              states: [
+                { kind: 'min' as const, column: time, type: 'timestamp' as const },
+                { kind: 'max' as const, column: time, type: 'timestamp' as const },
+              ],
+            },
+          ],
+        };
+        const output = await this.#options.engine.runPass(
+          plan,
+          [{ range: { path: file.path, start: 0, end: file.size }, layout }],
+          this.#abort.signal,
+        );
+        const merged = new MergedGroups(plan.sets[0] as (typeof plan.sets)[0]);
+        for (const partial of output.partials) merged.add(partial[0] as Parameters<MergedGroups['add']>[0]);
+        const [min, max] = (merged.toPlain().states[0] ?? []) as (number | null)[];
+        const range = min === null || max === null || min === undefined || max === undefined ? null : { min, max };
+        this.#fileRanges.set(key, range);
+        return range;
+      }),
+    );
+  }
+
+  async #putRecords(context: RollupContext, record: IntervalRecord): Promise<void> {
+    await Promise.all(
+      context.rollups.map((r) =>
+        this.#options.store.putRollupInterval(rollupKey(context.tenant, r.name), record.start, JSON.stringify(record)),
+      ),
+    );
+  }
+
+  /** Computes one interval of every rollup of the context; returns false when another replica holds it. */
+  async #compute(context: RollupContext, start: number, previous: IntervalRecord | undefined): Promise<boolean> {
+    const { store, storage, sink, logger } = this.#options;
+    const owner = this.#options.replicaId();
+    const claimKey = `${context.tenant}/${context.source}@${context.intervalMs}`;
+    const ttl = this.#options.config.rollups.claimTtlSeconds * 1000;
+    if (!(await store.claimRollupInterval(claimKey, start, owner, ttl))) return false;
+    const renew = setInterval(() => {
+      void store.claimRollupInterval(claimKey, start, owner, ttl).catch(() => undefined);
+    }, ttl / 3);
+    renew.unref();
+    const startedAt = this.#clock();
+    const began = performance.now();
+    const attempts = (previous?.attempts ?? 0) + 1;
+    const end = start + context.intervalMs;
+    let lease: Awaited<ReturnType<Storage['acquire']>> | undefined;
+    try {
+      await this.#putRecords(context, { start, state: 'running', attempts, owner, startedAt });
+      lease = await storage.acquire(context.tenant, context.source, this.#abort.signal);
+      const { columns, layouts } = await this.#sourceLayout(lease.snapshot);
+      const lead = context.rollups[0] as RollupConfig;
+      const ranges = await this.#fileRangesOf(lease.snapshot, layouts, columns, lead.timeColumn);
+      const work: PassWork[] = [];
+      lease.snapshot.files.forEach((file, i) => {
+        const range = ranges[i];
+        if (!range || range.max < start * 1000 || range.min >= end * 1000) return;
+        work.push({ range: { path: file.path, start: 0, end: file.size }, layout: layouts[i] as FileLayout });
+      });
+      const { pass, finishes } = rollupPass(context.rollups, columns, start, end);
+      const output =
+        work.length > 0
+          ? await this.#options.engine.runPass(pass, work, this.#abort.signal)
+          : { partials: [], rows: 0 };
+      let rows = 0;
+      let groups = 0;
+      for (const [i, rollup] of context.rollups.entries()) {
+        const merged = new MergedGroups(pass.sets[i] as (typeof pass.sets)[0]);
+        for (const partial of output.partials) merged.add(partial[i] as Parameters<MergedGroups['add']>[0]);
+        const text = rollupLines(finishes[i] as (typeof finishes)[0], merged);
+        // Written whole under a fixed name: a recomputed interval replaces the file, it never adds to it.
+        await sink.put(fileKey(context.tenant, rollup.name, start), text);
+        if (i === 0) {
+          rows = readRollupLines(text).rows;
+          groups = merged.size;
+        }
+      }
+      const done: IntervalRecord = {
+        start,
+        state: 'done',
+        attempts,
+        rows,
+        groups,
+        startedAt,
+        finishedAt: this.#clock(),
+        durationMs: Math.round(performance.now() - began),
+      };
+      await this.#putRecords(context, done);
+      logger.info('rollups.interval_done', {
+        tenant: context.tenant,
+        source: context.source,
+        interval: new Date(start).toISOString(),
+        rows,
+        groups,
+        durationMs: done.durationMs,
+      });
+      for (const rollup of context.rollups) void storage.refresh(context.tenant, rollup.name).catch(() => undefined);
+      await this.#auditInterval(context, start, done, lease.snapshot).catch((error: unknown) =>
+        logger.warn('rollups.audit_failed', { tenant: context.tenant, error: (error as Error).message }),
+      );
+      return true;
+    } catch (error) {
+      const message = isLakegateError(error) ? error.message : (error as Error).message;
+      logger.warn('rollups.interval_failed', {
+        tenant: context.tenant,
+        source: context.source,
+        interval: new Date(start).toISOString(),
+        error: message,
+      });
+      if (!this.#abort.signal.aborted)
+        await this.#putRecords(context, { start, state: 'failed', attempts, startedAt, error: message }).catch(
+          () => undefined,
+        );
+      return true;
+    } finally {
+      clearInterval(renew);
+      lease?.release();
+      await store.releaseRollupInterval(claimKey, start, owner).catch(() => undefined);
+    }
+  }
+
+  /** Compares the stored rollup's `_rows` with DuckDB's count of the raw rows in the interval. */
+  async #auditInterval(
+    context: RollupContext,
+    start: number,
+    record: IntervalRecord,
+    snapshot: DatasetSnapshot,
+  ): Promise<IntervalAudit[]> {
+    const lead = context.rollups[0] as RollupConfig;
+    const end = start + context.intervalMs;
+    const time = quoteIdentifier(lead.timeColumn);
+    const binding: TableBinding = { name: context.source, snapshot };
+    const stream = await this.#options.engines.get('duckdb').execute(
+      {
+        queryId: `audit-${context.tenant}-${start}`,
+        tenant: context.tenant,
+        sql: `SELECT count(*) FROM ${quoteIdentifier(context.source)} WHERE ${time} >= TIMESTAMP '${timestampText(start * 1000)}' AND ${time} < TIMESTAMP '${timestampText(end * 1000)}'`,
+        tables: [binding],
+      },
+      { signal: this.#abort.signal, timeoutMs: 300_000 },
+    );
+    const rawRows = Number((await collectRows(stream))[0]?.[0] ?? 0);
+    const audits: IntervalAudit[] = [];
+    for (const rollup of context.rollups) {
+      const text = (await this.#options.sink.get(fileKey(context.tenant, rollup.name, start))) ?? '';
+      let rollupRows = -1;
+      try {
+        rollupRows = readRollupLines(text).rows;
+      } catch {
+        // An unreadable file is a mismatch, reported as -1 rows.
+      }
+      const audit: IntervalAudit = {
+        at: new Date(this.#clock()).toISOString(),
+        rawRows,
+        rollupRows,
+        ok: rawRows === rollupRows,
+      };
+      if (!audit.ok)
+        this.#options.logger.warn('rollups.audit_mismatch', {
+          tenant: context.tenant,
+          rollup: rollup.name,
+          interval: new Date(start).toISOString(),
+          rawRows,
+          rollupRows,
+        });
+      const current = (await this.#records(context.tenant, rollup.name)).get(start) ?? record;
+      await this.#options.store.putRollupInterval(
+        rollupKey(context.tenant, rollup.name),
+        start,
+        JSON.stringify({ ...current, audit }),
+      );
+      audits.push(audit);
+    }
+    return audits;
+  }
+
+  #find(tenant: string, name: string): { context: RollupContext; rollup: RollupConfig } {
+    for (const context of this.#contexts) {
+      if (context.tenant !== tenant) continue;
+      const rollup = context.rollups.find((r) => r.name === name);
+      if (rollup) return { context, rollup };
+    }
+    throw new LakegateError(
+      'NOT_FOUND',
+      `Rollup "${name}" does not exist. Rollups: ${this.names(tenant).join(', ') || 'none'}.`,
+    );
+  }
+
+  names(tenant: string): string[] {
+    return this.#contexts.filter((c) => c.tenant === tenant).flatMap((c) => c.rollups.map((r) => r.name));
+  }
+
+  #range(context: RollupContext, from: string | undefined, to: string | undefined): [number, number] {
+    const parse = (text: string | undefined, fallback: number, what: string): number => {
+      if (text === undefined) return fallback;
+      const value = Date.parse(text);
+      if (Number.isNaN(value))
+        throw new LakegateError('INVALID_REQUEST', `"${what}" must be an ISO 8601 time such as 2026-01-01T00:00:00Z.`);
+      return value;
+    };
+    const fromMs = Math.floor(parse(from, context.startMs, 'from') / context.intervalMs) * context.intervalMs;
+    const toMs = parse(to, this.#lastEnd(context), 'to');
+    if (toMs <= fromMs) throw new LakegateError('INVALID_REQUEST', '"to" must be after "from".');
+    return [fromMs, toMs];
+  }
+
+  /**
+   * Marks the intervals of `[from, to)` pending, so the next ticks recompute them (newest first, after fresh
+   * intervals). Returns how many intervals were marked.
+   */
+  async backfill(tenant: string, name: string, from: string | undefined, to: string | undefined): Promise<number> {
+    const { context } = this.#find(tenant, name);
+    const [fromMs, toMs] = this.#range(context, from, to);
+    const lastEnd = this.#lastEnd(context);
+    const records = await this.#records(tenant, (context.rollups[0] as RollupConfig).name);
+    let count = 0;
+    for (let start = fromMs; start + context.intervalMs <= Math.min(toMs, lastEnd); start += context.intervalMs) {
+      const previous = records.get(start);
+      if (previous?.state === 'running') continue;
+      await this.#putRecords(context, { start, state: 'pending', attempts: previous?.attempts ?? 0 });
+      count++;
+    }
+    if (count > 0) void this.tick().catch(() => undefined);
+    return count;
+  }
+
+  /** Audits the done intervals of `[from, to)` now. */
+  async audit(
+    tenant: string,
+    name: string,
+    from: string | undefined,
+    to: string | undefined,
+  ): Promise<IntervalAudit[]> {
+    const { context } = this.#find(tenant, name);
+    const [fromMs, toMs] = this.#range(context, from, to);
+    const records = await this.#records(tenant, name);
+    const lease = await this.#options.storage.acquire(tenant, context.source, this.#abort.signal);
+    try {
+      const audits: IntervalAudit[] = [];
+      for (const record of [...records.values()].sort((a, b) => a.start - b.start)) {
+        if (record.state !== 'done' || record.start < fromMs || record.start >= toMs) continue;
+        const results = await this.#auditInterval(context, record.start, record, lease.snapshot);
+        const index = context.rollups.findIndex((r) => r.name === name);
+        audits.push(results[index] as IntervalAudit);
+      }
+      return audits;
+    } finally {
+      lease.release();
+    }
+  }
+
+  /** Seconds between now and the end of the newest done interval of each rollup. */
+  async lags(): Promise<{ tenant: string; rollup: string; seconds: number }[]> {
+    const out: { tenant: string; rollup: string; seconds: number }[] = [];
+    for (const context of this.#contexts) {
+      for (const rollup of context.rollups) {
+        const records = await this.#records(context.tenant, rollup.name);
+        out.push({ tenant: context.tenant, rollup: rollup.name, seconds: this.#lag(context, records) });
+      }
+    }
+    return out;
+  }
+
+  #lag(context: RollupContext, records: Map<number, IntervalRecord>): number {
+    let newest = context.startMs;
+    for (const record of records.values())
+      if (record.state === 'done') newest = Math.max(newest, record.start + context.intervalMs);
+    return Math.max(0, (this.#clock() - newest) / 1000);
+  }
+
+  /** The tenant's rollups: definition, interval counts by state, holes, lag, last audit and the intervals. */
+  async describe(tenant: string, name?: string): Promise<Record<string, unknown>[]> {
+    const out: Record<string, unknown>[] = [];
+    for (const context of this.#contexts) {
+      if (context.tenant !== tenant) continue;
+      for (const rollup of context.rollups) {
+        if (name !== undefined && rollup.name !== name) continue;
+        const records = await this.#records(tenant, rollup.name);
+        const lastEnd = this.#lastEnd(context);
+        const counts: Record<IntervalState | 'missing', number> = {
+          pending: 0,
+          running: 0,
+          done: 0,
+          failed: 0,
+          missing: 0,
+        };
+        const intervals: Record<string, unknown>[] = [];
+        for (let start = context.startMs; start < lastEnd; start += context.intervalMs) {
+          const record = records.get(start);
+          counts[record?.state ?? 'missing']++;
+          intervals.push({
+            start: new Date(start).toISOString(),
+            end: new Date(start + context.intervalMs).toISOString(),
+            state: record?.state ?? 'missing',
+            ...(record ? { ...record, start: undefined } : {}),
+          });
+        }
+        const audited = [...records.values()].filter((r) => r.audit).sort((a, b) => b.start - a.start);
+        out.push({
+          name: rollup.name,
+          source: rollup.source,
+          interval: `${rollup.intervalMs / 1000}s`,
+          timeColumn: rollup.timeColumn,
+          dimensions: rollup.dimensions,
+          measures: rollup.measures,
+          from: new Date(context.startMs).toISOString(),
+          to: new Date(lastEnd).toISOString(),
+          lagSeconds: this.#lag(context, records),
+          intervals: counts,
+          holes: counts.missing + counts.pending + counts.failed,
+          auditMismatches: [...records.values()].filter((r) => r.audit && !r.audit.ok).length,
+          lastAudit: audited[0]?.audit
+            ? { interval: new Date(audited[0].start).toISOString(), ...audited[0].audit }
+            : null,
+          ...(name !== undefined ? { detail: intervals.reverse() } : {}),
+        });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Aggregate awareness: answers an aggregation of a rollup's source from the rollup when its dimensions,
+   * aggregates and time range fit (see `planRollupAnswer`) and every interval of the range is done.
+   */
+  async tryAnswer(
+    tenant: string,
+    sql: string,
+    snapshot: DatasetSnapshot,
+    maxRows: number,
+  ): Promise<RollupAnswerResult | undefined> {
+    const candidates = this.#contexts.filter((c) => c.tenant === tenant && c.source === snapshot.dataset);
+    if (candidates.length === 0) return undefined;
+    let query: ReturnType<typeof parseLocalQuery>;
+    try {
+      query = parseLocalQuery(sql);
+    } catch {
+      return undefined;
+    }
+    if (query.shape !== 'aggregate') return undefined;
+    let columns: readonly LocalColumn[];
+    try {
+      columns = (await this.#sourceLayout(snapshot)).columns;
+    } catch {
+      return undefined;
+    }
+    for (const context of candidates) {
+      for (const rollup of context.rollups) {
+        const plan = planRollupAnswer(rollup, query, columns);
+        if ('reason' in plan) continue;
+        const records = await this.#records(tenant, rollup.name);
+        const from = Math.max(plan.fromMs, context.startMs);
+        const groups: PlainGroups[] = [];
+        let complete = plan.toMs <= this.#lastEnd(context) && plan.fromMs >= context.startMs;
+        for (let start = from; complete && start < plan.toMs; start += context.intervalMs) {
+          const record = records.get(start);
+          if (record?.state !== 'done') complete = false;
+          else groups.push(await this.#intervalGroups(tenant, rollup.name, record));
+        }
+        if (!complete) continue;
+        return { rollup: rollup.name, result: plan.finish(groups, maxRows) };
+      }
+    }
+    return undefined;
+  }
+
+  async #intervalGroups(tenant: string, name: string, record: IntervalRecord): Promise<PlainGroups> {
+    const key = `${tenant}/${name}@${record.start}:${record.finishedAt}`;
+    const cached = this.#intervals.get(key);
+    if (cached) return cached;
+    const text = await this.#options.sink.get(fileKey(tenant, name, record.start));
+    if (text === undefined)
+      throw new LakegateError('STORAGE_UNAVAILABLE', `Rollup "${name}" is missing an interval file; retry shortly.`, {
+        retryAfterSeconds: 5,
+      });
+    const groups = readRollupLines(text).groups;
+    if (this.#intervals.size >= INTERVAL_CACHE) this.#intervals.delete(this.#intervals.keys().next().value as string);
+    this.#intervals.set(key, groups);
+    return groups;
+  }
+
+  async close(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#abort.abort(new LakegateError('QUERY_CANCELLED', 'The gateway is shutting down.'));
+    await this.#ticking?.catch(() => undefined);
+  }
+}
