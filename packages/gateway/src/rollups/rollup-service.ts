@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   collectRows,
   type DatasetSnapshot,
@@ -87,6 +88,10 @@ const rollupKey = (tenant: string, name: string): string => `${tenant}/${name}`;
 const fileKey = (tenant: string, name: string, start: number): string =>
   `${tenant}/${name}/${new Date(start).toISOString().replaceAll(':', '').replace('.000Z', 'Z')}.ndjson`;
 const FRESH_INTERVALS = 2;
+
+/** Whether a file whose time column spans `range` (microseconds) may hold rows of `[startMs, endMs)`. */
+const overlaps = (range: { min: number; max: number } | null | undefined, startMs: number, endMs: number): boolean =>
+  !!range && range.max >= startMs * 1000 && range.min < endMs * 1000;
 const INTERVAL_CACHE = 4096;
 
 /**
@@ -304,8 +309,7 @@ export class RollupService {
       const ranges = await this.#fileRangesOf(lease.snapshot, layouts, columns, lead.timeColumn);
       const work: PassWork[] = [];
       lease.snapshot.files.forEach((file, i) => {
-        const range = ranges[i];
-        if (!range || range.max < start * 1000 || range.min >= end * 1000) return;
+        if (!overlaps(ranges[i], start, end)) return;
         work.push({ range: { path: file.path, start: 0, end: file.size }, layout: layouts[i] as FileLayout });
       });
       const { pass, finishes } = rollupPass(context.rollups, columns, start, end);
@@ -346,7 +350,10 @@ export class RollupService {
         durationMs: done.durationMs,
       });
       for (const rollup of context.rollups) void storage.refresh(context.tenant, rollup.name).catch(() => undefined);
-      await this.#auditInterval(context, start, done, lease.snapshot).catch((error: unknown) =>
+      // The audit reads the files the interval's pass read; when none did, it reads them all.
+      const overlapping = lease.snapshot.files.filter((f) => work.some((w) => w.range.path === f.path));
+      const audited = overlapping.length > 0 ? { ...lease.snapshot, files: overlapping } : lease.snapshot;
+      await this.#auditInterval(context, start, done, audited).catch((error: unknown) =>
         logger.warn('rollups.audit_failed', { tenant: context.tenant, error: (error as Error).message }),
       );
       return true;
@@ -370,7 +377,10 @@ export class RollupService {
     }
   }
 
-  /** Compares the stored rollup's `_rows` with DuckDB's count of the raw rows in the interval. */
+  /**
+   * Compares the stored rollup's `_rows` with DuckDB's count of the raw rows in the interval, over the files whose
+   * time range overlaps it (`snapshot` holds those), read back from the sink, so a damaged file is caught.
+   */
   async #auditInterval(
     context: RollupContext,
     start: number,
@@ -380,7 +390,15 @@ export class RollupService {
     const lead = context.rollups[0] as RollupConfig;
     const end = start + context.intervalMs;
     const time = quoteIdentifier(lead.timeColumn);
-    const binding: TableBinding = { name: context.source, snapshot };
+    // A subset of the snapshot's files is another version as far as the engine's bindings are concerned.
+    const subset = createHash('sha256')
+      .update(snapshot.files.map((f) => `${f.path}\0${f.etag}`).join('\n'))
+      .digest('hex')
+      .slice(0, 16);
+    const binding: TableBinding = {
+      name: context.source,
+      snapshot: { ...snapshot, version: `${snapshot.version}~${subset}` },
+    };
     const stream = await this.#options.engines.get('duckdb').execute(
       {
         queryId: `audit-${context.tenant}-${start}`,
@@ -487,10 +505,16 @@ export class RollupService {
     const records = await this.#records(tenant, name);
     const lease = await this.#options.storage.acquire(tenant, context.source, this.#abort.signal);
     try {
+      const { columns, layouts } = await this.#sourceLayout(lease.snapshot);
+      const ranges = await this.#fileRangesOf(lease.snapshot, layouts, columns, context.rollups[0]?.timeColumn ?? '');
       const audits: IntervalAudit[] = [];
       for (const record of [...records.values()].sort((a, b) => a.start - b.start)) {
         if (record.state !== 'done' || record.start < fromMs || record.start >= toMs) continue;
-        const results = await this.#auditInterval(context, record.start, record, lease.snapshot);
+        const files = lease.snapshot.files.filter((_, i) =>
+          overlaps(ranges[i], record.start, record.start + context.intervalMs),
+        );
+        const snapshot = files.length > 0 ? { ...lease.snapshot, files } : lease.snapshot;
+        const results = await this.#auditInterval(context, record.start, record, snapshot);
         const index = context.rollups.findIndex((r) => r.name === name);
         audits.push(results[index] as IntervalAudit);
       }
@@ -540,10 +564,10 @@ export class RollupService {
           const record = records.get(start);
           counts[record?.state ?? 'missing']++;
           intervals.push({
+            ...record,
             start: new Date(start).toISOString(),
             end: new Date(start + context.intervalMs).toISOString(),
             state: record?.state ?? 'missing',
-            ...(record ? { ...record, start: undefined } : {}),
           });
         }
         const audited = [...records.values()].filter((r) => r.audit).sort((a, b) => b.start - a.start);

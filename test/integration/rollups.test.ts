@@ -1,0 +1,431 @@
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { EngineFactory } from '@lakegate/engine-api';
+import { duckdbEngineFactory } from '@lakegate/engine-duckdb';
+import { LocalAggEngine } from '@lakegate/engine-local-agg';
+import {
+  createLogger,
+  createRedisStateStore,
+  EngineRegistry,
+  type IntervalRecord,
+  parseConfig,
+  RollupService,
+  silentLogger,
+  storageOptions,
+} from '@lakegate/gateway';
+import { createBlobStore, createStorage } from '@lakegate/storage';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  findRedisServer,
+  freePort,
+  type RedisHandle,
+  type S3Handle,
+  startRedis,
+  startS3,
+} from '../harness/services.js';
+import { withDuckDB } from '../support/duckdb-data.js';
+import { type GatewayProcess, startGatewayProcess } from '../support/gateway-process.js';
+import { createBucket, putObject, s3Client, s3Settings } from '../support/s3-fixtures.js';
+import { timestampText, trafficCsv, writeTrafficFiles } from '../support/traffic-csv.js';
+
+const KEY = 'acme-rollup-key';
+const FIVE_MINUTES = 300_000;
+const HOUR = 3_600_000;
+
+const rollupDefinition = (startAt: number) => ({
+  source: 'traffic',
+  interval: '5m',
+  timeColumn: 'ts',
+  dimensions: ['organization', 'api_proxy'],
+  measures: {
+    requests: 'count(*)',
+    total_ms: 'sum(total_response_ms)',
+    p95_ms: 'quantile_cont(total_response_ms, 0.95)',
+    errors: 'count(*) FILTER (WHERE status_code >= 500)',
+  },
+  startAt: new Date(startAt).toISOString(),
+  delaySeconds: 0,
+});
+
+/** DuckDB's own count of raw rows per 5-minute interval (start in ms -> rows). */
+async function rawCounts(files: readonly string[]): Promise<Map<number, number>> {
+  const list = files.map((f) => `'${f}'`).join(', ');
+  return withDuckDB(async (run) => {
+    const rows = await run(
+      `SELECT epoch_ms(time_bucket(INTERVAL '5 minutes', ts)), count(*) FROM read_csv([${list}]) GROUP BY 1`,
+    );
+    return new Map(rows.map((r) => [Number(r[0]), Number(r[1])]));
+  });
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 40_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) {
+      const last = await probe().catch((error: unknown) => String(error));
+      throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)?.slice(0, 2000)}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+interface RollupView {
+  name: string;
+  intervals: Record<string, number>;
+  auditMismatches: number;
+  detail?: (IntervalRecord & { start: string; state: string })[];
+}
+
+describe.skipIf(!findRedisServer())('interval rollups on a gateway with Redis', () => {
+  let root: string;
+  let redis: RedisHandle;
+  let gateway: GatewayProcess;
+  let files: string[];
+  // Data covers two hours of complete intervals, starting on a 5-minute boundary.
+  const t0 = Math.floor(Date.now() / FIVE_MINUTES) * FIVE_MINUTES - 2 * HOUR - 2 * FIVE_MINUTES;
+  const call = async (method: string, path: string, body?: unknown) => {
+    const response = await fetch(`${gateway.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text.startsWith('{') ? JSON.parse(text) : text };
+  };
+  const rollup = async (): Promise<RollupView> => (await call('GET', '/v1/rollups/traffic_5m')).body.rollup;
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'lakegate-rollups-'));
+    await mkdir(join(root, 'raw'));
+    await mkdir(join(root, 'redis'));
+    files = await writeTrafficFiles(join(root, 'raw'), t0, t0 + 2 * HOUR, 20 * 60_000, 3000);
+    redis = await startRedis(undefined, join(root, 'redis'));
+    const port = await freePort();
+    gateway = await startGatewayProcess(
+      join(root, 'gateway.json'),
+      {
+        server: { port },
+        state: { redisUrl: redis.url, replicaId: 'rollup-a' },
+        storage: { cacheDir: join(root, 'cache'), warming: { enabled: false } },
+        rollups: { location: `file:${join(root, 'rollups')}/`, tickSeconds: 0.3, backfillPerTick: 8 },
+        engines: { duckdb: { threads: 1 } },
+        tenants: {
+          acme: {
+            apiKeys: [KEY],
+            datasets: { traffic: { location: `file:${join(root, 'raw')}/`, format: 'csv' } },
+            rollups: { traffic_5m: rollupDefinition(t0) },
+          },
+        },
+      },
+      port,
+    );
+  }, 90_000);
+  afterAll(async () => {
+    await gateway?.kill('SIGKILL');
+    await redis?.stop();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('computes every interval once, with the raw row counts, and audits them', async () => {
+    const view = await waitFor('all intervals done', async () => {
+      const r = await rollup();
+      return (r.intervals.done ?? 0) > 0 && r.intervals.done === Object.values(r.intervals).reduce((a, b) => a + b, 0)
+        ? r
+        : undefined;
+    });
+    const counts = await rawCounts(files);
+    const detail = view.detail ?? [];
+    expect(detail.length).toBeGreaterThanOrEqual(24);
+    for (const interval of detail) {
+      expect(interval.rows, interval.start).toBe(counts.get(Date.parse(interval.start)) ?? 0);
+      expect(interval.attempts, interval.start).toBe(1);
+    }
+    const audited = await waitFor('audits', async () => {
+      const r = await rollup();
+      return r.detail?.every((i) => i.audit) ? r : undefined;
+    });
+    expect(audited.detail?.every((i) => i.audit?.ok && i.audit.rawRows === i.rows)).toBe(true);
+    expect(audited.auditMismatches).toBe(0);
+  });
+
+  it('answers an aggregation from the rollup when it fits, with DuckDB answers on the raw data', async () => {
+    const sql = `SELECT organization, count(*) AS requests, sum(total_response_ms) AS total_ms,
+        quantile_cont(total_response_ms, 0.95) AS p95, count(*) FILTER (WHERE status_code >= 500) AS errors
+      FROM traffic
+      WHERE ts >= TIMESTAMP '${timestampText(t0 + 30 * 60_000)}' AND ts < TIMESTAMP '${timestampText(t0 + 90 * 60_000)}'
+        AND api_proxy <> 'search'
+      GROUP BY organization ORDER BY organization`;
+    const fromRollup = await call('POST', '/v1/query', { sql });
+    expect(fromRollup.status).toBe(200);
+    expect(fromRollup.body.stats.rollup).toBe('traffic_5m');
+    expect(fromRollup.body.stats.engine).toBe('local-agg');
+    const raw = await call('POST', '/v1/query', { sql, engine: 'duckdb' });
+    expect(raw.body.stats.rollup).toBeUndefined();
+    expect(fromRollup.body.rows.length).toBeGreaterThan(1);
+    expect(fromRollup.body.rows).toEqual(raw.body.rows);
+
+    // Hour buckets merge twelve intervals each.
+    const hourly = `SELECT date_trunc('hour', ts) AS h, count(*) AS n, quantile_cont(total_response_ms, 0.5) AS p50
+      FROM traffic WHERE ts >= TIMESTAMP '${timestampText(t0)}' AND ts < TIMESTAMP '${timestampText(t0 + 2 * HOUR)}'
+      GROUP BY 1 ORDER BY 1`;
+    const hourlyRollup = await call('POST', '/v1/query', { sql: hourly });
+    expect(hourlyRollup.body.stats.rollup).toBe('traffic_5m');
+    expect(hourlyRollup.body.rows).toEqual(
+      (await call('POST', '/v1/query', { sql: hourly, engine: 'duckdb' })).body.rows,
+    );
+  });
+
+  it('leaves to the engines what the rollup cannot answer', async () => {
+    for (const sql of [
+      // Not aligned to intervals.
+      `SELECT count(*) FROM traffic WHERE ts >= TIMESTAMP '${timestampText(t0 + 60_000)}' AND ts < TIMESTAMP '${timestampText(t0 + HOUR)}'`,
+      // A measure the rollup does not keep.
+      `SELECT max(response_size) FROM traffic WHERE ts >= TIMESTAMP '${timestampText(t0)}' AND ts < TIMESTAMP '${timestampText(t0 + HOUR)}'`,
+      // No time range.
+      'SELECT organization, count(*) FROM traffic GROUP BY organization',
+    ]) {
+      const result = await call('POST', '/v1/query', { sql });
+      expect(result.status, sql).toBe(200);
+      expect(result.body.stats.rollup, sql).toBeUndefined();
+    }
+  });
+
+  it('serves the rollup as a dataset of its own', async () => {
+    const result = await call('POST', '/v1/query', {
+      sql: 'SELECT sum(_rows) AS n, sum(requests) AS r FROM traffic_5m',
+    });
+    expect(result.status).toBe(200);
+    expect(result.body.rows[0]).toEqual([18_000, 18_000]);
+  });
+
+  it('exposes the lag as a metric', async () => {
+    const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+    const line = metrics.split('\n').find((l) => l.startsWith('lakegate_rollup_lag_seconds{'));
+    expect(line).toMatch(/tenant="acme"/);
+    expect(Number(line?.split(' ').at(-1))).toBeLessThan(600);
+  });
+
+  it('catches a corrupted rollup file in the audit, and a backfill repairs it', async () => {
+    const folder = join(root, 'rollups', 'acme', 'traffic_5m');
+    const [first] = (await readdir(folder)).sort();
+    const path = join(folder, first as string);
+    const lines = (await readFile(path, 'utf8')).trim().split('\n');
+    const record = JSON.parse(lines[0] as string);
+    record._rows += 7;
+    lines[0] = JSON.stringify(record);
+    await writeFile(path, `${lines.join('\n')}\n`);
+
+    const range = { from: new Date(t0).toISOString(), to: new Date(t0 + FIVE_MINUTES).toISOString() };
+    const audit = await call('POST', '/v1/rollups/traffic_5m/audit', range);
+    expect(audit.status).toBe(200);
+    expect(audit.body.mismatches).toBe(1);
+    expect(audit.body.audits[0].rollupRows - audit.body.audits[0].rawRows).toBe(7);
+    expect((await rollup()).auditMismatches).toBe(1);
+
+    const backfill = await call('POST', '/v1/rollups/traffic_5m/backfill', range);
+    expect(backfill.status).toBe(202);
+    expect(backfill.body.intervals).toBe(1);
+    const repaired = await waitFor('the recomputed interval', async () => {
+      const r = await rollup();
+      const interval = r.detail?.find((i) => Date.parse(i.start) === t0);
+      return interval?.state === 'done' && interval.attempts === 2 && interval.audit ? r : undefined;
+    });
+    expect(repaired.auditMismatches).toBe(0);
+  });
+
+  it('refuses bad backfill ranges and unknown rollups with clear errors', async () => {
+    const bad = await call('POST', '/v1/rollups/traffic_5m/backfill', { from: 'yesterday' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe('INVALID_REQUEST');
+    const missing = await call('POST', '/v1/rollups/nope/backfill', {});
+    expect(missing.status).toBe(404);
+  });
+});
+
+describe.skipIf(!findRedisServer())('a gateway killed in the middle of an interval', () => {
+  let root: string;
+  let redis: RedisHandle;
+  let s3: S3Handle;
+  let gateway: GatewayProcess | undefined;
+  let port: number;
+  let t0 = 0;
+  const config = () => ({
+    server: { port },
+    state: { redisUrl: redis.url, replicaId: 'rollup-crash' },
+    storage: {
+      cacheDir: join(root, 'cache'),
+      warming: { enabled: false },
+      s3: s3Settings(s3.endpoint, { requestTimeoutMs: 60_000, maxAttempts: 1 }),
+    },
+    rollups: { location: `file:${join(root, 'rollups')}/`, tickSeconds: 0.3 },
+    engines: { duckdb: { threads: 1 } },
+    tenants: {
+      acme: {
+        apiKeys: [KEY],
+        datasets: { traffic: { location: 's3://raw/traffic/', format: 'csv' } },
+        rollups: { traffic_5m: rollupDefinition(t0) },
+      },
+    },
+  });
+  const view = async (): Promise<RollupView> => {
+    const response = await fetch(`${gateway?.url}/v1/rollups/traffic_5m`, {
+      headers: { authorization: `Bearer ${KEY}` },
+    });
+    return ((await response.json()) as { rollup: RollupView }).rollup;
+  };
+
+  beforeAll(async () => {
+    t0 = Math.floor(Date.now() / FIVE_MINUTES) * FIVE_MINUTES - 4 * FIVE_MINUTES;
+    root = await mkdtemp(join(tmpdir(), 'lakegate-rollup-crash-'));
+    await mkdir(join(root, 'redis'));
+    redis = await startRedis(undefined, join(root, 'redis'));
+    s3 = await startS3();
+    const client = s3Client(s3.endpoint);
+    await createBucket(client, 'raw');
+    await putObject(client, 'raw', 'traffic/part-0.csv', trafficCsv(11, t0, t0 + 4 * FIVE_MINUTES, 4000));
+    port = await freePort();
+  }, 90_000);
+  afterAll(async () => {
+    await gateway?.kill('SIGKILL');
+    await s3?.stop();
+    await redis?.stop();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('resumes after a SIGKILL and counts every row exactly once', async () => {
+    // The first download of the source hangs half-way: the interval that started it stays running until the kill.
+    await s3.stallNext(1, 2000);
+    gateway = await startGatewayProcess(join(root, 'gateway.json'), config(), port);
+    // Killed once the interval is running and its download has begun (and hangs).
+    const running = await waitFor('an interval to run', async () => {
+      const r = await view();
+      const fetching = (await s3.requests()).some((q) => q.method === 'GET' && q.path.endsWith('part-0.csv'));
+      return (r.intervals.running ?? 0) > 0 && fetching ? r : undefined;
+    });
+    expect(running.intervals.done).toBe(0);
+    await gateway.kill('SIGKILL');
+
+    gateway = await startGatewayProcess(join(root, 'gateway.json'), config(), port);
+    const done = await waitFor('every interval done', async () => {
+      const r = await view();
+      const total = Object.values(r.intervals).reduce((a, b) => a + b, 0);
+      return total >= 4 && r.intervals.done === total ? r : undefined;
+    }).catch(async (error: Error) => {
+      throw new Error(`${error.message}\n${JSON.stringify(await view())}\n${gateway?.output().slice(-3000)}`);
+    });
+    const detail = done.detail ?? [];
+    const rows = detail.reduce((sum, i) => sum + (i.rows ?? 0), 0);
+    expect(rows).toBe(4000);
+    expect(Math.max(...detail.map((i) => i.attempts))).toBe(2);
+    const files = await readdir(join(root, 'rollups', 'acme', 'traffic_5m'));
+    expect(files).toHaveLength(detail.length);
+    let stored = 0;
+    for (const file of files) {
+      for (const line of (await readFile(join(root, 'rollups', 'acme', 'traffic_5m', file), 'utf8')).trim().split('\n'))
+        stored += JSON.parse(line)._rows;
+    }
+    expect(stored).toBe(4000);
+  });
+});
+
+describe.skipIf(!findRedisServer())('backfilling a two-hour gap while new intervals arrive', () => {
+  let root: string;
+  let redis: RedisHandle;
+  let files: string[];
+  const t0 = Date.UTC(2026, 0, 5, 8, 0, 0);
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'lakegate-rollup-gap-'));
+    await mkdir(join(root, 'raw'));
+    await mkdir(join(root, 'redis'));
+    files = await writeTrafficFiles(join(root, 'raw'), t0, t0 + 3 * HOUR, 15 * 60_000, 1500);
+    redis = await startRedis(undefined, join(root, 'redis'));
+  }, 90_000);
+  afterAll(async () => {
+    await redis?.stop();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('computes each new interval on the tick after it ends, and fills the gap behind it', async () => {
+    const config = parseConfig(
+      {
+        storage: { cacheDir: join(root, 'cache'), warming: { enabled: false } },
+        rollups: { location: `file:${join(root, 'rollups')}/`, backfillPerTick: 4 },
+        tenants: {
+          acme: {
+            apiKeys: [KEY],
+            datasets: { traffic: { location: `file:${join(root, 'raw')}/`, format: 'csv' } },
+            rollups: { traffic_5m: rollupDefinition(t0) },
+          },
+        },
+      },
+      { baseDir: root },
+    );
+    await mkdir(join(root, 'rollups', 'acme', 'traffic_5m'), { recursive: true });
+    const storage = await createStorage(storageOptions(config));
+    const engines = await EngineRegistry.create(
+      [duckdbEngineFactory as EngineFactory<unknown>],
+      {},
+      { storage },
+      { maxConcurrent: 4, maxQueued: 16 },
+    );
+    const store = createRedisStateStore({ url: redis.url, prefix: 'gap:', graceMs: 60_000, logger: silentLogger });
+    await store.ready(3000);
+    const engine = new LocalAggEngine({ threads: 2, inlineBytes: 1024, rangeBytes: 1024 * 1024 });
+    let now = t0 + FIVE_MINUTES;
+    const service = new RollupService({
+      config,
+      storage,
+      store,
+      engines,
+      engine,
+      sink: createBlobStore(config.rollups.location, () => storage.s3Client()),
+      logger: process.env.DEBUG_ROLLUPS ? createLogger({ level: 'debug' }) : silentLogger,
+      replicaId: () => 'gap-test',
+      clock: () => now,
+    });
+    const records = async () => {
+      const raw = await store.rollupIntervals('acme/traffic_5m');
+      return new Map([...raw].map(([start, text]) => [start, JSON.parse(text) as IntervalRecord]));
+    };
+    try {
+      await service.tick();
+      expect([...(await records()).keys()]).toEqual([t0]);
+
+      // Two hours pass without a tick: 24 intervals are missing.
+      now = t0 + 2 * HOUR + FIVE_MINUTES;
+      let previousHoles = Number.POSITIVE_INFINITY;
+      for (let tick = 0; tick < 12; tick++) {
+        await service.tick();
+        const state = await records();
+        const newest = now - FIVE_MINUTES;
+        // The interval that has just ended is done on this very tick, whatever the backlog.
+        expect(state.get(newest)?.state, `tick ${tick}`).toBe('done');
+        let holes = 0;
+        for (let start = t0; start < now; start += FIVE_MINUTES) if (state.get(start)?.state !== 'done') holes++;
+        expect(holes, `tick ${tick}`).toBeLessThan(previousHoles);
+        previousHoles = holes;
+        if (holes === 0) break;
+        now += FIVE_MINUTES; // a new interval ends before the next tick
+      }
+      expect(previousHoles).toBe(0);
+
+      const counts = await rawCounts(files);
+      const state = await records();
+      for (const [start, record] of state) {
+        expect(record.state).toBe('done');
+        expect(record.rows, new Date(start).toISOString()).toBe(counts.get(start) ?? 0);
+        expect(record.audit?.ok, new Date(start).toISOString()).toBe(true);
+      }
+    } finally {
+      await service.close();
+      await engine.close();
+      await engines.close();
+      await storage.close();
+      await store.close();
+    }
+  }, 120_000);
+});
