@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import {
   collectRows,
   type DatasetSnapshot,
@@ -138,6 +139,8 @@ export class RollupService {
       }
     }
     this.#contexts = [...contexts.values()];
+    // Every pass and lease of every context listens to this one signal.
+    setMaxListeners(0, this.#abort.signal);
   }
 
   get enabled(): boolean {
