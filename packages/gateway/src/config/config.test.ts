@@ -122,3 +122,56 @@ describe('configuration', () => {
     expect(loadConfig({ LAKEGATE_CONFIG: 'custom.json' }, dir)?.server.port).toBe(1234);
   });
 });
+
+describe('rollup configuration', () => {
+  const tenant = (rollups: Record<string, unknown>, datasets: Record<string, unknown> = {}) => ({
+    tenants: {
+      acme: {
+        apiKeys: ['acme-secret-1'],
+        datasets: {
+          traffic: { location: 'file:./data/acme/traffic/', format: 'csv' },
+          events: { location: 's3://bucket/acme/events/', format: 'parquet' },
+          regional: { location: 'file:./data/acme/regional/', format: 'csv', rowFilter: "region = 'eu'" },
+          ...datasets,
+        },
+        rollups,
+      },
+    },
+  });
+  const good = { source: 'traffic', interval: '5m', timeColumn: 'ts', measures: { n: 'count(*)' } };
+
+  it('adds each rollup as an NDJSON dataset of the tenant under rollups.location', () => {
+    const config = parseConfig(
+      { ...tenant({ traffic_5m: { ...good, dimensions: ['org'] } }), rollups: { location: 'file:./rollups/' } },
+      { baseDir: '/srv/lakegate' },
+    );
+    expect(config.tenants.acme?.datasets.traffic_5m).toMatchObject({
+      format: 'ndjson',
+      location: { kind: 'file', path: '/srv/lakegate/rollups/acme/traffic_5m' },
+    });
+    expect(config.tenants.acme?.rollups.traffic_5m).toMatchObject({ intervalMs: 300_000, dimensions: ['org'] });
+  });
+
+  it('lists every problem of every rollup at once', () => {
+    const problems = problemsOf(
+      tenant({
+        unknown_source: { ...good, source: 'missing' },
+        from_parquet: { ...good, source: 'events' },
+        filtered: { ...good, source: 'regional' },
+        odd_interval: { ...good, interval: '7m' },
+        bad_measure: { ...good, measures: { x: 'sum(a) + 1' } },
+        traffic: good,
+      }),
+    );
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^tenants\.acme\.rollups\.unknown_source\.source: "missing" is not a dataset/),
+        expect.stringMatching(/^tenants\.acme\.rollups\.from_parquet\.source: rollups read CSV, TSV or NDJSON/),
+        expect.stringMatching(/^tenants\.acme\.rollups\.filtered\.source: a dataset with a rowFilter/),
+        expect.stringMatching(/^tenants\.acme\.rollups\.odd_interval\.interval: must divide a day/),
+        expect.stringMatching(/^tenants\.acme\.rollups\.bad_measure\.measures/),
+        expect.stringMatching(/^tenants\.acme\.rollups\.traffic: a dataset has the same name/),
+      ]),
+    );
+  });
+});
