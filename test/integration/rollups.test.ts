@@ -193,6 +193,32 @@ describe.skipIf(!findRedisServer())('interval rollups on a gateway with Redis', 
     }
   });
 
+  it('runs aggregations on local-agg when asked, and routes to DuckDB what it declines', async () => {
+    const sql = `SELECT organization, api_proxy, count(*) AS n, avg(total_response_ms) AS mean,
+        quantile_cont(total_response_ms, 0.99) AS p99
+      FROM traffic WHERE status_code = 200 GROUP BY ALL ORDER BY organization, api_proxy`;
+    const local = await call('POST', '/v1/query', { sql, engine: 'local-agg' });
+    expect(local.status).toBe(200);
+    expect(local.body.stats.engine).toBe('local-agg');
+    const duckdb = await call('POST', '/v1/query', { sql, engine: 'duckdb' });
+    expect(local.body.rows.length).toBeGreaterThan(3);
+    expect(local.body.rows.map((r: unknown[]) => r.slice(0, 3))).toEqual(
+      duckdb.body.rows.map((r: unknown[]) => r.slice(0, 3)),
+    );
+    local.body.rows.forEach((row: number[], i: number) => {
+      expect(row[3]).toBeCloseTo(duckdb.body.rows[i][3], 9);
+      expect(row[4]).toBe(duckdb.body.rows[i][4]);
+    });
+
+    const joined = await call('POST', '/v1/query', {
+      sql: 'SELECT count(*) FROM traffic a JOIN traffic b USING (ts)',
+      engine: 'local-agg',
+    });
+    expect(joined.status).toBe(200);
+    expect(joined.body.stats.engine).toBe('duckdb');
+    expect(joined.body.stats.route).toMatch(/^local-agg declined: .*JOIN.*; answered by duckdb$/);
+  });
+
   it('serves the rollup as a dataset of its own', async () => {
     const result = await call('POST', '/v1/query', {
       sql: 'SELECT sum(_rows) AS n, sum(requests) AS r FROM traffic_5m',
