@@ -25,11 +25,6 @@ function grown<T extends Float64Array<ArrayBuffer> | Uint8Array<ArrayBuffer>>(ar
   return next;
 }
 
-const view = (array: ArrayLike<number>, start: number, end: number): Float64Array =>
-  array instanceof Float64Array
-    ? array.subarray(start, end)
-    : Float64Array.from(Array.prototype.slice.call(array, start, end));
-
 /** The live, mergeable state of every group for one state of the plan. */
 class StateColumnMerger {
   readonly kind: StateKind;
@@ -38,9 +33,17 @@ class StateColumnMerger {
   seen = new Uint8Array(64);
   strings: (string | undefined)[] = [];
   sets: Set<number | string>[] = [];
+  /**
+   * Value-counts: most groups come from one thread, so a group's first slice is kept as three numbers (source + 1,
+   * start, end) in typed arrays, and only further slices go to a list, with no object per group.
+   */
+  sources: { readonly values: ArrayLike<number>; readonly counts: ArrayLike<number> }[] = [];
+  firstSource = new Float64Array(64);
+  firstStart = new Float64Array(64);
+  firstEnd = new Float64Array(64);
   segments: Segment[][] = [];
   digests: (TDigest | undefined)[] = [];
-  /** Merged, sorted value-counts per group, computed once when several quantiles read them. */
+  /** Merged, sorted value-counts of groups with several slices, computed once for all their quantiles. */
   #sorted = new Map<number, [Float64Array, Float64Array]>();
 
   constructor(kind: StateKind) {
@@ -51,6 +54,11 @@ class StateColumnMerger {
     this.a = grown(this.a, capacity);
     this.b = grown(this.b, capacity);
     this.seen = grown(this.seen, capacity);
+    if (this.kind === 'values') {
+      this.firstSource = grown(this.firstSource, capacity);
+      this.firstStart = grown(this.firstStart, capacity);
+      this.firstEnd = grown(this.firstEnd, capacity);
+    }
   }
 
   /** Merges one extreme (min or max) into group g. */
@@ -66,11 +74,23 @@ class StateColumnMerger {
     this.seen[g] = 1;
   }
 
-  addSegment(g: number, segment: Segment): void {
-    if (segment[3] <= segment[2]) return;
+  /** Registers the arrays a partial's value-counts live in; slices of them are then added by index. */
+  addSource(values: ArrayLike<number>, counts: ArrayLike<number>): number {
+    return this.sources.push({ values, counts }) - 1;
+  }
+
+  addSlice(g: number, source: number, start: number, end: number): void {
+    if (end <= start) return;
+    if (this.firstSource[g] === 0) {
+      this.firstSource[g] = source + 1;
+      this.firstStart[g] = start;
+      this.firstEnd[g] = end;
+      return;
+    }
+    const { values, counts } = this.sources[source] as (typeof this.sources)[number];
     let list = this.segments[g];
     if (!list) this.segments[g] = list = [];
-    list.push(segment);
+    list.push([values, counts, start, end]);
   }
 
   addDigest(g: number, state: TDigestState | null): void {
@@ -81,24 +101,35 @@ class StateColumnMerger {
     else this.digests[g] = digest;
   }
 
+  /** The interpolated quantile of group g's values (null without values). */
+  quantile(g: number, fraction: number): number | null {
+    if (this.firstSource[g] === 0) return null;
+    if (!this.segments[g]) {
+      // One slice: already sorted and summed, read in place.
+      const { values, counts } = this.sources[(this.firstSource[g] as number) - 1] as (typeof this.sources)[number];
+      return quantileOf(values, counts, fraction, this.firstStart[g] as number, this.firstEnd[g] as number);
+    }
+    const [values, counts] = this.valueCounts(g);
+    return quantileOf(values, counts, fraction, 0, values.length);
+  }
+
   /** Group g's value-counts, merged and sorted. */
   valueCounts(g: number): [Float64Array, Float64Array] {
     const cached = this.#sorted.get(g);
     if (cached) return cached;
-    const list = this.segments[g] ?? [];
-    const only = list[0];
-    if (list.length === 1 && only) {
-      // One thread saw the group: its slice is already sorted and summed.
-      const [values, counts, start, end] = only;
-      return [view(values, start, end), view(counts, start, end)];
+    const slices: Segment[] = [];
+    if (this.firstSource[g] !== 0) {
+      const { values, counts } = this.sources[(this.firstSource[g] as number) - 1] as (typeof this.sources)[number];
+      slices.push([values, counts, this.firstStart[g] as number, this.firstEnd[g] as number]);
     }
+    slices.push(...(this.segments[g] ?? []));
     const map = new Map<number, number>();
-    for (const [values, counts, start, end] of list)
+    for (const [values, counts, start, end] of slices)
       for (let i = start; i < end; i++)
         map.set(values[i] as number, (map.get(values[i] as number) ?? 0) + (counts[i] as number));
     const keys = Float64Array.from(map.keys()).sort();
     const result: [Float64Array, Float64Array] = [keys, Float64Array.from(keys, (k) => map.get(k) as number)];
-    this.#sorted.set(g, result);
+    if (slices.length > 1) this.#sorted.set(g, result);
     return result;
   }
 
@@ -147,7 +178,7 @@ class StateColumnMerger {
       }
       case 'values': {
         const [values, counts] = state as [number[], number[]];
-        this.addSegment(g, [values, counts, 0, values.length]);
+        this.addSlice(g, this.addSource(values, counts), 0, values.length);
         return;
       }
       case 'digest':
@@ -254,15 +285,12 @@ export class MergedGroups {
             for (const v of state.sets[g] ?? []) set.add(v);
           }
           return;
-        case 'values':
+        case 'values': {
+          const source = merger.addSource(state.values, state.counts);
           for (let g = 0; g < size; g++)
-            merger.addSegment(groups[g] as number, [
-              state.values,
-              state.counts,
-              state.offsets[g] as number,
-              state.offsets[g + 1] as number,
-            ]);
+            merger.addSlice(groups[g] as number, source, state.offsets[g] as number, state.offsets[g + 1] as number);
           return;
+        }
         case 'digest':
           for (let g = 0; g < size; g++) merger.addDigest(groups[g] as number, state.digests[g] ?? null);
           return;
@@ -323,10 +351,8 @@ export class MergedGroups {
       case 'min':
       case 'max':
         return merger.seen[g] === 0 ? null : (merger.strings[g] ?? (merger.a[g] as number));
-      case 'quantile_cont': {
-        const [values, counts] = merger.valueCounts(g);
-        return quantileOf(values, counts, plan.fraction ?? 0.5);
-      }
+      case 'quantile_cont':
+        return merger.quantile(g, plan.fraction ?? 0.5);
       case 'approx_quantile': {
         const value = merger.digests[g]?.quantile(plan.fraction ?? 0.5) ?? null;
         return value !== null && plan.valueType === 'bigint' ? Math.round(value) : value;
@@ -341,27 +367,27 @@ export class MergedGroups {
   finish(plan: FinishPlan, maxRows: number): { schema: Column[]; columns: unknown[][]; rowCount: number } {
     const width = plan.dimTypes.length;
     const size = this.#table.size;
-    // Column by column (dimensions, then aggregates), and an index of the groups that HAVING, ORDER BY and LIMIT
-    // filter and permute: no array per row.
-    const values: KeyValue[][] = [];
-    for (let d = 0; d < width; d++) {
-      const column: KeyValue[] = new Array(size);
-      for (let g = 0; g < size; g++) column[g] = this.#keyValue(g, d);
-      values.push(column);
-    }
-    for (const aggregate of plan.aggregates) {
-      const column: KeyValue[] = new Array(size);
-      for (let g = 0; g < size; g++) column[g] = this.#finalValue(aggregate, g);
-      values.push(column);
-    }
+    const valueAt = (index: number, g: number): KeyValue =>
+      index < width ? this.#keyValue(g, index) : this.#finalValue(plan.aggregates[index - width] as AggregatePlan, g);
+    // Values that HAVING and ORDER BY read are computed once into columns; the output is computed group by group.
     const at = (ref: OutputRef): number => (ref.source === 'dim' ? ref.index : width + ref.index);
+    const computed = new Map<number, KeyValue[]>();
+    const column = (index: number): KeyValue[] => {
+      let values = computed.get(index);
+      if (!values) {
+        values = new Array(size);
+        for (let g = 0; g < size; g++) values[g] = valueAt(index, g);
+        computed.set(index, values);
+      }
+      return values;
+    };
     let order: number[] = Array.from({ length: size }, (_, g) => g);
     if (plan.having) {
       const having = plan.having;
-      order = order.filter((g) => evaluate(having, (i) => (values[i] as KeyValue[])[g] as KeyValue, at) === true);
+      order = order.filter((g) => evaluate(having, (i) => column(i)[g] as KeyValue, at) === true);
     }
     if (plan.order.length > 0) {
-      const keys = plan.order.map((o) => ({ ...o, column: values[at(o.ref)] as KeyValue[] }));
+      const keys = plan.order.map((o) => ({ ...o, column: column(at(o.ref)) }));
       order.sort((x, y) => {
         for (const o of keys) {
           const a = o.column[x] as KeyValue;
@@ -382,13 +408,14 @@ export class MergedGroups {
         s.ref.source === 'dim' ? plan.dimTypes[s.ref.index] : (plan.aggregates[s.ref.index] as AggregatePlan).output,
     })) as Column[];
     const columns = plan.select.map((s) => {
-      const column = values[at(s.ref)] as KeyValue[];
+      const index = at(s.ref);
+      const cached = computed.get(index);
       const convert =
         s.ref.source === 'dim'
           ? (v: number) => toBatchValue(plan.dimLocalTypes[s.ref.index] ?? 'double', v)
           : outputConverter(plan.aggregates[s.ref.index] as AggregatePlan);
       return order.map((g) => {
-        const v = column[g] as KeyValue;
+        const v = cached ? (cached[g] as KeyValue) : valueAt(index, g);
         return v === null || typeof v === 'string' ? v : convert(v);
       });
     });
@@ -402,18 +429,27 @@ function outputConverter(plan: AggregatePlan): (v: number) => unknown {
   return (v) => toBatchValue(plan.valueType, v);
 }
 
-/** Interpolated quantile of sorted value-counts, as DuckDB's quantile_cont: position (n - 1) * fraction. */
-export function quantileOf(values: ArrayLike<number>, counts: ArrayLike<number>, fraction: number): number | null {
-  if (values.length === 0) return null;
+/**
+ * Interpolated quantile of sorted value-counts `[start, end)`, as DuckDB's quantile_cont: position
+ * (n - 1) * fraction.
+ */
+export function quantileOf(
+  values: ArrayLike<number>,
+  counts: ArrayLike<number>,
+  fraction: number,
+  start: number,
+  end: number,
+): number | null {
+  if (end <= start) return null;
   let total = 0;
-  for (let i = 0; i < counts.length; i++) total += counts[i] as number;
+  for (let i = start; i < end; i++) total += counts[i] as number;
   const position = (total - 1) * fraction;
   const lowIndex = Math.floor(position);
   const highIndex = Math.ceil(position);
   let low: number | undefined;
   let high: number | undefined;
   let seen = 0;
-  for (let i = 0; i < values.length; i++) {
+  for (let i = start; i < end; i++) {
     seen += counts[i] as number;
     if (low === undefined && seen > lowIndex) low = values[i] as number;
     if (seen > highIndex) {
