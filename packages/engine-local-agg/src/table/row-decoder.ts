@@ -80,15 +80,29 @@ function parseNumber(bytes: Uint8Array, start: number, end: number): number {
   return negative ? -value : value;
 }
 
-/** `YYYY-MM-DD[ HH:MM[:SS[.ffffff]]]` straight from bytes; NaN when it is not one. */
-function parseTimestampBytes(bytes: Uint8Array, start: number, end: number): number {
-  const length = end - start;
-  if (length < 10 || bytes[start + 4] !== MINUS || bytes[start + 7] !== MINUS) return Number.NaN;
+/** The date part of the last timestamp parsed (consecutive rows mostly share it) and its day number. */
+const lastDate = new Uint8Array(10);
+let lastDays = Number.NaN;
+
+function daysOf(bytes: Uint8Array, start: number): number {
+  let same = !Number.isNaN(lastDays);
+  for (let i = 0; same && i < 10; i++) same = lastDate[i] === bytes[start + i];
+  if (same) return lastDays;
   const days = daysFromCivil(
     digits(bytes, start, start + 4),
     digits(bytes, start + 5, start + 7),
     digits(bytes, start + 8, start + 10),
   );
+  lastDate.set(bytes.subarray(start, start + 10));
+  lastDays = days;
+  return days;
+}
+
+/** `YYYY-MM-DD[ HH:MM[:SS[.ffffff]]]` straight from bytes; NaN when it is not one. */
+function parseTimestampBytes(bytes: Uint8Array, start: number, end: number): number {
+  const length = end - start;
+  if (length < 10 || bytes[start + 4] !== MINUS || bytes[start + 7] !== MINUS) return Number.NaN;
+  const days = daysOf(bytes, start);
   if (length === 10) return days * DAY_MICROS;
   if (length < 16) return Number.NaN;
   const hours = digits(bytes, start + 11, start + 13);
