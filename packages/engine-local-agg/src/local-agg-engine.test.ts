@@ -1,7 +1,10 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { collectRows } from '@lakegate/engine-api';
 import { KIT_TENANT, runEngineConformance } from '@lakegate/engine-api/conformance';
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalAggEngine } from './local-agg-engine.js';
-import { tempFolder, writeCsvDataset } from './test-support.js';
+import { bindFiles, tempFolder, writeCsvDataset } from './test-support.js';
 
 runEngineConformance({ describe, it, beforeAll, afterAll }, 'local-agg', {
   async setup(tables) {
@@ -15,4 +18,45 @@ runEngineConformance({ describe, it, beforeAll, afterAll }, 'local-agg', {
     );
     return { engine, tables: bindings, teardown: folder.remove };
   },
+});
+
+describe('local-agg reading CSV edge cases', () => {
+  it('reads quoted fields, doubled quotes, CRLF and a last line without a line break', async () => {
+    const folder = await tempFolder('local-agg-csv-');
+    const engine = new LocalAggEngine(
+      { threads: 1, inlineBytes: 1024 * 1024, rangeBytes: 1024 * 1024 },
+      { storage: { tenantDirectories: () => [folder.dir] } },
+    );
+    try {
+      const path = join(folder.dir, 'q.csv');
+      await writeFile(path, 's,n\r\n"z",1\r\n"a,b",2\r\n"say ""hi""",3\r\n,4\r\n"",5\r\n"ab",6');
+      const binding = await bindFiles('acme', 'q', 'csv', [path]);
+      const run = async (sql: string) =>
+        collectRows(
+          await engine.execute(
+            { queryId: 'q', tenant: 'acme', sql, tables: [binding] },
+            { signal: new AbortController().signal },
+          ),
+        );
+      expect(await run('SELECT s, n FROM q')).toEqual([
+        ['z', 1n],
+        ['a,b', 2n],
+        ['say "hi"', 3n],
+        [null, 4n],
+        ['', 5n],
+        ['ab', 6n],
+      ]);
+      expect(await run('SELECT s, sum(n) AS total FROM q GROUP BY s ORDER BY total')).toEqual([
+        ['z', 1n],
+        ['a,b', 2n],
+        ['say "hi"', 3n],
+        [null, 4n],
+        ['', 5n],
+        ['ab', 6n],
+      ]);
+    } finally {
+      await engine.close();
+      await folder.remove();
+    }
+  });
 });

@@ -232,10 +232,11 @@ export class LocalAggEngine implements Engine {
     let next = 0;
     const decoders = new Map<string, ReturnType<typeof createRowDecoder>>();
     const decoderFor = (layout: FileLayout) => {
-      let decoder = decoders.get(layout.format);
+      const key = `${layout.format}/${layout.quoted}`;
+      let decoder = decoders.get(key);
       if (!decoder) {
         decoder = createRowDecoder(layout, bound.columns, bound.needed, interners, slots);
-        decoders.set(layout.format, decoder);
+        decoders.set(key, decoder);
       }
       return decoder;
     };

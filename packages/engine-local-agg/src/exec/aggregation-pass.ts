@@ -30,7 +30,7 @@ export class AggregationPass {
   }
 
   #decoder(layout: FileLayout): RowDecoder {
-    const key = `${layout.format}/${layout.delimiter}`;
+    const key = `${layout.format}/${layout.delimiter}/${layout.quoted}`;
     let decoder = this.#decoders.get(key);
     if (!decoder) {
       decoder = createRowDecoder(layout, this.#plan.columns, this.#plan.needed, this.#interners, this.#slots);

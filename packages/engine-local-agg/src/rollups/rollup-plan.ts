@@ -277,6 +277,8 @@ export function planRollupAnswer(
           const start = key[0] as number;
           if (start < from * 1000 || start >= to * 1000) return;
           rollupSet.dims.forEach((dim, d) => {
+            // Only the interval bucket (dimension 0) sets the time column; a derived bucket of it must not.
+            if (d > 0 && dim.kind === 'bucket') return;
             const value = key[d] as KeyValue;
             const c = dim.column;
             slots.nulls[c] = value === null ? 1 : 0;

@@ -29,6 +29,7 @@ const MINUS = 0x2d;
 const PLUS = 0x2b;
 const ZERO = 0x30;
 const DOT = 0x2e;
+const COLON = 0x3a;
 const DAY_MICROS = 86_400_000_000;
 const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16];
 const latin1 = new TextDecoder('latin1');
@@ -39,6 +40,14 @@ function conversionError(column: LocalColumn, bytes: Uint8Array, start: number, 
     'INVALID_REQUEST',
     `Column "${column.name}" holds "${text}", which is not a ${column.type.toUpperCase()} (column types are sniffed ` +
       'from the first 20480 rows of each file). Fix the value or query this dataset with the duckdb engine.',
+  );
+}
+
+function quotedLineBreak(column: LocalColumn): LakegateError {
+  return new LakegateError(
+    'INVALID_REQUEST',
+    `Column "${column.name}" holds a quoted line break past the rows local-agg samples, so the file cannot be read ` +
+      'line by line. Query this dataset with the duckdb engine.',
   );
 }
 
@@ -104,13 +113,17 @@ function parseTimestampBytes(bytes: Uint8Array, start: number, end: number): num
   if (length < 10 || bytes[start + 4] !== MINUS || bytes[start + 7] !== MINUS) return Number.NaN;
   const days = daysOf(bytes, start);
   if (length === 10) return days * DAY_MICROS;
-  if (length < 16) return Number.NaN;
+  // Only the shapes DuckDB reads: `YYYY-MM-DD HH:MM`, `...:SS`, `...:SS.f` to `...:SS.ffffff` (space or T).
+  const separator = bytes[start + 10];
+  if ((separator !== 0x20 && separator !== 0x54) || bytes[start + 13] !== COLON) return Number.NaN;
+  if (length !== 16 && (length < 19 || bytes[start + 16] !== COLON || length === 20 || length > 26)) return Number.NaN;
   const hours = digits(bytes, start + 11, start + 13);
   const minutes = digits(bytes, start + 14, start + 16);
   const seconds = length >= 19 ? digits(bytes, start + 17, start + 19) : 0;
+  if (!(hours < 24 && minutes < 60 && seconds < 60)) return Number.NaN;
   let micros = 0;
   if (length > 20) {
-    if (bytes[start + 19] !== DOT || length > 26) return Number.NaN;
+    if (bytes[start + 19] !== DOT) return Number.NaN;
     micros = digits(bytes, start + 20, end) * (POW10[26 - length] as number);
   }
   return days * DAY_MICROS + (hours * 3600 + minutes * 60 + seconds) * 1_000_000 + micros;
@@ -203,13 +216,15 @@ function delimitedDecoder(
           // A quoted field: copy it without its quotes (and with "" as ") into the scratch buffer.
           quoted = true;
           let length = 0;
+          let closed = false;
           i++;
           for (; i < end; i++) {
             const b = bytes[i] as number;
             if (b === QUOTE) {
-              if (bytes[i + 1] === QUOTE) i++;
+              if (i + 1 < end && bytes[i + 1] === QUOTE) i++;
               else {
                 i++;
+                closed = true;
                 break;
               }
             }
@@ -220,6 +235,8 @@ function delimitedDecoder(
             }
             scratch[length++] = bytes[i] as number;
           }
+          // A quoted line break past the sampled part of the file: the file was split where it must not be.
+          if (!closed && !layout.quoted) throw quotedLineBreak(columns[c] as LocalColumn);
           while (i < end && bytes[i] !== delimiter) i++;
           source = scratch;
           fieldStart = 0;

@@ -175,3 +175,28 @@ describe('rollup configuration', () => {
     );
   });
 });
+
+describe('rollup column names', () => {
+  it('refuses measures or dimensions named like the columns every rollup has', () => {
+    const problems = problemsOf({
+      tenants: {
+        acme: {
+          apiKeys: ['acme-secret-1'],
+          datasets: { traffic: { location: 'file:./data/acme/traffic/', format: 'csv' } },
+          rollups: {
+            r1: { source: 'traffic', timeColumn: 'ts', measures: { _rows: 'count(*)' } },
+            r2: { source: 'traffic', timeColumn: 'ts', dimensions: ['bucket'], measures: { n: 'count(*)' } },
+            r3: { source: 'traffic', timeColumn: 'ts', dimensions: ['n'], measures: { n: 'count(*)' } },
+          },
+        },
+      },
+    });
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'tenants.acme.rollups.r1: "_rows" is a column every rollup has; rename it',
+        'tenants.acme.rollups.r2: "bucket" is a column every rollup has; rename it',
+        'tenants.acme.rollups.r3: dimensions and measures need distinct names',
+      ]),
+    );
+  });
+});

@@ -345,8 +345,16 @@ export function parseConfig(
         measures: rollup.measures,
       };
       for (const problem of rollupProblems(definition)) problems.push(`${owner}.${problem}`);
+      const columns = [...rollup.dimensions, ...Object.keys(rollup.measures)].map((n) => n.toLowerCase());
+      for (const reserved of ['bucket', '_rows', '_state'])
+        if (columns.includes(reserved))
+          problems.push(`${owner}: "${reserved}" is a column every rollup has; rename it`);
+      if (new Set(columns).size !== columns.length)
+        problems.push(`${owner}: dimensions and measures need distinct names`);
       const location = parseLocation(`${rollupsRoot}${tenantId}/${name}/`, options.baseDir);
       if ('problem' in location) continue;
+      // Its folder belongs to this tenant: no other tenant's dataset may lie inside it.
+      if (location.kind === 'file') fileLocations.push({ owner, tenant: tenantId, path: location.path });
       rollups[name] = {
         ...definition,
         startAtMs: rollup.startAt === undefined ? undefined : Date.parse(rollup.startAt),

@@ -20,6 +20,7 @@ import {
   readRollupLines,
   rollupLines,
   rollupPass,
+  rollupSql,
   sniffFile,
   timestampText,
 } from '@lakegate/engine-local-agg';
@@ -54,6 +55,10 @@ export interface IntervalRecord {
   readonly durationMs?: number;
   readonly error?: string;
   readonly audit?: IntervalAudit;
+  /** Fingerprint of the rollup's definition it was computed with: another definition means computing it again. */
+  readonly definition?: string;
+  /** Fingerprint of the source files it read (path and ETag): a late or rewritten file means computing it again. */
+  readonly inputs?: string;
 }
 
 /** Rollups of one tenant that read the same source at the same interval: computed together, in one pass. */
@@ -89,11 +94,24 @@ const rollupKey = (tenant: string, name: string): string => `${tenant}/${name}`;
 const fileKey = (tenant: string, name: string, start: number): string =>
   `${tenant}/${name}/${new Date(start).toISOString().replaceAll(':', '').replace('.000Z', 'Z')}.ndjson`;
 const FRESH_INTERVALS = 2;
+const CACHE_ENTRIES = 10_000;
+const MAX_BACKFILL_INTERVALS = 100_000;
+
+const fingerprint = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 16);
+
+/** The definition fingerprint: the rollup's SQL (dimensions, measures, filters, order) and its interval. */
+const definitionOf = (rollup: RollupConfig): string => fingerprint(`${rollupSql(rollup)}|${rollup.intervalMs}`);
+
+/** Bounded insertion-ordered cache: the oldest entry goes first. */
+function remember<K, V>(cache: Map<K, V>, key: K, value: V): V {
+  if (cache.size >= CACHE_ENTRIES) cache.delete(cache.keys().next().value as K);
+  cache.set(key, value);
+  return value;
+}
 
 /** Whether a file whose time column spans `range` (microseconds) may hold rows of `[startMs, endMs)`. */
 const overlaps = (range: { min: number; max: number } | null | undefined, startMs: number, endMs: number): boolean =>
   !!range && range.max >= startMs * 1000 && range.min < endMs * 1000;
-const INTERVAL_CACHE = 4096;
 
 /**
  * The rollup orchestrator. Every tick, per rollup context (active tenants first): computes the newest complete
@@ -193,17 +211,82 @@ export class RollupService {
     return new Map([...raw].map(([start, text]) => [start, JSON.parse(text) as IntervalRecord]));
   }
 
+  /** For each interval start of `[from, to)`, the fingerprint of the files that overlap it. */
+  #inputsByInterval(
+    context: RollupContext,
+    snapshot: DatasetSnapshot,
+    ranges: readonly ({ min: number; max: number } | null)[],
+    from: number,
+    to: number,
+  ): Map<number, string> {
+    const files = new Map<number, string[]>();
+    snapshot.files.forEach((file, i) => {
+      const range = ranges[i];
+      if (!range) return;
+      const first = Math.max(from, Math.floor(range.min / 1000 / context.intervalMs) * context.intervalMs);
+      const last = Math.min(
+        to - context.intervalMs,
+        Math.floor(range.max / 1000 / context.intervalMs) * context.intervalMs,
+      );
+      for (let start = first; start <= last; start += context.intervalMs) {
+        const list = files.get(start) ?? [];
+        list.push(`${file.path}\0${file.etag}`);
+        files.set(start, list);
+      }
+    });
+    return new Map([...files].map(([start, list]) => [start, fingerprint(list.sort().join('\n'))]));
+  }
+
+  /** Whether every rollup of the context has the interval done, with its current definition and inputs. */
+  #isDone(
+    context: RollupContext,
+    records: readonly Map<number, IntervalRecord>[],
+    start: number,
+    inputs: string,
+  ): boolean {
+    return context.rollups.every((rollup, i) => {
+      const record = records[i]?.get(start);
+      return record?.state === 'done' && record.definition === definitionOf(rollup) && record.inputs === inputs;
+    });
+  }
+
+  /** A failed interval waits before its next attempt: twice as long after each failure, at most 15 minutes. */
+  #backingOff(records: readonly Map<number, IntervalRecord>[], start: number): boolean {
+    const record = records[0]?.get(start);
+    if (record?.state !== 'failed') return false;
+    const wait = Math.min(
+      900_000,
+      this.#options.config.rollups.tickSeconds * 1000 * 2 ** Math.min(10, record.attempts - 1),
+    );
+    return this.#clock() - (record.finishedAt ?? record.startedAt ?? 0) < wait;
+  }
+
   async #runDue(context: RollupContext, kind: 'fresh' | 'holes'): Promise<void> {
     if (this.#abort.signal.aborted) return;
-    const lead = context.rollups[0] as RollupConfig;
-    let records: Map<number, IntervalRecord>;
+    const { logger, storage } = this.#options;
+    const lastEnd = this.#lastEnd(context);
+    let records: Map<number, IntervalRecord>[];
+    let inputs: Map<number, string>;
     try {
-      records = await this.#records(context.tenant, lead.name);
+      records = await Promise.all(context.rollups.map((r) => this.#records(context.tenant, r.name)));
+      const lease = await storage.acquire(context.tenant, context.source, this.#abort.signal);
+      try {
+        const { columns, layouts } = await this.#sourceLayout(lease.snapshot);
+        const lead = context.rollups[0] as RollupConfig;
+        const ranges = await this.#fileRangesOf(lease.snapshot, layouts, columns, lead.timeColumn);
+        inputs = this.#inputsByInterval(context, lease.snapshot, ranges, context.startMs, lastEnd);
+      } finally {
+        lease.release();
+      }
     } catch (error) {
-      this.#options.logger.warn('rollups.state_unavailable', { error: (error as Error).message });
+      if (!this.#abort.signal.aborted)
+        logger.warn('rollups.schedule_failed', {
+          tenant: context.tenant,
+          source: context.source,
+          error: (error as Error).message,
+        });
       return;
     }
-    const lastEnd = this.#lastEnd(context);
     const due: number[] = [];
     const limit = kind === 'fresh' ? FRESH_INTERVALS : this.#options.config.rollups.backfillPerTick;
     const newest = lastEnd - context.intervalMs;
@@ -212,11 +295,13 @@ export class RollupService {
         ? Math.max(context.startMs, newest - (FRESH_INTERVALS - 1) * context.intervalMs)
         : context.startMs;
     for (let start = newest; start >= stop && due.length < limit; start -= context.intervalMs) {
-      if (records.get(start)?.state !== 'done') due.push(start);
+      if (this.#isDone(context, records, start, inputs.get(start) ?? '')) continue;
+      if (this.#backingOff(records, start)) continue;
+      due.push(start);
     }
     for (const start of due) {
       if (this.#abort.signal.aborted) return;
-      await this.#compute(context, start, records.get(start));
+      await this.#compute(context, start, records[0]?.get(start));
     }
   }
 
@@ -226,7 +311,7 @@ export class RollupService {
     if (!layout) {
       layout = sniffFile(path, format);
       layout.catch(() => this.#layouts.delete(key));
-      this.#layouts.set(key, layout);
+      remember(this.#layouts, key, layout);
     }
     return layout;
   }
@@ -265,17 +350,24 @@ export class RollupService {
             },
           ],
         };
-        const output = await this.#options.engine.runPass(
-          plan,
-          [{ range: { path: file.path, start: 0, end: file.size }, layout }],
-          this.#abort.signal,
-        );
-        const merged = new MergedGroups(plan.sets[0] as (typeof plan.sets)[0]);
-        for (const partial of output.partials) merged.add(partial[0] as Parameters<MergedGroups['add']>[0]);
-        const [min, max] = (merged.toPlain().states[0] ?? []) as (number | null)[];
-        const range = min === null || max === null || min === undefined || max === undefined ? null : { min, max };
-        this.#fileRanges.set(key, range);
-        return range;
+        let range: { min: number; max: number } | null;
+        try {
+          const output = await this.#options.engine.runPass(
+            plan,
+            [{ range: { path: file.path, start: 0, end: file.size }, layout }],
+            this.#abort.signal,
+          );
+          const merged = new MergedGroups(plan.sets[0] as (typeof plan.sets)[0]);
+          for (const partial of output.partials) merged.add(partial[0] as Parameters<MergedGroups['add']>[0]);
+          const [min, max] = (merged.toPlain().states[0] ?? []) as (number | null)[];
+          range = min === null || max === null || min === undefined || max === undefined ? null : { min, max };
+        } catch (error) {
+          if (this.#abort.signal.aborted) throw error;
+          // A file whose times cannot be read overlaps every interval: its intervals fail (and say why) instead
+          // of silently leaving its rows out, and the file is not read again for its index.
+          range = { min: Number.NEGATIVE_INFINITY, max: Number.POSITIVE_INFINITY };
+        }
+        return remember(this.#fileRanges, key, range);
       }),
     );
   }
@@ -283,7 +375,11 @@ export class RollupService {
   async #putRecords(context: RollupContext, record: IntervalRecord): Promise<void> {
     await Promise.all(
       context.rollups.map((r) =>
-        this.#options.store.putRollupInterval(rollupKey(context.tenant, r.name), record.start, JSON.stringify(record)),
+        this.#options.store.putRollupInterval(
+          rollupKey(context.tenant, r.name),
+          record.start,
+          JSON.stringify({ ...record, definition: definitionOf(r) }),
+        ),
       ),
     );
   }
@@ -337,6 +433,7 @@ export class RollupService {
         start,
         state: 'done',
         attempts,
+        inputs: this.#inputsByInterval(context, lease.snapshot, ranges, start, end).get(start) ?? '',
         rows,
         groups,
         startedAt,
@@ -369,9 +466,14 @@ export class RollupService {
         error: message,
       });
       if (!this.#abort.signal.aborted)
-        await this.#putRecords(context, { start, state: 'failed', attempts, startedAt, error: message }).catch(
-          () => undefined,
-        );
+        await this.#putRecords(context, {
+          start,
+          state: 'failed',
+          attempts,
+          startedAt,
+          finishedAt: this.#clock(),
+          error: message,
+        }).catch(() => undefined);
       return true;
     } finally {
       clearInterval(renew);
@@ -435,12 +537,14 @@ export class RollupService {
           rawRows,
           rollupRows,
         });
-      const current = (await this.#records(context.tenant, rollup.name)).get(start) ?? record;
-      await this.#options.store.putRollupInterval(
-        rollupKey(context.tenant, rollup.name),
-        start,
-        JSON.stringify({ ...current, audit }),
-      );
+      // Only onto the computation audited: a backfill or recomputation in between keeps its own record.
+      const current = (await this.#records(context.tenant, rollup.name)).get(start);
+      if (current?.state === 'done' && current.finishedAt === record.finishedAt)
+        await this.#options.store.putRollupInterval(
+          rollupKey(context.tenant, rollup.name),
+          start,
+          JSON.stringify({ ...current, audit }),
+        );
       audits.push(audit);
     }
     return audits;
@@ -482,8 +586,14 @@ export class RollupService {
    */
   async backfill(tenant: string, name: string, from: string | undefined, to: string | undefined): Promise<number> {
     const { context } = this.#find(tenant, name);
-    const [fromMs, toMs] = this.#range(context, from, to);
+    const [requestedFrom, toMs] = this.#range(context, from, to);
+    const fromMs = Math.max(requestedFrom, context.startMs);
     const lastEnd = this.#lastEnd(context);
+    if ((Math.min(toMs, lastEnd) - fromMs) / context.intervalMs > MAX_BACKFILL_INTERVALS)
+      throw new LakegateError(
+        'INVALID_REQUEST',
+        `The range holds more than ${MAX_BACKFILL_INTERVALS} intervals; backfill it in smaller ranges.`,
+      );
     const records = await this.#records(tenant, (context.rollups[0] as RollupConfig).name);
     let count = 0;
     for (let start = fromMs; start + context.intervalMs <= Math.min(toMs, lastEnd); start += context.intervalMs) {
@@ -607,6 +717,21 @@ export class RollupService {
     snapshot: DatasetSnapshot,
     maxRows: number,
   ): Promise<RollupAnswerResult | undefined> {
+    try {
+      return await this.#tryAnswer(tenant, sql, snapshot, maxRows);
+    } catch (error) {
+      // The raw data can still answer: a rollup that cannot be read (state store away, file missing) steps aside.
+      this.#options.logger.warn('rollups.answer_failed', { tenant, error: (error as Error).message });
+      return undefined;
+    }
+  }
+
+  async #tryAnswer(
+    tenant: string,
+    sql: string,
+    snapshot: DatasetSnapshot,
+    maxRows: number,
+  ): Promise<RollupAnswerResult | undefined> {
     const candidates = this.#contexts.filter((c) => c.tenant === tenant && c.source === snapshot.dataset);
     if (candidates.length === 0) return undefined;
     let query: ReturnType<typeof parseLocalQuery>;
@@ -632,7 +757,9 @@ export class RollupService {
         let complete = plan.toMs <= this.#lastEnd(context) && plan.fromMs >= context.startMs;
         for (let start = from; complete && start < plan.toMs; start += context.intervalMs) {
           const record = records.get(start);
-          if (record?.state !== 'done') complete = false;
+          const usable =
+            record?.state === 'done' && record.definition === definitionOf(rollup) && record.audit?.ok !== false;
+          if (!usable) complete = false;
           else groups.push(await this.#intervalGroups(tenant, rollup.name, record));
         }
         if (!complete) continue;
@@ -651,10 +778,7 @@ export class RollupService {
       throw new LakegateError('STORAGE_UNAVAILABLE', `Rollup "${name}" is missing an interval file; retry shortly.`, {
         retryAfterSeconds: 5,
       });
-    const groups = readRollupLines(text).groups;
-    if (this.#intervals.size >= INTERVAL_CACHE) this.#intervals.delete(this.#intervals.keys().next().value as string);
-    this.#intervals.set(key, groups);
-    return groups;
+    return remember(this.#intervals, key, readRollupLines(text).groups);
   }
 
   async close(): Promise<void> {
