@@ -1,4 +1,4 @@
-import { rename } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { collectRows, type QueryRequest, type TableBinding } from '@lakegate/engine-api';
 import { KIT_TENANT, runEngineConformance } from '@lakegate/engine-api/conformance';
@@ -115,6 +115,46 @@ describe('duckdb engine', () => {
       [{ key: 'k', value: 1 }],
       '00000000-0000-0000-0000-000000000001',
     ]);
+  });
+
+  it('reads CSV and TSV files that share a header with one sniffing, and files that differ by name', async () => {
+    await using engine = await testEngine(env.storage);
+    const csv = (format: 'csv' | 'tsv', names: string[], version: string) => ({
+      name: 'data',
+      snapshot: {
+        ...snapshot(
+          'alpha',
+          'data',
+          names.map((n) => file('alpha', n)),
+          version,
+        ),
+        format,
+      },
+    });
+    await writeFile(file('alpha', 'a.csv'), 'ts,who,n\n2026-01-01 10:00:00,"x, y",1\n2026-01-02 11:30:00,z,2\n');
+    await writeFile(file('alpha', 'b.csv'), 'ts,who,n\n2026-01-03 09:15:00,w,3\n');
+    await writeFile(file('alpha', 'c.csv'), 'who,extra\nq,true\n');
+    await writeFile(file('alpha', 'd.tsv'), 'who\tn\nx y\t4\n');
+    const run = async (binding: TableBinding, sql: string) => {
+      const stream = await engine.execute(request('alpha', sql, [binding]), { signal });
+      return { types: stream.schema.map((c) => c.type.sqlType), rows: await collectRows(stream) };
+    };
+    const same = await run(csv('csv', ['a.csv', 'b.csv'], 'v-same'), 'SELECT * FROM data ORDER BY n');
+    expect(same.types).toEqual(['TIMESTAMP', 'VARCHAR', 'BIGINT']);
+    expect(same.rows.map((r) => r.slice(1))).toEqual([
+      ['x, y', 1n],
+      ['z', 2n],
+      ['w', 3n],
+    ]);
+    // Again: the sniffed scan is reused, and gives the same answer.
+    expect((await run(csv('csv', ['a.csv', 'b.csv'], 'v-same'), 'SELECT sum(n) FROM data')).rows).toEqual([[6n]]);
+    const differing = await run(csv('csv', ['a.csv', 'c.csv'], 'v-differ'), 'SELECT who, extra FROM data ORDER BY who');
+    expect(differing.rows).toEqual([
+      ['q', true],
+      ['x, y', null],
+      ['z', null],
+    ]);
+    expect((await run(csv('tsv', ['d.tsv'], 'v-tsv'), 'SELECT who, n FROM data')).rows).toEqual([['x y', 4n]]);
   });
 
   it('gives each tenant its own instance, which cannot read the other tenant’s files', async () => {

@@ -28,6 +28,31 @@ export function scanExpression(snapshot: DatasetSnapshot): string {
   }
 }
 
+const SNIFF_FILES_AT_MOST = 64;
+
+/**
+ * `read_csv` over every file of the snapshot with the dialect and columns `sniff_csv` finds, or undefined when the
+ * files do not all agree (their different headers then need `union_by_name`'s auto-detection).
+ */
+async function sniffedScan(connection: DuckDBConnection, snapshot: DatasetSnapshot): Promise<string | undefined> {
+  const files = `[${snapshot.files.map((f) => quoteString(f.path)).join(', ')}]`;
+  const delimiter = snapshot.format === 'tsv' ? ", delim = '\t'" : '';
+  let options: string | undefined;
+  for (const file of snapshot.files) {
+    const reader = await connection.runAndReadAll(
+      `SELECT Prompt FROM sniff_csv(${quoteString(file.path)}, header = true${delimiter})`,
+    );
+    const prompt = String(reader.getRows()[0]?.[0] ?? '');
+    // The prompt is `FROM read_csv('<file>', <options>);`: keep the options, to apply them to every file.
+    const prefix = `FROM read_csv(${quoteString(file.path)}, `;
+    if (!prompt.startsWith(prefix) || !prompt.endsWith(');')) return undefined;
+    const these = prompt.slice(prefix.length, -2);
+    if (options !== undefined && these !== options) return undefined;
+    options = these;
+  }
+  return options === undefined ? undefined : `read_csv(${files}, ${options})`;
+}
+
 /** A pooled connection and the snapshot version each of its temporary views reads. */
 export interface PooledConnection {
   readonly connection: DuckDBConnection;
@@ -46,6 +71,8 @@ export class TenantInstance {
   readonly #idle: PooledConnection[] = [];
   readonly #all = new Set<PooledConnection>();
   readonly #slots: Slots;
+  /** Scan expressions by snapshot version: CSV dialect and column types sniffed once, not by every query. */
+  readonly #scans = new Map<string, Promise<string>>();
   lastUsed = Date.now();
 
   private constructor(tenant: string, instance: DuckDBInstance, connections: number) {
@@ -133,11 +160,33 @@ export class TenantInstance {
     for (const { name, snapshot } of tables) {
       if (pooled.views.get(name) === snapshot.version) continue;
       pooled.views.delete(name);
-      await pooled.connection.run(
-        `CREATE OR REPLACE TEMP VIEW ${quoteIdent(name)} AS SELECT * FROM ${scanExpression(snapshot)}`,
-      );
+      const scan = await this.#scan(pooled.connection, snapshot);
+      await pooled.connection.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdent(name)} AS SELECT * FROM ${scan}`);
       pooled.views.set(name, snapshot.version);
     }
+  }
+
+  /**
+   * The scan of a snapshot. A view over `read_csv` with auto-detection sniffs the files again at every query that
+   * reads it (tens of milliseconds even for small files), so CSV and TSV snapshots are sniffed once per version
+   * (`sniff_csv`, file by file) and read with the detected dialect and column types spelled out. When the files
+   * disagree, or there are too many to sniff one by one, the auto-detecting scan stays.
+   */
+  #scan(connection: DuckDBConnection, snapshot: DatasetSnapshot): Promise<string> {
+    const automatic = scanExpression(snapshot);
+    if ((snapshot.format !== 'csv' && snapshot.format !== 'tsv') || snapshot.files.length > SNIFF_FILES_AT_MOST)
+      return Promise.resolve(automatic);
+    const key = `${snapshot.dataset}\0${snapshot.version}`;
+    let scan = this.#scans.get(key);
+    if (!scan) {
+      scan = sniffedScan(connection, snapshot).then(
+        (sniffed) => sniffed ?? automatic,
+        () => automatic,
+      );
+      if (this.#scans.size >= 256) this.#scans.delete(this.#scans.keys().next().value as string);
+      this.#scans.set(key, scan);
+    }
+    return scan;
   }
 
   close(): void {
