@@ -300,23 +300,30 @@ export class MergedGroups {
 
   /** Merges groups stored as plain rows (rollup intervals). */
   addPlain(plain: PlainGroups): void {
+    plain.keys.forEach((values, row) => {
+      this.addPlainRow(values, plain.states[row] as unknown[]);
+    });
+  }
+
+  /**
+   * Merges one group stored as a plain row. `states[select[s]]` is state `s` (all of them in order when `select` is
+   * absent), so a caller can pick a rollup's states for a query without copying them.
+   */
+  addPlainRow(values: readonly KeyValue[], states: readonly unknown[], select?: readonly number[]): void {
     const width = this.#table.width;
     const key = this.#key;
-    plain.keys.forEach((values, row) => {
-      let mask = 0;
-      for (let d = 0; d < width; d++) {
-        const value = values[d] ?? null;
-        if (value === null) {
-          mask |= 1 << d;
-          key[d] = 0;
-        } else key[d] = typeof value === 'string' ? (this.#interners[d] as Interner).internString(value) : value;
-      }
-      const group = this.#find(mask);
-      const states = plain.states[row] as unknown[];
-      this.#mergers.forEach((merger, s) => {
-        merger.addPlain(group, states[s]);
-      });
-    });
+    let mask = 0;
+    for (let d = 0; d < width; d++) {
+      const value = values[d] ?? null;
+      if (value === null) {
+        mask |= 1 << d;
+        key[d] = 0;
+      } else key[d] = typeof value === 'string' ? (this.#interners[d] as Interner).internString(value) : value;
+    }
+    const group = this.#find(mask);
+    const mergers = this.#mergers;
+    for (let s = 0; s < mergers.length; s++)
+      (mergers[s] as StateColumnMerger).addPlain(group, states[select ? (select[s] as number) : s]);
   }
 
   #keyValue(group: number, d: number): KeyValue {

@@ -270,8 +270,8 @@ export function planRollupAnswer(
       const slots = new RowSlots(columns.length);
       const interners = columns.map((c) => (c.type === 'varchar' ? new Interner() : undefined));
       const test = where ? compileRowPredicate(where, slots, interners) : () => TRUE;
-      const keys: KeyValue[][] = [];
-      const states: unknown[][] = [];
+      const merged = new MergedGroups(querySet);
+      const target: KeyValue[] = new Array(dimSources.length);
       for (const groups of intervals) {
         groups.keys.forEach((key, g) => {
           const start = key[0] as number;
@@ -287,18 +287,14 @@ export function planRollupAnswer(
             else slots.nums[c] = value;
           });
           if (test() !== TRUE) return;
-          keys.push(
-            dimSources.map(({ index, width }) => {
-              const value = key[index] as KeyValue;
-              return width > 0 && typeof value === 'number' ? value - (((value % width) + width) % width) : value;
-            }),
-          );
-          const stored = groups.states[g] as unknown[];
-          states.push(stateSources.map((s) => stored[s]));
+          for (let d = 0; d < dimSources.length; d++) {
+            const { index, width } = dimSources[d] as { index: number; width: number };
+            const value = key[index] as KeyValue;
+            target[d] = width > 0 && typeof value === 'number' ? value - (((value % width) + width) % width) : value;
+          }
+          merged.addPlainRow(target, groups.states[g] as unknown[], stateSources);
         });
       }
-      const merged = new MergedGroups(querySet);
-      merged.addPlain({ keys, states });
       return merged.finish(bound.finish, maxRows);
     },
   };

@@ -13,6 +13,7 @@ export class Interner {
   #lengths: Int32Array<ArrayBuffer> = new Int32Array(1024);
   #hashes: Int32Array<ArrayBuffer> = new Int32Array(1024);
   #strings: (string | undefined)[] = [undefined];
+  readonly #byString = new Map<string, number>();
   #count = 1;
   /** Open-addressing table of ids; 0 is empty. Its size is a power of two, kept at most half full. */
   #table = new Int32Array(2048);
@@ -35,9 +36,15 @@ export class Interner {
     }
   }
 
+  /** The id of a string (literals, NDJSON values, merged keys): looked up by the string itself first. */
   internString(text: string): number {
-    const bytes = encoder.encode(text);
-    return this.internBytes(bytes, 0, bytes.length);
+    let id = this.#byString.get(text);
+    if (id === undefined) {
+      const bytes = encoder.encode(text);
+      id = this.internBytes(bytes, 0, bytes.length);
+      this.#byString.set(text, id);
+    }
+    return id;
   }
 
   string(id: number): string {
