@@ -6,6 +6,7 @@
  *     refused (429s, not timeouts).
  *
  *   npm run bench -w @lakegate/bench -- observability
+ *   BENCH_SLOTS=2 npm run bench -w @lakegate/bench -- observability     (gateway-wide query slots; default 4)
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -110,7 +111,7 @@ try {
 
   // 2. Fairness under a flood.
   const gateway = await launch('fairness', {
-    limits: { concurrentQueries: 4, queuedQueries: 64 },
+    limits: { concurrentQueries: Number(process.env.BENCH_SLOTS ?? 4), queuedQueries: 64 },
     tenants: {
       a: {
         apiKeys: ['tenant-a-key'],
@@ -147,7 +148,7 @@ try {
   const [flooded, flooder] = await Promise.all([run('tenant-b-key', 2, SECONDS), run('tenant-a-key', 40, SECONDS)]);
   const fmt = (statuses: Map<number, number>) => [...statuses].map(([s, n]) => `${s}: ${n}`).join(', ');
   report(
-    `observability: fairness, B with 2 clients, A flooding with 40 (20x), ${SECONDS} s each, 4 query slots, at most 2 per tenant`,
+    `observability: fairness, B with 2 clients, A flooding with 40 (20x), ${SECONDS} s each, ${process.env.BENCH_SLOTS ?? 4} query slots, at most 2 per tenant`,
     [
       ['B alone: p50 / p99', `${ms(alone.latency.median)} / ${ms(alone.latency.p99)}`],
       [

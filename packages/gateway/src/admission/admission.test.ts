@@ -4,7 +4,7 @@ import { Admission } from './admission.js';
 const signal = new AbortController().signal;
 
 describe('admission control', () => {
-  it('serves waiting tenants in turn, so a burst from one does not starve another', async () => {
+  it('serves first the waiting tenant that used the fewest slot seconds lately, so a burst waits behind itself', async () => {
     const admission = new Admission({ global: { concurrentQueries: 1 }, tenant: () => ({}) });
     const first = await admission.admit('a', signal);
     const order: string[] = [];
@@ -23,8 +23,32 @@ describe('admission control', () => {
       release = next.release;
     }
     release();
-    expect(order.indexOf('b')).toBe(1);
+    // a has just used the slot, b has not: b's one query goes before a's backlog, which then runs in order.
+    expect(order.indexOf('b')).toBe(0);
     expect(order.filter((w) => w.startsWith('a'))).toEqual(['a0', 'a1', 'a2', 'a3', 'a4']);
+  });
+
+  it('alternates between two tenants that use the slot alike', async () => {
+    let now = 0;
+    const admission = new Admission({ global: { concurrentQueries: 1 }, tenant: () => ({}), clock: () => now });
+    const first = await admission.admit('x', signal);
+    const waiting = ['a', 'b', 'a', 'b'].map((t, i) =>
+      admission.admit(t, signal).then((release) => ({ t, i, release })),
+    );
+    const order: string[] = [];
+    // Each query holds the slot for a minute: the tenant that ran last has used more lately, so the other goes next.
+    let release = first;
+    for (let n = 0; n < waiting.length; n++) {
+      now += 60_000;
+      release();
+      const next = await Promise.race(
+        waiting.map((p) => p.then((x) => (order.includes(`${x.t}${x.i}`) ? new Promise<never>(() => {}) : x))),
+      );
+      order.push(`${next.t}${next.i}`);
+      release = next.release;
+    }
+    release();
+    expect(order).toEqual(['a0', 'b1', 'a2', 'b3']);
   });
 
   it('refuses with RATE_LIMITED and Retry-After when a tenant’s queue or rate is full', async () => {

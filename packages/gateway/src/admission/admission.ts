@@ -53,10 +53,14 @@ class TokenBucket {
   }
 }
 
+/** How fast a tenant's recent slot time fades: half of it is forgotten every second. */
+const USAGE_HALF_LIFE_MS = 1000;
+
 /**
  * Admission control: per-tenant and gateway-wide limits on running and queued queries and on their rate, with a
- * fair queue — when a slot frees, the next query comes from the next waiting tenant in turn, so one tenant's burst
- * cannot starve the others. Refusals are RATE_LIMITED (429) with Retry-After, at once, never a timeout.
+ * fair queue — when a slot frees, the next query comes from the waiting tenant that has used the fewest slot
+ * seconds lately (in turn among equals), so a tenant's burst waits behind its own backlog and a light tenant waits at
+ * most for one running query. Refusals are RATE_LIMITED (429) with Retry-After, at once, never a timeout.
  */
 export class Admission {
   readonly #options: AdmissionOptions;
@@ -68,6 +72,8 @@ export class Admission {
   #total = 0;
   #queued = 0;
   readonly #buckets = new Map<string, TokenBucket>();
+  /** Each tenant's slot time, decaying (see USAGE_HALF_LIFE_MS), and when it was last brought up to date. */
+  readonly #usage = new Map<string, { ms: number; at: number }>();
 
   constructor(options: AdmissionOptions) {
     this.#options = options;
@@ -109,15 +115,26 @@ export class Admission {
     );
   }
 
+  /** The tenant's recent slot time, decayed to now, plus `add` milliseconds. */
+  #recentUsage(tenant: string, add = 0): number {
+    const now = this.#clock();
+    const entry = this.#usage.get(tenant);
+    const ms = (entry ? entry.ms * 0.5 ** ((now - entry.at) / USAGE_HALF_LIFE_MS) : 0) + add;
+    if (add > 0 || entry) this.#usage.set(tenant, { ms, at: now });
+    return ms;
+  }
+
   #start(tenant: string): () => void {
     this.#total++;
     this.#running.set(tenant, (this.#running.get(tenant) ?? 0) + 1);
+    const started = this.#clock();
     let released = false;
     return () => {
       if (released) return;
       released = true;
       this.#total--;
       this.#running.set(tenant, (this.#running.get(tenant) ?? 1) - 1);
+      this.#recentUsage(tenant, Math.max(1, this.#clock() - started));
       this.#dispatch();
     };
   }
@@ -133,18 +150,26 @@ export class Admission {
     return waiter;
   }
 
-  /** Grants freed slots to waiting tenants in turn, skipping tenants still at their own limit. */
+  /**
+   * Grants freed slots: each to the waiting tenant with the least recent slot time that is under its own limit
+   * (the earliest in turn among equals), until no waiting tenant can run.
+   */
   #dispatch(): void {
-    for (let scanned = 0; scanned < this.#turns.length && this.#turns.length > 0; ) {
-      const tenant = this.#turns[0] as string;
-      this.#turns = [...this.#turns.slice(1), tenant];
-      const queue = this.#queues.get(tenant);
-      if (!queue || queue.length === 0 || !this.#canRun(tenant)) {
-        scanned++;
-        continue;
+    for (;;) {
+      let chosen: string | undefined;
+      let least = Number.POSITIVE_INFINITY;
+      for (const tenant of this.#turns) {
+        if (!this.#queues.get(tenant)?.length || !this.#canRun(tenant)) continue;
+        const usage = this.#recentUsage(tenant);
+        if (usage < least) {
+          least = usage;
+          chosen = tenant;
+        }
       }
-      scanned = 0;
-      this.#dequeue(tenant, queue, 0).grant();
+      if (chosen === undefined) return;
+      // The chosen tenant goes to the end of the turns, so equals take turns.
+      this.#turns = [...this.#turns.filter((t) => t !== chosen), chosen];
+      this.#dequeue(chosen, this.#queues.get(chosen) as Waiter[], 0).grant();
     }
   }
 
