@@ -13,6 +13,7 @@ import { createWriteStream } from 'node:fs';
 import { access, mkdir, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { finished } from 'node:stream/promises';
+import { seeded } from '../../test/support/traffic-csv.js';
 
 export interface TrafficOptions {
   readonly rows: number;
@@ -235,18 +236,6 @@ const RESOURCES = [
   'prices',
 ];
 
-/** mulberry32: tiny, fast and plenty random for test data. Returns uniform numbers in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function positiveInteger(name: string, value: number): number {
   if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer: ${value}`);
   return value;
@@ -284,7 +273,7 @@ class TrafficGenerator {
     if (!(spanMs > 0 && Number.isFinite(spanMs))) throw new RangeError(`spanMs must be positive: ${spanMs}`);
     if (!Number.isFinite(start.getTime())) throw new RangeError('start must be a valid date');
     this.#rows = rows;
-    this.#random = mulberry32(seed);
+    this.#random = seeded(seed);
     this.#startMs = start.getTime();
     this.#msPerRow = spanMs / Math.max(rows, 1);
     const organizations = positiveInteger('organizations', options.organizations ?? 20);

@@ -4,27 +4,15 @@ import { collectRows, type Engine, type QueryRequest, type TableBinding } from '
 import { duckdbEngineFactory } from '@lakegate/engine-duckdb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalAggEngine } from './local-agg-engine.js';
-import { bindFiles, tempFolder } from './test-support.js';
+import { bindFiles, seededRandom, tempFolder } from './test-support.js';
 
 const TENANT = 'acme';
-
-/** mulberry32: a small seeded generator, so a failing query can be reproduced from the seed in its message. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const pick = <T>(next: () => number, items: readonly T[]): T => items[Math.floor(next() * items.length)] as T;
 
 /** API-traffic-like rows: timestamps, strings with NULLs, integers with NULLs, decimals, booleans, dates. */
 function trafficCsv(seed: number, rows: number): string {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const start = Date.UTC(2026, 0, 1);
   const lines = ['ts,org,proxy,status,latency,size,cached,day'];
   for (let i = 0; i < rows; i++) {
@@ -108,7 +96,7 @@ function randomPredicate(next: () => number, depth = 0): string {
 
 /** A random aggregation whose answer is deterministic: ordered by every dimension when LIMIT is used. */
 function randomQuery(seed: number): string {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const dims = DIMENSIONS.filter(() => next() < 0.3).slice(0, 3);
   const aggs = AGGREGATES.filter(() => next() < 0.25);
   if (aggs.length === 0) aggs.push(pick(next, AGGREGATES));

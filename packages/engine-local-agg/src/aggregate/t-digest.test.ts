@@ -1,26 +1,15 @@
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../test-support.js';
 import { TDigest, type TDigestState } from './t-digest.js';
 
-/** A small seeded generator, so that every run checks the same data. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function uniform(n: number, seed: number): Float64Array {
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   return Float64Array.from({ length: n }, () => random());
 }
 
 /** Log-normal (μ = 1, σ = 1.5): heavily skewed, like response times. */
 function logNormal(n: number, seed: number): Float64Array {
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   return Float64Array.from({ length: n }, () => {
     const normal = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
     return Math.exp(1 + 1.5 * normal);
