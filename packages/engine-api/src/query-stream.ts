@@ -91,6 +91,28 @@ export function wrapQueryStream(inner: QueryStream, options: WrapOptions): Query
   });
 }
 
+/**
+ * A result already computed as columns, streamed in batches of `batchRows` rows: for engines and layers that compute
+ * a whole result (an aggregation's groups, a cached answer) before handing it out.
+ */
+export function columnsStream(
+  schema: Schema,
+  result: { readonly columns: readonly (readonly unknown[])[]; readonly rowCount: number },
+  batchRows = 2048,
+): QueryStream {
+  let offset = 0;
+  return createQueryStream(schema, {
+    async next(): Promise<ColumnBatch | undefined> {
+      if (offset >= result.rowCount) return undefined;
+      const end = Math.min(result.rowCount, offset + batchRows);
+      const batch = { rowCount: end - offset, columns: result.columns.map((c) => c.slice(offset, end)) };
+      offset = end;
+      return batch;
+    },
+    close() {},
+  });
+}
+
 /** Reads a whole stream into rows (for tests and small results; the gateway streams instead). */
 export async function collectRows(stream: QueryStream): Promise<unknown[][]> {
   const rows: unknown[][] = [];

@@ -1,5 +1,3 @@
-export type { BoundAggregateQuery } from './exec/bind.js';
-export { bindAggregateQuery } from './exec/bind.js';
 export { MergedGroups } from './exec/merge-groups.js';
 export type { FinishPlan, GroupingSetPlan, KeyValue, PartialGroups, PassPlan, PlainGroups } from './exec/plan.js';
 export type { PassWork } from './exec/worker-pool.js';
@@ -9,17 +7,13 @@ export type * from './query/aggregate-query.js';
 export { parseLocalQuery } from './query/parse-query.js';
 export type { RollupAnswer, RollupDefinition, RollupPass } from './rollups/rollup-plan.js';
 export {
-  BUCKET_COLUMN,
   planRollupAnswer,
-  ROWS_COLUMN,
   readRollupLines,
   rollupLines,
   rollupPass,
   rollupProblems,
   rollupSql,
-  STATE_COLUMN,
   timestampText,
 } from './rollups/rollup-plan.js';
 export type { FileLayout } from './table/file-layout.js';
-export { combineLayouts, sniffFile } from './table/file-layout.js';
 export type { LocalColumn } from './table/local-types.js';

@@ -38,22 +38,16 @@ describe('local-agg reading CSV edge cases', () => {
             { signal: new AbortController().signal },
           ),
         );
-      expect(await run('SELECT s, n FROM q')).toEqual([
+      const expected = [
         ['z', 1n],
         ['a,b', 2n],
         ['say "hi"', 3n],
         [null, 4n],
         ['', 5n],
         ['ab', 6n],
-      ]);
-      expect(await run('SELECT s, sum(n) AS total FROM q GROUP BY s ORDER BY total')).toEqual([
-        ['z', 1n],
-        ['a,b', 2n],
-        ['say "hi"', 3n],
-        [null, 4n],
-        ['', 5n],
-        ['ab', 6n],
-      ]);
+      ];
+      expect(await run('SELECT s, n FROM q')).toEqual(expected);
+      expect(await run('SELECT s, sum(n) AS total FROM q GROUP BY s ORDER BY total')).toEqual(expected);
     } finally {
       await engine.close();
       await folder.remove();

@@ -6,7 +6,9 @@ import {
   type Column,
   type ColumnBatch,
   type ConfigResult,
+  columnsStream,
   createQueryStream,
+  type DatasetSnapshot,
   defineCapabilities,
   type Engine,
   type EngineDeps,
@@ -21,8 +23,8 @@ import {
 } from '@lakegate/engine-api';
 import { AggregationPass } from './exec/aggregation-pass.js';
 import { type BoundAggregateQuery, type BoundScan, bindAggregateQuery, bindScanQuery } from './exec/bind.js';
-import { MergedGroups } from './exec/merge-groups.js';
-import type { PartialGroups } from './exec/plan.js';
+import { finishSchema, MergedGroups } from './exec/merge-groups.js';
+import type { PartialGroups, PassPlan } from './exec/plan.js';
 import { compileRowPredicate, TRUE } from './exec/row-eval.js';
 import { type PassWork, WorkerPool } from './exec/worker-pool.js';
 import { parseLocalQuery } from './query/parse-query.js';
@@ -114,6 +116,23 @@ export class LocalAggEngine implements Engine {
     return layout;
   }
 
+  /**
+   * The columns of a CSV, TSV or NDJSON snapshot and the layout of each of its files, sniffed once per file version
+   * (rollups use it too, to plan passes over a source).
+   */
+  async describeSnapshot(
+    snapshot: DatasetSnapshot,
+  ): Promise<{ columns: readonly LocalColumn[]; layouts: readonly FileLayout[] }> {
+    const format = snapshot.format;
+    if (!isLocalFormat(format))
+      throw new LakegateError(
+        'UNSUPPORTED_QUERY',
+        `local-agg reads CSV, TSV and NDJSON; "${snapshot.dataset}" is ${format}.`,
+      );
+    const layouts = await Promise.all(snapshot.files.map((f) => this.#layout(f.path, f.etag, format)));
+    return { columns: combineLayouts(layouts), layouts };
+  }
+
   /** Files must lie in the tenant's own folders: the engine's own check, whatever the caller bound. */
   #assertOwned(request: QueryRequest, binding: TableBinding): void {
     const roots = this.#deps?.storage.tenantDirectories(request.tenant).map((d) => resolve(d));
@@ -133,29 +152,21 @@ export class LocalAggEngine implements Engine {
     if (snapshot.tenant !== request.tenant)
       throw new LakegateError('FORBIDDEN', `Dataset "${binding.name}" belongs to another tenant.`);
     this.#assertOwned(request, binding);
-    const format = snapshot.format;
-    if (!isLocalFormat(format))
-      throw new LakegateError(
-        'UNSUPPORTED_QUERY',
-        `local-agg reads CSV, TSV and NDJSON; "${binding.name}" is ${format}.`,
-      );
-    const layouts = await Promise.all(snapshot.files.map((f) => this.#layout(f.path, f.etag, format)));
+    const { columns, layouts } = await this.describeSnapshot(snapshot);
     for (const layout of layouts) {
       if (layout.unsupported.length > 0 && query.shape === 'scan' && query.columns === '*')
         throw new LakegateError('UNSUPPORTED_QUERY', `local-agg cannot read column "${layout.unsupported[0]}".`);
     }
-    const columns = combineLayouts(layouts);
     const byPath = new Map(snapshot.files.map((f, i) => [f.path, layouts[i] as FileLayout]));
     const files = snapshot.files.map((f) => ({ path: f.path, size: f.size }));
     const bytes = files.reduce((sum, f) => sum + f.size, 0);
-    if (query.shape === 'scan') {
-      const bound = bindScanQuery(query, columns);
-      const work = splitRanges(files, (p) => byPath.get(p) as FileLayout, SCAN_RANGE_BYTES).map((range) => ({
+    const workOf = (rangeBytes: number): PassWork[] =>
+      splitRanges(files, (p) => byPath.get(p) as FileLayout, rangeBytes).map((range) => ({
         range,
         layout: byPath.get(range.path) as FileLayout,
       }));
-      return { shape: 'scan', bound, work, bytes };
-    }
+    if (query.shape === 'scan')
+      return { shape: 'scan', bound: bindScanQuery(query, columns), work: workOf(SCAN_RANGE_BYTES), bytes };
     const bound = bindAggregateQuery(query, columns);
     const unsupported = layouts.flatMap((l) => l.unsupported).map((n) => n.toLowerCase());
     for (const index of bound.pass.needed) {
@@ -164,11 +175,7 @@ export class LocalAggEngine implements Engine {
         throw new LakegateError('UNSUPPORTED_QUERY', `local-agg cannot read column "${name}".`);
     }
     const rangeBytes = bytes < this.#config.inlineBytes ? SCAN_RANGE_BYTES : this.#config.rangeBytes;
-    const work = splitRanges(files, (p) => byPath.get(p) as FileLayout, rangeBytes).map((range) => ({
-      range,
-      layout: byPath.get(range.path) as FileLayout,
-    }));
-    return { shape: 'aggregate', bound, work, bytes };
+    return { shape: 'aggregate', bound, work: workOf(rangeBytes), bytes };
   }
 
   async check(request: QueryRequest): Promise<CheckResult> {
@@ -280,37 +287,30 @@ export class LocalAggEngine implements Engine {
     signal: AbortSignal,
   ): { schema: Column[]; next(): Promise<ColumnBatch | undefined> } {
     const { pass, finish } = prepared.bound;
-    const schema = finish.select.map((s) => ({
-      name: s.name,
-      type: s.ref.source === 'dim' ? finish.dimTypes[s.ref.index] : finish.aggregates[s.ref.index]?.output,
-    })) as Column[];
-    let result: { columns: unknown[][]; rowCount: number } | undefined;
-    let offset = 0;
-    const compute = async (): Promise<{ columns: unknown[][]; rowCount: number }> => {
+    const schema = finishSchema(finish);
+    let result: AsyncIterator<ColumnBatch> | undefined;
+    const compute = async (): Promise<AsyncIterator<ColumnBatch>> => {
       const partials: PartialGroups[][] =
         prepared.bytes < this.#config.inlineBytes
           ? [await runInline(pass, prepared.work, signal)]
           : (await this.#pool.run(pass, prepared.work, signal)).partials;
       const merged = new MergedGroups(pass.sets[0] as (typeof pass.sets)[0]);
       for (const partial of partials) merged.add(partial[0] as PartialGroups);
-      return merged.finish(finish, maxRows);
+      return columnsStream(schema, merged.finish(finish, maxRows), BATCH_ROWS)[Symbol.asyncIterator]();
     };
     return {
       schema,
       async next() {
         result ??= await compute();
-        if (offset >= result.rowCount) return undefined;
-        const end = Math.min(result.rowCount, offset + BATCH_ROWS);
-        const rows = { rowCount: end - offset, columns: result.columns.map((c) => c.slice(offset, end)) };
-        offset = end;
-        return rows;
+        const next = await result.next();
+        return next.done ? undefined : next.value;
       },
     };
   }
 
   /** Runs a pass over arbitrary grouping sets on the workers: what rollups use to compute several at once. */
   async runPass(
-    pass: AggregationPassPlan,
+    pass: PassPlan,
     work: readonly PassWork[],
     signal: AbortSignal,
   ): Promise<{ partials: PartialGroups[][]; rows: number }> {
@@ -335,14 +335,8 @@ export class LocalAggEngine implements Engine {
   }
 }
 
-type AggregationPassPlan = ConstructorParameters<typeof AggregationPass>[0];
-
 /** A pass on the calling thread, a range at a time, yielding between ranges so aborts and other requests land. */
-async function runInline(
-  plan: AggregationPassPlan,
-  work: readonly PassWork[],
-  signal: AbortSignal,
-): Promise<PartialGroups[]> {
+async function runInline(plan: PassPlan, work: readonly PassWork[], signal: AbortSignal): Promise<PartialGroups[]> {
   const pass = new AggregationPass(plan);
   for (const { range, layout } of work) {
     await new Promise<void>((resolve) => setImmediate(resolve));

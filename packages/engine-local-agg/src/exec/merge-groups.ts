@@ -430,6 +430,14 @@ export class MergedGroups {
   }
 }
 
+/** The result's columns: the select list's names with the types of its dimensions and aggregates. */
+export function finishSchema(plan: FinishPlan): Column[] {
+  return plan.select.map((s) => ({
+    name: s.name,
+    type: s.ref.source === 'dim' ? plan.dimTypes[s.ref.index] : (plan.aggregates[s.ref.index] as AggregatePlan).output,
+  })) as Column[];
+}
+
 function outputConverter(plan: AggregatePlan): (v: number) => unknown {
   if (plan.output.kind === 'bigint') return (v) => BigInt(Math.round(v));
   if (plan.output.kind === 'float') return (v) => v;

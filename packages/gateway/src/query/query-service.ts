@@ -1,6 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import {
-  createQueryStream,
+  columnsStream,
   isLakegateError,
   LakegateError,
   type QueryRequest,
@@ -82,21 +82,6 @@ function valuesTable(
     return `SELECT * FROM (VALUES ${typed(columns.map(() => null))}) AS t(${names}) WHERE false`;
   }
   return `SELECT * FROM (VALUES ${rows.map(typed).join(', ')}) AS t(${names})`;
-}
-
-/** A computed result as a stream of batches. */
-function tableStream(result: { schema: Schema; columns: unknown[][]; rowCount: number }): QueryStream {
-  let offset = 0;
-  return createQueryStream(result.schema, {
-    async next() {
-      if (offset >= result.rowCount) return undefined;
-      const end = Math.min(result.rowCount, offset + 2048);
-      const batch = { rowCount: end - offset, columns: result.columns.map((c) => c.slice(offset, end)) };
-      offset = end;
-      return batch;
-    },
-    close() {},
-  });
 }
 
 /** Lakegate's catalog name, as BI tools qualify tables: `lakegate.<tenant>.<dataset>`. */
@@ -331,7 +316,7 @@ export class QueryService {
         engineId = 'local-agg';
         releaseAll();
         return {
-          stream: tableStream(answer.result),
+          stream: columnsStream(answer.result.schema, answer.result),
           engine: 'local-agg',
           route: `answered from rollup ${answer.rollup}`,
           rollup: answer.rollup,

@@ -8,7 +8,6 @@ import {
   type TableBinding,
 } from '@lakegate/engine-api';
 import {
-  combineLayouts,
   type FileLayout,
   type LocalAggEngine,
   type LocalColumn,
@@ -21,7 +20,6 @@ import {
   rollupLines,
   rollupPass,
   rollupSql,
-  sniffFile,
   timestampText,
 } from '@lakegate/engine-local-agg';
 import type { BlobStore, Storage } from '@lakegate/storage';
@@ -125,7 +123,6 @@ export class RollupService {
   readonly #contexts: RollupContext[];
   readonly #clock: () => number;
   readonly #lastQuery = new Map<string, number>();
-  readonly #layouts = new Map<string, Promise<FileLayout>>();
   /** Time range of each source file (path and etag): intervals read only the files that overlap them. */
   readonly #fileRanges = new Map<string, { min: number; max: number } | null>();
   readonly #intervals = new Map<string, PlainGroups>();
@@ -305,23 +302,9 @@ export class RollupService {
     }
   }
 
-  async #layout(path: string, etag: string, format: FileLayout['format']): Promise<FileLayout> {
-    const key = `${path}\0${etag}`;
-    let layout = this.#layouts.get(key);
-    if (!layout) {
-      layout = sniffFile(path, format);
-      layout.catch(() => this.#layouts.delete(key));
-      remember(this.#layouts, key, layout);
-    }
-    return layout;
-  }
-
-  /** The source's columns and the layout of each file. */
-  async #sourceLayout(snapshot: DatasetSnapshot): Promise<{ columns: readonly LocalColumn[]; layouts: FileLayout[] }> {
-    const format = snapshot.format;
-    if (format === 'parquet') throw new LakegateError('UNSUPPORTED_QUERY', 'Rollups read CSV, TSV or NDJSON.');
-    const layouts = await Promise.all(snapshot.files.map((f) => this.#layout(f.path, f.etag, format)));
-    return { columns: combineLayouts(layouts), layouts };
+  /** The source's columns and the layout of each file (sniffed once per file version by the engine). */
+  #sourceLayout(snapshot: DatasetSnapshot): ReturnType<LocalAggEngine['describeSnapshot']> {
+    return this.#options.engine.describeSnapshot(snapshot);
   }
 
   /** Min and max of the time column per file, computed once per file version with a light pass. */
