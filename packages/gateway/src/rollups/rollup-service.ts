@@ -59,6 +59,15 @@ export interface IntervalRecord {
   readonly inputs?: string;
 }
 
+/** A context's state for one tick: read once, then used for its fresh intervals and its holes. */
+interface SchedulePlan {
+  readonly lastEnd: number;
+  readonly records: readonly Map<number, IntervalRecord>[];
+  readonly inputs: ReadonlyMap<number, string>;
+  /** Intervals this tick has computed (or tried): the holes pass does not take them again. */
+  readonly handled: Set<number>;
+}
+
 /** Rollups of one tenant that read the same source at the same interval: computed together, in one pass. */
 interface RollupContext {
   readonly tenant: string;
@@ -192,9 +201,20 @@ export class RollupService {
     const order = [...this.#contexts].sort(
       (a, b) => (this.#lastQuery.get(b.tenant) ?? 0) - (this.#lastQuery.get(a.tenant) ?? 0),
     );
-    // Fresh intervals of every context first, then the holes.
-    for (const context of order) await this.#runDue(context, 'fresh');
-    for (const context of order) await this.#runDue(context, 'holes');
+    // Each context's state is read once per tick; fresh intervals of every context first, then the holes.
+    const plans = new Map<RollupContext, SchedulePlan>();
+    for (const context of order) {
+      const plan = await this.#schedule(context);
+      if (plan) plans.set(context, plan);
+    }
+    for (const [context, plan] of plans) await this.#runDue(context, 'fresh', plan);
+    for (const [context, plan] of plans) await this.#runDue(context, 'holes', plan);
+    // New interval files become visible in the rollups' own datasets: one listing per rollup and tick.
+    for (const [context, plan] of plans) {
+      if (plan.handled.size === 0) continue;
+      for (const rollup of context.rollups)
+        void this.#options.storage.refresh(context.tenant, rollup.name).catch(() => undefined);
+    }
   }
 
   /** The end of the newest interval that is complete (and past its delay for late files). */
@@ -258,20 +278,20 @@ export class RollupService {
     return this.#clock() - (record.finishedAt ?? record.startedAt ?? 0) < wait;
   }
 
-  async #runDue(context: RollupContext, kind: 'fresh' | 'holes'): Promise<void> {
-    if (this.#abort.signal.aborted) return;
+  /** What a tick needs to know of a context: interval records, input fingerprints, and what it has handled. */
+  async #schedule(context: RollupContext): Promise<SchedulePlan | undefined> {
+    if (this.#abort.signal.aborted) return undefined;
     const { logger, storage } = this.#options;
     const lastEnd = this.#lastEnd(context);
-    let records: Map<number, IntervalRecord>[];
-    let inputs: Map<number, string>;
     try {
-      records = await Promise.all(context.rollups.map((r) => this.#records(context.tenant, r.name)));
+      const records = await Promise.all(context.rollups.map((r) => this.#records(context.tenant, r.name)));
       const lease = await storage.acquire(context.tenant, context.source, this.#abort.signal);
       try {
         const { columns, layouts } = await this.#sourceLayout(lease.snapshot);
         const lead = context.rollups[0] as RollupConfig;
         const ranges = await this.#fileRangesOf(lease.snapshot, layouts, columns, lead.timeColumn);
-        inputs = this.#inputsByInterval(context, lease.snapshot, ranges, context.startMs, lastEnd);
+        const inputs = this.#inputsByInterval(context, lease.snapshot, ranges, context.startMs, lastEnd);
+        return { lastEnd, records, inputs, handled: new Set() };
       } finally {
         lease.release();
       }
@@ -282,8 +302,12 @@ export class RollupService {
           source: context.source,
           error: (error as Error).message,
         });
-      return;
+      return undefined;
     }
+  }
+
+  async #runDue(context: RollupContext, kind: 'fresh' | 'holes', plan: SchedulePlan): Promise<void> {
+    const { lastEnd, records, inputs, handled } = plan;
     const due: number[] = [];
     const limit = kind === 'fresh' ? FRESH_INTERVALS : this.#options.config.rollups.backfillPerTick;
     const newest = lastEnd - context.intervalMs;
@@ -292,13 +316,13 @@ export class RollupService {
         ? Math.max(context.startMs, newest - (FRESH_INTERVALS - 1) * context.intervalMs)
         : context.startMs;
     for (let start = newest; start >= stop && due.length < limit; start -= context.intervalMs) {
-      if (this.#isDone(context, records, start, inputs.get(start) ?? '')) continue;
+      if (handled.has(start) || this.#isDone(context, records, start, inputs.get(start) ?? '')) continue;
       if (this.#backingOff(records, start)) continue;
       due.push(start);
     }
     for (const start of due) {
       if (this.#abort.signal.aborted) return;
-      await this.#compute(context, start, records[0]?.get(start));
+      if (await this.#compute(context, start, records[0]?.get(start))) handled.add(start);
     }
   }
 
@@ -432,7 +456,6 @@ export class RollupService {
         groups,
         durationMs: done.durationMs,
       });
-      for (const rollup of context.rollups) void storage.refresh(context.tenant, rollup.name).catch(() => undefined);
       // The audit reads the files the interval's pass read; when none did, it reads them all.
       const overlapping = lease.snapshot.files.filter((f) => work.some((w) => w.range.path === f.path));
       const audited = overlapping.length > 0 ? { ...lease.snapshot, files: overlapping } : lease.snapshot;
