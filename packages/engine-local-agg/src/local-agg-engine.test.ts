@@ -21,7 +21,7 @@ runEngineConformance({ describe, it, beforeAll, afterAll }, 'local-agg', {
 });
 
 describe('local-agg reading CSV edge cases', () => {
-  it('reads quoted fields, doubled quotes, CRLF and a last line without a line break', async () => {
+  it('reads quoted fields, doubled quotes, quoted empty fields, CRLF and a last line without a line break', async () => {
     const folder = await tempFolder('local-agg-csv-');
     const engine = new LocalAggEngine(
       { threads: 1, inlineBytes: 1024 * 1024, rangeBytes: 1024 * 1024 },
@@ -38,16 +38,55 @@ describe('local-agg reading CSV edge cases', () => {
             { signal: new AbortController().signal },
           ),
         );
-      const expected = [
+      // An empty field is NULL, quoted or not (DuckDB's allow_quoted_nulls).
+      expect(await run('SELECT s, n FROM q')).toEqual([
         ['z', 1n],
         ['a,b', 2n],
         ['say "hi"', 3n],
         [null, 4n],
-        ['', 5n],
+        [null, 5n],
         ['ab', 6n],
-      ];
-      expect(await run('SELECT s, n FROM q')).toEqual(expected);
-      expect(await run('SELECT s, sum(n) AS total FROM q GROUP BY s ORDER BY total')).toEqual(expected);
+      ]);
+      expect(await run('SELECT s, sum(n) AS total FROM q GROUP BY s ORDER BY total')).toEqual([
+        ['z', 1n],
+        ['a,b', 2n],
+        ['say "hi"', 3n],
+        ['ab', 6n],
+        [null, 9n],
+      ]);
+    } finally {
+      await engine.close();
+      await folder.remove();
+    }
+  });
+
+  it('reads short lines as NULLs and names a value beyond the sampled rows that does not fit its column', async () => {
+    const folder = await tempFolder('local-agg-csv-');
+    const engine = new LocalAggEngine(
+      { threads: 1, inlineBytes: 1024 * 1024, rangeBytes: 1024 * 1024 },
+      { storage: { tenantDirectories: () => [folder.dir] } },
+    );
+    try {
+      const short = join(folder.dir, 'short.csv');
+      await writeFile(short, 's,n,x\na,1,2\nb,-3\nc\n');
+      const bad = join(folder.dir, 'bad.csv');
+      const rows = Array.from({ length: 20_600 }, (_, i) => `k,${i}`);
+      rows[20_550] = 'k,12x';
+      await writeFile(bad, `s,n\n${rows.join('\n')}\n`);
+      const tables = [await bindFiles('acme', 'short', 'csv', [short]), await bindFiles('acme', 'bad', 'csv', [bad])];
+      const run = async (sql: string) =>
+        collectRows(
+          await engine.execute({ queryId: 'q', tenant: 'acme', sql, tables }, { signal: new AbortController().signal }),
+        );
+      expect(await run('SELECT s, n, x FROM short')).toEqual([
+        ['a', 1n, 2n],
+        ['b', -3n, null],
+        ['c', null, null],
+      ]);
+      await expect(run('SELECT s, sum(n) FROM bad GROUP BY s')).rejects.toMatchObject({
+        code: 'INVALID_REQUEST',
+        message: expect.stringContaining('Column "n" holds "12x", which is not a BIGINT'),
+      });
     } finally {
       await engine.close();
       await folder.remove();

@@ -108,10 +108,9 @@ function sniffDelimited(lines: readonly string[], format: 'csv' | 'tsv', text: s
   const types: (LocalType | undefined)[] = header.map(() => undefined);
   for (const line of lines.slice(1)) {
     if (line === '') continue;
-    const { fields, quoted } = splitCsvLine(line, delimiter);
-    fields.forEach((field, i) => {
-      if (i >= types.length || (field === '' && !quoted[i])) return;
-      types[i] = quoted[i] ? 'varchar' : widen(types[i], sniffValue(field));
+    // As DuckDB: a quoted value is sniffed by what it holds, and an empty one (quoted or not) says nothing.
+    splitCsvLine(line, delimiter).fields.forEach((field, i) => {
+      if (i < types.length && field !== '') types[i] = widen(types[i], sniffValue(field));
     });
   }
   return {

@@ -1,4 +1,8 @@
 const decoder = new TextDecoder();
+
+/** The 32-bit FNV-1a hash the interner keys bytes by: callers that scan a field anyway may hash it as they go. */
+export const FNV_OFFSET = 0x811c9dc5 | 0;
+export const FNV_PRIME = 0x01000193;
 const encoder = new TextEncoder();
 
 /**
@@ -24,8 +28,13 @@ export class Interner {
 
   /** The id of `bytes[start, end)`, adding it when new. */
   internBytes(bytes: Uint8Array, start: number, end: number): number {
-    let hash = 0x811c9dc5 | 0;
-    for (let i = start; i < end; i++) hash = Math.imul(hash ^ (bytes[i] as number), 0x01000193);
+    let hash = FNV_OFFSET;
+    for (let i = start; i < end; i++) hash = Math.imul(hash ^ (bytes[i] as number), FNV_PRIME);
+    return this.internHashed(bytes, start, end, hash);
+  }
+
+  /** {@link internBytes} for a caller that has already computed the bytes' FNV-1a hash. */
+  internHashed(bytes: Uint8Array, start: number, end: number, hash: number): number {
     const mask = this.#table.length - 1;
     const length = end - start;
     for (let slot = hash & mask; ; slot = (slot + 1) & mask) {

@@ -76,8 +76,9 @@ export function parseTimestamp(text: string): number | undefined {
 /** Sniffs one sample value's type, as DuckDB's CSV sniffer would (booleans, integers, doubles, dates, timestamps). */
 export function sniffValue(text: string): LocalType {
   if (/^(true|false)$/i.test(text)) return 'boolean';
-  if (/^[-+]?\d{1,18}$/.test(text)) return 'bigint';
-  if (/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text)) return 'double';
+  // DuckDB's sniffer reads a leading minus but not a leading plus as part of a number.
+  if (/^-?\d{1,18}$/.test(text)) return 'bigint';
+  if (/^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text)) return 'double';
   if (DATE.test(text)) return 'date';
   if (TIMESTAMP.test(text)) return 'timestamp';
   return 'varchar';

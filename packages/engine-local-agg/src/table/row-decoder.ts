@@ -1,6 +1,6 @@
 import { LakegateError } from '@lakegate/engine-api';
 import type { FileLayout } from './file-layout.js';
-import type { Interner } from './interner.js';
+import { FNV_OFFSET, FNV_PRIME, type Interner } from './interner.js';
 import { daysFromCivil, type LocalColumn, type LocalType, parseDate, parseTimestamp } from './local-types.js';
 
 /**
@@ -183,7 +183,26 @@ function decodeField(
   return !Number.isNaN(value);
 }
 
-/** A decoder for CSV/TSV lines that splits only up to the last needed field and decodes only needed fields. */
+/** What the CSV/TSV decoder does with a field: skip it, or read it as one of the types it parses inline. */
+const SKIP = 0;
+const VARCHAR = 1;
+const BIGINT = 2;
+const TIMESTAMP = 3;
+const OTHER = 4;
+const OPS: Readonly<Record<LocalType, number>> = {
+  varchar: VARCHAR,
+  bigint: BIGINT,
+  timestamp: TIMESTAMP,
+  double: OTHER,
+  boolean: OTHER,
+  date: OTHER,
+};
+
+/**
+ * A decoder for CSV/TSV lines that splits only up to the last needed field and decodes only needed fields. An
+ * unquoted field is read in the same scan that finds its end: a string is hashed and an integer accumulated byte
+ * by byte, so each byte of the line is looked at once. Quoted fields take a slower path through a scratch buffer.
+ */
 function delimitedDecoder(
   layout: FileLayout,
   columns: readonly LocalColumn[],
@@ -191,73 +210,235 @@ function delimitedDecoder(
   interners: readonly (Interner | undefined)[],
   slots: RowSlots,
 ): RowDecoder {
-  const wanted = new Uint8Array(columns.length);
-  for (const c of needed) wanted[c] = 1;
+  const ops = new Uint8Array(columns.length);
+  for (const c of needed) ops[c] = OPS[(columns[c] as LocalColumn).type];
   const last = needed.length === 0 ? -1 : Math.max(...needed);
   const types = columns.map((c) => c.type);
   const delimiter = layout.delimiter;
+  const { nums, ids, nulls } = slots;
   let scratch = new Uint8Array(256);
 
+  /** Decodes a needed field of column c from `source[from, to)` (the slow path: any type, any source). */
+  const decodeSlow = (source: Uint8Array, from: number, to: number, c: number): void => {
+    nulls[c] = 0;
+    if (!decodeField(types[c] as LocalType, source, from, to, c, slots, interners[c]))
+      throw conversionError(columns[c] as LocalColumn, source, from, to);
+  };
+
+  /** A quoted field starting at `bytes[i]`: copied without its quotes (and with "" as ") into the scratch buffer. */
+  const quotedField = (bytes: Uint8Array, i: number, end: number, c: number): number => {
+    let length = 0;
+    let closed = false;
+    i++;
+    for (; i < end; i++) {
+      const b = bytes[i] as number;
+      if (b === QUOTE) {
+        if (i + 1 < end && bytes[i + 1] === QUOTE) i++;
+        else {
+          i++;
+          closed = true;
+          break;
+        }
+      }
+      if (length === scratch.length) {
+        const next = new Uint8Array(scratch.length * 2);
+        next.set(scratch);
+        scratch = next;
+      }
+      scratch[length++] = bytes[i] as number;
+    }
+    // A quoted line break past the sampled part of the file: the file was split where it must not be.
+    if (!closed && !layout.quoted) throw quotedLineBreak(columns[c] as LocalColumn);
+    while (i < end && bytes[i] !== delimiter) i++;
+    // A quoted empty field is NULL too, as in DuckDB (whose `allow_quoted_nulls` is on by default).
+    if (ops[c] === SKIP) return i;
+    if (length === 0) nulls[c] = 1;
+    else decodeSlow(scratch, 0, length, c);
+    return i;
+  };
+
+  const slow = (bytes: Uint8Array, start: number, end: number): void => {
+    let i = start;
+    for (let c = 0; c <= last; c++) {
+      if (i > end) {
+        // The line has fewer fields than the header: the rest are NULL.
+        nulls[c] = 1;
+        continue;
+      }
+      const from = i;
+      if (i < end && bytes[i] === QUOTE) {
+        i = quotedField(bytes, i, end, c) + 1;
+        continue;
+      }
+      switch (ops[c]) {
+        case SKIP:
+          while (i < end && bytes[i] !== delimiter) i++;
+          break;
+        case VARCHAR: {
+          let hash = FNV_OFFSET;
+          for (; i < end; i++) {
+            const b = bytes[i] as number;
+            if (b === delimiter) break;
+            hash = Math.imul(hash ^ b, FNV_PRIME);
+          }
+          if (i === from) nulls[c] = 1;
+          else {
+            nulls[c] = 0;
+            ids[c] = (interners[c] as Interner).internHashed(bytes, from, i, hash);
+          }
+          break;
+        }
+        case BIGINT: {
+          const sign = bytes[i];
+          if (sign === MINUS || sign === PLUS) i++;
+          const first = i;
+          let value = 0;
+          for (; i < end; i++) {
+            const d = (bytes[i] as number) - ZERO;
+            if (d < 0 || d > 9) break;
+            value = value * 10 + d;
+          }
+          if (i < end && bytes[i] !== delimiter) {
+            // Not an integer after all: let the slow path name the value in its error.
+            while (i < end && bytes[i] !== delimiter) i++;
+            decodeSlow(bytes, from, i, c);
+          } else if (i === from) nulls[c] = 1;
+          else if (i === first) decodeSlow(bytes, from, i, c);
+          else {
+            nulls[c] = 0;
+            nums[c] = sign === MINUS ? -value : value;
+          }
+          break;
+        }
+        case TIMESTAMP: {
+          while (i < end && bytes[i] !== delimiter) i++;
+          if (i === from) nulls[c] = 1;
+          else {
+            const value = parseTimestampBytes(bytes, from, i);
+            if (Number.isNaN(value)) throw conversionError(columns[c] as LocalColumn, bytes, from, i);
+            nulls[c] = 0;
+            nums[c] = value;
+          }
+          break;
+        }
+        default:
+          while (i < end && bytes[i] !== delimiter) i++;
+          if (i === from) nulls[c] = 1;
+          else decodeSlow(bytes, from, i, c);
+      }
+      i++;
+    }
+  };
+  const fast = compileFastPath(ops, types, last, delimiter, interners, slots);
   return {
     slots,
     decode(bytes, start, end) {
-      let i = start;
-      for (let c = 0; c <= last; c++) {
-        if (i > end) {
-          // The line has fewer fields than the header: the rest are NULL.
-          slots.nulls[c] = 1;
-          continue;
-        }
-        let fieldStart = i;
-        let fieldEnd: number;
-        let source = bytes;
-        let quoted = false;
-        if (i < end && bytes[i] === QUOTE) {
-          // A quoted field: copy it without its quotes (and with "" as ") into the scratch buffer.
-          quoted = true;
-          let length = 0;
-          let closed = false;
-          i++;
-          for (; i < end; i++) {
-            const b = bytes[i] as number;
-            if (b === QUOTE) {
-              if (i + 1 < end && bytes[i + 1] === QUOTE) i++;
-              else {
-                i++;
-                closed = true;
-                break;
-              }
-            }
-            if (length === scratch.length) {
-              const next = new Uint8Array(scratch.length * 2);
-              next.set(scratch);
-              scratch = next;
-            }
-            scratch[length++] = bytes[i] as number;
-          }
-          // A quoted line break past the sampled part of the file: the file was split where it must not be.
-          if (!closed && !layout.quoted) throw quotedLineBreak(columns[c] as LocalColumn);
-          while (i < end && bytes[i] !== delimiter) i++;
-          source = scratch;
-          fieldStart = 0;
-          fieldEnd = length;
-        } else {
-          while (i < end && bytes[i] !== delimiter) i++;
-          fieldEnd = i;
-        }
-        i++;
-        if (wanted[c] === 0) continue;
-        if (fieldEnd === fieldStart && !quoted) {
-          slots.nulls[c] = 1;
-          continue;
-        }
-        slots.nulls[c] = 0;
-        const type = types[c] as LocalType;
-        if (!decodeField(type, source, fieldStart, fieldEnd, c, slots, interners[c]))
-          throw conversionError(columns[c] as LocalColumn, source, fieldStart, fieldEnd);
-      }
+      if (!fast(bytes, start, end)) slow(bytes, start, end);
     },
   };
+}
+
+type FastPath = (bytes: Uint8Array, start: number, end: number) => boolean;
+
+/**
+ * Compiles the common case of a CSV/TSV line, where no field is quoted and every needed field is there, into one
+ * function with a straight run of code per field: no loop over the columns, no dispatch on types, and a timestamp
+ * of the length the previous one had is parsed without scanning for its end first (the parser checks every byte
+ * position, so a delimiter inside would fail it). It returns false for anything else (quotes, short lines, values
+ * that do not parse), and the general decoder then decodes the whole line again, errors included. The source
+ * holds only small integers checked as such; everything else is passed in as values.
+ */
+function compileFastPath(
+  ops: Uint8Array,
+  types: readonly LocalType[],
+  last: number,
+  delimiter: number,
+  interners: readonly (Interner | undefined)[],
+  slots: RowSlots,
+): FastPath {
+  if (!Number.isInteger(delimiter) || delimiter < 0 || delimiter > 255) throw new Error('bad delimiter');
+  const D = delimiter;
+  const lines = ['return function fast(bytes, start, end) {', '  let i = start;', '  let from = 0;'];
+  for (let c = 0; c <= last; c++) {
+    lines.push('  from = i;', '  if (bytes[i] === 34) return false;');
+    switch (ops[c]) {
+      case SKIP:
+        lines.push(`  while (i < end && bytes[i] !== ${D}) i++;`);
+        break;
+      case VARCHAR:
+        lines.push(
+          '  {',
+          '    let hash = FNV_OFFSET;',
+          `    for (; i < end; i++) { const b = bytes[i]; if (b === ${D}) break; hash = Math.imul(hash ^ b, FNV_PRIME); }`,
+          `    if (i === from) nulls[${c}] = 1;`,
+          `    else { nulls[${c}] = 0; ids[${c}] = interners[${c}].internHashed(bytes, from, i, hash); }`,
+          '  }',
+        );
+        break;
+      case BIGINT:
+        lines.push(
+          '  {',
+          '    const sign = bytes[i];',
+          '    if (sign === 45 || sign === 43) i++;',
+          '    const first = i;',
+          '    let value = 0;',
+          '    for (; i < end; i++) { const d = bytes[i] - 48; if (d < 0 || d > 9) break; value = value * 10 + d; }',
+          `    if (i < end && bytes[i] !== ${D}) return false;`,
+          `    if (i === from) nulls[${c}] = 1;`,
+          '    else if (i === first) return false;',
+          `    else { nulls[${c}] = 0; nums[${c}] = sign === 45 ? -value : value; }`,
+          '  }',
+        );
+        break;
+      case TIMESTAMP:
+        lines.push(
+          '  {',
+          `    const length = lengths[${c}];`,
+          '    let value = NaN;',
+          `    if (from + length <= end && (from + length === end || bytes[from + length] === ${D})) value = parseTimestamp(bytes, from, from + length);`,
+          `    if (value === value) { i = from + length; nulls[${c}] = 0; nums[${c}] = value; }`,
+          '    else {',
+          `      while (i < end && bytes[i] !== ${D}) i++;`,
+          `      if (i === from) nulls[${c}] = 1;`,
+          '      else {',
+          '        value = parseTimestamp(bytes, from, i);',
+          '        if (value !== value) return false;',
+          `        nulls[${c}] = 0; nums[${c}] = value; lengths[${c}] = i - from;`,
+          '      }',
+          '    }',
+          '  }',
+        );
+        break;
+      default:
+        lines.push(
+          `  while (i < end && bytes[i] !== ${D}) i++;`,
+          `  if (i === from) nulls[${c}] = 1;`,
+          `  else if (!decodeOther(bytes, from, i, ${c})) return false;`,
+        );
+    }
+    if (c < last) lines.push('  if (i >= end) return false;', '  i++;');
+  }
+  lines.push('  return true;', '};');
+  const { nums, ids, nulls } = slots;
+  // The length of the last timestamp of each column: files mostly write every timestamp alike.
+  const lengths = new Int32Array(ops.length).fill(23);
+  const decodeOther = (bytes: Uint8Array, from: number, to: number, c: number): boolean => {
+    nulls[c] = 0;
+    return decodeField(types[c] as LocalType, bytes, from, to, c, slots, interners[c]);
+  };
+  const build = new Function(
+    'nums',
+    'ids',
+    'nulls',
+    'interners',
+    'lengths',
+    'parseTimestamp',
+    'decodeOther',
+    'FNV_OFFSET',
+    'FNV_PRIME',
+    lines.join('\n'),
+  ) as (...args: unknown[]) => FastPath;
+  return build(nums, ids, nulls, interners, lengths, parseTimestampBytes, decodeOther, FNV_OFFSET, FNV_PRIME);
 }
 
 function ndjsonDecoder(
