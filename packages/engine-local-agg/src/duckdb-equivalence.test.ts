@@ -153,8 +153,9 @@ describe('local-agg gives DuckDB answers', () => {
     await Promise.all(paths.map((path, i) => writeFile(path, trafficCsv(i + 7, 8000))));
     binding = await bindFiles(TENANT, 'traffic', 'csv', paths);
     const storage = { tenantDirectories: () => [folder.dir] };
-    // inlineBytes 1 and small ranges: every query runs on the worker threads over several ranges per file.
-    local = new LocalAggEngine({ threads: 2, inlineBytes: 1, rangeBytes: 100_000 }, { storage });
+    // inlineBytes 1 and small ranges: every query runs on the worker threads over several ranges per file, and
+    // shareGroups 1: every grouped result is merged and finished in shares across the workers.
+    local = new LocalAggEngine({ threads: 2, inlineBytes: 1, rangeBytes: 100_000, shareGroups: 1 }, { storage });
     const parsed = duckdbEngineFactory.parseConfig({ threads: 1, memoryLimit: '256MB' });
     if (!parsed.ok) throw new Error(parsed.problems.join('; '));
     duckdb = await duckdbEngineFactory.create(parsed.config, { storage });

@@ -23,8 +23,8 @@ import {
 } from '@lakegate/engine-api';
 import { AggregationPass } from './exec/aggregation-pass.js';
 import { type BoundAggregateQuery, type BoundScan, bindAggregateQuery, bindScanQuery } from './exec/bind.js';
-import { finishSchema, MergedGroups } from './exec/merge-groups.js';
-import type { PartialGroups, PassPlan } from './exec/plan.js';
+import { type FinishedGroups, finishGroups, finishSchema, MergedGroups } from './exec/merge-groups.js';
+import type { GroupingSetPlan, PartialGroups, PassPlan } from './exec/plan.js';
 import { compileRowPredicate, TRUE } from './exec/row-eval.js';
 import { type PassWork, WorkerPool } from './exec/worker-pool.js';
 import { parseLocalQuery } from './query/parse-query.js';
@@ -41,9 +41,12 @@ export interface LocalAggConfig {
   readonly inlineBytes: number;
   /** Bytes per range handed to a worker. */
   readonly rangeBytes: number;
+  /** Results of at least this many groups are merged and finished by all workers, each taking a share. */
+  readonly shareGroups?: number;
 }
 
 const BATCH_ROWS = 2048;
+const SHARE_GROUPS = 16_384;
 const SCAN_RANGE_BYTES = 1024 * 1024;
 const LAYOUT_CACHE = 1024;
 
@@ -51,7 +54,7 @@ function parseLocalAggConfig(raw: unknown): ConfigResult<LocalAggConfig> {
   const input = (raw ?? {}) as Record<string, unknown>;
   const problems: string[] = [];
   if (typeof input !== 'object' || Array.isArray(input)) return { ok: false, problems: ['must be an object'] };
-  const known = ['threads', 'inlineBytes', 'rangeBytes'];
+  const known = ['threads', 'inlineBytes', 'rangeBytes', 'shareGroups'];
   for (const key of Object.keys(input)) if (!known.includes(key)) problems.push(`${key}: unknown setting`);
   const positive = (key: string, fallback: number): number => {
     const value = input[key];
@@ -66,6 +69,7 @@ function parseLocalAggConfig(raw: unknown): ConfigResult<LocalAggConfig> {
     threads: positive('threads', Math.min(8, availableParallelism())),
     inlineBytes: positive('inlineBytes', 4 * 1024 * 1024),
     rangeBytes: positive('rangeBytes', 16 * 1024 * 1024),
+    shareGroups: positive('shareGroups', SHARE_GROUPS),
   };
   return problems.length > 0 ? { ok: false, problems } : { ok: true, config };
 }
@@ -290,13 +294,28 @@ export class LocalAggEngine implements Engine {
     const schema = finishSchema(finish);
     let result: AsyncIterator<ColumnBatch> | undefined;
     const compute = async (): Promise<AsyncIterator<ColumnBatch>> => {
-      const partials: PartialGroups[][] =
-        prepared.bytes < this.#config.inlineBytes
-          ? [await runInline(pass, prepared.work, signal)]
-          : (await this.#pool.run(pass, prepared.work, signal)).partials;
-      const merged = new MergedGroups(pass.sets[0] as (typeof pass.sets)[0]);
-      for (const partial of partials) merged.add(partial[0] as PartialGroups);
-      return columnsStream(schema, merged.finish(finish, maxRows), BATCH_ROWS)[Symbol.asyncIterator]();
+      const set = pass.sets[0] as GroupingSetPlan;
+      let shares: FinishedGroups[];
+      const merge = (partials: readonly PartialGroups[]): FinishedGroups[] => {
+        const merged = new MergedGroups(set);
+        for (const partial of partials) merged.add(partial);
+        return [merged.finished(finish)];
+      };
+      if (prepared.bytes < this.#config.inlineBytes)
+        shares = merge([(await runInline(pass, prepared.work, signal))[0] as PartialGroups]);
+      else if (set.dims.length === 0 || this.#pool.size < 2)
+        shares = merge((await this.#pool.run(pass, prepared.work, signal)).partials.map((p) => p[0] as PartialGroups));
+      else {
+        // Each worker splits its groups in shares by key; with many groups, every worker then merges and finishes
+        // one share of all of them, and with few, this thread merges them all without another round trip.
+        const byThread = (await this.#pool.run(pass, prepared.work, signal, this.#pool.size)).partials;
+        const groups = byThread.flat().reduce((n, p) => n + p.size, 0);
+        shares =
+          groups >= (this.#config.shareGroups ?? SHARE_GROUPS)
+            ? await this.#pool.finishShares(set, finish, byThread, signal)
+            : merge(byThread.flat());
+      }
+      return columnsStream(schema, finishGroups(finish, shares, maxRows), BATCH_ROWS)[Symbol.asyncIterator]();
     };
     return {
       schema,

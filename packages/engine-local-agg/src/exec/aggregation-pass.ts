@@ -60,4 +60,9 @@ export class AggregationPass {
   export(): PartialGroups[] {
     return this.#sets.map((set) => set.export());
   }
+
+  /** The first grouping set's groups in `count` shares (see {@link GroupingSetAccumulator.exportShares}). */
+  exportShares(count: number): PartialGroups[] {
+    return (this.#sets[0] as GroupingSetAccumulator).exportShares(count);
+  }
 }

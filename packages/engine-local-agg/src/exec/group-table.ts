@@ -9,7 +9,12 @@ function hashKey(key: Float64Array, width: number, mask: number): number {
     hash = Math.imul(hash ^ (words[1] as number), 0x85ebca77);
   }
   // Keys are often small integers (string ids) whose low words are zero: mix every bit into the low bits the
-  // table indexes by (murmur3's finalizer), or the slots cluster and probes grow long.
+  // table indexes by, or the slots cluster and probes grow long.
+  return mixHash(hash);
+}
+
+/** murmur3's finalizer: every bit of the input reaches the low bits. */
+export function mixHash(hash: number): number {
   hash = Math.imul(hash ^ (hash >>> 16), 0x85ebca6b);
   hash = Math.imul(hash ^ (hash >>> 13), 0xc2b2ae35);
   return hash ^ (hash >>> 16);

@@ -4,6 +4,7 @@ import type { RowSlots } from '../table/row-decoder.js';
 import { GroupTable } from './group-table.js';
 import type { GroupingSetPlan, KeyColumn, PartialGroups, RowOperand, StateColumn, StatePlan } from './plan.js';
 import { compileRowPredicate, TRUE, type Truth } from './row-eval.js';
+import { numberHash, shareOf, splitPartial } from './shares.js';
 
 /** Values logged before they are folded into per-group value-count maps. */
 const VALUE_LOG = 4 * 1024 * 1024;
@@ -14,6 +15,27 @@ function grown(array: Float64Array<ArrayBuffer>, capacity: number): Float64Array
   const next = new Float64Array(Math.max(capacity, array.length * 2));
   next.set(array);
   return next;
+}
+
+/**
+ * Sorts `values[from, to)` in place, ascending with NaN last (as the built-in sort): insertion sort for the short
+ * runs most groups have (no subarray object, no call into the runtime), the built-in sort beyond.
+ */
+function sortRange(values: Float64Array, from: number, to: number): void {
+  if (to - from > 32) {
+    values.subarray(from, to).sort();
+    return;
+  }
+  for (let i = from + 1; i < to; i++) {
+    const v = values[i] as number;
+    let j = i - 1;
+    // values[j] goes after v: greater, or NaN while v is not.
+    while (j >= from && ((values[j] as number) > v || (Number.isNaN(values[j] as number) && !Number.isNaN(v)))) {
+      values[j + 1] = values[j] as number;
+      j--;
+    }
+    values[j + 1] = v;
+  }
 }
 
 /** Every string an interner holds, by id (index 0 unused): the dictionary that exported ids index. */
@@ -213,7 +235,7 @@ function createStore(plan: StatePlan, slots: RowSlots, interner: Interner | unde
             }
             const from = starts[g] as number;
             const to = starts[g + 1] as number;
-            byGroup.subarray(from, to).sort();
+            sortRange(byGroup, from, to);
             for (let i = from; i < to; i++) {
               const v = byGroup[i] as number;
               if (at > (offsets[g] as number) && values[at - 1] === v) counts[at - 1] = (counts[at - 1] as number) + 1;
@@ -387,6 +409,33 @@ export class GroupingSetAccumulator {
 
   get groups(): number {
     return this.#table.size;
+  }
+
+  /**
+   * The groups split into `count` shares by their key's content (see {@link shareOf}): share i of every thread
+   * holds the same keys, so the shares are merged by different threads.
+   */
+  exportShares(count: number): PartialGroups[] {
+    const whole = this.export();
+    const width = this.#dims.length;
+    const hashes = new Int32Array(width);
+    const shares = new Int32Array(whole.size);
+    for (let g = 0; g < whole.size; g++) {
+      let mask = 0;
+      for (let d = 0; d < width; d++) {
+        if (this.#table.isNull(g, d)) {
+          mask |= 1 << d;
+          hashes[d] = 0;
+          continue;
+        }
+        const value = this.#table.key(g, d);
+        const dim = this.#dims[d] as RowOperand;
+        const interner = dim.kind === 'column' && dim.type === 'varchar' ? this.#interners[dim.column] : undefined;
+        hashes[d] = interner ? interner.hashOf(value) : numberHash(value);
+      }
+      shares[g] = shareOf(hashes, width, mask, count);
+    }
+    return splitPartial(whole, shares, count);
   }
 
   /** The groups by column, ready to be transferred to another thread. */

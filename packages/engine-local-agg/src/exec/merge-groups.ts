@@ -3,6 +3,7 @@ import { TDigest, type TDigestState } from '../aggregate/t-digest.js';
 import { Interner } from '../table/interner.js';
 import { toBatchValue } from '../table/local-types.js';
 import { GroupTable } from './group-table.js';
+import { dictionaryOf } from './grouping-set.js';
 import type {
   AggregatePlan,
   FinishPlan,
@@ -368,66 +369,204 @@ export class MergedGroups {
   }
 
   /**
+   * The groups with their aggregates computed, by column (dimensions, then aggregates), in typed arrays that move
+   * between threads without a copy: what {@link finishGroups} turns into the result.
+   */
+  finished(plan: FinishPlan): FinishedGroups {
+    const size = this.#table.size;
+    const columns: FinishedColumn[] = [];
+    for (let d = 0; d < plan.dimTypes.length; d++) {
+      const values = new Float64Array(size);
+      const nulls = new Uint8Array(size);
+      for (let g = 0; g < size; g++) {
+        if (this.#table.isNull(g, d)) nulls[g] = 1;
+        else values[g] = this.#table.key(g, d);
+      }
+      const interner = this.#interners[d];
+      columns.push(interner ? { values, nulls, strings: dictionaryOf(interner) } : { values, nulls });
+    }
+    for (const aggregate of plan.aggregates) {
+      const fast = this.#finishedFast(aggregate, size);
+      if (fast) {
+        columns.push(fast);
+        continue;
+      }
+      const values = new Float64Array(size);
+      const nulls = new Uint8Array(size);
+      let strings: string[] | undefined;
+      for (let g = 0; g < size; g++) {
+        const v = this.#finalValue(aggregate, g);
+        if (v === null) nulls[g] = 1;
+        else if (typeof v === 'string') {
+          strings ??= [];
+          values[g] = strings.push(v) - 1;
+        } else values[g] = v;
+      }
+      columns.push(strings ? { values, nulls, strings } : { values, nulls });
+    }
+    return { size, columns };
+  }
+
+  /** The common numeric aggregates as one tight loop over the groups each (the same values as `#finalValue`). */
+  #finishedFast(aggregate: AggregatePlan, size: number): FinishedColumn | undefined {
+    const merger = this.#mergers[aggregate.state] as StateColumnMerger;
+    const { a, b, seen } = merger;
+    const values = new Float64Array(size);
+    const nulls = new Uint8Array(size);
+    switch (aggregate.fn) {
+      case 'count':
+        values.set(a.subarray(0, size));
+        return { values, nulls };
+      case 'sum':
+      case 'avg': {
+        const average = aggregate.fn === 'avg';
+        for (let g = 0; g < size; g++) {
+          const n = b[g] as number;
+          if (n === 0) nulls[g] = 1;
+          else values[g] = average ? (a[g] as number) / n : (a[g] as number);
+        }
+        return { values, nulls };
+      }
+      case 'min':
+      case 'max':
+        if (merger.strings.length > 0) return undefined;
+        for (let g = 0; g < size; g++) {
+          if (seen[g] === 0) nulls[g] = 1;
+          else values[g] = a[g] as number;
+        }
+        return { values, nulls };
+      case 'quantile_cont': {
+        const fraction = aggregate.fraction ?? 0.5;
+        for (let g = 0; g < size; g++) {
+          const v = merger.quantile(g, fraction);
+          if (v === null) nulls[g] = 1;
+          else values[g] = v;
+        }
+        return { values, nulls };
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  /**
    * The result: aggregates, HAVING, ORDER BY and LIMIT applied, in the engine-api value representation. Without
    * HAVING and ORDER BY, rows come in group order (the order of {@link toPlain}).
    */
-  finish(plan: FinishPlan, maxRows: number): { schema: Column[]; columns: unknown[][]; rowCount: number } {
-    const width = plan.dimTypes.length;
-    const size = this.#table.size;
-    const valueAt = (index: number, g: number): KeyValue =>
-      index < width ? this.#keyValue(g, index) : this.#finalValue(plan.aggregates[index - width] as AggregatePlan, g);
-    // Values that HAVING and ORDER BY read are computed once into columns; the output is computed group by group.
-    const at = (ref: OutputRef): number => (ref.source === 'dim' ? ref.index : width + ref.index);
-    const computed = new Map<number, KeyValue[]>();
-    const column = (index: number): KeyValue[] => {
-      let values = computed.get(index);
-      if (!values) {
-        values = new Array(size);
-        for (let g = 0; g < size; g++) values[g] = valueAt(index, g);
-        computed.set(index, values);
-      }
-      return values;
-    };
-    let order: number[] = Array.from({ length: size }, (_, g) => g);
-    if (plan.having) {
-      const having = plan.having;
-      order = order.filter((g) => evaluate(having, (i) => column(i)[g] as KeyValue, at) === true);
-    }
-    if (plan.order.length > 0) {
-      const keys = plan.order.map((o) => ({ ...o, column: column(at(o.ref)) }));
-      order.sort((x, y) => {
-        for (const o of keys) {
-          const a = o.column[x] as KeyValue;
-          const b = o.column[y] as KeyValue;
-          if (a === b) continue;
-          if (a === null || b === null) return (a === null) === o.nullsFirst ? -1 : 1;
-          const c = a < b ? -1 : a > b ? 1 : 0;
-          if (c !== 0) return o.descending ? -c : c;
-        }
-        return 0;
-      });
-    }
-    const limit = Math.min(plan.limit ?? Number.POSITIVE_INFINITY, maxRows);
-    if (order.length > limit) order = order.slice(0, limit);
-    const schema = plan.select.map((s) => ({
-      name: s.name,
-      type:
-        s.ref.source === 'dim' ? plan.dimTypes[s.ref.index] : (plan.aggregates[s.ref.index] as AggregatePlan).output,
-    })) as Column[];
-    const columns = plan.select.map((s) => {
-      const index = at(s.ref);
-      const cached = computed.get(index);
-      const convert =
-        s.ref.source === 'dim'
-          ? (v: number) => toBatchValue(plan.dimLocalTypes[s.ref.index] ?? 'double', v)
-          : outputConverter(plan.aggregates[s.ref.index] as AggregatePlan);
-      return order.map((g) => {
-        const v = cached ? (cached[g] as KeyValue) : valueAt(index, g);
-        return v === null || typeof v === 'string' ? v : convert(v);
-      });
-    });
-    return { schema, columns, rowCount: order.length };
+  finish(plan: FinishPlan, maxRows: number): FinishedResult {
+    return finishGroups(plan, [this.finished(plan)], maxRows);
   }
+}
+
+/** One column of {@link FinishedGroups}: numbers, or for strings indexes into `strings`; `nulls[g] = 1` for NULL. */
+export interface FinishedColumn {
+  readonly values: Float64Array<ArrayBuffer>;
+  readonly nulls: Uint8Array<ArrayBuffer>;
+  readonly strings?: readonly string[];
+}
+
+/** Groups with their aggregates computed: a column per dimension, then one per aggregate of the plan. */
+export interface FinishedGroups {
+  readonly size: number;
+  readonly columns: readonly FinishedColumn[];
+}
+
+export interface FinishedResult {
+  readonly schema: Column[];
+  readonly columns: unknown[][];
+  readonly rowCount: number;
+}
+
+/** The buffers of finished groups, to transfer them to another thread. */
+export function finishedTransferables(groups: FinishedGroups): ArrayBuffer[] {
+  return groups.columns.flatMap((c) => [c.values.buffer, c.nulls.buffer]);
+}
+
+/** Several shares of finished groups as one: numbers copied, strings re-indexed into one list per column. */
+function concatFinished(parts: readonly FinishedGroups[]): FinishedGroups {
+  if (parts.length === 1) return parts[0] as FinishedGroups;
+  const size = parts.reduce((n, p) => n + p.size, 0);
+  const width = parts[0]?.columns.length ?? 0;
+  const columns: FinishedColumn[] = [];
+  for (let c = 0; c < width; c++) {
+    const values = new Float64Array(size);
+    const nulls = new Uint8Array(size);
+    const hasStrings = parts.some((p) => p.columns[c]?.strings);
+    const strings: string[] = [];
+    const indexes = new Map<string, number>();
+    let at = 0;
+    for (const part of parts) {
+      const column = part.columns[c] as FinishedColumn;
+      nulls.set(column.nulls, at);
+      if (!hasStrings) values.set(column.values, at);
+      else {
+        const local = column.strings ?? [];
+        const remap = local.map((text) => {
+          let index = indexes.get(text);
+          if (index === undefined) indexes.set(text, (index = strings.push(text) - 1));
+          return index;
+        });
+        for (let g = 0; g < part.size; g++)
+          if (column.nulls[g] === 0) values[at + g] = remap[column.values[g] as number] as number;
+      }
+      at += part.size;
+    }
+    columns.push(hasStrings ? { values, nulls, strings } : { values, nulls });
+  }
+  return { size, columns };
+}
+
+/**
+ * The result from finished groups (one share, or the shares several threads finished): HAVING, ORDER BY and LIMIT
+ * applied, values in the engine-api representation.
+ */
+export function finishGroups(plan: FinishPlan, parts: readonly FinishedGroups[], maxRows: number): FinishedResult {
+  const width = plan.dimTypes.length;
+  const { size, columns: finished } = concatFinished(parts);
+  const at = (ref: OutputRef): number => (ref.source === 'dim' ? ref.index : width + ref.index);
+  const valueAt = (index: number, g: number): KeyValue => {
+    const column = finished[index] as FinishedColumn;
+    if (column.nulls[g] === 1) return null;
+    const v = column.values[g] as number;
+    return column.strings ? (column.strings[v] as string) : v;
+  };
+  let order: number[] | undefined;
+  if (plan.having) {
+    const having = plan.having;
+    order = [];
+    for (let g = 0; g < size; g++) if (evaluate(having, (i) => valueAt(i, g), at) === true) order.push(g);
+  }
+  if (plan.order.length > 0) {
+    order ??= Array.from({ length: size }, (_, g) => g);
+    const keys = plan.order.map((o) => ({ ...o, index: at(o.ref) }));
+    order.sort((x, y) => {
+      for (const o of keys) {
+        const a = valueAt(o.index, x);
+        const b = valueAt(o.index, y);
+        if (a === b) continue;
+        if (a === null || b === null) return (a === null) === o.nullsFirst ? -1 : 1;
+        const c = a < b ? -1 : a > b ? 1 : 0;
+        if (c !== 0) return o.descending ? -c : c;
+      }
+      return 0;
+    });
+  }
+  const limit = Math.min(plan.limit ?? Number.POSITIVE_INFINITY, maxRows, order ? order.length : size);
+  const columns = plan.select.map((s) => {
+    const column = finished[at(s.ref)] as FinishedColumn;
+    const convert =
+      s.ref.source === 'dim'
+        ? (v: number) => toBatchValue(plan.dimLocalTypes[s.ref.index] ?? 'double', v)
+        : outputConverter(plan.aggregates[s.ref.index] as AggregatePlan);
+    const { values, nulls, strings } = column;
+    const out: unknown[] = new Array(limit);
+    for (let i = 0; i < limit; i++) {
+      const g = order ? (order[i] as number) : i;
+      out[i] = nulls[g] === 1 ? null : strings ? strings[values[g] as number] : convert(values[g] as number);
+    }
+    return out;
+  });
+  return { schema: finishSchema(plan), columns, rowCount: limit };
 }
 
 /** The result's columns: the select list's names with the types of its dimensions and aggregates. */

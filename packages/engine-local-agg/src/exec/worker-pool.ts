@@ -4,8 +4,9 @@ import { Worker } from 'node:worker_threads';
 import { abortError, ERROR_CODES, type ErrorCode, LakegateError } from '@lakegate/engine-api';
 import type { FileLayout } from '../table/file-layout.js';
 import type { FileRange } from '../table/line-reader.js';
+import type { FinishedGroups } from './merge-groups.js';
 import type { FromWorker, ToWorker } from './pass-worker.js';
-import type { PartialGroups, PassPlan } from './plan.js';
+import { type FinishPlan, type GroupingSetPlan, type PartialGroups, type PassPlan, transferables } from './plan.js';
 
 export interface PassWork {
   readonly range: FileRange;
@@ -13,7 +14,7 @@ export interface PassWork {
 }
 
 export interface PassOutput {
-  /** Per thread, one partial per grouping set. */
+  /** Per thread, one partial per grouping set; or, when the pass was run with shares, the first set's shares. */
   readonly partials: PartialGroups[][];
   readonly rows: number;
 }
@@ -37,6 +38,7 @@ function workerError(code: string | undefined, message: string): LakegateError {
 
 interface Job {
   readonly id: number;
+  readonly shares: number | undefined;
   readonly queue: PassWork[];
   readonly outstanding: Map<Worker, number>;
   readonly partials: PartialGroups[][];
@@ -45,6 +47,13 @@ interface Job {
   resolve(output: PassOutput): void;
   reject(error: unknown): void;
   done: boolean;
+}
+
+interface Merge {
+  readonly results: FinishedGroups[];
+  pending: number;
+  resolve(groups: FinishedGroups[]): void;
+  reject(error: unknown): void;
 }
 
 /** How many ranges each worker holds at once: one running, one waiting, so it never idles between ranges. */
@@ -59,6 +68,7 @@ export class WorkerPool {
   readonly #size: number;
   readonly #workers: Worker[] = [];
   readonly #jobs = new Map<number, Job>();
+  readonly #merges = new Map<number, Merge>();
   #nextId = 1;
   #closed = false;
 
@@ -86,6 +96,11 @@ export class WorkerPool {
     for (const job of this.#jobs.values()) {
       if (job.outstanding.has(worker) || job.pendingResults > 0) this.#fail(job, workerError(undefined, error.message));
     }
+    // Every merge has a share on every worker.
+    for (const [id, merge] of this.#merges) {
+      this.#merges.delete(id);
+      merge.reject(workerError(undefined, error.message));
+    }
   }
 
   #post(worker: Worker, message: ToWorker): void {
@@ -102,11 +117,28 @@ export class WorkerPool {
     job.outstanding.set(worker, outstanding);
     if (outstanding === 0 && job.queue.length === 0) {
       job.outstanding.delete(worker);
-      this.#post(worker, { type: 'finish', id: job.id });
+      this.#post(
+        worker,
+        job.shares ? { type: 'finish', id: job.id, shares: job.shares } : { type: 'finish', id: job.id },
+      );
     }
   }
 
   #onMessage(worker: Worker, message: FromWorker): void {
+    const merge = this.#merges.get(message.id);
+    if (merge) {
+      if (message.type === 'finished') {
+        merge.results[message.index] = message.groups;
+        if (--merge.pending === 0) {
+          this.#merges.delete(message.id);
+          merge.resolve(merge.results);
+        }
+      } else if (message.type === 'failed') {
+        this.#merges.delete(message.id);
+        merge.reject(workerError(message.code, message.message));
+      }
+      return;
+    }
     const job = this.#jobs.get(message.id);
     if (!job || job.done) return;
     switch (message.type) {
@@ -137,8 +169,11 @@ export class WorkerPool {
     job.reject(error);
   }
 
-  /** Runs one pass over `work` on the workers and returns each worker's partial groups. */
-  run(plan: PassPlan, work: readonly PassWork[], signal: AbortSignal): Promise<PassOutput> {
+  /**
+   * Runs one pass over `work` on the workers and returns each worker's partial groups: one per grouping set, or
+   * with `shares`, the first set's groups split in that many shares (for {@link finishShares}).
+   */
+  run(plan: PassPlan, work: readonly PassWork[], signal: AbortSignal, shares?: number): Promise<PassOutput> {
     if (this.#closed) return Promise.reject(new LakegateError('ENGINE_CLOSED', 'The engine is closed.'));
     if (signal.aborted) return Promise.reject(abortError(signal));
     this.#start();
@@ -146,6 +181,7 @@ export class WorkerPool {
     return new Promise<PassOutput>((resolve, reject) => {
       const job: Job = {
         id: this.#nextId++,
+        shares,
         queue: [...work],
         outstanding: new Map(),
         partials: [],
@@ -173,11 +209,65 @@ export class WorkerPool {
     });
   }
 
+  /** How many threads the pool runs: the number of shares {@link finishShares} takes. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /**
+   * Merges the shares of a pass's groups and computes their aggregates, share i on worker i, so that merging and
+   * finishing a large result is split across the threads as the pass was. `byThread[t][i]` is thread t's share i;
+   * the shares move to the workers and back without a copy.
+   */
+  finishShares(
+    set: GroupingSetPlan,
+    finish: FinishPlan,
+    byThread: readonly (readonly PartialGroups[])[],
+    signal: AbortSignal,
+  ): Promise<FinishedGroups[]> {
+    if (this.#closed) return Promise.reject(new LakegateError('ENGINE_CLOSED', 'The engine is closed.'));
+    if (signal.aborted) return Promise.reject(abortError(signal));
+    this.#start();
+    const count = byThread[0]?.length ?? 0;
+    const workers = this.#workers.slice(0, count);
+    if (workers.length < count) return Promise.reject(workerError(undefined, 'a worker is missing'));
+    const id = this.#nextId++;
+    return new Promise<FinishedGroups[]>((resolve, reject) => {
+      const onAbort = (): void => {
+        this.#merges.delete(id);
+        reject(abortError(signal));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.#merges.set(id, {
+        results: [],
+        pending: count,
+        resolve(groups) {
+          signal.removeEventListener('abort', onAbort);
+          resolve(groups);
+        },
+        reject(error) {
+          signal.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      });
+      workers.forEach((worker, index) => {
+        const partials = byThread.map((shares) => shares[index] as PartialGroups);
+        worker.postMessage(
+          { type: 'merge', id, set, finish, partials, index } satisfies ToWorker,
+          transferables(partials),
+        );
+      });
+    });
+  }
+
   /** Cancels running passes and stops the threads. */
   async close(): Promise<void> {
     this.#closed = true;
     for (const job of [...this.#jobs.values()])
       this.#fail(job, new LakegateError('QUERY_CANCELLED', 'The query was cancelled because the engine is closing.'));
+    for (const merge of [...this.#merges.values()])
+      merge.reject(new LakegateError('QUERY_CANCELLED', 'The query was cancelled because the engine is closing.'));
+    this.#merges.clear();
     await Promise.all(this.#workers.splice(0).map((w) => w.terminate()));
   }
 }

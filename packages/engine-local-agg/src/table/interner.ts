@@ -56,6 +56,11 @@ export class Interner {
     return id;
   }
 
+  /** The FNV-1a hash of the bytes of `id`: the same for the same string in every interner. */
+  hashOf(id: number): number {
+    return this.#hashes[id] as number;
+  }
+
   string(id: number): string {
     let text = this.#strings[id];
     if (text === undefined) {
