@@ -63,6 +63,8 @@ const AGGREGATES = [
   'max(size)',
   'count(*) FILTER (WHERE status >= 500)',
   'sum(latency) FILTER (WHERE cached)',
+  'count(*) FILTER (WHERE latency < 100)',
+  'sum(size) FILTER (WHERE latency <> 7)',
 ];
 
 const PREDICATES = [

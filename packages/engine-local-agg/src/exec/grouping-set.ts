@@ -2,9 +2,18 @@ import { TDigest } from '../aggregate/t-digest.js';
 import type { Interner } from '../table/interner.js';
 import type { RowSlots } from '../table/row-decoder.js';
 import { GroupTable } from './group-table.js';
-import type { GroupingSetPlan, KeyColumn, PartialGroups, RowOperand, StateColumn, StatePlan } from './plan.js';
-import { compileRowPredicate, TRUE, type Truth } from './row-eval.js';
+import type {
+  GroupingSetPlan,
+  KeyColumn,
+  PartialGroups,
+  RowOperand,
+  RowPredicate,
+  StateColumn,
+  StatePlan,
+} from './plan.js';
+import { compileRowPredicate, FALSE, TRUE, type Truth, UNKNOWN } from './row-eval.js';
 import { numberHash, shareOf, splitPartial } from './shares.js';
+import { sortRange } from './sort-range.js';
 
 /** Values logged before they are folded into per-group value-count maps. */
 const VALUE_LOG = 4 * 1024 * 1024;
@@ -17,26 +26,15 @@ function grown(array: Float64Array<ArrayBuffer>, capacity: number): Float64Array
   return next;
 }
 
-/**
- * Sorts `values[from, to)` in place, ascending with NaN last (as the built-in sort): insertion sort for the short
- * runs most groups have (no subarray object, no call into the runtime), the built-in sort beyond.
- */
-function sortRange(values: Float64Array, from: number, to: number): void {
-  if (to - from > 32) {
-    values.subarray(from, to).sort();
-    return;
-  }
-  for (let i = from + 1; i < to; i++) {
-    const v = values[i] as number;
-    let j = i - 1;
-    // values[j] goes after v: greater, or NaN while v is not.
-    while (j >= from && ((values[j] as number) > v || (Number.isNaN(values[j] as number) && !Number.isNaN(v)))) {
-      values[j + 1] = values[j] as number;
-      j--;
-    }
-    values[j + 1] = v;
-  }
-}
+/** SQL comparison operators as JavaScript's (on numbers). */
+const JS_COMPARE: Readonly<Record<string, string>> = {
+  '=': '===',
+  '<>': '!==',
+  '<': '<',
+  '<=': '<=',
+  '>': '>',
+  '>=': '>=',
+};
 
 /** Every string an interner holds, by id (index 0 unused): the dictionary that exported ids index. */
 export function dictionaryOf(interner: Interner): string[] {
@@ -283,6 +281,7 @@ export class GroupingSetAccumulator {
   readonly #stores: StateStore[];
   readonly #states: readonly StatePlan[];
   readonly #filters: (() => Truth)[];
+  readonly #filterPlans: RowPredicate[] = [];
   readonly #stateFilter: number[];
   readonly #where: (() => Truth) | undefined;
   readonly #key: Float64Array;
@@ -306,6 +305,7 @@ export class GroupingSetAccumulator {
       if (index < 0) {
         index = filterKeys.push(key) - 1;
         this.#filters.push(compileRowPredicate(s.filter, slots, interners));
+        this.#filterPlans.push(s.filter);
       }
       return index;
     });
@@ -353,8 +353,17 @@ export class GroupingSetAccumulator {
       lines.push(`  if (nulls[${c}] === 1) { mask |= ${1 << d}; key[${d}] = 0; } else ${value}`);
     });
     lines.push('  const group = table.find(key, mask);', '  if (group >= room.capacity) grow(group);');
-    this.#filters.forEach((_, f) => {
-      lines.push(`  const f${f} = filters[${f}]();`);
+    // A comparison of a numeric column with a number (count(*) FILTER (WHERE status >= 500)) inline, in the
+    // three-valued logic of compileRowPredicate; anything else through its compiled closure.
+    const constants: number[] = [];
+    this.#filterPlans.forEach((p, f) => {
+      if (p.kind === 'compare' && p.operand.kind === 'column' && p.operand.type !== 'varchar') {
+        const c = index(p.operand.column);
+        const op = JS_COMPARE[p.op];
+        if (op === undefined) throw new Error(`not a comparison: ${p.op}`);
+        const k = constants.push(Number(p.value)) - 1;
+        lines.push(`  const f${f} = nulls[${c}] === 1 ? UNKNOWN : nums[${c}] ${op} constants[${k}] ? TRUE : FALSE;`);
+      } else lines.push(`  const f${f} = filters[${f}]();`);
     });
     this.#states.forEach((state, s) => {
       const f = this.#stateFilter[s] as number;
@@ -386,6 +395,9 @@ export class GroupingSetAccumulator {
       'filters',
       'widths',
       'TRUE',
+      'FALSE',
+      'UNKNOWN',
+      'constants',
       'MAX_EXACT',
       ...stores,
       lines.join('\n'),
@@ -402,6 +414,9 @@ export class GroupingSetAccumulator {
       this.#filters,
       widths,
       TRUE,
+      FALSE,
+      UNKNOWN,
+      constants,
       2 ** 53,
       ...this.#stores,
     );

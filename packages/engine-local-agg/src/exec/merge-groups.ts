@@ -1,7 +1,7 @@
 import type { Column } from '@lakegate/engine-api';
 import { TDigest, type TDigestState } from '../aggregate/t-digest.js';
 import { Interner } from '../table/interner.js';
-import { toBatchValue } from '../table/local-types.js';
+import { type LocalType, toBatchValue } from '../table/local-types.js';
 import { GroupTable } from './group-table.js';
 import { dictionaryOf } from './grouping-set.js';
 import type {
@@ -554,15 +554,41 @@ export function finishGroups(plan: FinishPlan, parts: readonly FinishedGroups[],
   const limit = Math.min(plan.limit ?? Number.POSITIVE_INFINITY, maxRows, order ? order.length : size);
   const columns = plan.select.map((s) => {
     const column = finished[at(s.ref)] as FinishedColumn;
-    const convert =
-      s.ref.source === 'dim'
-        ? (v: number) => toBatchValue(plan.dimLocalTypes[s.ref.index] ?? 'double', v)
-        : outputConverter(plan.aggregates[s.ref.index] as AggregatePlan);
     const { values, nulls, strings } = column;
     const out: unknown[] = new Array(limit);
-    for (let i = 0; i < limit; i++) {
-      const g = order ? (order[i] as number) : i;
-      out[i] = nulls[g] === 1 ? null : strings ? strings[values[g] as number] : convert(values[g] as number);
+    const local =
+      s.ref.source === 'dim'
+        ? (plan.dimLocalTypes[s.ref.index] ?? 'double')
+        : outputLocalType(plan.aggregates[s.ref.index] as AggregatePlan);
+    if (strings) {
+      for (let i = 0; i < limit; i++) {
+        const g = order ? (order[i] as number) : i;
+        out[i] = nulls[g] === 1 ? null : strings[values[g] as number];
+      }
+    } else if (local === 'bigint' || local === 'timestamp') {
+      // BigInts are immutable, so equal values share one: small integers (counts, milliseconds) from a table,
+      // others when equal to the previous row's (time buckets, which groups mostly arrive in order of).
+      let previous = Number.NaN;
+      let previousBig = 0n;
+      for (let i = 0; i < limit; i++) {
+        const g = order ? (order[i] as number) : i;
+        if (nulls[g] === 1) {
+          out[i] = null;
+          continue;
+        }
+        const v = Math.round(values[g] as number);
+        if (v >= 0 && v < SMALL_BIGINTS.length) out[i] = SMALL_BIGINTS[v] ?? (SMALL_BIGINTS[v] = BigInt(v));
+        else if (v === previous) out[i] = previousBig;
+        else {
+          previous = v;
+          out[i] = previousBig = BigInt(v);
+        }
+      }
+    } else {
+      for (let i = 0; i < limit; i++) {
+        const g = order ? (order[i] as number) : i;
+        out[i] = nulls[g] === 1 ? null : toBatchValue(local, values[g] as number);
+      }
     }
     return out;
   });
@@ -577,10 +603,14 @@ export function finishSchema(plan: FinishPlan): Column[] {
   })) as Column[];
 }
 
-function outputConverter(plan: AggregatePlan): (v: number) => unknown {
-  if (plan.output.kind === 'bigint') return (v) => BigInt(Math.round(v));
-  if (plan.output.kind === 'float') return (v) => v;
-  return (v) => toBatchValue(plan.valueType, v);
+/** BigInts of 0 to 65535, made on first use and shared (BigInts are immutable). */
+const SMALL_BIGINTS: (bigint | undefined)[] = new Array(65_536);
+
+/** The local type whose batch representation an aggregate's output takes. */
+function outputLocalType(plan: AggregatePlan): LocalType {
+  if (plan.output.kind === 'bigint') return 'bigint';
+  if (plan.output.kind === 'float') return 'double';
+  return plan.valueType;
 }
 
 /**
