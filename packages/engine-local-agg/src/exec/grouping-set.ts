@@ -12,7 +12,7 @@ import type {
   StatePlan,
 } from './plan.js';
 import { compileRowPredicate, FALSE, TRUE, type Truth, UNKNOWN } from './row-eval.js';
-import { numberHash, shareOf, splitPartial } from './shares.js';
+import { gatherKey, gatherState, numberHash, shareMembers, shareOf } from './shares.js';
 import { sortRange } from './sort-range.js';
 
 /** Values logged before they are folded into per-group value-count maps. */
@@ -50,6 +50,8 @@ interface StateStore {
   add(group: number): void;
   grow(capacity: number): void;
   export(size: number): StateColumn;
+  /** The groups of each list, exported apart (stores that can do it without exporting everything first). */
+  exportShares?(size: number, lists: readonly Int32Array[]): StateColumn[];
 }
 
 function createStore(plan: StatePlan, slots: RowSlots, interner: Interner | undefined): StateStore {
@@ -172,6 +174,71 @@ function createStore(plan: StatePlan, slots: RowSlots, interner: Interner | unde
         }
         logLength = 0;
       };
+      /**
+       * The value-counts of the groups of each list (all groups, in order, for an undefined one): the log bucketed
+       * by group (a counting sort), each group's values sorted in place, runs counted, written list by list.
+       */
+      const exportValues = (size: number, lists: readonly (Int32Array | undefined)[]): StateColumn[] => {
+        if (maps.length > 0) fold();
+        const starts = new Int32Array(size + 1);
+        for (let i = 0; i < logLength; i++) {
+          const next = (logGroups[i] as number) + 1;
+          starts[next] = (starts[next] as number) + 1;
+        }
+        for (let g = 0; g < size; g++) starts[g + 1] = (starts[g + 1] as number) + (starts[g] as number);
+        const cursor = starts.slice(0, size);
+        const byGroup = new Float64Array(logLength);
+        for (let i = 0; i < logLength; i++) {
+          const g = logGroups[i] as number;
+          const slot = cursor[g] as number;
+          byGroup[slot] = logValues[i] as number;
+          cursor[g] = slot + 1;
+        }
+        const folded = maps.length > 0;
+        return lists.map((list) => {
+          const n = list ? list.length : size;
+          let total = 0;
+          for (let k = 0; k < n; k++) {
+            const g = list ? (list[k] as number) : k;
+            total += (starts[g + 1] as number) - (starts[g] as number) + (folded ? (maps[g]?.size ?? 0) : 0);
+          }
+          const offsets = new Int32Array(n + 1);
+          const values = new Float64Array(total);
+          const counts = new Float64Array(total);
+          let at = 0;
+          for (let k = 0; k < n; k++) {
+            const g = list ? (list[k] as number) : k;
+            offsets[k] = at;
+            const from = starts[g] as number;
+            const to = starts[g + 1] as number;
+            const map = folded ? maps[g] : undefined;
+            if (map) {
+              // Rare (only past a full log): this group's values are in its map; write it sorted.
+              for (let i = from; i < to; i++) {
+                const v = byGroup[i] as number;
+                map.set(v, (map.get(v) ?? 0) + 1);
+              }
+              for (const key of Float64Array.from(map.keys()).sort()) {
+                values[at] = key;
+                counts[at++] = map.get(key) as number;
+              }
+              continue;
+            }
+            sortRange(byGroup, from, to);
+            for (let i = from; i < to; i++) {
+              const v = byGroup[i] as number;
+              if (at > (offsets[k] as number) && values[at - 1] === v) counts[at - 1] = (counts[at - 1] as number) + 1;
+              else {
+                values[at] = v;
+                counts[at++] = 1;
+              }
+            }
+          }
+          offsets[n] = at;
+          // Views of the used part: no copy, and they transfer with their buffers.
+          return { kind: 'values', offsets, values: values.subarray(0, at), counts: counts.subarray(0, at) };
+        });
+      };
       return {
         a,
         add(g) {
@@ -191,61 +258,8 @@ function createStore(plan: StatePlan, slots: RowSlots, interner: Interner | unde
           logValues[logLength++] = nums[c] as number;
         },
         grow() {},
-        export(size) {
-          if (maps.length > 0) fold();
-          // Bucket the log by group (a counting sort), sort each group's values in place, then count runs.
-          const starts = new Int32Array(size + 1);
-          for (let i = 0; i < logLength; i++) {
-            const next = (logGroups[i] as number) + 1;
-            starts[next] = (starts[next] as number) + 1;
-          }
-          for (let g = 0; g < size; g++) starts[g + 1] = (starts[g + 1] as number) + (starts[g] as number);
-          const cursor = starts.slice(0, size);
-          const byGroup = new Float64Array(logLength);
-          for (let i = 0; i < logLength; i++) {
-            const g = logGroups[i] as number;
-            const slot = cursor[g] as number;
-            byGroup[slot] = logValues[i] as number;
-            cursor[g] = slot + 1;
-          }
-          let total = 0;
-          for (let g = 0; g < size; g++)
-            total += (starts[g + 1] as number) - (starts[g] as number) + (maps[g]?.size ?? 0);
-          const offsets = new Int32Array(size + 1);
-          const values = new Float64Array(total);
-          const counts = new Float64Array(total);
-          let at = 0;
-          for (let g = 0; g < size; g++) {
-            offsets[g] = at;
-            const map = maps[g];
-            if (map) {
-              // Rare (only past a full log): fold this group's logged values into its map, then write it sorted.
-              for (let i = starts[g] as number; i < (starts[g + 1] as number); i++) {
-                const v = byGroup[i] as number;
-                map.set(v, (map.get(v) ?? 0) + 1);
-              }
-              const keys = Float64Array.from(map.keys()).sort();
-              for (const k of keys) {
-                values[at] = k;
-                counts[at++] = map.get(k) as number;
-              }
-              continue;
-            }
-            const from = starts[g] as number;
-            const to = starts[g + 1] as number;
-            sortRange(byGroup, from, to);
-            for (let i = from; i < to; i++) {
-              const v = byGroup[i] as number;
-              if (at > (offsets[g] as number) && values[at - 1] === v) counts[at - 1] = (counts[at - 1] as number) + 1;
-              else {
-                values[at] = v;
-                counts[at++] = 1;
-              }
-            }
-          }
-          offsets[size] = at;
-          return { kind: 'values', offsets, values: values.slice(0, at), counts: counts.slice(0, at) };
-        },
+        export: (size) => exportValues(size, [undefined])[0] as StateColumn,
+        exportShares: (size, lists) => exportValues(size, lists),
       };
     }
     case 'digest': {
@@ -431,11 +445,11 @@ export class GroupingSetAccumulator {
    * holds the same keys, so the shares are merged by different threads.
    */
   exportShares(count: number): PartialGroups[] {
-    const whole = this.export();
+    const size = this.#table.size;
     const width = this.#dims.length;
     const hashes = new Int32Array(width);
-    const shares = new Int32Array(whole.size);
-    for (let g = 0; g < whole.size; g++) {
+    const shares = new Int32Array(size);
+    for (let g = 0; g < size; g++) {
       let mask = 0;
       for (let d = 0; d < width; d++) {
         if (this.#table.isNull(g, d)) {
@@ -450,13 +464,28 @@ export class GroupingSetAccumulator {
       }
       shares[g] = shareOf(hashes, width, mask, count);
     }
-    return splitPartial(whole, shares, count);
+    const members = shareMembers(shares, count);
+    const keys = this.#exportKeys(size);
+    const states = this.#stores.map((store) => {
+      if (store.exportShares) return store.exportShares(size, members);
+      const whole = store.export(size);
+      return members.map((groups) => gatherState(whole, groups));
+    });
+    return members.map((groups, i) => ({
+      size: groups.length,
+      keys: keys.map((key) => gatherKey(key, groups)),
+      states: states.map((perShare) => perShare[i] as StateColumn),
+    }));
   }
 
   /** The groups by column, ready to be transferred to another thread. */
   export(): PartialGroups {
     const size = this.#table.size;
-    const keys: KeyColumn[] = this.#dims.map((dim, d) => {
+    return { size, keys: this.#exportKeys(size), states: this.#stores.map((store) => store.export(size)) };
+  }
+
+  #exportKeys(size: number): KeyColumn[] {
+    return this.#dims.map((dim, d) => {
       const values = new Float64Array(size);
       const nulls = new Uint8Array(size);
       for (let g = 0; g < size; g++) {
@@ -466,6 +495,5 @@ export class GroupingSetAccumulator {
       const interner = dim.kind === 'column' && dim.type === 'varchar' ? this.#interners[dim.column] : undefined;
       return interner ? { values, nulls, dictionary: dictionaryOf(interner) } : { values, nulls };
     });
-    return { size, keys, states: this.#stores.map((store) => store.export(size)) };
   }
 }

@@ -43,6 +43,8 @@ class StateColumnMerger {
   firstStart = new Float64Array(64);
   firstEnd = new Float64Array(64);
   segments: Segment[][] = [];
+  /** 1 where a group has further slices in `segments` (a typed flag: the sparse list is slow to probe). */
+  several = new Uint8Array(64);
   digests: (TDigest | undefined)[] = [];
   /** Merged, sorted value-counts of groups with several slices, computed once for all their quantiles. */
   #sorted = new Map<number, [Float64Array, Float64Array]>();
@@ -59,6 +61,7 @@ class StateColumnMerger {
       this.firstSource = grown(this.firstSource, capacity);
       this.firstStart = grown(this.firstStart, capacity);
       this.firstEnd = grown(this.firstEnd, capacity);
+      this.several = grown(this.several, capacity);
     }
   }
 
@@ -92,6 +95,7 @@ class StateColumnMerger {
     let list = this.segments[g];
     if (!list) this.segments[g] = list = [];
     list.push([values, counts, start, end]);
+    this.several[g] = 1;
   }
 
   addDigest(g: number, state: TDigestState | null): void {
@@ -105,7 +109,7 @@ class StateColumnMerger {
   /** The interpolated quantile of group g's values (null without values). */
   quantile(g: number, fraction: number): number | null {
     if (this.firstSource[g] === 0) return null;
-    if (!this.segments[g]) {
+    if (this.several[g] === 0) {
       // One slice: already sorted and summed, read in place.
       const { values, counts } = this.sources[(this.firstSource[g] as number) - 1] as (typeof this.sources)[number];
       return quantileOf(values, counts, fraction, this.firstStart[g] as number, this.firstEnd[g] as number);

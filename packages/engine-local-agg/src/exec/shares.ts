@@ -1,5 +1,5 @@
 import { mixHash } from './group-table.js';
-import type { PartialGroups, StateColumn } from './plan.js';
+import type { KeyColumn, StateColumn } from './plan.js';
 
 const float = new Float64Array(1);
 const words = new Int32Array(float.buffer);
@@ -27,7 +27,8 @@ function gather<T extends Float64Array<ArrayBuffer> | Uint8Array<ArrayBuffer>>(s
   return out;
 }
 
-function gatherState(state: StateColumn, groups: Int32Array): StateColumn {
+/** A state column's values for `groups`, in that order. */
+export function gatherState(state: StateColumn, groups: Int32Array): StateColumn {
   switch (state.kind) {
     case 'count':
       return { kind: 'count', counts: gather(state.counts, groups) };
@@ -68,24 +69,25 @@ function gatherState(state: StateColumn, groups: Int32Array): StateColumn {
   }
 }
 
-/** Splits partial groups into `count` partials by the share of each group (`shares[g]`, see {@link shareOf}). */
-export function splitPartial(partial: PartialGroups, shares: Int32Array, count: number): PartialGroups[] {
+/** The groups of each share, in order: `shares[g]` is group g's share (see {@link shareOf}). */
+export function shareMembers(shares: Int32Array, count: number): Int32Array[] {
   const sizes = new Int32Array(count);
-  for (let g = 0; g < partial.size; g++) sizes[shares[g] as number] = (sizes[shares[g] as number] as number) + 1;
+  for (let g = 0; g < shares.length; g++) sizes[shares[g] as number] = (sizes[shares[g] as number] as number) + 1;
   const members = Array.from(sizes, (n) => new Int32Array(n));
   const filled = new Int32Array(count);
-  for (let g = 0; g < partial.size; g++) {
+  for (let g = 0; g < shares.length; g++) {
     const share = shares[g] as number;
     (members[share] as Int32Array)[filled[share] as number] = g;
     filled[share] = (filled[share] as number) + 1;
   }
-  return members.map((groups) => ({
-    size: groups.length,
-    keys: partial.keys.map((key) => ({
-      values: gather(key.values, groups),
-      nulls: gather(key.nulls, groups),
-      ...(key.dictionary ? { dictionary: key.dictionary } : {}),
-    })),
-    states: partial.states.map((state) => gatherState(state, groups)),
-  }));
+  return members;
+}
+
+/** A key column's values for `groups`, in that order. */
+export function gatherKey(key: KeyColumn, groups: Int32Array): KeyColumn {
+  return {
+    values: gather(key.values, groups),
+    nulls: gather(key.nulls, groups),
+    ...(key.dictionary ? { dictionary: key.dictionary } : {}),
+  };
 }
