@@ -1,6 +1,7 @@
 import { TDigest } from '../aggregate/t-digest.js';
 import type { Interner } from '../table/interner.js';
 import type { RowSlots } from '../table/row-decoder.js';
+import { compiledFactory } from './compiled.js';
 import { GroupTable } from './group-table.js';
 import type {
   GroupingSetPlan,
@@ -397,25 +398,27 @@ export class GroupingSetAccumulator {
     // Bucket widths as constants the function closes over (a typed array of numbers, not source text).
     const widths = Float64Array.from(this.#dims, (d) => (d.kind === 'bucket' ? d.widthMicros : 0));
     const { nums, ids, nulls } = this.#slots;
-    const build = new Function(
-      'nums',
-      'ids',
-      'nulls',
-      'key',
-      'table',
-      'room',
-      'grow',
-      'where',
-      'filters',
-      'widths',
-      'TRUE',
-      'FALSE',
-      'UNKNOWN',
-      'constants',
-      'MAX_EXACT',
-      ...stores,
+    const build = compiledFactory<() => void>(
+      [
+        'nums',
+        'ids',
+        'nulls',
+        'key',
+        'table',
+        'room',
+        'grow',
+        'where',
+        'filters',
+        'widths',
+        'TRUE',
+        'FALSE',
+        'UNKNOWN',
+        'constants',
+        'MAX_EXACT',
+        ...stores,
+      ],
       lines.join('\n'),
-    ) as (...args: unknown[]) => () => void;
+    );
     return build(
       nums,
       ids,

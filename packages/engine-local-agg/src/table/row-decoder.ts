@@ -1,4 +1,5 @@
 import { LakegateError } from '@lakegate/engine-api';
+import { compiledFactory } from '../exec/compiled.js';
 import type { FileLayout } from './file-layout.js';
 import { FNV_OFFSET, FNV_PRIME, type Interner } from './interner.js';
 import { daysFromCivil, type LocalColumn, type LocalType, parseDate, parseTimestamp } from './local-types.js';
@@ -426,18 +427,10 @@ function compileFastPath(
     nulls[c] = 0;
     return decodeField(types[c] as LocalType, bytes, from, to, c, slots, interners[c]);
   };
-  const build = new Function(
-    'nums',
-    'ids',
-    'nulls',
-    'interners',
-    'lengths',
-    'parseTimestamp',
-    'decodeOther',
-    'FNV_OFFSET',
-    'FNV_PRIME',
+  const build = compiledFactory<FastPath>(
+    ['nums', 'ids', 'nulls', 'interners', 'lengths', 'parseTimestamp', 'decodeOther', 'FNV_OFFSET', 'FNV_PRIME'],
     lines.join('\n'),
-  ) as (...args: unknown[]) => FastPath;
+  );
   return build(nums, ids, nulls, interners, lengths, parseTimestampBytes, decodeOther, FNV_OFFSET, FNV_PRIME);
 }
 
