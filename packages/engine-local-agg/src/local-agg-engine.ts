@@ -23,7 +23,7 @@ import {
 } from '@lakegate/engine-api';
 import { AggregationPass } from './exec/aggregation-pass.js';
 import { type BoundAggregateQuery, type BoundScan, bindAggregateQuery, bindScanQuery } from './exec/bind.js';
-import { type FinishedGroups, finishGroups, finishSchema, MergedGroups } from './exec/merge-groups.js';
+import { type FinishedGroups, finishRows, finishSchema, MergedGroups } from './exec/merge-groups.js';
 import type { GroupingSetPlan, PartialGroups, PassPlan } from './exec/plan.js';
 import { compileRowPredicate, TRUE } from './exec/row-eval.js';
 import { type PassWork, WorkerPool } from './exec/worker-pool.js';
@@ -315,7 +315,18 @@ export class LocalAggEngine implements Engine {
             ? await this.#pool.finishShares(set, finish, byThread, signal)
             : merge(byThread.flat());
       }
-      return columnsStream(schema, finishGroups(finish, shares, maxRows), BATCH_ROWS)[Symbol.asyncIterator]();
+      // Converted to engine-api values a batch at a time, as the caller reads.
+      const rows = finishRows(finish, shares, maxRows);
+      let offset = 0;
+      return {
+        async next(): Promise<IteratorResult<ColumnBatch>> {
+          if (offset >= rows.rowCount) return { done: true, value: undefined };
+          const end = Math.min(rows.rowCount, offset + BATCH_ROWS);
+          const batch = { rowCount: end - offset, columns: rows.columns(offset, end) };
+          offset = end;
+          return { done: false, value: batch };
+        },
+      };
     };
     return {
       schema,

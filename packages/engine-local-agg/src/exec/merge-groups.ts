@@ -525,6 +525,23 @@ function concatFinished(parts: readonly FinishedGroups[]): FinishedGroups {
  * applied, values in the engine-api representation.
  */
 export function finishGroups(plan: FinishPlan, parts: readonly FinishedGroups[], maxRows: number): FinishedResult {
+  const rows = finishRows(plan, parts, maxRows);
+  return { schema: rows.schema, columns: rows.columns(0, rows.rowCount), rowCount: rows.rowCount };
+}
+
+/** A result whose rows are converted to engine-api values on demand, a range at a time. */
+export interface FinishedRows {
+  readonly schema: Column[];
+  readonly rowCount: number;
+  /** The result's columns for rows `[from, to)`. */
+  columns(from: number, to: number): unknown[][];
+}
+
+/**
+ * {@link finishGroups}, with values converted only when a range of rows is asked for: streamed batch by batch, a
+ * large result never exists whole as JavaScript values.
+ */
+export function finishRows(plan: FinishPlan, parts: readonly FinishedGroups[], maxRows: number): FinishedRows {
   const width = plan.dimTypes.length;
   const { size, columns: finished } = concatFinished(parts);
   const at = (ref: OutputRef): number => (ref.source === 'dim' ? ref.index : width + ref.index);
@@ -556,47 +573,50 @@ export function finishGroups(plan: FinishPlan, parts: readonly FinishedGroups[],
     });
   }
   const limit = Math.min(plan.limit ?? Number.POSITIVE_INFINITY, maxRows, order ? order.length : size);
-  const columns = plan.select.map((s) => {
-    const column = finished[at(s.ref)] as FinishedColumn;
-    const { values, nulls, strings } = column;
-    const out: unknown[] = new Array(limit);
-    const local =
+  const outputs = plan.select.map((s) => ({
+    column: finished[at(s.ref)] as FinishedColumn,
+    local:
       s.ref.source === 'dim'
         ? (plan.dimLocalTypes[s.ref.index] ?? 'double')
-        : outputLocalType(plan.aggregates[s.ref.index] as AggregatePlan);
-    if (strings) {
-      for (let i = 0; i < limit; i++) {
-        const g = order ? (order[i] as number) : i;
-        out[i] = nulls[g] === 1 ? null : strings[values[g] as number];
-      }
-    } else if (local === 'bigint' || local === 'timestamp') {
-      // BigInts are immutable, so equal values share one: small integers (counts, milliseconds) from a table,
-      // others when equal to the previous row's (time buckets, which groups mostly arrive in order of).
-      let previous = Number.NaN;
-      let previousBig = 0n;
-      for (let i = 0; i < limit; i++) {
-        const g = order ? (order[i] as number) : i;
-        if (nulls[g] === 1) {
-          out[i] = null;
-          continue;
+        : outputLocalType(plan.aggregates[s.ref.index] as AggregatePlan),
+  }));
+  const columns = (from: number, to: number): unknown[][] =>
+    outputs.map(({ column, local }) => {
+      const { values, nulls, strings } = column;
+      const out: unknown[] = new Array(to - from);
+      if (strings) {
+        for (let i = from; i < to; i++) {
+          const g = order ? (order[i] as number) : i;
+          out[i - from] = nulls[g] === 1 ? null : strings[values[g] as number];
         }
-        const v = Math.round(values[g] as number);
-        if (v >= 0 && v < SMALL_BIGINTS.length) out[i] = SMALL_BIGINTS[v] ?? (SMALL_BIGINTS[v] = BigInt(v));
-        else if (v === previous) out[i] = previousBig;
-        else {
-          previous = v;
-          out[i] = previousBig = BigInt(v);
+      } else if (local === 'bigint' || local === 'timestamp') {
+        // BigInts are immutable, so equal values share one: small integers (counts, milliseconds) from a table,
+        // others when equal to the previous row's (time buckets, which groups mostly arrive in order of).
+        let previous = Number.NaN;
+        let previousBig = 0n;
+        for (let i = from; i < to; i++) {
+          const g = order ? (order[i] as number) : i;
+          if (nulls[g] === 1) {
+            out[i - from] = null;
+            continue;
+          }
+          const v = Math.round(values[g] as number);
+          if (v >= 0 && v < SMALL_BIGINTS.length) out[i - from] = SMALL_BIGINTS[v] ?? (SMALL_BIGINTS[v] = BigInt(v));
+          else if (v === previous) out[i - from] = previousBig;
+          else {
+            previous = v;
+            out[i - from] = previousBig = BigInt(v);
+          }
+        }
+      } else {
+        for (let i = from; i < to; i++) {
+          const g = order ? (order[i] as number) : i;
+          out[i - from] = nulls[g] === 1 ? null : toBatchValue(local, values[g] as number);
         }
       }
-    } else {
-      for (let i = 0; i < limit; i++) {
-        const g = order ? (order[i] as number) : i;
-        out[i] = nulls[g] === 1 ? null : toBatchValue(local, values[g] as number);
-      }
-    }
-    return out;
-  });
-  return { schema: finishSchema(plan), columns, rowCount: limit };
+      return out;
+    });
+  return { schema: finishSchema(plan), rowCount: limit, columns };
 }
 
 /** The result's columns: the select list's names with the types of its dimensions and aggregates. */
