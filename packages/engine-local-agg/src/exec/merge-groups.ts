@@ -118,6 +118,29 @@ class StateColumnMerger {
     return quantileOf(values, counts, fraction, 0, values.length);
   }
 
+  /** Several quantiles of group g into `out` (false without values): its values are summed once for all. */
+  quantiles(g: number, fractions: readonly number[], out: Float64Array): boolean {
+    if (this.firstSource[g] === 0) return false;
+    let values: ArrayLike<number>;
+    let counts: ArrayLike<number>;
+    let start = 0;
+    let end: number;
+    if (this.several[g] === 0) {
+      ({ values, counts } = this.sources[(this.firstSource[g] as number) - 1] as (typeof this.sources)[number]);
+      start = this.firstStart[g] as number;
+      end = this.firstEnd[g] as number;
+    } else {
+      [values, counts] = this.valueCounts(g);
+      end = values.length;
+    }
+    if (end <= start) return false;
+    let total = 0;
+    for (let i = start; i < end; i++) total += counts[i] as number;
+    for (let k = 0; k < fractions.length; k++)
+      out[k] = quantileAt(values, counts, start, end, total, fractions[k] as number);
+    return true;
+  }
+
   /** Group g's value-counts, merged and sorted. */
   valueCounts(g: number): [Float64Array, Float64Array] {
     const cached = this.#sorted.get(g);
@@ -389,7 +412,13 @@ export class MergedGroups {
       const interner = this.#interners[d];
       columns.push(interner ? { values, nulls, strings: dictionaryOf(interner) } : { values, nulls });
     }
-    for (const aggregate of plan.aggregates) {
+    const quantiles = this.#finishedQuantiles(plan, size);
+    for (const [index, aggregate] of plan.aggregates.entries()) {
+      const together = quantiles.get(index);
+      if (together) {
+        columns.push(together);
+        continue;
+      }
       const fast = this.#finishedFast(aggregate, size);
       if (fast) {
         columns.push(fast);
@@ -409,6 +438,36 @@ export class MergedGroups {
       columns.push(strings ? { values, nulls, strings } : { values, nulls });
     }
     return { size, columns };
+  }
+
+  /** The exact quantiles of the plan, by aggregate index: those of one state computed together, group by group. */
+  #finishedQuantiles(plan: FinishPlan, size: number): Map<number, FinishedColumn> {
+    const byState = new Map<number, number[]>();
+    plan.aggregates.forEach((aggregate, index) => {
+      if (aggregate.fn !== 'quantile_cont') return;
+      const list = byState.get(aggregate.state) ?? [];
+      list.push(index);
+      byState.set(aggregate.state, list);
+    });
+    const columns = new Map<number, FinishedColumn>();
+    for (const [state, indexes] of byState) {
+      const merger = this.#mergers[state] as StateColumnMerger;
+      const fractions = indexes.map((i) => (plan.aggregates[i] as AggregatePlan).fraction ?? 0.5);
+      const outputs = indexes.map(() => ({ values: new Float64Array(size), nulls: new Uint8Array(size) }));
+      const out = new Float64Array(fractions.length);
+      for (let g = 0; g < size; g++) {
+        const found = merger.quantiles(g, fractions, out);
+        for (let k = 0; k < outputs.length; k++) {
+          const output = outputs[k] as (typeof outputs)[number];
+          if (found) output.values[g] = out[k] as number;
+          else output.nulls[g] = 1;
+        }
+      }
+      indexes.forEach((index, k) => {
+        columns.set(index, outputs[k] as FinishedColumn);
+      });
+    }
+    return columns;
   }
 
   /** The common numeric aggregates as one tight loop over the groups each (the same values as `#finalValue`). */
@@ -439,15 +498,6 @@ export class MergedGroups {
           else values[g] = a[g] as number;
         }
         return { values, nulls };
-      case 'quantile_cont': {
-        const fraction = aggregate.fraction ?? 0.5;
-        for (let g = 0; g < size; g++) {
-          const v = merger.quantile(g, fraction);
-          if (v === null) nulls[g] = 1;
-          else values[g] = v;
-        }
-        return { values, nulls };
-      }
       default:
         return undefined;
     }
@@ -651,6 +701,18 @@ export function quantileOf(
   if (end <= start) return null;
   let total = 0;
   for (let i = start; i < end; i++) total += counts[i] as number;
+  return quantileAt(values, counts, start, end, total, fraction);
+}
+
+/** {@link quantileOf} when the total count of the slice is known (several quantiles of one group share it). */
+function quantileAt(
+  values: ArrayLike<number>,
+  counts: ArrayLike<number>,
+  start: number,
+  end: number,
+  total: number,
+  fraction: number,
+): number {
   const position = (total - 1) * fraction;
   const lowIndex = Math.floor(position);
   const highIndex = Math.ceil(position);

@@ -229,6 +229,7 @@ export class WorkerPool {
     if (signal.aborted) return Promise.reject(abortError(signal));
     this.#start();
     const count = byThread[0]?.length ?? 0;
+    if (count === 0) return Promise.resolve([]);
     const workers = this.#workers.slice(0, count);
     if (workers.length < count) return Promise.reject(workerError(undefined, 'a worker is missing'));
     const id = this.#nextId++;
