@@ -593,8 +593,41 @@ export interface FinishedRows {
  */
 export function finishRows(plan: FinishPlan, parts: readonly FinishedGroups[], maxRows: number): FinishedRows {
   const width = plan.dimTypes.length;
-  const { size, columns: finished } = concatFinished(parts);
   const at = (ref: OutputRef): number => (ref.source === 'dim' ? ref.index : width + ref.index);
+  const locals = plan.select.map((s) =>
+    s.ref.source === 'dim'
+      ? (plan.dimLocalTypes[s.ref.index] ?? 'double')
+      : outputLocalType(plan.aggregates[s.ref.index] as AggregatePlan),
+  );
+  const indexes = plan.select.map((s) => at(s.ref));
+  const schema = finishSchema(plan);
+  if (!plan.having && plan.order.length === 0) {
+    // Rows in share order, read from each share in place: no copy of the shares into one.
+    const total = parts.reduce((n, p) => n + p.size, 0);
+    const limit = Math.min(plan.limit ?? Number.POSITIVE_INFINITY, maxRows, total);
+    const columns = (from: number, to: number): unknown[][] =>
+      indexes.map((index, o) => {
+        const out: unknown[] = new Array(to - from);
+        let base = 0;
+        for (const part of parts) {
+          const lo = Math.max(from, base);
+          const hi = Math.min(to, base + part.size);
+          if (lo < hi)
+            convertRange(
+              out,
+              lo - from,
+              part.columns[index] as FinishedColumn,
+              locals[o] as LocalType,
+              lo - base,
+              hi - base,
+            );
+          base += part.size;
+        }
+        return out;
+      });
+    return { schema, rowCount: limit, columns };
+  }
+  const { size, columns: finished } = concatFinished(parts);
   const valueAt = (index: number, g: number): KeyValue => {
     const column = finished[index] as FinishedColumn;
     if (column.nulls[g] === 1) return null;
@@ -622,51 +655,62 @@ export function finishRows(plan: FinishPlan, parts: readonly FinishedGroups[], m
       return 0;
     });
   }
-  const limit = Math.min(plan.limit ?? Number.POSITIVE_INFINITY, maxRows, order ? order.length : size);
-  const outputs = plan.select.map((s) => ({
-    column: finished[at(s.ref)] as FinishedColumn,
-    local:
-      s.ref.source === 'dim'
-        ? (plan.dimLocalTypes[s.ref.index] ?? 'double')
-        : outputLocalType(plan.aggregates[s.ref.index] as AggregatePlan),
-  }));
+  const sorted = order;
+  const limit = Math.min(plan.limit ?? Number.POSITIVE_INFINITY, maxRows, sorted ? sorted.length : size);
   const columns = (from: number, to: number): unknown[][] =>
-    outputs.map(({ column, local }) => {
-      const { values, nulls, strings } = column;
+    indexes.map((index, o) => {
       const out: unknown[] = new Array(to - from);
-      if (strings) {
-        for (let i = from; i < to; i++) {
-          const g = order ? (order[i] as number) : i;
-          out[i - from] = nulls[g] === 1 ? null : strings[values[g] as number];
-        }
-      } else if (local === 'bigint' || local === 'timestamp') {
-        // BigInts are immutable, so equal values share one: small integers (counts, milliseconds) from a table,
-        // others when equal to the previous row's (time buckets, which groups mostly arrive in order of).
-        let previous = Number.NaN;
-        let previousBig = 0n;
-        for (let i = from; i < to; i++) {
-          const g = order ? (order[i] as number) : i;
-          if (nulls[g] === 1) {
-            out[i - from] = null;
-            continue;
-          }
-          const v = Math.round(values[g] as number);
-          if (v >= 0 && v < SMALL_BIGINTS.length) out[i - from] = SMALL_BIGINTS[v] ?? (SMALL_BIGINTS[v] = BigInt(v));
-          else if (v === previous) out[i - from] = previousBig;
-          else {
-            previous = v;
-            out[i - from] = previousBig = BigInt(v);
-          }
-        }
-      } else {
-        for (let i = from; i < to; i++) {
-          const g = order ? (order[i] as number) : i;
-          out[i - from] = nulls[g] === 1 ? null : toBatchValue(local, values[g] as number);
-        }
-      }
+      convertRange(out, 0, finished[index] as FinishedColumn, locals[o] as LocalType, from, to, sorted);
       return out;
     });
-  return { schema: finishSchema(plan), rowCount: limit, columns };
+  return { schema, rowCount: limit, columns };
+}
+
+/**
+ * Writes rows `[from, to)` of a finished column (group `order[i]`, or `i` without an order) as engine-api values
+ * into `out` from `offset`. BigInts are immutable, so equal values share one: small integers (counts,
+ * milliseconds) from a table, others when equal to the previous row's (time buckets, which groups mostly arrive in
+ * order of).
+ */
+function convertRange(
+  out: unknown[],
+  offset: number,
+  column: FinishedColumn,
+  local: LocalType,
+  from: number,
+  to: number,
+  order?: readonly number[],
+): void {
+  const { values, nulls, strings } = column;
+  if (strings) {
+    for (let i = from; i < to; i++) {
+      const g = order ? (order[i] as number) : i;
+      out[offset + i - from] = nulls[g] === 1 ? null : strings[values[g] as number];
+    }
+  } else if (local === 'bigint' || local === 'timestamp') {
+    let previous = Number.NaN;
+    let previousBig = 0n;
+    for (let i = from; i < to; i++) {
+      const g = order ? (order[i] as number) : i;
+      let value: bigint | null;
+      if (nulls[g] === 1) value = null;
+      else {
+        const v = Math.round(values[g] as number);
+        if (v >= 0 && v < SMALL_BIGINTS.length) value = SMALL_BIGINTS[v] ?? (SMALL_BIGINTS[v] = BigInt(v));
+        else if (v === previous) value = previousBig;
+        else {
+          previous = v;
+          value = previousBig = BigInt(v);
+        }
+      }
+      out[offset + i - from] = value;
+    }
+  } else {
+    for (let i = from; i < to; i++) {
+      const g = order ? (order[i] as number) : i;
+      out[offset + i - from] = nulls[g] === 1 ? null : toBatchValue(local, values[g] as number);
+    }
+  }
 }
 
 /** The result's columns: the select list's names with the types of its dimensions and aggregates. */
