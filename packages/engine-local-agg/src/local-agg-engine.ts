@@ -165,7 +165,7 @@ export class LocalAggEngine implements Engine {
     const files = snapshot.files.map((f) => ({ path: f.path, size: f.size }));
     const bytes = files.reduce((sum, f) => sum + f.size, 0);
     const workOf = (rangeBytes: number): PassWork[] =>
-      splitRanges(files, (p) => byPath.get(p) as FileLayout, rangeBytes).map((range) => ({
+      splitRanges(files, (p) => byPath.get(p) as FileLayout, rangeBytes, this.#config.threads).map((range) => ({
         range,
         layout: byPath.get(range.path) as FileLayout,
       }));

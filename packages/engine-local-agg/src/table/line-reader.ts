@@ -14,24 +14,35 @@ export interface FileRange {
 }
 
 /**
- * Splits files into ranges of about `target` bytes, so that workers can share a big file. Files whose lines may
- * contain quoted line breaks are never split.
+ * Splits files into ranges of about `target` bytes, so that workers can share a big file, the last few (two per
+ * worker of `tailWorkers`) in quarters. Files whose lines may contain quoted line breaks are never split.
  */
 export function splitRanges(
   files: readonly { path: string; size: number }[],
   layout: (path: string) => FileLayout,
   target: number,
+  tailWorkers = 0,
 ): FileRange[] {
   const ranges: FileRange[] = [];
   for (const file of files) {
     const pieces = layout(file.path).quoted ? 1 : Math.max(1, Math.round(file.size / target));
-    const step = Math.ceil(file.size / pieces);
-    for (let start = 0; start < file.size || start === 0; start += step) {
-      ranges.push({ path: file.path, start, end: Math.min(file.size, start + step) });
-      if (step === 0) break;
-    }
+    ranges.push(...cut({ path: file.path, start: 0, end: file.size }, pieces));
   }
+  // The last ranges handed out decide when the slowest worker ends: cut them finer, so the workers end together.
+  const tail = Math.min(ranges.length, 2 * tailWorkers);
+  const last = ranges.splice(ranges.length - tail, tail);
+  for (const range of last) ranges.push(...(layout(range.path).quoted ? [range] : cut(range, 4)));
   return ranges;
+}
+
+/** `range` in `pieces` ranges of about equal size (one range for an empty file). */
+function cut(range: FileRange, pieces: number): FileRange[] {
+  const size = range.end - range.start;
+  const step = Math.max(1, Math.ceil(size / pieces));
+  const out: FileRange[] = [];
+  for (let start = range.start; start < range.end || out.length === 0; start += step)
+    out.push({ path: range.path, start, end: Math.min(range.end, start + step) });
+  return out;
 }
 
 /**
