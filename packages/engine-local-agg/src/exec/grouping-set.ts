@@ -16,10 +16,8 @@ import { compileRowPredicate, FALSE, TRUE, type Truth, UNKNOWN } from './row-eva
 import { gatherKey, gatherState, numberHash, shareMembers, shareOf } from './shares.js';
 import { sortRange } from './sort-range.js';
 
-/** Values kept in chunks before they are folded into per-group value-count maps. */
-const VALUES_KEPT = 4 * 1024 * 1024;
-/** Values per chunk of a group's chain (8 doubles: one cache line). */
-const CHUNK = 8;
+/** Values logged before they are folded into per-group value-count maps. */
+const VALUE_LOG = 4 * 1024 * 1024;
 
 /** A growable array of per-group numbers. */
 function grown(array: Float64Array<ArrayBuffer>, capacity: number): Float64Array<ArrayBuffer> {
@@ -161,59 +159,49 @@ function createStore(plan: StatePlan, slots: RowSlots, interner: Interner | unde
     }
     case 'values': {
       // Exact quantiles keep a count per distinct value: bounded by the values' range rather than by the rows, and
-      // mergeable across threads and intervals. Each group appends its values to its own chain of 8-value chunks
-      // in one arena (a chunk is a cache line; no allocation per group), so that exporting a group reads its few
-      // chunks instead of bucketing one log of every row. A full arena is folded into per-group value-count maps,
-      // so memory stays bounded by the groups.
-      let arena = new Float64Array(CHUNK * 1024);
-      let previousChunk = new Int32Array(1024);
-      let chunks = 0;
-      // Per group: its current chunk + 1 (0: none yet), the values in that chunk, the values in its chain.
-      let head = new Int32Array(64);
-      let fill = new Uint8Array(64);
-      let chained = new Int32Array(64);
+      // mergeable across threads and intervals. Rows first append (group, value) to one log (no allocation per
+      // group); a full log is folded into per-group value-count maps, so memory stays bounded by the groups.
+      let logGroups = new Int32Array(1024);
+      let logValues = new Float64Array(1024);
+      let logLength = 0;
       const maps: (Map<number, number> | undefined)[] = [];
-      /** Group g's chained values into `into` from 0, returning how many. */
-      const gather = (g: number, into: Float64Array): number => {
-        let at = 0;
-        let chunk = (head[g] as number) - 1;
-        let count = fill[g] as number;
-        while (chunk >= 0) {
-          const base = chunk * CHUNK;
-          for (let i = 0; i < count; i++) into[at++] = arena[base + i] as number;
-          chunk = previousChunk[chunk] as number;
-          count = CHUNK;
-        }
-        return at;
-      };
       const fold = (): void => {
-        let scratch = new Float64Array(CHUNK);
-        for (let g = 0; g < head.length; g++) {
-          const n = chained[g] as number;
-          if (n === 0) continue;
-          if (scratch.length < n) scratch = new Float64Array(n);
-          gather(g, scratch);
+        for (let i = 0; i < logLength; i++) {
+          const g = logGroups[i] as number;
           let map = maps[g];
           if (!map) maps[g] = map = new Map();
-          for (let i = 0; i < n; i++) map.set(scratch[i] as number, (map.get(scratch[i] as number) ?? 0) + 1);
+          const v = logValues[i] as number;
+          map.set(v, (map.get(v) ?? 0) + 1);
         }
-        head.fill(0);
-        fill.fill(0);
-        chained.fill(0);
-        chunks = 0;
+        logLength = 0;
       };
-      /** The value-counts of the groups of each list (all groups, in order, for an undefined one), sorted. */
+      /**
+       * The value-counts of the groups of each list (all groups, in order, for an undefined one): the log bucketed
+       * by group (a counting sort), each group's values sorted in place, runs counted, written list by list.
+       */
       const exportValues = (size: number, lists: readonly (Int32Array | undefined)[]): StateColumn[] => {
+        if (maps.length > 0) fold();
+        const starts = new Int32Array(size + 1);
+        for (let i = 0; i < logLength; i++) {
+          const next = (logGroups[i] as number) + 1;
+          starts[next] = (starts[next] as number) + 1;
+        }
+        for (let g = 0; g < size; g++) starts[g + 1] = (starts[g + 1] as number) + (starts[g] as number);
+        const cursor = starts.slice(0, size);
+        const byGroup = new Float64Array(logLength);
+        for (let i = 0; i < logLength; i++) {
+          const g = logGroups[i] as number;
+          const slot = cursor[g] as number;
+          byGroup[slot] = logValues[i] as number;
+          cursor[g] = slot + 1;
+        }
         const folded = maps.length > 0;
-        let longest = 0;
-        for (let g = 0; g < size; g++) longest = Math.max(longest, chained[g] as number);
-        const scratch = new Float64Array(longest);
         return lists.map((list) => {
           const n = list ? list.length : size;
           let total = 0;
           for (let k = 0; k < n; k++) {
             const g = list ? (list[k] as number) : k;
-            total += (chained[g] as number) + (folded ? (maps[g]?.size ?? 0) : 0);
+            total += (starts[g + 1] as number) - (starts[g] as number) + (folded ? (maps[g]?.size ?? 0) : 0);
           }
           const offsets = new Int32Array(n + 1);
           const values = new Float64Array(total);
@@ -222,22 +210,24 @@ function createStore(plan: StatePlan, slots: RowSlots, interner: Interner | unde
           for (let k = 0; k < n; k++) {
             const g = list ? (list[k] as number) : k;
             offsets[k] = at;
-            const length = gather(g, scratch);
+            const from = starts[g] as number;
+            const to = starts[g + 1] as number;
             const map = folded ? maps[g] : undefined;
             if (map) {
-              // Rare (only past a full arena): merge the chained values into the group's map; write it sorted.
-              const merged = new Map(map);
-              for (let i = 0; i < length; i++)
-                merged.set(scratch[i] as number, (merged.get(scratch[i] as number) ?? 0) + 1);
-              for (const key of Float64Array.from(merged.keys()).sort()) {
+              // Rare (only past a full log): this group's values are in its map; write it sorted.
+              for (let i = from; i < to; i++) {
+                const v = byGroup[i] as number;
+                map.set(v, (map.get(v) ?? 0) + 1);
+              }
+              for (const key of Float64Array.from(map.keys()).sort()) {
                 values[at] = key;
-                counts[at++] = merged.get(key) as number;
+                counts[at++] = map.get(key) as number;
               }
               continue;
             }
-            sortRange(scratch, 0, length);
-            for (let i = 0; i < length; i++) {
-              const v = scratch[i] as number;
+            sortRange(byGroup, from, to);
+            for (let i = from; i < to; i++) {
+              const v = byGroup[i] as number;
               if (at > (offsets[k] as number) && values[at - 1] === v) counts[at - 1] = (counts[at - 1] as number) + 1;
               else {
                 values[at] = v;
@@ -254,43 +244,21 @@ function createStore(plan: StatePlan, slots: RowSlots, interner: Interner | unde
         a,
         add(g) {
           if (nulls[c] === 1) return;
-          let current = (head[g] as number) - 1;
-          let used = fill[g] as number;
-          if (current < 0 || used === CHUNK) {
-            if (chunks * CHUNK >= valuesKept) {
-              fold();
-              current = -1;
+          if (logLength === logGroups.length) {
+            if (logLength >= valuesKept) fold();
+            else {
+              const groups = new Int32Array(logLength * 2);
+              groups.set(logGroups);
+              logGroups = groups;
+              const values = new Float64Array(logLength * 2);
+              values.set(logValues);
+              logValues = values;
             }
-            if (chunks === previousChunk.length) {
-              const grownArena = new Float64Array(arena.length * 2);
-              grownArena.set(arena);
-              arena = grownArena;
-              const grownPrevious = new Int32Array(previousChunk.length * 2);
-              grownPrevious.set(previousChunk);
-              previousChunk = grownPrevious;
-            }
-            previousChunk[chunks] = current;
-            current = chunks++;
-            head[g] = current + 1;
-            used = 0;
           }
-          arena[current * CHUNK + used] = nums[c] as number;
-          fill[g] = used + 1;
-          chained[g] = (chained[g] as number) + 1;
+          logGroups[logLength] = g;
+          logValues[logLength++] = nums[c] as number;
         },
-        grow(n) {
-          if (n <= head.length) return;
-          const size = Math.max(n, head.length * 2);
-          const h = new Int32Array(size);
-          h.set(head);
-          head = h;
-          const f = new Uint8Array(size);
-          f.set(fill);
-          fill = f;
-          const t = new Int32Array(size);
-          t.set(chained);
-          chained = t;
-        },
+        grow() {},
         export: (size) => exportValues(size, [undefined])[0] as StateColumn,
         exportShares: (size, lists) => exportValues(size, lists),
       };
@@ -336,12 +304,12 @@ export class GroupingSetAccumulator {
   readonly #room = { capacity: 0 };
   readonly #add: () => void;
 
-  /** `valuesKept`: exact-quantile values kept in chunks before they are folded into value-count maps. */
+  /** `valuesKept`: exact-quantile values logged before they are folded into value-count maps. */
   constructor(
     plan: GroupingSetPlan,
     slots: RowSlots,
     interners: readonly (Interner | undefined)[],
-    valuesKept = VALUES_KEPT,
+    valuesKept = VALUE_LOG,
   ) {
     this.#dims = plan.dims;
     this.#slots = slots;
