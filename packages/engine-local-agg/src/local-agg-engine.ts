@@ -6,7 +6,6 @@ import {
   type Column,
   type ColumnBatch,
   type ConfigResult,
-  columnsStream,
   createQueryStream,
   type DatasetSnapshot,
   defineCapabilities,

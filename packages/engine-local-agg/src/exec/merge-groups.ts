@@ -557,7 +557,10 @@ function concatFinished(parts: readonly FinishedGroups[]): FinishedGroups {
         const local = column.strings ?? [];
         const remap = local.map((text) => {
           let index = indexes.get(text);
-          if (index === undefined) indexes.set(text, (index = strings.push(text) - 1));
+          if (index === undefined) {
+            index = strings.push(text) - 1;
+            indexes.set(text, index);
+          }
           return index;
         });
         for (let g = 0; g < part.size; g++)
@@ -696,8 +699,14 @@ function convertRange(
       if (nulls[g] === 1) value = null;
       else {
         const v = Math.round(values[g] as number);
-        if (v >= 0 && v < SMALL_BIGINTS.length) value = SMALL_BIGINTS[v] ?? (SMALL_BIGINTS[v] = BigInt(v));
-        else if (v === previous) value = previousBig;
+        if (v >= 0 && v < SMALL_BIGINTS.length) {
+          let small = SMALL_BIGINTS[v];
+          if (small === undefined) {
+            small = BigInt(v);
+            SMALL_BIGINTS[v] = small;
+          }
+          value = small;
+        } else if (v === previous) value = previousBig;
         else {
           previous = v;
           value = previousBig = BigInt(v);

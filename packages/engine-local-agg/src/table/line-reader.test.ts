@@ -22,7 +22,9 @@ describe('splitRanges', () => {
       const mine = ranges.filter((r) => r.path === file.path);
       expect(mine[0]?.start).toBe(0);
       expect(mine.at(-1)?.end).toBe(file.size);
-      mine.slice(1).forEach((r, i) => expect(r.start).toBe(mine[i]?.end));
+      mine.slice(1).forEach((r, i) => {
+        expect(r.start).toBe(mine[i]?.end);
+      });
     }
     const sizes = ranges.map((r) => r.end - r.start);
     // Four ranges of c.csv (2 per worker) in quarters at the end, about 63 bytes each; the others about 250.
