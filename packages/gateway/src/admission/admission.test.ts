@@ -28,6 +28,37 @@ describe('admission control', () => {
     expect(order.filter((w) => w.startsWith('a'))).toEqual(['a0', 'a1', 'a2', 'a3', 'a4']);
   });
 
+  it('holds back a flooding tenant to its share of the slots while another tenant is active', async () => {
+    let now = 0;
+    const admission = new Admission({ global: { concurrentQueries: 2 }, tenant: () => ({}), clock: () => now });
+    const tick = () => new Promise((resolve) => setImmediate(resolve));
+    // Alone, a may hold every slot.
+    const a1 = await admission.admit('a', signal);
+    const a2 = await admission.admit('a', signal);
+    expect(admission.stats().byTenant.a?.running).toBe(2);
+    const b1 = admission.admit('b', signal);
+    a1();
+    const releaseB1 = await b1;
+    // b is active now: a's next query waits, although b's release leaves a slot free, so b's next finds it.
+    let a3Started = false;
+    const a3 = admission.admit('a', signal).then((release) => {
+      a3Started = true;
+      return release;
+    });
+    releaseB1();
+    await tick();
+    expect(a3Started).toBe(false);
+    expect(admission.stats().running).toBe(1);
+    const b2 = await admission.admit('b', signal);
+    expect(admission.stats().byTenant.b?.running).toBe(1);
+    b2();
+    // A second after b's last query, a may take both slots again.
+    now += 1500;
+    a2();
+    (await a3)();
+    expect(a3Started).toBe(true);
+  });
+
   it('alternates between two tenants that use the slot alike', async () => {
     let now = 0;
     const admission = new Admission({ global: { concurrentQueries: 1 }, tenant: () => ({}), clock: () => now });

@@ -53,14 +53,18 @@ class TokenBucket {
   }
 }
 
+/** A tenant that submitted or finished a query this recently counts as active when slots are shared. */
+const ACTIVE_MS = 1000;
+
 /** How fast a tenant's recent slot time fades: half of it is forgotten every second. */
 const USAGE_HALF_LIFE_MS = 1000;
 
 /**
  * Admission control: per-tenant and gateway-wide limits on running and queued queries and on their rate, with a
  * fair queue — when a slot frees, the next query comes from the waiting tenant that has used the fewest slot
- * seconds lately (in turn among equals), so a tenant's burst waits behind its own backlog and a light tenant waits at
- * most for one running query. Refusals are RATE_LIMITED (429) with Retry-After, at once, never a timeout.
+ * seconds lately (in turn among equals), so a tenant's burst waits behind its own backlog — and fair shares: while
+ * several tenants are active, none holds more than its share of the gateway's slots, so a light tenant's query
+ * finds a slot free. Refusals are RATE_LIMITED (429) with Retry-After, at once, never a timeout.
  */
 export class Admission {
   readonly #options: AdmissionOptions;
@@ -74,6 +78,8 @@ export class Admission {
   readonly #buckets = new Map<string, TokenBucket>();
   /** Each tenant's slot time, decaying (see USAGE_HALF_LIFE_MS), and when it was last brought up to date. */
   readonly #usage = new Map<string, { ms: number; at: number }>();
+  /** When each tenant last submitted or finished a query (see {@link #fairShare}). */
+  readonly #lastActive = new Map<string, number>();
 
   constructor(options: AdmissionOptions) {
     this.#options = options;
@@ -109,10 +115,32 @@ export class Admission {
   #canRun(tenant: string): boolean {
     const { global } = this.#options;
     const limits = this.#options.tenant(tenant);
+    const running = this.#running.get(tenant) ?? 0;
     return (
       this.#total < (global.concurrentQueries ?? Number.POSITIVE_INFINITY) &&
-      (this.#running.get(tenant) ?? 0) < (limits.concurrentQueries ?? Number.POSITIVE_INFINITY)
+      running < (limits.concurrentQueries ?? Number.POSITIVE_INFINITY) &&
+      running < this.#fairShare(tenant)
     );
+  }
+
+  /**
+   * The most gateway slots `tenant` may hold: all of them while no other tenant is active, else an equal share
+   * (rounded up) of them, leaving at least one slot per other active tenant. So a flooding tenant's running
+   * queries cannot hold every slot while another tenant has work: the other tenant's next query finds a slot free
+   * instead of waiting behind them.
+   */
+  #fairShare(tenant: string): number {
+    const slots = this.#options.global.concurrentQueries;
+    if (slots === undefined) return Number.POSITIVE_INFINITY;
+    const now = this.#clock();
+    let others = 0;
+    for (const [other, seen] of this.#lastActive) {
+      if (other === tenant) continue;
+      if ((this.#running.get(other) ?? 0) > 0 || this.#queues.has(other) || now - seen < ACTIVE_MS) others++;
+      else this.#lastActive.delete(other);
+    }
+    if (others === 0) return slots;
+    return Math.max(1, Math.min(Math.ceil(slots / (others + 1)), slots - others));
   }
 
   /** The tenant's recent slot time, decayed to now, plus `add` milliseconds. */
@@ -135,6 +163,7 @@ export class Admission {
       this.#total--;
       this.#running.set(tenant, (this.#running.get(tenant) ?? 1) - 1);
       this.#recentUsage(tenant, Math.max(1, this.#clock() - started));
+      this.#lastActive.set(tenant, this.#clock());
       this.#dispatch();
     };
   }
@@ -192,6 +221,7 @@ export class Admission {
         );
       }
     }
+    this.#lastActive.set(tenant, this.#clock());
     this.#rate('*', global.queriesPerSecond, 'The gateway');
     this.#rate(`tenant:${tenant}`, limits.queriesPerSecond, 'Your tenant');
     if (this.#canRun(tenant) && !this.#queues.has(tenant)) return this.#start(tenant);
