@@ -59,6 +59,20 @@ describe('admission control', () => {
     expect(a3Started).toBe(true);
   });
 
+  it('lets a tenant lighter than the others take any free slot', async () => {
+    let now = 0;
+    const admission = new Admission({ global: { concurrentQueries: 2 }, tenant: () => ({}), clock: () => now });
+    // a has used a slot for a while and is still active; b has used none.
+    const a = await admission.admit('a', signal);
+    now += 400;
+    a();
+    const b1 = await admission.admit('b', signal);
+    const b2 = await admission.admit('b', signal);
+    expect(admission.stats().byTenant.b?.running).toBe(2);
+    b1();
+    b2();
+  });
+
   it('alternates between two tenants that use the slot alike', async () => {
     let now = 0;
     const admission = new Admission({ global: { concurrentQueries: 1 }, tenant: () => ({}), clock: () => now });

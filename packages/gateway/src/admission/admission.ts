@@ -124,22 +124,26 @@ export class Admission {
   }
 
   /**
-   * The most gateway slots `tenant` may hold: all of them while no other tenant is active, else an equal share
-   * (rounded up) of them, leaving at least one slot per other active tenant. So a flooding tenant's running
-   * queries cannot hold every slot while another tenant has work: the other tenant's next query finds a slot free
-   * instead of waiting behind them.
+   * The most gateway slots `tenant` may hold: all of them while no other tenant is active or while another active
+   * tenant has used more slot time lately; else (it is the heaviest) an equal share (rounded up) of them, leaving
+   * at least one slot per other active tenant. So a flooding tenant's running queries cannot hold every slot while
+   * another tenant has work: the other tenant's next query finds a slot free instead of waiting behind them.
    */
   #fairShare(tenant: string): number {
     const slots = this.#options.global.concurrentQueries;
     if (slots === undefined) return Number.POSITIVE_INFINITY;
     const now = this.#clock();
     let others = 0;
+    let heaviestOther = 0;
     for (const [other, seen] of this.#lastActive) {
       if (other === tenant) continue;
-      if ((this.#running.get(other) ?? 0) > 0 || this.#queues.has(other) || now - seen < ACTIVE_MS) others++;
-      else this.#lastActive.delete(other);
+      if ((this.#running.get(other) ?? 0) > 0 || this.#queues.has(other) || now - seen < ACTIVE_MS) {
+        others++;
+        heaviestOther = Math.max(heaviestOther, this.#recentUsage(other));
+      } else this.#lastActive.delete(other);
     }
-    if (others === 0) return slots;
+    // Only the heaviest user of late is held to its share: a lighter tenant may take any free slot.
+    if (others === 0 || this.#recentUsage(tenant) < heaviestOther) return slots;
     return Math.max(1, Math.min(Math.ceil(slots / (others + 1)), slots - others));
   }
 
