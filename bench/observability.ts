@@ -161,7 +161,7 @@ try {
     await Promise.all(pending);
     return { latency: summarise(latencies), statuses, notSent };
   };
-  // B's rate from light to heavy: where the gateway's two cores are not saturated by A's traffic, and where they are.
+  // B's rate from light to heavy: where A's traffic leaves the cores some room, and where it saturates them.
   const bRates = (process.env.BENCH_B_RATES ?? '5,10,20').split(',').map(Number);
   for (const bRate of bRates) {
     await paced('tenant-b-key', bRate, 1, 8); // warm-up

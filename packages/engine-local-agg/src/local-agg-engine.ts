@@ -163,8 +163,9 @@ export class LocalAggEngine implements Engine {
     const byPath = new Map(snapshot.files.map((f, i) => [f.path, layouts[i] as FileLayout]));
     const files = snapshot.files.map((f) => ({ path: f.path, size: f.size }));
     const bytes = files.reduce((sum, f) => sum + f.size, 0);
-    const workOf = (rangeBytes: number): PassWork[] =>
-      splitRanges(files, (p) => byPath.get(p) as FileLayout, rangeBytes, this.#config.threads).map((range) => ({
+    // Only work for the worker threads has its last ranges cut finer (for them to end together).
+    const workOf = (rangeBytes: number, workers = 0): PassWork[] =>
+      splitRanges(files, (p) => byPath.get(p) as FileLayout, rangeBytes, workers).map((range) => ({
         range,
         layout: byPath.get(range.path) as FileLayout,
       }));
@@ -177,8 +178,9 @@ export class LocalAggEngine implements Engine {
       if (unsupported.includes(name))
         throw new LakegateError('UNSUPPORTED_QUERY', `local-agg cannot read column "${name}".`);
     }
-    const rangeBytes = bytes < this.#config.inlineBytes ? SCAN_RANGE_BYTES : this.#config.rangeBytes;
-    return { shape: 'aggregate', bound, work: workOf(rangeBytes), bytes };
+    const inline = bytes < this.#config.inlineBytes;
+    const work = inline ? workOf(SCAN_RANGE_BYTES) : workOf(this.#config.rangeBytes, this.#config.threads);
+    return { shape: 'aggregate', bound, work, bytes };
   }
 
   async check(request: QueryRequest): Promise<CheckResult> {
@@ -242,7 +244,7 @@ export class LocalAggEngine implements Engine {
     let next = 0;
     const decoders = new Map<string, ReturnType<typeof createRowDecoder>>();
     const decoderFor = (layout: FileLayout) => {
-      const key = `${layout.format}/${layout.quoted}`;
+      const key = `${layout.format}/${layout.delimiter}/${layout.quoted}`;
       let decoder = decoders.get(key);
       if (!decoder) {
         decoder = createRowDecoder(layout, bound.columns, bound.needed, interners, slots);

@@ -12,7 +12,7 @@ describe('GroupingSetAccumulator value-counts', () => {
     };
     const slots = new RowSlots(2);
     const kept = new GroupingSetAccumulator(plan, slots, []);
-    const folded = new GroupingSetAccumulator(plan, slots, [], 64); // folds every 64 values
+    const folded = new GroupingSetAccumulator(plan, slots, [], 64); // folds whenever its log fills (1024 values)
     const next = seededRandom(11);
     for (let row = 0; row < 5000; row++) {
       slots.nums[0] = Math.floor(next() * 37);

@@ -380,7 +380,7 @@ export class GroupingSetAccumulator {
     this.#filterPlans.forEach((p, f) => {
       if (p.kind === 'compare' && p.operand.kind === 'column' && p.operand.type !== 'varchar') {
         const c = index(p.operand.column);
-        const op = JS_COMPARE[p.op];
+        const op = Object.hasOwn(JS_COMPARE, p.op) ? JS_COMPARE[p.op] : undefined;
         if (op === undefined) throw new Error(`not a comparison: ${p.op}`);
         const k = constants.push(Number(p.value)) - 1;
         lines.push(`  const f${f} = nulls[${c}] === 1 ? UNKNOWN : nums[${c}] ${op} constants[${k}] ? TRUE : FALSE;`);

@@ -22,9 +22,8 @@ export const isLocalFormat = (format: DatasetFormat): format is FileLayout['form
   format === 'csv' || format === 'tsv' || format === 'ndjson';
 
 /** Splits one CSV line into fields (quotes and doubled quotes understood); for sniffing, not for the hot path. */
-export function splitCsvLine(line: string, delimiter: string): { fields: string[]; quoted: boolean[] } {
+export function splitCsvLine(line: string, delimiter: string): string[] {
   const fields: string[] = [];
-  const quoted: boolean[] = [];
   let i = 0;
   for (;;) {
     if (line[i] === '"') {
@@ -47,15 +46,13 @@ export function splitCsvLine(line: string, delimiter: string): { fields: string[
         }
       }
       fields.push(value);
-      quoted.push(true);
       const end = line.indexOf(delimiter, i);
-      if (end < 0) return { fields, quoted };
+      if (end < 0) return fields;
       i = end + 1;
     } else {
       const end = line.indexOf(delimiter, i);
       fields.push(end < 0 ? line.slice(i) : line.slice(i, end));
-      quoted.push(false);
-      if (end < 0) return { fields, quoted };
+      if (end < 0) return fields;
       i = end + 1;
     }
   }
@@ -104,12 +101,12 @@ function sniffNdjson(lines: readonly string[], path: string): FileLayout {
 
 function sniffDelimited(lines: readonly string[], format: 'csv' | 'tsv', text: string): FileLayout {
   const delimiter = format === 'tsv' ? '\t' : ',';
-  const header = splitCsvLine(lines[0] ?? '', delimiter).fields;
+  const header = splitCsvLine(lines[0] ?? '', delimiter);
   const types: (LocalType | undefined)[] = header.map(() => undefined);
   for (const line of lines.slice(1)) {
     if (line === '') continue;
     // As DuckDB: a quoted value is sniffed by what it holds, and an empty one (quoted or not) says nothing.
-    splitCsvLine(line, delimiter).fields.forEach((field, i) => {
+    splitCsvLine(line, delimiter).forEach((field, i) => {
       if (i < types.length && field !== '') types[i] = widen(types[i], sniffValue(field));
     });
   }

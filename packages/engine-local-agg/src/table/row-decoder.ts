@@ -155,8 +155,10 @@ function decodeField(
   switch (type) {
     case 'bigint': {
       const negative = bytes[start] === MINUS;
-      value = digits(bytes, negative || bytes[start] === PLUS ? start + 1 : start, end);
-      if (negative) value = -value;
+      const first = negative || bytes[start] === PLUS ? start + 1 : start;
+      // A sign alone is not a number; -0 is 0 (one group, as in DuckDB).
+      value = first < end ? digits(bytes, first, end) : Number.NaN;
+      if (negative && value !== 0) value = -value;
       break;
     }
     case 'double':
@@ -271,61 +273,10 @@ function delimitedDecoder(
         i = quotedField(bytes, i, end, c) + 1;
         continue;
       }
-      switch (ops[c]) {
-        case SKIP:
-          while (i < end && bytes[i] !== delimiter) i++;
-          break;
-        case VARCHAR: {
-          let hash = FNV_OFFSET;
-          for (; i < end; i++) {
-            const b = bytes[i] as number;
-            if (b === delimiter) break;
-            hash = Math.imul(hash ^ b, FNV_PRIME);
-          }
-          if (i === from) nulls[c] = 1;
-          else {
-            nulls[c] = 0;
-            ids[c] = (interners[c] as Interner).internHashed(bytes, from, i, hash);
-          }
-          break;
-        }
-        case BIGINT: {
-          const sign = bytes[i];
-          if (sign === MINUS || sign === PLUS) i++;
-          const first = i;
-          let value = 0;
-          for (; i < end; i++) {
-            const d = (bytes[i] as number) - ZERO;
-            if (d < 0 || d > 9) break;
-            value = value * 10 + d;
-          }
-          if (i < end && bytes[i] !== delimiter) {
-            // Not an integer after all: let the slow path name the value in its error.
-            while (i < end && bytes[i] !== delimiter) i++;
-            decodeSlow(bytes, from, i, c);
-          } else if (i === from) nulls[c] = 1;
-          else if (i === first) decodeSlow(bytes, from, i, c);
-          else {
-            nulls[c] = 0;
-            nums[c] = sign === MINUS ? -value : value;
-          }
-          break;
-        }
-        case TIMESTAMP: {
-          while (i < end && bytes[i] !== delimiter) i++;
-          if (i === from) nulls[c] = 1;
-          else {
-            const value = parseTimestampBytes(bytes, from, i);
-            if (Number.isNaN(value)) throw conversionError(columns[c] as LocalColumn, bytes, from, i);
-            nulls[c] = 0;
-            nums[c] = value;
-          }
-          break;
-        }
-        default:
-          while (i < end && bytes[i] !== delimiter) i++;
-          if (i === from) nulls[c] = 1;
-          else decodeSlow(bytes, from, i, c);
+      while (i < end && bytes[i] !== delimiter) i++;
+      if (ops[c] !== SKIP) {
+        if (i === from) nulls[c] = 1;
+        else decodeSlow(bytes, from, i, c);
       }
       i++;
     }
@@ -379,7 +330,8 @@ function compileFastPath(
       case BIGINT:
         lines.push(
           '  {',
-          '    const sign = bytes[i];',
+          // An empty field (its end may be the line's) is not read past: its sign is read only inside the line.
+          '    const sign = i < end ? bytes[i] : 0;',
           '    if (sign === 45 || sign === 43) i++;',
           '    const first = i;',
           '    let value = 0;',
@@ -387,7 +339,7 @@ function compileFastPath(
           `    if (i < end && bytes[i] !== ${D}) return false;`,
           `    if (i === from) nulls[${c}] = 1;`,
           '    else if (i === first) return false;',
-          `    else { nulls[${c}] = 0; nums[${c}] = sign === 45 ? -value : value; }`,
+          `    else { nulls[${c}] = 0; nums[${c}] = sign === 45 && value !== 0 ? -value : value; }`,
           '  }',
         );
         break;

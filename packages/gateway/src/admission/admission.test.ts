@@ -1,9 +1,13 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Admission } from './admission.js';
 
 const signal = new AbortController().signal;
 
 describe('admission control', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('serves first the waiting tenant that used the fewest slot seconds lately, so a burst waits behind itself', async () => {
     const admission = new Admission({ global: { concurrentQueries: 1 }, tenant: () => ({}) });
     const first = await admission.admit('a', signal);
@@ -71,6 +75,28 @@ describe('admission control', () => {
     expect(admission.stats().byTenant.b?.running).toBe(2);
     b1();
     b2();
+  });
+
+  it('gives a held-back tenant its free slots once the other tenant has been quiet a second, without a release', async () => {
+    vi.useFakeTimers();
+    const admission = new Admission({ global: { concurrentQueries: 2 }, tenant: () => ({}) });
+    const a1 = await admission.admit('a', signal);
+    vi.advanceTimersByTime(100);
+    const b = await admission.admit('b', signal);
+    vi.advanceTimersByTime(10);
+    b();
+    // a has held a slot for 110 ms, b for 10: a is held to one slot while b counts as active.
+    let started = false;
+    const a2 = admission.admit('a', signal).then((release) => {
+      started = true;
+      return release;
+    });
+    await vi.advanceTimersByTimeAsync(500);
+    expect(started).toBe(false);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(started).toBe(true);
+    (await a2)();
+    a1();
   });
 
   it('alternates between two tenants that use the slot alike', async () => {

@@ -78,8 +78,12 @@ export class Admission {
   readonly #buckets = new Map<string, TokenBucket>();
   /** Each tenant's slot time, decaying (see USAGE_HALF_LIFE_MS), and when it was last brought up to date. */
   readonly #usage = new Map<string, { ms: number; at: number }>();
-  /** When each tenant last submitted or finished a query (see {@link #fairShare}). */
+  /** When each tenant last had a query admitted, queued or finished (see {@link #fairShare}). */
   readonly #lastActive = new Map<string, number>();
+  /** Per tenant, how many queries run and the sum of their start times (their time so far, for #load). */
+  readonly #runningStarts = new Map<string, { count: number; sum: number }>();
+  /** Dispatches again when shares may have grown (a tenant held to its share has queries waiting). */
+  #shareTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: AdmissionOptions) {
     this.#options = options;
@@ -139,11 +143,11 @@ export class Admission {
       if (other === tenant) continue;
       if ((this.#running.get(other) ?? 0) > 0 || this.#queues.has(other) || now - seen < ACTIVE_MS) {
         others++;
-        heaviestOther = Math.max(heaviestOther, this.#recentUsage(other));
+        heaviestOther = Math.max(heaviestOther, this.#load(other, now));
       } else this.#lastActive.delete(other);
     }
     // Only the heaviest user of late is held to its share: a lighter tenant may take any free slot.
-    if (others === 0 || this.#recentUsage(tenant) < heaviestOther) return slots;
+    if (others === 0 || this.#load(tenant, now) < heaviestOther) return slots;
     return Math.max(1, Math.min(Math.ceil(slots / (others + 1)), slots - others));
   }
 
@@ -156,16 +160,29 @@ export class Admission {
     return ms;
   }
 
+  /** A tenant's recent slot time, including the time so far of its queries still running. */
+  #load(tenant: string, now: number): number {
+    const running = this.#runningStarts.get(tenant);
+    return this.#recentUsage(tenant) + (running ? running.count * now - running.sum : 0);
+  }
+
   #start(tenant: string): () => void {
     this.#total++;
     this.#running.set(tenant, (this.#running.get(tenant) ?? 0) + 1);
+    this.#lastActive.set(tenant, this.#clock());
     const started = this.#clock();
+    const starts = this.#runningStarts.get(tenant) ?? { count: 0, sum: 0 };
+    starts.count++;
+    starts.sum += started;
+    this.#runningStarts.set(tenant, starts);
     let released = false;
     return () => {
       if (released) return;
       released = true;
       this.#total--;
       this.#running.set(tenant, (this.#running.get(tenant) ?? 1) - 1);
+      starts.count--;
+      starts.sum -= started;
       this.#recentUsage(tenant, Math.max(1, this.#clock() - started));
       this.#lastActive.set(tenant, this.#clock());
       this.#dispatch();
@@ -199,11 +216,29 @@ export class Admission {
           chosen = tenant;
         }
       }
-      if (chosen === undefined) return;
+      if (chosen === undefined) {
+        this.#retryWhenSharesGrow();
+        return;
+      }
       // The chosen tenant goes to the end of the turns, so equals take turns.
       this.#turns = [...this.#turns.filter((t) => t !== chosen), chosen];
       this.#dequeue(chosen, this.#queues.get(chosen) as Waiter[], 0).grant();
     }
+  }
+
+  /**
+   * A waiting tenant held to its share gets more once the others have been quiet for ACTIVE_MS, which no release
+   * signals: look again then (the timer does not keep the process alive).
+   */
+  #retryWhenSharesGrow(): void {
+    if (this.#shareTimer !== undefined) return;
+    const slots = this.#options.global.concurrentQueries;
+    if (slots === undefined || this.#total >= slots || this.#queued === 0) return;
+    this.#shareTimer = setTimeout(() => {
+      this.#shareTimer = undefined;
+      this.#dispatch();
+    }, ACTIVE_MS);
+    this.#shareTimer.unref?.();
   }
 
   /**
@@ -225,7 +260,6 @@ export class Admission {
         );
       }
     }
-    this.#lastActive.set(tenant, this.#clock());
     this.#rate('*', global.queriesPerSecond, 'The gateway');
     this.#rate(`tenant:${tenant}`, limits.queriesPerSecond, 'Your tenant');
     if (this.#canRun(tenant) && !this.#queues.has(tenant)) return this.#start(tenant);
@@ -265,11 +299,13 @@ export class Admission {
         return;
       }
       signal.addEventListener('abort', cancel, { once: true });
+      this.#lastActive.set(tenant, this.#clock());
       const queue = this.#queues.get(tenant) ?? [];
       if (queue.length === 0) this.#turns.push(tenant);
       queue.push(waiter);
       this.#queues.set(tenant, queue);
       this.#queued++;
+      this.#retryWhenSharesGrow();
     });
   }
 }
