@@ -218,7 +218,7 @@ function delimitedDecoder(
   const last = needed.length === 0 ? -1 : Math.max(...needed);
   const types = columns.map((c) => c.type);
   const delimiter = layout.delimiter;
-  const { nums, ids, nulls } = slots;
+  const { nulls } = slots;
   let scratch = new Uint8Array(256);
 
   /** Decodes a needed field of column c from `source[from, to)` (the slow path: any type, any source). */
