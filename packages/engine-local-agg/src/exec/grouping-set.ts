@@ -48,7 +48,8 @@ interface StateStore {
   /** Per-group numbers of count, sum, min and max (the compiled `add` updates them inline). */
   a: Float64Array<ArrayBuffer>;
   b?: Float64Array<ArrayBuffer>;
-  add(group: number): void;
+  /** The row's update of group `group`; absent for count and sum, which the compiled `add` updates inline. */
+  add?(group: number): void;
   grow(capacity: number): void;
   export(size: number): StateColumn;
   /** The groups of each list, exported apart (stores that can do it without exporting everything first). */
@@ -63,16 +64,9 @@ function createStore(plan: StatePlan, slots: RowSlots, interner: Interner | unde
   const b = new Float64Array(64);
   switch (plan.kind) {
     case 'count': {
+      // Updated inline by the compiled `add` (see GroupingSetAccumulator's #compile), as sums are.
       const store: StateStore = {
         a,
-        add:
-          c < 0
-            ? (g) => {
-                store.a[g] = (store.a[g] as number) + 1;
-              }
-            : (g) => {
-                if (nulls[c] === 0) store.a[g] = (store.a[g] as number) + 1;
-              },
         grow(n) {
           store.a = grown(store.a, n);
         },
@@ -84,11 +78,6 @@ function createStore(plan: StatePlan, slots: RowSlots, interner: Interner | unde
       const store: StateStore = {
         a,
         b,
-        add(g) {
-          if (nulls[c] === 1) return;
-          store.a[g] = (store.a[g] as number) + (nums[c] as number);
-          (store.b as Float64Array)[g] = ((store.b as Float64Array)[g] as number) + 1;
-        },
         grow(n) {
           store.a = grown(store.a, n);
           store.b = grown(store.b as Float64Array<ArrayBuffer>, n);

@@ -106,18 +106,6 @@ class StateColumnMerger {
     else this.digests[g] = digest;
   }
 
-  /** The interpolated quantile of group g's values (null without values). */
-  quantile(g: number, fraction: number): number | null {
-    if (this.firstSource[g] === 0) return null;
-    if (this.several[g] === 0) {
-      // One slice: already sorted and summed, read in place.
-      const { values, counts } = this.sources[(this.firstSource[g] as number) - 1] as (typeof this.sources)[number];
-      return quantileOf(values, counts, fraction, this.firstStart[g] as number, this.firstEnd[g] as number);
-    }
-    const [values, counts] = this.valueCounts(g);
-    return quantileOf(values, counts, fraction, 0, values.length);
-  }
-
   /** Several quantiles of group g into `out` (false without values): its values are summed once for all. */
   quantiles(g: number, fractions: readonly number[], out: Float64Array): boolean {
     if (this.firstSource[g] === 0) return false;
@@ -372,26 +360,21 @@ export class MergedGroups {
     return { keys, states };
   }
 
+  /** An aggregate the column loops of {@link finished} leave to a group at a time: distinct counts, sketches, strings. */
   #finalValue(plan: AggregatePlan, g: number): KeyValue {
     const merger = this.#mergers[plan.state] as StateColumnMerger;
     switch (plan.fn) {
-      case 'count':
-        return merger.a[g] as number;
       case 'count_distinct':
         return merger.sets[g]?.size ?? 0;
-      case 'sum':
-        return merger.b[g] === 0 ? null : (merger.a[g] as number);
-      case 'avg':
-        return merger.b[g] === 0 ? null : (merger.a[g] as number) / (merger.b[g] as number);
-      case 'min':
-      case 'max':
-        return merger.seen[g] === 0 ? null : (merger.strings[g] ?? (merger.a[g] as number));
-      case 'quantile_cont':
-        return merger.quantile(g, plan.fraction ?? 0.5);
       case 'approx_quantile': {
         const value = merger.digests[g]?.quantile(plan.fraction ?? 0.5) ?? null;
         return value !== null && plan.valueType === 'bigint' ? Math.round(value) : value;
       }
+      case 'min':
+      case 'max':
+        return merger.seen[g] === 0 ? null : (merger.strings[g] ?? (merger.a[g] as number));
+      default:
+        throw new Error(`${plan.fn} is finished column by column`);
     }
   }
 
@@ -470,7 +453,7 @@ export class MergedGroups {
     return columns;
   }
 
-  /** The common numeric aggregates as one tight loop over the groups each (the same values as `#finalValue`). */
+  /** The common numeric aggregates, each as one tight loop over the groups. */
   #finishedFast(aggregate: AggregatePlan, size: number): FinishedColumn | undefined {
     const merger = this.#mergers[aggregate.state] as StateColumnMerger;
     const { a, b, seen } = merger;
@@ -741,23 +724,9 @@ function outputLocalType(plan: AggregatePlan): LocalType {
 }
 
 /**
- * Interpolated quantile of sorted value-counts `[start, end)`, as DuckDB's quantile_cont: position
- * (n - 1) * fraction.
+ * Interpolated quantile of sorted value-counts `[start, end)` holding `total` values, as DuckDB's quantile_cont:
+ * position (total - 1) * fraction.
  */
-export function quantileOf(
-  values: ArrayLike<number>,
-  counts: ArrayLike<number>,
-  fraction: number,
-  start: number,
-  end: number,
-): number | null {
-  if (end <= start) return null;
-  let total = 0;
-  for (let i = start; i < end; i++) total += counts[i] as number;
-  return quantileAt(values, counts, start, end, total, fraction);
-}
-
-/** {@link quantileOf} when the total count of the slice is known (several quantiles of one group share it). */
 function quantileAt(
   values: ArrayLike<number>,
   counts: ArrayLike<number>,
