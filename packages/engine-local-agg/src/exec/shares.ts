@@ -83,11 +83,25 @@ export function shareMembers(shares: Int32Array, count: number): Int32Array[] {
   return members;
 }
 
-/** A key column's values for `groups`, in that order. */
+/**
+ * A key column's values for `groups`, in that order. A string column keeps only the strings these groups use (its
+ * values re-indexed), so each share carries its own part of the thread's dictionary, not all of it.
+ */
 export function gatherKey(key: KeyColumn, groups: Int32Array): KeyColumn {
-  return {
-    values: gather(key.values, groups),
-    nulls: gather(key.nulls, groups),
-    ...(key.dictionary ? { dictionary: key.dictionary } : {}),
-  };
+  const values = gather(key.values, groups);
+  const nulls = gather(key.nulls, groups);
+  if (!key.dictionary) return { values, nulls };
+  const dictionary: string[] = [];
+  const index = new Int32Array(key.dictionary.length).fill(-1);
+  for (let i = 0; i < values.length; i++) {
+    if (nulls[i] === 1) continue;
+    const id = values[i] as number;
+    let mapped = index[id] as number;
+    if (mapped < 0) {
+      mapped = dictionary.push(key.dictionary[id] as string) - 1;
+      index[id] = mapped;
+    }
+    values[i] = mapped;
+  }
+  return { values, nulls, dictionary };
 }

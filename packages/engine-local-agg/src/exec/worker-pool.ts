@@ -251,13 +251,18 @@ export class WorkerPool {
           reject(error);
         },
       });
-      workers.forEach((worker, index) => {
-        const partials = byThread.map((shares) => shares[index] as PartialGroups);
-        worker.postMessage(
-          { type: 'merge', id, set, finish, partials, index } satisfies ToWorker,
-          transferables(partials),
-        );
-      });
+      try {
+        workers.forEach((worker, index) => {
+          const partials = byThread.map((shares) => shares[index] as PartialGroups);
+          worker.postMessage(
+            { type: 'merge', id, set, finish, partials, index } satisfies ToWorker,
+            transferables(partials),
+          );
+        });
+      } catch (error) {
+        (this.#merges.get(id) as Merge).reject(error);
+        this.#merges.delete(id);
+      }
     });
   }
 
