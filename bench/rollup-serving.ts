@@ -11,6 +11,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig, silentLogger, startGateway } from '@lakegate/gateway';
+import { trafficRollup } from '../test/support/traffic-csv.js';
 import { writeApiTrafficCsv } from './data/api-traffic.js';
 import { ms, report, summarise, timePaired } from './support.js';
 
@@ -43,20 +44,7 @@ const config = parseConfig(
         apiKeys: [KEY],
         datasets: { traffic: { location: `file:${join(root, 'raw')}/`, format: 'csv' } },
         rollups: {
-          traffic_5m: {
-            source: 'traffic',
-            interval: '5m',
-            timeColumn: 'ts',
-            dimensions: ['organization', 'api_proxy'],
-            measures: {
-              requests: 'count(*)',
-              total_ms: 'sum(total_response_ms)',
-              p95_ms: 'quantile_cont(total_response_ms, 0.95)',
-              errors: 'count(*) FILTER (WHERE status_code >= 500)',
-            },
-            startAt: new Date(start).toISOString(),
-            delaySeconds: 0,
-          },
+          traffic_5m: trafficRollup(start),
         },
       },
     },

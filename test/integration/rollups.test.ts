@@ -28,26 +28,11 @@ import {
 import { withDuckDB } from '../support/duckdb-data.js';
 import { type GatewayProcess, startGatewayProcess } from '../support/gateway-process.js';
 import { createBucket, putObject, s3Client, s3Settings } from '../support/s3-fixtures.js';
-import { timestampText, trafficCsv, writeTrafficFiles } from '../support/traffic-csv.js';
+import { timestampText, trafficCsv, trafficRollup, writeTrafficFiles } from '../support/traffic-csv.js';
 
 const KEY = 'acme-rollup-key';
 const FIVE_MINUTES = 300_000;
 const HOUR = 3_600_000;
-
-const rollupDefinition = (startAt: number) => ({
-  source: 'traffic',
-  interval: '5m',
-  timeColumn: 'ts',
-  dimensions: ['organization', 'api_proxy'],
-  measures: {
-    requests: 'count(*)',
-    total_ms: 'sum(total_response_ms)',
-    p95_ms: 'quantile_cont(total_response_ms, 0.95)',
-    errors: 'count(*) FILTER (WHERE status_code >= 500)',
-  },
-  startAt: new Date(startAt).toISOString(),
-  delaySeconds: 0,
-});
 
 /** DuckDB's own count of raw rows per 5-minute interval (start in ms -> rows). */
 async function rawCounts(files: readonly string[]): Promise<Map<number, number>> {
@@ -117,7 +102,7 @@ describe.skipIf(!findRedisServer())('interval rollups on a gateway with Redis', 
           acme: {
             apiKeys: [KEY],
             datasets: { traffic: { location: `file:${join(root, 'raw')}/`, format: 'csv' } },
-            rollups: { traffic_5m: rollupDefinition(t0) },
+            rollups: { traffic_5m: trafficRollup(t0) },
           },
         },
       },
@@ -295,7 +280,7 @@ describe.skipIf(!findRedisServer())('a gateway killed in the middle of an interv
       acme: {
         apiKeys: [KEY],
         datasets: { traffic: { location: 's3://raw/traffic/', format: 'csv' } },
-        rollups: { traffic_5m: rollupDefinition(t0) },
+        rollups: { traffic_5m: trafficRollup(t0) },
       },
     },
   });
@@ -400,7 +385,7 @@ describe.skipIf(!findRedisServer())('backfilling a two-hour gap while new interv
           acme: {
             apiKeys: [KEY],
             datasets: { traffic: { location: `file:${join(root, 'raw')}/`, format: 'csv' } },
-            rollups: { traffic_5m: rollupDefinition(t0) },
+            rollups: { traffic_5m: trafficRollup(t0) },
           },
         },
       },

@@ -54,3 +54,22 @@ export async function writeTrafficFiles(
   }
   return paths;
 }
+
+/**
+ * The 5-minute rollup the rollup tests and the rollup-serving bench define over API traffic: requests, total and
+ * p95 latency and errors by organization and API proxy, from `startAt` (ms), each interval due as soon as it ends.
+ */
+export const trafficRollup = (startAt: number) => ({
+  source: 'traffic',
+  interval: '5m',
+  timeColumn: 'ts',
+  dimensions: ['organization', 'api_proxy'],
+  measures: {
+    requests: 'count(*)',
+    total_ms: 'sum(total_response_ms)',
+    p95_ms: 'quantile_cont(total_response_ms, 0.95)',
+    errors: 'count(*) FILTER (WHERE status_code >= 500)',
+  },
+  startAt: new Date(startAt).toISOString(),
+  delaySeconds: 0,
+});
