@@ -20,13 +20,19 @@ runEngineConformance({ describe, it, beforeAll, afterAll }, 'local-agg', {
   },
 });
 
+/** A one-thread engine over a fresh folder of the tenant's own, for CSV files a test writes. */
+async function csvEngine() {
+  const folder = await tempFolder('local-agg-csv-');
+  const engine = new LocalAggEngine(
+    { threads: 1, inlineBytes: 1024 * 1024, rangeBytes: 1024 * 1024 },
+    { storage: { tenantDirectories: () => [folder.dir] } },
+  );
+  return { folder, engine };
+}
+
 describe('local-agg reading CSV edge cases', () => {
   it('reads quoted fields, doubled quotes, quoted empty fields, CRLF and a last line without a line break', async () => {
-    const folder = await tempFolder('local-agg-csv-');
-    const engine = new LocalAggEngine(
-      { threads: 1, inlineBytes: 1024 * 1024, rangeBytes: 1024 * 1024 },
-      { storage: { tenantDirectories: () => [folder.dir] } },
-    );
+    const { folder, engine } = await csvEngine();
     try {
       const path = join(folder.dir, 'q.csv');
       await writeFile(path, 's,n\r\n"z",1\r\n"a,b",2\r\n"say ""hi""",3\r\n,4\r\n"",5\r\n"ab",6');
@@ -61,11 +67,7 @@ describe('local-agg reading CSV edge cases', () => {
   });
 
   it('reads short lines as NULLs and names a value beyond the sampled rows that does not fit its column', async () => {
-    const folder = await tempFolder('local-agg-csv-');
-    const engine = new LocalAggEngine(
-      { threads: 1, inlineBytes: 1024 * 1024, rangeBytes: 1024 * 1024 },
-      { storage: { tenantDirectories: () => [folder.dir] } },
-    );
+    const { folder, engine } = await csvEngine();
     try {
       const short = join(folder.dir, 'short.csv');
       await writeFile(short, 's,n,x\na,1,2\nb,-3\nc\n');

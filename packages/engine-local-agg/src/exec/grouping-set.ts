@@ -12,7 +12,7 @@ import type {
   StateColumn,
   StatePlan,
 } from './plan.js';
-import { compileRowPredicate, FALSE, TRUE, type Truth, UNKNOWN } from './row-eval.js';
+import { bucketStart, compileRowPredicate, FALSE, TRUE, type Truth, UNKNOWN } from './row-eval.js';
 import { gatherKey, gatherState, numberHash, shareMembers, shareOf } from './shares.js';
 import { sortRange } from './sort-range.js';
 
@@ -356,7 +356,7 @@ export class GroupingSetAccumulator {
       const w = `widths[${d}]`;
       const value =
         dim.kind === 'bucket'
-          ? `{ const v = nums[${c}]; key[${d}] = v < MAX_EXACT && v > -MAX_EXACT ? Math.floor(v / ${w}) * ${w} : v - (((v % ${w}) + ${w}) % ${w}); }`
+          ? `key[${d}] = bucketStart(nums[${c}], ${w});`
           : dim.type === 'varchar'
             ? `key[${d}] = ids[${c}];`
             : `key[${d}] = nums[${c}];`;
@@ -409,7 +409,7 @@ export class GroupingSetAccumulator {
         'FALSE',
         'UNKNOWN',
         'constants',
-        'MAX_EXACT',
+        'bucketStart',
         ...stores,
       ],
       lines.join('\n'),
@@ -429,7 +429,7 @@ export class GroupingSetAccumulator {
       FALSE,
       UNKNOWN,
       constants,
-      2 ** 53,
+      bucketStart,
       ...this.#stores,
     );
   }

@@ -10,18 +10,22 @@ export type Truth = 0 | 1 | 2;
 
 const MAX_EXACT = 2 ** 53;
 
+/**
+ * The start of the time bucket of `width` that holds `v` (both in microseconds). floor(v / width) is exact for
+ * integers below 2^53 (the quotient's distance to the next integer, 1 / width, exceeds half its ulp) and much
+ * cheaper than a floating-point remainder, which serves beyond.
+ */
+export function bucketStart(v: number, width: number): number {
+  return Math.abs(v) < MAX_EXACT ? Math.floor(v / width) * width : v - (((v % width) + width) % width);
+}
+
 /** Reads an operand of the current row as a number (buckets and numeric columns); NaN never means NULL here. */
-export function numberReader(operand: RowOperand, slots: RowSlots): () => number {
+function numberReader(operand: RowOperand, slots: RowSlots): () => number {
   const { nums } = slots;
   const c = operand.column;
   if (operand.kind === 'bucket') {
     const width = operand.widthMicros;
-    // floor(v / width) is exact for integers below 2^53 (the quotient's distance to the next integer, 1 / width,
-    // exceeds half its ulp) and much cheaper than a floating-point remainder.
-    return () => {
-      const v = nums[c] as number;
-      return Math.abs(v) < MAX_EXACT ? Math.floor(v / width) * width : v - (((v % width) + width) % width);
-    };
+    return () => bucketStart(nums[c] as number, width);
   }
   return () => nums[c] as number;
 }

@@ -10,7 +10,7 @@ import type {
   RowOperand,
   RowPredicate,
 } from '../exec/plan.js';
-import { compileRowPredicate, TRUE } from '../exec/row-eval.js';
+import { bucketStart, compileRowPredicate, TRUE } from '../exec/row-eval.js';
 import type { AggregateQuery } from '../query/aggregate-query.js';
 import { parseLocalQuery } from '../query/parse-query.js';
 import { Interner } from '../table/interner.js';
@@ -290,7 +290,7 @@ export function planRollupAnswer(
           for (let d = 0; d < dimSources.length; d++) {
             const { index, width } = dimSources[d] as { index: number; width: number };
             const value = key[index] as KeyValue;
-            target[d] = width > 0 && typeof value === 'number' ? value - (((value % width) + width) % width) : value;
+            target[d] = width > 0 && typeof value === 'number' ? bucketStart(value, width) : value;
           }
           merged.addPlainRow(target, groups.states[g] as unknown[], stateSources);
         });
