@@ -84,6 +84,15 @@ describe('metrics', () => {
       value(after, count, { tenant: 'acme', engine: 'duckdb', outcome: 'ok' }) -
         value(before, count, { tenant: 'acme', engine: 'duckdb', outcome: 'ok' }),
     ).toBe(3);
+    // Buckets in seconds: these quick queries all fall under one second, and the bounds go down to a millisecond.
+    const buckets = after.filter(
+      (s) =>
+        s.name === 'lakegate_query_duration_seconds_bucket' && s.labels.tenant === 'acme' && s.labels.outcome === 'ok',
+    );
+    expect(buckets.map((s) => s.labels.le)).toEqual(expect.arrayContaining(['0.001', '0.01', '0.1', '1', '+Inf']));
+    expect(value(after, 'lakegate_query_duration_seconds_bucket', { tenant: 'acme', outcome: 'ok', le: '1' })).toBe(
+      value(after, count, { tenant: 'acme', engine: 'duckdb', outcome: 'ok' }),
+    );
     expect(
       value(after, 'lakegate_cache_hits_total', { tenant: 'acme' }) -
         value(before, 'lakegate_cache_hits_total', { tenant: 'acme' }),

@@ -13,6 +13,14 @@ export interface MetricsSources {
 }
 
 /**
+ * Bucket bounds of the latency histograms, in seconds: from a millisecond to ten minutes. (The SDK's default bounds,
+ * 0 to 10000, are meant for milliseconds and would put every query of under five seconds in one bucket.)
+ */
+export const LATENCY_BUCKETS_SECONDS: readonly number[] = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600,
+];
+
+/**
  * The gateway's metrics, with OpenTelemetry, served in Prometheus text format at GET /metrics. Latencies are
  * histograms by tenant, engine and outcome; queue, cache and engine figures are read when scraped.
  */
@@ -38,18 +46,22 @@ export class GatewayMetrics {
     this.statementDuration = meter.createHistogram('lakegate_statement_duration_seconds', {
       description: 'Session statements from submission to their final state (available, error, cancelled), by tenant',
       unit: 's',
+      advice: { explicitBucketBoundaries: [...LATENCY_BUCKETS_SECONDS] },
     });
     this.requestDuration = meter.createHistogram('lakegate_http_request_duration_seconds', {
       description: 'HTTP request latency, by route, status and tenant',
       unit: 's',
+      advice: { explicitBucketBoundaries: [...LATENCY_BUCKETS_SECONDS] },
     });
     this.queryDuration = meter.createHistogram('lakegate_query_duration_seconds', {
       description: 'Query latency from admission to the end of its result, by tenant, engine and outcome',
       unit: 's',
+      advice: { explicitBucketBoundaries: [...LATENCY_BUCKETS_SECONDS] },
     });
     this.admissionWait = meter.createHistogram('lakegate_admission_wait_seconds', {
       description: 'Time queries waited in the admission queue, by tenant',
       unit: 's',
+      advice: { explicitBucketBoundaries: [...LATENCY_BUCKETS_SECONDS] },
     });
     meter
       .createObservableGauge('lakegate_admission_queries', { description: 'Queries running and queued, by tenant' })
