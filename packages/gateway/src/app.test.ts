@@ -86,6 +86,10 @@ describe('POST /v1/query', () => {
     expect(limited.status).toBe(429);
     expect(limited.headers.get('retry-after')).toBe('1');
     expect((await jsonOf(limited)).error.code).toBe('RATE_LIMITED');
+    // Refused before the body is read or the SQL prepared: a flood's refusals cost little.
+    const unread = await query({ sql: 'SELEC nonsense' });
+    expect(unread.status).toBe(429);
+    expect((await jsonOf(unread)).error.code).toBe('RATE_LIMITED');
   });
 
   it('streams NDJSON: a header line, one array per row, then stats', async () => {

@@ -77,6 +77,43 @@ describe('admission control', () => {
     b2();
   });
 
+  it('holds a fresh flood to its share once it has a backlog, though its usage is still the lighter', async () => {
+    let now = 0;
+    const admission = new Admission({ global: { concurrentQueries: 2 }, tenant: () => ({}), clock: () => now });
+    const tick = () => new Promise((resolve) => setImmediate(resolve));
+    // b has used a slot for a while; a has used none.
+    const b0 = await admission.admit('b', signal);
+    now += 400;
+    b0();
+    // a's flood begins: lighter, without a backlog, it takes both free slots...
+    const a1 = await admission.admit('a', signal);
+    const a2 = await admission.admit('a', signal);
+    // ...and the rest of it waits.
+    const started: string[] = [];
+    const flood = Array.from({ length: 3 }, (_, i) =>
+      admission.admit('a', signal).then((release) => {
+        started.push(`a${i + 3}`);
+        return release;
+      }),
+    );
+    const b1 = admission.admit('b', signal).then((release) => {
+      started.push('b1');
+      return release;
+    });
+    // A freed slot goes to b: a, with a backlog, is held to one slot while b is active.
+    a1();
+    await tick();
+    expect(started).toEqual(['b1']);
+    (await b1)();
+    await tick();
+    expect(started).toEqual(['b1']);
+    expect(admission.stats().byTenant.a).toMatchObject({ running: 1, queued: 3 });
+    a2();
+    await tick();
+    expect(started).toEqual(['b1', 'a3']);
+    (await (flood[0] as Promise<() => void>))();
+  });
+
   it('gives a held-back tenant its free slots once the other tenant has been quiet a second, without a release', async () => {
     vi.useFakeTimers();
     const admission = new Admission({ global: { concurrentQueries: 2 }, tenant: () => ({}) });
@@ -140,6 +177,29 @@ describe('admission control', () => {
     await expect(admission.admit('fast', signal)).rejects.toMatchObject({ code: 'RATE_LIMITED' });
     now += 500;
     (await admission.admit('fast', signal))();
+  });
+
+  it('tells the refusal admit would give, without taking a token or a place', async () => {
+    let now = 0;
+    const admission = new Admission({
+      global: {},
+      tenant: (t) => (t === 'busy' ? { concurrentQueries: 1, queuedQueries: 1 } : { queriesPerSecond: 1 }),
+      clock: () => now,
+    });
+    expect(admission.refusal('busy')).toBeUndefined();
+    await admission.admit('busy', signal);
+    expect(admission.refusal('busy')).toBeUndefined(); // it may still wait
+    const waiting = admission.admit('busy', signal);
+    expect(admission.refusal('busy')).toMatchObject({ code: 'RATE_LIMITED', retryAfterSeconds: 1 });
+    expect(admission.stats()).toMatchObject({ running: 1, queued: 1 });
+    void waiting;
+
+    // Asking again and again takes no token: the one token of the second is still there for admit.
+    for (let i = 0; i < 5; i++) expect(admission.refusal('fast')).toBeUndefined();
+    (await admission.admit('fast', signal))();
+    expect(admission.refusal('fast')).toMatchObject({ code: 'RATE_LIMITED', retryAfterSeconds: 1 });
+    now += 1000;
+    expect(admission.refusal('fast')).toBeUndefined();
   });
 
   it('keeps per-tenant concurrency while other tenants run', async () => {

@@ -41,12 +41,12 @@ class TokenBucket {
     this.#at = now;
   }
 
-  /** Takes a token, or returns the seconds until one is there. */
-  take(now: number): number {
+  /** Takes a token (unless `peek`), or returns the seconds until one is there. */
+  take(now: number, peek = false): number {
     this.#tokens = Math.min(this.rate, this.#tokens + ((now - this.#at) / 1000) * this.rate);
     this.#at = now;
     if (this.#tokens >= 1) {
-      this.#tokens -= 1;
+      if (!peek) this.#tokens -= 1;
       return 0;
     }
     return (1 - this.#tokens) / this.rate;
@@ -101,19 +101,64 @@ export class Admission {
     };
   }
 
-  #rate(key: string, rate: number | undefined, what: string): void {
-    if (rate === undefined) return;
+  /** The refusal of a rate limit, or undefined after taking a token (only looking when `peek`). */
+  #rate(key: string, rate: number | undefined, what: string, peek: boolean): LakegateError | undefined {
+    if (rate === undefined) return undefined;
     let bucket = this.#buckets.get(key);
     if (!bucket || bucket.rate !== rate) {
       bucket = new TokenBucket(rate, this.#clock());
       this.#buckets.set(key, bucket);
     }
-    const wait = bucket.take(this.#clock());
-    if (wait > 0) {
-      throw new LakegateError('RATE_LIMITED', `${what} is limited to ${rate} queries per second; retry shortly.`, {
-        retryAfterSeconds: Math.max(1, Math.ceil(wait)),
-      });
+    const wait = bucket.take(this.#clock(), peek);
+    if (wait === 0) return undefined;
+    return new LakegateError('RATE_LIMITED', `${what} is limited to ${rate} queries per second; retry shortly.`, {
+      retryAfterSeconds: Math.max(1, Math.ceil(wait)),
+    });
+  }
+
+  /** The refusal of a short memory, if the gateway is short of it. */
+  #memory(): LakegateError | undefined {
+    const { maxMemoryBytes } = this.#options;
+    if (maxMemoryBytes === undefined) return undefined;
+    const used = (this.#options.memoryUsage ?? (() => process.memoryUsage.rss()))();
+    if (used <= maxMemoryBytes) return undefined;
+    return new LakegateError('ENGINE_BUSY', 'The gateway is short of memory and takes no new queries for a moment.', {
+      retryAfterSeconds: 2,
+    });
+  }
+
+  /** The refusal of a full queue, when `tenant` can neither run now nor wait. */
+  #queue(tenant: string): LakegateError | undefined {
+    if (this.#canRun(tenant) && !this.#queues.has(tenant)) return undefined;
+    const tenantQueued = this.#queues.get(tenant)?.length ?? 0;
+    if (tenantQueued >= (this.#options.tenant(tenant).queuedQueries ?? Number.POSITIVE_INFINITY)) {
+      return new LakegateError(
+        'RATE_LIMITED',
+        `Your tenant has ${tenantQueued} queries waiting, the most allowed; retry shortly.`,
+        { retryAfterSeconds: 1 },
+      );
     }
+    if (this.#queued >= (this.#options.global.queuedQueries ?? Number.POSITIVE_INFINITY)) {
+      return new LakegateError('RATE_LIMITED', 'The gateway is at capacity; retry shortly.', { retryAfterSeconds: 1 });
+    }
+    return undefined;
+  }
+
+  /**
+   * The refusal {@link admit} would give a query of `tenant` right now, if any, without taking a token or a place:
+   * a route checks it before reading and preparing the request, so that refusing a flood costs little.
+   */
+  refusal(tenant: string): LakegateError | undefined {
+    return this.#refusal(tenant, true);
+  }
+
+  #refusal(tenant: string, peek: boolean): LakegateError | undefined {
+    return (
+      this.#memory() ??
+      this.#rate('*', this.#options.global.queriesPerSecond, 'The gateway', peek) ??
+      this.#rate(`tenant:${tenant}`, this.#options.tenant(tenant).queriesPerSecond, 'Your tenant', peek) ??
+      this.#queue(tenant)
+    );
   }
 
   #canRun(tenant: string): boolean {
@@ -128,10 +173,11 @@ export class Admission {
   }
 
   /**
-   * The most gateway slots `tenant` may hold: all of them while no other tenant is active or while another active
-   * tenant has used more slot time lately; else (it is the heaviest) an equal share (rounded up) of them, leaving
-   * at least one slot per other active tenant. So a flooding tenant's running queries cannot hold every slot while
-   * another tenant has work: the other tenant's next query finds a slot free instead of waiting behind them.
+   * The most gateway slots `tenant` may hold: all of them while no other tenant is active, or while it has no
+   * queries waiting and another active tenant has used more slot time lately; else (it is the heaviest, or it has
+   * a backlog) an equal share (rounded up) of them, leaving at least one slot per other active tenant. So a
+   * flooding tenant's running queries cannot hold every slot while another tenant has work: the other tenant's
+   * next query finds a slot free, or waits for one query at most, instead of waiting behind the flood.
    */
   #fairShare(tenant: string): number {
     const slots = this.#options.global.concurrentQueries;
@@ -146,8 +192,9 @@ export class Admission {
         heaviestOther = Math.max(heaviestOther, this.#load(other, now));
       } else this.#lastActive.delete(other);
     }
-    // Only the heaviest user of late is held to its share: a lighter tenant may take any free slot.
-    if (others === 0 || this.#load(tenant, now) < heaviestOther) return slots;
+    // Held to its share: the heaviest user of late, and any tenant with a backlog (its demand exceeds what it has,
+    // as a fresh flood's does before its usage shows it). A lighter tenant without one may take any free slot.
+    if (others === 0 || (!this.#queues.has(tenant) && this.#load(tenant, now) < heaviestOther)) return slots;
     return Math.max(1, Math.min(Math.ceil(slots / (others + 1)), slots - others));
   }
 
@@ -246,37 +293,9 @@ export class Admission {
    * the limits are reached, and refuses with RATE_LIMITED when the queue or the rate is full.
    */
   async admit(tenant: string, signal: AbortSignal): Promise<() => void> {
-    const { global, maxMemoryBytes } = this.#options;
-    const limits = this.#options.tenant(tenant);
-    if (maxMemoryBytes !== undefined) {
-      const used = (this.#options.memoryUsage ?? (() => process.memoryUsage.rss()))();
-      if (used > maxMemoryBytes) {
-        throw new LakegateError(
-          'ENGINE_BUSY',
-          'The gateway is short of memory and takes no new queries for a moment.',
-          {
-            retryAfterSeconds: 2,
-          },
-        );
-      }
-    }
-    this.#rate('*', global.queriesPerSecond, 'The gateway');
-    this.#rate(`tenant:${tenant}`, limits.queriesPerSecond, 'Your tenant');
+    const refused = this.#refusal(tenant, false);
+    if (refused) throw refused;
     if (this.#canRun(tenant) && !this.#queues.has(tenant)) return this.#start(tenant);
-
-    const tenantQueued = this.#queues.get(tenant)?.length ?? 0;
-    if (tenantQueued >= (limits.queuedQueries ?? Number.POSITIVE_INFINITY)) {
-      throw new LakegateError(
-        'RATE_LIMITED',
-        `Your tenant has ${tenantQueued} queries waiting, the most allowed; retry shortly.`,
-        {
-          retryAfterSeconds: 1,
-        },
-      );
-    }
-    if (this.#queued >= (global.queuedQueries ?? Number.POSITIVE_INFINITY)) {
-      throw new LakegateError('RATE_LIMITED', 'The gateway is at capacity; retry shortly.', { retryAfterSeconds: 1 });
-    }
     return new Promise<() => void>((resolve, reject) => {
       const waiter: Waiter = {
         grant: () => {

@@ -40,6 +40,7 @@ export function queryRoute(options: QueryRouteOptions): Hono<GatewayEnv> {
   });
 
   return new Hono<GatewayEnv>().post('/', async function query(c) {
+    options.service.refuseIfFull(c.get('tenant'));
     const parsed = bodySchema.safeParse(await readJsonBody(c.req.raw));
     if (!parsed.success) throw new LakegateError('INVALID_REQUEST', describeIssues(parsed.error));
     const started = performance.now();

@@ -238,6 +238,15 @@ export class QueryService {
     }
   }
 
+  /**
+   * Throws the refusal a query of `tenant` would get from admission control right now (RATE_LIMITED, ENGINE_BUSY),
+   * if any: routes call it before reading and preparing a request, so that refusing a flood costs little.
+   */
+  refuseIfFull(tenant: string): void {
+    const refused = this.#deps.admission?.refusal(tenant);
+    if (refused) throw refused;
+  }
+
   async start(input: QueryInput): Promise<StartedQuery> {
     const { config } = this.#deps;
     const tracing = input.trace ?? NO_TRACE;
