@@ -26,6 +26,15 @@ function grown<T extends Float64Array<ArrayBuffer> | Uint8Array<ArrayBuffer>>(ar
   return next;
 }
 
+/** `array[start, end)` as a Float64Array (a view when it is one). */
+function float64(array: ArrayLike<number>, start: number, end: number): Float64Array {
+  if (array instanceof Float64Array) return array.subarray(start, end);
+  return Float64Array.from({ length: end - start }, (_, i) => array[start + i] as number);
+}
+
+/** Up to this many slices of a group are merged in pairs; more are counted in a map (see valueCounts). */
+const MERGED_IN_PAIRS = 8;
+
 /**
  * Two slices of sorted value-counts as one: values in ascending order with NaN last (as Float64Array sorts, and as
  * every slice is written), the counts of equal values added.
@@ -176,21 +185,28 @@ class StateColumnMerger {
       slices.push([values, counts, this.firstStart[g] as number, this.firstEnd[g] as number]);
     }
     slices.push(...(this.segments[g] ?? []));
-    // Merged in pairs, then pairs of pairs: n log k for k slices of n values in all (an hour of 5-minute rollup
-    // intervals is 12 slices per group, a day 288).
-    let merged = slices;
-    while (merged.length > 1) {
-      const next: Segment[] = [];
-      for (let i = 0; i + 1 < merged.length; i += 2)
-        next.push(mergeSegments(merged[i] as Segment, merged[i + 1] as Segment));
-      if (merged.length % 2 === 1) next.push(merged[merged.length - 1] as Segment);
-      merged = next;
+    let result: [Float64Array, Float64Array];
+    if (slices.length <= MERGED_IN_PAIRS) {
+      // A few slices (one per thread): merged in pairs, in linear passes.
+      let merged = slices;
+      while (merged.length > 1) {
+        const next: Segment[] = [];
+        for (let i = 0; i + 1 < merged.length; i += 2)
+          next.push(mergeSegments(merged[i] as Segment, merged[i + 1] as Segment));
+        if (merged.length % 2 === 1) next.push(merged[merged.length - 1] as Segment);
+        merged = next;
+      }
+      const [values, counts, start, end] = merged[0] ?? [[], [], 0, 0];
+      result = [float64(values, start, end), float64(counts, start, end)];
+    } else {
+      // Many small slices (rollup intervals of finer groups): counted by value, then the distinct values sorted.
+      const map = new Map<number, number>();
+      for (const [values, counts, start, end] of slices)
+        for (let i = start; i < end; i++)
+          map.set(values[i] as number, (map.get(values[i] as number) ?? 0) + (counts[i] as number));
+      const keys = Float64Array.from(map.keys()).sort();
+      result = [keys, Float64Array.from(keys, (k) => map.get(k) as number)];
     }
-    const [values, counts, start, end] = merged[0] ?? [[], [], 0, 0];
-    const result: [Float64Array, Float64Array] = [
-      Float64Array.from({ length: end - start }, (_, i) => values[start + i] as number),
-      Float64Array.from({ length: end - start }, (_, i) => counts[start + i] as number),
-    ];
     if (slices.length > 1) this.#sorted.set(g, result);
     return result;
   }
