@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { FileLayout } from './file-layout.js';
 import { Interner } from './interner.js';
-import type { LocalColumn } from './local-types.js';
+import { type LocalColumn, parseTimestamp } from './local-types.js';
 import { createRowDecoder } from './row-decoder.js';
 
 const columns: LocalColumn[] = [
@@ -30,5 +30,34 @@ describe('CSV row decoder', () => {
     expect(Object.is(decoder.slots.nums[1], 0)).toBe(true);
     expect(() => decoder.decode(bytes('a,-'), 0, 3)).toThrow(/holds "-", which is not a BIGINT/);
     expect(() => decoder.decode(bytes('"a",+'), 0, 5)).toThrow(/holds "\+", which is not a BIGINT/);
+  });
+
+  it('reads timestamps of every shape as the text parser does, and refuses a non-digit anywhere', () => {
+    const tsColumns: LocalColumn[] = [{ name: 't', type: 'timestamp' }];
+    const tsLayout: FileLayout = { format: 'csv', delimiter: 44, columns: tsColumns, unsupported: [], quoted: false };
+    const decoder = createRowDecoder(tsLayout, tsColumns, [0], []);
+    const valid = [
+      '2026-01-01',
+      '2026-01-01 00:00',
+      '2026-03-01 23:59:59',
+      '1999-12-31T12:30:45.5',
+      '2026-01-01 00:00:00.001',
+      '2024-02-29 08:09:10.123456',
+      '0001-01-01 00:00:00',
+      '2026-01-01 00:00:00.001', // the same date again: its day number is reused
+    ];
+    for (const text of valid) {
+      decoder.decode(bytes(text), 0, text.length);
+      expect(decoder.slots.nums[0], text).toBe(parseTimestamp(text));
+    }
+    for (const text of [
+      '2026-0a-01 00:00:00',
+      '2026-01-01 0x:00:00',
+      '2026-01-01 00:00:6-',
+      '202a-01-01',
+      '2026-01-01 24:00:00',
+    ]) {
+      expect(() => decoder.decode(bytes(text), 0, text.length), text).toThrow(/which is not a TIMESTAMP/);
+    }
   });
 });

@@ -90,37 +90,40 @@ function parseNumber(bytes: Uint8Array, start: number, end: number): number {
   return negative ? -value : value;
 }
 
-/** The date part of the last timestamp parsed (consecutive rows mostly share it) and its day number. */
-const lastDate = new Uint8Array(10);
-let lastDays = Number.NaN;
-
-function daysOf(bytes: Uint8Array, start: number): number {
-  let same = !Number.isNaN(lastDays);
-  for (let i = 0; same && i < 10; i++) same = lastDate[i] === bytes[start + i];
-  if (same) return lastDays;
-  const days = daysFromCivil(
-    digits(bytes, start, start + 4),
-    digits(bytes, start + 5, start + 7),
-    digits(bytes, start + 8, start + 10),
-  );
-  lastDate.set(bytes.subarray(start, start + 10));
-  lastDays = days;
-  return days;
+/** The two digits at `bytes[i]` as a number, or NaN when either is not a digit. */
+function twoDigits(bytes: Uint8Array, i: number): number {
+  const high = (bytes[i] as number) - ZERO;
+  const low = (bytes[i + 1] as number) - ZERO;
+  return high >>> 0 > 9 || low >>> 0 > 9 ? Number.NaN : high * 10 + low;
 }
 
-/** `YYYY-MM-DD[ HH:MM[:SS[.ffffff]]]` straight from bytes; NaN when it is not one. */
+/** The date of the last timestamp parsed (consecutive rows mostly share it) as one number, and its day number. */
+let lastDate = -1;
+let lastDays = Number.NaN;
+
+/** `YYYY-MM-DD[ HH:MM[:SS[.ffffff]]]` straight from bytes, with the digits read in pairs; NaN when it is not one. */
 function parseTimestampBytes(bytes: Uint8Array, start: number, end: number): number {
   const length = end - start;
   if (length < 10 || bytes[start + 4] !== MINUS || bytes[start + 7] !== MINUS) return Number.NaN;
-  const days = daysOf(bytes, start);
+  const year = twoDigits(bytes, start) * 100 + twoDigits(bytes, start + 2);
+  const month = twoDigits(bytes, start + 5);
+  const day = twoDigits(bytes, start + 8);
+  const date = (year * 16 + month) * 32 + day;
+  if (Number.isNaN(date)) return Number.NaN;
+  let days = lastDays;
+  if (date !== lastDate) {
+    days = daysFromCivil(year, month, day);
+    lastDate = date;
+    lastDays = days;
+  }
   if (length === 10) return days * DAY_MICROS;
   // Only the shapes DuckDB reads: `YYYY-MM-DD HH:MM`, `...:SS`, `...:SS.f` to `...:SS.ffffff` (space or T).
   const separator = bytes[start + 10];
   if ((separator !== 0x20 && separator !== 0x54) || bytes[start + 13] !== COLON) return Number.NaN;
   if (length !== 16 && (length < 19 || bytes[start + 16] !== COLON || length === 20 || length > 26)) return Number.NaN;
-  const hours = digits(bytes, start + 11, start + 13);
-  const minutes = digits(bytes, start + 14, start + 16);
-  const seconds = length >= 19 ? digits(bytes, start + 17, start + 19) : 0;
+  const hours = twoDigits(bytes, start + 11);
+  const minutes = twoDigits(bytes, start + 14);
+  const seconds = length >= 19 ? twoDigits(bytes, start + 17) : 0;
   if (!(hours < 24 && minutes < 60 && seconds < 60)) return Number.NaN;
   let micros = 0;
   if (length > 20) {
