@@ -202,6 +202,22 @@ describe('admission control', () => {
     expect(admission.refusal('fast')).toBeUndefined();
   });
 
+  it('spends none of the gateway’s rate on a query its tenant’s rate or queue refuses', async () => {
+    for (const own of [{ queriesPerSecond: 1 }, { concurrentQueries: 1, queuedQueries: 0 }]) {
+      const admission = new Admission({
+        global: { queriesPerSecond: 2 },
+        tenant: (t) => (t === 'a' ? own : {}),
+        clock: () => 0,
+      });
+      const a = await admission.admit('a', signal);
+      await expect(admission.admit('a', signal)).rejects.toMatchObject({ message: /^Your tenant/ });
+      // The gateway's second token is still there for b.
+      (await admission.admit('b', signal))();
+      await expect(admission.admit('b', signal)).rejects.toMatchObject({ message: /^The gateway is limited/ });
+      a();
+    }
+  });
+
   it('keeps per-tenant concurrency while other tenants run', async () => {
     const admission = new Admission({ global: { concurrentQueries: 10 }, tenant: () => ({ concurrentQueries: 1 }) });
     await admission.admit('a', signal);

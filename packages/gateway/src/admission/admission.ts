@@ -149,16 +149,25 @@ export class Admission {
    * a route checks it before reading and preparing the request, so that refusing a flood costs little.
    */
   refusal(tenant: string): LakegateError | undefined {
-    return this.#refusal(tenant, true);
+    return this.#refusal(tenant, false);
   }
 
-  #refusal(tenant: string, peek: boolean): LakegateError | undefined {
-    return (
+  /**
+   * Every check first, taking nothing; then, for a query that passes them all and `take`, one token of each rate
+   * (a query refused by its tenant's rate or a full queue spends none of the gateway's).
+   */
+  #refusal(tenant: string, take: boolean): LakegateError | undefined {
+    const global = this.#options.global.queriesPerSecond;
+    const own = this.#options.tenant(tenant).queriesPerSecond;
+    const refused =
       this.#memory() ??
-      this.#rate('*', this.#options.global.queriesPerSecond, 'The gateway', peek) ??
-      this.#rate(`tenant:${tenant}`, this.#options.tenant(tenant).queriesPerSecond, 'Your tenant', peek) ??
-      this.#queue(tenant)
-    );
+      this.#rate('*', global, 'The gateway', true) ??
+      this.#rate(`tenant:${tenant}`, own, 'Your tenant', true) ??
+      this.#queue(tenant);
+    if (refused || !take) return refused;
+    this.#rate('*', global, 'The gateway', false);
+    this.#rate(`tenant:${tenant}`, own, 'Your tenant', false);
+    return undefined;
   }
 
   #canRun(tenant: string): boolean {
@@ -293,7 +302,7 @@ export class Admission {
    * the limits are reached, and refuses with RATE_LIMITED when the queue or the rate is full.
    */
   async admit(tenant: string, signal: AbortSignal): Promise<() => void> {
-    const refused = this.#refusal(tenant, false);
+    const refused = this.#refusal(tenant, true);
     if (refused) throw refused;
     if (this.#canRun(tenant) && !this.#queues.has(tenant)) return this.#start(tenant);
     return new Promise<() => void>((resolve, reject) => {
