@@ -92,6 +92,44 @@ describe('POST /v1/query', () => {
     expect((await jsonOf(unread)).error.code).toBe('RATE_LIMITED');
   });
 
+  it('answers information_schema.columns with an error a retry may clear, not with columns missing', async () => {
+    const describing = (code: 'ENGINE_BUSY' | 'ENGINE_FAILURE'): Engine => {
+      const close = async () => {};
+      return {
+        id: 'duckdb',
+        capabilities: defineCapabilities(),
+        check: () => ({ supported: true }),
+        // Describing a dataset (`LIMIT 0`) fails; the listing itself is answered with one row.
+        async execute(request) {
+          if (request.sql.includes('LIMIT 0'))
+            throw new LakegateError(code, 'describing failed', { retryAfterSeconds: 1 });
+          let sent = false;
+          return createQueryStream([{ name: 'n', type: { kind: 'integer', sqlType: 'INTEGER' } }], {
+            async next(): Promise<ColumnBatch | undefined> {
+              if (sent) return undefined;
+              sent = true;
+              return { rowCount: 1, columns: [[1]] };
+            },
+            close,
+          });
+        },
+        stats: () => ({ activeQueries: 0 }),
+        close,
+        [Symbol.asyncDispose]: close,
+      };
+    };
+    const sql = 'SELECT table_name, column_name FROM information_schema.columns';
+    const overloaded = await testApp({ engines: [describing('ENGINE_BUSY')] });
+    const refused = await overloaded.query({ sql });
+    expect(refused.status).toBe(503);
+    expect((await jsonOf(refused)).error.code).toBe('ENGINE_BUSY');
+    // A dataset that cannot be read is left out of the list.
+    const broken = await testApp({ engines: [describing('ENGINE_FAILURE')] });
+    const listed = await broken.query({ sql });
+    expect(listed.status).toBe(200);
+    expect((await jsonOf(listed)).rows).toEqual([[1]]);
+  });
+
   it('streams NDJSON: a header line, one array per row, then stats', async () => {
     const { query } = await testApp();
     const response = await query({ sql: 'SELECT * FROM people' }, { Accept: 'application/x-ndjson' });

@@ -213,7 +213,13 @@ export class QueryService {
         const rows: (string | number | null)[][] = [];
         const signal = new AbortController().signal;
         for (const dataset of datasets) {
-          const columns = await this.describe(tenant, dataset, signal).catch(() => [] as Schema);
+          const columns = await this.describe(tenant, dataset, signal).catch((error: unknown) => {
+            // A dataset that cannot be described (empty, unreadable) is left out; a refusal, an outage or a timeout
+            // that a retry may clear is the answer instead of a list with columns silently missing.
+            if (isLakegateError(error) && (error.kind === 'user' || error.code === 'ENGINE_FAILURE'))
+              return [] as Schema;
+            throw error;
+          });
           columns.forEach((c, i) => {
             rows.push([CATALOG, tenant, dataset, c.name, i + 1, null, 'YES', trinoType(c.type).type]);
           });
