@@ -37,6 +37,18 @@ describe('tracing sample ratio', () => {
     expect((await traced(1, UNSAMPLED)).names).toEqual([]);
   });
 
+  it('gives untraced requests trace and span ids of their own, across refills of its random pool', async () => {
+    const tracing = new Tracing({ exporter: 'none' });
+    const seen = new Set<string>();
+    for (let i = 0; i < 600; i++) {
+      const back = await tracing.request('GET /x', undefined, async ({ traceparent }) => traceparent);
+      expect(back).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+      seen.add(back.slice(3, 35)).add(back.slice(36, 52));
+    }
+    expect(seen.size).toBe(1200);
+    await tracing.close();
+  });
+
   it('traces about the configured share of requests', async () => {
     const exporter = new InMemorySpanExporter();
     const tracing = new Tracing({ exporter: 'none', spanExporter: exporter, sampleRatio: 0.25 });
