@@ -208,6 +208,13 @@ describe('POST /v1/query', () => {
     ['a syntax error', {}, { sql: 'SELEC * FROM people' }, 400, 'INVALID_SQL'],
     ['an unknown table', {}, { sql: 'SELECT * FROM missing' }, 404, 'UNKNOWN_TABLE'],
     ['a too large body', {}, { sql: `SELECT * FROM people -- ${'x'.repeat(5000)}` }, 413, 'REQUEST_TOO_LARGE'],
+    [
+      'a body whose Content-Length is too large',
+      { 'Content-Length': '5000' },
+      { sql: `SELECT * FROM people -- ${'x'.repeat(4970)}` },
+      413,
+      'REQUEST_TOO_LARGE',
+    ],
   ];
   for (const [what, headers, body, status, code] of refusals) {
     it(`refuses ${what} with ${status} ${code}`, async () => {

@@ -117,21 +117,35 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
     return c.json({ status: ready ? 'ready' : 'not_ready' }, ready ? 200 : 503);
   });
 
+  const maxBodyBytes = deps.config.server.maxBodyBytes;
+  const tooLarge = () => new LakegateError('REQUEST_TOO_LARGE', `The request body exceeds ${maxBodyBytes} bytes.`);
+  const streamedBodyLimit = bodyLimit({
+    maxSize: maxBodyBytes,
+    onError: () => {
+      throw tooLarge();
+    },
+  });
+  /**
+   * The body size limit. A body with a Content-Length is judged by it without being touched, so that a request
+   * refused before its body is read (admission) costs no body stream; a chunked one is counted as it is read.
+   */
+  async function limitBody(c: Context<GatewayEnv>, next: Next) {
+    const method = c.req.method;
+    if (method === 'GET' || method === 'HEAD') return next();
+    const length = c.req.header('content-length');
+    if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
+      if (Number(length) > maxBodyBytes) throw tooLarge();
+      return next();
+    }
+    return streamedBodyLimit(c, next);
+  }
   const authenticated = [
     async function authenticate(c: Context<GatewayEnv>, next: Next) {
       const tenant = await c.var.trace.span('auth', {}, async () => keys.authenticate(c.req.header('authorization')));
       c.set('tenant', tenant);
       await next();
     },
-    bodyLimit({
-      maxSize: deps.config.server.maxBodyBytes,
-      onError: () => {
-        throw new LakegateError(
-          'REQUEST_TOO_LARGE',
-          `The request body exceeds ${deps.config.server.maxBodyBytes} bytes.`,
-        );
-      },
-    }),
+    limitBody,
   ] as const;
   app.use('/v1/*', ...authenticated);
   app.use('/sessions', ...authenticated);
