@@ -7,6 +7,7 @@
  *
  *   npm run bench -w @lakegate/bench -- observability
  *   BENCH_ONLY=fairness BENCH_SECONDS=30 npm run bench -w @lakegate/bench -- observability
+ *   BENCH_ONLY=tracing npm run bench -w @lakegate/bench -- observability
  *   BENCH_SLOTS=4 BENCH_B_RATES=10,40 ...     (gateway-wide query slots, default the cores; B's rates, 5,10,20/s)
  *   BENCH_FLOOD_NICE=0 ...                    (the flooding client's CPU priority, default 19: the lowest)
  */
@@ -27,7 +28,7 @@ import { ms, report, summarise, timePaired } from './support.js';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const RUNS = Number(process.env.BENCH_RUNS ?? 1000);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 1000);
-/** `fairness`: skip the tracing measurement. */
+/** `fairness` or `tracing`: only that measurement. */
 const ONLY = process.env.BENCH_ONLY;
 /** The CPU priority (nice) of the flooding client's process. */
 const FLOOD_NICE = Number(process.env.BENCH_FLOOD_NICE ?? 19);
@@ -175,7 +176,7 @@ try {
     return JSON.parse(out) as PacedResult;
   };
   // B's rate from light to heavy: where A's traffic leaves the cores some room, and where it saturates them.
-  const bRates = (process.env.BENCH_B_RATES ?? '5,10,20').split(',').map(Number);
+  const bRates = ONLY === 'tracing' ? [] : (process.env.BENCH_B_RATES ?? '5,10,20').split(',').map(Number);
   for (const bRate of bRates) {
     await measured('tenant-b-key', bRate, 1, 8); // warm-up
     const alone = await measured('tenant-b-key', bRate, SECONDS, 64);
