@@ -45,6 +45,8 @@ describe('CSV row decoder', () => {
       '2024-02-29 08:09:10.123456',
       '0001-01-01 00:00:00',
       '2026-01-01 00:00:00.001', // the same date again: its day number is reused
+      '2027-01-01 00:00:00',
+      '2026-17-01 00:00:00', // no real month, read as the text parser reads it; not taken for the date before
     ];
     for (const text of valid) {
       decoder.decode(bytes(text), 0, text.length);

@@ -108,7 +108,7 @@ function parseTimestampBytes(bytes: Uint8Array, start: number, end: number): num
   const year = twoDigits(bytes, start) * 100 + twoDigits(bytes, start + 2);
   const month = twoDigits(bytes, start + 5);
   const day = twoDigits(bytes, start + 8);
-  const date = (year * 16 + month) * 32 + day;
+  const date = year * 10_000 + month * 100 + day;
   if (Number.isNaN(date)) return Number.NaN;
   let days = lastDays;
   if (date !== lastDate) {

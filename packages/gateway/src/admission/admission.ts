@@ -116,7 +116,7 @@ export class Admission {
     });
   }
 
-  /** The refusal of a short memory, if the gateway is short of it. */
+  /** The refusal while the process's memory is above `maxMemoryBytes`. */
   #memory(): LakegateError | undefined {
     const { maxMemoryBytes } = this.#options;
     if (maxMemoryBytes === undefined) return undefined;

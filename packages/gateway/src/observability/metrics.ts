@@ -16,7 +16,7 @@ export interface MetricsSources {
  * Bucket bounds of the latency histograms, in seconds: from a millisecond to ten minutes. (The SDK's default bounds,
  * 0 to 10000, are meant for milliseconds and would put every query of under five seconds in one bucket.)
  */
-export const LATENCY_BUCKETS_SECONDS: readonly number[] = [
+const LATENCY_BUCKETS_SECONDS: readonly number[] = [
   0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600,
 ];
 
