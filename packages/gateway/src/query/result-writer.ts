@@ -46,8 +46,22 @@ export interface WriteOptions {
 }
 
 export interface ResultBody {
-  readonly body: ReadableStream<Uint8Array>;
+  /** The whole result when it is small (see SMALL_RESULT_BYTES), else a stream of it. */
+  readonly body: ReadableStream<Uint8Array> | Uint8Array<ArrayBuffer>;
   readonly contentType: string;
+}
+
+/**
+ * Results up to this many bytes are written whole before the response starts: one write instead of a stream
+ * pulled chunk by chunk, which costs dashboards' small answers more than encoding them. Larger ones stream, this
+ * much first.
+ */
+const SMALL_RESULT_BYTES = 64 * 1024;
+
+/** What the result's writing steps write to: a stream's controller, or the buffer of the first bytes. */
+interface Sink {
+  enqueue(chunk: Uint8Array): void;
+  close(): void;
 }
 
 interface Framing {
@@ -116,7 +130,7 @@ export async function writeResult(stream: QueryStream, options: WriteOptions): P
     finished = true;
     options.onDone?.({ rowCount, bytes, truncated, ...summary });
   };
-  const emit = (controller: ReadableStreamDefaultController<Uint8Array>, text: string): void => {
+  const emit = (controller: Sink, text: string): void => {
     if (text.length === 0) return;
     const chunk = utf8.encode(text);
     bytes += chunk.byteLength;
@@ -156,40 +170,67 @@ export async function writeResult(stream: QueryStream, options: WriteOptions): P
     return parts.join('');
   };
 
+  /** Writes the next batch, or the end of the result (its footer, or the error record of a failure). */
+  const pull = async (controller: Sink): Promise<void> => {
+    try {
+      let batch = pending;
+      pending = undefined;
+      if (batch === undefined && !exhausted) {
+        const next = await iterator.next();
+        if (next.done) exhausted = true;
+        else batch = next.value;
+      }
+      if (batch !== undefined) emit(controller, encodeBatch(batch));
+      if (truncated || exhausted) {
+        if (!exhausted) await stream.close();
+        emit(controller, framing.footer(rowCount, truncated, options.stats()));
+        controller.close();
+        finish({ outcome: 'ok' });
+      }
+    } catch (error) {
+      const lakegate = toLakegateError(error);
+      const message = lakegate.kind === 'internal' ? 'Internal error.' : lakegate.message;
+      emit(controller, framing.error(rowCount, { code: lakegate.code, message, requestId: options.requestId }));
+      controller.close();
+      await stream.close();
+      finish({ outcome: 'error', error });
+    }
+  };
+
+  // The first bytes are written ahead: a small result ends among them and goes out whole.
+  const ahead: Uint8Array[] = [];
+  let aheadBytes = 0;
+  let ended = false;
+  const buffer: Sink = {
+    enqueue(chunk) {
+      ahead.push(chunk);
+      aheadBytes += chunk.byteLength;
+    },
+    close() {
+      ended = true;
+    },
+  };
+  emit(buffer, framing.header(stream.schema));
+  while (!ended && aheadBytes < SMALL_RESULT_BYTES) await pull(buffer);
+  const contentType = CONTENT_TYPES[options.format];
+  if (ended) {
+    const whole = new Uint8Array(aheadBytes);
+    let at = 0;
+    for (const chunk of ahead) {
+      whole.set(chunk, at);
+      at += chunk.byteLength;
+    }
+    return { body: whole, contentType };
+  }
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
-      emit(controller, framing.header(stream.schema));
+      for (const chunk of ahead) controller.enqueue(chunk);
     },
-    async pull(controller) {
-      try {
-        let batch = pending;
-        pending = undefined;
-        if (batch === undefined && !exhausted) {
-          const next = await iterator.next();
-          if (next.done) exhausted = true;
-          else batch = next.value;
-        }
-        if (batch !== undefined) emit(controller, encodeBatch(batch));
-        if (truncated || exhausted) {
-          if (!exhausted) await stream.close();
-          emit(controller, framing.footer(rowCount, truncated, options.stats()));
-          controller.close();
-          finish({ outcome: 'ok' });
-        }
-      } catch (error) {
-        const lakegate = toLakegateError(error);
-        const message = lakegate.kind === 'internal' ? 'Internal error.' : lakegate.message;
-        emit(controller, framing.error(rowCount, { code: lakegate.code, message, requestId: options.requestId }));
-        controller.close();
-        await stream.close();
-        finish({ outcome: 'error', error });
-      }
-    },
+    pull,
     async cancel() {
       await stream.close();
       finish({ outcome: 'client_closed' });
     },
   });
-
-  return { body, contentType: CONTENT_TYPES[options.format] };
+  return { body, contentType };
 }

@@ -1,0 +1,61 @@
+import { type ColumnBatch, createQueryStream, type QueryStream } from '@lakegate/engine-api';
+import { describe, expect, it } from 'vitest';
+import { writeResult } from './result-writer.js';
+
+/** A query of `batches` batches of 100 rows (an id and a 40-character string); counts its closes. */
+function rows(batches: number): { stream: QueryStream; closes: () => number; served: () => number } {
+  let served = 0;
+  let closes = 0;
+  const stream = createQueryStream(
+    [
+      { name: 'id', type: { kind: 'integer', sqlType: 'INTEGER' } },
+      { name: 's', type: { kind: 'string', sqlType: 'VARCHAR' } },
+    ],
+    {
+      async next(): Promise<ColumnBatch | undefined> {
+        if (served === batches) return undefined;
+        const ids = Array.from({ length: 100 }, (_, i) => served * 100 + i);
+        served++;
+        return { rowCount: 100, columns: [ids, ids.map((i) => `row ${i}`.padEnd(40, '.'))] };
+      },
+      async close() {
+        closes++;
+      },
+    },
+  );
+  return { stream, closes: () => closes, served: () => served };
+}
+
+const options = { format: 'json' as const, maxRows: 1e9, requestId: 'r1', stats: () => ({ elapsedMs: 1 }) };
+
+async function text(body: ReadableStream<Uint8Array> | Uint8Array): Promise<string> {
+  return body instanceof Uint8Array ? new TextDecoder().decode(body) : new Response(body).text();
+}
+
+describe('writeResult', () => {
+  it('writes a small result whole, and a large one as a stream, with the same bytes either way', async () => {
+    const small = await writeResult(rows(3).stream, options);
+    expect(small.body).toBeInstanceOf(Uint8Array);
+    const smallJson = JSON.parse(await text(small.body));
+    expect(smallJson).toMatchObject({ rowCount: 300, truncated: false, stats: { elapsedMs: 1 } });
+    expect(smallJson.rows[299]).toEqual([299, 'row 299'.padEnd(40, '.')]);
+
+    // About 5 MB: past the bytes written ahead, so it streams.
+    const large = await writeResult(rows(1000).stream, options);
+    expect(large.body).toBeInstanceOf(ReadableStream);
+    const largeJson = JSON.parse(await text(large.body));
+    expect(largeJson.rowCount).toBe(100_000);
+    expect(largeJson.rows.map((r: unknown[]) => r[0])).toEqual(Array.from({ length: 100_000 }, (_, i) => i));
+  });
+
+  it('reads no more than it writes ahead before the client reads, and frees the query when the client goes', async () => {
+    const query = rows(1000);
+    const outcomes: string[] = [];
+    const result = await writeResult(query.stream, { ...options, onDone: (s) => outcomes.push(s.outcome) });
+    // 64 KiB of about 60-byte rows: some ten batches of the thousand.
+    expect(query.served()).toBeLessThan(20);
+    await (result.body as ReadableStream<Uint8Array>).cancel();
+    expect(query.closes()).toBe(1);
+    expect(outcomes).toEqual(['client_closed']);
+  });
+});
