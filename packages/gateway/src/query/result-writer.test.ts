@@ -26,7 +26,12 @@ function rows(batches: number): { stream: QueryStream; closes: () => number; ser
   return { stream, closes: () => closes, served: () => served };
 }
 
-const options = { format: 'json' as const, maxRows: 1e9, requestId: 'r1', stats: () => ({ elapsedMs: 1 }) };
+const options = {
+  format: 'json' as const,
+  maxRows: 1e9,
+  requestId: 'r1',
+  stats: () => ({ elapsedMs: 1, engine: 'test' }),
+};
 
 async function text(body: ReadableStream<Uint8Array> | Uint8Array): Promise<string> {
   return body instanceof Uint8Array ? new TextDecoder().decode(body) : new Response(body).text();
