@@ -31,7 +31,7 @@ import { combineLayouts, type FileLayout, isLocalFormat, sniffFile } from './tab
 import { Interner } from './table/interner.js';
 import { readLines, splitRanges } from './table/line-reader.js';
 import { columnType, type LocalColumn, toBatchValue } from './table/local-types.js';
-import { createRowDecoder, RowSlots } from './table/row-decoder.js';
+import { decoderCache, RowSlots } from './table/row-decoder.js';
 
 export interface LocalAggConfig {
   /** Worker threads of a pass. Default: the machine's cores, at most 8. */
@@ -242,16 +242,7 @@ export class LocalAggEngine implements Engine {
     const pending: unknown[][] = [];
     let produced = 0;
     let next = 0;
-    const decoders = new Map<string, ReturnType<typeof createRowDecoder>>();
-    const decoderFor = (layout: FileLayout) => {
-      const key = `${layout.format}/${layout.delimiter}/${layout.quoted}`;
-      let decoder = decoders.get(key);
-      if (!decoder) {
-        decoder = createRowDecoder(layout, bound.columns, bound.needed, interners, slots);
-        decoders.set(key, decoder);
-      }
-      return decoder;
-    };
+    const decoderFor = decoderCache(bound.columns, bound.needed, interners, slots);
     const take = (): ColumnBatch => {
       const rows = pending.splice(0, BATCH_ROWS);
       return { rowCount: rows.length, columns: schema.map((_, i) => rows.map((row) => row[i])) };

@@ -1,7 +1,7 @@
 import type { FileLayout } from '../table/file-layout.js';
 import { Interner } from '../table/interner.js';
 import { type FileRange, readLines } from '../table/line-reader.js';
-import { createRowDecoder, type RowDecoder, RowSlots } from '../table/row-decoder.js';
+import { decoderCache, type RowDecoder, RowSlots } from '../table/row-decoder.js';
 import { GroupingSetAccumulator } from './grouping-set.js';
 import type { PartialGroups, PassPlan } from './plan.js';
 import { compileRowPredicate, TRUE } from './row-eval.js';
@@ -11,32 +11,19 @@ import { compileRowPredicate, TRUE } from './row-eval.js';
  * grouping set, so several aggregations (a query's, or all rollups of a source) come from one read of the data.
  */
 export class AggregationPass {
-  readonly #plan: PassPlan;
-  readonly #interners: (Interner | undefined)[];
-  readonly #slots: RowSlots;
-  readonly #decoders = new Map<string, RowDecoder>();
+  readonly #decoder: (layout: FileLayout) => RowDecoder;
   readonly #sets: GroupingSetAccumulator[];
   readonly #where: (() => number) | undefined;
   rows = 0;
 
   constructor(plan: PassPlan) {
-    this.#plan = plan;
-    this.#interners = plan.columns.map((c, i) =>
+    const interners = plan.columns.map((c, i) =>
       c.type === 'varchar' && plan.needed.includes(i) ? new Interner() : undefined,
     );
-    this.#slots = new RowSlots(plan.columns.length);
-    this.#sets = plan.sets.map((set) => new GroupingSetAccumulator(set, this.#slots, this.#interners));
-    this.#where = plan.where ? compileRowPredicate(plan.where, this.#slots, this.#interners) : undefined;
-  }
-
-  #decoder(layout: FileLayout): RowDecoder {
-    const key = `${layout.format}/${layout.delimiter}/${layout.quoted}`;
-    let decoder = this.#decoders.get(key);
-    if (!decoder) {
-      decoder = createRowDecoder(layout, this.#plan.columns, this.#plan.needed, this.#interners, this.#slots);
-      this.#decoders.set(key, decoder);
-    }
-    return decoder;
+    const slots = new RowSlots(plan.columns.length);
+    this.#decoder = decoderCache(plan.columns, plan.needed, interners, slots);
+    this.#sets = plan.sets.map((set) => new GroupingSetAccumulator(set, slots, interners));
+    this.#where = plan.where ? compileRowPredicate(plan.where, slots, interners) : undefined;
   }
 
   /** Aggregates the lines of one range. `onBlock` may return false to stop early (cancellation). */

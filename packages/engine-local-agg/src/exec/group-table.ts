@@ -16,6 +16,12 @@ function hashKey(key: Float64Array, width: number, mask: number): number {
   return mixHash(hash);
 }
 
+/** A number's bits, hashed: the same value gives the same hash in every thread. */
+export function numberHash(value: number): number {
+  float[0] = value;
+  return Math.imul((words[0] as number) ^ Math.imul(words[1] as number, 0x85ebca77), 0xc2b2ae35);
+}
+
 /** murmur3's finalizer: every bit of the input reaches the low bits. */
 export function mixHash(hash: number): number {
   hash = Math.imul(hash ^ (hash >>> 16), 0x85ebca6b);
@@ -89,6 +95,17 @@ export class GroupTable {
       if (x !== y && !(Number.isNaN(x) && Number.isNaN(y))) return false;
     }
     return true;
+  }
+
+  /** Dimension d of the first `size` groups, as a column: values, and `nulls[g] = 1` where it is NULL. */
+  keyColumn(d: number, size: number): { values: Float64Array<ArrayBuffer>; nulls: Uint8Array<ArrayBuffer> } {
+    const values = new Float64Array(size);
+    const nulls = new Uint8Array(size);
+    for (let g = 0; g < size; g++) {
+      if (this.isNull(g, d)) nulls[g] = 1;
+      else values[g] = this.key(g, d);
+    }
+    return { values, nulls };
   }
 
   key(group: number, d: number): number {

@@ -2,7 +2,7 @@ import { TDigest } from '../aggregate/t-digest.js';
 import type { Interner } from '../table/interner.js';
 import type { RowSlots } from '../table/row-decoder.js';
 import { compiledFactory } from './compiled.js';
-import { GroupTable } from './group-table.js';
+import { GroupTable, numberHash } from './group-table.js';
 import type {
   GroupingSetPlan,
   KeyColumn,
@@ -13,7 +13,7 @@ import type {
   StatePlan,
 } from './plan.js';
 import { bucketStart, compileRowPredicate, FALSE, TRUE, type Truth, UNKNOWN } from './row-eval.js';
-import { gatherKey, gatherState, numberHash, shareMembers, shareOf } from './shares.js';
+import { gatherKey, gatherState, shareMembers, shareOf } from './shares.js';
 import { sortRange } from './sort-range.js';
 
 /** Values logged before they are folded into per-group value-count maps. */
@@ -281,7 +281,8 @@ function createStore(plan: StatePlan, slots: RowSlots, interner: Interner | unde
 export class GroupingSetAccumulator {
   readonly #dims: readonly RowOperand[];
   readonly #slots: RowSlots;
-  readonly #interners: readonly (Interner | undefined)[];
+  /** Per dimension, the interner of its string ids (undefined for numbers). */
+  readonly #dimInterners: readonly (Interner | undefined)[];
   readonly #stores: StateStore[];
   readonly #states: readonly StatePlan[];
   readonly #filters: (() => Truth)[];
@@ -302,7 +303,9 @@ export class GroupingSetAccumulator {
   ) {
     this.#dims = plan.dims;
     this.#slots = slots;
-    this.#interners = interners;
+    this.#dimInterners = plan.dims.map((dim) =>
+      dim.kind === 'column' && dim.type === 'varchar' ? interners[dim.column] : undefined,
+    );
     this.#key = new Float64Array(Math.max(1, plan.dims.length));
     this.#table = new GroupTable(plan.dims.length);
     this.#where = plan.where ? compileRowPredicate(plan.where, slots, interners) : undefined;
@@ -456,8 +459,7 @@ export class GroupingSetAccumulator {
           continue;
         }
         const value = this.#table.key(g, d);
-        const dim = this.#dims[d] as RowOperand;
-        const interner = dim.kind === 'column' && dim.type === 'varchar' ? this.#interners[dim.column] : undefined;
+        const interner = this.#dimInterners[d];
         hashes[d] = interner ? interner.hashOf(value) : numberHash(value);
       }
       shares[g] = shareOf(hashes, width, mask, count);
@@ -483,15 +485,9 @@ export class GroupingSetAccumulator {
   }
 
   #exportKeys(size: number): KeyColumn[] {
-    return this.#dims.map((dim, d) => {
-      const values = new Float64Array(size);
-      const nulls = new Uint8Array(size);
-      for (let g = 0; g < size; g++) {
-        if (this.#table.isNull(g, d)) nulls[g] = 1;
-        else values[g] = this.#table.key(g, d);
-      }
-      const interner = dim.kind === 'column' && dim.type === 'varchar' ? this.#interners[dim.column] : undefined;
-      return interner ? { values, nulls, dictionary: dictionaryOf(interner) } : { values, nulls };
+    return this.#dimInterners.map((interner, d) => {
+      const column = this.#table.keyColumn(d, size);
+      return interner ? { ...column, dictionary: dictionaryOf(interner) } : column;
     });
   }
 }

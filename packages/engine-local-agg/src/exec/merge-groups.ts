@@ -448,14 +448,9 @@ export class MergedGroups {
     const size = this.#table.size;
     const columns: FinishedColumn[] = [];
     for (let d = 0; d < plan.dimTypes.length; d++) {
-      const values = new Float64Array(size);
-      const nulls = new Uint8Array(size);
-      for (let g = 0; g < size; g++) {
-        if (this.#table.isNull(g, d)) nulls[g] = 1;
-        else values[g] = this.#table.key(g, d);
-      }
+      const column = this.#table.keyColumn(d, size);
       const interner = this.#interners[d];
-      columns.push(interner ? { values, nulls, strings: dictionaryOf(interner) } : { values, nulls });
+      columns.push(interner ? { ...column, strings: dictionaryOf(interner) } : column);
     }
     const quantiles = this.#finishedQuantiles(plan, size);
     for (const [index, aggregate] of plan.aggregates.entries()) {

@@ -1,15 +1,6 @@
 import { mixHash } from './group-table.js';
 import type { KeyColumn, StateColumn } from './plan.js';
 
-const float = new Float64Array(1);
-const words = new Int32Array(float.buffer);
-
-/** A number's bits, hashed: the same value gives the same hash in every thread. */
-export function numberHash(value: number): number {
-  float[0] = value;
-  return Math.imul((words[0] as number) ^ Math.imul(words[1] as number, 0x85ebca77), 0xc2b2ae35);
-}
-
 /**
  * Which of `count` shares a group belongs to, from hashes of its key's content (for strings, the interner's hash
  * of their bytes; for numbers {@link numberHash}) and its NULL mask: every thread puts the same key in the same

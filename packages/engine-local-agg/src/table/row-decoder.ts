@@ -458,3 +458,25 @@ export function createRowDecoder(
     ? ndjsonDecoder(columns, needed, interners, slots)
     : delimitedDecoder(layout, columns, needed, interners, slots);
 }
+
+/**
+ * Decoders made on demand, one per layout shape (format, delimiter, quoting), all filling the same slots: the
+ * files of one dataset may differ in dialect.
+ */
+export function decoderCache(
+  columns: readonly LocalColumn[],
+  needed: readonly number[],
+  interners: readonly (Interner | undefined)[],
+  slots: RowSlots,
+): (layout: FileLayout) => RowDecoder {
+  const decoders = new Map<string, RowDecoder>();
+  return (layout) => {
+    const key = `${layout.format}/${layout.delimiter}/${layout.quoted}`;
+    let decoder = decoders.get(key);
+    if (!decoder) {
+      decoder = createRowDecoder(layout, columns, needed, interners, slots);
+      decoders.set(key, decoder);
+    }
+    return decoder;
+  };
+}
