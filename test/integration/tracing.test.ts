@@ -1,16 +1,17 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig, type RunningGateway, silentLogger, startGateway } from '@lakegate/gateway';
+import { createLogger, parseConfig, type RunningGateway, startGateway } from '@lakegate/gateway';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeParquet } from '../support/duckdb-data.js';
 
-/** One trace per request, spans for each stage with the right parents, W3C traceparent honoured. */
-describe('tracing', () => {
+/** One trace per request, spans for each stage with the right parents, W3C traceparent honoured; log lines. */
+describe('tracing and logs', () => {
   let root: string;
   let gateway: RunningGateway;
   const spans = new InMemorySpanExporter();
+  const lines: Record<string, unknown>[] = [];
 
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'lakegate-tracing-'));
@@ -29,7 +30,11 @@ describe('tracing', () => {
       },
       { baseDir: root },
     );
-    gateway = await startGateway({ config, logger: silentLogger, spanExporter: spans });
+    gateway = await startGateway({
+      config,
+      logger: createLogger({ write: (line) => lines.push(JSON.parse(line) as Record<string, unknown>) }),
+      spanExporter: spans,
+    });
   });
   afterAll(async () => {
     await gateway?.close();
@@ -95,5 +100,51 @@ describe('tracing', () => {
     const body = (await response.json()) as { error: { traceId: string } };
     expect(body.error.traceId).toMatch(/^[0-9a-f]{32}$/);
     expect(response.headers.get('traceparent')).toContain(body.error.traceId);
+  });
+
+  it('logs each query as one JSON line with its figures, and neither its SQL nor the key', async () => {
+    lines.length = 0;
+    const sql = "SELECT count(*) AS n FROM events WHERE i > 3 AND 'secret-literal' <> ''";
+    const ok = await fetch(`${gateway.url}/v1/query`, {
+      method: 'POST',
+      headers: { Authorization: 'Bearer acme-trace-key', 'x-request-id': 'log-test-1' },
+      body: JSON.stringify({ sql }),
+    });
+    expect(ok.status).toBe(200);
+    await ok.text();
+    const bad = await fetch(`${gateway.url}/v1/query`, {
+      method: 'POST',
+      headers: { Authorization: 'Bearer acme-trace-key', 'x-request-id': 'log-test-2' },
+      body: JSON.stringify({ sql: "SELECT * FROM nowhere WHERE x = 'another-literal'" }),
+    });
+    expect(bad.status).toBe(404);
+    await bad.text();
+    const done = lines.find((l) => l.event === 'query.done' && l.requestId === 'log-test-1');
+    expect(done).toMatchObject({
+      level: 'info',
+      tenant: 'acme',
+      engine: 'duckdb',
+      rows: 1,
+      outcome: 'ok',
+      truncated: false,
+    });
+    expect(done?.traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(done?.fingerprint).toMatch(/^[0-9a-f]{16}$/);
+    for (const field of ['bytes', 'durationMs', 'waitMs']) expect(typeof done?.[field], field).toBe('number');
+    expect(lines.find((l) => l.event === 'request' && l.requestId === 'log-test-1')).toMatchObject({
+      method: 'POST',
+      path: '/v1/query',
+      status: 200,
+      tenant: 'acme',
+    });
+    expect(lines.find((l) => l.event === 'request' && l.requestId === 'log-test-2')).toMatchObject({
+      status: 404,
+      tenant: 'acme',
+      code: 'UNKNOWN_TABLE',
+    });
+    const text = lines.map((l) => JSON.stringify(l)).join('\n');
+    for (const secret of ['secret-literal', 'another-literal', 'acme-trace-key', 'SELECT']) {
+      expect(text, secret).not.toContain(secret);
+    }
   });
 });

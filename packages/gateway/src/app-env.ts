@@ -13,5 +13,7 @@ export interface GatewayEnv {
     /** Set by the auth middleware on authenticated routes. */
     tenant: string;
     engine: string;
+    /** The error code the request was answered with, for its log line. */
+    errorCode: string;
   };
 }

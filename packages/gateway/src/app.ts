@@ -78,6 +78,7 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
             path: c.req.path,
             status: c.res.status,
             tenant: c.var.tenant,
+            ...(c.var.errorCode ? { code: c.var.errorCode } : {}),
             durationMs: Math.round(durationMs),
           });
           deps.metrics?.requestDuration.record(durationMs / 1000, {
@@ -98,6 +99,7 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
       c.get('logger') ?? deps.logger,
       c.get('traceId'),
     );
+    c.set('errorCode', body.error.code);
     return c.json(body, status as ContentfulStatusCode, headers);
   });
 

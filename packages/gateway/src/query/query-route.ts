@@ -45,15 +45,16 @@ export function queryRoute(options: QueryRouteOptions): Hono<GatewayEnv> {
     if (!parsed.success) throw new LakegateError('INVALID_REQUEST', describeIssues(parsed.error));
     const started = performance.now();
     const requestId = c.get('requestId');
-    const { stream, engine, stale, route, maxRows, maxBytes, prepared, cache, rollup } = await options.service.start({
-      queryId: requestId,
-      tenant: c.get('tenant'),
-      sql: parsed.data.sql,
-      engine: parsed.data.engine,
-      maxRows: parsed.data.maxRows ?? options.defaultMaxRows,
-      signal: c.req.raw.signal,
-      trace: c.get('trace'),
-    });
+    const { stream, engine, stale, route, maxRows, maxBytes, prepared, cache, rollup, waitMs } =
+      await options.service.start({
+        queryId: requestId,
+        tenant: c.get('tenant'),
+        sql: parsed.data.sql,
+        engine: parsed.data.engine,
+        maxRows: parsed.data.maxRows ?? options.defaultMaxRows,
+        signal: c.req.raw.signal,
+        trace: c.get('trace'),
+      });
     c.set('engine', engine);
     const result = await writeResult(stream, {
       format: negotiateFormat(c.req.header('accept')),
@@ -70,12 +71,14 @@ export function queryRoute(options: QueryRouteOptions): Hono<GatewayEnv> {
       }),
       onDone: (summary) =>
         c.get('logger').info('query.done', {
+          tenant: c.get('tenant'),
           engine,
           fingerprint: prepared.fingerprint.shape,
           rows: summary.rowCount,
           bytes: summary.bytes,
           truncated: summary.truncated,
           outcome: summary.outcome,
+          waitMs,
           durationMs: Math.round(performance.now() - started),
         }),
     });

@@ -51,6 +51,8 @@ export interface StartedQuery {
   /** Rows the result may carry: the request's cap, lowered by the tenant's limit. */
   readonly maxRows: number;
   readonly maxBytes: number | undefined;
+  /** Milliseconds the query waited for admission (a slot of its tenant and of the gateway). */
+  readonly waitMs: number;
 }
 
 export interface QueryServiceDeps {
@@ -273,6 +275,7 @@ export class QueryService {
         )
       : () => {};
     const admittedAt = performance.now();
+    const waitMs = Math.round((admittedAt - queued) * 100) / 100;
     const metrics = this.#deps.metrics;
     metrics?.admissionWait.record((admittedAt - queued) / 1000, { tenant: input.tenant });
     let outcome: 'ok' | 'error' | 'cancelled' = 'ok';
@@ -340,6 +343,7 @@ export class QueryService {
           prepared,
           maxRows,
           maxBytes: Number.isFinite(maxBytes) ? maxBytes : undefined,
+          waitMs,
         };
       }
       const { engine, route } = await this.#route(input, request);
@@ -369,6 +373,7 @@ export class QueryService {
           prepared,
           maxRows,
           maxBytes: Number.isFinite(maxBytes) ? maxBytes : undefined,
+          waitMs,
         };
       }
       let inner: QueryStream;
@@ -397,6 +402,7 @@ export class QueryService {
         prepared,
         maxRows,
         maxBytes: Number.isFinite(maxBytes) ? maxBytes : undefined,
+        waitMs,
       };
     } catch (error) {
       outcome = 'error';
