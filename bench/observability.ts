@@ -2,11 +2,11 @@
  * Observability and admission, measured on loopback in bounded time:
  *  1. tracing overhead: trivial queries with tracing on (spans sent over OTLP/HTTP to a loopback sink) vs off,
  *     paired in one run, each gateway in its own process;
- *  2. fairness: tenant A floods at 20x tenant B's query rate; B's p99 beside its p99 alone, and how A is
- *     refused (429s, not timeouts).
+ *  2. fairness: tenant A floods at 20x tenant B's query rate, every other 2 seconds; B's p99 while A floods beside
+ *     its p99 while A is silent (interleaved, in one run), and how A is refused (429s, not timeouts).
  *
  *   npm run bench -w @lakegate/bench -- observability
- *   BENCH_ONLY=fairness BENCH_SECONDS=30 npm run bench -w @lakegate/bench -- observability
+ *   BENCH_ONLY=fairness BENCH_SECONDS=60 npm run bench -w @lakegate/bench -- observability
  *   BENCH_ONLY=tracing npm run bench -w @lakegate/bench -- observability
  *   BENCH_SLOTS=4 BENCH_B_RATES=10,40 ...     (gateway-wide query slots, default the cores; B's rates, 5,10,20/s)
  *   BENCH_FLOOD_NICE=0 ...                    (the flooding client's CPU priority, default 19: the lowest)
@@ -21,11 +21,11 @@ import { join } from 'node:path';
 import { freePort } from '../test/harness/services.js';
 import { writeParquet } from '../test/support/duckdb-data.js';
 import { type GatewayProcess, startGatewayProcess } from '../test/support/gateway-process.js';
-import { type PacedResult, paced } from './clients/paced.js';
+import { type PacedOptions, type PacedResult, paced } from './clients/paced.js';
 import { ms, report, summarise, timePaired } from './support.js';
 
-/** How long B runs alone, then under the flood, per rate: long enough for a p99 of B's 75 to 300 answers. */
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
+/** How long B runs alone and under the flood (interleaved), each, per rate: a p99 of B's 150 to 600 answers each. */
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
 const RUNS = Number(process.env.BENCH_RUNS ?? 1000);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 1000);
 /** `fairness` or `tracing`: only that measurement. */
@@ -121,8 +121,11 @@ try {
   await sink.close();
 
   // 2. Fairness under a flood: B sends dashboard queries at a steady rate, A at 20 times that rate, both open loop
-  //    (a query every 1/rate seconds whatever the answers' latency, as users of dashboards do). B's latency alone,
-  //    then while A floods; A's answers by status. The gateway-wide slots default to the cores (CPU-bound queries).
+  //    (a query every 1/rate seconds whatever the answers' latency, as users of dashboards do). B runs throughout
+  //    while A alternates between flooding and silence (PERIOD_MS, half each), so that B's latencies alone and under
+  //    the flood interleave: a machine whose speed drifts (shared, noisy) affects both alike, where measuring one
+  //    after the other would put the drift into the ratio. B's queries sent within SETTLE_MS after A starts or stops
+  //    count for neither. The gateway-wide slots default to the cores (CPU-bound queries).
   const slots = Number(process.env.BENCH_SLOTS ?? availableParallelism());
   const gateway = await launch('fairness', {
     limits: { concurrentQueries: slots, queuedQueries: 64 },
@@ -140,30 +143,27 @@ try {
     },
   });
   const dashboard = 'SELECT k, count(*), sum(i) FROM events GROUP BY k ORDER BY k';
-  const measured = async (key: string, rate: number, seconds: number, inFlight: number) => {
-    const result = await paced(gateway.url, key, dashboard, rate, seconds, inFlight);
-    return { ...result, latency: summarise(result.latencies) };
-  };
+  const PERIOD_MS = 4000;
+  const SETTLE_MS = 250;
   /**
-   * The flood from its own process, as it would come from another client: in B's process, a client sending
-   * hundreds of queries a second would delay B's client itself (one event loop), which is not the gateway's doing.
-   * On a machine of a few cores that process also takes CPU from the gateway, which a client on another machine
-   * would not: it runs at the lowest priority (BENCH_FLOOD_NICE, default 19; 0 to compete as an equal), so that it
-   * uses the cores the gateway leaves idle. (Measured with A refused at once: B's p99 4.2x and 5.0x its p99 alone
-   * with the flood at priority 0, 1.5x and 2.1x at 19.)
+   * A client in its own process, as it would come from another machine: in B's process, a client sending hundreds
+   * of queries a second would delay B's client itself (one event loop), which is not the gateway's doing. On a
+   * machine of a few cores that process also takes CPU from the gateway, which a client on another machine would
+   * not: the flood runs at the lowest priority (BENCH_FLOOD_NICE, default 19; 0 to compete as an equal), so that it
+   * uses the cores the gateway leaves idle.
    */
-  const flood = async (key: string, rate: number, seconds: number, inFlight: number): Promise<PacedResult> => {
+  const client = async (options: PacedOptions, nice: number): Promise<PacedResult> => {
     // Started under nice(1), so that every thread of the process has the priority from the start.
     const child = spawn(
       'nice',
       [
         '-n',
-        String(FLOOD_NICE),
+        String(nice),
         process.execPath,
         '--import',
         'tsx',
         join(import.meta.dirname, 'clients', 'paced.ts'),
-        JSON.stringify({ url: gateway.url, key, sql: dashboard, rate, seconds, inFlight }),
+        JSON.stringify(options),
       ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
@@ -172,35 +172,55 @@ try {
       out += chunk.toString();
     });
     const [code] = (await once(child, 'exit')) as [number | null];
-    if (code !== 0) throw new Error(`the flooding client exited with ${code}`);
+    if (code !== 0) throw new Error(`a client process exited with ${code}`);
     return JSON.parse(out) as PacedResult;
   };
   // B's rate from light to heavy: where A's traffic leaves the cores some room, and where it saturates them.
   const bRates = ONLY === 'tracing' ? [] : (process.env.BENCH_B_RATES ?? '5,10,20').split(',').map(Number);
   for (const bRate of bRates) {
-    await measured('tenant-b-key', bRate, 1, 8); // warm-up
-    const alone = await measured('tenant-b-key', bRate, SECONDS, 64);
-    const [flooded, flooder] = await Promise.all([
-      measured('tenant-b-key', bRate, SECONDS, 64),
-      flood('tenant-a-key', 20 * bRate, SECONDS, 256),
+    const common = { url: gateway.url, sql: dashboard, seconds: 2 * SECONDS };
+    await paced({ ...common, key: 'tenant-b-key', rate: bRate, seconds: 1, inFlight: 8 }); // warm-up
+    // Both start on one clock, after the flooding process has had time to load.
+    const startAt = Date.now() + 3000;
+    const [b, a] = await Promise.all([
+      paced({ ...common, key: 'tenant-b-key', rate: bRate, inFlight: 64, startAt }),
+      client(
+        {
+          ...common,
+          key: 'tenant-a-key',
+          rate: 20 * bRate,
+          inFlight: 256,
+          startAt,
+          pattern: { periodMs: PERIOD_MS, onMs: PERIOD_MS / 2 },
+        },
+        FLOOD_NICE,
+      ),
     ]);
+    if (a.lateMs > 0 || b.lateMs > 0) throw new Error(`a client started ${Math.max(a.lateMs, b.lateMs)} ms late`);
+    const alone: number[] = [];
+    const flooded: number[] = [];
+    b.latencies.forEach((latency, i) => {
+      const phase = (b.sentAt[i] as number) % PERIOD_MS;
+      const half = PERIOD_MS / 2;
+      if (phase % half < SETTLE_MS) return;
+      (phase < half ? flooded : alone).push(latency);
+    });
+    const aloneS = summarise(alone);
+    const floodedS = summarise(flooded);
     const fmt = (statuses: Record<string, number>) =>
       Object.entries(statuses)
         .map(([s, n]) => `${s}: ${n}`)
         .join(', ');
     report(
-      `observability: fairness, B at ${bRate} queries/s, A flooding at ${20 * bRate}/s (20x), open loop, ${SECONDS} s each, ${slots} query slots, at most 2 per tenant, flood client at nice ${FLOOD_NICE}`,
+      `observability: fairness, B at ${bRate} queries/s, A flooding at ${20 * bRate}/s (20x) half of the time (${PERIOD_MS / 2000} s on, ${PERIOD_MS / 2000} s off, ${2 * SECONDS} s), open loop, ${slots} query slots, at most 2 per tenant, flood client at nice ${FLOOD_NICE}`,
       [
-        ['B alone: p50 / p99', `${ms(alone.latency.median)} / ${ms(alone.latency.p99)}`],
+        ['B alone: p50 / p99', `${ms(aloneS.median)} / ${ms(aloneS.p99)} (${alone.length} answers)`],
         [
           'B while A floods: p50 / p99',
-          `${ms(flooded.latency.median)} / ${ms(flooded.latency.p99)} (p99 ${(flooded.latency.p99 / alone.latency.p99).toFixed(2)}x alone; goal: at most 2x)`,
+          `${ms(floodedS.median)} / ${ms(floodedS.p99)} (${flooded.length} answers; p99 ${(floodedS.p99 / aloneS.p99).toFixed(2)}x alone; goal: at most 2x)`,
         ],
-        ['B answers', fmt(flooded.statuses)],
-        [
-          'A answers',
-          `${fmt(flooder.statuses)}${flooder.notSent > 0 ? `; ${flooder.notSent} not sent (256 unanswered)` : ''}`,
-        ],
+        ['B answers', fmt(b.statuses)],
+        ['A answers', `${fmt(a.statuses)}${a.notSent > 0 ? `; ${a.notSent} not sent (256 unanswered)` : ''}`],
       ],
     );
   }
