@@ -267,6 +267,34 @@ describe('duckdb engine', () => {
     });
   });
 
+  it('reuses a repeated query’s prepared statement on its connection, and plans it afresh on a new version', async () => {
+    await using engine = await testEngine(env.storage, { connections: 1 });
+    const v1 = file('alpha', 'p1.parquet');
+    const v2 = file('alpha', 'p2.parquet');
+    await writeParquet(v1, 'SELECT 1 AS version, i FROM range(10) t(i)');
+    await writeParquet(v2, 'SELECT 2 AS version, i, i * 2 AS extra FROM range(20) t(i)');
+    const on = (version: 1 | 2, sql = 'SELECT * FROM data ORDER BY i DESC LIMIT 1') =>
+      request('alpha', sql, [
+        { name: 'data', snapshot: snapshot('alpha', 'data', [version === 1 ? v1 : v2], `p${version}`) },
+      ]);
+    const prepared = () => engine.stats().gauges?.statementsPrepared;
+    for (let run = 0; run < 3; run++) {
+      expect(await engine.execute(on(1), { signal }).then(collectRows)).toEqual([[1, 9n]]);
+    }
+    expect(prepared()).toBe(1);
+    // The view now reads another file with another column: the old plan would answer from the old schema.
+    expect(await engine.execute(on(2), { signal }).then(collectRows)).toEqual([[2, 19n, 38n]]);
+    expect(await engine.execute(on(2), { signal }).then(collectRows)).toEqual([[2, 19n, 38n]]);
+    expect(prepared()).toBe(2);
+    // A statement the policy refuses is never kept, however often it comes.
+    for (let run = 0; run < 2; run++) {
+      await expect(engine.execute(on(2, "SELECT * FROM read_csv('/etc/passwd')"), { signal })).rejects.toMatchObject({
+        code: 'FORBIDDEN_STATEMENT',
+      });
+    }
+    expect(prepared()).toBe(2);
+  });
+
   it('keeps serving a query whose files are renamed away after it started', async () => {
     await using engine = await testEngine(env.storage);
     const path = file('alpha', 'moving.parquet');

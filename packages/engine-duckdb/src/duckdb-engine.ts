@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { StatementType } from '@duckdb/node-api';
+import { type DuckDBPreparedStatement, StatementType } from '@duckdb/node-api';
 import {
   abortError,
   type CheckResult,
@@ -23,7 +23,13 @@ import { CostModel } from './cost-model.js';
 import { mapDuckDBError } from './error-mapping.js';
 import { enforceQueryPolicy } from './query-policy.js';
 import { SqlAnalyzer } from './sql-analysis.js';
-import { type InstanceLimits, type PooledConnection, TenantInstance } from './tenant-instance.js';
+import {
+  cachedStatement,
+  type InstanceLimits,
+  keepStatement,
+  type PooledConnection,
+  TenantInstance,
+} from './tenant-instance.js';
 import { mapType, readChunk } from './type-mapping.js';
 
 export interface TenantOverrides {
@@ -151,6 +157,8 @@ class DuckDBEngine implements Engine {
   readonly #analyzer = new SqlAnalyzer();
   readonly #sweeper: NodeJS.Timeout;
   #closed = false;
+  /** Statements prepared since the engine started (a repeated query on a connection reuses its statement). */
+  #statementsPrepared = 0;
 
   constructor(config: DuckDBEngineConfig, deps: EngineDeps) {
     this.#config = config;
@@ -173,6 +181,7 @@ class DuckDBEngine implements Engine {
         instancesOpen: this.#instances.size,
         queriesRunning: this.#slots.used,
         queriesWaiting: this.#slots.waiting,
+        statementsPrepared: this.#statementsPrepared,
       },
     };
   }
@@ -180,6 +189,35 @@ class DuckDBEngine implements Engine {
   analyze(sql: string, { signal }: ExecuteOptions): Promise<SqlAnalysis> {
     if (this.#closed) return Promise.reject(new LakegateError('ENGINE_CLOSED', 'The DuckDB engine is closed.'));
     return this.#analyzer.analyze(sql, signal);
+  }
+
+  /**
+   * Parses, checks and plans the query on the connection; the statement is kept there for the query's next runs
+   * (see {@link PooledConnection.prepared}).
+   */
+  async #prepare(pooled: PooledConnection, request: QueryRequest): Promise<DuckDBPreparedStatement> {
+    const connection = pooled.connection;
+    const extracted = await connection.extractStatements(request.sql);
+    if (extracted.count !== 1) {
+      throw new LakegateError(
+        extracted.count === 0 ? 'INVALID_SQL' : 'FORBIDDEN_STATEMENT',
+        extracted.count === 0
+          ? 'The query is empty.'
+          : `Send exactly one statement; this text holds ${extracted.count}.`,
+      );
+    }
+    await enforceQueryPolicy(connection, request.sql, request.tables);
+    const prepared = await extracted.prepare(0);
+    if (!READ_STATEMENTS.has(prepared.statementType)) {
+      prepared.destroySync();
+      throw new LakegateError(
+        'FORBIDDEN_STATEMENT',
+        `${StatementType[prepared.statementType] ?? 'This'} statements are not allowed: only SELECT queries run here.`,
+      );
+    }
+    keepStatement(pooled, request.sql, prepared);
+    this.#statementsPrepared++;
+    return prepared;
   }
 
   async execute(request: QueryRequest, { signal }: ExecuteOptions): Promise<QueryStream> {
@@ -251,24 +289,7 @@ class DuckDBEngine implements Engine {
       await instance.bind(pooled, request.tables);
       throwIfAborted(controller.signal);
 
-      const connection = pooled.connection;
-      const extracted = await connection.extractStatements(request.sql);
-      if (extracted.count !== 1) {
-        throw new LakegateError(
-          extracted.count === 0 ? 'INVALID_SQL' : 'FORBIDDEN_STATEMENT',
-          extracted.count === 0
-            ? 'The query is empty.'
-            : `Send exactly one statement; this text holds ${extracted.count}.`,
-        );
-      }
-      await enforceQueryPolicy(connection, request.sql, request.tables);
-      const prepared = await extracted.prepare(0);
-      if (!READ_STATEMENTS.has(prepared.statementType)) {
-        throw new LakegateError(
-          'FORBIDDEN_STATEMENT',
-          `${StatementType[prepared.statementType] ?? 'This'} statements are not allowed: only SELECT queries run here.`,
-        );
-      }
+      const prepared = cachedStatement(pooled, request.sql) ?? (await this.#prepare(pooled, request));
       const result = await prepared.stream();
       throwIfAborted(controller.signal);
 

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { type DuckDBConnection, DuckDBInstance, type DuckDBPreparedStatement } from '@duckdb/node-api';
 import { type DatasetSnapshot, Slots, type TableBinding } from '@lakegate/engine-api';
 
 export interface InstanceLimits {
@@ -57,6 +57,40 @@ async function sniffedScan(connection: DuckDBConnection, snapshot: DatasetSnapsh
 export interface PooledConnection {
   readonly connection: DuckDBConnection;
   readonly views: Map<string, string>;
+  /**
+   * Statements prepared on this connection by query text, least recently used first: a dashboard's repeated query
+   * skips parsing, policy and planning. Emptied whenever a view of the connection changes.
+   */
+  readonly prepared: Map<string, DuckDBPreparedStatement>;
+}
+
+/** Prepared statements kept per pooled connection. */
+const PREPARED_PER_CONNECTION = 32;
+
+/** The statement prepared for `sql` on this connection, if still valid (it becomes the most recently used). */
+export function cachedStatement(pooled: PooledConnection, sql: string): DuckDBPreparedStatement | undefined {
+  const statement = pooled.prepared.get(sql);
+  if (statement) {
+    pooled.prepared.delete(sql);
+    pooled.prepared.set(sql, statement);
+  }
+  return statement;
+}
+
+/** Keeps a statement prepared for `sql` on this connection, dropping the least recently used beyond the limit. */
+export function keepStatement(pooled: PooledConnection, sql: string, statement: DuckDBPreparedStatement): void {
+  pooled.prepared.delete(sql);
+  pooled.prepared.set(sql, statement);
+  if (pooled.prepared.size > PREPARED_PER_CONNECTION) {
+    const [oldest, dropped] = pooled.prepared.entries().next().value as [string, DuckDBPreparedStatement];
+    pooled.prepared.delete(oldest);
+    dropped.destroySync();
+  }
+}
+
+function forgetStatements(pooled: PooledConnection): void {
+  for (const statement of pooled.prepared.values()) statement.destroySync();
+  pooled.prepared.clear();
 }
 
 /**
@@ -125,7 +159,11 @@ export class TenantInstance {
     const idle = this.#idle.pop();
     if (idle) return idle;
     try {
-      const pooled = { connection: await this.#instance.connect(), views: new Map<string, string>() };
+      const pooled: PooledConnection = {
+        connection: await this.#instance.connect(),
+        views: new Map<string, string>(),
+        prepared: new Map(),
+      };
       this.#all.add(pooled);
       return pooled;
     } catch (error) {
@@ -139,6 +177,7 @@ export class TenantInstance {
     this.lastUsed = Date.now();
     if (broken) {
       this.#all.delete(pooled);
+      forgetStatements(pooled);
       pooled.connection.closeSync();
     } else {
       this.#idle.push(pooled);
@@ -148,17 +187,20 @@ export class TenantInstance {
 
   /**
    * Makes the connection's views read exactly these snapshots: a view whose version changed is replaced,
-   * one no longer bound is dropped. Unchanged bindings cost a map lookup.
+   * one no longer bound is dropped. Unchanged bindings cost a map lookup. Any change drops the statements prepared
+   * on the connection, so that none was planned against another version.
    */
   async bind(pooled: PooledConnection, tables: readonly TableBinding[]): Promise<void> {
     const wanted = new Set(tables.map((t) => t.name));
     for (const name of [...pooled.views.keys()]) {
       if (wanted.has(name)) continue;
+      forgetStatements(pooled);
       await pooled.connection.run(`DROP VIEW IF EXISTS temp.${quoteIdent(name)}`);
       pooled.views.delete(name);
     }
     for (const { name, snapshot } of tables) {
       if (pooled.views.get(name) === snapshot.version) continue;
+      forgetStatements(pooled);
       pooled.views.delete(name);
       const scan = await this.#scan(pooled.connection, snapshot);
       await pooled.connection.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdent(name)} AS SELECT * FROM ${scan}`);
@@ -190,7 +232,10 @@ export class TenantInstance {
   }
 
   close(): void {
-    for (const pooled of this.#all) pooled.connection.closeSync();
+    for (const pooled of this.#all) {
+      forgetStatements(pooled);
+      pooled.connection.closeSync();
+    }
     this.#all.clear();
     this.#idle.length = 0;
     this.#instance.closeSync();
