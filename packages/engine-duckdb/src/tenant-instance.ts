@@ -79,6 +79,8 @@ export function cachedStatement(pooled: PooledConnection, sql: string): DuckDBPr
 
 /** Keeps a statement prepared for `sql` on this connection, dropping the least recently used beyond the limit. */
 export function keepStatement(pooled: PooledConnection, sql: string, statement: DuckDBPreparedStatement): void {
+  const replaced = pooled.prepared.get(sql);
+  if (replaced !== statement) replaced?.destroySync();
   pooled.prepared.delete(sql);
   pooled.prepared.set(sql, statement);
   if (pooled.prepared.size > PREPARED_PER_CONNECTION) {
