@@ -6,7 +6,7 @@ import { duckdbEngineFactory } from '@lakegate/engine-duckdb';
 import { LocalAggEngine, localAggEngineFactory } from '@lakegate/engine-local-agg';
 import { createBlobStore, createStorage, type StorageOptions } from '@lakegate/storage';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
-import { Admission } from './admission/admission.js';
+import { Admission, defaultMaxMemoryBytes } from './admission/admission.js';
 import { createApp } from './app.js';
 import { ConfigError, type GatewayConfig } from './config/config.js';
 import { EngineRegistry } from './engines/engine-registry.js';
@@ -88,7 +88,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const admission = new Admission({
     global: config.limits,
     tenant: (tenant) => config.tenants[tenant]?.limits ?? {},
-    maxMemoryBytes: config.limits.maxMemoryBytes,
+    maxMemoryBytes: config.limits.maxMemoryBytes ?? defaultMaxMemoryBytes(),
   });
   const metrics = new GatewayMetrics({ tenants: Object.keys(config.tenants), storage, engines, admission });
   const tracing = new Tracing({ ...config.observability.tracing, spanExporter: options.spanExporter });

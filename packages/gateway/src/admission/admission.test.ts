@@ -1,5 +1,6 @@
+import { totalmem } from 'node:os';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Admission } from './admission.js';
+import { Admission, defaultMaxMemoryBytes } from './admission.js';
 
 const signal = new AbortController().signal;
 
@@ -243,9 +244,53 @@ describe('admission control', () => {
 
   it('refuses new work when memory is short, before running out', async () => {
     let rss = 100;
-    const admission = new Admission({ global: {}, tenant: () => ({}), maxMemoryBytes: 1000, memoryUsage: () => rss });
+    let now = 0;
+    const admission = new Admission({
+      global: {},
+      tenant: () => ({}),
+      maxMemoryBytes: 1000,
+      memoryUsage: () => rss,
+      heapUsage: () => ({ used: 10, limit: 100 }),
+      clock: () => now,
+    });
     (await admission.admit('a', signal))();
     rss = 2000;
+    now += 100;
     await expect(admission.admit('a', signal)).rejects.toMatchObject({ code: 'ENGINE_BUSY', retryAfterSeconds: 2 });
+    rss = 900;
+    now += 100;
+    (await admission.admit('a', signal))();
+  });
+
+  it('refuses new work while the JavaScript heap is nearly full, whatever the resident memory', async () => {
+    let used = 50;
+    let now = 0;
+    let readings = 0;
+    const admission = new Admission({
+      global: {},
+      tenant: () => ({}),
+      heapUsage: () => {
+        readings++;
+        return { used, limit: 100 };
+      },
+      clock: () => now,
+    });
+    (await admission.admit('a', signal))();
+    used = 90;
+    // A reading is reused for a moment: refusing a flood does not read memory per request.
+    (await admission.admit('a', signal))();
+    expect(readings).toBe(1);
+    now += 100;
+    await expect(admission.admit('a', signal)).rejects.toMatchObject({ code: 'ENGINE_BUSY' });
+    expect(admission.refusal('b')).toMatchObject({ code: 'ENGINE_BUSY' });
+    used = 40;
+    now += 100;
+    expect(admission.refusal('b')).toBeUndefined();
+  });
+
+  it('defaults the memory ceiling to 90% of what the host or container allows', () => {
+    const ceiling = defaultMaxMemoryBytes();
+    expect(ceiling).toBeGreaterThan(0);
+    expect(ceiling).toBeLessThanOrEqual(totalmem() * 0.9);
   });
 });

@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
+import { getHeapStatistics } from 'node:v8';
 import { LakegateError } from '@lakegate/engine-api';
 
 /** Limits on queries, for one tenant or the whole gateway. Absent keys set no limit. */
@@ -15,8 +18,39 @@ export interface AdmissionOptions {
   readonly tenant: (tenant: string) => QueryLimits;
   /** Refuse new work while the process's resident memory is above this many bytes. */
   readonly maxMemoryBytes?: number | undefined;
+  /** The process's resident memory in bytes (tests give their own). */
   readonly memoryUsage?: () => number;
+  /** The JavaScript heap in use and its limit, in bytes (tests give their own). */
+  readonly heapUsage?: () => { readonly used: number; readonly limit: number };
   readonly clock?: () => number;
+}
+
+/** New work is refused while the JavaScript heap holds more than this share of its limit. */
+const HEAP_SHARE_AT_MOST = 0.85;
+
+/** Memory readings are reused for this long, so that refusing a flood does not read them per request. */
+const MEMORY_READING_MS = 50;
+
+/**
+ * The default `maxMemoryBytes`: 90% of the memory this process may use, the host's or, in a container with a
+ * memory limit (cgroup v2 or v1), the container's if lower.
+ */
+export function defaultMaxMemoryBytes(): number {
+  let available = totalmem();
+  for (const path of ['/sys/fs/cgroup/memory.max', '/sys/fs/cgroup/memory/memory.limit_in_bytes']) {
+    try {
+      const limit = Number(readFileSync(path, 'utf8').trim());
+      if (Number.isFinite(limit) && limit > 0) available = Math.min(available, limit);
+    } catch {
+      // not there: no such limit
+    }
+  }
+  return Math.floor(available * 0.9);
+}
+
+function v8Heap(): { used: number; limit: number } {
+  const heap = getHeapStatistics();
+  return { used: heap.used_heap_size, limit: heap.heap_size_limit };
 }
 
 export interface AdmissionStats {
@@ -84,6 +118,8 @@ export class Admission {
   readonly #runningStarts = new Map<string, { count: number; sum: number }>();
   /** Dispatches again when shares may have grown (a tenant held to its share has queries waiting). */
   #shareTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The last memory check: when, and its refusal if any (see MEMORY_READING_MS). */
+  #memoryReading: { at: number; refusal: LakegateError | undefined } | undefined;
 
   constructor(options: AdmissionOptions) {
     this.#options = options;
@@ -116,15 +152,34 @@ export class Admission {
     });
   }
 
-  /** The refusal while the process's memory is above `maxMemoryBytes`. */
+  /**
+   * The refusal while the process's resident memory is above `maxMemoryBytes`, or its JavaScript heap nearly full
+   * (the process would crash at the heap's limit whatever the machine has free). Read at most every
+   * MEMORY_READING_MS.
+   */
   #memory(): LakegateError | undefined {
+    const now = this.#clock();
+    const reading = this.#memoryReading;
+    if (reading && now - reading.at < MEMORY_READING_MS) return reading.refusal;
     const { maxMemoryBytes } = this.#options;
-    if (maxMemoryBytes === undefined) return undefined;
-    const used = (this.#options.memoryUsage ?? (() => process.memoryUsage.rss()))();
-    if (used <= maxMemoryBytes) return undefined;
-    return new LakegateError('ENGINE_BUSY', 'The gateway is short of memory and takes no new queries for a moment.', {
-      retryAfterSeconds: 2,
-    });
+    const rss = maxMemoryBytes === undefined ? 0 : (this.#options.memoryUsage ?? process.memoryUsage.rss)();
+    const heap = (this.#options.heapUsage ?? v8Heap)();
+    let refusal: LakegateError | undefined;
+    if (maxMemoryBytes !== undefined && rss > maxMemoryBytes) {
+      refusal = new LakegateError(
+        'ENGINE_BUSY',
+        'The gateway is short of memory and takes no new queries for a moment.',
+        { retryAfterSeconds: 2 },
+      );
+    } else if (heap.used > heap.limit * HEAP_SHARE_AT_MOST) {
+      refusal = new LakegateError(
+        'ENGINE_BUSY',
+        'The gateway is short of memory for results and takes no new queries for a moment.',
+        { retryAfterSeconds: 2 },
+      );
+    }
+    this.#memoryReading = { at: now, refusal };
+    return refusal;
   }
 
   /** The refusal of a full queue, when `tenant` can neither run now nor wait. */
