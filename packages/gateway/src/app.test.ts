@@ -92,6 +92,20 @@ describe('POST /v1/query', () => {
     expect((await jsonOf(unread)).error.code).toBe('RATE_LIMITED');
   });
 
+  it('answers 503 ENGINE_BUSY with Retry-After while the process is above its memory ceiling', async () => {
+    // Any running process is above one byte: every query is refused, before its body is read.
+    const { query } = await testApp({ config: { limits: { maxMemoryBytes: 1 } } });
+    const refused = await query({ sql: 'SELECT id FROM people' });
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('2');
+    expect((await jsonOf(refused)).error).toMatchObject({
+      code: 'ENGINE_BUSY',
+      message: expect.stringMatching(/memory/),
+    });
+    const roomy = await testApp({ config: { limits: { maxMemoryBytes: 1e15 } } });
+    expect((await roomy.query({ sql: 'SELECT id FROM people' })).status).toBe(200);
+  });
+
   it('answers information_schema.columns with an error a retry may clear, not with columns missing', async () => {
     const describing = (code: 'ENGINE_BUSY' | 'ENGINE_FAILURE'): Engine => {
       const close = async () => {};

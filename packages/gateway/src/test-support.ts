@@ -66,7 +66,11 @@ export async function testApp(
     (engine) => new ManagedEngine(engine, { maxConcurrent: 4, maxQueued: 4 }),
   );
   const engines = EngineRegistry.of(managed);
-  const admission = new Admission({ global: config.limits, tenant: (t) => config.tenants[t]?.limits ?? {} });
+  const admission = new Admission({
+    global: config.limits,
+    tenant: (t) => config.tenants[t]?.limits ?? {},
+    maxMemoryBytes: config.limits.maxMemoryBytes,
+  });
   const app = createApp({ config, storage, engines, admission, logger: silentLogger });
   const query = (body: unknown, headers: Record<string, string> = {}) =>
     app.request('/v1/query', {
