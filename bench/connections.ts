@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
+import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../test/harness/services.js';
@@ -58,6 +59,18 @@ if (Number.isFinite(limit) && limit < CONNECTIONS + 1000) {
       peakRss = Math.max(peakRss, Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024);
     }, 100);
     const agent = new Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY });
+    // Connections open at once, counted as the client's sockets connect and close.
+    let open = 0;
+    let peakOpen = 0;
+    let opened = 0;
+    const onConnect = (socket: Socket) => {
+      socket.once('connect', () => {
+        open++;
+        opened++;
+        peakOpen = Math.max(peakOpen, open);
+        socket.once('close', () => open--);
+      });
+    };
     const body = JSON.stringify({ sql: 'SELECT k, count(*), sum(i) FROM events GROUP BY k ORDER BY k' });
     const once = () =>
       new Promise<number>((resolve) => {
@@ -75,6 +88,9 @@ if (Number.isFinite(limit) && limit < CONNECTIONS + 1000) {
             res.on('end', () => resolve(res.statusCode ?? 0));
           },
         );
+        req.on('socket', (socket) => {
+          if (socket.connecting) onConnect(socket);
+        });
         req.on('error', () => resolve(-1));
         req.setTimeout(30_000, () => req.destroy());
         req.end(body);
@@ -107,6 +123,7 @@ if (Number.isFinite(limit) && limit < CONNECTIONS + 1000) {
       ['answers', [...outcomes].map(([s, n]) => `${s < 0 ? 'connection error' : s}: ${n}`).join(', ')],
       ['throughput (200s)', `${(ok / elapsed).toFixed(0)} queries/s`],
       ['latency of 200s: p50 / p99', `${ms(latency.median)} / ${ms(latency.p99)}`],
+      ['connections open at once, at most', `${peakOpen} (${opened} opened in all)`],
       ['sockets open at the end', String(sockets)],
       ['gateway peak RSS', `${(peakRss / 1024 / 1024).toFixed(0)} MiB`],
       ['gateway still alive', String(gateway.child.exitCode === null)],
