@@ -164,20 +164,17 @@ export class Admission {
     const { maxMemoryBytes } = this.#options;
     const rss = maxMemoryBytes === undefined ? 0 : (this.#options.memoryUsage ?? process.memoryUsage.rss)();
     const heap = (this.#options.heapUsage ?? v8Heap)();
-    let refusal: LakegateError | undefined;
-    if (maxMemoryBytes !== undefined && rss > maxMemoryBytes) {
-      refusal = new LakegateError(
-        'ENGINE_BUSY',
-        'The gateway is short of memory and takes no new queries for a moment.',
-        { retryAfterSeconds: 2 },
-      );
-    } else if (heap.used > heap.limit * HEAP_SHARE_AT_MOST) {
-      refusal = new LakegateError(
-        'ENGINE_BUSY',
-        'The gateway is short of memory for results and takes no new queries for a moment.',
-        { retryAfterSeconds: 2 },
-      );
-    }
+    const short =
+      maxMemoryBytes !== undefined && rss > maxMemoryBytes
+        ? 'memory'
+        : heap.used > heap.limit * HEAP_SHARE_AT_MOST
+          ? 'memory for results'
+          : undefined;
+    const refusal = short
+      ? new LakegateError('ENGINE_BUSY', `The gateway is short of ${short} and takes no new queries for a moment.`, {
+          retryAfterSeconds: 2,
+        })
+      : undefined;
     this.#memoryReading = { at: now, refusal };
     return refusal;
   }
