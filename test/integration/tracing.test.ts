@@ -147,4 +147,63 @@ describe('tracing and logs', () => {
       expect(text, secret).not.toContain(secret);
     }
   });
+
+  it('logs a Trino-protocol query and a session statement as one line each when they end', async () => {
+    lines.length = 0;
+    const auth = { Authorization: 'Bearer acme-trace-key' };
+    let page = (await (
+      await fetch(`${gateway.url}/v1/statement`, {
+        method: 'POST',
+        headers: auth,
+        body: "SELECT count(*) FROM events WHERE 'trino-literal' <> ''",
+      })
+    ).json()) as { nextUri?: string };
+    for (let n = 0; page.nextUri && n < 100; n++) {
+      page = (await (await fetch(page.nextUri, { headers: auth })).json()) as { nextUri?: string };
+    }
+    const trino = lines.find((l) => l.event === 'query.done' && l.protocol === 'trino');
+    expect(trino).toMatchObject({ tenant: 'acme', engine: 'duckdb', rows: 1, outcome: 'ok' });
+    expect(trino?.fingerprint).toMatch(/^[0-9a-f]{16}$/);
+    expect(typeof trino?.bytes).toBe('number');
+
+    const session = (await (
+      await fetch(`${gateway.url}/sessions`, { method: 'POST', headers: auth, body: JSON.stringify({ kind: 'sql' }) })
+    ).json()) as { id: number };
+    const statementOf = async (code: string) => {
+      const created = (await (
+        await fetch(`${gateway.url}/sessions/${session.id}/statements`, {
+          method: 'POST',
+          headers: auth,
+          body: JSON.stringify({ code }),
+        })
+      ).json()) as { id: number };
+      for (let n = 0; n < 200; n++) {
+        const state = (
+          (await (
+            await fetch(`${gateway.url}/sessions/${session.id}/statements/${created.id}`, { headers: auth })
+          ).json()) as { state: string }
+        ).state;
+        if (state !== 'waiting' && state !== 'running') break;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      return created.id;
+    };
+    const ok = await statementOf("SELECT i FROM events WHERE 'livy-literal' <> '' ORDER BY i LIMIT 4");
+    const failed = await statementOf('SELECT * FROM nowhere');
+    expect(lines.find((l) => l.event === 'statement.done' && l.statement === ok)).toMatchObject({
+      tenant: 'acme',
+      session: session.id,
+      engine: 'duckdb',
+      rows: 4,
+      outcome: 'ok',
+    });
+    expect(lines.find((l) => l.event === 'statement.done' && l.statement === failed)).toMatchObject({
+      outcome: 'error',
+      code: 'UNKNOWN_TABLE',
+    });
+    await fetch(`${gateway.url}/sessions/${session.id}`, { method: 'DELETE', headers: auth });
+    const text = lines.map((l) => JSON.stringify(l)).join('\n');
+    for (const secret of ['trino-literal', 'livy-literal', 'acme-trace-key'])
+      expect(text, secret).not.toContain(secret);
+  });
 });

@@ -11,7 +11,7 @@ import type { BlobStore } from '@lakegate/storage';
 import type { GatewayConfig } from '../config/config.js';
 import type { Logger } from '../logging/logger.js';
 import { jsonValueEncoder } from '../query/encode-values.js';
-import type { QueryService } from '../query/query-service.js';
+import type { QueryService, StartedQuery } from '../query/query-service.js';
 import { parseDuration } from './duration.js';
 import { sparkType } from './livy-output.js';
 import {
@@ -461,6 +461,21 @@ export class SessionService {
         ),
       sessions.statementTimeoutMs,
     );
+    const accepted = Date.now();
+    let started: StartedQuery | undefined;
+    /** One line per statement that ends, as POST /v1/query writes per query (no SQL text). */
+    const logDone = (outcome: 'ok' | 'error' | 'cancelled', rows: number, code?: string): void =>
+      this.#o.logger.info('statement.done', {
+        tenant: session.tenant,
+        session: statement.sessionId,
+        statement: statement.id,
+        engine: started?.engine ?? 'none',
+        ...(started ? { fingerprint: started.prepared.fingerprint.shape, waitMs: started.waitMs } : {}),
+        rows,
+        outcome,
+        ...(code ? { code } : {}),
+        durationMs: Date.now() - accepted,
+      });
     try {
       await this.#waitForTurn(statement, controller.signal);
       await this.#slots.acquire(session.tenant, controller.signal);
@@ -471,7 +486,7 @@ export class SessionService {
       await this.#o.store.putStatement(statement);
       const entry = this.#running.get(key);
       if (entry) entry.started = true;
-      const started = await this.#o.queries.start({
+      started = await this.#o.queries.start({
         queryId: `session-${statement.sessionId}-${statement.id}`,
         tenant: session.tenant,
         sql: statement.code,
@@ -484,6 +499,7 @@ export class SessionService {
       const info = await this.#storeResult(session, statement, rows, truncated, columns);
       const output = this.#livyOutput(statement.id, started.stream.schema, rows.slice(0, sessions.outputRows));
       await this.#finish({ ...statement, result: info }, 'available', output, session.tenant);
+      logDone('ok', rows.length);
       await this.#log(
         statement.sessionId,
         `statement ${statement.id} available: ${rows.length} rows${truncated ? ' (truncated)' : ''}`,
@@ -505,6 +521,7 @@ export class SessionService {
       await this.#finish(statement, cancelled ? 'cancelled' : 'error', output, session.tenant).catch((e: unknown) =>
         this.#o.logger.warn('sessions.finish_failed', { error: isLakegateError(e) ? e.message : String(e) }),
       );
+      logDone(cancelled ? 'cancelled' : 'error', 0, lakegate.code);
       await this.#log(
         statement.sessionId,
         `statement ${statement.id} ${cancelled ? 'cancelled' : `failed: ${lakegate.code}`}`,

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { type ColumnBatch, LakegateError, type QueryStream } from '@lakegate/engine-api';
+import { type ColumnBatch, LakegateError, type QueryStream, toLakegateError } from '@lakegate/engine-api';
+import type { Logger } from '../logging/logger.js';
 import type { TraceScope } from '../observability/tracing.js';
 import type { QueryService } from '../query/query-service.js';
 import { type TrinoError, trinoError } from './trino-errors.js';
@@ -41,6 +42,8 @@ export interface TrinoQueryOptions {
   readonly pageBytes: number;
   /** The submitting request's trace, which the query's stages add their spans to. */
   readonly trace?: TraceScope | undefined;
+  /** The submitting request's logger: the query's `query.done` line goes there when it ends. */
+  readonly logger?: Logger | undefined;
 }
 
 let sequence = 0;
@@ -79,6 +82,11 @@ export class TrinoQuery {
   #pendingOffset = 0;
   #exhausted = false;
   #rows = 0;
+  /** Result bytes sent so far (as JSON, approximately). */
+  #bytes = 0;
+  /** What the query.done line needs from the start: engine, shape fingerprint, admission wait. */
+  #started: { engine: string; fingerprint: string; waitMs: number } | undefined;
+  #logged = false;
   #token = 1;
   #last: { token: number; results: QueryResults } | undefined;
   #headers: Readonly<Record<string, string>> = {};
@@ -139,6 +147,11 @@ export class TrinoQuery {
         trace: this.#options.trace,
       });
       this.#stream = started.stream;
+      this.#started = {
+        engine: started.engine,
+        fingerprint: started.prepared.fingerprint.shape,
+        waitMs: started.waitMs,
+      };
       const types = started.stream.schema.map((c) => trinoType(c.type));
       this.#columns = started.stream.schema.map((c, i) => ({
         name: c.name,
@@ -157,7 +170,27 @@ export class TrinoQuery {
     if (this.done) return;
     this.#error = trinoError(error, this.sql);
     this.#state = 'FAILED';
+    const { code } = toLakegateError(error);
+    this.#logDone(code === 'QUERY_CANCELLED' ? 'cancelled' : 'error', code);
     void this.#stream?.close();
+  }
+
+  /** One `query.done` line when the query ends, as POST /v1/query writes (no SQL text). */
+  #logDone(outcome: 'ok' | 'error' | 'cancelled', code?: string): void {
+    if (this.#logged) return;
+    this.#logged = true;
+    this.#options.logger?.info('query.done', {
+      tenant: this.tenant,
+      queryId: this.id,
+      protocol: 'trino',
+      engine: this.#started?.engine ?? (this.#static ? 'metadata' : 'none'),
+      ...(this.#started ? { fingerprint: this.#started.fingerprint, waitMs: this.#started.waitMs } : {}),
+      rows: this.#rows,
+      bytes: this.#bytes,
+      outcome,
+      ...(code ? { code } : {}),
+      durationMs: Date.now() - this.createdAt,
+    });
   }
 
   /** Cancels the query (client DELETE, abandonment, shutdown); it stops in the engine. */
@@ -263,6 +296,7 @@ export class TrinoQuery {
       rows.push(...this.#static.rows.map((r) => [...r]));
       this.#rows = rows.length;
       this.#state = 'FINISHED';
+      this.#logDone('ok');
       return rows;
     }
     try {
@@ -293,8 +327,10 @@ export class TrinoQuery {
       return rows;
     }
     this.#rows += rows.length;
+    this.#bytes += bytes;
     if (this.#exhausted && !this.#pending) {
       this.#state = 'FINISHED';
+      this.#logDone('ok');
       await this.#stream?.close();
     }
     return rows;

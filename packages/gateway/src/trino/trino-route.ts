@@ -41,6 +41,7 @@ export function trinoRoutes(options: TrinoRouteOptions): Hono<GatewayEnv> {
       pageRows: options.pageRows,
       pageBytes: options.pageBytes,
       trace: c.get('trace'),
+      logger,
     });
     logger.info('trino.query', {
       queryId: query.id,
