@@ -1,9 +1,6 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { LakegateError, type TableBinding } from '@lakegate/engine-api';
-import { leadingKeyword, lineAndColumnOf, parseWithDuckDB } from './sql-analysis.js';
-
-/** Table functions that read no file and reveal nothing about the host or the instance. */
-const SAFE_TABLE_FUNCTIONS = new Set(['range', 'generate_series', 'unnest']);
+import { LakegateError, lineAndColumn, SAFE_TABLE_FUNCTIONS, type TableBinding } from '@lakegate/engine-api';
+import { leadingKeyword, parseWithDuckDB } from './sql-analysis.js';
 
 /** Scalar functions that reveal the instance's configuration or the host's environment. */
 const DENIED_FUNCTIONS = new Set([
@@ -44,7 +41,7 @@ async function checkQuery(connection: DuckDBConnection, sql: string, tables: rea
   const parsed = await parseWithDuckDB(connection, sql);
   if (parsed.kind === 'syntax-error') {
     throw new LakegateError('INVALID_SQL', `Syntax error: ${parsed.message}.`, {
-      details: lineAndColumnOf(sql, parsed.position),
+      details: lineAndColumn(sql, parsed.position),
     });
   }
   if (parsed.kind === 'other') {

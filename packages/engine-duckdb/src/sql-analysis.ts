@@ -1,5 +1,11 @@
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
-import { abortError, LakegateError, type SqlAnalysis, type SqlTableReference } from '@lakegate/engine-api';
+import {
+  abortError,
+  LakegateError,
+  lineAndColumn,
+  type SqlAnalysis,
+  type SqlTableReference,
+} from '@lakegate/engine-api';
 import { mapDuckDBError } from './error-mapping.js';
 import { quoteString } from './tenant-instance.js';
 
@@ -14,13 +20,6 @@ interface SerializedSql {
 interface Node {
   readonly type?: unknown;
   readonly [key: string]: unknown;
-}
-
-/** Line and column (1-based) of a character offset. */
-export function lineAndColumnOf(text: string, offset: number): { line: number; column: number } {
-  const before = text.slice(0, offset);
-  const line = before.split('\n').length;
-  return { line, column: offset - before.lastIndexOf('\n') };
 }
 
 /** The statement's first keyword, after comments and parentheses: what a non-SELECT statement is. */
@@ -143,7 +142,7 @@ export class SqlAnalyzer {
     const parsed = await parseWithDuckDB(connection, sql);
     if (parsed.kind === 'syntax-error') {
       throw new LakegateError('INVALID_SQL', `Syntax error: ${parsed.message}.`, {
-        details: lineAndColumnOf(sql, parsed.position),
+        details: lineAndColumn(sql, parsed.position),
       });
     }
     let statementCount: number;

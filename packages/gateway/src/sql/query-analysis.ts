@@ -1,7 +1,7 @@
 import type { SqlAnalysis } from '@lakegate/engine-api';
-import { LakegateError } from '@lakegate/engine-api';
+import { LakegateError, lineAndColumn } from '@lakegate/engine-api';
 import nodeSqlParser from 'node-sql-parser';
-import { lineAndColumn, skipTrivia } from './sql-lexer.js';
+import { skipTrivia } from './sql-lexer.js';
 
 /** A table reference in the SQL text, resolved against the CTEs in scope where it appears. */
 export interface TableReference {

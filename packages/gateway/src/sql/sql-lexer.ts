@@ -128,10 +128,4 @@ export function readQualifiedName(sql: string, offset: number): QualifiedName | 
   return parts.length === 0 ? undefined : { parts, start: offset, end };
 }
 
-/** 1-based line and column of an offset. */
-export function lineAndColumn(sql: string, offset: number): { line: number; column: number } {
-  const before = sql.slice(0, offset);
-  return { line: before.split('\n').length, column: offset - before.lastIndexOf('\n') };
-}
-
 export const quoteIdentifier = (name: string): string => `"${name.replaceAll('"', '""')}"`;

@@ -1,4 +1,4 @@
-import { LakegateError } from '@lakegate/engine-api';
+import { LakegateError, SAFE_TABLE_FUNCTIONS } from '@lakegate/engine-api';
 import { type Fingerprints, fingerprint } from './fingerprint.js';
 import { analyzeQuery, type EngineAnalyzer } from './query-analysis.js';
 import { type NamePart, quoteIdentifier, readQualifiedName, tokenize } from './sql-lexer.js';
@@ -33,9 +33,6 @@ export interface PreparedQuery {
   readonly statementType: string;
   readonly parser: string;
 }
-
-/** Table functions that read no data and reveal nothing: generators common in analytic SQL. */
-const SAFE_TABLE_FUNCTIONS = new Set(['range', 'generate_series', 'unnest']);
 
 const same = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
 

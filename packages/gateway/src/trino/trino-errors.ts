@@ -1,5 +1,4 @@
-import { type LakegateError, toLakegateError } from '@lakegate/engine-api';
-import { lineAndColumn } from '../sql/sql-lexer.js';
+import { type LakegateError, lineAndColumn, toLakegateError } from '@lakegate/engine-api';
 
 export interface TrinoError {
   readonly message: string;

@@ -1,0 +1,16 @@
+/**
+ * Pieces of SQL handling that the gateway's checks and an engine's own lockdown share, so that the two lines of
+ * defence agree.
+ */
+
+/**
+ * Table functions a tenant's query may call: generators that read no file and reveal nothing about the host or the
+ * engine. Names in lower case.
+ */
+export const SAFE_TABLE_FUNCTIONS: ReadonlySet<string> = new Set(['range', 'generate_series', 'unnest']);
+
+/** 1-based line and column of a character offset in a text. */
+export function lineAndColumn(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset);
+  return { line: before.split('\n').length, column: offset - before.lastIndexOf('\n') };
+}
