@@ -319,6 +319,16 @@ export class QueryService {
         // One row more than the cap tells the writer whether the result was truncated.
         maxRows: maxRows + 1,
       };
+      // What every answer carries, whoever gives it.
+      const versions = Object.fromEntries(leases.map((l) => [l.snapshot.dataset, l.snapshot.version]));
+      const common = {
+        stale: leases.some((l) => l.stale),
+        versions,
+        prepared,
+        maxRows,
+        maxBytes: Number.isFinite(maxBytes) ? maxBytes : undefined,
+        waitMs,
+      };
       const rollups = this.#deps.rollups;
       rollups?.noteQuery(input.tenant);
       const only = leases.length === 1 ? leases[0] : undefined;
@@ -338,12 +348,7 @@ export class QueryService {
           engine: 'local-agg',
           route: `answered from rollup ${answer.rollup}`,
           rollup: answer.rollup,
-          stale: leases.some((l) => l.stale),
-          versions: Object.fromEntries(leases.map((l) => [l.snapshot.dataset, l.snapshot.version])),
-          prepared,
-          maxRows,
-          maxBytes: Number.isFinite(maxBytes) ? maxBytes : undefined,
-          waitMs,
+          ...common,
         };
       }
       const { engine, route } = await this.#route(input, request);
@@ -354,7 +359,6 @@ export class QueryService {
         streaming.end(outcome === 'error' ? new Error(outcome) : undefined);
         releaseSpan();
       };
-      const versions = Object.fromEntries(leases.map((l) => [l.snapshot.dataset, l.snapshot.version]));
       const cache = this.#resultCache(input.tenant);
       const cacheKey = cache
         ? ResultCache.key({ engine: engine.id, fingerprint: prepared.fingerprint.exact, maxRows, versions })
@@ -368,12 +372,7 @@ export class QueryService {
           engine: engine.id,
           route,
           cache: 'hit',
-          stale: leases.some((l) => l.stale),
-          versions,
-          prepared,
-          maxRows,
-          maxBytes: Number.isFinite(maxBytes) ? maxBytes : undefined,
-          waitMs,
+          ...common,
         };
       }
       let inner: QueryStream;
@@ -397,12 +396,7 @@ export class QueryService {
         engine: engine.id,
         route,
         ...(cache ? { cache: 'miss' as const } : {}),
-        stale: leases.some((l) => l.stale),
-        versions,
-        prepared,
-        maxRows,
-        maxBytes: Number.isFinite(maxBytes) ? maxBytes : undefined,
-        waitMs,
+        ...common,
       };
     } catch (error) {
       outcome = 'error';

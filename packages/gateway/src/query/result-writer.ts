@@ -213,15 +213,7 @@ export async function writeResult(stream: QueryStream, options: WriteOptions): P
   emit(buffer, framing.header(stream.schema));
   while (!ended && aheadBytes < SMALL_RESULT_BYTES) await pull(buffer);
   const contentType = CONTENT_TYPES[options.format];
-  if (ended) {
-    const whole = new Uint8Array(aheadBytes);
-    let at = 0;
-    for (const chunk of ahead) {
-      whole.set(chunk, at);
-      at += chunk.byteLength;
-    }
-    return { body: whole, contentType };
-  }
+  if (ended) return { body: Buffer.concat(ahead, aheadBytes), contentType };
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       for (const chunk of ahead) controller.enqueue(chunk);
