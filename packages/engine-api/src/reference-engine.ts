@@ -49,10 +49,15 @@ export function createReferenceEngine(options: ReferenceEngineOptions): Engine {
 
   // A SELECT outside the grammar is a shape this engine declines (another engine may run it); anything else
   // is not a query at all, and execute() reports it as INVALID_SQL.
-  const check = (request: QueryRequest): CheckResult =>
-    parse(request.sql) || !/^\s*select\b/i.test(request.sql)
+  const check = (request: QueryRequest): CheckResult => {
+    // A row filter it cannot apply is a query it must not run.
+    if (request.tables.some((t) => t.rowFilter)) {
+      return { supported: false, reason: 'The reference engine does not apply row filters.' };
+    }
+    return parse(request.sql) || !/^\s*select\b/i.test(request.sql)
       ? { supported: true }
       : { supported: false, reason: 'The reference engine runs only SELECT <columns> FROM <table> [LIMIT n].' };
+  };
 
   async function execute(request: QueryRequest, { signal }: ExecuteOptions): Promise<QueryStream> {
     if (closed) throw new LakegateError('ENGINE_CLOSED', 'The engine is closed.');
@@ -60,6 +65,8 @@ export function createReferenceEngine(options: ReferenceEngineOptions): Engine {
     const query = parse(request.sql);
     if (!query)
       throw new LakegateError('INVALID_SQL', 'Syntax error: expected SELECT <columns> FROM <table> [LIMIT n].');
+    if (request.tables.some((t) => t.rowFilter))
+      throw new LakegateError('UNSUPPORTED_QUERY', 'The reference engine does not apply row filters.');
     const binding = request.tables.find((t) => t.name.toLowerCase() === query.table);
     const table = binding ? options.datasets[request.tenant]?.[binding.snapshot.dataset] : undefined;
     if (!table) throw new LakegateError('UNKNOWN_TABLE', `Table "${query.table}" does not exist.`);

@@ -94,17 +94,46 @@ export interface DatasetSnapshot {
 
 /** A name the query may use, bound to the snapshot it reads. */
 export interface TableBinding {
+  /** The dataset's name as tenants write it (matched case-insensitively). */
   readonly name: string;
   readonly snapshot: DatasetSnapshot;
+  /**
+   * A SQL predicate over the dataset's columns that every row read under this name must satisfy. The engine
+   * applies it so that no name the query can write reaches the unfiltered rows, and never shows its text to the
+   * tenant. An engine that cannot apply it must decline the query in `check()`.
+   */
+  readonly rowFilter?: string;
+}
+
+/** A constant table the gateway serves itself, such as `information_schema.tables`. */
+export interface VirtualTable {
+  /** Schema the table is named in (e.g. `information_schema`), lower case. */
+  readonly schema: string;
+  /** Table name, lower case. */
+  readonly name: string;
+  readonly columns: readonly { readonly name: string; readonly sqlType: 'VARCHAR' | 'BIGINT' }[];
+  readonly rows: readonly (readonly (string | number | null)[])[];
 }
 
 export interface QueryRequest {
   /** Unique per query; engines use it in logs and to name per-query resources. */
   readonly queryId: string;
   readonly tenant: string;
-  /** Validated SQL: a single read-only statement referring only to `tables` (and CTEs). */
+  /**
+   * The tenant's SQL exactly as written. The engine is the authority on what it does: it runs it only if its own
+   * parser, on this exact text, finds one read-only query whose tables are `tables`, `virtualTables` or CTEs in
+   * scope, and refuses anything else (FORBIDDEN_STATEMENT, UNKNOWN_TABLE, INVALID_SQL). The gateway's own checks
+   * only ever narrow what reaches it.
+   */
   readonly sql: string;
   readonly tables: readonly TableBinding[];
+  /**
+   * Qualifiers under which `tables` may also be named, lower case, such as `[['acme'], ['lakegate', 'acme']]` for
+   * `acme.orders` and `lakegate.acme.orders`. Unqualified names always resolve to `tables`.
+   */
+  readonly qualifiers?: readonly (readonly string[])[];
+  /** Constant tables the query may read under `<schema>.<name>` (also behind a catalog of `qualifiers`). */
+  readonly virtualTables?: readonly VirtualTable[];
   /** Produce at most this many rows; the engine stops reading once it has them. */
   readonly maxRows?: number;
 }

@@ -201,26 +201,30 @@ describe('duckdb engine', () => {
     ).toEqual([['alpha']]);
   });
 
-  it('reports the statement, tables, table functions and CTEs from DuckDB’s parser', async () => {
+  it('reports the statement, tables, table functions and CTEs from DuckDB’s parser, and refuses what may not run', async () => {
     await using engine = await testEngine(env.storage);
     const analyze = engine.analyze?.bind(engine);
     expect(analyze).toBeDefined();
     if (!analyze) return;
     const analysis = await analyze(
-      "WITH recent AS (SELECT * FROM events) FROM recent r JOIN s.users u USING (id), read_csv('x.csv') SELECT * QUALIFY row_number() OVER () = 1",
+      'WITH recent AS (SELECT * FROM events) FROM recent r JOIN s.users u USING (id), range(3) SELECT * QUALIFY row_number() OVER () = 1',
       { signal },
     );
     expect(analysis).toMatchObject({ statementCount: 1, statementType: 'SELECT', ctes: ['recent'] });
-    expect(analysis.tables.map((t) => [t.schema ?? '', t.name])).toEqual(
+    expect(analysis.tables.map((t) => [t.schema ?? '', t.name, t.cte])).toEqual(
       expect.arrayContaining([
-        ['', 'events'],
-        ['', 'recent'],
-        ['s', 'users'],
+        ['', 'events', false],
+        ['', 'recent', true],
+        ['s', 'users', false],
       ]),
     );
-    expect(analysis.tableFunctions.map((f) => f.name)).toEqual(['read_csv']);
-    expect((await analyze("ATTACH 'x.db'", { signal })).statementType).toBe('ATTACH');
-    expect((await analyze('SELECT 1; SELECT 2', { signal })).statementCount).toBe(2);
+    expect(analysis.tableFunctions.map((f) => f.name)).toEqual(['range']);
+    expect((await analyze('EXPLAIN SELECT 1', { signal })).statementType).toBe('EXPLAIN');
+    await expect(analyze("SELECT * FROM read_csv('x.csv')", { signal })).rejects.toMatchObject({
+      code: 'FORBIDDEN_STATEMENT',
+    });
+    await expect(analyze("ATTACH 'x.db'", { signal })).rejects.toMatchObject({ code: 'FORBIDDEN_STATEMENT' });
+    await expect(analyze('SELECT 1; SELECT 2', { signal })).rejects.toMatchObject({ code: 'FORBIDDEN_STATEMENT' });
     await expect(analyze('SELECT 1 FROM\n  WHERE', { signal })).rejects.toMatchObject({
       code: 'INVALID_SQL',
       details: { line: 2 },

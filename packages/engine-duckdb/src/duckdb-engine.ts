@@ -18,16 +18,19 @@ import {
   Slots,
   type SqlAnalysis,
   throwIfAborted,
+  type VirtualTable,
 } from '@lakegate/engine-api';
 import { CostModel } from './cost-model.js';
 import { mapDuckDBError } from './error-mapping.js';
-import { enforceQueryPolicy } from './query-policy.js';
-import { SqlAnalyzer } from './sql-analysis.js';
+import { assertStatementType, parserOn, SqlAnalyzer } from './sql-analysis.js';
+import { type AllowedQuery, allowTenantQuery, type PolicyNamespace } from './sql-policy.js';
 import {
   cachedStatement,
   type InstanceLimits,
   keepStatement,
   type PooledConnection,
+  quoteIdent,
+  quoteString,
   TenantInstance,
 } from './tenant-instance.js';
 import { mapType, readChunk } from './type-mapping.js';
@@ -82,8 +85,34 @@ const DEFAULTS: DuckDBEngineConfig = {
 
 const SIZE = /^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i;
 
-/** Statement types a tenant may run. Everything else is refused before it executes. */
-const READ_STATEMENTS = new Set<StatementType>([StatementType.SELECT, StatementType.EXPLAIN]);
+/** Allowed queries kept per engine: dashboards repeat their texts, and the verdict depends on nothing else. */
+const ALLOWED_CACHE_SIZE = 4096;
+
+const sqlLiteral = (value: string | number | null): string =>
+  value === null ? 'NULL' : typeof value === 'number' ? String(value) : quoteString(value);
+
+/** A virtual table as a typed constant query (`VALUES`), typed even when it has no rows. */
+function virtualTableSql(table: VirtualTable): string {
+  const names = table.columns.map((c) => quoteIdent(c.name)).join(', ');
+  const row = (values: readonly (string | number | null)[]): string =>
+    `(${table.columns.map((c, i) => `CAST(${sqlLiteral(values[i] ?? null)} AS ${c.sqlType})`).join(', ')})`;
+  if (table.rows.length === 0) {
+    return `SELECT * FROM (VALUES ${row([])}) AS t(${names}) WHERE false`;
+  }
+  return `SELECT * FROM (VALUES ${table.rows.map(row).join(', ')}) AS t(${names})`;
+}
+
+/** The names a request may read, as the policy sees them. */
+function namespaceOf(request: QueryRequest): PolicyNamespace {
+  return {
+    datasets: new Map(request.tables.map((t) => [t.name.toLowerCase(), { filtered: Boolean(t.rowFilter) }])),
+    qualifiers: (request.qualifiers ?? []).map((q) => q.map((part) => part.toLowerCase())),
+    virtualTables: new Map(
+      (request.virtualTables ?? []).map((v) => [`${v.schema}.${v.name}`.toLowerCase(), virtualTableSql(v)]),
+    ),
+    listing: request.tables.map((t) => t.name).sort(),
+  };
+}
 
 function parseConfig(raw: unknown): ConfigResult<DuckDBEngineConfig> {
   if (raw === undefined || raw === null) return { ok: true, config: DEFAULTS };
@@ -155,6 +184,7 @@ class DuckDBEngine implements Engine {
   readonly #longLane: Slots;
   readonly #costs: CostModel;
   readonly #analyzer = new SqlAnalyzer();
+  readonly #allowed = new Map<string, AllowedQuery>();
   readonly #sweeper: NodeJS.Timeout;
   #closed = false;
   /** Statements prepared since the engine started (a repeated query on a connection reuses its statement). */
@@ -192,30 +222,43 @@ class DuckDBEngine implements Engine {
   }
 
   /**
-   * Parses, checks and plans the query on the connection; the statement is kept there for the query's next runs
-   * (see {@link PooledConnection.prepared}).
+   * What the tenant's text may do, decided by DuckDB's parser on this connection (see sql-policy.ts): the text to
+   * run, or a refusal. Verdicts are kept by text and namespace, not by connection.
    */
-  async #prepare(pooled: PooledConnection, request: QueryRequest): Promise<DuckDBPreparedStatement> {
-    const connection = pooled.connection;
-    const extracted = await connection.extractStatements(request.sql);
+  async #allow(pooled: PooledConnection, request: QueryRequest): Promise<AllowedQuery> {
+    const namespace = namespaceOf(request);
+    const key =
+      namespace.virtualTables.size > 0
+        ? undefined
+        : `${request.tenant}\0${JSON.stringify([[...namespace.datasets], namespace.qualifiers])}\0${request.sql}`;
+    const known = key === undefined ? undefined : this.#allowed.get(key);
+    if (known) return known;
+    const catalog = await this.#analyzer.catalog();
+    const allowed = await allowTenantQuery(request.sql, namespace, catalog, parserOn(pooled.connection));
+    if (key !== undefined) {
+      if (this.#allowed.size >= ALLOWED_CACHE_SIZE) this.#allowed.delete(this.#allowed.keys().next().value as string);
+      this.#allowed.set(key, allowed);
+    }
+    return allowed;
+  }
+
+  /**
+   * Plans the allowed text on the connection and checks DuckDB's own statement type before anything runs; the
+   * statement is kept there for the query's next runs (see {@link PooledConnection.prepared}).
+   */
+  async #prepare(pooled: PooledConnection, allowed: AllowedQuery): Promise<DuckDBPreparedStatement> {
+    const extracted = await pooled.connection.extractStatements(allowed.sql);
     if (extracted.count !== 1) {
-      throw new LakegateError(
-        extracted.count === 0 ? 'INVALID_SQL' : 'FORBIDDEN_STATEMENT',
-        extracted.count === 0
-          ? 'The query is empty.'
-          : `Send exactly one statement; this text holds ${extracted.count}.`,
-      );
+      throw new LakegateError('FORBIDDEN_STATEMENT', 'Send exactly one statement.');
     }
-    await enforceQueryPolicy(connection, request.sql, request.tables);
     const prepared = await extracted.prepare(0);
-    if (!READ_STATEMENTS.has(prepared.statementType)) {
+    try {
+      assertStatementType(StatementType[prepared.statementType] ?? 'UNKNOWN', allowed.explain);
+    } catch (error) {
       prepared.destroySync();
-      throw new LakegateError(
-        'FORBIDDEN_STATEMENT',
-        `${StatementType[prepared.statementType] ?? 'This'} statements are not allowed: only SELECT queries run here.`,
-      );
+      throw error;
     }
-    keepStatement(pooled, request.sql, prepared);
+    keepStatement(pooled, allowed.sql, prepared);
     this.#statementsPrepared++;
     return prepared;
   }
@@ -289,7 +332,9 @@ class DuckDBEngine implements Engine {
       await instance.bind(pooled, request.tables);
       throwIfAborted(controller.signal);
 
-      const prepared = cachedStatement(pooled, request.sql) ?? (await this.#prepare(pooled, request));
+      const allowed = await this.#allow(pooled, request);
+      throwIfAborted(controller.signal);
+      const prepared = cachedStatement(pooled, allowed.sql) ?? (await this.#prepare(pooled, allowed));
       const result = await prepared.stream();
       throwIfAborted(controller.signal);
 

@@ -53,7 +53,7 @@ async function sniffedScan(connection: DuckDBConnection, snapshot: DatasetSnapsh
   return options === undefined ? undefined : `read_csv(${files}, ${options})`;
 }
 
-/** A pooled connection and the snapshot version each of its temporary views reads. */
+/** A pooled connection and the snapshot version (and row filter) each of its temporary views reads. */
 export interface PooledConnection {
   readonly connection: DuckDBConnection;
   readonly views: Map<string, string>;
@@ -188,25 +188,31 @@ export class TenantInstance {
   }
 
   /**
-   * Makes the connection's views read exactly these snapshots: a view whose version changed is replaced,
-   * one no longer bound is dropped. Unchanged bindings cost a map lookup. Any change drops the statements prepared
-   * on the connection, so that none was planned against another version.
+   * Makes the connection's views read exactly these snapshots: a view whose version or row filter changed is
+   * replaced, one no longer bound is dropped. Unchanged bindings cost a map lookup. Any change drops the statements
+   * prepared on the connection, so that none was planned against another version.
+   *
+   * Each view bears the dataset's own name and applies its row filter: the filtered rows are the only rows any
+   * name on the connection reaches, so no query text, however it is parsed, can read past the filter.
    */
   async bind(pooled: PooledConnection, tables: readonly TableBinding[]): Promise<void> {
-    const wanted = new Set(tables.map((t) => t.name));
+    const key = (t: TableBinding): string => `${t.snapshot.version}\0${t.rowFilter ?? ''}`;
+    const wanted = new Set(tables.map((t) => t.name.toLowerCase()));
     for (const name of [...pooled.views.keys()]) {
       if (wanted.has(name)) continue;
       forgetStatements(pooled);
-      await pooled.connection.run(`DROP VIEW IF EXISTS temp.${quoteIdent(name)}`);
+      await pooled.connection.run(`DROP VIEW IF EXISTS temp.main.${quoteIdent(name)}`);
       pooled.views.delete(name);
     }
-    for (const { name, snapshot } of tables) {
-      if (pooled.views.get(name) === snapshot.version) continue;
+    for (const table of tables) {
+      const name = table.name.toLowerCase();
+      if (pooled.views.get(name) === key(table)) continue;
       forgetStatements(pooled);
       pooled.views.delete(name);
-      const scan = await this.#scan(pooled.connection, snapshot);
-      await pooled.connection.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdent(name)} AS SELECT * FROM ${scan}`);
-      pooled.views.set(name, snapshot.version);
+      const scan = await this.#scan(pooled.connection, table.snapshot);
+      const filter = table.rowFilter ? ` WHERE (${table.rowFilter})` : '';
+      await pooled.connection.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdent(name)} AS SELECT * FROM ${scan}${filter}`);
+      pooled.views.set(name, key(table));
     }
   }
 

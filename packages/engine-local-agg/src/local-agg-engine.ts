@@ -26,6 +26,7 @@ import { type FinishedGroups, finishRows, finishSchema, MergedGroups } from './e
 import type { GroupingSetPlan, PartialGroups, PassPlan } from './exec/plan.js';
 import { compileRowPredicate, TRUE } from './exec/row-eval.js';
 import { type PassWork, WorkerPool } from './exec/worker-pool.js';
+import type { LocalQuery, Predicate } from './query/aggregate-query.js';
 import { parseLocalQuery } from './query/parse-query.js';
 import { combineLayouts, type FileLayout, isLocalFormat, sniffFile } from './table/file-layout.js';
 import { Interner } from './table/interner.js';
@@ -82,6 +83,25 @@ type Prepared =
       readonly work: PassWork[];
       readonly bytes: number;
     };
+
+/**
+ * The query with the dataset's row filter ANDed into its WHERE, so that no row the filter rejects reaches a
+ * group or a result. A filter outside local-agg's subset declines the query (DuckDB then answers it); the
+ * filter's text never appears in a message.
+ */
+function withRowFilter(query: LocalQuery, rowFilter: string): LocalQuery {
+  let filter: LocalQuery;
+  try {
+    filter = parseLocalQuery(`SELECT * FROM t WHERE ${rowFilter}`);
+  } catch {
+    throw new LakegateError('UNSUPPORTED_QUERY', "local-agg cannot apply this dataset's row filter.");
+  }
+  if (filter.shape !== 'scan' || !filter.where || filter.limit !== undefined) {
+    throw new LakegateError('UNSUPPORTED_QUERY', "local-agg cannot apply this dataset's row filter.");
+  }
+  const where: Predicate = query.where ? { kind: 'and', left: filter.where, right: query.where } : filter.where;
+  return { ...query, where };
+}
 
 /**
  * local-agg: a pure TypeScript engine for the aggregate subset of SQL over CSV, TSV and NDJSON snapshots. One pass
@@ -148,9 +168,20 @@ export class LocalAggEngine implements Engine {
   }
 
   async #prepare(request: QueryRequest): Promise<Prepared> {
-    const query = parseLocalQuery(request.sql);
-    const binding = request.tables.find((t) => t.name.toLowerCase() === query.table);
-    if (!binding) throw new LakegateError('UNKNOWN_TABLE', `Table "${query.table}" does not exist.`);
+    const parsed = parseLocalQuery(request.sql);
+    const written = [...parsed.qualifiers, parsed.table].join('.');
+    const qualified =
+      parsed.qualifiers.length === 0 ||
+      (request.qualifiers ?? []).some(
+        (q) =>
+          q.length === parsed.qualifiers.length &&
+          q.every((part, i) => part.toLowerCase() === parsed.qualifiers[i]?.toLowerCase()),
+      );
+    const binding = qualified
+      ? request.tables.find((t) => t.name.toLowerCase() === parsed.table.toLowerCase())
+      : undefined;
+    if (!binding) throw new LakegateError('UNKNOWN_TABLE', `Table "${written}" does not exist.`);
+    const query = binding.rowFilter ? withRowFilter(parsed, binding.rowFilter) : parsed;
     const { snapshot } = binding;
     if (snapshot.tenant !== request.tenant)
       throw new LakegateError('FORBIDDEN', `Dataset "${binding.name}" belongs to another tenant.`);

@@ -104,6 +104,8 @@ export interface ScanQuery {
   readonly shape: 'scan';
   /** The FROM table as written (lower-cased, last part of a qualified name). */
   readonly table: string;
+  /** The catalog and schema written in front of it, lower-cased. */
+  readonly qualifiers: readonly string[];
   /** `'*'` or the columns in order. */
   readonly columns: '*' | readonly SelectItem[];
   readonly where?: Predicate;
@@ -113,6 +115,7 @@ export interface ScanQuery {
 export interface AggregateQuery {
   readonly shape: 'aggregate';
   readonly table: string;
+  readonly qualifiers: readonly string[];
   readonly select: readonly SelectItem[];
   readonly where?: Predicate;
   /** Dimensions grouped by, resolved from ordinals, aliases and expressions. Empty: one global group. */

@@ -33,6 +33,7 @@ describe('scans', () => {
     expect(parseLocalQuery('SELECT * FROM events LIMIT 10;')).toEqual({
       shape: 'scan',
       table: 'events',
+      qualifiers: [],
       columns: '*',
       limit: 10,
     });
@@ -42,6 +43,7 @@ describe('scans', () => {
     expect(parseLocalQuery('select Verb, BYTES as B, ts When_ FROM Events')).toEqual({
       shape: 'scan',
       table: 'events',
+      qualifiers: [],
       columns: [
         { expr: col('verb'), name: 'verb', aliased: false },
         { expr: col('bytes'), name: 'b', aliased: true },
@@ -54,6 +56,7 @@ describe('scans', () => {
     expect(parseLocalQuery('SELECT e.verb, events.bytes FROM lake.main.Events AS e WHERE e.bytes > 0')).toEqual({
       shape: 'scan',
       table: 'events',
+      qualifiers: ['lake', 'main'],
       columns: [
         { expr: col('verb'), name: 'verb', aliased: false },
         { expr: col('bytes'), name: 'bytes', aliased: false },
@@ -67,6 +70,7 @@ describe('scans', () => {
     expect(parseLocalQuery(`SELECT "User ""Id""" FROM "My Table" WHERE "Name" = 'it''s'`)).toEqual({
       shape: 'scan',
       table: 'my table',
+      qualifiers: [],
       columns: [{ expr: col('user "id"'), name: 'user "id"', aliased: false }],
       where: { kind: 'compare', operand: col('name'), op: '=', value: lit("it's") },
     });
@@ -74,7 +78,7 @@ describe('scans', () => {
 
   it('ignores line and block comments, including ones holding quotes', () => {
     const sql = "-- what's this?\nSELECT /* all \n 'columns */ * FROM t -- trailing\nLIMIT /* n */ 3 -- end";
-    expect(parseLocalQuery(sql)).toEqual({ shape: 'scan', table: 't', columns: '*', limit: 3 });
+    expect(parseLocalQuery(sql)).toEqual({ shape: 'scan', table: 't', qualifiers: [], columns: '*', limit: 3 });
   });
 });
 
@@ -199,6 +203,7 @@ describe('aggregations', () => {
     expect(parseLocalQuery('SELECT count(*), SUM(Bytes) FROM t WHERE ok = true')).toEqual({
       shape: 'aggregate',
       table: 't',
+      qualifiers: [],
       select: [
         { expr: countStar, name: 'count_star()', aliased: false },
         { expr: { kind: 'aggregate', fn: 'sum', column: 'bytes' }, name: 'sum(bytes)', aliased: false },
@@ -285,6 +290,7 @@ describe('aggregations', () => {
     expect(query).toEqual({
       shape: 'aggregate',
       table: 't',
+      qualifiers: [],
       select: [
         { expr: col('verb'), name: 'verb', aliased: false },
         { expr: bucket('ts', HOUR), name: 'h', aliased: true },

@@ -313,7 +313,7 @@ class Parser {
     this.#expect('select');
     if (this.#is('distinct')) decline('SELECT DISTINCT');
     const select = this.#selectList();
-    const { table, alias } = this.#from();
+    const { table, qualifiers, alias } = this.#from();
     const where = this.#accept('where') ? this.#predicate('WHERE') : undefined;
     const grouped = this.#accept('group');
     const groupBy = grouped ? this.#groupBy(select) : [];
@@ -323,7 +323,7 @@ class Parser {
     this.#end();
     const unknown = this.#qualifiers.find((q) => q !== table && q !== alias);
     if (unknown !== undefined) decline(`columns qualified by "${unknown}", which is not the FROM table`);
-    const common = { table, ...(where && { where }), ...(limit !== undefined && { limit }) };
+    const common = { table, qualifiers, ...(where && { where }), ...(limit !== undefined && { limit }) };
     const aggregated = select !== '*' && select.some((item) => item.expr.kind === 'aggregate');
     if (!grouped && !having && !aggregated) return scanQuery(select, orderBy, common);
     return aggregateQuery(select, orderBy, { ...common, groupBy, ...(having && { having }) });
@@ -355,17 +355,21 @@ class Parser {
   }
 
   /** `FROM [catalog.][schema.]table [[AS] alias]`. */
-  #from(): { table: string; alias: string | undefined } {
+  #from(): { table: string; qualifiers: string[]; alias: string | undefined } {
     this.#expect('from');
     if (this.#is('(')) decline(this.#is('select', 1) ? 'subqueries' : 'FROM anything but one table');
     if (!this.#isName()) decline('FROM anything but one table');
+    const qualifiers: string[] = [];
     let table = this.#name();
-    while (this.#accept('.')) table = this.#name();
+    while (this.#accept('.')) {
+      qualifiers.push(table);
+      table = this.#name();
+    }
     if (this.#is('(')) decline('table functions');
     const alias = this.#accept('as') || this.#isName() ? this.#name() : undefined;
     const token = this.#peek();
     if (this.#is(',') || (token.type === 'word' && JOIN_WORDS.has(token.text))) decline('JOINs');
-    return { table, alias };
+    return { table, qualifiers, alias };
   }
 
   // ---- operands: columns, buckets, aggregates ----
@@ -662,7 +666,7 @@ function numberValue(token: Token, negative: boolean): number {
   return value;
 }
 
-type CommonClauses = Pick<ScanQuery, 'table' | 'where' | 'limit'>;
+type CommonClauses = Pick<ScanQuery, 'table' | 'qualifiers' | 'where' | 'limit'>;
 type AggregateClauses = CommonClauses & Pick<AggregateQuery, 'groupBy' | 'having'>;
 
 function scanQuery(select: SelectList, orderBy: readonly OrderItem[], common: CommonClauses): ScanQuery {

@@ -1,4 +1,3 @@
-import { createHmac, randomBytes } from 'node:crypto';
 import {
   columnsStream,
   isLakegateError,
@@ -7,6 +6,7 @@ import {
   type QueryStream,
   type Schema,
   type TableBinding,
+  type VirtualTable,
   wrapQueryStream,
 } from '@lakegate/engine-api';
 import type { SnapshotLease, Storage } from '@lakegate/storage';
@@ -68,23 +68,24 @@ export interface QueryServiceDeps {
 
 const PREPARED_CACHE_SIZE = 4096;
 
-const literal = (value: string | number | null): string =>
-  value === null ? 'NULL' : typeof value === 'number' ? String(value) : `'${value.replaceAll("'", "''")}'`;
-
-/** A constant table as SQL: `SELECT * FROM (VALUES ...) AS t(columns)`, typed even when it has no rows. */
-function valuesTable(
+/** A constant table of VARCHAR columns (BIGINT where `bigint` names them). */
+function virtualTable(
+  schema: string,
+  name: string,
   columns: readonly string[],
   rows: readonly (readonly (string | number | null)[])[],
-  types?: readonly string[],
-): string {
-  const names = columns.map(quoteIdentifier).join(', ');
-  const typed = (row: readonly (string | number | null)[]) =>
-    `(${row.map((v, i) => `CAST(${literal(v)} AS ${types?.[i] ?? 'VARCHAR'})`).join(', ')})`;
-  if (rows.length === 0) {
-    return `SELECT * FROM (VALUES ${typed(columns.map(() => null))}) AS t(${names}) WHERE false`;
-  }
-  return `SELECT * FROM (VALUES ${rows.map(typed).join(', ')}) AS t(${names})`;
+  bigint: readonly string[] = [],
+): VirtualTable {
+  return {
+    schema,
+    name,
+    columns: columns.map((c) => ({ name: c, sqlType: bigint.includes(c) ? 'BIGINT' : 'VARCHAR' })),
+    rows,
+  };
 }
+
+/** The tables of `information_schema` the gateway serves. */
+const INFORMATION_SCHEMA_TABLES: readonly string[] = ['columns', 'schemata', 'tables'];
 
 /** Lakegate's catalog name, as BI tools qualify tables: `lakegate.<tenant>.<dataset>`. */
 export const CATALOG = 'lakegate';
@@ -96,8 +97,6 @@ export const CATALOG = 'lakegate';
  */
 export class QueryService {
   readonly #deps: QueryServiceDeps;
-  /** Keys the physical names of row-filtered datasets, so that no query can name their unfiltered view. */
-  readonly #secret = randomBytes(16);
   readonly #namespaces = new Map<string, TenantNamespace>();
   /** Prepared queries by tenant and text: dashboards send the same SQL again and again. */
   readonly #prepared = new Map<string, PreparedQuery>();
@@ -129,27 +128,18 @@ export class QueryService {
     let namespace = this.#namespaces.get(tenant);
     if (!namespace) {
       const datasets = this.#deps.config.tenants[tenant]?.datasets ?? {};
-      const physical = new Map(
-        Object.entries(datasets).map(([name, d]) => [
-          name,
-          d.rowFilter
-            ? `${name}__source_${createHmac('sha256', this.#secret).update(`${tenant}/${name}`).digest('hex').slice(0, 12)}`
-            : name,
-        ]),
-      );
       namespace = {
         tenant,
         catalog: CATALOG,
         datasets: Object.fromEntries(Object.entries(datasets).map(([name, d]) => [name, { rowFilter: d.rowFilter }])),
-        physicalName: (dataset) => physical.get(dataset) ?? dataset,
-        virtualTable: (schema, name) => this.#informationSchema(tenant, schema, name),
+        virtualSchemas: { information_schema: INFORMATION_SCHEMA_TABLES },
       };
       this.#namespaces.set(tenant, namespace);
     }
     return namespace;
   }
 
-  /** Validates and rewrites a tenant's SQL without running it. */
+  /** Reads a tenant's SQL for what it needs (datasets, virtual tables) without running it. */
   async prepare(tenant: string, sql: string, signal: AbortSignal): Promise<PreparedQuery> {
     const key = `${tenant}\0${sql}`;
     const cached = this.#prepared.get(key);
@@ -189,14 +179,15 @@ export class QueryService {
     return started.stream.schema;
   }
 
-  /** The tenant's slice of `information_schema`, as a VALUES subquery the splicer puts in place of the table. */
-  async #informationSchema(tenant: string, schema: string, name: string): Promise<string | undefined> {
-    if (schema !== 'information_schema') return undefined;
+  /** The tenant's slice of `information_schema`: constant tables the engine serves in place of its own. */
+  async #informationSchema(tenant: string, name: string, signal: AbortSignal): Promise<VirtualTable> {
     const datasets = Object.keys(this.#deps.config.tenants[tenant]?.datasets ?? {}).sort();
-    const virtual = ['columns', 'schemata', 'tables'];
+    const schema = 'information_schema';
     switch (name) {
       case 'schemata':
-        return valuesTable(
+        return virtualTable(
+          schema,
+          name,
           ['catalog_name', 'schema_name'],
           [
             [CATALOG, 'information_schema'],
@@ -204,16 +195,17 @@ export class QueryService {
           ],
         );
       case 'tables':
-        return valuesTable(
+        return virtualTable(
+          schema,
+          name,
           ['table_catalog', 'table_schema', 'table_name', 'table_type'],
           [
             ...datasets.map((d) => [CATALOG, tenant, d, 'BASE TABLE']),
-            ...virtual.map((v) => [CATALOG, 'information_schema', v, 'BASE TABLE']),
+            ...INFORMATION_SCHEMA_TABLES.map((v) => [CATALOG, 'information_schema', v, 'BASE TABLE']),
           ],
         );
-      case 'columns': {
+      default: {
         const rows: (string | number | null)[][] = [];
-        const signal = new AbortController().signal;
         for (const dataset of datasets) {
           const columns = await this.describe(tenant, dataset, signal).catch((error: unknown) => {
             // A dataset that cannot be described (empty, unreadable) is left out; a refusal, an outage or a timeout
@@ -226,7 +218,9 @@ export class QueryService {
             rows.push([CATALOG, tenant, dataset, c.name, i + 1, null, 'YES', trinoType(c.type).type]);
           });
         }
-        return valuesTable(
+        return virtualTable(
+          schema,
+          name,
           [
             'table_catalog',
             'table_schema',
@@ -238,11 +232,9 @@ export class QueryService {
             'data_type',
           ],
           rows,
-          ['VARCHAR', 'VARCHAR', 'VARCHAR', 'VARCHAR', 'BIGINT', 'VARCHAR', 'VARCHAR', 'VARCHAR'],
+          ['ordinal_position'],
         );
       }
-      default:
-        return undefined;
     }
   }
 
@@ -291,12 +283,7 @@ export class QueryService {
     };
     let leases: SnapshotLease[];
     try {
-      leases = await this.#acquire(
-        input.tenant,
-        prepared.datasets.map((d) => d.name),
-        input.signal,
-        tracing,
-      );
+      leases = await this.#acquire(input.tenant, prepared.datasets, input.signal, tracing);
     } catch (error) {
       admitted();
       throw error;
@@ -305,17 +292,22 @@ export class QueryService {
       for (const lease of leases) lease.release();
       admitted();
     };
-    const physical = new Map(prepared.datasets.map((d) => [d.name, d.physical]));
+    const datasets = config.tenants[input.tenant]?.datasets ?? {};
     try {
-      const tables: TableBinding[] = leases.map((lease) => ({
-        name: physical.get(lease.snapshot.dataset) ?? lease.snapshot.dataset,
-        snapshot: lease.snapshot,
-      }));
+      const tables: TableBinding[] = leases.map((lease) => {
+        const rowFilter = datasets[lease.snapshot.dataset]?.rowFilter;
+        return { name: lease.snapshot.dataset, snapshot: lease.snapshot, ...(rowFilter ? { rowFilter } : {}) };
+      });
+      const virtualTables = await Promise.all(
+        prepared.virtualTables.map((v) => this.#informationSchema(input.tenant, v.name, input.signal)),
+      );
       const request: QueryRequest = {
         queryId: input.queryId,
         tenant: input.tenant,
         sql: prepared.sql,
         tables,
+        qualifiers: [[input.tenant], [CATALOG, input.tenant]],
+        ...(virtualTables.length > 0 ? { virtualTables } : {}),
         // One row more than the cap tells the writer whether the result was truncated.
         maxRows: maxRows + 1,
       };
@@ -335,7 +327,7 @@ export class QueryService {
       // Aggregate awareness: a rollup that covers the query's dimensions, aggregates and time range answers it,
       // unless the client asked for an engine by name.
       const answer =
-        rollups && only && input.engine === undefined && prepared.datasets[0]?.physical === only.snapshot.dataset
+        rollups && only && input.engine === undefined && !tables[0]?.rowFilter && virtualTables.length === 0
           ? await tracing.span('rollup.answer', { dataset: only.snapshot.dataset }, () =>
               rollups.tryAnswer(input.tenant, prepared.sql, only.snapshot, maxRows + 1),
             )
@@ -375,18 +367,13 @@ export class QueryService {
           ...common,
         };
       }
-      let inner: QueryStream;
-      try {
-        inner = await tracing.span('engine.execute', { engine: engine.id }, () =>
-          engine.execute(request, { signal: input.signal, timeoutMs }),
-        );
-      } catch (error) {
-        throw this.#logicalNames(error, prepared);
-      }
+      const inner = await tracing.span('engine.execute', { engine: engine.id }, () =>
+        engine.execute(request, { signal: input.signal, timeoutMs }),
+      );
       const wrapped = wrapQueryStream(inner, {
         mapError: (error) => {
           outcome = isLakegateError(error) && error.code === 'QUERY_CANCELLED' ? 'cancelled' : 'error';
-          return this.#logicalNames(error, prepared);
+          return error;
         },
         onClose: releaseAll,
       });
@@ -427,22 +414,6 @@ export class QueryService {
       declined.push(`${id} declined: ${check.reason}`);
     }
     throw new LakegateError('UNSUPPORTED_QUERY', `No engine can run this query (${declined.join('; ')}).`);
-  }
-
-  /** Engine messages name physical names; the tenant wrote logical ones. */
-  #logicalNames(error: unknown, prepared: PreparedQuery): unknown {
-    if (!isLakegateError(error)) return error;
-    let message = error.message;
-    for (const { name, physical } of prepared.datasets) {
-      if (name !== physical) message = message.split(physical).join(name);
-    }
-    return message === error.message
-      ? error
-      : new LakegateError(error.code, message, {
-          cause: error.cause,
-          retryAfterSeconds: error.retryAfterSeconds,
-          details: error.details,
-        });
   }
 
   /** Leases every named dataset; on any failure, releases those already leased. */

@@ -5,12 +5,11 @@ import { skipTrivia } from './sql-lexer.js';
 
 /** A table reference in the SQL text, resolved against the CTEs in scope where it appears. */
 export interface TableReference {
-  /** Offset of the reference's first character (its catalog, schema or name). */
-  readonly position: number;
+  readonly name: string;
+  /** Catalog and schema written in front of the name, if any (`['lakegate', 'acme']`). */
+  readonly qualifiers: readonly string[];
   /** True when it names a CTE visible where it appears: not a dataset. */
   readonly cte: boolean;
-  /** True when the parser saw an alias after it. */
-  readonly aliased: boolean;
 }
 
 export interface QueryShape {
@@ -69,15 +68,11 @@ function walkNodeSqlParser(root: unknown): Pick<QueryShape, 'tables' | 'tableFun
       for (const item of value.from as unknown[]) {
         if (!isNode(item)) continue;
         if (typeof item.table === 'string') {
-          const position = (item.loc as { start?: { offset?: number } } | undefined)?.start?.offset;
-          if (typeof position !== 'number') {
-            throw new LakegateError(
-              'UNSUPPORTED_QUERY',
-              `The reference to "${item.table}" could not be located in the query text.`,
-            );
-          }
           const cte = !item.db && inner.has(item.table.toLowerCase());
-          tables.push({ position, cte, aliased: typeof item.as === 'string' && item.as !== '' });
+          // Three-part names come as { catalog, schema }; two-part ones as { db }.
+          const parts = typeof item.schema === 'string' ? [item.catalog ?? item.db, item.schema] : [item.db];
+          const qualifiers = parts.filter((p): p is string => typeof p === 'string' && p !== '');
+          tables.push({ name: item.table, qualifiers, cte });
         }
         const expr = item.expr as AstNode | undefined;
         if (isNode(expr) && expr.type === 'function') {
@@ -130,11 +125,16 @@ function tryNodeSqlParser(sql: string): { shape: QueryShape } | { error: { offse
   return { error: firstError ?? { offset: 0, message: 'unparsable' } };
 }
 
+/**
+ * Texts longer than this are not given to node-sql-parser: it parses synchronously, on the event loop, and its
+ * time grows faster than the text (a 900 KB expression took seconds). DuckDB's parser, off the loop, takes them.
+ */
+const NODE_SQL_PARSER_MAX_CHARS = 16_384;
+
 /** Shifts positions of an analysis of `sql.slice(offset)` back into `sql`. */
 function shift(shape: QueryShape, offset: number): QueryShape {
   return {
     ...shape,
-    tables: shape.tables.map((t) => ({ ...t, position: t.position + offset })),
     tableFunctions: shape.tableFunctions.map((f) => ({
       ...f,
       position: f.position === undefined ? undefined : f.position + offset,
@@ -143,46 +143,48 @@ function shift(shape: QueryShape, offset: number): QueryShape {
 }
 
 /**
- * Understands a tenant query well enough to validate and rewrite it: statement count and type, every table
- * reference (with its position and whether it names a CTE in scope), and every table function. node-sql-parser
- * first; where it cannot parse a query, the engine's own parser; where neither can, INVALID_SQL with the position.
+ * Understands a tenant query well enough to lease what it reads and refuse early what no engine would run:
+ * statement count and type, every table reference (with whether it names a CTE in scope), and every table
+ * function. The engine's own parser (DuckDB's) when an engine offers one, on the exact text; node-sql-parser
+ * otherwise, for short texts. Either way the engine that runs the query decides again on its own.
  */
 export async function analyzeQuery(sql: string, engine: EngineAnalyzer | undefined): Promise<QueryShape> {
+  if (engine) {
+    const analysis = await engine(sql);
+    return {
+      statementCount: analysis.statementCount,
+      statementType: analysis.statementType === 'EXPLAIN' ? 'SELECT' : analysis.statementType,
+      explain: analysis.statementType === 'EXPLAIN',
+      parser: 'engine',
+      tables: analysis.tables.map((t) => ({
+        name: t.name,
+        qualifiers: [t.catalog, t.schema].filter((q): q is string => Boolean(q)),
+        cte: t.cte === true,
+      })),
+      tableFunctions: analysis.tableFunctions.map((f) => ({ name: f.name, position: f.position })),
+    };
+  }
+  if (sql.length > NODE_SQL_PARSER_MAX_CHARS) {
+    throw new LakegateError(
+      'UNSUPPORTED_QUERY',
+      `Queries longer than ${NODE_SQL_PARSER_MAX_CHARS} characters need an engine that parses SQL itself (DuckDB).`,
+    );
+  }
   const body = explainPrefix(sql);
   if (body !== undefined) {
-    const inner = await analyzeQuery(sql.slice(body), engine);
+    const inner = await analyzeQuery(sql.slice(body), undefined);
     if (inner.explain)
       throw new LakegateError('FORBIDDEN_STATEMENT', 'EXPLAIN may appear only once, in front of a query.');
     return { ...shift(inner, body), explain: true };
   }
   const parsed = tryNodeSqlParser(sql);
   if ('shape' in parsed) return parsed.shape;
-  if (!engine) {
-    const at = lineAndColumn(sql, parsed.error.offset);
-    throw new LakegateError(
-      'INVALID_SQL',
-      `Syntax error at line ${at.line}, column ${at.column}: ${parsed.error.message}.`,
-      {
-        details: at,
-      },
-    );
-  }
-  const analysis = await engine(sql);
-  return {
-    statementCount: analysis.statementCount,
-    statementType: analysis.statementType,
-    explain: false,
-    parser: 'engine',
-    tables: analysis.tables.map((t) => {
-      // A reference that cannot be located cannot be checked or rewritten: refuse rather than pass it through.
-      if (t.position === undefined) {
-        throw new LakegateError(
-          'UNSUPPORTED_QUERY',
-          `The reference to "${t.name}" could not be located in the query text.`,
-        );
-      }
-      return { position: t.position, cte: t.cte === true, aliased: t.alias !== undefined };
-    }),
-    tableFunctions: analysis.tableFunctions.map((f) => ({ name: f.name, position: f.position })),
-  };
+  const at = lineAndColumn(sql, parsed.error.offset);
+  throw new LakegateError(
+    'INVALID_SQL',
+    `Syntax error at line ${at.line}, column ${at.column}: ${parsed.error.message}.`,
+    {
+      details: at,
+    },
+  );
 }

@@ -90,42 +90,4 @@ export function tokenize(sql: string): Token[] {
   return tokens;
 }
 
-export interface NamePart {
-  /** The identifier as SQL means it: unquoted (quotes removed, doubled quotes undone). */
-  readonly value: string;
-  readonly quoted: boolean;
-}
-
-export interface QualifiedName {
-  readonly parts: readonly NamePart[];
-  readonly start: number;
-  readonly end: number;
-}
-
-/** Reads a possibly qualified, possibly quoted name (`a`, `"A b"`, `cat.sch.t`) starting at `offset`. */
-export function readQualifiedName(sql: string, offset: number): QualifiedName | undefined {
-  const parts: NamePart[] = [];
-  let i = offset;
-  let end = offset;
-  for (;;) {
-    const c = sql[i];
-    if (c === '"') {
-      const close = readQuoted(sql, i, '"');
-      parts.push({ value: sql.slice(i + 1, close - 1).replaceAll('""', '"'), quoted: true });
-      end = close;
-    } else if (c !== undefined && WORD_START.test(c)) {
-      let j = i + 1;
-      while (j < sql.length && WORD_PART.test(sql[j] as string)) j++;
-      parts.push({ value: sql.slice(i, j), quoted: false });
-      end = j;
-    } else {
-      break;
-    }
-    const next = skipTrivia(sql, end);
-    if (sql[next] !== '.') break;
-    i = skipTrivia(sql, next + 1);
-  }
-  return parts.length === 0 ? undefined : { parts, start: offset, end };
-}
-
 export const quoteIdentifier = (name: string): string => `"${name.replaceAll('"', '""')}"`;
