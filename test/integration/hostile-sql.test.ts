@@ -118,8 +118,7 @@ describe('hostile tenant SQL through POST /v1/query', () => {
     ['ALTER TABLE events RENAME TO e2', [400, 'FORBIDDEN_STATEMENT']],
     ['SET threads = 1', [400, 'FORBIDDEN_STATEMENT']],
     ['SET enable_external_access = true', [400, 'FORBIDDEN_STATEMENT']],
-    // DuckDB has no RESET ALL: it is not even valid SQL there.
-    ['RESET ALL', [400, 'INVALID_SQL']],
+    ['RESET ALL', [400, 'FORBIDDEN_STATEMENT']],
     ['RESET threads', [400, 'FORBIDDEN_STATEMENT']],
     ['PRAGMA database_list', [400, 'FORBIDDEN_STATEMENT']],
     ["PRAGMA table_info('events')", [400, 'FORBIDDEN_STATEMENT']],

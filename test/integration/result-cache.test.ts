@@ -53,8 +53,7 @@ describe('result cache', () => {
   it('answers a repeated query from the cache, and a refreshed dataset afresh', async () => {
     const first = await query('acme-cache-key');
     expect(first).toMatchObject({ rows: [[1, 1001]], stats: { cache: 'miss' } });
-    // Whitespace, comments and keyword case do not make another query.
-    const second = await query('acme-cache-key', 'select MAX(v), count(*)  -- again\n from data');
+    const second = await query('acme-cache-key');
     expect(second).toMatchObject({ rows: [[1, 1001]], stats: { cache: 'hit' } });
 
     await write('acme', 2);
@@ -66,6 +65,22 @@ describe('result cache', () => {
     });
     expect(await query('acme-cache-key')).toMatchObject({ rows: [[2, 1002]], stats: { cache: 'miss' } });
     expect((await query('acme-cache-key')).stats.cache).toBe('hit');
+  });
+
+  it('keys the exact text: texts a normalisation would merge are different queries', async () => {
+    const pairs: [string, string][] = [
+      ['SELECT typeof(1), 1', 'SELECT typeof(1e0), 1e0'],
+      ["SELECT 'a\\x41' AS s", "SELECT E'a\\x41' AS s"],
+      ['SELECT max(v) FROM data', 'select MAX(v)  -- same meaning, other text\n from data'],
+    ];
+    for (const [first, second] of pairs) {
+      const a = await query('acme-cache-key', first);
+      expect((await query('acme-cache-key', first)).stats.cache).toBe('hit');
+      const b = await query('acme-cache-key', second);
+      expect(b.stats.cache).toBe('miss');
+      if (first.includes('typeof')) expect([a.rows, b.rows]).toEqual([[['INTEGER', 1]], [['DOUBLE', 1]]]);
+      if (first.includes('x41')) expect([a.rows, b.rows]).toEqual([[['a\\x41']], [['aA']]]);
+    }
   });
 
   it('never shares results across tenants', async () => {

@@ -80,6 +80,11 @@ export interface Engine extends AsyncDisposable {
   /** Present when `capabilities.analyzesSql`. */
   analyze?(sql: string, options: ExecuteOptions): Promise<SqlAnalysis>;
   stats(): EngineStats;
+  /**
+   * Optional diagnostic: the state the engine keeps for a tenant that queries could change (catalog objects,
+   * settings, variables), as plain JSON. Tenant SQL must never change it; tests compare it before and after.
+   */
+  inspectTenant?(tenant: string): Promise<Readonly<Record<string, unknown>>>;
   /** Cancels running queries and frees every resource. Idempotent. */
   close(): Promise<void>;
 }

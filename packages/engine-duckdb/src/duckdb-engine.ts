@@ -371,6 +371,17 @@ class DuckDBEngine implements Engine {
     }
   }
 
+  /** Resolves once the SQL policy's catalog is loaded. */
+  async ready(): Promise<void> {
+    await this.#analyzer.catalog();
+  }
+
+  async inspectTenant(tenant: string): Promise<Readonly<Record<string, unknown>>> {
+    const pending = this.#instances.get(tenant);
+    if (!pending) return { connections: [] };
+    return (await pending).inspect();
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -432,6 +443,9 @@ export const duckdbEngineFactory: EngineFactory<DuckDBEngineConfig> = {
   id: 'duckdb',
   parseConfig,
   async create(config, deps) {
-    return new DuckDBEngine(config, deps);
+    const engine = new DuckDBEngine(config, deps);
+    // What tenant SQL may call is read once, at start, so that no query waits for it.
+    await engine.ready();
+    return engine;
   },
 };

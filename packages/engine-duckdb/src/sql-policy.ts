@@ -26,6 +26,8 @@ export type SqlParser = (sql: string) => Promise<SerializedSql>;
 export interface PolicyCatalog {
   /** Built-in scalar, aggregate and macro functions a tenant may call (lower case). */
   readonly functions: ReadonlySet<string>;
+  /** Every function DuckDB knows, allowed or not: a name outside it is a mistake, not an attempt. */
+  readonly known: ReadonlySet<string>;
   /**
    * Names DuckDB binds as relations without a schema (system views and table functions that take no argument,
    * such as `duckdb_settings` or `pg_class`), lower case. A CTE may not take one of these names, so that a CTE
@@ -159,9 +161,11 @@ export function walkTree(statement: unknown, catalog: PolicyCatalog): TreeRefere
       }
       inner = names;
     }
-    if ((value.type === 'RECURSIVE_CTE_NODE' || value.type === 'CTE_NODE') && typeof value.ctename === 'string') {
+    // A recursive CTE's own name is in scope inside its body.
+    const selfName = value.cte_name ?? value.ctename;
+    if ((value.type === 'RECURSIVE_CTE_NODE' || value.type === 'CTE_NODE') && typeof selfName === 'string') {
       const names = new Set(inner);
-      names.add(value.ctename.toLowerCase());
+      names.add(selfName.toLowerCase());
       inner = names;
     }
     if (typeof value.class === 'string') {
@@ -215,9 +219,11 @@ function checkFunction(node: Node, catalog: PolicyCatalog): void {
   const schema = lower(node.schema);
   const catalogName = lower(node.catalog);
   const qualified = (catalogName === '' || catalogName === 'system') && ['', 'main', 'pg_catalog'].includes(schema);
-  if (!qualified || !catalog.functions.has(name)) {
-    refuse(`Function ${String(node.function_name)}() is not allowed.`);
+  if (qualified && catalog.functions.has(name)) return;
+  if (qualified && !catalog.known.has(name)) {
+    throw new LakegateError('INVALID_SQL', `Function ${String(node.function_name)}() does not exist.`);
   }
+  refuse(`Function ${String(node.function_name)}() is not allowed.`);
 }
 
 /** Turns a parse that failed into the tenant's error, with the position converted to line and column. */
@@ -297,6 +303,9 @@ export async function parseOneSelect(
   if (statements.length > 1) refuse(`Send exactly one statement; this text holds ${statements.length}.`);
   return { statement: statements[0], body: sql, explain: '' };
 }
+
+/** A name DuckDB would read as a file (its replacement scans): refused with a pointed message, not as unknown. */
+const FILE_LIKE = /[./\\:*]/;
 
 const quoteIdent = (name: string): string => `"${name.replaceAll('"', '""')}"`;
 
@@ -420,6 +429,9 @@ function resolve(text: string, statement: unknown, namespace: PolicyNamespace, c
         `Table ${written} does not exist: name your datasets directly. Your datasets: ${listDatasets(namespace)}.`,
       );
     }
+    if (virtual === undefined && qualifier.length === 0 && FILE_LIKE.test(table.name)) {
+      refuse('File paths are not allowed as tables: query your datasets by name.');
+    }
     if (virtual === undefined && !namespace.datasets.has(table.name)) {
       throw new LakegateError(
         'UNKNOWN_TABLE',
@@ -493,6 +505,11 @@ export async function loadPolicyCatalog(
   parse: SqlParser,
 ): Promise<PolicyCatalog> {
   const functions = new Set<string>();
+  const known = new Set<string>();
+  for (const [name] of await query('SELECT DISTINCT function_name FROM duckdb_functions()')) {
+    known.add(String(name).toLowerCase());
+  }
+  for (const name of DENIED_FUNCTIONS) known.add(name);
   const macros = new Map<string, string>();
   for (const [name, type, definition] of await query(
     `SELECT function_name, function_type, macro_definition FROM duckdb_functions()
@@ -522,7 +539,7 @@ export async function loadPolicyCatalog(
         continue;
       }
       try {
-        const references = walkTree(parsed.statements[0], { functions, relations });
+        const references = walkTree(parsed.statements[0], { functions, known, relations });
         if (references.tables.length > 0 || references.tableFunctions.length > 0) throw new Error('reads');
         if (JSON.stringify(parsed.statements[0]).includes('"class":"SUBQUERY"')) throw new Error('reads');
         functions.add(name);
@@ -533,5 +550,5 @@ export async function loadPolicyCatalog(
       }
     }
   }
-  return { functions, relations };
+  return { functions, known, relations };
 }

@@ -239,6 +239,37 @@ export class TenantInstance {
     return scan;
   }
 
+  /**
+   * What the instance and each idle connection hold beyond the dataset views the engine made: objects in any
+   * catalog, settings, variables, secrets, attached databases. Tenant SQL must leave all of it as it was.
+   */
+  async inspect(): Promise<Readonly<Record<string, unknown>>> {
+    const probes = {
+      databases: 'SELECT database_name, path, readonly FROM duckdb_databases() ORDER BY ALL',
+      schemas: 'SELECT database_name, schema_name FROM duckdb_schemas() WHERE NOT internal ORDER BY ALL',
+      tables: 'SELECT database_name, schema_name, table_name FROM duckdb_tables() ORDER BY ALL',
+      views: 'SELECT database_name, schema_name, view_name, sql FROM duckdb_views() WHERE NOT internal ORDER BY ALL',
+      functions:
+        'SELECT database_name, schema_name, function_name, function_type, macro_definition FROM duckdb_functions() WHERE NOT internal ORDER BY ALL',
+      types: 'SELECT database_name, schema_name, type_name FROM duckdb_types() WHERE NOT internal ORDER BY ALL',
+      sequences: 'SELECT database_name, schema_name, sequence_name FROM duckdb_sequences() ORDER BY ALL',
+      variables: 'SELECT name, value::VARCHAR FROM duckdb_variables() ORDER BY ALL',
+      settings: 'SELECT name, value FROM duckdb_settings() ORDER BY ALL',
+      prepared: 'SELECT name FROM duckdb_prepared_statements() ORDER BY ALL',
+    };
+    const connections: Record<string, unknown>[] = [];
+    for (const pooled of this.#idle) {
+      const state: Record<string, unknown> = {};
+      for (const [key, sql] of Object.entries(probes)) {
+        const rows = (await pooled.connection.runAndReadAll(sql)).getRowsJson();
+        // The engine's own views, one per bound dataset, are expected; anything else is not.
+        state[key] = key === 'views' ? rows.filter((r) => !(r[1] === 'main' && pooled.views.has(String(r[2])))) : rows;
+      }
+      connections.push(state);
+    }
+    return { connections };
+  }
+
   close(): void {
     for (const pooled of this.#all) {
       forgetStatements(pooled);

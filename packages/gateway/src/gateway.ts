@@ -34,6 +34,8 @@ export interface RunningGateway {
   readonly port: number;
   /** Each engine's figures (running queries, ...), by engine id. */
   engineStats(): Readonly<Record<string, ReturnType<EngineRegistry['get']>['stats'] extends () => infer S ? S : never>>;
+  /** What an engine keeps for a tenant that queries could change (see `Engine.inspectTenant`); `{}` if nothing. */
+  inspectTenant(engine: string, tenant: string): Promise<Readonly<Record<string, unknown>>>;
   /** Stops accepting connections, lets running queries finish within the grace period, then cancels them. */
   close(): Promise<void>;
 }
@@ -162,6 +164,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     url: `http://${host}:${port}`,
     port,
     engineStats: () => Object.fromEntries(engines.ids.map((id) => [id, engines.get(id).stats()])),
+    inspectTenant: async (engine, tenant) => (await engines.get(engine).inspectTenant(tenant)) ?? {},
     close() {
       closing ??= (async () => {
         shuttingDown = true;

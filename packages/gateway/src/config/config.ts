@@ -152,6 +152,8 @@ const fileSchema = z.strictObject({
       maxMaxRows: z.number().int().min(1).default(1_000_000),
       timeoutMs: z.number().int().positive().default(300_000),
       maxConcurrentQueries: z.number().int().positive().default(64),
+      /** SQL texts longer than this (UTF-8 bytes) are refused with 413 REQUEST_TOO_LARGE on every protocol. */
+      maxSqlBytes: z.number().int().positive().default(262_144),
     })
     .prefault({}),
   trino: z

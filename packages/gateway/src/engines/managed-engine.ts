@@ -65,6 +65,11 @@ export class ManagedEngine {
     return this.#engine.check(request);
   }
 
+  /** The engine's diagnostic of what it keeps for a tenant (see `Engine.inspectTenant`), if it offers one. */
+  inspectTenant(tenant: string): Promise<Readonly<Record<string, unknown>>> | undefined {
+    return this.#engine.inspectTenant?.(tenant);
+  }
+
   stats(): EngineStats & { readonly running: number; readonly queued: number } {
     return { ...this.#engine.stats(), running: this.#slots.used, queued: this.#slots.waiting };
   }

@@ -139,8 +139,23 @@ export class QueryService {
     return namespace;
   }
 
+  /**
+   * Refuses a SQL text over `query.maxSqlBytes` before anything reads it: parsing is bounded by the text, and a
+   * text no dashboard writes must not take the CPU that other tenants' queries need.
+   */
+  assertSqlSize(sql: string): void {
+    const limit = this.#deps.config.query.maxSqlBytes;
+    // A UTF-8 byte is at least one UTF-16 unit and at most three: only texts near the limit are measured exactly.
+    if (sql.length * 3 <= limit || (sql.length <= limit && Buffer.byteLength(sql, 'utf8') <= limit)) return;
+    throw new LakegateError(
+      'REQUEST_TOO_LARGE',
+      `The SQL text is larger than ${limit} bytes (query.maxSqlBytes): send a shorter query, or ask the operator to raise the limit.`,
+    );
+  }
+
   /** Reads a tenant's SQL for what it needs (datasets, virtual tables) without running it. */
   async prepare(tenant: string, sql: string, signal: AbortSignal): Promise<PreparedQuery> {
+    this.assertSqlSize(sql);
     const key = `${tenant}\0${sql}`;
     const cached = this.#prepared.get(key);
     if (cached) return cached;

@@ -1,5 +1,5 @@
 import type { ColumnBatch, QueryStream, Schema } from '@lakegate/engine-api';
-import { toLakegateError } from '@lakegate/engine-api';
+import { LakegateError, toLakegateError } from '@lakegate/engine-api';
 import { csvValueEncoder, jsonValueEncoder } from './encode-values.js';
 
 export type ResultFormat = 'json' | 'ndjson' | 'csv';
@@ -57,6 +57,10 @@ export interface ResultBody {
  * much first.
  */
 const SMALL_RESULT_BYTES = 64 * 1024;
+/** Encoded text handed to the response at a time. */
+const CHUNK_CHARS = 1024 * 1024;
+/** One row's encoded text at most: far below V8's string limit, far above any dashboard's row. */
+const MAX_ROW_CHARS = 64 * 1024 * 1024;
 
 /** What the result's writing steps write to: a stream's controller, or the buffer of the first bytes. */
 interface Sink {
@@ -139,8 +143,11 @@ export async function writeResult(stream: QueryStream, options: WriteOptions): P
 
   const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
   let rowBytes = 0;
-  const encodeBatch = (batch: ColumnBatch): string => {
-    const parts: string[] = [];
+  /** Encodes a batch as text chunks of about a megabyte: one joined string could pass V8's length limit. */
+  const encodeBatch = (batch: ColumnBatch): string[] => {
+    const chunks: string[] = [];
+    let parts: string[] = [];
+    let partsLength = 0;
     const width = encoders.length;
     for (let r = 0; r < batch.rowCount; r++) {
       if (rowCount >= options.maxRows) {
@@ -157,7 +164,7 @@ export async function writeResult(stream: QueryStream, options: WriteOptions): P
               : null
             : (encoders[c] as (v: unknown) => unknown)(value);
       }
-      const row = framing.row(values, rowCount);
+      const row = encodeRow(values);
       // Characters approximate bytes here (exact for ASCII); the cap is a guard, not an accounting.
       if (rowBytes + row.length > maxBytes) {
         truncated = true;
@@ -165,10 +172,32 @@ export async function writeResult(stream: QueryStream, options: WriteOptions): P
       }
       rowBytes += row.length;
       parts.push(row);
+      partsLength += row.length;
       rowCount++;
+      if (partsLength >= CHUNK_CHARS) {
+        chunks.push(parts.join(''));
+        parts = [];
+        partsLength = 0;
+      }
     }
-    return parts.join('');
+    if (parts.length > 0) chunks.push(parts.join(''));
+    return chunks;
   };
+  const encodeRow = (values: unknown[]): string => {
+    try {
+      const row = framing.row(values, rowCount);
+      if (row.length <= MAX_ROW_CHARS) return row;
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error;
+    }
+    throw new LakegateError(
+      'RESULT_TOO_LARGE',
+      `Row ${rowCount + 1} of the result is larger than ${MAX_ROW_CHARS / 1024 / 1024} MiB once encoded: select smaller values (substr, length) or fewer columns.`,
+    );
+  };
+
+  /** The sink that collects the first bytes, before the response starts. */
+  let aheadSink: Sink | undefined;
 
   /** Writes the next batch, or the end of the result (its footer, or the error record of a failure). */
   const pull = async (controller: Sink): Promise<void> => {
@@ -180,7 +209,7 @@ export async function writeResult(stream: QueryStream, options: WriteOptions): P
         if (next.done) exhausted = true;
         else batch = next.value;
       }
-      if (batch !== undefined) emit(controller, encodeBatch(batch));
+      if (batch !== undefined) for (const chunk of encodeBatch(batch)) emit(controller, chunk);
       if (truncated || exhausted) {
         if (!exhausted) await stream.close();
         emit(controller, framing.footer(rowCount, truncated, options.stats()));
@@ -188,6 +217,12 @@ export async function writeResult(stream: QueryStream, options: WriteOptions): P
         finish({ outcome: 'ok' });
       }
     } catch (error) {
+      // Before the response has started, the failure is the response itself (a 413, not a 200 with a trailer).
+      if (controller === aheadSink && rowCount === 0) {
+        await stream.close();
+        finish({ outcome: 'error', error });
+        throw error;
+      }
       const lakegate = toLakegateError(error);
       const message = lakegate.kind === 'internal' ? 'Internal error.' : lakegate.message;
       emit(controller, framing.error(rowCount, { code: lakegate.code, message, requestId: options.requestId }));
@@ -210,6 +245,7 @@ export async function writeResult(stream: QueryStream, options: WriteOptions): P
       ended = true;
     },
   };
+  aheadSink = buffer;
   emit(buffer, framing.header(stream.schema));
   while (!ended && aheadBytes < SMALL_RESULT_BYTES) await pull(buffer);
   const contentType = CONTENT_TYPES[options.format];

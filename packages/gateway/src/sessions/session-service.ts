@@ -240,6 +240,7 @@ export class SessionService {
   // Statements
 
   async submit(tenant: string, sessionId: number, code: string): Promise<StatementRecord> {
+    this.#o.queries.assertSqlSize(code);
     if (this.#closed) {
       throw new LakegateError('ENGINE_CLOSED', 'This gateway is shutting down: submit to another replica.', {
         retryAfterSeconds: 5,

@@ -100,6 +100,13 @@ export async function prepareTenantQuery(
       );
     }
     const dataset = Object.keys(namespace.datasets).find((d) => same(d, table.name));
+    if (!dataset && qualifiers.length === 0 && /[./\\:*]/.test(table.name)) {
+      // DuckDB reads `FROM 'path/to/file.csv'` as a table: never here.
+      throw new LakegateError(
+        'FORBIDDEN_STATEMENT',
+        'File paths are not allowed as tables: query your datasets by name.',
+      );
+    }
     if (!dataset) {
       throw new LakegateError(
         'UNKNOWN_TABLE',

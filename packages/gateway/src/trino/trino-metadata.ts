@@ -1,6 +1,7 @@
 import { LakegateError } from '@lakegate/engine-api';
 import type { QueryService } from '../query/query-service.js';
 import { CATALOG } from '../query/query-service.js';
+import { likeMatcher } from '../sql/like.js';
 import { tokenize } from '../sql/sql-lexer.js';
 import { VIRTUAL_SCHEMAS } from '../sql/tenant-query.js';
 import { trinoType } from './trino-types.js';
@@ -25,16 +26,10 @@ const IDENT = '(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_]*)';
 const unquote = (text: string): string => (text.startsWith('"') ? text.slice(1, -1).replaceAll('""', '"') : text);
 const name = (text: string): string[] => (text.match(new RegExp(IDENT, 'g')) ?? []).map(unquote);
 
-/** SQL LIKE pattern as a RegExp (`%` any run, `_` one character), matched case-sensitively like Trino. */
+/** SQL LIKE filter (`%` any run, `_` one character), matched case-sensitively like Trino, in bounded time. */
 function likeFilter(pattern: string | undefined): (value: string) => boolean {
   if (pattern === undefined) return () => true;
-  const body = pattern
-    .replaceAll("''", "'")
-    .replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-    .replaceAll('%', '.*')
-    .replaceAll('_', '.');
-  const regex = new RegExp(`^${body}$`);
-  return (value) => regex.test(value);
+  return likeMatcher(pattern.replaceAll("''", "'"));
 }
 
 const varchar = (...names: string[]) => names.map((n) => ({ name: n, type: 'varchar' as const }));

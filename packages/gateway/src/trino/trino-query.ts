@@ -116,6 +116,7 @@ export class TrinoQuery {
   async #start(): Promise<void> {
     const { tenant, sql, queries } = this.#options;
     try {
+      queries.assertSqlSize(sql);
       const metadata = await answerMetadata(sql, {
         tenant,
         queries,
