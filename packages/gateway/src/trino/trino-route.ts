@@ -28,7 +28,7 @@ export function trinoRoutes(options: TrinoRouteOptions): Hono<GatewayEnv> {
   const base = (url: string): string => new URL(url).origin;
 
   app.post('/statement', async function submitStatement(c) {
-    const sql = (await c.req.text()).trim();
+    const sql = decodeSql(new Uint8Array(await c.req.arrayBuffer())).trim();
     if (sql === '') throw new LakegateError('INVALID_REQUEST', 'The request body must be the SQL text.');
     const logger = c.get('logger');
     const query = new TrinoQuery({
@@ -85,4 +85,16 @@ export function trinoRoutes(options: TrinoRouteOptions): Hono<GatewayEnv> {
   app.delete('/query/:id', cancel);
 
   return app;
+}
+
+/**
+ * The statement's text, refused when it is not UTF-8: decoding would put replacement characters in its place, and
+ * the query run would not be the one the client sent.
+ */
+function decodeSql(bytes: Uint8Array): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new LakegateError('INVALID_SQL', 'The statement is not valid UTF-8: send the SQL text encoded as UTF-8.');
+  }
 }
