@@ -14,9 +14,20 @@ import {
 export function parserOn(connection: DuckDBConnection): SqlParser {
   return async (sql) => {
     const reader = await connection.runAndReadAll('SELECT json_serialize_sql($1::VARCHAR)', [sql]);
-    return JSON.parse(String(reader.getRows()[0]?.[0])) as SerializedSql;
+    const tree = String(reader.getRows()[0]?.[0]);
+    // Reading the tree happens on the event loop: its size bounds the time (4 MiB of JSON parses in ~20 ms).
+    if (tree.length > MAX_TREE_CHARS) {
+      throw new LakegateError(
+        'REQUEST_TOO_LARGE',
+        'The query is too large to check (its parse tree passes 4 MiB): split it into smaller queries.',
+      );
+    }
+    return JSON.parse(tree) as SerializedSql;
   };
 }
+
+/** The largest parse tree read, as JSON text. Dashboard queries' trees are a few kilobytes. */
+const MAX_TREE_CHARS = 4 * 1024 * 1024;
 
 interface Analysis {
   readonly instance: DuckDBInstance;

@@ -13,7 +13,11 @@ export interface Fingerprints {
 
 const hash = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 16);
 
+/** Texts longer than this get their shape from the text itself: tokenizing them would hold the event loop. */
+const SHAPE_MAX_CHARS = 16_384;
+
 export function fingerprint(sql: string): Fingerprints {
+  if (sql.length > SHAPE_MAX_CHARS) return { exact: hash(sql), shape: hash(`long\0${sql}`) };
   const shape: string[] = [];
   for (const token of tokenize(sql)) {
     switch (token.kind) {

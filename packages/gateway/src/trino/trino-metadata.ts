@@ -55,7 +55,12 @@ function withoutComments(sql: string): string {
  * or returns undefined for SQL the query path should run. Catalog `lakegate`, schema = the tenant, tables =
  * its datasets; `information_schema` beside it.
  */
+/** Longer texts are never metadata statements (SHOW, DESCRIBE, USE, SET SESSION ...). */
+const METADATA_MAX_CHARS = 16_384;
+
 export async function answerMetadata(sql: string, context: MetadataContext): Promise<StaticResult | undefined> {
+  // Metadata statements are short; a long text is a query, and tokenizing it here would cost the event loop.
+  if (sql.length > METADATA_MAX_CHARS) return undefined;
   const text = withoutComments(sql);
   const { tenant } = context;
   const catalogOk = (catalog: string | undefined): boolean =>

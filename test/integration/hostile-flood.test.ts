@@ -1,0 +1,125 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { parseConfig, type RunningGateway, silentLogger, startGateway } from '@lakegate/gateway';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeParquet } from '../support/duckdb-data.js';
+
+const ATTACKER = 'acme-flood-key';
+const QUIET = 'globex-quiet-key';
+const FLOOD_MS = 4000;
+
+/**
+ * One tenant floods every protocol with the texts that once stalled the gateway (a LIKE of many `%`, a huge
+ * expression under and over the size limit, a very wide SELECT, nested comments), while a quiet tenant sends a
+ * trivial query. The gateway runs in this process, so the event loop's delay is measured where it matters.
+ */
+describe('no tenant input stalls the others', () => {
+  let root: string;
+  let gateway: RunningGateway;
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'lakegate-flood-'));
+    for (const tenant of ['acme', 'globex']) {
+      await mkdir(join(root, tenant), { recursive: true });
+      await writeParquet(join(root, tenant, 'p.parquet'), 'SELECT i AS id FROM range(100) t(i)');
+    }
+    const dataset = (tenant: string) => ({
+      events: { location: `file:./${tenant}/`, format: 'parquet' },
+    });
+    const config = parseConfig(
+      {
+        server: { port: 0, maxBodyBytes: 2_000_000 },
+        storage: { cacheDir: join(root, 'cache'), warming: { enabled: false } },
+        engines: { duckdb: { threads: 1 } },
+        tenants: {
+          acme: { apiKeys: [ATTACKER], datasets: dataset('acme') },
+          globex: { apiKeys: [QUIET], datasets: dataset('globex') },
+        },
+      },
+      { baseDir: root },
+    );
+    gateway = await startGateway({ config, logger: silentLogger });
+  });
+  afterAll(async () => {
+    await gateway?.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  const hostile = [
+    `SELECT ${'1+'.repeat(450_000)}1`,
+    `SELECT ${'1+'.repeat(120_000)}1`,
+    `SELECT ${'1,'.repeat(120_000)}1`,
+    `SELECT ${'('.repeat(5000)}1${')'.repeat(5000)}`,
+    `/* ${'/* '.repeat(20_000)} */ SELECT 1`,
+    `SELECT '${"''".repeat(100_000)}'`,
+  ];
+  const trinoOnly = ["SHOW SCHEMAS LIKE '%%%%%%%%%%%%%%%%%%%%%%%%%%%%z'", `SHOW TABLES LIKE '${'%'.repeat(5000)}z'`];
+
+  const send = async (key: string, tenant: string, protocol: number, sql: string): Promise<number> => {
+    if (protocol === 0) {
+      const r = await fetch(`${gateway.url}/v1/query`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${key}` },
+        body: JSON.stringify({ sql }),
+      });
+      await r.arrayBuffer();
+      return r.status;
+    }
+    const auth = `Basic ${Buffer.from(`${tenant}:${key}`).toString('base64')}`;
+    let r = await fetch(`${gateway.url}/v1/statement`, { method: 'POST', headers: { Authorization: auth }, body: sql });
+    let body = (await r.json()) as { nextUri?: string };
+    while (body.nextUri) {
+      r = await fetch(body.nextUri, { headers: { Authorization: auth } });
+      body = (await r.json()) as { nextUri?: string };
+    }
+    return r.status;
+  };
+
+  it('keeps the event loop and a quiet tenant’s latency while another floods hostile texts', async () => {
+    const quietAlone: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const t = performance.now();
+      expect(await send(QUIET, 'globex', 0, 'SELECT count(*) FROM events')).toBe(200);
+      quietAlone.push(performance.now() - t);
+    }
+    const delay = monitorEventLoopDelay({ resolution: 5 });
+    delay.enable();
+    const end = Date.now() + FLOOD_MS;
+    let attacks = 0;
+    const attacker = async (worker: number): Promise<void> => {
+      for (let i = worker; Date.now() < end; i++) {
+        const texts = [...hostile, ...trinoOnly];
+        const sql = texts[i % texts.length] as string;
+        const protocol = trinoOnly.includes(sql) ? 1 : i % 2;
+        const status = await send(ATTACKER, 'acme', protocol, sql);
+        expect(status, sql.slice(0, 40)).toBeLessThan(500);
+        attacks++;
+      }
+    };
+    const quiet: number[] = [];
+    const quietClient = async (): Promise<void> => {
+      while (Date.now() < end) {
+        const t = performance.now();
+        expect(await send(QUIET, 'globex', 0, 'SELECT count(*) FROM events')).toBe(200);
+        quiet.push(performance.now() - t);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
+    await Promise.all([attacker(0), attacker(1), attacker(2), quietClient()]);
+    delay.disable();
+    const p99 = (values: number[]) => [...values].sort((a, b) => a - b)[Math.ceil(values.length * 0.99) - 1] ?? 0;
+    const maxDelayMs = delay.max / 1e6;
+    console.log(
+      `flood: ${attacks} hostile requests; event loop delay max ${maxDelayMs.toFixed(1)} ms, p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms; quiet tenant p99 ${p99(quiet).toFixed(1)} ms under the flood (${quiet.length} queries) vs ${p99(quietAlone).toFixed(1)} ms alone`,
+    );
+    expect(attacks).toBeGreaterThan(20);
+    expect(quiet.length).toBeGreaterThan(20);
+    // The loop's delay includes this test's own clients, which share the process; the bounds leave room for a
+    // shared CI machine's hiccups, not for the stalls of seconds these texts once caused.
+    expect(delay.percentile(99) / 1e6).toBeLessThan(100);
+    expect(maxDelayMs).toBeLessThan(1000);
+    expect(p99(quiet)).toBeLessThan(Math.max(500, 3 * p99(quietAlone)));
+  }, 60_000);
+});
