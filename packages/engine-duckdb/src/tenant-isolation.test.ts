@@ -53,7 +53,7 @@ describe('duckdb engine: one authority over tenant SQL', () => {
       'a nested comment hiding EXPLAIN ANALYZE CREATE MACRO',
       "/* /* */ explain analyze SELECT '*/ EXPLAIN ANALYZE CREATE OR REPLACE MACRO rt(p) AS (SELECT string_agg(content,$$$$) FROM read_text(p)) --' AS a",
     ],
-    ['COPY into the cache folder', `COPY (SELECT 1) TO '${join(env?.root ?? '/tmp', 'acme', 'x.csv')}'`],
+    ['COPY to a file', "COPY (SELECT 1) TO 'x.csv'"],
     ['CREATE TABLE', 'CREATE TABLE kept AS SELECT 1 AS x'],
     ['INSERT', 'INSERT INTO orders VALUES (9, 9, 9)'],
     ['a temporary macro', 'CREATE TEMP MACRO m(x) AS x + 1'],
