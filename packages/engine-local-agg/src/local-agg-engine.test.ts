@@ -117,3 +117,33 @@ describe('local-agg reading CSV edge cases', () => {
     }
   });
 });
+
+describe('local-agg row filters and qualifiers', () => {
+  it('applies a binding’s row filter to scans and aggregations, and declines a filter it cannot read', async () => {
+    const { folder, engine } = await csvEngine();
+    try {
+      const path = join(folder.dir, 'orders.csv');
+      await writeFile(path, 'region,amount\neu,1\neu,2\nus,100\n');
+      const binding = await bindFiles('acme', 'orders', 'csv', [path]);
+      const request = (sql: string, rowFilter = "region = 'eu'") => ({
+        queryId: 'f',
+        tenant: 'acme',
+        sql,
+        tables: [{ ...binding, rowFilter }],
+        qualifiers: [['acme'], ['lakegate', 'acme']],
+      });
+      const signal = new AbortController().signal;
+      const run = async (sql: string) => collectRows(await engine.execute(request(sql), { signal }));
+      expect(await run('SELECT sum(amount), count(*) FROM orders')).toEqual([[3n, 2n]]);
+      expect(await run("SELECT * FROM acme.orders WHERE amount > 1 OR region = 'us'")).toEqual([['eu', 2n]]);
+      expect(await run('SELECT region, max(amount) FROM lakegate.acme.orders GROUP BY region')).toEqual([['eu', 2n]]);
+      await expect(run('SELECT * FROM globex.orders')).rejects.toMatchObject({ code: 'UNKNOWN_TABLE' });
+      const declined = await engine.check(request('SELECT count(*) FROM orders', "lower(region) = 'eu'"));
+      expect(declined.supported).toBe(false);
+      if (!declined.supported) expect(declined.reason).not.toContain('lower(region)');
+    } finally {
+      await engine.close();
+      await folder.remove();
+    }
+  });
+});
