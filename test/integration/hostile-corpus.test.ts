@@ -167,7 +167,7 @@ describe('hostile corpus on every protocol, with the persistence invariant', () 
 
   interface Answer {
     readonly ok: boolean;
-    readonly code?: string;
+    readonly code?: string | undefined;
     readonly text: string;
   }
 
