@@ -1,13 +1,14 @@
 /**
- * Cost of the gateway's SQL preparation (parse with node-sql-parser or DuckDB's parser, validate, splice) per
- * query, on the ClickBench and TPC-H queries, beside DuckDB's own parse of the same text (json_serialize_sql on
- * a raw connection) in the same run.
+ * Cost of checking tenant SQL per query, on the ClickBench and TPC-H queries: the gateway's preparation (DuckDB's
+ * parse, read for the datasets to lease) and the DuckDB engine's policy (DuckDB's parse of the exact text, every
+ * node, function and table judged), each beside DuckDB's own parse of the same text (json_serialize_sql on a raw
+ * connection) in the same run.
  *
  *   npm run bench -w @lakegate/bench -- sql-prepare
  */
 import { dirname, join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { duckdbEngineFactory } from '@lakegate/engine-duckdb';
+import { allowTenantQuery, duckdbEngineFactory, parserOn, SqlAnalyzer } from '@lakegate/engine-duckdb';
 import { prepareTenantQuery, type TenantNamespace } from '@lakegate/gateway';
 import { readClickBenchQueries } from '../test/support/clickbench.js';
 import { TPCH_QUERIES } from '../test/support/tpch.js';
@@ -23,7 +24,13 @@ const namespace: TenantNamespace = {
   datasets: Object.fromEntries(
     ['hits', 'lineitem', 'orders', 'customer', 'part', 'partsupp', 'supplier', 'nation', 'region'].map((n) => [n, {}]),
   ),
-  physicalName: (name) => name,
+  virtualSchemas: {},
+};
+const policyNamespace = {
+  datasets: new Map(Object.keys(namespace.datasets).map((n) => [n, { filtered: false }])),
+  qualifiers: [['acme'], ['lakegate', 'acme']],
+  virtualTables: new Map<string, string>(),
+  listing: Object.keys(namespace.datasets),
 };
 const parsed = duckdbEngineFactory.parseConfig({ threads: 1 });
 if (!parsed.ok) throw new Error(parsed.problems.join('; '));
@@ -37,6 +44,9 @@ const analyzer = engine.analyze
 
 const raw = await DuckDBInstance.create(':memory:', { threads: '1' });
 const connection = await raw.connect();
+const policyAnalyzer = new SqlAnalyzer();
+const policyCatalog = await policyAnalyzer.catalog();
+const parse = parserOn(connection);
 
 const parsers = new Map<string, number>();
 for (const sql of queries) {
@@ -44,6 +54,7 @@ for (const sql of queries) {
   parsers.set(prepared.parser, (parsers.get(prepared.parser) ?? 0) + 1);
 }
 let gatewayMs = 0;
+let policyMs = 0;
 let duckdbMs = 0;
 for (let round = 0; round < ROUNDS; round++) {
   for (const sql of queries) {
@@ -51,17 +62,22 @@ for (let round = 0; round < ROUNDS; round++) {
     await prepareTenantQuery(sql, namespace, analyzer);
     gatewayMs += performance.now() - start;
     start = performance.now();
+    await allowTenantQuery(sql, policyNamespace, policyCatalog, parse);
+    policyMs += performance.now() - start;
+    start = performance.now();
     await connection.runAndReadAll(`SELECT json_serialize_sql('${sql.replaceAll("'", "''")}')`);
     duckdbMs += performance.now() - start;
   }
 }
 const per = (total: number): number => total / (ROUNDS * queries.length);
 report(`sql-prepare: ${queries.length} queries (ClickBench + TPC-H) x ${ROUNDS} rounds`, [
-  ['gateway prepare (parse, validate, splice), mean per query', ms(per(gatewayMs))],
+  ['gateway prepare (DuckDB parse, datasets to lease), mean per query', ms(per(gatewayMs))],
+  ['engine policy (DuckDB parse of the exact text, judged), mean per query', ms(per(policyMs))],
   ['DuckDB json_serialize_sql alone, mean per query (baseline)', ms(per(duckdbMs))],
-  ['ratio', `${(gatewayMs / duckdbMs).toFixed(2)}x`],
+  ['ratios', `gateway ${(gatewayMs / duckdbMs).toFixed(2)}x, engine policy ${(policyMs / duckdbMs).toFixed(2)}x`],
   ['parsed by', [...parsers].map(([p, n]) => `${p}: ${n}`).join(', ')],
 ]);
 connection.closeSync();
 raw.closeSync();
+await policyAnalyzer.close();
 await engine.close();
