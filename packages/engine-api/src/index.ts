@@ -3,5 +3,5 @@ export * from './errors.js';
 export * from './query-stream.js';
 export * from './reference-engine.js';
 export { Slots } from './slots.js';
-export { lineAndColumn, SAFE_TABLE_FUNCTIONS } from './sql-text.js';
+export { isFilePathName, lineAndColumn, SAFE_TABLE_FUNCTIONS } from './sql-text.js';
 export type * from './types.js';

@@ -9,6 +9,14 @@
  */
 export const SAFE_TABLE_FUNCTIONS: ReadonlySet<string> = new Set(['range', 'generate_series', 'unnest']);
 
+/**
+ * Whether a table name is one DuckDB would read as a file (its replacement scans: `FROM 'data/x.csv'`). Both lines
+ * of defence refuse such names with a pointed message rather than as an unknown table.
+ */
+export function isFilePathName(name: string): boolean {
+  return /[./\\:*]/.test(name);
+}
+
 /** 1-based line and column of a character offset in a text. */
 export function lineAndColumn(text: string, offset: number): { line: number; column: number } {
   const before = text.slice(0, offset);

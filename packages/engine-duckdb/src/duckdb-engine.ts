@@ -22,8 +22,8 @@ import {
 } from '@lakegate/engine-api';
 import { CostModel } from './cost-model.js';
 import { mapDuckDBError } from './error-mapping.js';
-import { assertStatementType, parserOn, SqlAnalyzer } from './sql-analysis.js';
-import { type AllowedQuery, allowTenantQuery, type PolicyNamespace } from './sql-policy.js';
+import { parserOn, SqlAnalyzer } from './sql-analysis.js';
+import { type AllowedQuery, allowTenantQuery, assertStatementType, type PolicyNamespace } from './sql-policy.js';
 import {
   cachedStatement,
   type InstanceLimits,

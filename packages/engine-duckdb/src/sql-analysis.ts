@@ -1,7 +1,7 @@
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { abortError, LakegateError, type SqlAnalysis } from '@lakegate/engine-api';
 import {
-  byteToIndex,
+  byteIndexer,
   loadPolicyCatalog,
   type PolicyCatalog,
   parseOneSelect,
@@ -83,8 +83,9 @@ export class SqlAnalyzer {
     const { statement, body, explain } = await parseOneSelect(sql, parse);
     const references = walkTree(statement, catalog);
     const offset = sql.length - body.length;
+    const toIndex = byteIndexer(body);
     const at = (bytes: number | undefined): { position?: number } =>
-      bytes === undefined ? {} : { position: offset + byteToIndex(body, bytes) };
+      bytes === undefined ? {} : { position: offset + toIndex(bytes) };
     return {
       statementCount: 1,
       statementType: explain ? 'EXPLAIN' : 'SELECT',
@@ -107,16 +108,5 @@ export class SqlAnalyzer {
     const { instance, connection } = await ready.catch(() => ({ instance: undefined, connection: undefined }));
     connection?.closeSync();
     instance?.closeSync();
-  }
-}
-
-/** Throws unless a prepared statement's type is what the policy allowed. */
-export function assertStatementType(actual: string, explain: boolean): void {
-  const expected = explain ? 'EXPLAIN' : 'SELECT';
-  if (actual !== expected) {
-    throw new LakegateError(
-      'FORBIDDEN_STATEMENT',
-      `${actual} statements are not allowed: only SELECT queries (and EXPLAIN of one) run here.`,
-    );
   }
 }

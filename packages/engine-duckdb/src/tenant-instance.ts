@@ -241,7 +241,8 @@ export class TenantInstance {
 
   /**
    * What the instance and each idle connection hold beyond the dataset views the engine made: objects in any
-   * catalog, settings, variables, secrets, attached databases. Tenant SQL must leave all of it as it was.
+   * catalog, settings, variables, attached databases, prepared statements. Tenant SQL must leave all of it as it
+   * was. Connections in use are not inspected.
    */
   async inspect(): Promise<Readonly<Record<string, unknown>>> {
     const probes = {

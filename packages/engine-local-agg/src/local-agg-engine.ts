@@ -90,16 +90,16 @@ type Prepared =
  * filter's text never appears in a message.
  */
 function withRowFilter(query: LocalQuery, rowFilter: string): LocalQuery {
-  let filter: LocalQuery;
-  try {
-    filter = parseLocalQuery(`SELECT * FROM t WHERE ${rowFilter}`);
-  } catch {
-    throw new LakegateError('UNSUPPORTED_QUERY', "local-agg cannot apply this dataset's row filter.");
-  }
-  if (filter.shape !== 'scan' || !filter.where || filter.limit !== undefined) {
-    throw new LakegateError('UNSUPPORTED_QUERY', "local-agg cannot apply this dataset's row filter.");
-  }
-  const where: Predicate = query.where ? { kind: 'and', left: filter.where, right: query.where } : filter.where;
+  const filter = (() => {
+    try {
+      const parsed = parseLocalQuery(`SELECT * FROM t WHERE ${rowFilter}`);
+      return parsed.shape === 'scan' && parsed.limit === undefined ? parsed.where : undefined;
+    } catch {
+      return undefined;
+    }
+  })();
+  if (!filter) throw new LakegateError('UNSUPPORTED_QUERY', "local-agg cannot apply this dataset's row filter.");
+  const where: Predicate = query.where ? { kind: 'and', left: filter, right: query.where } : filter;
   return { ...query, where };
 }
 

@@ -196,8 +196,19 @@ export async function writeResult(stream: QueryStream, options: WriteOptions): P
     );
   };
 
-  /** The sink that collects the first bytes, before the response starts. */
-  let aheadSink: Sink | undefined;
+  // The first bytes are written ahead: a small result ends among them and goes out whole.
+  const ahead: Uint8Array[] = [];
+  let aheadBytes = 0;
+  let ended = false;
+  const buffer: Sink = {
+    enqueue(chunk) {
+      ahead.push(chunk);
+      aheadBytes += chunk.byteLength;
+    },
+    close() {
+      ended = true;
+    },
+  };
 
   /** Writes the next batch, or the end of the result (its footer, or the error record of a failure). */
   const pull = async (controller: Sink): Promise<void> => {
@@ -218,7 +229,7 @@ export async function writeResult(stream: QueryStream, options: WriteOptions): P
       }
     } catch (error) {
       // Before the response has started, the failure is the response itself (a 413, not a 200 with a trailer).
-      if (controller === aheadSink && rowCount === 0) {
+      if (controller === buffer && rowCount === 0) {
         await stream.close();
         finish({ outcome: 'error', error });
         throw error;
@@ -232,20 +243,6 @@ export async function writeResult(stream: QueryStream, options: WriteOptions): P
     }
   };
 
-  // The first bytes are written ahead: a small result ends among them and goes out whole.
-  const ahead: Uint8Array[] = [];
-  let aheadBytes = 0;
-  let ended = false;
-  const buffer: Sink = {
-    enqueue(chunk) {
-      ahead.push(chunk);
-      aheadBytes += chunk.byteLength;
-    },
-    close() {
-      ended = true;
-    },
-  };
-  aheadSink = buffer;
   emit(buffer, framing.header(stream.schema));
   while (!ended && aheadBytes < SMALL_RESULT_BYTES) await pull(buffer);
   const contentType = CONTENT_TYPES[options.format];

@@ -1,4 +1,4 @@
-import { LakegateError, SAFE_TABLE_FUNCTIONS } from '@lakegate/engine-api';
+import { isFilePathName, LakegateError, SAFE_TABLE_FUNCTIONS } from '@lakegate/engine-api';
 import { type Fingerprints, fingerprint } from './fingerprint.js';
 import { analyzeQuery, type EngineAnalyzer } from './query-analysis.js';
 
@@ -100,7 +100,7 @@ export async function prepareTenantQuery(
       );
     }
     const dataset = Object.keys(namespace.datasets).find((d) => same(d, table.name));
-    if (!dataset && qualifiers.length === 0 && /[./\\:*]/.test(table.name)) {
+    if (!dataset && qualifiers.length === 0 && isFilePathName(table.name)) {
       // DuckDB reads `FROM 'path/to/file.csv'` as a table: never here.
       throw new LakegateError(
         'FORBIDDEN_STATEMENT',
