@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { collectRows, type Engine, isLakegateError, type QueryRequest } from '@lakegate/engine-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TenantInstance } from './tenant-instance.js';
 import { snapshot, tenantRoot, testEngine, writeParquet } from './test-support.js';
 
 /**
@@ -143,5 +144,32 @@ describe('duckdb engine: one authority over tenant SQL', () => {
     // json_deserialize_sql would turn 1e0 into the DECIMAL 1.0; the engine runs the tenant's own text.
     expect(await run('SELECT typeof(1e0), 1e0')).toEqual([['DOUBLE', 1]]);
     expect(await run("SELECT 'a\\x41', E'a\\x41'")).toEqual([['a\\x41', 'aA']]);
+  });
+
+  it('inspects what a statement would leave behind, so that the invariant above can fail', async () => {
+    const instance = await TenantInstance.open('probe', [join(env.root, 'acme')], {
+      threads: 1,
+      memoryLimit: '256MB',
+      connections: 1,
+    });
+    try {
+      const signal = new AbortController().signal;
+      let before = await instance.inspect();
+      for (const change of [
+        'CREATE TEMP MACRO m(x) AS x + 1',
+        "SET VARIABLE v = 'x'",
+        'CREATE TEMP TABLE t AS SELECT 1',
+      ]) {
+        // Run as the engine never would: straight on the connection, past every check.
+        const pooled = await instance.acquire(signal);
+        await pooled.connection.run(change);
+        instance.release(pooled);
+        const after = await instance.inspect();
+        expect(after, change).not.toEqual(before);
+        before = after;
+      }
+    } finally {
+      instance.close();
+    }
   });
 });

@@ -64,3 +64,37 @@ describe('writeResult', () => {
     expect(outcomes).toEqual(['client_closed']);
   });
 });
+
+describe('writeResult with a row too large to encode', () => {
+  /** One string column; the first batch holds `first`, the second (if any) `second`. */
+  const strings = (first: string[], second?: string[]) => {
+    let served = 0;
+    let closes = 0;
+    const stream = createQueryStream([{ name: 's', type: { kind: 'string', sqlType: 'VARCHAR' } }], {
+      async next(): Promise<ColumnBatch | undefined> {
+        const batch = [first, second][served++];
+        return batch ? { rowCount: batch.length, columns: [batch] } : undefined;
+      },
+      async close() {
+        closes++;
+      },
+    });
+    return { stream, closes: () => closes };
+  };
+  const huge = 'x'.repeat(65 * 1024 * 1024);
+
+  it('refuses it with RESULT_TOO_LARGE before the response starts, and frees the query', async () => {
+    const query = strings([huge]);
+    await expect(writeResult(query.stream, options)).rejects.toMatchObject({ code: 'RESULT_TOO_LARGE' });
+    expect(query.closes()).toBe(1);
+  });
+
+  it('ends a result already streaming with a RESULT_TOO_LARGE error record', async () => {
+    const query = strings([Array.from({ length: 2000 }, () => 'y'.repeat(100))].flat(), [huge]);
+    const result = await writeResult(query.stream, options);
+    const body = await text(result.body);
+    expect(body.endsWith('}')).toBe(true);
+    expect(body).toContain('"code":"RESULT_TOO_LARGE"');
+    expect(query.closes()).toBe(1);
+  });
+});
