@@ -1,14 +1,11 @@
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseConfig, type RunningGateway, silentLogger, startGateway } from '@lakegate/gateway';
+import type { RunningGateway } from '@lakegate/gateway';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeParquet } from '../support/duckdb-data.js';
+import { HOSTILE_SECRETS, type HostileTenants, startHostileTenants } from '../support/hostile-tenants.js';
 import { livyClient } from '../support/sessions-client.js';
 
 const KEY = 'acme-corpus-key';
-/** Strings only rows acme may not see carry: globex's data and the rows acme's filter hides. */
-const SECRETS = ['globex-secret', 'us-only-row', "region = 'eu'"];
 
 type Outcome = 'refused' | 'answered';
 
@@ -116,54 +113,21 @@ function corpus(): [string, Outcome][] {
  * DuckDB instance (catalog, settings, variables) and its cache folder are exactly as before.
  */
 describe('hostile corpus on every protocol, with the persistence invariant', () => {
+  let hostile: HostileTenants;
   let root: string;
   let gateway: RunningGateway;
   const livy = livyClient(() => gateway.url, KEY);
   let session: number;
 
   beforeAll(async () => {
-    root = await mkdtemp(join(tmpdir(), 'lakegate-corpus-'));
-    const data = async (tenant: string, dataset: string, select: string) => {
-      await mkdir(join(root, 'data', tenant, dataset), { recursive: true });
-      await writeParquet(join(root, 'data', tenant, dataset, 'part-0.parquet'), select);
-    };
-    await data('acme', 'events', "SELECT i AS id, 'acme' AS owner FROM range(3) t(i)");
-    await data(
-      'acme',
-      'orders',
-      "SELECT i AS id, CASE WHEN i < 2 THEN 'eu' ELSE 'us' END AS region, CASE WHEN i < 2 THEN 'eu-row' ELSE 'us-only-row' END AS note FROM range(4) t(i)",
-    );
-    await data('globex', 'events', "SELECT i AS id, 'globex-secret' AS owner FROM range(3) t(i)");
-    const config = parseConfig(
-      {
-        server: { port: 0 },
-        storage: { cacheDir: join(root, 'cache'), warming: { enabled: false } },
-        engines: { duckdb: { threads: 1, connections: 1 } },
-        tenants: {
-          acme: {
-            apiKeys: [KEY],
-            datasets: {
-              events: { location: 'file:./data/acme/events/', format: 'parquet' },
-              orders: { location: 'file:./data/acme/orders/', format: 'parquet', rowFilter: "region = 'eu'" },
-            },
-          },
-          globex: {
-            apiKeys: ['globex-corpus-key'],
-            datasets: { events: { location: 'file:./data/globex/events/', format: 'parquet' } },
-          },
-        },
-      },
-      { baseDir: root },
-    );
-    gateway = await startGateway({ config, logger: silentLogger });
+    hostile = await startHostileTenants({ acme: KEY, globex: 'globex-corpus-key' }, { threads: 1, connections: 1 });
+    root = hostile.root;
+    gateway = hostile.gateway;
     session = (await livy.call('POST', '/sessions', {})).body.id;
     // Bind both datasets once, so that the state compared is the steady one.
     await viaQuery('SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM orders)');
   });
-  afterAll(async () => {
-    await gateway?.close();
-    await rm(root, { recursive: true, force: true });
-  });
+  afterAll(() => hostile?.close());
 
   interface Answer {
     readonly ok: boolean;
@@ -246,7 +210,7 @@ describe('hostile corpus on every protocol, with the persistence invariant', () 
       const failures: string[] = [];
       for (const [sql, expected] of corpus()) {
         const answer = await send(sql);
-        const leaked = SECRETS.find((s) => answer.text.includes(s));
+        const leaked = HOSTILE_SECRETS.find((s) => answer.text.includes(s));
         if (leaked) failures.push(`${sql}: LEAKED ${leaked}`);
         if (expected === 'answered' && !answer.ok) failures.push(`${sql}: expected an answer, got ${answer.code}`);
         if (expected === 'refused' && (answer.ok || !answer.code)) failures.push(`${sql}: expected a refusal`);

@@ -1,12 +1,9 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig, type RunningGateway, silentLogger, startGateway } from '@lakegate/gateway';
+import type { RunningGateway } from '@lakegate/gateway';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeParquet } from '../support/duckdb-data.js';
+import { HOSTILE_SECRETS, type HostileTenants, startHostileTenants } from '../support/hostile-tenants.js';
 
 const ACME = 'acme-hostile-key';
-const SECRETS = ['globex-secret', 'us-only-row'];
 
 /**
  * Hostile SQL through the HTTP API, as an attacker holding acme's key would write it. Each query is refused
@@ -14,48 +11,14 @@ const SECRETS = ['globex-secret', 'us-only-row'];
  * rows acme's row filter hides.
  */
 describe('hostile tenant SQL through POST /v1/query', () => {
+  let hostile: HostileTenants;
   let root: string;
   let gateway: RunningGateway;
 
   beforeAll(async () => {
-    root = await mkdtemp(join(tmpdir(), 'lakegate-hostile-'));
-    const data = async (tenant: string, dataset: string, select: string) => {
-      await mkdir(join(root, 'data', tenant, dataset), { recursive: true });
-      await writeParquet(join(root, 'data', tenant, dataset, 'part-0.parquet'), select);
-    };
-    await data('acme', 'events', "SELECT i AS id, 'acme' AS owner FROM range(3) t(i)");
-    await data(
-      'acme',
-      'orders',
-      "SELECT i AS id, CASE WHEN i < 2 THEN 'eu' ELSE 'us' END AS region, CASE WHEN i < 2 THEN 'eu-row' ELSE 'us-only-row' END AS note FROM range(4) t(i)",
-    );
-    await data('globex', 'events', "SELECT i AS id, 'globex-secret' AS owner FROM range(3) t(i)");
-    await data('globex', 'invoices', "SELECT 'globex-secret' AS note");
-    const config = parseConfig(
-      {
-        server: { port: 0 },
-        storage: { cacheDir: join(root, 'cache'), warming: { enabled: false } },
-        engines: { duckdb: { threads: 1 } },
-        tenants: {
-          acme: {
-            apiKeys: [ACME],
-            datasets: {
-              events: { location: 'file:./data/acme/events/', format: 'parquet' },
-              orders: { location: 'file:./data/acme/orders/', format: 'parquet', rowFilter: "region = 'eu'" },
-            },
-          },
-          globex: {
-            apiKeys: ['globex-hostile-key'],
-            datasets: {
-              events: { location: 'file:./data/globex/events/', format: 'parquet' },
-              invoices: { location: 'file:./data/globex/invoices/', format: 'parquet' },
-            },
-          },
-        },
-      },
-      { baseDir: root },
-    );
-    gateway = await startGateway({ config, logger: silentLogger });
+    hostile = await startHostileTenants({ acme: ACME, globex: 'globex-hostile-key' });
+    root = hostile.root;
+    gateway = hostile.gateway;
     // Load globex's datasets into the cache, so its files exist on disk for the attempts to aim at.
     for (const sql of ['SELECT * FROM events', 'SELECT * FROM invoices']) {
       await fetch(`${gateway.url}/v1/query`, {
@@ -65,10 +28,7 @@ describe('hostile tenant SQL through POST /v1/query', () => {
       });
     }
   });
-  afterAll(async () => {
-    await gateway?.close();
-    await rm(root, { recursive: true, force: true });
-  });
+  afterAll(() => hostile?.close());
 
   const globexCache = () => join(root, 'cache', 'globex');
   type Expect = [status: number, code: string] | 'own-data';
@@ -165,7 +125,8 @@ describe('hostile tenant SQL through POST /v1/query', () => {
         body: JSON.stringify({ sql }),
       });
       const text = await response.text();
-      if (SECRETS.some((secret) => text.includes(secret))) failures.push(`${sql}: LEAKED ${text.slice(0, 200)}`);
+      if (HOSTILE_SECRETS.some((secret) => text.includes(secret)))
+        failures.push(`${sql}: LEAKED ${text.slice(0, 200)}`);
       if (response.status >= 500) failures.push(`${sql}: ${response.status} ${text.slice(0, 200)}`);
       if (expected === 'own-data') {
         if (response.status !== 200)
