@@ -1,10 +1,10 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { parseConfig, type RunningGateway, silentLogger, startGateway } from '@lakegate/gateway';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../harness/services.js';
 import { writeParquet } from '../support/duckdb-data.js';
+import { type GatewayProcess, startGatewayProcess } from '../support/gateway-process.js';
 
 const ATTACKER = 'acme-flood-key';
 const QUIET = 'globex-quiet-key';
@@ -13,11 +13,12 @@ const FLOOD_MS = 4000;
 /**
  * One tenant floods every protocol with the texts that once stalled the gateway (a LIKE of many `%`, a huge
  * expression under and over the size limit, a very wide SELECT, nested comments), while a quiet tenant sends a
- * trivial query. The gateway runs in this process, so the event loop's delay is measured where it matters.
+ * trivial query. The gateway runs as its own process, as in production, and reports its own event loop's delay in
+ * /metrics, so the figure is the gateway's and not this test's clients'.
  */
 describe('no tenant input stalls the others', () => {
   let root: string;
-  let gateway: RunningGateway;
+  let gateway: GatewayProcess;
 
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'lakegate-flood-'));
@@ -28,22 +29,20 @@ describe('no tenant input stalls the others', () => {
     const dataset = (tenant: string) => ({
       events: { location: `file:./${tenant}/`, format: 'parquet' },
     });
-    const config = parseConfig(
-      {
-        server: { port: 0, maxBodyBytes: 2_000_000 },
-        storage: { cacheDir: join(root, 'cache'), warming: { enabled: false } },
-        engines: { duckdb: { threads: 1 } },
-        tenants: {
-          acme: { apiKeys: [ATTACKER], datasets: dataset('acme') },
-          globex: { apiKeys: [QUIET], datasets: dataset('globex') },
-        },
+    const port = await freePort();
+    const config = {
+      server: { port, maxBodyBytes: 2_000_000, shutdownGraceMs: 1000 },
+      storage: { cacheDir: join(root, 'cache'), warming: { enabled: false } },
+      engines: { duckdb: { threads: 1 } },
+      tenants: {
+        acme: { apiKeys: [ATTACKER], datasets: dataset('acme') },
+        globex: { apiKeys: [QUIET], datasets: dataset('globex') },
       },
-      { baseDir: root },
-    );
-    gateway = await startGateway({ config, logger: silentLogger });
+    };
+    gateway = await startGatewayProcess(join(root, 'lakegate.json'), config, port);
   });
   afterAll(async () => {
-    await gateway?.close();
+    await gateway?.kill('SIGTERM');
     await rm(root, { recursive: true, force: true });
   });
 
@@ -77,6 +76,19 @@ describe('no tenant input stalls the others', () => {
     return r.status;
   };
 
+  /** The gateway's event loop delay since the previous call, from its own /metrics. */
+  const loopDelay = async (): Promise<{ p99Ms: number; maxMs: number }> => {
+    const text = await (await fetch(`${gateway.url}/metrics`)).text();
+    const read = (quantile: string) => {
+      const line = text
+        .split('\n')
+        .find((l) => l.startsWith(`lakegate_event_loop_delay_seconds{quantile="${quantile}"}`));
+      if (!line) throw new Error(`no event loop delay for ${quantile} in /metrics`);
+      return Number(line.split(' ')[1]) * 1000;
+    };
+    return { p99Ms: read('0.99'), maxMs: read('1') };
+  };
+
   it('keeps the event loop and a quiet tenant’s latency while another floods hostile texts', async () => {
     const quietAlone: number[] = [];
     for (let i = 0; i < 30; i++) {
@@ -84,8 +96,7 @@ describe('no tenant input stalls the others', () => {
       expect(await send(QUIET, 'globex', 0, 'SELECT count(*) FROM events')).toBe(200);
       quietAlone.push(performance.now() - t);
     }
-    const delay = monitorEventLoopDelay({ resolution: 5 });
-    delay.enable();
+    await loopDelay(); // opens a new window
     const end = Date.now() + FLOOD_MS;
     let attacks = 0;
     const attacker = async (worker: number): Promise<void> => {
@@ -108,18 +119,18 @@ describe('no tenant input stalls the others', () => {
       }
     };
     await Promise.all([attacker(0), attacker(1), attacker(2), quietClient()]);
-    delay.disable();
+    const delay = await loopDelay();
     const p99 = (values: number[]) => [...values].sort((a, b) => a - b)[Math.ceil(values.length * 0.99) - 1] ?? 0;
-    const maxDelayMs = delay.max / 1e6;
     console.log(
-      `flood: ${attacks} hostile requests; event loop delay max ${maxDelayMs.toFixed(1)} ms, p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms; quiet tenant p99 ${p99(quiet).toFixed(1)} ms under the flood (${quiet.length} queries) vs ${p99(quietAlone).toFixed(1)} ms alone`,
+      `flood: ${attacks} hostile requests; gateway event loop delay max ${delay.maxMs.toFixed(1)} ms, p99 ${delay.p99Ms.toFixed(1)} ms; quiet tenant p99 ${p99(quiet).toFixed(1)} ms under the flood (${quiet.length} queries) vs ${p99(quietAlone).toFixed(1)} ms alone`,
     );
     expect(attacks).toBeGreaterThan(20);
     expect(quiet.length).toBeGreaterThan(20);
-    // The loop's delay includes this test's own clients, which share the process; the bounds leave room for a
-    // shared CI machine's hiccups, not for the stalls of seconds these texts once caused.
-    expect(delay.percentile(99) / 1e6).toBeLessThan(100);
-    expect(maxDelayMs).toBeLessThan(1000);
-    expect(p99(quiet)).toBeLessThan(Math.max(500, 3 * p99(quietAlone)));
+    // The goal is a loop that never stalls for more than 50 ms; the bound on the max leaves room for a shared CI
+    // machine's scheduling hiccups (measured: max 18-23 ms, p99 12-13 ms), not for the stalls of seconds
+    // these texts once caused.
+    expect(delay.p99Ms).toBeLessThan(50);
+    expect(delay.maxMs).toBeLessThan(100);
+    expect(p99(quiet)).toBeLessThan(Math.max(250, 3 * p99(quietAlone)));
   }, 60_000);
 });

@@ -17,7 +17,7 @@ function parsePrometheus(text: string): Sample[] {
   const samples: Sample[] = [];
   for (const line of text.split('\n')) {
     if (line === '' || line.startsWith('# HELP ') || line.startsWith('# TYPE ') || line.startsWith('# UNIT ')) continue;
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (-?[0-9.eE+]+|NaN|\+Inf|-Inf)(?: \d+)?$/.exec(line);
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (-?[0-9.eE+-]+|NaN|\+Inf|-Inf)(?: \d+)?$/.exec(line);
     if (!match) throw new Error(`not Prometheus text: ${line}`);
     const labels: Record<string, string> = {};
     for (const pair of (match[2] ?? '').match(/[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*"/g) ?? []) {
@@ -104,6 +104,24 @@ describe('metrics', () => {
     expect(after.some((s) => s.name === 'lakegate_cache_bytes' && s.labels.tenant === 'acme' && s.value > 0)).toBe(
       true,
     );
+  });
+
+  it('reports how late the event loop ran since the previous scrape', async () => {
+    await scrape();
+    const stalledUntil = performance.now() + 250;
+    while (performance.now() < stalledUntil) {
+      // Holds the loop, as a synchronous parse of a hostile text would.
+    }
+    // The monitor notes a delay when its next timer runs, a few milliseconds after the stall.
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const stalled = await scrape();
+    const delay = (samples: Sample[], quantile: string) =>
+      value(samples, 'lakegate_event_loop_delay_seconds', { quantile });
+    expect(delay(stalled, '1')).toBeGreaterThan(0.2);
+    expect(delay(stalled, '0.5')).toBeLessThanOrEqual(delay(stalled, '1'));
+    // Each scrape starts a new window, so the stall shows once.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(delay(await scrape(), '1')).toBeLessThan(0.2);
   });
 
   it('counts sessions, statements waiting and running, and statement outcomes', async () => {

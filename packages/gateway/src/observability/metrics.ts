@@ -1,3 +1,4 @@
+import { createHistogram } from 'node:perf_hooks';
 import type { Storage } from '@lakegate/storage';
 import type { Histogram, Meter } from '@opentelemetry/api';
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
@@ -21,6 +22,34 @@ const LATENCY_BUCKETS_SECONDS: readonly number[] = [
 ];
 
 /**
+ * Measures how late a 10 ms timer fires, in windows that each scrape closes. (Node's monitorEventLoopDelay forgets
+ * its last tick on reset, so a stall that begins right after a scrape would go unseen.)
+ */
+class LoopDelayMonitor {
+  static readonly #INTERVAL_MS = 10;
+  #window = createHistogram();
+  #last = performance.now();
+  readonly #timer = setInterval(() => {
+    const now = performance.now();
+    const lateNs = (now - this.#last - LoopDelayMonitor.#INTERVAL_MS) * 1e6;
+    this.#window.record(Math.max(1, Math.round(lateNs)));
+    this.#last = now;
+  }, LoopDelayMonitor.#INTERVAL_MS).unref();
+
+  /** The window's p50, p99 and max delay in seconds (0 when no tick ran), and a new window. */
+  takeWindow(): { p50: number; p99: number; max: number } {
+    const window = this.#window;
+    this.#window = createHistogram();
+    if (window.count === 0) return { p50: 0, p99: 0, max: 0 };
+    return { p50: window.percentile(50) / 1e9, p99: window.percentile(99) / 1e9, max: window.max / 1e9 };
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+}
+
+/**
  * The gateway's metrics, with OpenTelemetry, served in Prometheus text format at GET /metrics. Latencies are
  * histograms by tenant, engine and outcome; queue, cache and engine figures are read when scraped.
  */
@@ -38,11 +67,24 @@ export class GatewayMetrics {
   readonly statementDuration: Histogram;
   readonly #meter: Meter;
   readonly #tenants: readonly string[];
+  readonly #loopDelay = new LoopDelayMonitor();
 
   constructor(sources: MetricsSources) {
     const meter = this.#provider.getMeter('lakegate');
     this.#meter = meter;
     this.#tenants = sources.tenants;
+    meter
+      .createObservableGauge('lakegate_event_loop_delay_seconds', {
+        description:
+          "How late the event loop ran its timers since the previous scrape (p50, p99, max): a stalled loop delays every tenant's requests",
+        unit: 's',
+      })
+      .addCallback((result) => {
+        const { p50, p99, max } = this.#loopDelay.takeWindow();
+        result.observe(p50, { quantile: '0.5' });
+        result.observe(p99, { quantile: '0.99' });
+        result.observe(max, { quantile: '1' });
+      });
     this.statementDuration = meter.createHistogram('lakegate_statement_duration_seconds', {
       description: 'Session statements from submission to their final state (available, error, cancelled), by tenant',
       unit: 's',
@@ -102,10 +144,6 @@ export class GatewayMetrics {
       });
   }
 
-  /**
-   * Session figures, known once the session service exists: statements waiting and running on this replica, and
-   * open sessions per tenant from the state store (left out of a scrape while the store is unreachable).
-   */
   /** Rollup lag and audit mismatches, read from the orchestrator at each scrape. */
   watchRollups(rollups: { lags(): Promise<{ tenant: string; rollup: string; seconds: number }[]> }): void {
     this.#meter
@@ -119,6 +157,10 @@ export class GatewayMetrics {
       });
   }
 
+  /**
+   * Session figures, known once the session service exists: statements waiting and running on this replica, and
+   * open sessions per tenant from the state store (left out of a scrape while the store is unreachable).
+   */
   watchSessions(sessions: {
     localStatements(): Record<string, { waiting: number; running: number }>;
     countSessions(tenant: string): Promise<number>;
@@ -154,6 +196,7 @@ export class GatewayMetrics {
   }
 
   async close(): Promise<void> {
+    this.#loopDelay.stop();
     await this.#provider.shutdown();
   }
 }
