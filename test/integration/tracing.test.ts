@@ -131,6 +131,10 @@ describe('tracing and logs', () => {
     expect(done?.traceId).toMatch(/^[0-9a-f]{32}$/);
     expect(done?.fingerprint).toMatch(/^[0-9a-f]{16}$/);
     for (const field of ['bytes', 'durationMs', 'waitMs']) expect(typeof done?.[field], field).toBe('number');
+    // A query refused before an engine ran it has its one line too.
+    expect(lines.filter((l) => l.event === 'query.done' && l.requestId === 'log-test-2')).toEqual([
+      expect.objectContaining({ protocol: 'http', engine: 'none', outcome: 'error', code: 'UNKNOWN_TABLE' }),
+    ]);
     expect(lines.find((l) => l.event === 'request' && l.requestId === 'log-test-1')).toMatchObject({
       method: 'POST',
       path: '/v1/query',
@@ -161,7 +165,9 @@ describe('tracing and logs', () => {
     for (let n = 0; page.nextUri && n < 100; n++) {
       page = (await (await fetch(page.nextUri, { headers: auth })).json()) as { nextUri?: string };
     }
-    const trino = lines.find((l) => l.event === 'query.done' && l.protocol === 'trino');
+    const trinoLines = lines.filter((l) => l.event === 'query.done' && l.protocol === 'trino');
+    expect(trinoLines).toHaveLength(1);
+    const trino = trinoLines[0];
     expect(trino).toMatchObject({ tenant: 'acme', engine: 'duckdb', rows: 1, outcome: 'ok' });
     expect(trino?.fingerprint).toMatch(/^[0-9a-f]{16}$/);
     expect(typeof trino?.bytes).toBe('number');
@@ -190,17 +196,12 @@ describe('tracing and logs', () => {
     };
     const ok = await statementOf("SELECT i FROM events WHERE 'livy-literal' <> '' ORDER BY i LIMIT 4");
     const failed = await statementOf('SELECT * FROM nowhere');
-    expect(lines.find((l) => l.event === 'statement.done' && l.statement === ok)).toMatchObject({
-      tenant: 'acme',
-      session: session.id,
-      engine: 'duckdb',
-      rows: 4,
-      outcome: 'ok',
-    });
-    expect(lines.find((l) => l.event === 'statement.done' && l.statement === failed)).toMatchObject({
-      outcome: 'error',
-      code: 'UNKNOWN_TABLE',
-    });
+    const statementLines = (id: number) =>
+      lines.filter((l) => l.event === 'query.done' && l.protocol === 'livy' && l.statement === id);
+    expect(statementLines(ok)).toEqual([
+      expect.objectContaining({ tenant: 'acme', session: session.id, engine: 'duckdb', rows: 4, outcome: 'ok' }),
+    ]);
+    expect(statementLines(failed)).toEqual([expect.objectContaining({ outcome: 'error', code: 'UNKNOWN_TABLE' })]);
     await fetch(`${gateway.url}/sessions/${session.id}`, { method: 'DELETE', headers: auth });
     const text = lines.map((l) => JSON.stringify(l)).join('\n');
     for (const secret of ['trino-literal', 'livy-literal', 'acme-trace-key'])

@@ -14,14 +14,15 @@ import { errorResponse } from './errors/error-response.js';
 import type { Logger } from './logging/logger.js';
 import type { GatewayMetrics } from './observability/metrics.js';
 import { Tracing } from './observability/tracing.js';
+import { QueryLifecycle } from './query/query-lifecycle.js';
 import { queryRoute } from './query/query-route.js';
-import { QueryService } from './query/query-service.js';
 import type { RollupService } from './rollups/rollup-service.js';
 import { rollupsRoutes } from './rollups/rollups-route.js';
 import type { SessionService } from './sessions/session-service.js';
 import { sessionsRoutes } from './sessions/sessions-route.js';
 import type { TrinoQueryRegistry } from './trino/trino-query.js';
 import { trinoRoutes } from './trino/trino-route.js';
+import { trinoType } from './trino/trino-types.js';
 
 export interface AppDeps {
   readonly config: GatewayConfig;
@@ -29,7 +30,7 @@ export interface AppDeps {
   readonly engines: EngineRegistry;
   readonly logger: Logger;
   /** The query path; built from the other deps when absent. */
-  readonly queries?: QueryService;
+  readonly queries?: QueryLifecycle;
   /** Admission control for the query path built here. */
   readonly admission?: Admission;
   /** Metrics, served at GET /metrics when present. */
@@ -153,7 +154,7 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   app.use('/sessions', ...authenticated);
   app.use('/sessions/*', ...authenticated);
 
-  const service = deps.queries ?? new QueryService(deps);
+  const service = deps.queries ?? new QueryLifecycle({ ...deps, typeName: (type) => trinoType(type).type });
   if (deps.sessions) app.route('/sessions', sessionsRoutes(deps.sessions));
   if (deps.trino) {
     const { trino } = deps.config;

@@ -13,12 +13,13 @@ import { EngineRegistry } from './engines/engine-registry.js';
 import type { Logger } from './logging/logger.js';
 import { GatewayMetrics } from './observability/metrics.js';
 import { Tracing } from './observability/tracing.js';
-import { QueryService } from './query/query-service.js';
+import { QueryLifecycle } from './query/query-lifecycle.js';
 import { RollupService } from './rollups/rollup-service.js';
 import { createMemoryStateStore } from './sessions/memory-state-store.js';
 import { createRedisStateStore } from './sessions/redis-state-store.js';
 import { defaultReplicaId, SessionService } from './sessions/session-service.js';
 import { TrinoQueryRegistry } from './trino/trino-query.js';
+import { trinoType } from './trino/trino-types.js';
 
 export interface GatewayOptions {
   readonly config: GatewayConfig;
@@ -75,12 +76,17 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     { storage, logger: logger.child({ component: 'engine' }) },
     { maxConcurrent: config.query.maxConcurrentQueries, maxQueued: config.query.maxConcurrentQueries * 4 },
   );
-  const unknownDefaults = Object.entries(config.tenants)
-    .filter(([, tenant]) => tenant.defaultEngine !== undefined && !engines.ids.includes(tenant.defaultEngine))
-    .map(
-      ([id, tenant]) =>
-        `tenants.${id}.defaultEngine: "${tenant.defaultEngine}" is not one of ${engines.ids.join(', ')}`,
-    );
+  const unknownDefaults = [
+    ...(engines.ids.includes(config.query.defaultEngine)
+      ? []
+      : [`query.defaultEngine: "${config.query.defaultEngine}" is not one of ${engines.ids.join(', ')}`]),
+    ...Object.entries(config.tenants)
+      .filter(([, tenant]) => tenant.defaultEngine !== undefined && !engines.ids.includes(tenant.defaultEngine))
+      .map(
+        ([id, tenant]) =>
+          `tenants.${id}.defaultEngine: "${tenant.defaultEngine}" is not one of ${engines.ids.join(', ')}`,
+      ),
+  ];
   if (unknownDefaults.length > 0) {
     await engines.close(0);
     await storage.close();
@@ -119,7 +125,15 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     replicaId: () => replicaId,
   });
   if (rollups.enabled) metrics.watchRollups(rollups);
-  const queries = new QueryService({ config, storage, engines, admission, metrics, rollups });
+  const queries = new QueryLifecycle({
+    config,
+    storage,
+    engines,
+    admission,
+    metrics,
+    rollups,
+    typeName: (type) => trinoType(type).type,
+  });
   const sessions = new SessionService({
     store,
     results,

@@ -154,6 +154,8 @@ const fileSchema = z.strictObject({
       maxConcurrentQueries: z.number().int().positive().default(64),
       /** SQL texts longer than this (UTF-8 bytes) are refused with 413 REQUEST_TOO_LARGE on every protocol. */
       maxSqlBytes: z.number().int().positive().default(262_144),
+      /** The engine a query goes to first when neither the request nor its tenant names one. */
+      defaultEngine: z.string().min(1).default('duckdb'),
     })
     .prefault({}),
   trino: z

@@ -2,11 +2,11 @@ import { LakegateError } from '@lakegate/engine-api';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { GatewayEnv } from '../app-env.js';
-import type { QueryService } from './query-service.js';
+import type { QueryLifecycle } from './query-lifecycle.js';
 import { negotiateFormat, writeResult } from './result-writer.js';
 
 export interface QueryRouteOptions {
-  readonly service: QueryService;
+  readonly service: QueryLifecycle;
   readonly defaultMaxRows: number;
   readonly maxMaxRows: number;
 }
@@ -45,21 +45,23 @@ export function queryRoute(options: QueryRouteOptions): Hono<GatewayEnv> {
     if (!parsed.success) throw new LakegateError('INVALID_REQUEST', describeIssues(parsed.error));
     const started = performance.now();
     const requestId = c.get('requestId');
-    const { stream, engine, stale, route, maxRows, maxBytes, prepared, cache, rollup, waitMs } =
-      await options.service.start({
-        queryId: requestId,
-        tenant: c.get('tenant'),
-        sql: parsed.data.sql,
-        engine: parsed.data.engine,
-        maxRows: parsed.data.maxRows ?? options.defaultMaxRows,
-        signal: c.req.raw.signal,
-        trace: c.get('trace'),
-      });
+    const query = await options.service.start({
+      queryId: requestId,
+      tenant: c.get('tenant'),
+      sql: parsed.data.sql,
+      engine: parsed.data.engine,
+      maxRows: parsed.data.maxRows ?? options.defaultMaxRows,
+      signal: c.req.raw.signal,
+      protocol: 'http',
+      logger: c.get('logger'),
+      trace: c.get('trace'),
+    });
+    const { engine, stale, route, cache, rollup } = query;
     c.set('engine', engine);
-    const result = await writeResult(stream, {
+    const result = await writeResult(query.stream, {
       format: negotiateFormat(c.req.header('accept')),
-      maxRows,
-      maxBytes,
+      maxRows: query.maxRows,
+      maxBytes: query.maxBytes,
       requestId,
       stats: () => ({
         elapsedMs: Math.round((performance.now() - started) * 100) / 100,
@@ -70,16 +72,12 @@ export function queryRoute(options: QueryRouteOptions): Hono<GatewayEnv> {
         ...(stale ? { stale: true } : {}),
       }),
       onDone: (summary) =>
-        c.get('logger').info('query.done', {
-          tenant: c.get('tenant'),
-          engine,
-          fingerprint: prepared.fingerprint.shape,
+        void query.end({
+          outcome: summary.outcome,
           rows: summary.rowCount,
           bytes: summary.bytes,
           truncated: summary.truncated,
-          outcome: summary.outcome,
-          waitMs,
-          durationMs: Math.round(performance.now() - started),
+          error: summary.error,
         }),
     });
     return c.body(result.body, 200, { 'Content-Type': result.contentType, 'Cache-Control': 'no-store' });

@@ -1,6 +1,7 @@
 import type { ColumnBatch, QueryStream, Schema } from '@lakegate/engine-api';
 import { LakegateError, toLakegateError } from '@lakegate/engine-api';
 import { csvValueEncoder, jsonValueEncoder } from './encode-values.js';
+import { rowAt } from './row-reader.js';
 
 export type ResultFormat = 'json' | 'ndjson' | 'csv';
 
@@ -121,6 +122,8 @@ export async function writeResult(stream: QueryStream, options: WriteOptions): P
   const encoders = stream.schema.map((c) =>
     options.format === 'csv' ? csvValueEncoder(c.type) : jsonValueEncoder(c.type),
   );
+  // CSV writes a null as an empty field.
+  const nullValue = options.format === 'csv' ? '' : null;
   const utf8 = new TextEncoder();
   let pending: ColumnBatch | undefined = first.done ? undefined : first.value;
   let exhausted = first.done === true;
@@ -148,22 +151,12 @@ export async function writeResult(stream: QueryStream, options: WriteOptions): P
     const chunks: string[] = [];
     let parts: string[] = [];
     let partsLength = 0;
-    const width = encoders.length;
     for (let r = 0; r < batch.rowCount; r++) {
       if (rowCount >= options.maxRows) {
         truncated = true;
         break;
       }
-      const values = new Array<unknown>(width);
-      for (let c = 0; c < width; c++) {
-        const value = batch.columns[c]?.[r];
-        values[c] =
-          value === null || value === undefined
-            ? options.format === 'csv'
-              ? ''
-              : null
-            : (encoders[c] as (v: unknown) => unknown)(value);
-      }
+      const values = rowAt(batch, r, encoders, nullValue);
       const row = encodeRow(values);
       // Characters approximate bytes here (exact for ASCII); the cap is a guard, not an accounting.
       if (rowBytes + row.length > maxBytes) {

@@ -184,6 +184,11 @@ export class RollupService {
     tick();
   }
 
+  /** The engine that computes the rollups, as answers from them are labelled. */
+  get engineId(): string {
+    return this.#options.engine.id;
+  }
+
   /** A tenant ran a query: its rollups go before dormant tenants' in the next ticks. */
   noteQuery(tenant: string): void {
     this.#lastQuery.set(tenant, this.#clock());

@@ -6,7 +6,7 @@ import { EngineRegistry } from '../engines/engine-registry.js';
 import { ManagedEngine } from '../engines/managed-engine.js';
 import { storageOptions } from '../gateway.js';
 import { silentLogger } from '../logging/logger.js';
-import { QueryService } from '../query/query-service.js';
+import { QueryLifecycle } from '../query/query-lifecycle.js';
 import { createMemoryStateStore } from './memory-state-store.js';
 import { SessionService } from './session-service.js';
 
@@ -16,7 +16,7 @@ async function service(replicaId: string, store = createMemoryStateStore()) {
   const engines = EngineRegistry.of([
     new ManagedEngine(createReferenceEngine({ datasets: {} }), { maxConcurrent: 1, maxQueued: 1 }),
   ]);
-  const queries = new QueryService({ config, storage, engines });
+  const queries = new QueryLifecycle({ config, storage, engines, typeName: (type) => type.sqlType });
   return {
     store,
     sessions: new SessionService({

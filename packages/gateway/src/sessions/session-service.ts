@@ -11,7 +11,8 @@ import type { BlobStore } from '@lakegate/storage';
 import type { GatewayConfig } from '../config/config.js';
 import type { Logger } from '../logging/logger.js';
 import { jsonValueEncoder } from '../query/encode-values.js';
-import type { QueryService, StartedQuery } from '../query/query-service.js';
+import type { ActiveQuery, QueryEnd, QueryInput, QueryLifecycle } from '../query/query-lifecycle.js';
+import { RowReader } from '../query/row-reader.js';
 import { parseDuration } from './duration.js';
 import { sparkType } from './livy-output.js';
 import {
@@ -36,7 +37,7 @@ export interface CreateSessionInput {
 export interface SessionServiceOptions {
   readonly store: StateStore;
   readonly results: BlobStore;
-  readonly queries: QueryService;
+  readonly queries: QueryLifecycle;
   readonly config: GatewayConfig;
   readonly logger: Logger;
   /** This replica's stable name; default `<hostname>:<port>`. */
@@ -462,21 +463,25 @@ export class SessionService {
         ),
       sessions.statementTimeoutMs,
     );
-    const accepted = Date.now();
-    let started: StartedQuery | undefined;
-    /** One line per statement that ends, as POST /v1/query writes per query (no SQL text). */
-    const logDone = (outcome: 'ok' | 'error' | 'cancelled', rows: number, code?: string): void =>
-      this.#o.logger.info('statement.done', {
-        tenant: session.tenant,
-        session: statement.sessionId,
-        statement: statement.id,
-        engine: started?.engine ?? 'none',
-        ...(started ? { fingerprint: started.prepared.fingerprint.shape, waitMs: started.waitMs } : {}),
-        rows,
-        outcome,
-        ...(code ? { code } : {}),
-        durationMs: Date.now() - accepted,
-      });
+    const accepted = performance.now();
+    let active: ActiveQuery | undefined;
+    let handedOver = false;
+    const input = (): QueryInput => ({
+      queryId: `session-${statement.sessionId}-${statement.id}`,
+      tenant: session.tenant,
+      sql: statement.code,
+      engine: session.engine ?? undefined,
+      maxRows: sessions.maxResultRows,
+      signal: controller.signal,
+      protocol: 'livy',
+      logger: this.#o.logger,
+      labels: { session: statement.sessionId, statement: statement.id },
+    });
+    /** The statement's one end-of-query line, written by the lifecycle whether or not the query started. */
+    const end = async (summary: QueryEnd): Promise<void> => {
+      if (active) await active.end(summary);
+      else if (!handedOver) this.#o.queries.endUnstarted(input(), summary, accepted, 'none');
+    };
     try {
       await this.#waitForTurn(statement, controller.signal);
       await this.#slots.acquire(session.tenant, controller.signal);
@@ -487,20 +492,14 @@ export class SessionService {
       await this.#o.store.putStatement(statement);
       const entry = this.#running.get(key);
       if (entry) entry.started = true;
-      started = await this.#o.queries.start({
-        queryId: `session-${statement.sessionId}-${statement.id}`,
-        tenant: session.tenant,
-        sql: statement.code,
-        engine: session.engine ?? undefined,
-        maxRows: sessions.maxResultRows,
-        signal: controller.signal,
-      });
-      const { rows, truncated } = await this.#collect(started.stream, started.maxRows);
-      const columns = started.stream.schema.map((c) => ({ name: c.name, type: sparkType(c.type), kind: c.type.kind }));
+      handedOver = true;
+      active = await this.#o.queries.start(input());
+      const { rows, truncated } = await this.#collect(active);
+      const columns = active.stream.schema.map((c) => ({ name: c.name, type: sparkType(c.type), kind: c.type.kind }));
       const info = await this.#storeResult(session, statement, rows, truncated, columns);
-      const output = this.#livyOutput(statement.id, started.stream.schema, rows.slice(0, sessions.outputRows));
+      const output = this.#livyOutput(statement.id, active.stream.schema, rows.slice(0, sessions.outputRows));
       await this.#finish({ ...statement, result: info }, 'available', output, session.tenant);
-      logDone('ok', rows.length);
+      await end({ outcome: 'ok', rows: rows.length, truncated });
       await this.#log(
         statement.sessionId,
         `statement ${statement.id} available: ${rows.length} rows${truncated ? ' (truncated)' : ''}`,
@@ -522,7 +521,7 @@ export class SessionService {
       await this.#finish(statement, cancelled ? 'cancelled' : 'error', output, session.tenant).catch((e: unknown) =>
         this.#o.logger.warn('sessions.finish_failed', { error: isLakegateError(e) ? e.message : String(e) }),
       );
-      logDone(cancelled ? 'cancelled' : 'error', 0, lakegate.code);
+      await end({ outcome: cancelled ? 'cancelled' : 'error', rows: 0, error });
       await this.#log(
         statement.sessionId,
         `statement ${statement.id} ${cancelled ? 'cancelled' : `failed: ${lakegate.code}`}`,
@@ -535,25 +534,16 @@ export class SessionService {
     }
   }
 
-  /** Reads the whole result as JSON-ready rows, up to `maxRows` (one more marks it truncated). */
-  async #collect(
-    stream: AsyncIterable<{ rowCount: number; columns: readonly (readonly unknown[])[] }> & { schema: Schema },
-    maxRows: number,
-  ): Promise<{ rows: unknown[][]; truncated: boolean }> {
-    const encoders = stream.schema.map((c: { type: ColumnType }) => jsonValueEncoder(c.type));
-    const rows: unknown[][] = [];
-    for await (const batch of stream) {
-      for (let r = 0; r < batch.rowCount; r++) {
-        if (rows.length >= maxRows) return { rows, truncated: true };
-        rows.push(
-          batch.columns.map((column, c) => {
-            const value = column[r];
-            return value === null || value === undefined ? null : (encoders[c] as (v: unknown) => unknown)(value);
-          }),
-        );
-      }
-    }
-    return { rows, truncated: false };
+  /** Reads the whole result as JSON-ready rows, up to the query's row cap (one more marks it truncated). */
+  async #collect(query: ActiveQuery): Promise<{ rows: unknown[][]; truncated: boolean }> {
+    const reader = new RowReader(
+      query.stream,
+      query.stream.schema.map((c: { type: ColumnType }) => jsonValueEncoder(c.type)),
+    );
+    const { rows } = await reader.read(query.maxRows + 1);
+    const truncated = rows.length > query.maxRows;
+    if (truncated) rows.length = query.maxRows;
+    return { rows, truncated };
   }
 
   async #storeResult(

@@ -1,6 +1,5 @@
 import { LakegateError } from '@lakegate/engine-api';
-import type { QueryService } from '../query/query-service.js';
-import { CATALOG } from '../query/query-service.js';
+import { CATALOG, type TenantCatalog } from '../query/tenant-catalog.js';
 import { likeMatcher } from '../sql/like.js';
 import { tokenize } from '../sql/sql-lexer.js';
 import { VIRTUAL_SCHEMAS } from '../sql/tenant-query.js';
@@ -16,7 +15,7 @@ export interface StaticResult {
 
 export interface MetadataContext {
   readonly tenant: string;
-  readonly queries: QueryService;
+  readonly catalog: TenantCatalog;
   /** The schema named by `X-Trino-Schema`, for statements that default to it. */
   readonly schema: string | undefined;
   readonly signal: AbortSignal;
@@ -94,7 +93,7 @@ export async function answerMetadata(sql: string, context: MetadataContext): Pro
     if (VIRTUAL_SCHEMAS.has(schema))
       return { columns: varchar('Table'), rows: ['columns', 'schemata', 'tables'].filter(filter).map((t) => [t]) };
     if (schema !== tenant) throw new LakegateError('NOT_FOUND', `Schema ${parts.at(-1)} does not exist.`);
-    const datasets = Object.keys(context.queries.namespace(tenant).datasets).sort();
+    const datasets = context.catalog.datasets(tenant);
     return { columns: varchar('Table'), rows: datasets.filter(filter).map((d) => [d]) };
   }
 
@@ -109,11 +108,9 @@ export async function answerMetadata(sql: string, context: MetadataContext): Pro
     if (!catalogOk(parts.length === 3 ? parts[0] : undefined) || schema?.toLowerCase() !== tenant) {
       throw new LakegateError('UNKNOWN_TABLE', `Table ${parts.join('.')} does not exist.`);
     }
-    const dataset = Object.keys(context.queries.namespace(tenant).datasets).find(
-      (d) => d.toLowerCase() === table.toLowerCase(),
-    );
+    const dataset = context.catalog.datasets(tenant).find((d) => d.toLowerCase() === table.toLowerCase());
     if (!dataset) throw new LakegateError('UNKNOWN_TABLE', `Table ${parts.join('.')} does not exist.`);
-    const columns = await context.queries.describe(tenant, dataset, context.signal);
+    const columns = await context.catalog.columns(tenant, dataset, context.signal);
     return {
       columns: varchar('Column', 'Type', 'Extra', 'Comment'),
       rows: columns.map((c) => [c.name, trinoType(c.type).type, '', '']),

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { type ColumnBatch, LakegateError, type QueryStream, toLakegateError } from '@lakegate/engine-api';
+import { LakegateError } from '@lakegate/engine-api';
 import type { Logger } from '../logging/logger.js';
 import type { TraceScope } from '../observability/tracing.js';
-import type { QueryService } from '../query/query-service.js';
+import type { ActiveQuery, QueryEnd, QueryInput, QueryLifecycle } from '../query/query-lifecycle.js';
+import { RowReader } from '../query/row-reader.js';
 import { type TrinoError, trinoError } from './trino-errors.js';
 import { answerMetadata, type StaticResult } from './trino-metadata.js';
 import { type TrinoColumnType, trinoType } from './trino-types.js';
@@ -32,7 +33,7 @@ export interface QueryResults {
 export interface TrinoQueryOptions {
   readonly tenant: string;
   readonly sql: string;
-  readonly queries: QueryService;
+  readonly queries: QueryLifecycle;
   readonly schema: string | undefined;
   readonly user: string;
   readonly source: string | undefined;
@@ -68,25 +69,23 @@ export class TrinoQuery {
   readonly tenant: string;
   readonly sql: string;
   readonly createdAt = Date.now();
+  readonly #arrived = performance.now();
   lastAccess = Date.now();
   readonly #options: TrinoQueryOptions;
   readonly #controller = new AbortController();
   #state: TrinoState = 'QUEUED';
   #error: TrinoError | undefined;
   #columns: readonly TrinoColumn[] | undefined;
-  #encoders: readonly TrinoColumnType['encode'][] = [];
-  #iterator: AsyncIterator<ColumnBatch> | undefined;
-  #stream: QueryStream | undefined;
+  #reader: RowReader | undefined;
+  #active: ActiveQuery | undefined;
   #static: StaticResult | undefined;
-  #pending: ColumnBatch | undefined;
-  #pendingOffset = 0;
-  #exhausted = false;
   #rows = 0;
   /** Result bytes sent so far (as JSON, approximately). */
   #bytes = 0;
-  /** What the query.done line needs from the start: engine, shape fingerprint, admission wait. */
-  #started: { engine: string; fingerprint: string; waitMs: number } | undefined;
-  #logged = false;
+  /** How the query ended, once it has. */
+  #endSummary: QueryEnd | undefined;
+  /** The lifecycle was asked to start the query: it logs the query's end from then on. */
+  #handedOver = false;
   #token = 1;
   #last: { token: number; results: QueryResults } | undefined;
   #headers: Readonly<Record<string, string>> = {};
@@ -113,13 +112,28 @@ export class TrinoQuery {
     return this.#headers;
   }
 
+  /** The lifecycle's view of this query: the end-of-query line names the protocol and the Trino query id. */
+  #input(): QueryInput {
+    return {
+      queryId: this.id,
+      tenant: this.tenant,
+      sql: this.sql,
+      engine: undefined,
+      maxRows: Number.MAX_SAFE_INTEGER - 1,
+      signal: this.#controller.signal,
+      protocol: 'trino',
+      logger: this.#options.logger,
+      trace: this.#options.trace,
+    };
+  }
+
   async #start(): Promise<void> {
     const { tenant, sql, queries } = this.#options;
     try {
       queries.assertSqlSize(sql);
       const metadata = await answerMetadata(sql, {
         tenant,
-        queries,
+        catalog: queries.catalog,
         schema: this.#options.schema,
         signal: this.#controller.signal,
       });
@@ -134,33 +148,27 @@ export class TrinoQuery {
               ? { rawType: 'varchar', arguments: [{ kind: 'LONG', value: 2147483647 }] }
               : { rawType: c.type, arguments: [] },
         }));
-        this.#encoders = metadata.columns.map(() => (v: unknown) => v);
         this.#state = 'RUNNING';
         return;
       }
-      const started = await queries.start({
-        queryId: this.id,
-        tenant,
-        sql,
-        engine: undefined,
-        maxRows: Number.MAX_SAFE_INTEGER - 1,
-        signal: this.#controller.signal,
-        trace: this.#options.trace,
-      });
-      this.#stream = started.stream;
-      this.#started = {
-        engine: started.engine,
-        fingerprint: started.prepared.fingerprint.shape,
-        waitMs: started.waitMs,
-      };
-      const types = started.stream.schema.map((c) => trinoType(c.type));
-      this.#columns = started.stream.schema.map((c, i) => ({
+      this.#handedOver = true;
+      const active = await queries.start(this.#input());
+      this.#active = active;
+      if (this.#endSummary) {
+        // Cancelled while it started.
+        await active.end(this.#endSummary);
+        return;
+      }
+      const types = active.stream.schema.map((c) => trinoType(c.type));
+      this.#columns = active.stream.schema.map((c, i) => ({
         name: c.name,
         type: types[i]?.type ?? 'varchar',
         typeSignature: types[i]?.typeSignature ?? { rawType: 'varchar', arguments: [] },
       }));
-      this.#encoders = types.map((t) => t.encode);
-      this.#iterator = started.stream[Symbol.asyncIterator]();
+      this.#reader = new RowReader(
+        active.stream,
+        types.map((t) => t.encode),
+      );
       this.#state = 'RUNNING';
     } catch (error) {
       this.#fail(error);
@@ -171,27 +179,18 @@ export class TrinoQuery {
     if (this.done) return;
     this.#error = trinoError(error, this.sql);
     this.#state = 'FAILED';
-    const { code } = toLakegateError(error);
-    this.#logDone(code === 'QUERY_CANCELLED' ? 'cancelled' : 'error', code);
-    void this.#stream?.close();
+    this.#end({ outcome: 'error', rows: this.#rows, bytes: this.#bytes, error });
   }
 
-  /** One `query.done` line when the query ends, as POST /v1/query writes (no SQL text). */
-  #logDone(outcome: 'ok' | 'error' | 'cancelled', code?: string): void {
-    if (this.#logged) return;
-    this.#logged = true;
-    this.#options.logger?.info('query.done', {
-      tenant: this.tenant,
-      queryId: this.id,
-      protocol: 'trino',
-      engine: this.#started?.engine ?? (this.#static ? 'metadata' : 'none'),
-      ...(this.#started ? { fingerprint: this.#started.fingerprint, waitMs: this.#started.waitMs } : {}),
-      rows: this.#rows,
-      bytes: this.#bytes,
-      outcome,
-      ...(code ? { code } : {}),
-      durationMs: Date.now() - this.createdAt,
-    });
+  /** The query's one end: the lifecycle frees it and writes its line (the gateway's own answers log alike). */
+  #end(summary: QueryEnd): void {
+    if (this.#endSummary) return;
+    this.#endSummary = summary;
+    if (this.#active) void this.#active.end(summary);
+    // Once handed to the lifecycle, the query is logged there: on a failed start by the lifecycle itself, on a
+    // cancel during the start when the start returns.
+    else if (!this.#handedOver)
+      this.#options.queries.endUnstarted(this.#input(), summary, this.#arrived, this.#static ? 'gateway' : 'none');
   }
 
   /** Cancels the query (client DELETE, abandonment, shutdown); it stops in the engine. */
@@ -291,50 +290,28 @@ export class TrinoQuery {
   /** Reads up to a page of rows; marks the query FINISHED when the result is exhausted. */
   async #read(): Promise<unknown[][]> {
     const { pageRows, pageBytes } = this.#options;
-    const rows: unknown[][] = [];
-    let bytes = 0;
     if (this.#static) {
-      rows.push(...this.#static.rows.map((r) => [...r]));
+      const rows = this.#static.rows.map((r) => [...r]);
       this.#rows = rows.length;
       this.#state = 'FINISHED';
-      this.#logDone('ok');
+      this.#end({ outcome: 'ok', rows: rows.length });
       return rows;
     }
+    const reader = this.#reader as RowReader;
+    let page: { rows: unknown[][]; bytes: number };
     try {
-      while (rows.length < pageRows && bytes < pageBytes && !this.#exhausted) {
-        if (!this.#pending) {
-          const next = await (this.#iterator as AsyncIterator<ColumnBatch>).next();
-          if (next.done) {
-            this.#exhausted = true;
-            break;
-          }
-          this.#pending = next.value;
-          this.#pendingOffset = 0;
-        }
-        const batch = this.#pending;
-        while (this.#pendingOffset < batch.rowCount && rows.length < pageRows && bytes < pageBytes) {
-          const r = this.#pendingOffset++;
-          const row = batch.columns.map((column, c) => {
-            const value = column[r];
-            return value === null || value === undefined ? null : (this.#encoders[c] as (v: unknown) => unknown)(value);
-          });
-          bytes += JSON.stringify(row).length;
-          rows.push(row);
-        }
-        if (this.#pendingOffset >= batch.rowCount) this.#pending = undefined;
-      }
+      page = await reader.read(pageRows, pageBytes, (row) => JSON.stringify(row).length);
     } catch (error) {
       this.#fail(error);
-      return rows;
+      return [];
     }
-    this.#rows += rows.length;
-    this.#bytes += bytes;
-    if (this.#exhausted && !this.#pending) {
+    this.#rows += page.rows.length;
+    this.#bytes += page.bytes;
+    if (reader.exhausted) {
       this.#state = 'FINISHED';
-      this.#logDone('ok');
-      await this.#stream?.close();
+      this.#end({ outcome: 'ok', rows: this.#rows, bytes: this.#bytes });
     }
-    return rows;
+    return page.rows;
   }
 
   info(base: string): Readonly<Record<string, unknown>> {

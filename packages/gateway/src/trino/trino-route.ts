@@ -1,11 +1,11 @@
 import { LakegateError } from '@lakegate/engine-api';
 import { type Context, Hono } from 'hono';
 import type { GatewayEnv } from '../app-env.js';
-import type { QueryService } from '../query/query-service.js';
+import type { QueryLifecycle } from '../query/query-lifecycle.js';
 import { TrinoQuery, type TrinoQueryRegistry } from './trino-query.js';
 
 export interface TrinoRouteOptions {
-  readonly queries: QueryService;
+  readonly queries: QueryLifecycle;
   readonly registry: TrinoQueryRegistry;
   readonly pageRows: number;
   readonly pageBytes: number;

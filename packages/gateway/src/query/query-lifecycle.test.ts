@@ -1,0 +1,167 @@
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createReferenceEngine, type QueryStream } from '@lakegate/engine-api';
+import { createStorage, type Storage } from '@lakegate/storage';
+import { describe, expect, it } from 'vitest';
+import { Admission } from '../admission/admission.js';
+import { parseConfig } from '../config/config.js';
+import { EngineRegistry } from '../engines/engine-registry.js';
+import { ManagedEngine } from '../engines/managed-engine.js';
+import { storageOptions } from '../gateway.js';
+import { createLogger } from '../logging/logger.js';
+import { PEOPLE } from '../test-support.js';
+import { type QueryInput, QueryLifecycle } from './query-lifecycle.js';
+
+async function lifecycle(options: { resultCache?: boolean } = {}) {
+  const root = await mkdtemp(join(tmpdir(), 'lakegate-lifecycle-'));
+  await mkdir(join(root, 'people'), { recursive: true });
+  await writeFile(join(root, 'people', 'part-0.parquet'), 'rows come from the reference engine');
+  const config = parseConfig(
+    {
+      storage: { cacheDir: join(root, 'cache') },
+      query: { defaultEngine: 'reference' },
+      tenants: {
+        acme: {
+          apiKeys: ['acme-lifecycle-key'],
+          datasets: { people: { location: `file:${join(root, 'people')}`, format: 'parquet' } },
+          ...(options.resultCache ? { resultCache: { enabled: true } } : {}),
+        },
+      },
+    },
+    { baseDir: root },
+  );
+  const real = await createStorage(storageOptions(config));
+  // Counts the snapshots held, as a refresh would see them.
+  let held = 0;
+  const storage: Storage & { held(): number } = Object.assign(Object.create(real) as Storage, {
+    async acquire(...args: Parameters<Storage['acquire']>) {
+      const lease = await real.acquire(...args);
+      held++;
+      let released = false;
+      return {
+        snapshot: lease.snapshot,
+        stale: lease.stale,
+        release() {
+          if (!released) held--;
+          released = true;
+          lease.release();
+        },
+      };
+    },
+    held: () => held,
+  });
+  const engines = EngineRegistry.of([
+    new ManagedEngine(createReferenceEngine({ datasets: { acme: { people: PEOPLE } }, batchSize: 2 }), {
+      maxConcurrent: 2,
+      maxQueued: 2,
+    }),
+  ]);
+  const admission = new Admission({ global: config.limits, tenant: () => ({}), maxMemoryBytes: undefined });
+  const lines: Record<string, unknown>[] = [];
+  const logger = createLogger({ write: (line) => lines.push(JSON.parse(line) as Record<string, unknown>) });
+  const queries = new QueryLifecycle({ config, storage, engines, admission, typeName: (t) => t.sqlType });
+  const input = (sql: string, extra: Partial<QueryInput> = {}): QueryInput => ({
+    queryId: 'q-1',
+    tenant: 'acme',
+    sql,
+    engine: undefined,
+    maxRows: 100,
+    signal: new AbortController().signal,
+    protocol: 'test',
+    logger,
+    labels: { client: 'unit' },
+    ...extra,
+  });
+  const done = () => lines.filter((l) => l.event === 'query.done');
+  return { queries, admission, storage, input, done };
+}
+
+async function drain(stream: QueryStream): Promise<number> {
+  let rows = 0;
+  for await (const batch of stream) rows += batch.rowCount;
+  return rows;
+}
+
+describe('query lifecycle', () => {
+  it('holds a slot and the snapshot while the result is read, and frees them and logs once at the end', async () => {
+    const { queries, admission, storage, input, done } = await lifecycle();
+    const query = await queries.start(input('SELECT id, name FROM people'));
+    expect(query.engine).toBe('reference');
+    expect(admission.stats().running).toBe(1);
+    expect(storage.held()).toBe(1);
+    expect(await drain(query.stream)).toBe(3);
+    await query.end({ outcome: 'ok', rows: 3, bytes: 42 });
+    await query.end({ outcome: 'error', rows: 0 });
+    expect(admission.stats().running).toBe(0);
+    expect(storage.held()).toBe(0);
+    expect(done()).toEqual([
+      expect.objectContaining({
+        tenant: 'acme',
+        queryId: 'q-1',
+        protocol: 'test',
+        client: 'unit',
+        engine: 'reference',
+        route: 'default',
+        rows: 3,
+        bytes: 42,
+        outcome: 'ok',
+      }),
+    ]);
+    expect(done()[0]?.fingerprint).toMatch(/^[0-9a-f]{16}$/);
+  });
+
+  it('frees everything when the front end ends a query it stopped reading', async () => {
+    const { queries, admission, storage, input, done } = await lifecycle();
+    const query = await queries.start(input('SELECT id FROM people'));
+    await query.end({ outcome: 'client_closed', rows: 0 });
+    expect(admission.stats().running).toBe(0);
+    expect(storage.held()).toBe(0);
+    expect(done()).toEqual([expect.objectContaining({ outcome: 'client_closed' })]);
+  });
+
+  it('logs a query that cannot start as its end, with the code, frees its slot, and throws', async () => {
+    const { queries, admission, input, done } = await lifecycle();
+    await expect(queries.start(input('SELECT * FROM nowhere'))).rejects.toMatchObject({ code: 'UNKNOWN_TABLE' });
+    await expect(queries.start(input('SELECT id FROM people', { engine: 'nope' }))).rejects.toMatchObject({
+      code: 'INVALID_REQUEST',
+    });
+    expect(admission.stats().running).toBe(0);
+    expect(done()).toEqual([
+      expect.objectContaining({ engine: 'none', outcome: 'error', code: 'UNKNOWN_TABLE', rows: 0 }),
+      expect.objectContaining({ engine: 'none', outcome: 'error', code: 'INVALID_REQUEST' }),
+    ]);
+  });
+
+  it('counts a cancelled query as cancelled, whichever end the front end reports', async () => {
+    const { queries, input, done } = await lifecycle();
+    const controller = new AbortController();
+    controller.abort();
+    await expect(queries.start(input('SELECT id FROM people', { signal: controller.signal }))).rejects.toMatchObject({
+      code: 'QUERY_CANCELLED',
+    });
+    const query = await queries.start(input('SELECT id FROM people'));
+    const { LakegateError } = await import('@lakegate/engine-api');
+    await query.end({ outcome: 'error', rows: 0, error: new LakegateError('QUERY_CANCELLED', 'stop') });
+    expect(done().map((l) => l.outcome)).toEqual(['cancelled', 'cancelled']);
+  });
+
+  it('answers a repeated query from the tenant’s result cache and says so', async () => {
+    const { queries, input, done } = await lifecycle({ resultCache: true });
+    const first = await queries.start(input('SELECT id, name FROM people'));
+    expect(first.cache).toBe('miss');
+    await drain(first.stream);
+    await first.end({ outcome: 'ok', rows: 3 });
+    const second = await queries.start(input('SELECT id, name FROM people'));
+    expect(second.cache).toBe('hit');
+    expect(await drain(second.stream)).toBe(3);
+    await second.end({ outcome: 'ok', rows: 3 });
+    expect(done().map((l) => l.cache)).toEqual(['miss', 'hit']);
+  });
+
+  it('logs an answer the gateway gave itself, or a query refused before it started, as one line', async () => {
+    const { queries, input, done } = await lifecycle();
+    queries.endUnstarted(input('SHOW TABLES'), { outcome: 'ok', rows: 1 }, performance.now(), 'gateway');
+    expect(done()).toEqual([expect.objectContaining({ engine: 'gateway', rows: 1, outcome: 'ok', protocol: 'test' })]);
+  });
+});

@@ -1,0 +1,483 @@
+import {
+  type ColumnType,
+  columnsStream,
+  type DatasetSnapshot,
+  isLakegateError,
+  LakegateError,
+  type QueryRequest,
+  type QueryStream,
+  type Schema,
+  type TableBinding,
+  toLakegateError,
+  wrapQueryStream,
+} from '@lakegate/engine-api';
+import type { SnapshotLease, Storage } from '@lakegate/storage';
+import type { Admission } from '../admission/admission.js';
+import type { GatewayConfig } from '../config/config.js';
+import type { EngineRegistry } from '../engines/engine-registry.js';
+import type { Logger } from '../logging/logger.js';
+import type { GatewayMetrics } from '../observability/metrics.js';
+import { NO_TRACE, type TraceScope } from '../observability/tracing.js';
+import { quoteIdentifier } from '../sql/sql-lexer.js';
+import { type PreparedQuery, prepareTenantQuery } from '../sql/tenant-query.js';
+import { EngineRouter } from './engine-router.js';
+import { ResultCache } from './result-cache.js';
+import { CATALOG, TenantCatalog } from './tenant-catalog.js';
+
+/** Answers aggregations from precomputed rollups (aggregate awareness), when one fits. */
+export interface RollupAnswerer {
+  /** The engine that computed the rollups, as metrics and logs name it. */
+  readonly engineId: string;
+  /** Notes that `tenant` queried now: rollups compute only for tenants with traffic. */
+  noteQuery(tenant: string): void;
+  tryAnswer(
+    tenant: string,
+    sql: string,
+    snapshot: DatasetSnapshot,
+    maxRows: number,
+  ): Promise<
+    | {
+        readonly rollup: string;
+        readonly result: {
+          readonly schema: Schema;
+          readonly columns: readonly (readonly unknown[])[];
+          readonly rowCount: number;
+        };
+      }
+    | undefined
+  >;
+}
+
+export interface QueryInput {
+  readonly queryId: string;
+  readonly tenant: string;
+  readonly sql: string;
+  /** Engine asked for by the client; else the tenant's default, else the gateway's. */
+  readonly engine: string | undefined;
+  readonly maxRows: number;
+  readonly signal: AbortSignal;
+  /** The protocol front end (`http`, `trino`, `livy`, ...), for the end-of-query log line. */
+  readonly protocol: string;
+  /** The request's logger: the end-of-query line goes there (with its request and trace ids). */
+  readonly logger?: Logger | undefined;
+  /** Fields the front end adds to the end-of-query line (a session and statement id, a client name). */
+  readonly labels?: Readonly<Record<string, string | number>> | undefined;
+  /** The request's trace, which the query's stages add their spans to. */
+  readonly trace?: TraceScope | undefined;
+}
+
+export type QueryOutcome = 'ok' | 'error' | 'cancelled' | 'client_closed';
+
+/** What the front end sent when it stops reading a query, for the one end-of-query line. */
+export interface QueryEnd {
+  readonly outcome: QueryOutcome;
+  readonly rows: number;
+  readonly bytes?: number | undefined;
+  readonly truncated?: boolean | undefined;
+  readonly error?: unknown;
+}
+
+export interface StartedQuery {
+  readonly stream: QueryStream;
+  readonly engine: string;
+  /** Why this engine answered: the engines that declined before it, and their reasons. */
+  readonly route: string;
+  /** The rollup that answered the query instead of its source's raw files (aggregate awareness). */
+  readonly rollup?: string;
+  /** Whether the tenant's result cache answered (`hit`) or will keep this result (`miss`); absent when off. */
+  readonly cache?: 'hit' | 'miss';
+  /** A dataset could not be refreshed: the query read its last complete version. */
+  readonly stale: boolean;
+  /** Snapshot version of each dataset the query reads. */
+  readonly versions: Readonly<Record<string, string>>;
+  readonly prepared: PreparedQuery;
+  /** Rows the result may carry: the request's cap, lowered by the tenant's limit. */
+  readonly maxRows: number;
+  readonly maxBytes: number | undefined;
+  /** Milliseconds the query waited for admission (a slot of its tenant and of the gateway). */
+  readonly waitMs: number;
+}
+
+/** A query that runs: its result, and the one way it ends. */
+export interface ActiveQuery extends StartedQuery {
+  /**
+   * Ends the query, once (later calls do nothing): closes its stream, which frees its snapshots and slot, records
+   * its duration and writes the end-of-query log line. Every front end calls it when it stops reading.
+   */
+  end(summary: QueryEnd): Promise<void>;
+}
+
+export interface QueryLifecycleDeps {
+  readonly config: GatewayConfig;
+  readonly storage: Storage;
+  readonly engines: EngineRegistry;
+  /** Admission control; every query is admitted when absent. */
+  readonly admission?: Admission | undefined;
+  readonly metrics?: GatewayMetrics | undefined;
+  /** Interval rollups: aggregations they can answer are answered from them. */
+  readonly rollups?: RollupAnswerer | undefined;
+  /** A column type's name in `information_schema.columns`. */
+  readonly typeName: (type: ColumnType) => string;
+}
+
+const PREPARED_CACHE_SIZE = 4096;
+
+const outcomeOf = (error: unknown): 'error' | 'cancelled' =>
+  isLakegateError(error) && error.code === 'QUERY_CANCELLED' ? 'cancelled' : 'error';
+
+/**
+ * The one path every query takes, whatever protocol it came by: prepare (read the SQL for what it needs), admit
+ * (a slot of its tenant and of the gateway), lease (a snapshot of each dataset), route (the engine that accepts
+ * it), cache (the tenant's result cache), execute — and one end that frees everything, records the duration and
+ * writes the one `query.done` line. Protocol front ends only translate requests and encode results.
+ */
+export class QueryLifecycle {
+  readonly #deps: QueryLifecycleDeps;
+  readonly #router: EngineRouter;
+  readonly catalog: TenantCatalog;
+  /** Prepared queries by tenant and text: dashboards send the same SQL again and again. */
+  readonly #prepared = new Map<string, PreparedQuery>();
+  readonly #caches = new Map<string, ResultCache>();
+
+  constructor(deps: QueryLifecycleDeps) {
+    this.#deps = deps;
+    const { config } = deps;
+    this.#router = new EngineRouter(deps.engines, {
+      defaultEngine: config.query.defaultEngine,
+      tenantDefault: (tenant) => config.tenants[tenant]?.defaultEngine,
+    });
+    this.catalog = new TenantCatalog({
+      config,
+      storage: deps.storage,
+      typeName: deps.typeName,
+      probe: (tenant, dataset, signal) => this.#probe(tenant, dataset, signal),
+    });
+  }
+
+  /** Engines queries can be routed to. */
+  engineIds(): readonly string[] {
+    return this.#deps.engines.ids;
+  }
+
+  /**
+   * Refuses a SQL text over `query.maxSqlBytes` before anything reads it: parsing is bounded by the text, and a
+   * text no dashboard writes must not take the CPU that other tenants' queries need.
+   */
+  assertSqlSize(sql: string): void {
+    const limit = this.#deps.config.query.maxSqlBytes;
+    // A UTF-8 byte is at least one UTF-16 unit and at most three: only texts near the limit are measured exactly.
+    if (sql.length * 3 <= limit || (sql.length <= limit && Buffer.byteLength(sql, 'utf8') <= limit)) return;
+    throw new LakegateError(
+      'REQUEST_TOO_LARGE',
+      `The SQL text is larger than ${limit} bytes (query.maxSqlBytes): send a shorter query, or ask the operator to raise the limit.`,
+    );
+  }
+
+  /**
+   * Throws the refusal a query of `tenant` would get from admission control right now (RATE_LIMITED, ENGINE_BUSY),
+   * if any: front ends call it before reading and preparing a request, so that refusing a flood costs little.
+   */
+  refuseIfFull(tenant: string): void {
+    const refused = this.#deps.admission?.refusal(tenant);
+    if (refused) throw refused;
+  }
+
+  /** Reads a tenant's SQL for what it needs (datasets, virtual tables) without running it. */
+  async prepare(tenant: string, sql: string, signal: AbortSignal): Promise<PreparedQuery> {
+    this.assertSqlSize(sql);
+    const key = `${tenant}\0${sql}`;
+    const cached = this.#prepared.get(key);
+    if (cached) return cached;
+    const analyzer = this.#deps.engines.analyzer()?.analyze;
+    const prepared = await prepareTenantQuery(
+      sql,
+      this.catalog.namespace(tenant),
+      analyzer ? (text) => analyzer(text, signal) : undefined,
+    );
+    if (!prepared.cacheable) return prepared;
+    if (this.#prepared.size >= PREPARED_CACHE_SIZE) this.#prepared.delete(this.#prepared.keys().next().value as string);
+    this.#prepared.set(key, prepared);
+    return prepared;
+  }
+
+  /**
+   * Starts a query. When it cannot start (refused, invalid, no engine), the failure is logged as the query's end
+   * and thrown; otherwise the caller reads the stream and calls `end` once.
+   */
+  async start(input: QueryInput): Promise<ActiveQuery> {
+    const begun = performance.now();
+    let started: StartedQuery | undefined;
+    let ended = false;
+    const end = async (summary: QueryEnd): Promise<void> => {
+      if (ended) return;
+      ended = true;
+      await started?.stream.close();
+      this.#logEnd(input, begun, started, summary);
+    };
+    try {
+      started = await this.#start(input);
+    } catch (error) {
+      await end({ outcome: outcomeOf(error), rows: 0, error });
+      throw error;
+    }
+    return { ...started, end };
+  }
+
+  /**
+   * Logs the end of a query that never reached `start`: answered by the gateway itself (`answeredBy: 'gateway'`,
+   * a protocol's catalog statements such as Trino's SHOW), or refused or cancelled before it (`'none'`), so that
+   * every query has its one line. `startedAt` is the `performance.now()` of its arrival.
+   */
+  endUnstarted(input: QueryInput, summary: QueryEnd, startedAt: number, answeredBy: 'gateway' | 'none'): void {
+    this.#logEnd(input, startedAt, undefined, summary, answeredBy);
+  }
+
+  #logEnd(
+    input: QueryInput,
+    begun: number,
+    started: StartedQuery | undefined,
+    summary: QueryEnd,
+    engine = started?.engine ?? 'none',
+  ): void {
+    const code = summary.error === undefined ? undefined : toLakegateError(summary.error).code;
+    const outcome = summary.outcome === 'error' && code === 'QUERY_CANCELLED' ? 'cancelled' : summary.outcome;
+    input.logger?.info('query.done', {
+      tenant: input.tenant,
+      queryId: input.queryId,
+      protocol: input.protocol,
+      ...input.labels,
+      engine,
+      ...(started
+        ? {
+            route: started.route,
+            fingerprint: started.prepared.fingerprint.shape,
+            waitMs: started.waitMs,
+            ...(started.cache ? { cache: started.cache } : {}),
+            ...(started.rollup ? { rollup: started.rollup } : {}),
+          }
+        : {}),
+      rows: summary.rows,
+      ...(summary.bytes !== undefined ? { bytes: summary.bytes } : {}),
+      ...(summary.truncated !== undefined ? { truncated: summary.truncated } : {}),
+      outcome,
+      ...(code ? { code } : {}),
+      durationMs: Math.round(performance.now() - begun),
+    });
+  }
+
+  async #start(input: QueryInput): Promise<StartedQuery> {
+    const { config } = this.#deps;
+    const tracing = input.trace ?? NO_TRACE;
+    const prepared = await tracing.span('sql.prepare', { tenant: input.tenant }, () =>
+      this.prepare(input.tenant, input.sql, input.signal),
+    );
+    const tenantLimits = config.tenants[input.tenant]?.limits ?? {};
+    const least = (key: 'maxResultRows' | 'maxResultBytes' | 'queryTimeoutMs'): number =>
+      Math.min(tenantLimits[key] ?? Number.POSITIVE_INFINITY, config.limits[key] ?? Number.POSITIVE_INFINITY);
+    const maxRows = Math.min(input.maxRows, least('maxResultRows'));
+    const maxBytes = least('maxResultBytes');
+    const timeoutMs = Math.min(config.query.timeoutMs, least('queryTimeoutMs'));
+
+    const slot = await this.#admit(input, tracing);
+    let engineId = 'none';
+    let outcome: 'ok' | 'error' | 'cancelled' = 'ok';
+    /** Frees the slot and records the query's duration from admission: once, when its result is done. */
+    const freeSlot = (): void => {
+      slot.release();
+      if (input.signal.aborted && outcome === 'ok') outcome = 'cancelled';
+      this.#deps.metrics?.queryDuration.record((performance.now() - slot.admittedAt) / 1000, {
+        tenant: input.tenant,
+        engine: engineId,
+        outcome,
+      });
+    };
+    let leases: SnapshotLease[];
+    try {
+      leases = await this.#lease(input.tenant, prepared.datasets, input.signal, tracing);
+    } catch (error) {
+      outcome = outcomeOf(error);
+      freeSlot();
+      throw error;
+    }
+    let releaseAll = (): void => {
+      for (const lease of leases) lease.release();
+      freeSlot();
+    };
+    try {
+      const request = await this.#request(input, prepared, leases, maxRows);
+      // What every answer carries, whoever gives it.
+      const common = {
+        stale: leases.some((l) => l.stale),
+        versions: Object.fromEntries(leases.map((l) => [l.snapshot.dataset, l.snapshot.version])),
+        prepared,
+        maxRows,
+        maxBytes: Number.isFinite(maxBytes) ? maxBytes : undefined,
+        waitMs: slot.waitMs,
+      };
+      const fromRollup = await this.#fromRollup(input, request, leases, tracing);
+      if (fromRollup) {
+        engineId = fromRollup.engine;
+        releaseAll();
+        return { ...fromRollup, ...common };
+      }
+      const { engine, route } = await this.#router.route(request, input.engine);
+      engineId = engine.id;
+      const streaming = tracing.open('result.stream', { engine: engine.id });
+      const releaseLeases = releaseAll;
+      releaseAll = (): void => {
+        streaming.end(outcome === 'error' ? new Error(outcome) : undefined);
+        releaseLeases();
+      };
+      const cache = this.#resultCache(input.tenant);
+      const cacheKey = cache
+        ? ResultCache.key({
+            engine: engine.id,
+            fingerprint: prepared.fingerprint.exact,
+            maxRows,
+            versions: common.versions,
+          })
+        : undefined;
+      const cached = cache && cacheKey ? cache.get(cacheKey) : undefined;
+      if (cached) {
+        // Served from memory: nothing is read, so the snapshots and the slot go back at once.
+        releaseAll();
+        return { stream: cached, engine: engine.id, route, cache: 'hit', ...common };
+      }
+      const inner = await tracing.span('engine.execute', { engine: engine.id }, () =>
+        engine.execute(request, { signal: input.signal, timeoutMs }),
+      );
+      const wrapped = wrapQueryStream(inner, {
+        mapError: (error) => {
+          outcome = outcomeOf(error);
+          return error;
+        },
+        onClose: releaseAll,
+      });
+      const stream = cache && cacheKey ? cache.record(cacheKey, wrapped) : wrapped;
+      return { stream, engine: engine.id, route, ...(cache ? { cache: 'miss' as const } : {}), ...common };
+    } catch (error) {
+      outcome = outcomeOf(error);
+      releaseAll();
+      throw error;
+    }
+  }
+
+  /** Waits for a slot of the tenant and of the gateway; records the wait. */
+  async #admit(
+    input: QueryInput,
+    tracing: TraceScope,
+  ): Promise<{ release: () => void; admittedAt: number; waitMs: number }> {
+    const queued = performance.now();
+    const admission = this.#deps.admission;
+    const release = admission
+      ? await tracing.span('admission.wait', { tenant: input.tenant }, () =>
+          admission.admit(input.tenant, input.signal),
+        )
+      : () => {};
+    const admittedAt = performance.now();
+    this.#deps.metrics?.admissionWait.record((admittedAt - queued) / 1000, { tenant: input.tenant });
+    return { release, admittedAt, waitMs: Math.round((admittedAt - queued) * 100) / 100 };
+  }
+
+  /** What the engine is asked: the tenant's text, its datasets' snapshots and filters, the tables served here. */
+  async #request(
+    input: QueryInput,
+    prepared: PreparedQuery,
+    leases: readonly SnapshotLease[],
+    maxRows: number,
+  ): Promise<QueryRequest> {
+    const datasets = this.#deps.config.tenants[input.tenant]?.datasets ?? {};
+    const tables: TableBinding[] = leases.map((lease) => {
+      const rowFilter = datasets[lease.snapshot.dataset]?.rowFilter;
+      return { name: lease.snapshot.dataset, snapshot: lease.snapshot, ...(rowFilter ? { rowFilter } : {}) };
+    });
+    const virtualTables = await this.catalog.virtualTables(input.tenant, prepared.virtualTables, input.signal);
+    return {
+      queryId: input.queryId,
+      tenant: input.tenant,
+      sql: prepared.sql,
+      tables,
+      qualifiers: [[input.tenant], [CATALOG, input.tenant]],
+      ...(virtualTables.length > 0 ? { virtualTables } : {}),
+      // One row more than the cap tells the writer whether the result was truncated.
+      maxRows: maxRows + 1,
+    };
+  }
+
+  /**
+   * Aggregate awareness: a rollup that covers the query's dimensions, aggregates and time range answers it, unless
+   * the client asked for an engine by name, the dataset is row-filtered, or the query reads gateway-served tables.
+   */
+  async #fromRollup(
+    input: QueryInput,
+    request: QueryRequest,
+    leases: readonly SnapshotLease[],
+    tracing: TraceScope,
+  ): Promise<Pick<StartedQuery, 'stream' | 'engine' | 'route' | 'rollup'> | undefined> {
+    const rollups = this.#deps.rollups;
+    rollups?.noteQuery(input.tenant);
+    const only = leases.length === 1 ? leases[0] : undefined;
+    if (!rollups || !only || input.engine !== undefined || request.tables[0]?.rowFilter || request.virtualTables) {
+      return undefined;
+    }
+    const answer = await tracing.span('rollup.answer', { dataset: only.snapshot.dataset }, () =>
+      rollups.tryAnswer(input.tenant, request.sql, only.snapshot, request.maxRows ?? Number.MAX_SAFE_INTEGER),
+    );
+    if (!answer) return undefined;
+    return {
+      stream: columnsStream(answer.result.schema, answer.result),
+      engine: rollups.engineId,
+      route: `answered from rollup ${answer.rollup}`,
+      rollup: answer.rollup,
+    };
+  }
+
+  /** The tenant's result cache, when its configuration enables one. Never shared across tenants. */
+  #resultCache(tenant: string): ResultCache | undefined {
+    const settings = this.#deps.config.tenants[tenant]?.resultCache;
+    if (!settings?.enabled) return undefined;
+    let cache = this.#caches.get(tenant);
+    if (!cache) {
+      cache = new ResultCache(settings.maxBytes, settings.ttlSeconds * 1000);
+      this.#caches.set(tenant, cache);
+    }
+    return cache;
+  }
+
+  /** Leases every named dataset; on any failure, releases those already leased. */
+  async #lease(
+    tenant: string,
+    names: readonly string[],
+    signal: AbortSignal,
+    tracing: TraceScope,
+  ): Promise<SnapshotLease[]> {
+    const settled = await Promise.allSettled(
+      names.map((name) =>
+        tracing.span('storage.acquire', { dataset: name }, () => this.#deps.storage.acquire(tenant, name, signal)),
+      ),
+    );
+    const failure = settled.find((s) => s.status === 'rejected');
+    const leases = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    if (failure) {
+      for (const lease of leases) lease.release();
+      throw failure.reason;
+    }
+    return leases;
+  }
+
+  /** A dataset's columns, read by the tenant's preferred engine from a query with no rows. */
+  async #probe(tenant: string, dataset: string, signal: AbortSignal): Promise<{ schema: Schema; version?: string }> {
+    const started = await this.#start({
+      queryId: `describe-${tenant}-${dataset}`,
+      tenant,
+      sql: `SELECT * FROM ${quoteIdentifier(dataset)} LIMIT 0`,
+      engine: this.#router.preferred(tenant),
+      maxRows: 0,
+      signal,
+      protocol: 'catalog',
+    });
+    await started.stream.close();
+    const version = started.versions[dataset];
+    return { schema: started.stream.schema, ...(version ? { version } : {}) };
+  }
+}
