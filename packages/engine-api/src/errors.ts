@@ -21,7 +21,6 @@ export const ERROR_CODES = {
   UNKNOWN_TABLE: { kind: 'user', status: 404 },
   NOT_FOUND: { kind: 'user', status: 404 },
   UNSUPPORTED_QUERY: { kind: 'user', status: 422 },
-  INVALID_CONFIG: { kind: 'user', status: 400 },
   REQUEST_TOO_LARGE: { kind: 'user', status: 413 },
   UNAUTHENTICATED: { kind: 'auth', status: 401 },
   FORBIDDEN: { kind: 'auth', status: 403 },

@@ -1,5 +1,6 @@
-import { INTERNAL_MESSAGE, type LakegateError, toLakegateError } from '@lakegate/engine-api';
+import type { LakegateError } from '@lakegate/engine-api';
 import type { Logger } from '../logging/logger.js';
+import { presentError } from './error-presenter.js';
 
 export interface ErrorBody {
   readonly error: {
@@ -11,9 +12,9 @@ export interface ErrorBody {
   };
 }
 
-/** The one place that turns any error into the response a client sees. Internal details go to logs only. */
+/** Any error as the HTTP response a client sees (JSON body, status, Retry-After). Internal details go to logs only. */
 export function errorResponse(
-  error: unknown,
+  thrown: unknown,
   requestId: string,
   logger: Logger,
   traceId?: string,
@@ -23,27 +24,24 @@ export function errorResponse(
   readonly headers: Record<string, string>;
   readonly error: LakegateError;
 } {
-  const lakegate = toLakegateError(error);
-  if (lakegate.kind === 'internal') {
-    logger.error('request.internal_error', { requestId, error: error instanceof Error ? error : String(error) });
-  } else if (lakegate.kind === 'engine' || lakegate.kind === 'unavailable') {
-    logger.warn('request.failed', { requestId, code: lakegate.code, cause: lakegate.cause });
+  const presented = presentError(thrown);
+  const { error } = presented;
+  if (presented.internal) {
+    logger.error('request.internal_error', { requestId, error: thrown instanceof Error ? thrown : String(thrown) });
+  } else if (error.kind === 'engine' || error.kind === 'unavailable') {
+    logger.warn('request.failed', { requestId, code: error.code, cause: error.cause });
   }
   const headers: Record<string, string> = {};
-  if (lakegate.kind === 'unavailable' || lakegate.kind === 'limit') {
-    headers['Retry-After'] = String(lakegate.retryAfterSeconds ?? (lakegate.kind === 'unavailable' ? 5 : 1));
-  }
-  if (lakegate.code === 'UNAUTHENTICATED')
-    headers['WWW-Authenticate'] = 'Bearer realm="lakegate", Basic realm="lakegate"';
-  const message = lakegate.kind === 'internal' ? INTERNAL_MESSAGE : lakegate.message;
+  if (presented.retryAfterSeconds !== undefined) headers['Retry-After'] = String(presented.retryAfterSeconds);
+  if (error.code === 'UNAUTHENTICATED') headers['WWW-Authenticate'] = 'Bearer realm="lakegate", Basic realm="lakegate"';
   const body: ErrorBody = {
     error: {
-      code: lakegate.code,
-      message,
+      code: presented.code,
+      message: presented.message,
       requestId,
       ...(traceId ? { traceId } : {}),
-      ...(lakegate.details && lakegate.kind !== 'internal' ? { details: lakegate.details } : {}),
+      ...(presented.details ? { details: presented.details } : {}),
     },
   };
-  return { status: lakegate.status, body, headers, error: lakegate };
+  return { status: presented.status, body, headers, error };
 }

@@ -1,5 +1,6 @@
 import type { ColumnBatch, QueryStream, Schema } from '@lakegate/engine-api';
-import { LakegateError, toLakegateError } from '@lakegate/engine-api';
+import { LakegateError } from '@lakegate/engine-api';
+import { presentError } from '../errors/error-presenter.js';
 import { csvValueEncoder, jsonValueEncoder } from './encode-values.js';
 import { rowAt } from './row-reader.js';
 
@@ -227,9 +228,8 @@ export async function writeResult(stream: QueryStream, options: WriteOptions): P
         finish({ outcome: 'error', error });
         throw error;
       }
-      const lakegate = toLakegateError(error);
-      const message = lakegate.kind === 'internal' ? 'Internal error.' : lakegate.message;
-      emit(controller, framing.error(rowCount, { code: lakegate.code, message, requestId: options.requestId }));
+      const { code, message } = presentError(error);
+      emit(controller, framing.error(rowCount, { code, message, requestId: options.requestId }));
       controller.close();
       await stream.close();
       finish({ outcome: 'error', error });

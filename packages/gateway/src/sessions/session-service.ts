@@ -1,14 +1,8 @@
 import { hostname } from 'node:os';
-import {
-  type ColumnType,
-  isLakegateError,
-  LakegateError,
-  type Schema,
-  Slots,
-  toLakegateError,
-} from '@lakegate/engine-api';
+import { type ColumnType, isLakegateError, LakegateError, type Schema, Slots } from '@lakegate/engine-api';
 import type { BlobStore } from '@lakegate/storage';
 import type { GatewayConfig } from '../config/config.js';
+import { presentError } from '../errors/error-presenter.js';
 import type { Logger } from '../logging/logger.js';
 import { jsonValueEncoder } from '../query/encode-values.js';
 import type { ActiveQuery, QueryEnd, QueryInput, QueryLifecycle } from '../query/query-lifecycle.js';
@@ -505,18 +499,18 @@ export class SessionService {
         `statement ${statement.id} available: ${rows.length} rows${truncated ? ' (truncated)' : ''}`,
       );
     } catch (error) {
-      const lakegate = toLakegateError(error);
-      const cancelled = lakegate.code === 'QUERY_CANCELLED';
+      const presented = presentError(error);
+      const cancelled = presented.code === 'QUERY_CANCELLED';
       const output: StatementOutput | null = cancelled
         ? null
         : {
             status: 'error',
             execution_count: statement.id,
-            ename: lakegate.code,
-            evalue: lakegate.kind === 'internal' ? 'Internal error.' : lakegate.message,
+            ename: presented.code,
+            evalue: presented.message,
             traceback: [],
           };
-      if (lakegate.kind === 'internal')
+      if (presented.internal)
         this.#o.logger.error('sessions.statement_failed', { error, session: statement.sessionId });
       await this.#finish(statement, cancelled ? 'cancelled' : 'error', output, session.tenant).catch((e: unknown) =>
         this.#o.logger.warn('sessions.finish_failed', { error: isLakegateError(e) ? e.message : String(e) }),
@@ -524,7 +518,7 @@ export class SessionService {
       await end({ outcome: cancelled ? 'cancelled' : 'error', rows: 0, error });
       await this.#log(
         statement.sessionId,
-        `statement ${statement.id} ${cancelled ? 'cancelled' : `failed: ${lakegate.code}`}`,
+        `statement ${statement.id} ${cancelled ? 'cancelled' : `failed: ${presented.code}`}`,
       );
     } finally {
       clearTimeout(timer);

@@ -1,4 +1,5 @@
-import { type LakegateError, lineAndColumn, toLakegateError } from '@lakegate/engine-api';
+import { type ErrorCode, lineAndColumn } from '@lakegate/engine-api';
+import { presentError } from '../errors/error-presenter.js';
 
 export interface TrinoError {
   readonly message: string;
@@ -15,34 +16,41 @@ export interface TrinoError {
   };
 }
 
-/** Trino's own error codes for each Lakegate code, so drivers classify failures as they would Trino's. */
-const MAPPING: Readonly<Record<string, [number, string, TrinoError['errorType']]>> = {
+/**
+ * Trino's own error codes for each Lakegate code, so drivers classify failures as they would Trino's (and retry
+ * what Trino's clients retry). Every code is mapped: a new code does not compile until it is.
+ */
+const MAPPING: Readonly<Record<ErrorCode, readonly [number, string, TrinoError['errorType']]>> = {
+  INVALID_REQUEST: [0, 'GENERIC_USER_ERROR', 'USER_ERROR'],
   INVALID_SQL: [1, 'SYNTAX_ERROR', 'USER_ERROR'],
-  INVALID_REQUEST: [2, 'GENERIC_USER_ERROR', 'USER_ERROR'],
   QUERY_CANCELLED: [3, 'USER_CANCELED', 'USER_ERROR'],
+  UNAUTHENTICATED: [4, 'PERMISSION_DENIED', 'USER_ERROR'],
   FORBIDDEN: [4, 'PERMISSION_DENIED', 'USER_ERROR'],
+  NOT_FOUND: [5, 'NOT_FOUND', 'USER_ERROR'],
   FORBIDDEN_STATEMENT: [13, 'NOT_SUPPORTED', 'USER_ERROR'],
   UNSUPPORTED_QUERY: [13, 'NOT_SUPPORTED', 'USER_ERROR'],
+  REQUEST_TOO_LARGE: [35, 'QUERY_TEXT_TOO_LARGE', 'USER_ERROR'],
   UNKNOWN_TABLE: [46, 'TABLE_NOT_FOUND', 'USER_ERROR'],
-  NOT_FOUND: [46, 'TABLE_NOT_FOUND', 'USER_ERROR'],
+  ENGINE_FAILURE: [65536, 'GENERIC_INTERNAL_ERROR', 'INTERNAL_ERROR'],
+  INTERNAL: [65536, 'GENERIC_INTERNAL_ERROR', 'INTERNAL_ERROR'],
+  ENGINE_CLOSED: [65545, 'SERVER_SHUTTING_DOWN', 'INTERNAL_ERROR'],
+  RESULT_TOO_LARGE: [131072, 'GENERIC_INSUFFICIENT_RESOURCES', 'INSUFFICIENT_RESOURCES'],
+  RATE_LIMITED: [131074, 'QUERY_QUEUE_FULL', 'INSUFFICIENT_RESOURCES'],
+  ENGINE_BUSY: [131074, 'QUERY_QUEUE_FULL', 'INSUFFICIENT_RESOURCES'],
   QUERY_TIMEOUT: [131075, 'EXCEEDED_TIME_LIMIT', 'INSUFFICIENT_RESOURCES'],
   RESOURCE_EXHAUSTED: [131079, 'EXCEEDED_LOCAL_MEMORY_LIMIT', 'INSUFFICIENT_RESOURCES'],
-  RESULT_TOO_LARGE: [131072, 'GENERIC_INSUFFICIENT_RESOURCES', 'INSUFFICIENT_RESOURCES'],
-  RATE_LIMITED: [131073, 'QUERY_QUEUE_FULL', 'INSUFFICIENT_RESOURCES'],
+  // Lakegate's own range for what Trino has no code for (connectors use 0x0100_0000 and above).
   STORAGE_UNAVAILABLE: [16777216, 'GENERIC_EXTERNAL', 'EXTERNAL'],
-  ENGINE_FAILURE: [65536, 'GENERIC_INTERNAL_ERROR', 'INTERNAL_ERROR'],
+  STATE_UNAVAILABLE: [16777216, 'GENERIC_EXTERNAL', 'EXTERNAL'],
 };
 
-/** A Lakegate error (or anything thrown) as Trino's `error` object. */
-export function trinoError(error: unknown, sql: string): TrinoError {
-  const lakegate: LakegateError = toLakegateError(error);
-  const [errorCode, errorName, errorType] = MAPPING[lakegate.code] ?? [
-    65536,
-    'GENERIC_INTERNAL_ERROR',
-    'INTERNAL_ERROR',
-  ];
-  const message = lakegate.kind === 'internal' ? 'Internal error.' : lakegate.message;
-  const details = lakegate.details as { line?: number; column?: number; offset?: number } | undefined;
+/** A Lakegate error (or anything thrown) as Trino's `error` object, and the Lakegate error it stands for. */
+export function trinoError(thrown: unknown, sql: string): TrinoError {
+  const presented = presentError(thrown);
+  const lakegate = presented.error;
+  const [errorCode, errorName, errorType] = MAPPING[presented.code];
+  const message = presented.message;
+  const details = presented.details as { line?: number; column?: number; offset?: number } | undefined;
   const location =
     details?.line !== undefined
       ? { lineNumber: details.line, columnNumber: details.column ?? 1 }

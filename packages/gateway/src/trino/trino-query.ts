@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { LakegateError } from '@lakegate/engine-api';
+import { type PresentedError, presentError } from '../errors/error-presenter.js';
 import type { Logger } from '../logging/logger.js';
 import type { TraceScope } from '../observability/tracing.js';
 import type { ActiveQuery, QueryEnd, QueryInput, QueryLifecycle } from '../query/query-lifecycle.js';
@@ -75,6 +76,8 @@ export class TrinoQuery {
   readonly #controller = new AbortController();
   #state: TrinoState = 'QUEUED';
   #error: TrinoError | undefined;
+  /** Why the query failed, as every protocol presents it. */
+  #failure: PresentedError | undefined;
   #columns: readonly TrinoColumn[] | undefined;
   #reader: RowReader | undefined;
   #active: ActiveQuery | undefined;
@@ -177,6 +180,7 @@ export class TrinoQuery {
 
   #fail(error: unknown): void {
     if (this.done) return;
+    this.#failure = presentError(error);
     this.#error = trinoError(error, this.sql);
     this.#state = 'FAILED';
     this.#end({ outcome: 'error', rows: this.#rows, bytes: this.#bytes, error });
@@ -342,11 +346,11 @@ export class TrinoQuery {
       this.#ready.then(() => 'started' as const),
       new Promise<'pending'>((resolve) => setTimeout(() => resolve('pending'), waitMs)),
     ]);
-    if (startedError === 'pending' || !this.#error) return undefined;
-    const code = this.#error.failureInfo.type.replace('io.lakegate.', '');
+    const failure = this.#failure;
+    if (startedError === 'pending' || !failure) return undefined;
     // Clients retry 502, 503 and 504: overload is answered as 503, whatever limit refused the query.
-    if (['ENGINE_BUSY', 'RATE_LIMITED', 'ENGINE_CLOSED', 'STATE_UNAVAILABLE'].includes(code)) {
-      return new LakegateError('ENGINE_BUSY', this.#error.message, { retryAfterSeconds: 1 });
+    if (failure.status === 503 || failure.code === 'RATE_LIMITED') {
+      return new LakegateError('ENGINE_BUSY', failure.message, { retryAfterSeconds: failure.retryAfterSeconds ?? 1 });
     }
     return undefined;
   }
