@@ -1,7 +1,7 @@
-import { LakegateError } from '@lakegate/engine-api';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { GatewayEnv } from '../app-env.js';
+import { readValidBody } from '../http/json-body.js';
 import type { QueryLifecycle } from './query-lifecycle.js';
 import { negotiateFormat, writeResult } from './result-writer.js';
 
@@ -9,24 +9,6 @@ export interface QueryRouteOptions {
   readonly service: QueryLifecycle;
   readonly defaultMaxRows: number;
   readonly maxMaxRows: number;
-}
-
-/** Describes zod issues as one line a user can act on. */
-export function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => `${issue.path.length ? `${issue.path.join('.')}: ` : ''}${issue.message}`)
-    .join('; ');
-}
-
-/** Reads a JSON body, refusing anything that is not a JSON object with a clear INVALID_REQUEST. */
-export async function readJsonBody(request: Request): Promise<unknown> {
-  const text = await request.text();
-  if (text.trim() === '') throw new LakegateError('INVALID_REQUEST', 'The request body is empty: send a JSON object.');
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new LakegateError('INVALID_REQUEST', `The request body is not valid JSON: ${(error as Error).message}`);
-  }
 }
 
 /** `POST /v1/query`: one-shot SQL, answered as JSON, NDJSON or CSV. */
@@ -41,16 +23,15 @@ export function queryRoute(options: QueryRouteOptions): Hono<GatewayEnv> {
 
   return new Hono<GatewayEnv>().post('/', async function query(c) {
     options.service.refuseIfFull(c.get('tenant'));
-    const parsed = bodySchema.safeParse(await readJsonBody(c.req.raw));
-    if (!parsed.success) throw new LakegateError('INVALID_REQUEST', describeIssues(parsed.error));
+    const body = await readValidBody(c.req.raw, bodySchema);
     const started = performance.now();
     const requestId = c.get('requestId');
     const query = await options.service.start({
       queryId: requestId,
       tenant: c.get('tenant'),
-      sql: parsed.data.sql,
-      engine: parsed.data.engine,
-      maxRows: parsed.data.maxRows ?? options.defaultMaxRows,
+      sql: body.sql,
+      engine: body.engine,
+      maxRows: body.maxRows ?? options.defaultMaxRows,
       signal: c.req.raw.signal,
       protocol: 'http',
       logger: c.get('logger'),

@@ -2,7 +2,7 @@ import { LakegateError } from '@lakegate/engine-api';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { GatewayEnv } from '../app-env.js';
-import { describeIssues, readJsonBody } from '../query/query-route.js';
+import { describeIssues, readJsonBody } from '../http/json-body.js';
 import type { RollupService } from './rollup-service.js';
 
 const rangeSchema = z.strictObject({

@@ -1,0 +1,15 @@
+import type { MiddlewareHandler } from 'hono';
+import type { GatewayEnv } from '../app-env.js';
+import type { ApiKeyIndex } from '../auth/api-keys.js';
+
+/**
+ * Authenticates the request's tenant from its `Authorization` header (Bearer key, or Basic with the tenant as user
+ * and a key as password) and sets `tenant`; anything else is refused with UNAUTHENTICATED before the handler runs.
+ */
+export function authenticate(keys: ApiKeyIndex): MiddlewareHandler<GatewayEnv> {
+  return async function authenticate(c, next) {
+    const tenant = await c.var.trace.span('auth', {}, async () => keys.authenticate(c.req.header('authorization')));
+    c.set('tenant', tenant);
+    await next();
+  };
+}
