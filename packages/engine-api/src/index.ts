@@ -5,3 +5,4 @@ export * from './reference-engine.js';
 export { Slots } from './slots.js';
 export { isFilePathName, lineAndColumn, SAFE_TABLE_FUNCTIONS } from './sql-text.js';
 export type * from './types.js';
+export { isFileBinding } from './types.js';

@@ -1,7 +1,15 @@
 import { defineCapabilities, type Engine, type EngineStats } from './engine.js';
 import { abortError, LakegateError, throwIfAborted } from './errors.js';
 import { createQueryStream } from './query-stream.js';
-import type { CheckResult, Column, ColumnBatch, ExecuteOptions, QueryRequest, QueryStream } from './types.js';
+import {
+  type CheckResult,
+  type Column,
+  type ColumnBatch,
+  type ExecuteOptions,
+  isFileBinding,
+  type QueryRequest,
+  type QueryStream,
+} from './types.js';
 
 /** An in-memory table: columns and rows in the batch value representation of {@link ValueKind}. */
 export interface InMemoryTable {
@@ -10,7 +18,10 @@ export interface InMemoryTable {
 }
 
 export interface ReferenceEngineOptions {
-  /** Tables by tenant, then by dataset name. A binding's `snapshot.dataset` selects the table. */
+  /**
+   * Tables by tenant, then by name. A file binding's `snapshot.dataset` selects the table; an engine table binding
+   * (a dataset configured as living in this engine) selects it by its `table`.
+   */
   readonly datasets: Readonly<Record<string, Readonly<Record<string, InMemoryTable>>>>;
   /** Rows per batch. Default 1024. */
   readonly batchSize?: number;
@@ -68,7 +79,10 @@ export function createReferenceEngine(options: ReferenceEngineOptions): Engine {
     if (request.tables.some((t) => t.rowFilter))
       throw new LakegateError('UNSUPPORTED_QUERY', 'The reference engine does not apply row filters.');
     const binding = request.tables.find((t) => t.name.toLowerCase() === query.table);
-    const table = binding ? options.datasets[request.tenant]?.[binding.snapshot.dataset] : undefined;
+    // Files name their dataset in the snapshot; a table held by the engine is found by its configured name.
+    const table = binding
+      ? options.datasets[request.tenant]?.[isFileBinding(binding) ? binding.snapshot.dataset : binding.table]
+      : undefined;
     if (!table) throw new LakegateError('UNKNOWN_TABLE', `Table "${query.table}" does not exist.`);
 
     const indexes =

@@ -93,16 +93,41 @@ export interface DatasetSnapshot {
 }
 
 /** A name the query may use, bound to the snapshot it reads. */
-export interface TableBinding {
+/** What every table binding has, whoever holds the table's data. */
+interface TableBindingBase {
   /** The dataset's name as tenants write it (matched case-insensitively). */
   readonly name: string;
-  readonly snapshot: DatasetSnapshot;
   /**
    * A SQL predicate over the dataset's columns that every row read under this name must satisfy. The engine
    * applies it so that no name the query can write reaches the unfiltered rows, and never shows its text to the
    * tenant. An engine that cannot apply it must decline the query in `check()`.
    */
   readonly rowFilter?: string;
+}
+
+/** A dataset of files in storage, read through the gateway's cache at one snapshot. */
+export interface FileTableBinding extends TableBindingBase {
+  readonly snapshot: DatasetSnapshot;
+  readonly table?: never;
+}
+
+/**
+ * A dataset that lives inside one engine (a table of a remote database or cluster): the gateway routes queries
+ * that read it only to that engine, which reads `table` in the tenant's own space (its database, its user).
+ * Engines that hold no tables must decline a request carrying one in `check()`.
+ */
+export interface EngineTableBinding extends TableBindingBase {
+  /** The table's name inside the engine, as configured (`tenants.<t>.datasets.<name>.table`). */
+  readonly table: string;
+  readonly snapshot?: never;
+}
+
+/** A table a query may read under `name`: files at a snapshot, or a table inside the engine. */
+export type TableBinding = FileTableBinding | EngineTableBinding;
+
+/** True when the binding is a dataset of files at a snapshot (not a table inside an engine). */
+export function isFileBinding(binding: TableBinding): binding is FileTableBinding {
+  return binding.snapshot !== undefined;
 }
 
 /** A constant table the gateway serves itself, such as `information_schema.tables`. */

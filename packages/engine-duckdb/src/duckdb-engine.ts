@@ -12,6 +12,7 @@ import {
   type EngineFactory,
   type EngineStats,
   type ExecuteOptions,
+  isFileBinding,
   LakegateError,
   type QueryRequest,
   type QueryStream,
@@ -100,6 +101,16 @@ function virtualTableSql(table: VirtualTable): string {
     return `SELECT * FROM (VALUES ${row([])}) AS t(${names}) WHERE false`;
   }
   return `SELECT * FROM (VALUES ${table.rows.map(row).join(', ')}) AS t(${names})`;
+}
+
+/** DuckDB reads datasets of files; a dataset held inside another engine is a refusal, naming it. */
+function heldElsewhere(request: QueryRequest): LakegateError | undefined {
+  const held = request.tables.find((t) => !isFileBinding(t));
+  if (!held) return undefined;
+  return new LakegateError(
+    'UNSUPPORTED_QUERY',
+    `DuckDB reads datasets of files; "${held.name}" is a table held by another engine.`,
+  );
 }
 
 /** The names a request may read, as the policy sees them. */
@@ -200,8 +211,9 @@ class DuckDBEngine implements Engine {
     this.#sweeper.unref();
   }
 
-  check(_request: QueryRequest): CheckResult {
-    return { supported: true };
+  check(request: QueryRequest): CheckResult {
+    const held = heldElsewhere(request);
+    return held ? { supported: false, reason: held.message } : { supported: true };
   }
 
   stats(): EngineStats {
@@ -329,7 +341,9 @@ class DuckDBEngine implements Engine {
       longTimer = setTimeout(() => this.#costs.record(costKey, this.#costs.longMs), this.#costs.longMs);
       longTimer.unref();
       controller.signal.addEventListener('abort', interrupt, { once: true });
-      await instance.bind(pooled, request.tables);
+      const held = heldElsewhere(request);
+      if (held) throw held;
+      await instance.bind(pooled, request.tables.filter(isFileBinding));
       throwIfAborted(controller.signal);
 
       const allowed = await this.#allow(pooled, request);

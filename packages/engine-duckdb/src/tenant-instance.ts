@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance, type DuckDBPreparedStatement } from '@duckdb/node-api';
-import { type DatasetSnapshot, Slots, type TableBinding } from '@lakegate/engine-api';
+import { type DatasetSnapshot, type FileTableBinding, Slots } from '@lakegate/engine-api';
 
 export interface InstanceLimits {
   readonly threads: number;
@@ -195,8 +195,8 @@ export class TenantInstance {
    * Each view bears the dataset's own name and applies its row filter: the filtered rows are the only rows any
    * name on the connection reaches, so no query text, however it is parsed, can read past the filter.
    */
-  async bind(pooled: PooledConnection, tables: readonly TableBinding[]): Promise<void> {
-    const key = (t: TableBinding): string => `${t.snapshot.version}\0${t.rowFilter ?? ''}`;
+  async bind(pooled: PooledConnection, tables: readonly FileTableBinding[]): Promise<void> {
+    const key = (t: FileTableBinding): string => `${t.snapshot.version}\0${t.rowFilter ?? ''}`;
     const wanted = new Set(tables.map((t) => t.name.toLowerCase()));
     for (const name of [...pooled.views.keys()]) {
       if (wanted.has(name)) continue;

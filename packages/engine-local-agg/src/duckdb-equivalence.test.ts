@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { collectRows, type Engine, type QueryRequest, type TableBinding } from '@lakegate/engine-api';
+import { collectRows, type Engine, type FileTableBinding, type QueryRequest } from '@lakegate/engine-api';
 import { duckdbEngineFactory } from '@lakegate/engine-duckdb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalAggEngine } from './local-agg-engine.js';
@@ -139,7 +139,7 @@ describe('local-agg gives DuckDB answers', () => {
   let folder: Awaited<ReturnType<typeof tempFolder>>;
   let local: Engine;
   let duckdb: Engine;
-  let binding: TableBinding;
+  let binding: FileTableBinding;
   const request = (sql: string): QueryRequest => ({
     queryId: `q-${Math.random().toString(36).slice(2)}`,
     tenant: TENANT,

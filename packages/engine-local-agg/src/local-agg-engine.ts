@@ -13,11 +13,12 @@ import {
   type EngineDeps,
   type EngineFactory,
   type ExecuteOptions,
+  type FileTableBinding,
+  isFileBinding,
   isLakegateError,
   LakegateError,
   type QueryRequest,
   type QueryStream,
-  type TableBinding,
   throwIfAborted,
 } from '@lakegate/engine-api';
 import { AggregationPass } from './exec/aggregation-pass.js';
@@ -157,7 +158,7 @@ export class LocalAggEngine implements Engine {
   }
 
   /** Files must lie in the tenant's own folders: the engine's own check, whatever the caller bound. */
-  #assertOwned(request: QueryRequest, binding: TableBinding): void {
+  #assertOwned(request: QueryRequest, binding: FileTableBinding): void {
     const roots = this.#deps?.storage.tenantDirectories(request.tenant).map((d) => resolve(d));
     if (!roots) return;
     for (const file of binding.snapshot.files) {
@@ -181,6 +182,11 @@ export class LocalAggEngine implements Engine {
       ? request.tables.find((t) => t.name.toLowerCase() === parsed.table.toLowerCase())
       : undefined;
     if (!binding) throw new LakegateError('UNKNOWN_TABLE', `Table "${written}" does not exist.`);
+    if (!isFileBinding(binding))
+      throw new LakegateError(
+        'UNSUPPORTED_QUERY',
+        `local-agg reads datasets of files; "${binding.name}" is a table held by another engine.`,
+      );
     const query = binding.rowFilter ? withRowFilter(parsed, binding.rowFilter) : parsed;
     const { snapshot } = binding;
     if (snapshot.tenant !== request.tenant)

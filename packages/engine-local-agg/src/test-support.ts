@@ -1,7 +1,7 @@
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { DatasetFormat, InMemoryTable, TableBinding } from '@lakegate/engine-api';
+import type { DatasetFormat, FileTableBinding, InMemoryTable } from '@lakegate/engine-api';
 
 /** mulberry32: a small seeded generator, so that every run checks the same data (and a failure can be replayed). */
 export function seededRandom(seed: number): () => number {
@@ -42,7 +42,7 @@ export async function bindFiles(
   name: string,
   format: DatasetFormat,
   paths: readonly string[],
-): Promise<TableBinding> {
+): Promise<FileTableBinding> {
   const files = await Promise.all(
     paths.map(async (path) => {
       const info = await stat(path);
@@ -57,7 +57,7 @@ export async function writeCsvDataset(
   tenant: string,
   name: string,
   table: InMemoryTable,
-): Promise<TableBinding> {
+): Promise<FileTableBinding> {
   const path = join(dir, `${name}.csv`);
   await writeFile(path, tableCsv(table));
   return bindFiles(tenant, name, 'csv', [path]);

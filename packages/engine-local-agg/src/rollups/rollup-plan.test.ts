@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { collectRows, type Engine, type TableBinding } from '@lakegate/engine-api';
+import { collectRows, type Engine, type FileTableBinding } from '@lakegate/engine-api';
 import { duckdbEngineFactory } from '@lakegate/engine-duckdb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AggregationPass } from '../exec/aggregation-pass.js';
@@ -47,7 +47,7 @@ function eventsCsv(): string {
 describe('answering from a rollup gives the answer of the raw data', () => {
   let folder: Awaited<ReturnType<typeof tempFolder>>;
   let duckdb: Engine;
-  let binding: TableBinding;
+  let binding: FileTableBinding;
   let intervals: PlainGroups[];
   let columns: Awaited<ReturnType<typeof sniffFile>>['columns'];
 
