@@ -238,6 +238,14 @@ export interface TenantConfig {
   readonly resultCache: { readonly enabled: boolean; readonly maxBytes: number; readonly ttlSeconds: number };
 }
 
+/** Where an engine's factory is loaded from: `engines.<id>.module` as written, and the folder it is relative to. */
+export interface ModuleReference {
+  /** A package name or a path relative to `baseDir`. */
+  readonly specifier: string;
+  /** The config file's folder. */
+  readonly baseDir: string;
+}
+
 type FileConfig = z.output<typeof fileSchema>;
 
 export interface GatewayConfig {
