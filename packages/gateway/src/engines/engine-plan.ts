@@ -36,14 +36,34 @@ export interface EnginePlanInput {
  * {@link ConfigError} listing every problem, each on one line naming the engine (and its module).
  */
 export async function planEngines(input: EnginePlanInput): Promise<readonly EngineSpec[]> {
-  const { engines, builtIns, load = loadEngineModule } = input;
   const problems: string[] = [];
-  const builtInIds = builtIns.map((f) => f.id);
-  const sources = new Map<string, { factory: EngineFactory; module: ModuleReference | undefined }>();
-  for (const factory of builtIns) sources.set(factory.id, { factory, module: undefined });
+  const { sources, ids } = await engineSources(input, problems);
+  const specs = [...sources].flatMap(([id, source]) => planEngine(id, source, input, problems) ?? []);
+  problems.push(...tenantProblems(input.tenants, ids));
+  if (problems.length > 0) throw new ConfigError(input.source, problems);
+  return specs;
+}
 
-  const modules = Object.entries(engines).flatMap(([id, section]) => {
-    if (section.module === undefined) {
+interface EngineSource {
+  readonly factory: EngineFactory;
+  readonly module: ModuleReference | undefined;
+}
+
+/**
+ * Where each engine's factory comes from: the built-ins, then the modules in config order. `ids` holds every id
+ * meant to exist, also those whose module failed, so that their tenants' sections are not reported a second time.
+ */
+async function engineSources(
+  input: EnginePlanInput,
+  problems: string[],
+): Promise<{ readonly sources: ReadonlyMap<string, EngineSource>; readonly ids: readonly string[] }> {
+  const { engines, builtIns, load = loadEngineModule } = input;
+  const builtInIds = builtIns.map((f) => f.id);
+  const sources = new Map<string, EngineSource>(
+    builtIns.map((factory) => [factory.id, { factory, module: undefined }]),
+  );
+  const modules = Object.entries(engines).flatMap(([id, { module }]) => {
+    if (module === undefined) {
       if (!builtInIds.includes(id)) {
         problems.push(
           `engines.${id}: no built-in engine is called "${id}" (built-in: ${builtInIds.join(', ')}); add "module" to load it from a package or file`,
@@ -53,56 +73,61 @@ export async function planEngines(input: EnginePlanInput): Promise<readonly Engi
     }
     if (builtInIds.includes(id)) {
       // The gateway relies on its built-in engines (rollups, dataset schemas): a module may not take their place.
-      problems.push(
-        `engines.${id}: "${id}" is a built-in engine; register ${describeModule(section.module)} under another id`,
-      );
+      problems.push(`engines.${id}: "${id}" is a built-in engine; register ${describeModule(module)} under another id`);
       return [];
     }
-    return [{ id, module: section.module }];
+    return [{ id, module }];
   });
-  // Every id that is meant to exist, including those whose module fails, so that their tenants' sections are not
-  // reported a second time as naming an unknown engine.
-  const ids = [...builtInIds, ...modules.map((m) => m.id)];
   const loads = await Promise.all(modules.map(({ module }) => load(module)));
   for (const [i, { id, module }] of modules.entries()) {
     const loaded = loads[i];
-    if (!loaded?.ok) problems.push(`engines.${id}: ${loaded?.problem ?? 'not loaded'}`);
-    else sources.set(id, { factory: loaded.factory, module });
+    if (loaded?.ok) sources.set(id, { factory: loaded.factory, module });
+    else problems.push(`engines.${id}: ${loaded?.problem ?? 'not loaded'}`);
   }
+  return { sources, ids: [...builtInIds, ...modules.map((m) => m.id)] };
+}
 
-  const specs: EngineSpec[] = [];
-  for (const [id, { factory, module }] of sources) {
-    const who = module ? describeModule(module) : `the ${id} engine`;
-    // A built-in engine without a section validates `undefined`, as it always has (its defaults).
-    const parsed = validate(() => factory.parseConfig(engines[id]?.options), {
-      path: `engines.${id}`,
+/** Validates one engine's section and its tenants' options with its factory; `undefined` if the section fails. */
+function planEngine(
+  id: string,
+  { factory, module }: EngineSource,
+  input: EnginePlanInput,
+  problems: string[],
+): EngineSpec | undefined {
+  // A built-in engine without a section validates `undefined`, as it always has (its defaults).
+  const parsed = validate(() => factory.parseConfig(input.engines[id]?.options), {
+    path: `engines.${id}`,
+    module,
+    what: 'its config',
+    problems,
+  });
+  const tenantConfigs = new Map<string, unknown>();
+  for (const [tenant, { engines: options }] of Object.entries(input.tenants)) {
+    if (!(id in options)) continue;
+    const path = `tenants.${tenant}.engines.${id}`;
+    const { parseTenantConfig } = factory;
+    if (!parseTenantConfig) {
+      const who = module ? describeModule(module) : `the ${id} engine`;
+      problems.push(`${path}: ${who} takes no per-tenant options (its factory has no parseTenantConfig)`);
+      continue;
+    }
+    const raw = options[id];
+    const result = validate(() => parseTenantConfig.call(factory, raw), {
+      path,
       module,
-      what: 'its config',
+      what: "the tenant's options",
       problems,
     });
-    const tenantConfigs = new Map<string, unknown>();
-    for (const [tenant, { engines: options }] of Object.entries(input.tenants)) {
-      if (!(id in options)) continue;
-      const tenantPath = `tenants.${tenant}.engines.${id}`;
-      const { parseTenantConfig } = factory;
-      if (!parseTenantConfig) {
-        problems.push(`${tenantPath}: ${who} takes no per-tenant options (its factory has no parseTenantConfig)`);
-        continue;
-      }
-      const raw = options[id];
-      const result = validate(() => parseTenantConfig.call(factory, raw), {
-        path: tenantPath,
-        module,
-        what: "the tenant's options",
-        problems,
-      });
-      if (result) tenantConfigs.set(tenant, result.config);
-    }
-    if (parsed) specs.push({ id, factory, config: parsed.config, tenantConfigs, module });
+    if (result) tenantConfigs.set(tenant, result.config);
   }
+  return parsed ? { id, factory, config: parsed.config, tenantConfigs, module } : undefined;
+}
 
-  for (const [tenant, { defaultEngine, engines: options }] of Object.entries(input.tenants)) {
-    for (const id of Object.keys(options)) {
+/** Tenants' sections and default engines that name no engine of the gateway. */
+function tenantProblems(tenants: EnginePlanInput['tenants'], ids: readonly string[]): string[] {
+  const problems: string[] = [];
+  for (const [tenant, { defaultEngine, engines }] of Object.entries(tenants)) {
+    for (const id of Object.keys(engines)) {
       if (!ids.includes(id)) {
         problems.push(`tenants.${tenant}.engines.${id}: no engine "${id}" is configured (engines: ${ids.join(', ')})`);
       }
@@ -111,8 +136,7 @@ export async function planEngines(input: EnginePlanInput): Promise<readonly Engi
       problems.push(`tenants.${tenant}.defaultEngine: "${defaultEngine}" is not one of ${ids.join(', ')}`);
     }
   }
-  if (problems.length > 0) throw new ConfigError(input.source, problems);
-  return specs;
+  return problems;
 }
 
 interface Validation {
