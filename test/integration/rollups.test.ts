@@ -11,6 +11,7 @@ import {
   EngineRegistry,
   type IntervalRecord,
   parseConfig,
+  planEngines,
   RollupService,
   silentLogger,
   storageOptions,
@@ -393,12 +394,11 @@ describe.skipIf(!findRedisServer())('backfilling a two-hour gap while new interv
     );
     await mkdir(join(root, 'rollups', 'acme', 'traffic_5m'), { recursive: true });
     const storage = await createStorage(storageOptions(config));
-    const engines = await EngineRegistry.create(
-      [duckdbEngineFactory as EngineFactory<unknown>],
-      {},
-      { storage },
-      { maxConcurrent: 4, maxQueued: 16 },
-    );
+    const engines = await EngineRegistry.create({
+      specs: await planEngines({ ...config, builtIns: [duckdbEngineFactory as EngineFactory<unknown>] }),
+      deps: { storage },
+      limits: { maxConcurrent: 4, maxQueued: 16 },
+    });
     const store = createRedisStateStore({ url: redis.url, prefix: 'gap:', graceMs: 60_000, logger: silentLogger });
     await store.ready(3000);
     const engine = new LocalAggEngine({ threads: 2, inlineBytes: 1024, rangeBytes: 1024 * 1024 });

@@ -61,3 +61,38 @@ export async function startGatewayProcess(
     },
   };
 }
+
+export interface FinishedProcess {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the built gateway with a config file that should stop it at start-up, and waits for it to exit. */
+export async function runGatewayProcess(
+  configPath: string,
+  config: Record<string, unknown>,
+  timeoutMs = 30_000,
+): Promise<FinishedProcess> {
+  if (!existsSync(join(repo, 'packages', 'gateway', 'dist', 'main.js'))) {
+    throw new Error('packages/gateway/dist is missing: run `npm run build` (npm test does)');
+  }
+  await writeFile(configPath, JSON.stringify(config, null, 2));
+  const child = spawn(process.execPath, [launcher], {
+    env: { ...process.env, LAKEGATE_CONFIG: configPath, LAKEGATE_LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  // A gateway that starts after all must not outlive the test.
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const code = await new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)));
+  clearTimeout(timer);
+  return { code, stdout, stderr };
+}

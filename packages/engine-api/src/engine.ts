@@ -68,6 +68,10 @@ export interface SqlAnalysis {
 }
 
 export interface Engine extends AsyncDisposable {
+  /**
+   * The engine's own name, for its logs and messages. Tenants and requests name an engine by its key in the
+   * gateway's config (`engines.<id>`), which may differ: one module can be registered under two ids.
+   */
   readonly id: string;
   readonly capabilities: EngineCapabilities;
   /** Refuses, before anything runs, query shapes this engine does not handle. Never throws for user SQL. */
@@ -89,10 +93,22 @@ export interface Engine extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-/** Services the gateway injects into engines. Engines depend on these interfaces, never on the gateway. */
-export interface EngineDeps {
+/**
+ * Services and settings the gateway injects into engines. Engines depend on these interfaces, never on the gateway.
+ * `T` is the type of a tenant's options, as the factory's `parseTenantConfig` returns them.
+ */
+export interface EngineDeps<T = unknown> {
   readonly storage: StorageAccess;
   readonly logger?: EngineLogger;
+  /**
+   * Each tenant's options for this engine (`tenants.<tenant>.engines.<id>` in the gateway's config), by tenant id,
+   * as the factory's `parseTenantConfig` returned them. A tenant that set no options is absent: apply your
+   * defaults. The gateway always passes it; it is optional so that tests can build deps without it.
+   *
+   * @example
+   * const greeting = deps.tenantConfigs?.get(request.tenant)?.greeting ?? config.greeting;
+   */
+  readonly tenantConfigs?: ReadonlyMap<string, T>;
 }
 
 export interface StorageAccess {
@@ -114,14 +130,27 @@ export type ConfigResult<C> =
 
 /**
  * Creates engines of one kind. The factory validates its own config section (`engines.<id>` in the gateway's
- * config) so the gateway can report every problem at start-up.
+ * config, without `module`) and each tenant's options for it, so the gateway can report every problem at start-up.
+ * A package or file that default-exports a factory (or exports it as `engineFactory`) is loaded by naming it in
+ * `engines.<id>.module`.
  *
  * @example
  * const result = duckdbEngineFactory.parseConfig({ threads: 2 });
  * if (result.ok) await using engine = await duckdbEngineFactory.create(result.config, deps);
  */
-export interface EngineFactory<C = unknown> {
+export interface EngineFactory<C = unknown, T = unknown> {
+  /**
+   * The factory's own name. The gateway names each engine by its config key, which for a built-in engine is this
+   * id and for a loaded module is whatever `<id>` the operator chose.
+   */
   readonly id: string;
+  /** Validates `engines.<id>` (without `module`; `undefined` when a built-in engine has no section). */
   parseConfig(raw: unknown): ConfigResult<C>;
-  create(config: C, deps: EngineDeps): Promise<Engine>;
+  /**
+   * Validates one tenant's options for this engine, `tenants.<tenant>.engines.<id>` (an object), reporting every
+   * problem. The results reach the engine as `deps.tenantConfigs`. Optional: for a factory without it, a tenant
+   * section for the engine is a configuration error.
+   */
+  parseTenantConfig?(raw: unknown): ConfigResult<T>;
+  create(config: C, deps: EngineDeps<T>): Promise<Engine>;
 }

@@ -8,7 +8,8 @@ import { createBlobStore, createStorage, type StorageOptions } from '@lakegate/s
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { Admission, defaultMaxMemoryBytes } from './admission/admission.js';
 import { createApp } from './app.js';
-import { ConfigError, type GatewayConfig } from './config/config.js';
+import type { GatewayConfig } from './config/config.js';
+import { planEngines } from './engines/engine-plan.js';
 import { EngineRegistry } from './engines/engine-registry.js';
 import type { Logger } from './logging/logger.js';
 import { GatewayMetrics } from './observability/metrics.js';
@@ -24,7 +25,10 @@ import { trinoType } from './trino/trino-types.js';
 export interface GatewayOptions {
   readonly config: GatewayConfig;
   readonly logger: Logger;
-  /** Engine factories; default: DuckDB and local-agg. */
+  /**
+   * The built-in engines, which need no `module` in the config; default: DuckDB and local-agg. Engines named by
+   * `engines.<id>.module` are loaded alongside them.
+   */
   readonly engines?: readonly EngineFactory<unknown>[];
   /** Where spans go instead of the configured exporter (tests pass an in-memory one). */
   readonly spanExporter?: SpanExporter;
@@ -40,6 +44,12 @@ export interface RunningGateway {
   /** Stops accepting connections, lets running queries finish within the grace period, then cancels them. */
   close(): Promise<void>;
 }
+
+/** The engines every gateway has; a section under their id configures them. */
+const BUILT_IN_ENGINES: readonly EngineFactory<unknown>[] = [
+  duckdbEngineFactory as EngineFactory<unknown>,
+  localAggEngineFactory as EngineFactory<unknown>,
+];
 
 /** The storage layer's options from the gateway's configuration. */
 export function storageOptions(config: GatewayConfig, logger?: Logger): StorageOptions {
@@ -62,6 +72,14 @@ export function storageOptions(config: GatewayConfig, logger?: Logger): StorageO
 /** Starts a gateway: storage, engines and the HTTP server, bound to `server.host:server.port`. */
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const { config, logger } = options;
+  // Engines are loaded and their configs checked before anything starts, so a bad one leaves nothing to clean up.
+  const specs = await planEngines({
+    engines: config.engines,
+    defaultEngine: config.query.defaultEngine,
+    tenants: config.tenants,
+    builtIns: options.engines ?? BUILT_IN_ENGINES,
+    source: config.source,
+  });
   // A rollup's dataset folder exists from the start, so that listing it before its first interval finds it empty.
   for (const tenant of Object.values(config.tenants)) {
     for (const name of Object.keys(tenant.rollups)) {
@@ -70,27 +88,17 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     }
   }
   const storage = await createStorage(storageOptions(config, logger.child({ component: 'storage' })));
-  const engines = await EngineRegistry.create(
-    options.engines ?? [duckdbEngineFactory as EngineFactory<unknown>, localAggEngineFactory as EngineFactory<unknown>],
-    config.engines,
-    { storage, logger: logger.child({ component: 'engine' }) },
-    { maxConcurrent: config.query.maxConcurrentQueries, maxQueued: config.query.maxConcurrentQueries * 4 },
-  );
-  const unknownDefaults = [
-    ...(engines.ids.includes(config.query.defaultEngine)
-      ? []
-      : [`query.defaultEngine: "${config.query.defaultEngine}" is not one of ${engines.ids.join(', ')}`]),
-    ...Object.entries(config.tenants)
-      .filter(([, tenant]) => tenant.defaultEngine !== undefined && !engines.ids.includes(tenant.defaultEngine))
-      .map(
-        ([id, tenant]) =>
-          `tenants.${id}.defaultEngine: "${tenant.defaultEngine}" is not one of ${engines.ids.join(', ')}`,
-      ),
-  ];
-  if (unknownDefaults.length > 0) {
-    await engines.close(0);
+  const engines = await EngineRegistry.create({
+    specs,
+    deps: { storage, logger: logger.child({ component: 'engine' }) },
+    limits: { maxConcurrent: config.query.maxConcurrentQueries, maxQueued: config.query.maxConcurrentQueries * 4 },
+    source: config.source,
+  }).catch(async (error: unknown) => {
     await storage.close();
-    throw new ConfigError('the engines', unknownDefaults);
+    throw error;
+  });
+  for (const spec of specs) {
+    if (spec.module) logger.info('engine.loaded', { engine: spec.id, module: spec.module.specifier });
   }
   let shuttingDown = false;
   const admission = new Admission({

@@ -1,8 +1,11 @@
 export type { AppDeps } from './app.js';
 export { createApp } from './app.js';
-export type { DatasetConfig, GatewayConfig, TenantConfig } from './config/config.js';
+export type { DatasetConfig, EngineSection, GatewayConfig, ModuleReference, TenantConfig } from './config/config.js';
 export { ConfigError, loadConfig, parseConfig } from './config/config.js';
 export { DEMO_TENANTS, demoConfig, ensureDemoData } from './demo/demo-data.js';
+export type { EnginePlanInput, EngineSpec } from './engines/engine-plan.js';
+export { planEngines } from './engines/engine-plan.js';
+export type { RegistryOptions } from './engines/engine-registry.js';
 export { EngineRegistry } from './engines/engine-registry.js';
 export { ManagedEngine } from './engines/managed-engine.js';
 export type { GatewayOptions, RunningGateway } from './gateway.js';

@@ -200,3 +200,40 @@ describe('rollup column names', () => {
     );
   });
 });
+
+describe('engine sections', () => {
+  it("splits engines.<id>.module from the factory's options and keeps each tenant's engine options", () => {
+    const config = parseConfig(
+      {
+        engines: { duckdb: { threads: 2 }, echo: { module: './engines/echo.js', greeting: 'hi' } },
+        tenants: { acme: { apiKeys: ['acme-secret-1'], defaultEngine: 'echo', engines: { echo: { greeting: 'yo' } } } },
+      },
+      { baseDir: '/srv/lakegate', source: '/srv/lakegate/lakegate.config.json' },
+    );
+    expect(config.source).toBe('/srv/lakegate/lakegate.config.json');
+    expect(config.engines).toEqual({
+      duckdb: { module: undefined, options: { threads: 2 } },
+      echo: { module: { specifier: './engines/echo.js', baseDir: '/srv/lakegate' }, options: { greeting: 'hi' } },
+    });
+    expect(config.tenants.acme?.engines).toEqual({ echo: { greeting: 'yo' } });
+  });
+
+  it('refuses a module that is not a string, and tenant options that are not objects', () => {
+    const problems = problemsOf({
+      engines: { echo: { module: 3 }, other: { module: '' }, odd: 'x' },
+      tenants: { acme: { apiKeys: ['acme-secret-1'], engines: { echo: 'loud' } } },
+    });
+    for (const path of ['engines.echo.module', 'engines.other.module', 'engines.odd', 'tenants.acme.engines.echo']) {
+      expect(
+        problems.some((p) => p.startsWith(path)),
+        path,
+      ).toBe(true);
+    }
+  });
+
+  it('refuses engine ids that tenants could not name', () => {
+    expect(problemsOf({ engines: { 'My DB': {} }, tenants: {} })).toEqual([
+      'engines.My DB: engine ids are lower case letters, digits, - and _, starting with a letter',
+    ]);
+  });
+});

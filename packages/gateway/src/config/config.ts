@@ -8,6 +8,12 @@ import { parseDuration } from '../sessions/duration.js';
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const TENANT_ID = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+const ENGINE_ID = /^[a-z][a-z0-9_-]{0,62}$/;
+
+/** `engines.<id>`: `module` names where the factory comes from; every other key is the factory's to validate. */
+const engineSectionSchema = z.looseObject({
+  module: z.string().min(1, 'must name a package or a path relative to this file').optional(),
+});
 
 const datasetSchema = z.strictObject({
   location: z.string().min(1),
@@ -60,6 +66,8 @@ const tenantSchema = z.strictObject({
   /** Interval rollups by name; each is also a dataset of the tenant, queryable by that name. */
   rollups: z.record(z.string().regex(IDENTIFIER, 'rollup names must be SQL identifiers'), rollupSchema).default({}),
   /** Cache of this tenant's query results, keyed by query and snapshot versions (off unless enabled). */
+  /** The tenant's options for each engine, by engine id; each engine's factory validates its own. */
+  engines: z.record(z.string(), z.record(z.string(), z.unknown(), 'must be an object')).default({}),
   resultCache: z
     .strictObject({
       enabled: z.boolean().default(false),
@@ -202,7 +210,8 @@ const fileSchema = z.strictObject({
       claimTtlSeconds: z.number().int().positive().default(60),
     })
     .prefault({}),
-  engines: z.record(z.string(), z.unknown()).default({}),
+  /** Engine sections by id; ids are checked after parsing, since a record's key issues lose their message. */
+  engines: z.record(z.string(), engineSectionSchema).default({}),
   tenants: z.record(z.string().regex(TENANT_ID, 'tenant ids are lower case letters, digits, - and _'), tenantSchema),
 });
 
@@ -238,11 +247,30 @@ export interface TenantConfig {
   readonly cacheMaxBytes: number | undefined;
   readonly limits: LimitsConfig;
   readonly resultCache: { readonly enabled: boolean; readonly maxBytes: number; readonly ttlSeconds: number };
+  /** The tenant's options for each engine (`tenants.<t>.engines.<id>`), as written: the engine's factory parses them. */
+  readonly engines: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+}
+
+/** Where an engine's factory is loaded from: `engines.<id>.module` as written, and the folder it is relative to. */
+export interface ModuleReference {
+  /** A package name or a path relative to `baseDir`. */
+  readonly specifier: string;
+  /** The config file's folder. */
+  readonly baseDir: string;
+}
+
+export interface EngineSection {
+  /** The module that provides the engine, or `undefined` for a built-in engine. */
+  readonly module: ModuleReference | undefined;
+  /** The section without `module`: what the engine's factory validates. */
+  readonly options: Readonly<Record<string, unknown>>;
 }
 
 type FileConfig = z.output<typeof fileSchema>;
 
 export interface GatewayConfig {
+  /** Where the configuration was read from (its file), for start-up errors found after parsing. */
+  readonly source: string;
   readonly server: FileConfig['server'];
   readonly state: Readonly<Omit<FileConfig['state'], 'resultsLocation'>> & { readonly resultsLocation: Location };
   readonly sessions: FileConfig['sessions'];
@@ -252,7 +280,8 @@ export interface GatewayConfig {
   readonly observability: FileConfig['observability'];
   readonly limits: LimitsConfig & { readonly maxMemoryBytes?: number | undefined };
   readonly rollups: Readonly<Omit<FileConfig['rollups'], 'location'>> & { readonly location: Location };
-  readonly engines: Readonly<Record<string, unknown>>;
+  /** The configured engine sections by engine id; built-in engines without a section are not listed. */
+  readonly engines: Readonly<Record<string, EngineSection>>;
   readonly tenants: Readonly<Record<string, TenantConfig>>;
 }
 
@@ -380,6 +409,7 @@ export function parseConfig(
       cacheMaxBytes: tenant.cacheMaxBytes,
       limits: tenant.limits,
       resultCache: tenant.resultCache,
+      engines: tenant.engines,
     };
   }
 
@@ -411,9 +441,21 @@ export function parseConfig(
       problems.push(`LAKEGATE_PORT: "${port}" is not a port number`);
     else server = { ...server, port: value };
   }
+  for (const id of Object.keys(file.engines)) {
+    if (!ENGINE_ID.test(id))
+      problems.push(`engines.${id}: engine ids are lower case letters, digits, - and _, starting with a letter`);
+  }
   if (problems.length > 0) throw new ConfigError(source, problems);
 
+  const engines: Record<string, EngineSection> = {};
+  for (const [id, { module, ...rest }] of Object.entries(file.engines)) {
+    engines[id] = {
+      module: module === undefined ? undefined : { specifier: module, baseDir: options.baseDir },
+      options: rest,
+    };
+  }
   return deepFreeze({
+    source,
     server,
     state: { ...file.state, resultsLocation: resultsLocation as Location },
     sessions: file.sessions,
@@ -423,7 +465,7 @@ export function parseConfig(
     observability: file.observability,
     limits: file.limits,
     rollups: { ...file.rollups, location: rollupsLocation as Location },
-    engines: file.engines,
+    engines,
     tenants,
   });
 }

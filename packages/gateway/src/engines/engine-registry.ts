@@ -1,9 +1,22 @@
-import type { EngineDeps, EngineFactory } from '@lakegate/engine-api';
+import type { Engine, EngineDeps } from '@lakegate/engine-api';
 import { LakegateError } from '@lakegate/engine-api';
 import { ConfigError } from '../config/config.js';
+import { describeModule, engineProblems, firstLine } from './engine-module.js';
+import type { EngineSpec } from './engine-plan.js';
 import { ManagedEngine, type ManagedEngineOptions } from './managed-engine.js';
 
-/** The engines a gateway runs, by id, each wrapped in its managed layer. */
+export interface RegistryOptions {
+  /** The engines to create, in order (see `planEngines`). */
+  readonly specs: readonly EngineSpec[];
+  /** What every engine gets; each also gets its tenants' options as `tenantConfigs`. */
+  readonly deps: Omit<EngineDeps, 'tenantConfigs'>;
+  /** Each engine's concurrency limits. */
+  readonly limits: Omit<ManagedEngineOptions, 'id'>;
+  /** Named in the error when a module's engine fails to start, e.g. the config file. */
+  readonly source?: string;
+}
+
+/** The engines a gateway runs, by the id the config gives them, each wrapped in its managed layer. */
 export class EngineRegistry {
   readonly #engines: ReadonlyMap<string, ManagedEngine>;
 
@@ -12,30 +25,21 @@ export class EngineRegistry {
   }
 
   /**
-   * Validates every engine's config section (`engines.<id>`) and creates the engines. Config problems of all
-   * engines are reported together; a section for an unknown engine is a problem too.
+   * Creates the planned engines in order. If one fails, those already created are closed. A module's engine that
+   * fails is a {@link ConfigError} naming the engine and module in one line; a built-in's failure is the
+   * gateway's own bug and keeps its stack.
    */
-  static async create(
-    factories: readonly EngineFactory<unknown>[],
-    sections: Readonly<Record<string, unknown>>,
-    deps: EngineDeps,
-    options: ManagedEngineOptions,
-  ): Promise<EngineRegistry> {
-    const problems: string[] = [];
-    const known = new Set(factories.map((f) => f.id));
-    for (const id of Object.keys(sections)) {
-      if (!known.has(id)) problems.push(`engines.${id}: unknown engine (known: ${[...known].join(', ')})`);
-    }
-    const configs = factories.map((factory) => {
-      const parsed = factory.parseConfig(sections[factory.id]);
-      if (!parsed.ok) for (const p of parsed.problems) problems.push(`engines.${factory.id}.${p}`);
-      return parsed.ok ? parsed.config : undefined;
-    });
-    if (problems.length > 0) throw new ConfigError('configuration', problems);
-
+  static async create(options: RegistryOptions): Promise<EngineRegistry> {
     const engines = new Map<string, ManagedEngine>();
-    for (const [i, factory] of factories.entries()) {
-      engines.set(factory.id, new ManagedEngine(await factory.create(configs[i], deps), options));
+    for (const spec of options.specs) {
+      let engine: Engine;
+      try {
+        engine = await createEngine(spec, options);
+      } catch (error) {
+        await Promise.all([...engines.values()].map((e) => e.close(0)));
+        throw error;
+      }
+      engines.set(spec.id, new ManagedEngine(engine, { ...options.limits, id: spec.id }));
     }
     return new EngineRegistry(engines);
   }
@@ -69,4 +73,28 @@ export class EngineRegistry {
   async close(graceMs = 0): Promise<void> {
     await Promise.all([...this.#engines.values()].map((e) => e.close(graceMs)));
   }
+}
+
+/** Runs a spec's factory; a module whose `create()` throws, or returns no engine, is named in one line. */
+async function createEngine(spec: EngineSpec, options: RegistryOptions): Promise<Engine> {
+  const deps: EngineDeps = { ...options.deps, tenantConfigs: spec.tenantConfigs };
+  const { module } = spec;
+  if (!module) return spec.factory.create(spec.config, deps);
+  const fail = (why: string): ConfigError =>
+    new ConfigError(options.source ?? 'configuration', [`engines.${spec.id}: ${describeModule(module)} ${why}`]);
+  let engine: Engine;
+  try {
+    engine = await spec.factory.create(spec.config, deps);
+  } catch (error) {
+    throw fail(`failed to create its engine: ${firstLine(error)}`);
+  }
+  const problems = engineProblems(engine);
+  if (problems.length > 0) {
+    // Whatever it did create may hold resources; close it if it can be closed at all.
+    await Promise.resolve()
+      .then(() => (engine as Partial<Engine> | undefined)?.close?.())
+      .catch(() => undefined);
+    throw fail(`returned no engine from create(): ${problems.join(', ')}`);
+  }
+  return engine;
 }

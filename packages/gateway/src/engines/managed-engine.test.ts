@@ -73,4 +73,12 @@ describe('managed engine', () => {
     await managed.close(20);
     await expect(reader).rejects.toMatchObject({ code: 'QUERY_CANCELLED' });
   });
+
+  it('goes by the configured id when one is given, so one module can serve under two names', async () => {
+    expect(new ManagedEngine(engine(), { maxConcurrent: 1, maxQueued: 0 }).id).toBe('reference');
+    const named = new ManagedEngine(engine(), { id: 'replica-b', maxConcurrent: 1, maxQueued: 0 });
+    expect(named.id).toBe('replica-b');
+    await named.close();
+    await expect(named.execute(request, { signal, timeoutMs: 5000 })).rejects.toThrow(/replica-b/);
+  });
 });

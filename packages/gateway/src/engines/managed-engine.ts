@@ -16,6 +16,11 @@ import {
 } from '@lakegate/engine-api';
 
 export interface ManagedEngineOptions {
+  /**
+   * The name tenants and requests use for this engine: its key in the config (`engines.<id>`). Default: the
+   * engine's own `id`. The config key wins because one module may be registered under two ids.
+   */
+  readonly id?: string;
   /** Queries running at once on this engine. */
   readonly maxConcurrent: number;
   /** Queries waiting for a slot; beyond this, ENGINE_BUSY. */
@@ -33,6 +38,7 @@ export interface RunOptions {
  */
 export class ManagedEngine {
   readonly #engine: Engine;
+  readonly #id: string;
   readonly #options: ManagedEngineOptions;
   readonly #shutdown = new AbortController();
   readonly #slots: Slots;
@@ -40,6 +46,7 @@ export class ManagedEngine {
 
   constructor(engine: Engine, options: ManagedEngineOptions) {
     this.#engine = engine;
+    this.#id = options.id ?? engine.id;
     this.#options = options;
     this.#slots = new Slots(options.maxConcurrent);
     // Every running query listens for shutdown: as many listeners as queries is expected, not a leak.
@@ -47,7 +54,7 @@ export class ManagedEngine {
   }
 
   get id(): string {
-    return this.#engine.id;
+    return this.#id;
   }
 
   get closed(): boolean {

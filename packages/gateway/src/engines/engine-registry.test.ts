@@ -1,0 +1,103 @@
+import { createReferenceEngine, type Engine, type EngineDeps, type EngineFactory } from '@lakegate/engine-api';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../config/config.js';
+import type { EngineSpec } from './engine-plan.js';
+import { EngineRegistry } from './engine-registry.js';
+
+const storage = { tenantDirectories: () => [] };
+const limits = { maxConcurrent: 1, maxQueued: 1 };
+const module = { specifier: './echo.js', baseDir: '/etc/lakegate' };
+
+/** A factory that records what it was given and creates whatever `make` returns. */
+function factory(make: () => Promise<unknown>, seen: EngineDeps[] = []): EngineFactory {
+  return {
+    id: 'echo',
+    parseConfig: (raw) => ({ ok: true, config: raw }),
+    create: async (_config, deps) => {
+      seen.push(deps);
+      return (await make()) as Engine;
+    },
+  };
+}
+const spec = (id: string, f: EngineFactory, tenantConfigs = new Map<string, unknown>()): EngineSpec => ({
+  id,
+  factory: f,
+  config: {},
+  tenantConfigs,
+  module,
+});
+const startError = async (specs: EngineSpec[]): Promise<string> => {
+  const error = await EngineRegistry.create({ specs, deps: { storage }, limits, source: 'lakegate.config.json' }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(ConfigError);
+  return (error as ConfigError).message;
+};
+
+describe('the engine registry', () => {
+  it("names each engine by its config key and hands it its tenants' options", async () => {
+    const seen: EngineDeps[] = [];
+    const make = async () => createReferenceEngine({ datasets: {} });
+    const registry = await EngineRegistry.create({
+      specs: [
+        spec('echo', factory(make, seen), new Map([['acme', { greeting: 'hi' }]])),
+        spec('echo-two', factory(make, seen)),
+      ],
+      deps: { storage },
+      limits,
+    });
+    expect(registry.ids).toEqual(['echo', 'echo-two']);
+    expect(registry.get('echo-two').id).toBe('echo-two');
+    expect(seen[0]?.tenantConfigs?.get('acme')).toEqual({ greeting: 'hi' });
+    expect(seen[1]?.tenantConfigs?.size).toBe(0);
+    expect(seen[0]?.storage).toBe(storage);
+    await registry.close();
+  });
+
+  it("fails a module's start in one line when create() throws or returns no engine, closing those created", async () => {
+    const first = createReferenceEngine({ datasets: {} });
+    const ok = spec(
+      'first',
+      factory(async () => first),
+    );
+    const thrown = await startError([
+      ok,
+      spec(
+        'broken',
+        factory(async () => {
+          throw new Error('cannot reach the cluster\n    at connect (x.js:1:1)');
+        }),
+      ),
+    ]);
+    expect(thrown).toBe(
+      'Invalid configuration in lakegate.config.json:\n  - engines.broken: module "./echo.js" (relative to /etc/lakegate) failed to create its engine: cannot reach the cluster',
+    );
+    await expect(
+      first.execute({ queryId: 'q', tenant: 't', sql: 'SELECT 1', tables: [] }, { signal: AbortSignal.timeout(1000) }),
+    ).rejects.toMatchObject({
+      code: 'ENGINE_CLOSED',
+    });
+    expect(
+      await startError([
+        spec(
+          'hollow',
+          factory(async () => ({ close: async () => {} })),
+        ),
+      ]),
+    ).toMatch(
+      /engines\.hollow: module "\.\/echo\.js" .* returned no engine from create\(\): check\(\) is missing, execute\(\) is missing, stats\(\) is missing, "capabilities" is missing$/,
+    );
+  });
+
+  it("lets a built-in engine's failure through as it is", async () => {
+    const failing = {
+      ...spec(
+        'duckdb',
+        factory(async () => Promise.reject(new TypeError('bug'))),
+      ),
+      module: undefined,
+    };
+    await expect(EngineRegistry.create({ specs: [failing], deps: { storage }, limits })).rejects.toThrow(TypeError);
+  });
+});
