@@ -4,7 +4,7 @@ import type { DatasetFormat } from '@lakegate/engine-api';
 import { type RollupDefinition, rollupProblems } from '@lakegate/engine-local-agg';
 import { type Location, parseLocation } from '@lakegate/storage';
 import { z } from 'zod';
-import { parseDuration } from '../sessions/duration.js';
+import { parseDuration } from './duration.js';
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const TENANT_ID = /^[a-z0-9][a-z0-9_-]{0,62}$/;

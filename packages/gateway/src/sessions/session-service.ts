@@ -9,10 +9,10 @@ import {
 } from '@lakegate/engine-api';
 import type { BlobStore } from '@lakegate/storage';
 import type { GatewayConfig } from '../config/config.js';
+import { parseDuration } from '../config/duration.js';
 import type { Logger } from '../logging/logger.js';
 import { jsonValueEncoder } from '../query/encode-values.js';
 import type { QueryService, StartedQuery } from '../query/query-service.js';
-import { parseDuration } from './duration.js';
 import { sparkType } from './livy-output.js';
 import {
   FINAL_STATEMENT_STATES,
