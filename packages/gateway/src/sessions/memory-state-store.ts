@@ -1,4 +1,4 @@
-import { FINAL_STATEMENT_STATES, type SessionRecord, type StatementRecord } from './session-types.js';
+import { FINAL_STATEMENT_STATES, type SessionRecord, type StatementRecord } from '../state/session-records.js';
 import type { Page, StateStore } from './state-store.js';
 
 const page = <T>(all: readonly T[], from: number, size: number): Page<T> => ({

@@ -1,7 +1,7 @@
 import { LakegateError } from '@lakegate/engine-api';
 import { Redis } from 'ioredis';
 import type { Logger } from '../logging/logger.js';
-import { FINAL_STATEMENT_STATES, type SessionRecord, type StatementRecord } from './session-types.js';
+import { FINAL_STATEMENT_STATES, type SessionRecord, type StatementRecord } from '../state/session-records.js';
 import type { Page, StateStore } from './state-store.js';
 
 export interface RedisStateStoreOptions {

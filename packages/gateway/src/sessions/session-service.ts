@@ -13,14 +13,14 @@ import { parseDuration } from '../config/duration.js';
 import type { Logger } from '../logging/logger.js';
 import { jsonValueEncoder } from '../query/encode-values.js';
 import type { QueryService, StartedQuery } from '../query/query-service.js';
-import { sparkType } from './livy-output.js';
 import {
   FINAL_STATEMENT_STATES,
   type ResultInfo,
   type SessionRecord,
   type StatementOutput,
   type StatementRecord,
-} from './session-types.js';
+} from '../state/session-records.js';
+import { sparkType } from './livy-output.js';
 import type { Page, StateStore } from './state-store.js';
 
 export interface CreateSessionInput {

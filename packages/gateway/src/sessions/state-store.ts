@@ -1,4 +1,4 @@
-import type { ResultInfo, SessionRecord, StatementRecord } from './session-types.js';
+import type { ResultInfo, SessionRecord, StatementRecord } from '../state/session-records.js';
 
 export interface Page<T> {
   readonly total: number;
