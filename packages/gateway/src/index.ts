@@ -20,3 +20,8 @@ export type { Fingerprints } from './sql/fingerprint.js';
 export { fingerprint } from './sql/fingerprint.js';
 export type { PreparedQuery, TenantNamespace } from './sql/tenant-query.js';
 export { prepareTenantQuery } from './sql/tenant-query.js';
+export type { GatewayState, OpenStateOptions, RedisStateOptions } from './state/gateway-state.js';
+export { openMemoryState, openRedisState, openState } from './state/gateway-state.js';
+export type { CancelHandler, ReplicaBus } from './state/replica-bus.js';
+export type { RollupLedger } from './state/rollup-ledger.js';
+export type { Page, SessionStore, UnfinishedStatement } from './state/session-store.js';
