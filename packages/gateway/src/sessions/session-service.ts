@@ -13,6 +13,7 @@ import { parseDuration } from '../config/duration.js';
 import type { Logger } from '../logging/logger.js';
 import { jsonValueEncoder } from '../query/encode-values.js';
 import type { QueryService, StartedQuery } from '../query/query-service.js';
+import type { ReplicaBus } from '../state/replica-bus.js';
 import {
   FINAL_STATEMENT_STATES,
   type ResultInfo,
@@ -20,8 +21,8 @@ import {
   type StatementOutput,
   type StatementRecord,
 } from '../state/session-records.js';
+import type { Page, SessionStore } from '../state/session-store.js';
 import { sparkType } from './livy-output.js';
-import type { Page, StateStore } from './state-store.js';
 
 export interface CreateSessionInput {
   readonly kind?: string | undefined;
@@ -34,7 +35,10 @@ export interface CreateSessionInput {
 }
 
 export interface SessionServiceOptions {
-  readonly store: StateStore;
+  /** Sessions, statements, logs and small results. */
+  readonly store: SessionStore;
+  /** Heartbeats, and cancels to the replica running a statement. */
+  readonly bus: ReplicaBus;
   readonly results: BlobStore;
   readonly queries: QueryService;
   readonly config: GatewayConfig;
@@ -113,7 +117,7 @@ export class SessionService {
   constructor(options: SessionServiceOptions) {
     this.#o = options;
     this.#slots = new TenantSlots(options.config.sessions.maxConcurrentStatementsPerTenant);
-    options.store.onCancel((sessionId, statementId) => this.#localCancel(sessionId, statementId));
+    options.bus.onCancel((sessionId, statementId) => this.#localCancel(sessionId, statementId));
   }
 
   get replicaId(): string {
@@ -122,7 +126,7 @@ export class SessionService {
 
   /** Starts heartbeats and the reaper, and ends the statements this replica was running before a restart. */
   async start(): Promise<void> {
-    const beat = (): void => void this.#o.store.heartbeat(this.#o.replicaId, REPLICA_TTL_MS).catch(() => undefined);
+    const beat = (): void => void this.#o.bus.heartbeat(this.#o.replicaId, REPLICA_TTL_MS).catch(() => undefined);
     beat();
     this.#timers.push(setInterval(beat, HEARTBEAT_MS));
     const reapMs = this.#o.config.sessions.reapIntervalSeconds * 1000;
@@ -297,12 +301,12 @@ export class SessionService {
   async cancel(tenant: string, sessionId: number, id: number): Promise<void> {
     const statement = await this.statement(tenant, sessionId, id);
     if (FINAL_STATEMENT_STATES.has(statement.state)) return;
-    if (statement.runner !== this.#o.replicaId && !(await this.#o.store.isAlive(statement.runner))) {
+    if (statement.runner !== this.#o.replicaId && !(await this.#o.bus.isAlive(statement.runner))) {
       await this.#finish(statement, 'cancelled', null, tenant);
       return;
     }
     if (statement.state === 'running') await this.#o.store.putStatement({ ...statement, state: 'cancelling' });
-    await this.#o.store.publishCancel(sessionId, id);
+    await this.#o.bus.publishCancel(sessionId, id);
   }
 
   /** A page of a statement's full result. */
@@ -348,7 +352,7 @@ export class SessionService {
     const isAlive = (runner: string): Promise<boolean> => {
       let answer = alive.get(runner);
       if (!answer) {
-        answer = this.#o.store.isAlive(runner);
+        answer = this.#o.bus.isAlive(runner);
         alive.set(runner, answer);
       }
       return answer;
@@ -412,7 +416,7 @@ export class SessionService {
   /** Cancels and forgets a session: running statements stop, its records and results go. */
   async #end(session: SessionRecord, state: 'killed' | 'dead'): Promise<void> {
     const unfinished = (await this.#o.store.unfinishedStatements()).filter((s) => s.sessionId === session.id);
-    for (const s of unfinished) await this.#o.store.publishCancel(session.id, s.id).catch(() => undefined);
+    for (const s of unfinished) await this.#o.bus.publishCancel(session.id, s.id).catch(() => undefined);
     this.#o.logger.info('sessions.ended', { tenant: session.tenant, session: session.id, state });
     await this.#o.store.deleteSession(session);
     await this.#o.results.deletePrefix(`${session.tenant}/${session.id}/`).catch(() => undefined);
