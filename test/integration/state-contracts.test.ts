@@ -5,8 +5,7 @@ import {
   describeRollupLedgerContract,
   describeSessionStoreContract,
 } from '@lakegate/gateway/state-contracts';
-import { Redis } from 'ioredis';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, inject, it } from 'vitest';
 import { freePort } from '../harness/services.js';
 
 const redisUrl = inject('redisUrl');
@@ -70,81 +69,4 @@ describeRollupLedgerContract(t, 'redis', {
     const state = await openUnreachable();
     return { subject: state.ledger, close: () => state.close() };
   },
-});
-
-/**
- * The key and channel names are stored data: a gateway must read what the version before it wrote. These are the
- * names literally, so a rename fails here rather than in a rolling upgrade.
- */
-t.describe('Redis state layout', () => {
-  it('keeps sessions, statements, logs, results, liveness, rollups and claims under the same keys', async () => {
-    const prefix = `layout-${randomUUID()}:`;
-    const state = await openFresh(prefix);
-    const raw = new Redis(redisUrl);
-    try {
-      const session = {
-        id: await state.sessions.nextSessionId(),
-        tenant: 'acme',
-        name: null,
-        proxyUser: null,
-        kind: 'sql',
-        engine: null,
-        conf: {},
-        ttl: null,
-        idleTimeout: '1h',
-        ttlMs: null,
-        idleTimeoutMs: 3_600_000,
-        state: 'idle',
-        createdAt: 1,
-        lastActivity: 1,
-      } as const;
-      expect(session.id).toBe(1);
-      expect(await raw.get(`${prefix}seq:session`)).toBe('1');
-      await state.sessions.putSession(session, 5000);
-      expect(JSON.parse((await raw.get(`${prefix}session:1`)) ?? 'null')).toEqual(session);
-      expect(await raw.zrange(`${prefix}sessions:acme`, 0, -1, 'WITHSCORES')).toEqual(['1', '1']);
-      expect(await raw.zrange(`${prefix}sessions:deadline`, 0, -1, 'WITHSCORES')).toEqual(['1', '5000']);
-
-      expect(await state.sessions.nextStatementId(1)).toBe(0);
-      expect(await raw.get(`${prefix}stmt-seq:1`)).toBe('1');
-      const statement = {
-        sessionId: 1,
-        id: 0,
-        code: 'SELECT 1',
-        state: 'running',
-        output: null,
-        progress: 0,
-        started: 2,
-        completed: 0,
-        submitted: 1,
-        runner: 'replica-a',
-        result: null,
-      } as const;
-      await state.sessions.putStatement(statement);
-      expect(JSON.parse((await raw.get(`${prefix}stmt:1:0`)) ?? 'null')).toEqual(statement);
-      expect(await raw.zrange(`${prefix}stmts:1`, 0, -1)).toEqual(['0']);
-      expect(await raw.hgetall(`${prefix}unfinished`)).toEqual({ '1:0': 'replica-a' });
-      expect(await raw.smembers(`${prefix}running:1`)).toEqual(['0']);
-
-      await state.sessions.appendLog(1, ['one', 'two']);
-      expect(await raw.lrange(`${prefix}log:1`, 0, -1)).toEqual(['one', 'two']);
-      await state.sessions.putResultPages(1, 0, ['[[1]]', '[[2]]']);
-      expect(await raw.lrange(`${prefix}result:1:0`, 0, -1)).toEqual(['[[1]]', '[[2]]']);
-
-      await state.bus.heartbeat('replica-a', 60_000);
-      expect(Number(await raw.get(`${prefix}replica:replica-a`))).toBeGreaterThan(0);
-      const heard: string[] = [];
-      state.bus.onCancel((sessionId, statementId) => heard.push(`${sessionId}/${statementId}`));
-      await raw.publish(`${prefix}cancel`, JSON.stringify({ sessionId: 1, statementId: 0 }));
-      await expect.poll(() => heard).toEqual(['1/0']);
-
-      await state.ledger.putRollupInterval('acme/traffic_5m', 300_000, '{"state":"done"}');
-      expect(await raw.hgetall(`${prefix}rollup:acme/traffic_5m`)).toEqual({ '300000': '{"state":"done"}' });
-      await state.ledger.claimRollupInterval('acme/traffic_5m', 300_000, 'replica-a', 60_000);
-      expect(await raw.get(`${prefix}rollup-claim:acme/traffic_5m:300000`)).toBe('replica-a');
-    } finally {
-      raw.disconnect();
-      await state.close();
-    }
-  });
 });

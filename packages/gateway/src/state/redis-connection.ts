@@ -69,16 +69,27 @@ export class RedisConnection {
   subscribe(channel: string, onMessage: (message: string) => void): void {
     this.#channels.set(channel, onMessage);
     this.#subscriber ??= this.#openSubscriber();
-    this.#subscriber.subscribe(channel).then(
-      () => this.#subscribed.add(channel),
-      () => undefined,
-    );
+    if (this.#subscriber.status === 'ready') this.#subscribeAll(this.#subscriber);
   }
 
   #openSubscriber(): Redis {
     const subscriber = this.#track(new Redis(this.#options.url, SUBSCRIBER_OPTIONS), 'subscriber');
     subscriber.on('message', (channel: string, message: string) => this.#channels.get(channel)?.(message));
+    // Subscribes on every (re)connection: a SUBSCRIBE that failed while Redis was away is never retried by the
+    // client, and a replica that started before Redis would otherwise never hear a cancel.
+    subscriber.on('ready', () => this.#subscribeAll(subscriber));
     return subscriber;
+  }
+
+  #subscribeAll(subscriber: Redis): void {
+    const channels = [...this.#channels.keys()];
+    if (channels.length === 0) return;
+    subscriber.subscribe(...channels).then(
+      () => {
+        for (const channel of channels) this.#subscribed.add(channel);
+      },
+      () => undefined,
+    );
   }
 
   /**
