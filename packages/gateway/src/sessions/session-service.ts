@@ -101,7 +101,7 @@ class TenantSlots {
 }
 
 /**
- * Livy-style sessions and statements. All state is in the state store, so any replica answers for any session;
+ * Livy-style sessions and statements. All state is in the session store, so any replica answers for any session;
  * a statement runs on the replica that accepted it, one at a time per session and in order, and a cancel sent to
  * any replica reaches the one running it. A replica that dies leaves its statements to the others, who end them
  * as `error` once its heartbeat stops; one that restarts ends its own at once.
@@ -147,7 +147,7 @@ export class SessionService {
     return counts;
   }
 
-  /** Open sessions of a tenant, across replicas (from the state store). */
+  /** Open sessions of a tenant, across replicas (from the session store). */
   async countSessions(tenant: string): Promise<number> {
     return this.#o.store.countSessions(tenant);
   }
