@@ -7,9 +7,9 @@ import { duckdbEngineFactory } from '@lakegate/engine-duckdb';
 import { LocalAggEngine } from '@lakegate/engine-local-agg';
 import {
   createLogger,
-  createRedisStateStore,
   EngineRegistry,
   type IntervalRecord,
+  openRedisState,
   parseConfig,
   planEngines,
   RollupService,
@@ -399,14 +399,14 @@ describe.skipIf(!findRedisServer())('backfilling a two-hour gap while new interv
       deps: { storage },
       limits: { maxConcurrent: 4, maxQueued: 16 },
     });
-    const store = createRedisStateStore({ url: redis.url, prefix: 'gap:', graceMs: 60_000, logger: silentLogger });
-    await store.ready(3000);
+    const state = openRedisState({ url: redis.url, prefix: 'gap:', logger: silentLogger });
+    await state.ready(3000);
     const engine = new LocalAggEngine({ threads: 2, inlineBytes: 1024, rangeBytes: 1024 * 1024 });
     let now = t0 + FIVE_MINUTES;
     const service = new RollupService({
       config,
       storage,
-      store,
+      ledger: state.ledger,
       engines,
       engine,
       sink: createBlobStore(config.rollups.location, () => storage.s3Client()),
@@ -415,7 +415,7 @@ describe.skipIf(!findRedisServer())('backfilling a two-hour gap while new interv
       clock: () => now,
     });
     const records = async () => {
-      const raw = await store.rollupIntervals('acme/traffic_5m');
+      const raw = await state.ledger.rollupIntervals('acme/traffic_5m');
       return new Map([...raw].map(([start, text]) => [start, JSON.parse(text) as IntervalRecord]));
     };
     try {
@@ -463,7 +463,7 @@ describe.skipIf(!findRedisServer())('backfilling a two-hour gap while new interv
       await engine.close();
       await engines.close();
       await storage.close();
-      await store.close();
+      await state.close();
     }
   }, 120_000);
 });

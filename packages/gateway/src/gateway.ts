@@ -16,9 +16,8 @@ import { GatewayMetrics } from './observability/metrics.js';
 import { Tracing } from './observability/tracing.js';
 import { QueryLifecycle } from './query/query-lifecycle.js';
 import { RollupService } from './rollups/rollup-service.js';
-import { createMemoryStateStore } from './sessions/memory-state-store.js';
-import { createRedisStateStore } from './sessions/redis-state-store.js';
 import { defaultReplicaId, SessionService } from './sessions/session-service.js';
+import { openState } from './state/gateway-state.js';
 import { TrinoQueryRegistry } from './trino/trino-query.js';
 import { trinoType } from './trino/trino-types.js';
 
@@ -111,21 +110,14 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const stateLogger = logger.child({ component: 'state' });
   // The replica id needs the port, known only once listening: the services are created now, started below.
   let replicaId = config.state.replicaId ?? '';
-  const store = config.state.redisUrl
-    ? createRedisStateStore({
-        url: config.state.redisUrl,
-        prefix: config.state.keyPrefix,
-        graceMs: 86_400_000,
-        logger: stateLogger,
-      })
-    : createMemoryStateStore();
+  const state = openState(config.state, { logger: stateLogger });
   const results = createBlobStore(config.state.resultsLocation, () => storage.s3Client());
   // Rollups compute on their own worker threads, so that dashboards never wait behind an interval.
   const rollupEngine = new LocalAggEngine({ threads: 2, inlineBytes: 4 * 1024 * 1024, rangeBytes: 16 * 1024 * 1024 });
   const rollups = new RollupService({
     config,
     storage,
-    store,
+    ledger: state.ledger,
     engines,
     engine: rollupEngine,
     sink: createBlobStore(config.rollups.location, () => storage.s3Client()),
@@ -143,7 +135,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     typeName: (type) => trinoType(type).type,
   });
   const sessions = new SessionService({
-    store,
+    store: state.sessions,
+    bus: state.bus,
     results,
     queries,
     config,
@@ -176,7 +169,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const { port } = server.address() as AddressInfo;
   replicaId ||= defaultReplicaId(port);
   // Give Redis a moment so the first requests find it; start regardless (session calls answer 503 until it is up).
-  await store.ready(3000);
+  await state.ready(3000);
   await sessions.start();
   rollups.start();
   const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
@@ -199,7 +192,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         if ('closeAllConnections' in server) server.closeAllConnections();
         await stopped;
         await storage.close();
-        await store.close();
+        await state.close();
         await metrics.close();
         await tracing.close();
       })();

@@ -16,10 +16,12 @@ export type { ResultFormat, ResultStats, ResultSummary, WriteOptions } from './q
 export { negotiateFormat, writeResult } from './query/result-writer.js';
 export type { IntervalAudit, IntervalRecord, RollupServiceOptions } from './rollups/rollup-service.js';
 export { RollupService } from './rollups/rollup-service.js';
-export { createMemoryStateStore } from './sessions/memory-state-store.js';
-export { createRedisStateStore } from './sessions/redis-state-store.js';
-export type { StateStore } from './sessions/state-store.js';
 export type { Fingerprints } from './sql/fingerprint.js';
 export { fingerprint } from './sql/fingerprint.js';
 export type { PreparedQuery, TenantNamespace } from './sql/tenant-query.js';
 export { prepareTenantQuery } from './sql/tenant-query.js';
+export type { GatewayState, OpenStateOptions, RedisStateOptions } from './state/gateway-state.js';
+export { openMemoryState, openRedisState, openState } from './state/gateway-state.js';
+export type { CancelHandler, ReplicaBus } from './state/replica-bus.js';
+export type { RollupLedger } from './state/rollup-ledger.js';
+export type { Page, SessionStore, UnfinishedStatement } from './state/session-store.js';

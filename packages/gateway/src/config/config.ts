@@ -4,7 +4,7 @@ import type { DatasetFormat } from '@lakegate/engine-api';
 import { type RollupDefinition, rollupProblems } from '@lakegate/engine-local-agg';
 import { type Location, parseLocation } from '@lakegate/storage';
 import { z } from 'zod';
-import { parseDuration } from '../sessions/duration.js';
+import { parseDuration } from './duration.js';
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const TENANT_ID = /^[a-z0-9][a-z0-9_-]{0,62}$/;
@@ -118,7 +118,7 @@ const fileSchema = z.strictObject({
       outputRows: z.number().int().min(0).default(1000),
       /** Rows kept per statement at most. */
       maxResultRows: z.number().int().positive().default(1_000_000),
-      /** Results up to this size stay in the state store; larger ones go to `state.resultsLocation`. */
+      /** Results up to this size stay in the session store; larger ones go to `state.resultsLocation`. */
       smallResultBytes: z.number().int().positive().default(1_048_576),
       /** How often each replica looks for expired sessions and for statements of stopped replicas. */
       reapIntervalSeconds: z.number().positive().default(5),

@@ -159,7 +159,7 @@ export class GatewayMetrics {
 
   /**
    * Session figures, known once the session service exists: statements waiting and running on this replica, and
-   * open sessions per tenant from the state store (left out of a scrape while the store is unreachable).
+   * open sessions per tenant from the session store (left out of a scrape while the store is unreachable).
    */
   watchSessions(sessions: {
     localStatements(): Record<string, { waiting: number; running: number }>;

@@ -26,8 +26,8 @@ import type { BlobStore, Storage } from '@lakegate/storage';
 import type { GatewayConfig, RollupConfig } from '../config/config.js';
 import type { EngineRegistry } from '../engines/engine-registry.js';
 import type { Logger } from '../logging/logger.js';
-import type { StateStore } from '../sessions/state-store.js';
 import { quoteIdentifier } from '../sql/sql-lexer.js';
+import type { RollupLedger } from '../state/rollup-ledger.js';
 
 export type IntervalState = 'pending' | 'running' | 'done' | 'failed';
 
@@ -40,7 +40,7 @@ export interface IntervalAudit {
   readonly ok: boolean;
 }
 
-/** What the state store keeps per interval of a rollup. */
+/** What the rollup ledger keeps per interval of a rollup. */
 export interface IntervalRecord {
   readonly start: number;
   readonly state: IntervalState;
@@ -81,7 +81,8 @@ interface RollupContext {
 export interface RollupServiceOptions {
   readonly config: GatewayConfig;
   readonly storage: Storage;
-  readonly store: StateStore;
+  /** Interval records, and claims so that one replica computes each interval. */
+  readonly ledger: RollupLedger;
   readonly engines: EngineRegistry;
   /** The engine whose worker threads compute intervals (a dedicated one, so dashboards never wait behind it). */
   readonly engine: LocalAggEngine;
@@ -123,7 +124,7 @@ const overlaps = (range: { min: number; max: number } | null | undefined, startM
 /**
  * The rollup orchestrator. Every tick, per rollup context (active tenants first): computes the newest complete
  * intervals, then fills holes (missed intervals) newest first, a few per tick, so fresh data never waits behind a
- * backfill. Each interval is claimed in the state store (one replica computes it), recorded as running, computed in
+ * backfill. Each interval is claimed in the rollup ledger (one replica computes it), recorded as running, computed in
  * one pass over the source files that overlap it, written to the sink under a fixed name (so a recomputation after
  * a crash replaces, never adds), recorded as done, and audited against DuckDB's count of the raw rows.
  */
@@ -229,7 +230,7 @@ export class RollupService {
   }
 
   async #records(tenant: string, name: string): Promise<Map<number, IntervalRecord>> {
-    const raw = await this.#options.store.rollupIntervals(rollupKey(tenant, name));
+    const raw = await this.#options.ledger.rollupIntervals(rollupKey(tenant, name));
     return new Map([...raw].map(([start, text]) => [start, JSON.parse(text) as IntervalRecord]));
   }
 
@@ -387,7 +388,7 @@ export class RollupService {
   async #putRecords(context: RollupContext, record: IntervalRecord): Promise<void> {
     await Promise.all(
       context.rollups.map((r) =>
-        this.#options.store.putRollupInterval(
+        this.#options.ledger.putRollupInterval(
           rollupKey(context.tenant, r.name),
           record.start,
           JSON.stringify({ ...record, definition: definitionOf(r) }),
@@ -398,13 +399,13 @@ export class RollupService {
 
   /** Computes one interval of every rollup of the context; returns false when another replica holds it. */
   async #compute(context: RollupContext, start: number, previous: IntervalRecord | undefined): Promise<boolean> {
-    const { store, storage, sink, logger } = this.#options;
+    const { ledger, storage, sink, logger } = this.#options;
     const owner = this.#options.replicaId();
     const claimKey = `${context.tenant}/${context.source}@${context.intervalMs}`;
     const ttl = this.#options.config.rollups.claimTtlSeconds * 1000;
-    if (!(await store.claimRollupInterval(claimKey, start, owner, ttl))) return false;
+    if (!(await ledger.claimRollupInterval(claimKey, start, owner, ttl))) return false;
     const renew = setInterval(() => {
-      void store.claimRollupInterval(claimKey, start, owner, ttl).catch(() => undefined);
+      void ledger.claimRollupInterval(claimKey, start, owner, ttl).catch(() => undefined);
     }, ttl / 3);
     renew.unref();
     const startedAt = this.#clock();
@@ -489,7 +490,7 @@ export class RollupService {
     } finally {
       clearInterval(renew);
       lease?.release();
-      await store.releaseRollupInterval(claimKey, start, owner).catch(() => undefined);
+      await ledger.releaseRollupInterval(claimKey, start, owner).catch(() => undefined);
     }
   }
 
@@ -551,7 +552,7 @@ export class RollupService {
       // Only onto the computation audited: a backfill or recomputation in between keeps its own record.
       const current = (await this.#records(context.tenant, rollup.name)).get(start);
       if (current?.state === 'done' && current.finishedAt === record.finishedAt)
-        await this.#options.store.putRollupInterval(
+        await this.#options.ledger.putRollupInterval(
           rollupKey(context.tenant, rollup.name),
           start,
           JSON.stringify({ ...current, audit }),
@@ -731,7 +732,7 @@ export class RollupService {
     try {
       return await this.#tryAnswer(tenant, sql, snapshot, maxRows);
     } catch (error) {
-      // The raw data can still answer: a rollup that cannot be read (state store away, file missing) steps aside.
+      // The raw data can still answer: a rollup that cannot be read (state unreachable, file missing) steps aside.
       this.#options.logger.warn('rollups.answer_failed', { tenant, error: (error as Error).message });
       return undefined;
     }

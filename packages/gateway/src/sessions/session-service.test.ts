@@ -7,10 +7,11 @@ import { ManagedEngine } from '../engines/managed-engine.js';
 import { storageOptions } from '../gateway.js';
 import { silentLogger } from '../logging/logger.js';
 import { QueryLifecycle } from '../query/query-lifecycle.js';
-import { createMemoryStateStore } from './memory-state-store.js';
+import { MemoryReplicaBus } from '../state/memory-replica-bus.js';
+import { MemorySessionStore } from '../state/memory-session-store.js';
 import { SessionService } from './session-service.js';
 
-async function service(replicaId: string, store = createMemoryStateStore()) {
+async function service(replicaId: string, store = new MemorySessionStore(), bus = new MemoryReplicaBus()) {
   const config = parseConfig({ tenants: { acme: { apiKeys: ['acme-key-1'], datasets: {} } } }, { baseDir: '/tmp' });
   const storage = await createStorage(storageOptions(config));
   const engines = EngineRegistry.of([
@@ -19,8 +20,10 @@ async function service(replicaId: string, store = createMemoryStateStore()) {
   const queries = new QueryLifecycle({ config, storage, engines, typeName: (type) => type.sqlType });
   return {
     store,
+    bus,
     sessions: new SessionService({
       store,
+      bus,
       results: createFileBlobStore('/tmp/lakegate-unused'),
       queries,
       config,
@@ -32,7 +35,7 @@ async function service(replicaId: string, store = createMemoryStateStore()) {
 
 describe('session service reaping', () => {
   it('ends statements whose replica stopped, once its heartbeat is gone, and leaves live replicas alone', async () => {
-    const { store, sessions } = await service('survivor');
+    const { store, bus, sessions } = await service('survivor');
     const session = await sessions.create('acme', { kind: 'sql' });
     const base = {
       sessionId: session.id,
@@ -46,7 +49,7 @@ describe('session service reaping', () => {
     };
     await store.putStatement({ ...base, id: 0, state: 'running', runner: 'ghost' });
     await store.putStatement({ ...base, id: 1, state: 'running', runner: 'alive' });
-    await store.heartbeat('alive', 60_000);
+    await bus.heartbeat('alive', 60_000);
     await sessions.reap();
     expect(await store.getStatement(session.id, 0)).toMatchObject({
       state: 'error',
@@ -59,7 +62,7 @@ describe('session service reaping', () => {
   });
 
   it('ends sessions past their TTL even while busy, and idle ones past their idle timeout', async () => {
-    const { store, sessions } = await service('me');
+    const { store, bus, sessions } = await service('me');
     const ttl = await sessions.create('acme', { kind: 'sql', ttl: '1s', idleTimeout: '1h' });
     const idle = await sessions.create('acme', { kind: 'sql', idleTimeout: '2s' });
     const busy = await sessions.create('acme', { kind: 'sql', idleTimeout: '2s' });
@@ -76,7 +79,7 @@ describe('session service reaping', () => {
       runner: 'other',
       result: null,
     });
-    await store.heartbeat('other', 60_000);
+    await bus.heartbeat('other', 60_000);
     await sessions.reap(Date.now() + 1500);
     expect(await store.getSession(ttl.id)).toBeUndefined();
     expect(await store.getSession(idle.id)).toBeDefined();

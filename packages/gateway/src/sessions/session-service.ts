@@ -2,21 +2,22 @@ import { hostname } from 'node:os';
 import { type ColumnType, isLakegateError, LakegateError, type Schema, Slots } from '@lakegate/engine-api';
 import type { BlobStore } from '@lakegate/storage';
 import type { GatewayConfig } from '../config/config.js';
+import { parseDuration } from '../config/duration.js';
 import { presentError } from '../errors/error-presenter.js';
 import type { Logger } from '../logging/logger.js';
 import { jsonValueEncoder } from '../query/encode-values.js';
 import type { ActiveQuery, QueryEnd, QueryInput, QueryLifecycle } from '../query/query-lifecycle.js';
 import { RowReader } from '../query/row-reader.js';
-import { parseDuration } from './duration.js';
-import { sparkType } from './livy-output.js';
+import type { ReplicaBus } from '../state/replica-bus.js';
 import {
   FINAL_STATEMENT_STATES,
   type ResultInfo,
   type SessionRecord,
   type StatementOutput,
   type StatementRecord,
-} from './session-types.js';
-import type { Page, StateStore } from './state-store.js';
+} from '../state/session-records.js';
+import type { Page, SessionStore } from '../state/session-store.js';
+import { sparkType } from './livy-output.js';
 
 export interface CreateSessionInput {
   readonly kind?: string | undefined;
@@ -29,7 +30,10 @@ export interface CreateSessionInput {
 }
 
 export interface SessionServiceOptions {
-  readonly store: StateStore;
+  /** Sessions, statements, logs and small results. */
+  readonly store: SessionStore;
+  /** Heartbeats, and cancels to the replica running a statement. */
+  readonly bus: ReplicaBus;
   readonly results: BlobStore;
   readonly queries: QueryLifecycle;
   readonly config: GatewayConfig;
@@ -92,7 +96,7 @@ class TenantSlots {
 }
 
 /**
- * Livy-style sessions and statements. All state is in the state store, so any replica answers for any session;
+ * Livy-style sessions and statements. All state is in the session store, so any replica answers for any session;
  * a statement runs on the replica that accepted it, one at a time per session and in order, and a cancel sent to
  * any replica reaches the one running it. A replica that dies leaves its statements to the others, who end them
  * as `error` once its heartbeat stops; one that restarts ends its own at once.
@@ -108,7 +112,7 @@ export class SessionService {
   constructor(options: SessionServiceOptions) {
     this.#o = options;
     this.#slots = new TenantSlots(options.config.sessions.maxConcurrentStatementsPerTenant);
-    options.store.onCancel((sessionId, statementId) => this.#localCancel(sessionId, statementId));
+    options.bus.onCancel((sessionId, statementId) => this.#localCancel(sessionId, statementId));
   }
 
   get replicaId(): string {
@@ -117,7 +121,7 @@ export class SessionService {
 
   /** Starts heartbeats and the reaper, and ends the statements this replica was running before a restart. */
   async start(): Promise<void> {
-    const beat = (): void => void this.#o.store.heartbeat(this.#o.replicaId, REPLICA_TTL_MS).catch(() => undefined);
+    const beat = (): void => void this.#o.bus.heartbeat(this.#o.replicaId, REPLICA_TTL_MS).catch(() => undefined);
     beat();
     this.#timers.push(setInterval(beat, HEARTBEAT_MS));
     const reapMs = this.#o.config.sessions.reapIntervalSeconds * 1000;
@@ -138,7 +142,7 @@ export class SessionService {
     return counts;
   }
 
-  /** Open sessions of a tenant, across replicas (from the state store). */
+  /** Open sessions of a tenant, across replicas (from the session store). */
   async countSessions(tenant: string): Promise<number> {
     return this.#o.store.countSessions(tenant);
   }
@@ -292,12 +296,12 @@ export class SessionService {
   async cancel(tenant: string, sessionId: number, id: number): Promise<void> {
     const statement = await this.statement(tenant, sessionId, id);
     if (FINAL_STATEMENT_STATES.has(statement.state)) return;
-    if (statement.runner !== this.#o.replicaId && !(await this.#o.store.isAlive(statement.runner))) {
+    if (statement.runner !== this.#o.replicaId && !(await this.#o.bus.isAlive(statement.runner))) {
       await this.#finish(statement, 'cancelled', null, tenant);
       return;
     }
     if (statement.state === 'running') await this.#o.store.putStatement({ ...statement, state: 'cancelling' });
-    await this.#o.store.publishCancel(sessionId, id);
+    await this.#o.bus.publishCancel(sessionId, id);
   }
 
   /** A page of a statement's full result. */
@@ -343,7 +347,7 @@ export class SessionService {
     const isAlive = (runner: string): Promise<boolean> => {
       let answer = alive.get(runner);
       if (!answer) {
-        answer = this.#o.store.isAlive(runner);
+        answer = this.#o.bus.isAlive(runner);
         alive.set(runner, answer);
       }
       return answer;
@@ -407,7 +411,7 @@ export class SessionService {
   /** Cancels and forgets a session: running statements stop, its records and results go. */
   async #end(session: SessionRecord, state: 'killed' | 'dead'): Promise<void> {
     const unfinished = (await this.#o.store.unfinishedStatements()).filter((s) => s.sessionId === session.id);
-    for (const s of unfinished) await this.#o.store.publishCancel(session.id, s.id).catch(() => undefined);
+    for (const s of unfinished) await this.#o.bus.publishCancel(session.id, s.id).catch(() => undefined);
     this.#o.logger.info('sessions.ended', { tenant: session.tenant, session: session.id, state });
     await this.#o.store.deleteSession(session);
     await this.#o.results.deletePrefix(`${session.tenant}/${session.id}/`).catch(() => undefined);

@@ -5,8 +5,8 @@ import type { GatewayEnv } from '../app-env.js';
 import { describeIssues, readJsonBody } from '../http/json-body.js';
 import { quoteCsv } from '../query/encode-values.js';
 import { CONTENT_TYPES, negotiateFormat } from '../query/result-writer.js';
+import type { SessionRecord, StatementRecord } from '../state/session-records.js';
 import type { SessionService } from './session-service.js';
-import type { SessionRecord, StatementRecord } from './session-types.js';
 
 const LOG_LINES_IN_SESSION = 10;
 

@@ -69,7 +69,7 @@ export interface ResultInfo {
   readonly rows: number;
   readonly truncated: boolean;
   readonly columns: readonly { readonly name: string; readonly type: string; readonly kind: string }[];
-  /** `state`: the state store holds the pages; `object`: the result store does. */
+  /** `state`: the session store holds the pages; `object`: the result store does. */
   readonly storage: 'state' | 'object';
   readonly pageRows: number;
 }

@@ -1,0 +1,32 @@
+import type { RollupLedger } from './rollup-ledger.js';
+
+const claimKey = (rollup: string, start: number): string => `${rollup}@${start}`;
+
+/** Rollup interval records and claims in this process's memory: the default without Redis. */
+export class MemoryRollupLedger implements RollupLedger {
+  readonly #intervals = new Map<string, Map<number, string>>();
+  readonly #claims = new Map<string, { owner: string; until: number }>();
+
+  async rollupIntervals(rollup: string): Promise<Map<number, string>> {
+    return new Map(this.#intervals.get(rollup) ?? []);
+  }
+
+  async putRollupInterval(rollup: string, start: number, record: string): Promise<void> {
+    const intervals = this.#intervals.get(rollup) ?? new Map<number, string>();
+    intervals.set(start, record);
+    this.#intervals.set(rollup, intervals);
+  }
+
+  async claimRollupInterval(rollup: string, start: number, owner: string, ttlMs: number): Promise<boolean> {
+    const key = claimKey(rollup, start);
+    const held = this.#claims.get(key);
+    if (held && held.owner !== owner && held.until > Date.now()) return false;
+    this.#claims.set(key, { owner, until: Date.now() + ttlMs });
+    return true;
+  }
+
+  async releaseRollupInterval(rollup: string, start: number, owner: string): Promise<void> {
+    const key = claimKey(rollup, start);
+    if (this.#claims.get(key)?.owner === owner) this.#claims.delete(key);
+  }
+}

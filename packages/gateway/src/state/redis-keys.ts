@@ -1,0 +1,26 @@
+/**
+ * Every Redis key and channel of the gateway's state, under one prefix. These names are stored data: a gateway
+ * reads what an earlier version wrote, so a name here changes only with a migration.
+ */
+export function redisKeys(prefix: string) {
+  const p = prefix;
+  return {
+    sessionSeq: `${p}seq:session`,
+    session: (id: number) => `${p}session:${id}`,
+    tenantSessions: (tenant: string) => `${p}sessions:${tenant}`,
+    deadlines: `${p}sessions:deadline`,
+    statementSeq: (sid: number) => `${p}stmt-seq:${sid}`,
+    statement: (sid: number, id: number) => `${p}stmt:${sid}:${id}`,
+    statements: (sid: number) => `${p}stmts:${sid}`,
+    unfinished: `${p}unfinished`,
+    running: (sid: number) => `${p}running:${sid}`,
+    log: (sid: number) => `${p}log:${sid}`,
+    result: (sid: number, id: number) => `${p}result:${sid}:${id}`,
+    replica: (id: string) => `${p}replica:${id}`,
+    cancel: `${p}cancel`,
+    rollup: (rollup: string) => `${p}rollup:${rollup}`,
+    rollupClaim: (rollup: string, start: number) => `${p}rollup-claim:${rollup}:${start}`,
+  } as const;
+}
+
+export type RedisKeys = ReturnType<typeof redisKeys>;

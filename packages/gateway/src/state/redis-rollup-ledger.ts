@@ -1,0 +1,44 @@
+import type { RedisConnection } from './redis-connection.js';
+import type { RollupLedger } from './rollup-ledger.js';
+
+/** Takes the claim if free, or renews it if it is the owner's: one script, so two replicas never both hold it. */
+const CLAIM_SCRIPT =
+  "if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end " +
+  "if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('pexpire', KEYS[1], ARGV[2]) return 1 end return 0";
+
+/** Deletes the claim only if it is the owner's: a lapsed claim another replica has taken since stays theirs. */
+const RELEASE_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0";
+
+/** The rollup ledger in Redis: a hash of interval records per rollup, and a key with a TTL per claim. */
+export class RedisRollupLedger implements RollupLedger {
+  readonly #connection: RedisConnection;
+
+  constructor(connection: RedisConnection) {
+    this.#connection = connection;
+  }
+
+  rollupIntervals(rollup: string): Promise<Map<number, string>> {
+    return this.#connection.run(async (redis) => {
+      const all = await redis.hgetall(this.#connection.keys.rollup(rollup));
+      return new Map(Object.entries(all).map(([start, record]) => [Number(start), record]));
+    });
+  }
+
+  putRollupInterval(rollup: string, start: number, record: string): Promise<void> {
+    return this.#connection.run(async (redis) => {
+      await redis.hset(this.#connection.keys.rollup(rollup), String(start), record);
+    });
+  }
+
+  claimRollupInterval(rollup: string, start: number, owner: string, ttlMs: number): Promise<boolean> {
+    const key = this.#connection.keys.rollupClaim(rollup, start);
+    return this.#connection.run(async (redis) => (await redis.eval(CLAIM_SCRIPT, 1, key, owner, String(ttlMs))) === 1);
+  }
+
+  releaseRollupInterval(rollup: string, start: number, owner: string): Promise<void> {
+    const key = this.#connection.keys.rollupClaim(rollup, start);
+    return this.#connection.run(async (redis) => {
+      await redis.eval(RELEASE_SCRIPT, 1, key, owner);
+    });
+  }
+}

@@ -1,0 +1,200 @@
+import type { RedisConnection } from './redis-connection.js';
+import type { RedisKeys } from './redis-keys.js';
+import { FINAL_STATEMENT_STATES, type SessionRecord, type StatementRecord } from './session-records.js';
+import type { Page, SessionStore, UnfinishedStatement } from './session-store.js';
+
+export interface RedisSessionStoreOptions {
+  /**
+   * How long Redis keeps a session's keys past its deadline: a backstop, should every replica be down to reap it.
+   * A deleted or reaped session's keys go at once.
+   */
+  readonly graceMs: number;
+}
+
+/** Statements and results of a session whose key has no TTL (or is gone) live at least this long. */
+const MIN_TTL_MS = 60_000;
+
+/** The inclusive end of a Redis range for a page, or none for an empty page (-1 would mean "to the last"). */
+const lastIndex = (from: number, size: number): number | undefined => (size > 0 ? from + size - 1 : undefined);
+
+const parse = <T>(json: string | null): T | undefined => (json === null ? undefined : (JSON.parse(json) as T));
+
+const parseAll = <T>(records: readonly (string | null)[]): T[] =>
+  records.flatMap((r) => (r === null ? [] : [JSON.parse(r) as T]));
+
+/**
+ * Sessions in Redis. A session's keys expire with it (plus the grace period), so nothing outlives it for long even
+ * if no replica reaps it; the unfinished statements of every session are one hash, so a replica finds the
+ * statements of a dead one with one command.
+ */
+export class RedisSessionStore implements SessionStore {
+  readonly #connection: RedisConnection;
+  readonly #k: RedisKeys;
+  readonly #graceMs: number;
+
+  constructor(connection: RedisConnection, options: RedisSessionStoreOptions) {
+    this.#connection = connection;
+    this.#k = connection.keys;
+    this.#graceMs = options.graceMs;
+  }
+
+  /** The keys that live as long as the session: the session first, then those that `putSession` extends. */
+  #sessionKeys(sid: number): string[] {
+    const k = this.#k;
+    return [k.session(sid), k.statementSeq(sid), k.statements(sid), k.log(sid), k.running(sid)];
+  }
+
+  nextSessionId(): Promise<number> {
+    return this.#connection.run((redis) => redis.incr(this.#k.sessionSeq));
+  }
+
+  putSession(session: SessionRecord, expiresAt: number): Promise<void> {
+    return this.#connection.run(async (redis) => {
+      const ttl = Math.max(1000, expiresAt - Date.now() + this.#graceMs);
+      const multi = redis.multi();
+      multi.set(this.#k.session(session.id), JSON.stringify(session), 'PX', ttl);
+      multi.zadd(this.#k.tenantSessions(session.tenant), session.id, String(session.id));
+      multi.zadd(this.#k.deadlines, expiresAt, String(session.id));
+      for (const key of this.#sessionKeys(session.id).slice(1)) multi.pexpire(key, ttl);
+      await multi.exec();
+    });
+  }
+
+  getSession(id: number): Promise<SessionRecord | undefined> {
+    return this.#connection.run(async (redis) => parse<SessionRecord>(await redis.get(this.#k.session(id))));
+  }
+
+  deleteSession(session: SessionRecord): Promise<void> {
+    return this.#connection.run(async (redis) => {
+      const k = this.#k;
+      const ids = (await redis.zrange(k.statements(session.id), 0, -1)).map(Number);
+      const multi = redis.multi();
+      multi.del(
+        ...this.#sessionKeys(session.id),
+        ...ids.flatMap((id) => [k.statement(session.id, id), k.result(session.id, id)]),
+      );
+      multi.zrem(k.tenantSessions(session.tenant), String(session.id));
+      multi.zrem(k.deadlines, String(session.id));
+      for (const id of ids) multi.hdel(k.unfinished, `${session.id}:${id}`);
+      await multi.exec();
+    });
+  }
+
+  listSessions(tenant: string, from: number, size: number): Promise<Page<SessionRecord>> {
+    return this.#connection.run(async (redis) => {
+      const key = this.#k.tenantSessions(tenant);
+      const total = await redis.zcard(key);
+      const end = lastIndex(from, size);
+      const ids = end === undefined ? [] : await redis.zrange(key, from, end);
+      const records = ids.length === 0 ? [] : await redis.mget(ids.map((id) => this.#k.session(Number(id))));
+      return { total, items: parseAll<SessionRecord>(records) };
+    });
+  }
+
+  countSessions(tenant: string): Promise<number> {
+    return this.#connection.run((redis) => redis.zcard(this.#k.tenantSessions(tenant)));
+  }
+
+  expiredSessions(now: number): Promise<number[]> {
+    return this.#connection.run(async (redis) =>
+      (await redis.zrangebyscore(this.#k.deadlines, '-inf', now)).map(Number),
+    );
+  }
+
+  nextStatementId(sessionId: number): Promise<number> {
+    return this.#connection.run(async (redis) => (await redis.incr(this.#k.statementSeq(sessionId))) - 1);
+  }
+
+  putStatement(statement: StatementRecord): Promise<void> {
+    return this.#connection.run(async (redis) => {
+      const k = this.#k;
+      const { sessionId, id } = statement;
+      const ttl = Math.max(await redis.pttl(k.session(sessionId)), MIN_TTL_MS);
+      const multi = redis.multi();
+      multi.set(k.statement(sessionId, id), JSON.stringify(statement), 'PX', ttl);
+      multi.zadd(k.statements(sessionId), id, String(id));
+      const field = `${sessionId}:${id}`;
+      if (FINAL_STATEMENT_STATES.has(statement.state)) multi.hdel(k.unfinished, field);
+      else multi.hset(k.unfinished, field, statement.runner);
+      if (statement.state === 'running' || statement.state === 'cancelling') {
+        multi.sadd(k.running(sessionId), String(id));
+        multi.pexpire(k.running(sessionId), ttl);
+      } else {
+        multi.srem(k.running(sessionId), String(id));
+      }
+      await multi.exec();
+    });
+  }
+
+  getStatement(sessionId: number, id: number): Promise<StatementRecord | undefined> {
+    return this.#connection.run(async (redis) =>
+      parse<StatementRecord>(await redis.get(this.#k.statement(sessionId, id))),
+    );
+  }
+
+  listStatements(sessionId: number, from: number, size: number): Promise<Page<StatementRecord>> {
+    return this.#connection.run(async (redis) => {
+      const key = this.#k.statements(sessionId);
+      const total = await redis.zcard(key);
+      const end = lastIndex(from, size);
+      const ids = end === undefined ? [] : await redis.zrange(key, from, end);
+      const records =
+        ids.length === 0 ? [] : await redis.mget(ids.map((id) => this.#k.statement(sessionId, Number(id))));
+      return { total, items: parseAll<StatementRecord>(records) };
+    });
+  }
+
+  unfinishedStatements(): Promise<UnfinishedStatement[]> {
+    return this.#connection.run(async (redis) =>
+      Object.entries(await redis.hgetall(this.#k.unfinished)).map(([field, runner]) => {
+        const [sessionId = 0, id = 0] = field.split(':').map(Number);
+        return { sessionId, id, runner };
+      }),
+    );
+  }
+
+  runningStatements(sessionId: number): Promise<number> {
+    return this.#connection.run((redis) => redis.scard(this.#k.running(sessionId)));
+  }
+
+  appendLog(sessionId: number, lines: readonly string[]): Promise<void> {
+    return this.#connection.run(async (redis) => {
+      if (lines.length > 0) await redis.rpush(this.#k.log(sessionId), ...lines);
+    });
+  }
+
+  getLog(sessionId: number, from: number, size: number): Promise<Page<string>> {
+    return this.#connection.run(async (redis) => {
+      const key = this.#k.log(sessionId);
+      const end = lastIndex(from, size);
+      return { total: await redis.llen(key), items: end === undefined ? [] : await redis.lrange(key, from, end) };
+    });
+  }
+
+  logTail(sessionId: number, count: number): Promise<string[]> {
+    return this.#connection.run(async (redis) => (count > 0 ? redis.lrange(this.#k.log(sessionId), -count, -1) : []));
+  }
+
+  putResultPages(sessionId: number, statementId: number, pages: readonly string[]): Promise<void> {
+    return this.#connection.run(async (redis) => {
+      const key = this.#k.result(sessionId, statementId);
+      // RPUSH takes at least one value: no pages is just the old ones gone.
+      if (pages.length === 0) {
+        await redis.del(key);
+        return;
+      }
+      const ttl = Math.max(await redis.pttl(this.#k.session(sessionId)), MIN_TTL_MS);
+      const multi = redis.multi();
+      multi.del(key);
+      multi.rpush(key, ...pages);
+      multi.pexpire(key, ttl);
+      await multi.exec();
+    });
+  }
+
+  getResultPage(sessionId: number, statementId: number, index: number): Promise<string | undefined> {
+    return this.#connection.run(
+      async (redis) => (await redis.lindex(this.#k.result(sessionId, statementId), index)) ?? undefined,
+    );
+  }
+}

@@ -1,0 +1,144 @@
+import { randomUUID } from 'node:crypto';
+import { type GatewayState, openRedisState, silentLogger } from '@lakegate/gateway';
+import { Redis } from 'ioredis';
+import { describe, expect, inject, it } from 'vitest';
+import { startRedis } from '../harness/services.js';
+
+/** Redis behaviour beyond the state contracts (those are in state-contracts.test.ts). */
+const redisUrl = inject('redisUrl');
+const t = { describe: redisUrl ? describe : describe.skip, it };
+
+async function openReady(url: string, prefix: string): Promise<GatewayState> {
+  const state = openRedisState({ url, prefix, logger: silentLogger });
+  if (!(await state.ready(5000))) {
+    await state.close();
+    throw new Error(`Redis at ${url} did not become ready`);
+  }
+  return state;
+}
+
+/**
+ * The key and channel names are stored data: a gateway must read what the version before it wrote. These are the
+ * names literally, so a rename fails here rather than in a rolling upgrade.
+ */
+t.describe('Redis state layout', () => {
+  it('keeps sessions, statements, logs, results, liveness, rollups and claims under the same keys', async () => {
+    const prefix = `layout-${randomUUID()}:`;
+    const state = await openReady(redisUrl, prefix);
+    const raw = new Redis(redisUrl);
+    try {
+      const session = {
+        id: await state.sessions.nextSessionId(),
+        tenant: 'acme',
+        name: null,
+        proxyUser: null,
+        kind: 'sql',
+        engine: null,
+        conf: {},
+        ttl: null,
+        idleTimeout: '1h',
+        ttlMs: null,
+        idleTimeoutMs: 3_600_000,
+        state: 'idle',
+        createdAt: 1,
+        lastActivity: 1,
+      } as const;
+      expect(session.id).toBe(1);
+      expect(await raw.get(`${prefix}seq:session`)).toBe('1');
+      await state.sessions.putSession(session, 5000);
+      expect(JSON.parse((await raw.get(`${prefix}session:1`)) ?? 'null')).toEqual(session);
+      expect(await raw.zrange(`${prefix}sessions:acme`, 0, -1, 'WITHSCORES')).toEqual(['1', '1']);
+      expect(await raw.zrange(`${prefix}sessions:deadline`, 0, -1, 'WITHSCORES')).toEqual(['1', '5000']);
+
+      expect(await state.sessions.nextStatementId(1)).toBe(0);
+      expect(await raw.get(`${prefix}stmt-seq:1`)).toBe('1');
+      const statement = {
+        sessionId: 1,
+        id: 0,
+        code: 'SELECT 1',
+        state: 'running',
+        output: null,
+        progress: 0,
+        started: 2,
+        completed: 0,
+        submitted: 1,
+        runner: 'replica-a',
+        result: null,
+      } as const;
+      await state.sessions.putStatement(statement);
+      expect(JSON.parse((await raw.get(`${prefix}stmt:1:0`)) ?? 'null')).toEqual(statement);
+      expect(await raw.zrange(`${prefix}stmts:1`, 0, -1)).toEqual(['0']);
+      expect(await raw.hgetall(`${prefix}unfinished`)).toEqual({ '1:0': 'replica-a' });
+      expect(await raw.smembers(`${prefix}running:1`)).toEqual(['0']);
+
+      await state.sessions.appendLog(1, ['one', 'two']);
+      expect(await raw.lrange(`${prefix}log:1`, 0, -1)).toEqual(['one', 'two']);
+      await state.sessions.putResultPages(1, 0, ['[[1]]', '[[2]]']);
+      expect(await raw.lrange(`${prefix}result:1:0`, 0, -1)).toEqual(['[[1]]', '[[2]]']);
+
+      await state.bus.heartbeat('replica-a', 60_000);
+      expect(Number(await raw.get(`${prefix}replica:replica-a`))).toBeGreaterThan(0);
+      const heard: string[] = [];
+      state.bus.onCancel((sessionId, statementId) => heard.push(`${sessionId}/${statementId}`));
+      await raw.publish(`${prefix}cancel`, JSON.stringify({ sessionId: 1, statementId: 0 }));
+      await expect.poll(() => heard).toEqual(['1/0']);
+
+      await state.ledger.putRollupInterval('acme/traffic_5m', 300_000, '{"state":"done"}');
+      expect(await raw.hgetall(`${prefix}rollup:acme/traffic_5m`)).toEqual({ '300000': '{"state":"done"}' });
+      await state.ledger.claimRollupInterval('acme/traffic_5m', 300_000, 'replica-a', 60_000);
+      expect(await raw.get(`${prefix}rollup-claim:acme/traffic_5m:300000`)).toBe('replica-a');
+    } finally {
+      raw.disconnect();
+      await state.close();
+    }
+  });
+});
+
+t.describe('Redis state after Redis was away', () => {
+  it('hears cancels once Redis comes up, though it was down when the gateway started', async () => {
+    const redis = await startRedis();
+    const states: GatewayState[] = [];
+    try {
+      await redis.pause();
+      const late = openRedisState({ url: redis.url, prefix: 'late:', logger: silentLogger });
+      states.push(late);
+      const heard: string[] = [];
+      late.bus.onCancel((sessionId, statementId) => heard.push(`${sessionId}/${statementId}`));
+      expect(await late.ready(300)).toBe(false);
+      await redis.restart();
+      expect(await late.ready(10_000)).toBe(true);
+      const other = await openReady(redis.url, 'late:');
+      states.push(other);
+      await other.bus.publishCancel(7, 1);
+      await expect.poll(() => heard).toEqual(['7/1']);
+    } finally {
+      for (const state of states) await state.close();
+      await redis.stop();
+    }
+  });
+
+  it('hears cancels again after Redis restarts', async () => {
+    const redis = await startRedis();
+    const states: GatewayState[] = [];
+    try {
+      const listener = await openReady(redis.url, 'restart:');
+      states.push(listener);
+      const heard: string[] = [];
+      listener.bus.onCancel((sessionId, statementId) => heard.push(`${sessionId}/${statementId}`));
+      await redis.restart();
+      expect(await listener.ready(10_000)).toBe(true);
+      const other = await openReady(redis.url, 'restart:');
+      states.push(other);
+      // The listener's subscriber may reconnect after its command client: publish until it hears.
+      await expect
+        .poll(async () => {
+          if (heard.length === 0) await other.bus.publishCancel(3, 0);
+          return heard[0];
+        })
+        .toBe('3/0');
+    } finally {
+      for (const state of states) await state.close();
+      await redis.stop();
+    }
+  });
+});
