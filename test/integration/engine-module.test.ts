@@ -126,6 +126,41 @@ describe('an engine registered by module', () => {
     expect(rows).toEqual([['bonjour', SQL]]);
   });
 
+  it('sends a query over a table the engine holds to that engine only, whatever the request asks', async () => {
+    const folder = join(root, 'held');
+    await writePackage(folder);
+    const port = await freePort();
+    const base = configFor(port);
+    const tenants = base.tenants as Record<string, Record<string, unknown>>;
+    const acme = tenants.acme ?? {};
+    const config = {
+      ...base,
+      tenants: {
+        ...tenants,
+        acme: { ...acme, datasets: { ...(acme.datasets as object), events: { engine: 'echo', table: 'events_v2' } } },
+      },
+    };
+    const held = await startGatewayProcess(join(folder, 'lakegate.config.json'), config, port);
+    try {
+      const sql = 'SELECT count(*) FROM events';
+      const asked = await query(held.url, ACME, { sql, engine: 'duckdb' });
+      expect(asked.status).toBe(200);
+      expect(asked.body).toMatchObject({
+        rows: [['bonjour', sql]],
+        stats: {
+          engine: 'echo',
+          route: 'duckdb declined: the query reads datasets that live in echo; answered by echo',
+        },
+      });
+      // Another tenant has no such dataset: the same text is an unknown table there.
+      expect((await query(held.url, 'globex-echo-key-1', { sql })).body).toMatchObject({
+        error: { code: 'UNKNOWN_TABLE' },
+      });
+    } finally {
+      await held.kill('SIGTERM');
+    }
+  });
+
   it('finds the module by package name in node_modules beside the config', async () => {
     const folder = join(root, 'by-name');
     await writePackage(join(folder, 'node_modules'));

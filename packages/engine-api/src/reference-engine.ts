@@ -27,9 +27,9 @@ export interface ReferenceEngineOptions {
   readonly batchSize?: number;
 }
 
-// SELECT * | col, col FROM name [LIMIT n] [;]
+// SELECT * | col, col FROM name | "name" [LIMIT n] [;]
 const GRAMMAR =
-  /^\s*select\s+(\*|[a-z_][a-z0-9_]*(?:\s*,\s*[a-z_][a-z0-9_]*)*)\s+from\s+([a-z_][a-z0-9_]*)(?:\s+limit\s+(\d+))?\s*;?\s*$/i;
+  /^\s*select\s+(\*|[a-z_][a-z0-9_]*(?:\s*,\s*[a-z_][a-z0-9_]*)*)\s+from\s+("?)([a-z_][a-z0-9_]*)\2(?:\s+limit\s+(\d+))?\s*;?\s*$/i;
 
 interface ParsedQuery {
   readonly columns: readonly string[] | '*';
@@ -40,7 +40,7 @@ interface ParsedQuery {
 function parse(sql: string): ParsedQuery | undefined {
   const match = GRAMMAR.exec(sql);
   if (!match) return undefined;
-  const [, columns = '*', table = '', limit] = match;
+  const [, columns = '*', , table = '', limit] = match;
   return {
     columns: columns === '*' ? '*' : columns.split(',').map((c) => c.trim().toLowerCase()),
     table: table.toLowerCase(),

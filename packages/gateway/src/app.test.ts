@@ -133,12 +133,13 @@ describe('POST /v1/query', () => {
       };
     };
     const sql = 'SELECT table_name, column_name FROM information_schema.columns';
-    const overloaded = await testApp({ engines: [describing('ENGINE_BUSY')] });
+    // The dataset is described by the tenant's default engine, which is the one failing here.
+    const overloaded = await testApp({ engines: [describing('ENGINE_BUSY')], defaultEngine: 'duckdb' });
     const refused = await overloaded.query({ sql });
     expect(refused.status).toBe(503);
     expect((await jsonOf(refused)).error.code).toBe('ENGINE_BUSY');
     // A dataset that cannot be read is left out of the list.
-    const broken = await testApp({ engines: [describing('ENGINE_FAILURE')] });
+    const broken = await testApp({ engines: [describing('ENGINE_FAILURE')], defaultEngine: 'duckdb' });
     const listed = await broken.query({ sql });
     expect(listed.status).toBe(200);
     expect((await jsonOf(listed)).rows).toEqual([[1]]);

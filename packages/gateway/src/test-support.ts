@@ -28,7 +28,13 @@ export const PEOPLE: InMemoryTable = {
 
 /** A gateway app over the reference engine (and any extra engines), with local datasets in a temp folder. */
 export async function testApp(
-  options: { engines?: readonly Engine[]; config?: Record<string, unknown>; acmeLimits?: Record<string, number> } = {},
+  options: {
+    engines?: readonly Engine[];
+    config?: Record<string, unknown>;
+    acmeLimits?: Record<string, number>;
+    /** The tenants' default engine; the reference engine unless given. */
+    defaultEngine?: string;
+  } = {},
 ) {
   const root = await mkdtemp(join(tmpdir(), 'lakegate-gateway-'));
   // The reference engine serves rows from memory; the files only give the storage layer something to snapshot.
@@ -44,13 +50,13 @@ export async function testApp(
       tenants: {
         acme: {
           apiKeys: [ACME_KEY],
-          defaultEngine: 'reference',
+          defaultEngine: options.defaultEngine ?? 'reference',
           limits: options.acmeLimits ?? {},
           datasets: { people: { location: `file:${join(root, 'acme/people')}`, format: 'parquet' } },
         },
         globex: {
           apiKeys: [GLOBEX_KEY],
-          defaultEngine: 'reference',
+          defaultEngine: options.defaultEngine ?? 'reference',
           datasets: { people: { location: `file:${join(root, 'globex/people')}`, format: 'parquet' } },
         },
       },

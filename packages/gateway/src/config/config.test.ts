@@ -201,6 +201,50 @@ describe('rollup column names', () => {
   });
 });
 
+describe('datasets held by engines', () => {
+  const tenant = (datasets: Record<string, unknown>, rollups: Record<string, unknown> = {}) => ({
+    tenants: { acme: { apiKeys: ['acme-secret-1'], datasets, rollups } },
+  });
+
+  it('keeps a dataset named by engine and table apart from datasets of files', () => {
+    const config = parseConfig(
+      tenant({
+        events: { engine: 'warehouse', table: 'events_all', rowFilter: "region = 'eu'" },
+        users: { location: 'file:./users/', format: 'csv' },
+      }),
+      { baseDir: '/srv/lakegate' },
+    );
+    expect(config.tenants.acme?.engineTables).toEqual({
+      events: { engine: 'warehouse', table: 'events_all', rowFilter: "region = 'eu'" },
+    });
+    expect(Object.keys(config.tenants.acme?.datasets ?? {})).toEqual(['users']);
+  });
+
+  it('says what is wrong with either kind, at its path, and refuses rolling up a held table', () => {
+    expect(
+      problemsOf(
+        tenant({
+          a: { engine: 'warehouse' },
+          b: { engine: 'warehouse', table: 'b', location: 'file:./b/' },
+          c: { location: 'file:./c/' },
+        }),
+      ),
+    ).toEqual([
+      'tenants.acme.datasets.a.table: Invalid input: expected string, received undefined',
+      'tenants.acme.datasets.b: Unrecognized key: "location"',
+      'tenants.acme.datasets.c.format: Invalid option: expected one of "parquet"|"csv"|"tsv"|"ndjson"',
+    ]);
+    expect(
+      problemsOf(
+        tenant(
+          { d: { engine: 'warehouse', table: 'd' } },
+          { r: { source: 'd', timeColumn: 'ts', measures: { n: 'count(*)' } } },
+        ),
+      ),
+    ).toEqual(['tenants.acme.rollups.r.source: rollups read files; "d" is held by the warehouse engine']);
+  });
+});
+
 describe('engine sections', () => {
   it("splits engines.<id>.module from the factory's options and keeps each tenant's engine options", () => {
     const config = parseConfig(

@@ -15,13 +15,29 @@ const engineSectionSchema = z.looseObject({
   module: z.string().min(1, 'must name a package or a path relative to this file').optional(),
 });
 
-const datasetSchema = z.strictObject({
+const fileDatasetSchema = z.strictObject({
   location: z.string().min(1),
   format: z.enum(['parquet', 'csv', 'tsv', 'ndjson']),
   pin: z.boolean().default(false),
   refreshIntervalSeconds: z.number().int().positive().default(60),
   /** A SQL predicate every query of this dataset sees applied, e.g. for sub-tenants: `"region = 'eu'"`. */
   rowFilter: z.string().min(1).optional(),
+});
+
+/** A dataset that lives inside one engine (a table of a remote database or cluster), answered only by it. */
+const engineDatasetSchema = z.strictObject({
+  engine: z.string().min(1),
+  table: z.string().min(1),
+  rowFilter: z.string().min(1).optional(),
+});
+
+/** Files in storage, or a table held by an engine (`{ "engine", "table" }`): the key `engine` tells them apart. */
+const datasetSchema = z.looseObject({}).transform((raw, ctx) => {
+  const schema = 'engine' in raw ? engineDatasetSchema : fileDatasetSchema;
+  const parsed = schema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
+  return z.NEVER;
 });
 
 const limitsSchema = z.strictObject({
@@ -223,6 +239,13 @@ export interface DatasetConfig {
   readonly rowFilter: string | undefined;
 }
 
+/** A dataset held inside an engine: that engine reads `table` in the tenant's own space there. */
+export interface EngineTableConfig {
+  readonly engine: string;
+  readonly table: string;
+  readonly rowFilter: string | undefined;
+}
+
 export interface LimitsConfig {
   readonly concurrentQueries?: number | undefined;
   readonly queuedQueries?: number | undefined;
@@ -242,6 +265,8 @@ export interface TenantConfig {
   readonly apiKeys: readonly string[];
   /** The tenant's datasets, including one per rollup (NDJSON files written by the gateway). */
   readonly datasets: Readonly<Record<string, DatasetConfig>>;
+  /** The tenant's datasets held inside an engine (`{ "engine", "table" }`), by name; answered only by that engine. */
+  readonly engineTables: Readonly<Record<string, EngineTableConfig>>;
   readonly rollups: Readonly<Record<string, RollupConfig>>;
   readonly defaultEngine: string | undefined;
   readonly cacheMaxBytes: number | undefined;
@@ -338,12 +363,17 @@ export function parseConfig(
       keyOwners.set(key, tenantId);
     }
     const datasets: Record<string, DatasetConfig> = {};
+    const engineTables: Record<string, EngineTableConfig> = {};
     const seen = new Map<string, string>();
     for (const [name, dataset] of Object.entries(tenant.datasets)) {
       const lower = name.toLowerCase();
       if (seen.has(lower))
         problems.push(`tenants.${tenantId}.datasets.${name}: differs from ${seen.get(lower)} only by case`);
       seen.set(lower, name);
+      if ('engine' in dataset) {
+        engineTables[name] = { engine: dataset.engine, table: dataset.table, rowFilter: dataset.rowFilter };
+        continue;
+      }
       const location = parseLocation(dataset.location, options.baseDir);
       if ('problem' in location) {
         problems.push(`tenants.${tenantId}.datasets.${name}.location: ${location.problem}`);
@@ -364,7 +394,10 @@ export function parseConfig(
       const owner = `tenants.${tenantId}.rollups.${name}`;
       if (seen.has(name.toLowerCase())) problems.push(`${owner}: a dataset has the same name`);
       const source = datasets[rollup.source];
-      if (!source) problems.push(`${owner}.source: "${rollup.source}" is not a dataset of the tenant`);
+      const held = engineTables[rollup.source];
+      if (held)
+        problems.push(`${owner}.source: rollups read files; "${rollup.source}" is held by the ${held.engine} engine`);
+      else if (!source) problems.push(`${owner}.source: "${rollup.source}" is not a dataset of the tenant`);
       else if (source.format === 'parquet') problems.push(`${owner}.source: rollups read CSV, TSV or NDJSON datasets`);
       else if (source.rowFilter) problems.push(`${owner}.source: a dataset with a rowFilter cannot be rolled up`);
       const intervalMs = parseDuration(rollup.interval) ?? 0;
@@ -404,6 +437,7 @@ export function parseConfig(
     tenants[tenantId] = {
       apiKeys: tenant.apiKeys,
       datasets,
+      engineTables,
       rollups,
       defaultEngine: tenant.defaultEngine,
       cacheMaxBytes: tenant.cacheMaxBytes,

@@ -43,12 +43,20 @@ const load = async (module: ModuleReference): Promise<ModuleLoad> =>
 
 const plan = (
   engines: Record<string, EngineSection>,
-  tenants: Record<string, { defaultEngine?: string; engines?: Record<string, unknown> }> = {},
+  tenants: Record<
+    string,
+    { defaultEngine?: string; engines?: Record<string, unknown>; engineTables?: Record<string, { engine: string }> }
+  > = {},
+  defaultEngine?: string,
 ) => {
   const input: EnginePlanInput = {
     engines,
+    defaultEngine,
     tenants: Object.fromEntries(
-      Object.entries(tenants).map(([id, t]) => [id, { defaultEngine: t.defaultEngine, engines: t.engines ?? {} }]),
+      Object.entries(tenants).map(([id, t]) => [
+        id,
+        { defaultEngine: t.defaultEngine, engines: t.engines ?? {}, engineTables: t.engineTables ?? {} },
+      ]),
     ),
     builtIns: BUILT_INS,
     source: 'lakegate.config.json',
@@ -120,6 +128,19 @@ describe('planning the engines', () => {
       'tenants.acme.engines.plain: module "./plain.js" (relative to /etc/lakegate) takes no per-tenant options (its factory has no parseTenantConfig)',
       'tenants.acme.engines.ghost: no engine "ghost" is configured (engines: duckdb, local-agg, missing, echo, plain)',
       'tenants.acme.defaultEngine: "spark" is not one of duckdb, local-agg, missing, echo, plain',
+    ]);
+  });
+
+  it('refuses a default engine or a dataset held by an engine that is not configured', async () => {
+    expect(
+      await problemsOf(
+        { echo: { module: at('./echo.js'), options: {} } },
+        { acme: { engineTables: { events: { engine: 'echo' }, orders: { engine: 'clickhouse' } } } },
+        'spark',
+      ),
+    ).toEqual([
+      'query.defaultEngine: "spark" is not one of duckdb, local-agg, echo',
+      'tenants.acme.datasets.orders.engine: "clickhouse" is not one of duckdb, local-agg, echo',
     ]);
   });
 

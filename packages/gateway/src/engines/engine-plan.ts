@@ -20,7 +20,15 @@ export interface EnginePlanInput {
   readonly engines: Readonly<Record<string, EngineSection>>;
   /** Each tenant's `defaultEngine` and per-engine options. */
   readonly tenants: Readonly<
-    Record<string, { readonly defaultEngine: string | undefined; readonly engines: Readonly<Record<string, unknown>> }>
+    Record<
+      string,
+      {
+        readonly defaultEngine: string | undefined;
+        readonly engines: Readonly<Record<string, unknown>>;
+        /** Datasets held inside an engine: that engine must exist. */
+        readonly engineTables?: Readonly<Record<string, { readonly engine: string }>>;
+      }
+    >
   >;
   /** The engine queries go to when neither request nor tenant names one (`query.defaultEngine`). */
   readonly defaultEngine?: string | undefined;
@@ -131,7 +139,12 @@ function planEngine(
 /** Tenants' sections and default engines that name no engine of the gateway. */
 function tenantProblems(tenants: EnginePlanInput['tenants'], ids: readonly string[]): string[] {
   const problems: string[] = [];
-  for (const [tenant, { defaultEngine, engines }] of Object.entries(tenants)) {
+  for (const [tenant, { defaultEngine, engines, engineTables = {} }] of Object.entries(tenants)) {
+    for (const [name, { engine }] of Object.entries(engineTables)) {
+      if (!ids.includes(engine)) {
+        problems.push(`tenants.${tenant}.datasets.${name}.engine: "${engine}" is not one of ${ids.join(', ')}`);
+      }
+    }
     for (const id of Object.keys(engines)) {
       if (!ids.includes(id)) {
         problems.push(`tenants.${tenant}.engines.${id}: no engine "${id}" is configured (engines: ${ids.join(', ')})`);

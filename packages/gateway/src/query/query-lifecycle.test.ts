@@ -13,7 +13,7 @@ import { createLogger } from '../logging/logger.js';
 import { PEOPLE } from '../test-support.js';
 import { type QueryInput, QueryLifecycle } from './query-lifecycle.js';
 
-async function lifecycle(options: { resultCache?: boolean } = {}) {
+async function lifecycle(options: { resultCache?: boolean; held?: Record<string, unknown> } = {}) {
   const root = await mkdtemp(join(tmpdir(), 'lakegate-lifecycle-'));
   await mkdir(join(root, 'people'), { recursive: true });
   await writeFile(join(root, 'people', 'part-0.parquet'), 'rows come from the reference engine');
@@ -24,7 +24,7 @@ async function lifecycle(options: { resultCache?: boolean } = {}) {
       tenants: {
         acme: {
           apiKeys: ['acme-lifecycle-key'],
-          datasets: { people: { location: `file:${join(root, 'people')}`, format: 'parquet' } },
+          datasets: { people: { location: `file:${join(root, 'people')}`, format: 'parquet' }, ...options.held },
           ...(options.resultCache ? { resultCache: { enabled: true } } : {}),
         },
       },
@@ -56,6 +56,12 @@ async function lifecycle(options: { resultCache?: boolean } = {}) {
       maxConcurrent: 2,
       maxQueued: 2,
     }),
+    // An engine that holds tables of its own: `orders_v2` lives only there.
+    new ManagedEngine(createReferenceEngine({ datasets: { acme: { orders_v2: ORDERS } } }), {
+      id: 'warehouse',
+      maxConcurrent: 2,
+      maxQueued: 2,
+    }),
   ]);
   const admission = new Admission({ global: config.limits, tenant: () => ({}), maxMemoryBytes: undefined });
   const lines: Record<string, unknown>[] = [];
@@ -76,6 +82,11 @@ async function lifecycle(options: { resultCache?: boolean } = {}) {
   const done = () => lines.filter((l) => l.event === 'query.done');
   return { queries, admission, storage, input, done };
 }
+
+const ORDERS = {
+  columns: [{ name: 'order_id', type: { kind: 'bigint' as const, sqlType: 'BIGINT' } }],
+  rows: [[10n], [11n]],
+};
 
 async function drain(stream: QueryStream): Promise<number> {
   let rows = 0;
@@ -163,5 +174,50 @@ describe('query lifecycle', () => {
     const { queries, input, done } = await lifecycle();
     queries.endUnstarted(input('SHOW TABLES'), { outcome: 'ok', rows: 1 }, performance.now(), 'gateway');
     expect(done()).toEqual([expect.objectContaining({ engine: 'gateway', rows: 1, outcome: 'ok', protocol: 'test' })]);
+  });
+
+  describe('datasets held by an engine', () => {
+    const held = {
+      orders: { engine: 'warehouse', table: 'orders_v2' },
+      refunds: { engine: 'reference', table: 'refunds' },
+      eu_orders: { engine: 'warehouse', table: 'orders_v2', rowFilter: "region = 'eu'" },
+    };
+
+    it('goes only to the engine that holds them, which reads its own table, with nothing leased', async () => {
+      const { queries, storage, input } = await lifecycle({ resultCache: true, held });
+      const query = await queries.start(input('SELECT order_id FROM orders'));
+      expect(query.engine).toBe('warehouse');
+      expect(query.cache).toBeUndefined();
+      expect(storage.held()).toBe(0);
+      expect(await drain(query.stream)).toBe(2);
+      await query.end({ outcome: 'ok', rows: 2 });
+      // Asked for another engine by name, the query still cannot go where the table is not.
+      const asked = await queries.start(input('SELECT order_id FROM orders', { engine: 'reference' }));
+      expect(asked.engine).toBe('warehouse');
+      expect(asked.route).toBe(
+        'reference declined: the query reads datasets that live in warehouse; answered by warehouse',
+      );
+      await asked.end({ outcome: 'ok', rows: 0 });
+    });
+
+    it('refuses a query over tables of two engines, and hands the row filter to the holder', async () => {
+      const { queries, input } = await lifecycle({ held });
+      await expect(queries.start(input('SELECT * FROM orders, refunds'))).rejects.toMatchObject({
+        code: 'UNSUPPORTED_QUERY',
+        message: expect.stringContaining('orders: warehouse, refunds: reference'),
+      });
+      // The reference engine applies no row filters, so it must decline rather than read past one.
+      await expect(queries.start(input('SELECT order_id FROM eu_orders'))).rejects.toMatchObject({
+        code: 'UNSUPPORTED_QUERY',
+        message: expect.stringContaining('warehouse declined: The reference engine does not apply row filters'),
+      });
+    });
+
+    it('lists them in the catalog and describes them through their engine', async () => {
+      const { queries } = await lifecycle({ held });
+      expect(queries.catalog.datasets('acme')).toEqual(['eu_orders', 'orders', 'people', 'refunds']);
+      const columns = await queries.catalog.columns('acme', 'orders', new AbortController().signal);
+      expect(columns.map((c) => c.name)).toEqual(['order_id']);
+    });
   });
 });

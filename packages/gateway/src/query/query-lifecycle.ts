@@ -291,9 +291,12 @@ export class QueryLifecycle {
         outcome,
       });
     };
+    const tenantConfig = config.tenants[input.tenant];
+    const held = prepared.datasets.filter((name) => tenantConfig?.engineTables[name] !== undefined);
+    const files = prepared.datasets.filter((name) => !held.includes(name));
     let leases: SnapshotLease[];
     try {
-      leases = await this.#lease(input.tenant, prepared.datasets, input.signal, tracing);
+      leases = await this.#lease(input.tenant, files, input.signal, tracing);
     } catch (error) {
       outcome = outcomeOf(error);
       freeSlot();
@@ -304,7 +307,7 @@ export class QueryLifecycle {
       freeSlot();
     };
     try {
-      const request = await this.#request(input, prepared, leases, maxRows);
+      const request = await this.#request(input, prepared, leases, held, maxRows);
       // What every answer carries, whoever gives it.
       const common = {
         stale: leases.some((l) => l.stale),
@@ -320,7 +323,7 @@ export class QueryLifecycle {
         releaseAll();
         return { ...fromRollup, ...common };
       }
-      const { engine, route } = await this.#router.route(request, input.engine);
+      const { engine, route } = await this.#router.route(request, input.engine, this.#holders(input.tenant, held));
       engineId = engine.id;
       const streaming = tracing.open('result.stream', { engine: engine.id });
       const releaseLeases = releaseAll;
@@ -328,7 +331,8 @@ export class QueryLifecycle {
         streaming.end(outcome === 'error' ? new Error(outcome) : undefined);
         releaseLeases();
       };
-      const cache = this.#resultCache(input.tenant);
+      // A table held by an engine has no version to key a cached result on: those results are not kept.
+      const cache = held.length === 0 ? this.#resultCache(input.tenant) : undefined;
       const cacheKey = cache
         ? ResultCache.key({
             engine: engine.id,
@@ -379,18 +383,27 @@ export class QueryLifecycle {
     return { release, admittedAt, waitMs: Math.round((admittedAt - queued) * 100) / 100 };
   }
 
-  /** What the engine is asked: the tenant's text, its datasets' snapshots and filters, the tables served here. */
+  /** What the engine is asked: the tenant's text, its datasets (snapshots, held tables, filters), the tables served here. */
   async #request(
     input: QueryInput,
     prepared: PreparedQuery,
     leases: readonly SnapshotLease[],
+    held: readonly string[],
     maxRows: number,
   ): Promise<QueryRequest> {
-    const datasets = this.#deps.config.tenants[input.tenant]?.datasets ?? {};
-    const tables: TableBinding[] = leases.map((lease) => {
-      const rowFilter = datasets[lease.snapshot.dataset]?.rowFilter;
-      return { name: lease.snapshot.dataset, snapshot: lease.snapshot, ...(rowFilter ? { rowFilter } : {}) };
-    });
+    const tenant = this.#deps.config.tenants[input.tenant];
+    const filter = (rowFilter: string | undefined) => (rowFilter ? { rowFilter } : {});
+    const tables: TableBinding[] = [
+      ...leases.map((lease) => ({
+        name: lease.snapshot.dataset,
+        snapshot: lease.snapshot,
+        ...filter(tenant?.datasets[lease.snapshot.dataset]?.rowFilter),
+      })),
+      ...held.flatMap((name) => {
+        const table = tenant?.engineTables[name];
+        return table ? [{ name, table: table.table, ...filter(table.rowFilter) }] : [];
+      }),
+    ];
     const virtualTables = await this.catalog.virtualTables(input.tenant, prepared.virtualTables, input.signal);
     return {
       queryId: input.queryId,
@@ -405,6 +418,23 @@ export class QueryLifecycle {
   }
 
   /**
+   * The engines a query may go to when it reads datasets held by engines: the one that holds them. Tables held by
+   * two different engines cannot be read by one query.
+   */
+  #holders(tenant: string, held: readonly string[]): readonly string[] | undefined {
+    if (held.length === 0) return undefined;
+    const tables = this.#deps.config.tenants[tenant]?.engineTables ?? {};
+    const holders = [...new Set(held.map((name) => tables[name]?.engine ?? ''))];
+    if (holders.length > 1) {
+      throw new LakegateError(
+        'UNSUPPORTED_QUERY',
+        `The query reads datasets held by different engines (${held.map((name) => `${name}: ${tables[name]?.engine}`).join(', ')}); one query can read the tables of one engine only.`,
+      );
+    }
+    return holders;
+  }
+
+  /**
    * Aggregate awareness: a rollup that covers the query's dimensions, aggregates and time range answers it, unless
    * the client asked for an engine by name, the dataset is row-filtered, or the query reads gateway-served tables.
    */
@@ -416,7 +446,7 @@ export class QueryLifecycle {
   ): Promise<Pick<StartedQuery, 'stream' | 'engine' | 'route' | 'rollup'> | undefined> {
     const rollups = this.#deps.rollups;
     rollups?.noteQuery(input.tenant);
-    const only = leases.length === 1 ? leases[0] : undefined;
+    const only = leases.length === 1 && request.tables.length === 1 ? leases[0] : undefined;
     if (!rollups || !only || input.engine !== undefined || request.tables[0]?.rowFilter || request.virtualTables) {
       return undefined;
     }
@@ -465,13 +495,13 @@ export class QueryLifecycle {
     return leases;
   }
 
-  /** A dataset's columns, read by the tenant's preferred engine from a query with no rows. */
+  /** A dataset's columns, read from a query with no rows by the engine holding it, else the tenant's preferred one. */
   async #probe(tenant: string, dataset: string, signal: AbortSignal): Promise<{ schema: Schema; version?: string }> {
     const started = await this.#start({
       queryId: `describe-${tenant}-${dataset}`,
       tenant,
       sql: `SELECT * FROM ${quoteIdentifier(dataset)} LIMIT 0`,
-      engine: this.#router.preferred(tenant),
+      engine: this.#deps.config.tenants[tenant]?.engineTables[dataset]?.engine ?? this.#router.preferred(tenant),
       maxRows: 0,
       signal,
       protocol: 'catalog',

@@ -56,11 +56,12 @@ export class TenantCatalog {
   namespace(tenant: string): TenantNamespace {
     let namespace = this.#namespaces.get(tenant);
     if (!namespace) {
-      const datasets = this.#deps.config.tenants[tenant]?.datasets ?? {};
+      const config = this.#deps.config.tenants[tenant];
+      const all = { ...config?.datasets, ...config?.engineTables };
       namespace = {
         tenant,
         catalog: CATALOG,
-        datasets: Object.fromEntries(Object.entries(datasets).map(([name, d]) => [name, { rowFilter: d.rowFilter }])),
+        datasets: Object.fromEntries(Object.entries(all).map(([name, d]) => [name, { rowFilter: d.rowFilter }])),
         virtualSchemas: { information_schema: INFORMATION_SCHEMA_TABLES },
       };
       this.#namespaces.set(tenant, namespace);
@@ -68,13 +69,15 @@ export class TenantCatalog {
     return namespace;
   }
 
-  /** The tenant's dataset names, sorted. */
+  /** The tenant's dataset names (of files and held by engines), sorted. */
   datasets(tenant: string): string[] {
-    return Object.keys(this.#deps.config.tenants[tenant]?.datasets ?? {}).sort();
+    const config = this.#deps.config.tenants[tenant];
+    return [...Object.keys(config?.datasets ?? {}), ...Object.keys(config?.engineTables ?? {})].sort();
   }
 
   /** A dataset's columns, as an engine reads its current snapshot (cached per snapshot version). */
   async columns(tenant: string, dataset: string, signal: AbortSignal): Promise<Schema> {
+    // Only datasets of files have versions; an engine's table is described afresh each time.
     const current = this.#deps.storage.describe(tenant).find((d) => d.name === dataset)?.version;
     const cached = current ? this.#schemas.get(`${tenant}/${dataset}@${current}`) : undefined;
     if (cached) return cached;
