@@ -181,6 +181,8 @@ describe.each(['memory', 'redis'] as const)('sessions and statements (%s state)'
         },
       },
     });
+    // A result shown whole says nothing of truncation.
+    expect(second.output.data['application/json']).not.toHaveProperty('truncated');
     expect(second.completed).toBeGreaterThanOrEqual(second.started);
     expect(third).toMatchObject({
       state: 'error',
@@ -205,8 +207,15 @@ describe.each(['memory', 'redis'] as const)('sessions and statements (%s state)'
     const session = await newSession();
     const statement = await submit(session, 'SELECT id, name FROM events ORDER BY id');
     const done = await acme.waitFor(session, statement);
-    expect(done.output.data['application/json'].data).toHaveLength(100);
-    const page = await acme.call('GET', `/sessions/${session}/statements/${statement}/result?offset=4998&limit=10`);
+    const output = done.output.data['application/json'];
+    expect(output.data).toHaveLength(100);
+    // The output says it holds part of the result, how much there is, and where the rest is.
+    expect(output).toMatchObject({
+      truncated: true,
+      total_rows: 5000,
+      result_url: `/sessions/${session}/statements/${statement}/result`,
+    });
+    const page = await acme.call('GET', `${output.result_url}?offset=4998&limit=10`);
     expect(page.body).toMatchObject({
       offset: 4998,
       total: 5000,

@@ -27,8 +27,10 @@ t.describe('Redis state layout', () => {
     const state = await openReady(redisUrl, prefix);
     const raw = new Redis(redisUrl);
     try {
+      expect(await state.sessions.nextSessionId()).toBe(0);
+      expect(await raw.get(`${prefix}seq:session-id`)).toBe('0');
       const session = {
-        id: await state.sessions.nextSessionId(),
+        id: 1,
         tenant: 'acme',
         name: null,
         proxyUser: null,
@@ -43,8 +45,6 @@ t.describe('Redis state layout', () => {
         createdAt: 1,
         lastActivity: 1,
       } as const;
-      expect(session.id).toBe(1);
-      expect(await raw.get(`${prefix}seq:session`)).toBe('1');
       await state.sessions.putSession(session, 5000);
       expect(JSON.parse((await raw.get(`${prefix}session:1`)) ?? 'null')).toEqual(session);
       expect(await raw.zrange(`${prefix}sessions:acme`, 0, -1, 'WITHSCORES')).toEqual(['1', '1']);
@@ -87,6 +87,21 @@ t.describe('Redis state layout', () => {
       expect(await raw.hgetall(`${prefix}rollup:acme/traffic_5m`)).toEqual({ '300000': '{"state":"done"}' });
       await state.ledger.claimRollupInterval('acme/traffic_5m', 300_000, 'replica-a', 60_000);
       expect(await raw.get(`${prefix}rollup-claim:acme/traffic_5m:300000`)).toBe('replica-a');
+    } finally {
+      raw.disconnect();
+      await state.close();
+    }
+  });
+});
+
+t.describe('Redis session ids across an upgrade', () => {
+  it('goes on after the last id of a store that numbered sessions from 1, so none is handed out twice', async () => {
+    const prefix = `upgrade-${randomUUID()}:`;
+    const raw = new Redis(redisUrl);
+    await raw.set(`${prefix}seq:session`, '5');
+    const state = await openReady(redisUrl, prefix);
+    try {
+      expect([await state.sessions.nextSessionId(), await state.sessions.nextSessionId()]).toEqual([6, 7]);
     } finally {
       raw.disconnect();
       await state.close();

@@ -495,7 +495,7 @@ export class SessionService {
       const { rows, truncated } = await this.#collect(active);
       const columns = active.stream.schema.map((c) => ({ name: c.name, type: sparkType(c.type), kind: c.type.kind }));
       const info = await this.#storeResult(session, statement, rows, truncated, columns);
-      const output = this.#livyOutput(statement.id, active.stream.schema, rows.slice(0, sessions.outputRows));
+      const output = this.#livyOutput(statement, active.stream.schema, rows, truncated);
       await this.#finish({ ...statement, result: info }, 'available', output, session.tenant);
       await end({ outcome: 'ok', rows: rows.length, truncated });
       await this.#log(
@@ -568,17 +568,35 @@ export class SessionService {
     return { rows: rows.length, truncated, columns, storage: small ? 'state' : 'object', pageRows: PAGE_ROWS };
   }
 
-  #livyOutput(id: number, schema: Schema, rows: readonly unknown[][]): StatementOutput {
+  /**
+   * Livy's output of a statement: its first `sessions.outputRows` rows. When those are not all the rows (or the
+   * result itself was capped), the output says so, with the row count and where the full result is served.
+   */
+  #livyOutput(
+    statement: StatementRecord,
+    schema: Schema,
+    rows: readonly unknown[][],
+    resultTruncated: boolean,
+  ): StatementOutput {
+    const shown = rows.slice(0, this.#o.config.sessions.outputRows);
+    const partial = shown.length < rows.length || resultTruncated;
     return {
       status: 'ok',
-      execution_count: id,
+      execution_count: statement.id,
       data: {
         'application/json': {
           schema: {
             type: 'struct',
             fields: schema.map((c) => ({ name: c.name, type: sparkType(c.type), nullable: true, metadata: {} })),
           },
-          data: rows,
+          data: shown,
+          ...(partial
+            ? {
+                truncated: true as const,
+                total_rows: rows.length,
+                result_url: `/sessions/${statement.sessionId}/statements/${statement.id}/result`,
+              }
+            : {}),
         },
       },
     };

@@ -18,7 +18,8 @@ export class MemorySessionStore implements SessionStore {
   readonly #results = new Map<string, readonly string[]>();
 
   async nextSessionId(): Promise<number> {
-    return ++this.#sessionSeq;
+    // Ids start at 0, as Livy's do.
+    return this.#sessionSeq++;
   }
 
   async putSession(session: SessionRecord, expiresAt: number): Promise<void> {

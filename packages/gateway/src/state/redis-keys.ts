@@ -5,7 +5,10 @@
 export function redisKeys(prefix: string) {
   const p = prefix;
   return {
+    /** The last session id handed out by versions that numbered sessions from 1; read once, to go on from it. */
     sessionSeq: `${p}seq:session`,
+    /** The last session id handed out (ids start at 0, as Livy's do). */
+    sessionId: `${p}seq:session-id`,
     session: (id: number) => `${p}session:${id}`,
     tenantSessions: (tenant: string) => `${p}sessions:${tenant}`,
     deadlines: `${p}sessions:deadline`,

@@ -22,6 +22,13 @@ const parse = <T>(json: string | null): T | undefined => (json === null ? undefi
 const parseAll = <T>(records: readonly (string | null)[]): T[] =>
   records.flatMap((r) => (r === null ? [] : [JSON.parse(r) as T]));
 
+/** The next session id: the last one plus one, starting after an older counter's last id, else at 0. */
+const NEXT_SESSION_ID = `
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('SET', KEYS[1], redis.call('GET', KEYS[2]) or '-1')
+end
+return redis.call('INCR', KEYS[1])`;
+
 /**
  * Sessions in Redis. A session's keys expire with it (plus the grace period), so nothing outlives it for long even
  * if no replica reaps it; the unfinished statements of every session are one hash, so a replica finds the
@@ -45,7 +52,11 @@ export class RedisSessionStore implements SessionStore {
   }
 
   nextSessionId(): Promise<number> {
-    return this.#connection.run((redis) => redis.incr(this.#k.sessionSeq));
+    // Ids start at 0, as Livy's do. A store written by a version that counted from 1 goes on after its last id,
+    // so no id is handed out twice across an upgrade.
+    return this.#connection.run(async (redis) =>
+      Number(await redis.eval(NEXT_SESSION_ID, 2, this.#k.sessionId, this.#k.sessionSeq)),
+    );
   }
 
   putSession(session: SessionRecord, expiresAt: number): Promise<void> {

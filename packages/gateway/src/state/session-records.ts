@@ -53,6 +53,12 @@ export type StatementOutput =
             }[];
           };
           readonly data: readonly (readonly unknown[])[];
+          /** Present when `data` holds fewer rows than the statement produced: read the rest at `result_url`. */
+          readonly truncated?: true;
+          /** Rows of the full result (as kept, up to `sessions.maxResultRows`). */
+          readonly total_rows?: number;
+          /** Where the full result is served, page by page. */
+          readonly result_url?: string;
         };
       };
     }

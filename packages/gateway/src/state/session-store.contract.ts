@@ -58,6 +58,7 @@ export function describeSessionStoreContract(
     t.it('hands out unique, increasing session ids, also to concurrent callers', () =>
       using(open, async (store) => {
         const first = await store.nextSessionId();
+        assert.equal(first, 0, 'a new store numbers sessions from 0, as Livy does');
         const second = await store.nextSessionId();
         assert.ok(second > first, `${second} follows ${first}`);
         const concurrent = await Promise.all(Array.from({ length: 20 }, () => store.nextSessionId()));
