@@ -255,6 +255,36 @@ describe('Trino client protocol (trino-client)', () => {
     expect(qualified.error?.errorName).toBe('TABLE_NOT_FOUND');
   });
 
+  it('refuses a session catalog or schema that does not exist, as Trino does', async () => {
+    const session = (catalog: string, schema: string) =>
+      Trino.create({ server: gateway.url, catalog, schema, auth: new BasicAuth('acme', KEY) });
+    const hive = await collect(session('hive', 'acme'), 'SELECT count(*) FROM events');
+    expect(hive.error).toMatchObject({
+      errorName: 'CATALOG_NOT_FOUND',
+      errorCode: 44,
+      message: "Catalog 'hive' does not exist",
+    });
+    // Another tenant's schema is refused as if it did not exist at all.
+    const globex = await collect(session('lakegate', 'globex'), 'SELECT count(*) FROM events');
+    expect(globex.error).toMatchObject({ errorName: 'SCHEMA_NOT_FOUND', errorCode: 45 });
+    const own = await collect(session('lakegate', 'information_schema'), 'SELECT count(*) FROM events');
+    expect(own.error).toBeUndefined();
+  });
+
+  it('serves GET /v1/info without credentials, and reports a running query as RUNNING', async () => {
+    const info = await fetch(`${gateway.url}/v1/info`);
+    expect(info.status).toBe(200);
+    expect(await info.json()).toMatchObject({
+      coordinator: true,
+      starting: false,
+      nodeVersion: { version: expect.stringMatching(/^lakegate-/) },
+    });
+    const long = await submit(LONG_SQL);
+    await waitUntil(() => gateway.engineStats().duckdb?.activeQueries === 1, 2000);
+    expect((await trino.queryInfo(long.id)).state).toBe('RUNNING');
+    await trino.cancel(long.id);
+  });
+
   it('authenticates with Basic or Bearer, never with X-Trino-User alone', async () => {
     const post = (headers: Record<string, string>) =>
       fetch(`${gateway.url}/v1/statement`, { method: 'POST', headers, body: 'SELECT 1' });

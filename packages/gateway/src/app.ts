@@ -19,6 +19,7 @@ import type { RollupService } from './rollups/rollup-service.js';
 import { rollupsRoutes } from './rollups/rollups-route.js';
 import type { SessionService } from './sessions/session-service.js';
 import { sessionsRoutes } from './sessions/sessions-route.js';
+import { trinoInfo } from './trino/trino-info.js';
 import type { TrinoQueryRegistry } from './trino/trino-query.js';
 import { trinoRoutes } from './trino/trino-route.js';
 import { trinoType } from './trino/trino-types.js';
@@ -49,6 +50,7 @@ export interface AppDeps {
 /** Builds the HTTP application. Tests call it directly with `app.request(...)`. */
 export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   const app = new Hono<GatewayEnv>();
+  const startedAt = Date.now();
   const keys = new ApiKeyIndex(deps.config.tenants);
 
   const tracing = deps.tracing ?? new Tracing({ exporter: 'none' });
@@ -58,6 +60,12 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   app.notFound(notFound);
 
   app.get('/livez', (c) => c.json({ status: 'ok' }));
+  // Trino clients read the server's info before they authenticate, as they do from a Trino coordinator.
+  if (deps.trino)
+    app.get(
+      '/v1/info',
+      trinoInfo(startedAt, () => false),
+    );
   const metrics = deps.metrics;
   if (metrics) {
     app.get('/metrics', async (c) =>

@@ -64,6 +64,8 @@ export interface QueryInput {
   readonly labels?: Readonly<Record<string, string | number>> | undefined;
   /** The request's trace, which the query's stages add their spans to. */
   readonly trace?: TraceScope | undefined;
+  /** Told when the query has its slot and starts to run (protocols report queued and running apart). */
+  readonly onAdmitted?: (() => void) | undefined;
 }
 
 export type QueryOutcome = 'ok' | 'error' | 'cancelled' | 'client_closed';
@@ -279,6 +281,7 @@ export class QueryLifecycle {
     const timeoutMs = Math.min(config.query.timeoutMs, least('queryTimeoutMs'));
 
     const slot = await this.#admit(input, tracing);
+    input.onAdmitted?.();
     let engineId = 'none';
     let outcome: 'ok' | 'error' | 'cancelled' = 'ok';
     /** Frees the slot and records the query's duration from admission: once, when its result is done. */

@@ -1,4 +1,4 @@
-import { type ErrorCode, lineAndColumn } from '@lakegate/engine-api';
+import { type ErrorCode, LakegateError, lineAndColumn } from '@lakegate/engine-api';
 import { presentError } from '../errors/error-presenter.js';
 
 export interface TrinoError {
@@ -44,11 +44,33 @@ const MAPPING: Readonly<Record<ErrorCode, readonly [number, string, TrinoError['
   STATE_UNAVAILABLE: [16777216, 'GENERIC_EXTERNAL', 'EXTERNAL'],
 };
 
+/** Trino's codes for a session naming a catalog or schema that does not exist (`X-Trino-Catalog`, `X-Trino-Schema`). */
+const SESSION_ERRORS = {
+  catalog: [44, 'CATALOG_NOT_FOUND', 'USER_ERROR'],
+  schema: [45, 'SCHEMA_NOT_FOUND', 'USER_ERROR'],
+} as const satisfies Record<string, readonly [number, string, TrinoError['errorType']]>;
+
+/** A refusal of the session's catalog or schema, as `trinoSessionError` made it. */
+function sessionError(details: Readonly<Record<string, unknown>> | undefined) {
+  const missing = details?.missing;
+  return missing === 'catalog' || missing === 'schema' ? SESSION_ERRORS[missing] : undefined;
+}
+
+/**
+ * The error for a session that names a catalog or schema other than Lakegate's and the tenant's: Trino refuses
+ * such a session (CATALOG_NOT_FOUND, SCHEMA_NOT_FOUND) rather than run the query somewhere the client did not mean.
+ */
+export function trinoSessionError(missing: 'catalog' | 'schema', name: string): LakegateError {
+  return new LakegateError('NOT_FOUND', `${missing === 'catalog' ? 'Catalog' : 'Schema'} '${name}' does not exist`, {
+    details: { missing },
+  });
+}
+
 /** A Lakegate error (or anything thrown) as Trino's `error` object, and the Lakegate error it stands for. */
 export function trinoError(thrown: unknown, sql: string): TrinoError {
   const presented = presentError(thrown);
   const lakegate = presented.error;
-  const [errorCode, errorName, errorType] = MAPPING[presented.code];
+  const [errorCode, errorName, errorType] = sessionError(lakegate.details) ?? MAPPING[presented.code];
   const message = presented.message;
   const details = presented.details as { line?: number; column?: number; offset?: number } | undefined;
   const location =

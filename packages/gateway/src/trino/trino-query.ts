@@ -5,7 +5,8 @@ import type { Logger } from '../logging/logger.js';
 import type { TraceScope } from '../observability/tracing.js';
 import type { ActiveQuery, QueryEnd, QueryInput, QueryLifecycle } from '../query/query-lifecycle.js';
 import { RowReader } from '../query/row-reader.js';
-import { type TrinoError, trinoError } from './trino-errors.js';
+import { CATALOG } from '../query/tenant-catalog.js';
+import { type TrinoError, trinoError, trinoSessionError } from './trino-errors.js';
 import { answerMetadata, type StaticResult } from './trino-metadata.js';
 import { type TrinoColumnType, trinoType } from './trino-types.js';
 
@@ -36,6 +37,8 @@ export interface TrinoQueryOptions {
   readonly sql: string;
   readonly queries: QueryLifecycle;
   readonly schema: string | undefined;
+  /** The catalog named by `X-Trino-Catalog`, if any: only `lakegate` exists. */
+  readonly catalog?: string | undefined;
   readonly user: string;
   readonly source: string | undefined;
   /** Rows per page at most. */
@@ -127,6 +130,10 @@ export class TrinoQuery {
       protocol: 'trino',
       logger: this.#options.logger,
       trace: this.#options.trace,
+      // Trino reports a query RUNNING once it leaves the queue, before its first rows.
+      onAdmitted: () => {
+        if (this.#state === 'QUEUED') this.#state = 'RUNNING';
+      },
     };
   }
 
@@ -134,6 +141,7 @@ export class TrinoQuery {
     const { tenant, sql, queries } = this.#options;
     try {
       queries.assertSqlSize(sql);
+      this.#checkSession(tenant);
       const metadata = await answerMetadata(sql, {
         tenant,
         catalog: queries.catalog,
@@ -175,6 +183,15 @@ export class TrinoQuery {
       this.#state = 'RUNNING';
     } catch (error) {
       this.#fail(error);
+    }
+  }
+
+  /** Refuses a session whose catalog or schema does not exist for this tenant, as Trino does. */
+  #checkSession(tenant: string): void {
+    const { catalog, schema } = this.#options;
+    if (catalog !== undefined && catalog.toLowerCase() !== CATALOG) throw trinoSessionError('catalog', catalog);
+    if (schema !== undefined && ![tenant, 'information_schema'].includes(schema.toLowerCase())) {
+      throw trinoSessionError('schema', schema);
     }
   }
 
@@ -327,7 +344,7 @@ export class TrinoQuery {
       session: {
         user: this.#options.user,
         source: this.#options.source ?? null,
-        catalog: 'lakegate',
+        catalog: CATALOG,
         schema: this.tenant,
       },
       queryStats: this.#stats(),

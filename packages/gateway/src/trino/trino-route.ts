@@ -36,6 +36,7 @@ export function trinoRoutes(options: TrinoRouteOptions): Hono<GatewayEnv> {
       sql,
       queries: options.queries,
       schema: c.req.header('x-trino-schema') || undefined,
+      catalog: c.req.header('x-trino-catalog') || undefined,
       user: c.req.header('x-trino-user') ?? c.get('tenant'),
       source: c.req.header('x-trino-source'),
       pageRows: options.pageRows,
