@@ -32,6 +32,29 @@ export interface ErrorContext {
 function redact(message: string, hiddenPaths: readonly string[]): string {
   let out = message;
   for (const path of hiddenPaths) out = out.split(path).join('<dataset>');
+  return withoutSettingHints(out);
+}
+
+/** DuckDB's hints for limits a tenant meets, said as what the tenant can do: its settings are locked. */
+const LIMIT_HINTS: readonly (readonly [RegExp, string])[] = [
+  [
+    /Use "SET max_expression_depth TO x" to increase the maximum expression depth\./,
+    'Simplify the query: split long chains of operators, nested calls or parentheses.',
+  ],
+  // Bounded runs: a message can quote the tenant's text, which must not make this match slow.
+  [
+    /\b(?:Use|Try|Consider) [^.\n]{0,200}?\b(?:SET|PRAGMA) [^.\n]{0,200}\./g,
+    'The setting it names is fixed by the operator.',
+  ],
+];
+
+/**
+ * Rewrites DuckDB's advice to change a setting (`SET max_expression_depth TO x`, `PRAGMA ...`): tenants cannot
+ * change settings, so the advice would only send them into a refusal.
+ */
+export function withoutSettingHints(message: string): string {
+  let out = message;
+  for (const [hint, instead] of LIMIT_HINTS) out = out.replace(hint, instead);
   return out;
 }
 
