@@ -152,6 +152,22 @@ describe('tracing and logs', () => {
     }
   });
 
+  it('logs an unknown route with its real status, authenticated or not', async () => {
+    lines.length = 0;
+    for (const headers of [{}, { Authorization: 'Bearer acme-trace-key' }] as Record<string, string>[]) {
+      const response = await fetch(`${gateway.url}/no/such/route`, {
+        headers: { ...headers, 'x-request-id': 'nowhere' },
+      });
+      expect(response.status).toBe(404);
+      await response.text();
+    }
+    const logged = lines.filter((l) => l.event === 'request' && l.requestId === 'nowhere');
+    expect(logged).toEqual([
+      expect.objectContaining({ status: 404, code: 'NOT_FOUND' }),
+      expect.objectContaining({ status: 404, code: 'NOT_FOUND' }),
+    ]);
+  });
+
   it('logs a Trino-protocol query and a session statement as one line each when they end', async () => {
     lines.length = 0;
     const auth = { Authorization: 'Bearer acme-trace-key' };

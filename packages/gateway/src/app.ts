@@ -57,7 +57,7 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   app.use(requestContext({ logger: deps.logger, tracing, metrics: deps.metrics }));
 
   app.onError(errorHandler(deps.logger));
-  app.notFound(notFound);
+  app.notFound(notFound(deps.logger));
 
   app.get('/livez', (c) => c.json({ status: 'ok' }));
   // Trino clients read the server's info before they authenticate, as they do from a Trino coordinator.

@@ -20,7 +20,14 @@ export function errorHandler(fallbackLogger: Logger): ErrorHandler<GatewayEnv> {
   };
 }
 
-/** A route that does not exist is NOT_FOUND, in the same error body as every other error. */
-export const notFound: NotFoundHandler<GatewayEnv> = function notFound(c) {
-  throw new LakegateError('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}.`);
-};
+/**
+ * A route that does not exist is NOT_FOUND, in the same error body as every other error. It answers rather than
+ * throws: Hono calls this handler outside the error handling that wraps routes, and a throw would reach the request
+ * log before its status is set (logging a 404 as a 200).
+ */
+export function notFound(fallbackLogger: Logger): NotFoundHandler<GatewayEnv> {
+  const handle = errorHandler(fallbackLogger);
+  return function notFound(c) {
+    return handle(new LakegateError('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}.`), c);
+  };
+}
