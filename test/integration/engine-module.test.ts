@@ -187,10 +187,17 @@ describe('an engine registered by module', () => {
       const config = { server: { port: await freePort() }, engines: { broken: section }, tenants: {} };
       return { configPath, folder, ...(await runGatewayProcess(configPath, config)) };
     };
-    /** The whole of stderr: the config file, then the one problem, and no stack. */
+    /** The whole of stderr: one JSON line naming the config file and the one problem, and no stack. */
     const expectOneLine = (run: Awaited<ReturnType<typeof start>>, line: string) => {
       expect(run.code).toBe(1);
-      expect(run.stderr.trimEnd().split('\n')).toEqual([`Invalid configuration in ${run.configPath}:`, `  - ${line}`]);
+      const lines = run.stderr.trimEnd().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(JSON.parse(lines[0] ?? '')).toMatchObject({
+        level: 'error',
+        event: 'gateway.start_failed',
+        message: `Invalid configuration in ${run.configPath}`,
+        problems: [line],
+      });
     };
 
     it('when the module is not there', async () => {

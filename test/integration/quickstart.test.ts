@@ -43,10 +43,17 @@ describe('quick start (embedded demo)', () => {
       gateway.once('exit', (code) => reject(new Error(`gateway exited with ${code}:\n${output.join('\n')}`)));
       createInterface({ input: gateway.stdout as NodeJS.ReadableStream }).on('line', (line) => {
         output.push(line);
-        if (line.trim().startsWith('curl ')) resolve(line.trim());
+        // Every line the process writes is one JSON event.
+        const event = JSON.parse(line) as { event: string; try?: string };
+        if (event.event === 'gateway.demo' && event.try) resolve(event.try);
       });
     });
-    expect(output.join('\n')).toMatch(/Demo tenants and API keys: acme \(acme-demo-key\), globex \(globex-demo-key\)/);
+    const events = output.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(events.find((e) => e.event === 'gateway.listening')?.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(events.find((e) => e.event === 'gateway.demo')?.tenants).toEqual([
+      { tenant: 'acme', apiKey: 'acme-demo-key' },
+      { tenant: 'globex', apiKey: 'globex-demo-key' },
+    ]);
 
     const { stdout } = await promisify(execFile)('sh', ['-c', curl]);
     const body = JSON.parse(stdout) as { rows: [string, number, number][]; rowCount: number };

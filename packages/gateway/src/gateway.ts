@@ -8,7 +8,8 @@ import { createBlobStore, createStorage, type StorageOptions } from '@lakegate/s
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { Admission, defaultMaxMemoryBytes } from './admission/admission.js';
 import { createApp } from './app.js';
-import type { GatewayConfig } from './config/config.js';
+import { ConfigError, type GatewayConfig } from './config/config.js';
+import { checkLocations } from './datasets/location-checks.js';
 import { planEngines } from './engines/engine-plan.js';
 import { EngineRegistry } from './engines/engine-registry.js';
 import type { Logger } from './logging/logger.js';
@@ -68,6 +69,31 @@ export function storageOptions(config: GatewayConfig, logger?: Logger): StorageO
   };
 }
 
+/** Why the server could not listen, in one line an operator can act on. */
+function listenError(error: unknown, host: string, port: number): Error {
+  const code = (error as { code?: string }).code;
+  const where = `${host}:${port}`;
+  if (code === 'EADDRINUSE') {
+    return new ConfigError(
+      'server',
+      [
+        `server.port: ${where} is already in use by another process: stop it, or choose another port (server.port or LAKEGATE_PORT)`,
+      ],
+      'Cannot listen',
+    );
+  }
+  if (code === 'EADDRNOTAVAIL' || code === 'EACCES') {
+    return new ConfigError(
+      'server',
+      [
+        `server.host, server.port: cannot listen on ${where} (${code === 'EACCES' ? 'permission denied' : 'no such address on this machine'})`,
+      ],
+      'Cannot listen',
+    );
+  }
+  return error instanceof Error ? error : new Error(String(error));
+}
+
 /** Starts a gateway: storage, engines and the HTTP server, bound to `server.host:server.port`. */
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const { config, logger } = options;
@@ -87,6 +113,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     }
   }
   const storage = await createStorage(storageOptions(config, logger.child({ component: 'storage' })));
+  await checkLocations(config, storage, logger).catch(async (error: unknown) => {
+    await storage.close();
+    throw error;
+  });
   const engines = await EngineRegistry.create({
     specs,
     deps: { storage, logger: logger.child({ component: 'engine' }) },
@@ -165,6 +195,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: config.server.host, port: config.server.port }, () => resolve(s));
     s.once('error', reject);
+  }).catch(async (error: unknown) => {
+    // Nothing may stay open behind a gateway that could not listen: it would keep the process alive.
+    await Promise.allSettled([sessions.close(), rollups.close(), rollupEngine.close(), engines.close(0)]);
+    trino.close();
+    await Promise.allSettled([storage.close(), state.close(), metrics.close(), tracing.close()]);
+    throw listenError(error, config.server.host, config.server.port);
   });
   const { port } = server.address() as AddressInfo;
   replicaId ||= defaultReplicaId(port);

@@ -6,26 +6,31 @@ import { createLogger } from './logging/logger.js';
 const DEMO_SQL =
   'SELECT api_proxy, count(*) AS requests, round(avg(total_response_ms), 1) AS avg_ms FROM events GROUP BY api_proxy ORDER BY requests DESC LIMIT 5';
 
+// Every line the process writes is JSON, one per event, so that log pipelines read all of it.
+const logger = createLogger({ level: process.env.LAKEGATE_LOG_LEVEL === 'debug' ? 'debug' : 'info' });
+/** Start failures go to stderr, still one JSON line: what failed, and each problem an operator can act on. */
+const failures = createLogger({ write: (line) => process.stderr.write(`${line}\n`) });
+
 async function main(): Promise<void> {
   const env = process.env;
   const cwd = process.cwd();
-  const logger = createLogger({ level: env.LAKEGATE_LOG_LEVEL === 'debug' ? 'debug' : 'info' });
   let config = loadConfig(env, cwd);
   const demo = config === undefined;
   if (!config) {
-    console.log('No lakegate.config.json here: starting the embedded demo (generating its data on first run)...');
+    logger.info('gateway.demo_starting', {
+      message: 'No lakegate.config.json here: starting the embedded demo (generating its data on first run).',
+    });
     await ensureDemoData(demoDataDir(cwd));
     config = demoConfig(cwd, env);
   }
   const gateway = await startGateway({ config, logger });
-  console.log(`Lakegate is listening on ${gateway.url}`);
+  logger.info('gateway.listening', { url: gateway.url });
   if (demo) {
     const [first] = DEMO_TENANTS;
-    console.log(`Demo tenants and API keys: ${DEMO_TENANTS.map((t) => `${t.tenant} (${t.apiKey})`).join(', ')}`);
-    console.log('Try:');
-    console.log(
-      `  curl -s ${gateway.url}/v1/query -H 'Authorization: Bearer ${first?.apiKey}' -H 'Content-Type: application/json' -d '${JSON.stringify({ sql: DEMO_SQL })}'`,
-    );
+    logger.info('gateway.demo', {
+      tenants: DEMO_TENANTS.map((t) => ({ tenant: t.tenant, apiKey: t.apiKey })),
+      try: `curl -s ${gateway.url}/v1/query -H 'Authorization: Bearer ${first?.apiKey}' -H 'Content-Type: application/json' -d '${JSON.stringify({ sql: DEMO_SQL })}'`,
+    });
   }
 
   let stopping = false;
@@ -46,7 +51,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError) console.error(error.message);
-  else console.error('Lakegate failed to start:', error);
+  if (error instanceof ConfigError) {
+    failures.error('gateway.start_failed', { message: error.headline, problems: error.problems });
+  } else {
+    failures.error('gateway.start_failed', { message: 'Lakegate failed to start.', error });
+  }
   process.exit(1);
 });

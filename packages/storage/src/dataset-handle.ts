@@ -41,6 +41,8 @@ export interface DatasetInfo {
   readonly bytesCached: number;
   readonly lastRefreshAt: string | null;
   readonly stale: boolean;
+  /** False when no version could be read yet and the last attempt failed (`lastError` says why). */
+  readonly available: boolean;
   readonly lastError: string | null;
 }
 
@@ -154,9 +156,10 @@ export class DatasetHandle {
         (error: unknown) => {
           this.#ctx.metrics.add(this.tenant, 'refreshFailures');
           const mapped = this.#describe(error);
+          // Kept also when no version was ever read: `available: false` with the reason is what operators look for.
+          this.#lastError = mapped.message;
           if (this.#current) {
             this.#stale = true;
-            this.#lastError = mapped.message;
             this.#ctx.logger?.warn('storage.refresh_failed', {
               tenant: this.tenant,
               dataset: this.name,
@@ -258,6 +261,7 @@ export class DatasetHandle {
       bytesCached: files.reduce((sum, f) => sum + (this.#ctx.cache.lookup(f.id) ? f.size : 0), 0),
       lastRefreshAt: this.#lastRefreshAt === undefined ? null : new Date(this.#lastRefreshAt).toISOString(),
       stale: this.#stale,
+      available: this.#current !== undefined || this.#lastError === undefined,
       lastError: this.#lastError ?? null,
     };
   }

@@ -5,6 +5,7 @@ import {
   type ListObjectsV2CommandOutput,
   S3Client,
 } from '@aws-sdk/client-s3';
+import type { EngineLogger } from '@lakegate/engine-api';
 import { type GetOptions, type ObjectInfo, type ObjectStore, OriginError, type OriginFailure } from './object-store.js';
 
 export interface S3Settings {
@@ -28,10 +29,22 @@ const S3_DEFAULTS: S3Settings = {
   maxAttempts: 2,
 };
 
-/** One client per configuration: connections are pooled across every dataset's store. Unset settings default. */
-export function createS3Client(given: Partial<S3Settings> = {}): S3Client {
+/**
+ * One client per configuration: connections are pooled across every dataset's store. Unset settings default. The
+ * SDK's own warnings go to `logger` as one JSON line each, not as multi-line text on the console.
+ */
+export function createS3Client(given: Partial<S3Settings> = {}, logger?: EngineLogger): S3Client {
   const settings: S3Settings = { ...S3_DEFAULTS, ...given };
+  const quiet = (): void => {};
+  const text = (content: unknown[]): string => content.map(String).join(' ').replace(/\s+/g, ' ').trim();
   return new S3Client({
+    logger: {
+      trace: quiet,
+      debug: quiet,
+      info: quiet,
+      warn: (...content: unknown[]) => logger?.warn('s3.warning', { message: text(content) }),
+      error: (...content: unknown[]) => logger?.error('s3.error', { message: text(content) }),
+    },
     region: settings.region,
     forcePathStyle: settings.forcePathStyle,
     maxAttempts: settings.maxAttempts,

@@ -93,7 +93,7 @@ export async function createStorage(options: StorageOptions): Promise<Storage> {
   const usage = UsageHistory.fromJSON(await readFile(usagePath, 'utf8').then(JSON.parse, () => undefined));
   let s3: S3Client | undefined;
   const s3Client = (): S3Client => {
-    s3 ??= createS3Client(options.s3);
+    s3 ??= createS3Client(options.s3, options.logger);
     return s3;
   };
   const storeFor = (location: Location): ObjectStore => {

@@ -310,13 +310,18 @@ export interface GatewayConfig {
   readonly tenants: Readonly<Record<string, TenantConfig>>;
 }
 
-/** Thrown when the configuration is invalid; the message lists every problem, one per line. */
+/**
+ * Thrown when the gateway cannot start as configured; the message lists every problem, one per line, after a
+ * headline (by default `Invalid configuration in <source>:`).
+ */
 export class ConfigError extends Error {
   readonly problems: readonly string[];
-  constructor(source: string, problems: readonly string[]) {
-    super(`Invalid configuration in ${source}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  readonly headline: string;
+  constructor(source: string, problems: readonly string[], headline = `Invalid configuration in ${source}`) {
+    super(`${headline}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'ConfigError';
     this.problems = problems;
+    this.headline = headline;
   }
 }
 
@@ -328,6 +333,12 @@ function deepFreeze<T>(value: T): T {
     Object.freeze(value);
   }
   return value;
+}
+
+/** An issue's message; for a bad record key (a tenant id, a dataset name), what the key may be, not "Invalid key". */
+function issueMessage(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_key') return issue.issues.map((inner) => inner.message).join('; ') || issue.message;
+  return issue.message;
 }
 
 /**
@@ -343,7 +354,7 @@ export function parseConfig(
   if (!parsed.success) {
     throw new ConfigError(
       source,
-      parsed.error.issues.map((issue) => `${pathOf(issue.path)}: ${issue.message}`),
+      parsed.error.issues.map((issue) => `${pathOf(issue.path)}: ${issueMessage(issue)}`),
     );
   }
   const file = parsed.data;
