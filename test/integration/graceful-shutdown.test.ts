@@ -5,11 +5,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../harness/services.js';
 import { writeParquet } from '../support/duckdb-data.js';
 import { startGatewayProcess } from '../support/gateway-process.js';
+import { livyClient } from '../support/sessions-client.js';
 
-/** SIGTERM: stop accepting, let running queries finish up to the grace period, then cancel them, and exit 0. */
+/**
+ * SIGTERM drains: /readyz answers 503 at once while the listener keeps answering; new queries get SHUTTING_DOWN;
+ * running ones finish within the grace period, or end with a complete answer in their protocol; then exit 0.
+ */
 describe('graceful shutdown', () => {
   let root: string;
   const KEY = 'acme-shutdown-key';
+  const LONG = 'SELECT count(*) FROM range(100000000000) t(i) WHERE i % 7 = 3';
   const config = (port: number, graceMs: number) => ({
     server: { port, shutdownGraceMs: graceMs },
     storage: { cacheDir: join(root, `cache-${port}`), warming: { enabled: false } },
@@ -25,7 +30,8 @@ describe('graceful shutdown', () => {
       body: JSON.stringify({ sql }),
     }).then(async (r) => ({
       status: r.status,
-      body: (await r.json()) as { rows?: unknown[][]; error?: { code: string } },
+      retryAfter: r.headers.get('retry-after'),
+      body: (await r.json()) as { rows?: unknown[][]; error?: { code: string; message: string } },
     }));
 
   beforeAll(async () => {
@@ -35,31 +41,57 @@ describe('graceful shutdown', () => {
   });
   afterAll(() => rm(root, { recursive: true, force: true }));
 
-  it('lets a running query finish within the grace period, refuses new connections, and exits 0', async () => {
+  it('turns /readyz to 503 at once, refuses new queries with SHUTTING_DOWN, and lets a running one finish', async () => {
     const port = await freePort();
     const gateway = await startGatewayProcess(join(root, 'a.json'), config(port, 10_000), port);
     const running = query(gateway.url, 'SELECT count(*) FROM events, range(300000) r WHERE (i + r.range) % 7 = 3');
     await new Promise((resolve) => setTimeout(resolve, 300));
     const exited = gateway.kill('SIGTERM');
     await new Promise((resolve) => setTimeout(resolve, 100));
-    await expect(query(gateway.url, 'SELECT 1')).rejects.toThrow();
+    expect((await fetch(`${gateway.url}/readyz`)).status).toBe(503);
+    const refused = await query(gateway.url, 'SELECT 1');
+    expect(refused.status).toBe(503);
+    expect(refused.body.error?.code).toBe('SHUTTING_DOWN');
+    expect(refused.retryAfter).toBe('1');
     const answer = await running;
     expect(answer.status).toBe(200);
     expect(answer.body.rows?.[0]?.[0]).toBeGreaterThan(0);
     expect(await exited).toBe(0);
   });
 
-  it('cancels queries still running when the grace period ends', async () => {
+  it('ends what still runs at the end of the grace period with a complete answer on every protocol', async () => {
     const port = await freePort();
-    const gateway = await startGatewayProcess(join(root, 'b.json'), config(port, 300), port);
-    const running = query(gateway.url, 'SELECT count(*) FROM range(100000000000) t(i) WHERE i % 7 = 3');
+    const gateway = await startGatewayProcess(join(root, 'b.json'), config(port, 500), port);
+    // A query on POST /v1/query, one on the Trino protocol, and a session statement, all still running at the end.
+    const http = query(gateway.url, LONG);
+    const auth = { Authorization: `Basic ${Buffer.from(`acme:${KEY}`).toString('base64')}` };
+    const trino = (async () => {
+      let page = (await (
+        await fetch(`${gateway.url}/v1/statement`, { method: 'POST', headers: auth, body: LONG })
+      ).json()) as {
+        nextUri?: string;
+        error?: { errorName: string };
+      };
+      while (page.nextUri) page = (await (await fetch(page.nextUri, { headers: auth })).json()) as typeof page;
+      return page;
+    })();
+    const livy = livyClient(() => gateway.url, KEY);
+    const session = (await livy.call('POST', '/sessions', { kind: 'sql' })).body.id as number;
+    const statement = (await livy.call('POST', `/sessions/${session}/statements`, { code: LONG })).body.id as number;
+    await livy.waitFor(session, statement, (state) => state === 'running');
     await new Promise((resolve) => setTimeout(resolve, 300));
     const started = Date.now();
     const exited = gateway.kill('SIGTERM');
-    const answer = await running.catch((error: unknown) => ({ status: 0, body: { error: { code: String(error) } } }));
+
+    const answer = await http;
+    expect(answer.body.error?.code).toBe('QUERY_CANCELLED');
+    expect(answer.body.error?.message).toMatch(/grace period/);
+    expect((await trino).error?.errorName).toBe('USER_CANCELED');
+    // The statement's end is in the shared state (memory here, so read it before the process exits).
+    const ended = await livy.waitFor(session, statement);
+    expect(ended).toMatchObject({ state: 'error', output: { ename: 'SHUTTING_DOWN' } });
+    expect(ended.output.evalue).toMatch(/submit it again/);
     expect(await exited).toBe(0);
     expect(Date.now() - started).toBeLessThan(5000);
-    // The client sees the query cancelled (or the connection closed by the exiting gateway), never a hang.
-    if (answer.status !== 0) expect(answer.body.error?.code).toBe('QUERY_CANCELLED');
   });
 });

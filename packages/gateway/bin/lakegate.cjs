@@ -5,6 +5,10 @@
 'use strict';
 if (!process.env.UV_THREADPOOL_SIZE) process.env.UV_THREADPOOL_SIZE = '64';
 import('../dist/main.js').catch((error) => {
-  console.error('Lakegate failed to start:', error);
+  // One JSON line, as everything the process writes.
+  const line = { time: new Date().toISOString(), level: 'error', event: 'gateway.start_failed' };
+  line.message = 'Lakegate could not be loaded: run `npm run build` first.';
+  line.error = String(error?.message ?? error);
+  process.stderr.write(`${JSON.stringify(line)}\n`);
   process.exit(1);
 });

@@ -218,13 +218,19 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     inspectTenant: async (engine, tenant) => (await engines.get(engine).inspectTenant(tenant)) ?? {},
     close() {
       closing ??= (async () => {
+        // Draining: /readyz answers 503 at once, so load balancers move traffic away, while the listener keeps
+        // answering: new queries get SHUTTING_DOWN, running ones finish within the grace period or end with a
+        // complete QUERY_CANCELLED answer in their protocol. Only then does the listener close.
         shuttingDown = true;
+        const grace = config.server.shutdownGraceMs;
+        // Statements end first, with SHUTTING_DOWN; the lifecycle then cancels whatever else still runs.
+        await Promise.all([sessions.drain(grace), queries.drain(grace + 100)]);
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         await sessions.close();
         await rollups.close();
         await rollupEngine.close();
         trino.close();
-        await engines.close(config.server.shutdownGraceMs);
+        await engines.close(0);
         if ('closeAllConnections' in server) server.closeAllConnections();
         await stopped;
         await storage.close();

@@ -140,6 +140,9 @@ export class QueryLifecycle {
   /** Prepared queries by tenant and text: dashboards send the same SQL again and again. */
   readonly #prepared = new Map<string, PreparedQuery>();
   readonly #caches = new Map<string, ResultCache>();
+  /** Queries started and not yet ended, each with the controller that cancels it when a drain runs out of time. */
+  readonly #active = new Set<AbortController>();
+  #draining = false;
 
   constructor(deps: QueryLifecycleDeps) {
     this.#deps = deps;
@@ -180,8 +183,44 @@ export class QueryLifecycle {
    * if any: front ends call it before reading and preparing a request, so that refusing a flood costs little.
    */
   refuseIfFull(tenant: string): void {
+    this.#refuseIfDraining();
     const refused = this.#deps.admission?.refusal(tenant);
     if (refused) throw refused;
+  }
+
+  #refuseIfDraining(): void {
+    if (this.#draining) {
+      throw new LakegateError('SHUTTING_DOWN', 'This gateway is shutting down: send the query to another replica.', {
+        retryAfterSeconds: 1,
+      });
+    }
+  }
+
+  /** Queries started and not yet ended. */
+  get activeQueries(): number {
+    return this.#active.size;
+  }
+
+  /**
+   * Stops taking queries (new ones get SHUTTING_DOWN) and waits up to `graceMs` for the running ones to end; those
+   * still running then are cancelled, and their front ends answer QUERY_CANCELLED in their own protocol. Resolves
+   * once every query has ended, or `settleMs` after the cancel.
+   */
+  async drain(graceMs: number, settleMs = 2000): Promise<void> {
+    this.#draining = true;
+    if (await this.#idleWithin(graceMs)) return;
+    const reason = new LakegateError(
+      'QUERY_CANCELLED',
+      `The gateway shut down and the query did not finish within its ${graceMs} ms grace period: run it again.`,
+    );
+    for (const controller of this.#active) controller.abort(reason);
+    await this.#idleWithin(settleMs);
+  }
+
+  async #idleWithin(ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    while (this.#active.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    return this.#active.size === 0;
   }
 
   /** Reads a tenant's SQL for what it needs (datasets, virtual tables) without running it. */
@@ -206,17 +245,26 @@ export class QueryLifecycle {
    * Starts a query. When it cannot start (refused, invalid, no engine), the failure is logged as the query's end
    * and thrown; otherwise the caller reads the stream and calls `end` once.
    */
-  async start(input: QueryInput): Promise<ActiveQuery> {
+  async start(given: QueryInput): Promise<ActiveQuery> {
     const begun = performance.now();
+    // The query's own cancel, beside the front end's: a drain that runs out of time cancels through it.
+    const controller = new AbortController();
+    const input: QueryInput = { ...given, signal: AbortSignal.any([given.signal, controller.signal]) };
+    this.#active.add(controller);
     let started: StartedQuery | undefined;
     let ended = false;
     const end = async (summary: QueryEnd): Promise<void> => {
       if (ended) return;
       ended = true;
-      await started?.stream.close();
-      this.#logEnd(input, begun, started, summary);
+      try {
+        await started?.stream.close();
+        this.#logEnd(input, begun, started, summary);
+      } finally {
+        this.#active.delete(controller);
+      }
     };
     try {
+      this.#refuseIfDraining();
       started = await this.#start(input);
     } catch (error) {
       await end({ outcome: outcomeOf(error), rows: 0, error });

@@ -147,10 +147,28 @@ export class SessionService {
     return this.#o.store.countSessions(tenant);
   }
 
+  /**
+   * Stops taking statements (SHUTTING_DOWN) and lets this replica's statements finish for up to `graceMs`; those
+   * still waiting or running then end in `error` with SHUTTING_DOWN, saying to submit them again: their sessions
+   * live in the shared store, so another replica serves them.
+   */
+  async drain(graceMs: number): Promise<void> {
+    this.#closed = true;
+    const deadline = Date.now() + graceMs;
+    while (this.#running.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    const reason = new LakegateError(
+      'SHUTTING_DOWN',
+      'The gateway running this statement shut down before it finished: submit it again, another replica will run it.',
+    );
+    for (const { controller } of this.#running.values()) controller.abort(reason);
+    const settled = Date.now() + 2000;
+    while (this.#running.size > 0 && Date.now() < settled) await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     for (const timer of this.#timers) clearInterval(timer);
-    const reason = new LakegateError('QUERY_CANCELLED', 'The gateway is shutting down.');
+    const reason = new LakegateError('SHUTTING_DOWN', 'The gateway is shutting down.');
     for (const { controller } of this.#running.values()) controller.abort(reason);
   }
 
@@ -241,8 +259,8 @@ export class SessionService {
   async submit(tenant: string, sessionId: number, code: string): Promise<StatementRecord> {
     this.#o.queries.assertSqlSize(code);
     if (this.#closed) {
-      throw new LakegateError('ENGINE_CLOSED', 'This gateway is shutting down: submit to another replica.', {
-        retryAfterSeconds: 5,
+      throw new LakegateError('SHUTTING_DOWN', 'This gateway is shutting down: submit to another replica.', {
+        retryAfterSeconds: 1,
       });
     }
     const session = await this.#owned(tenant, sessionId);
