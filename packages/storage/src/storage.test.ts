@@ -38,6 +38,39 @@ describe('storage over a local folder', () => {
   });
   afterEach(() => rm(root, { recursive: true, force: true }));
 
+  it('takes new tenants and datasets on reconfigure, keeping unchanged ones and the leases already given', async () => {
+    const storage = await createStorage(options());
+    const lease = await storage.acquire('acme', 'events');
+    const other = join(root, 'origin', 'other');
+    await mkdir(other, { recursive: true });
+    await writeFile(join(other, 'x.csv'), 'a\n1\n');
+    const report = await storage.reconfigure({
+      acme: {
+        cacheMaxBytes: 500,
+        datasets: {
+          events: { location: { kind: 'file', path: origin }, format: 'parquet' },
+          other: { location: { kind: 'file', path: other }, format: 'csv' },
+        },
+      },
+      globex: { datasets: { mine: { location: { kind: 'file', path: other }, format: 'csv' } } },
+    });
+    expect(report).toEqual({ added: ['acme/other', 'globex/mine'], changed: [], removed: ['acme/empty'] });
+    expect(storage.datasetNames('acme')).toEqual(['events', 'other']);
+    await expect(storage.acquire('acme', 'empty')).rejects.toMatchObject({ code: 'UNKNOWN_TABLE' });
+    expect((await storage.acquire('globex', 'mine')).snapshot.files).toHaveLength(1);
+    // The lease given before the reload still reads its files.
+    expect(await readFile(lease.snapshot.files[0]?.path ?? '', 'utf8')).toBe('version-1-a');
+    lease.release();
+    // A changed location is a new dataset behind the same name.
+    const moved = await storage.reconfigure({
+      acme: { datasets: { events: { location: { kind: 'file', path: other }, format: 'csv' } } },
+    });
+    expect(moved).toEqual({ added: [], changed: ['acme/events'], removed: ['acme/other', 'globex/mine'] });
+    expect((await storage.acquire('acme', 'events')).snapshot.format).toBe('csv');
+    expect(storage.datasetNames('globex')).toEqual([]);
+    await storage.close();
+  });
+
   it('snapshots the data files of the folder into the tenant’s cache', async () => {
     const storage = await createStorage(options());
     const lease = await storage.acquire('acme', 'events');

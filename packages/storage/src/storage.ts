@@ -70,7 +70,21 @@ export interface Storage extends StorageAccess {
   runWarming(now?: number): Promise<WarmingReport>;
   /** The S3 client of this storage's settings, made on first use: share it to share its connections. */
   s3Client(): S3Client;
+  /**
+   * Takes a new set of tenants and datasets (a configuration reload) without dropping a query: a dataset whose spec
+   * is unchanged keeps its handle; a new or changed one gets a new handle (restored from the cache when its location
+   * and format match what is cached); a removed one stops polling and takes no new query, while leases already
+   * given keep their files until released.
+   */
+  reconfigure(tenants: Readonly<Record<string, StorageTenantSpec>>): Promise<ReconfigureReport>;
   close(): Promise<void>;
+}
+
+export interface ReconfigureReport {
+  /** `tenant/dataset` names. */
+  readonly added: readonly string[];
+  readonly changed: readonly string[];
+  readonly removed: readonly string[];
 }
 
 const USAGE_FILE = '_usage.json';
@@ -78,11 +92,13 @@ const USAGE_FILE = '_usage.json';
 /** Opens the storage layer: indexes the cache folder, restores the last complete snapshots, starts timers. */
 export async function createStorage(options: StorageOptions): Promise<Storage> {
   const clock = options.clock ?? Date.now;
+  /** The tenants as last configured (a reload replaces them). */
+  let tenantSpecs = options.tenants;
   const metrics = new MetricsRegistry();
   const cache = await DiskCache.open({
     dir: options.cacheDir,
     maxBytes: options.cacheMaxBytes,
-    quotaFor: (tenant) => options.tenants[tenant]?.cacheMaxBytes,
+    quotaFor: (tenant) => tenantSpecs[tenant]?.cacheMaxBytes,
     clock,
     onEvict: (entry) => {
       metrics.add(entry.tenant, 'evictions');
@@ -109,19 +125,55 @@ export async function createStorage(options: StorageOptions): Promise<Storage> {
     logger: options.logger,
   };
   const handles = new Map<string, Map<string, DatasetHandle>>();
+  /** Each open handle's spec, by `tenant/dataset`: a reload compares against it. */
+  const openSpecs = new Map<string, StorageDatasetSpec>();
+  /** A dataset's handle; it starts warm from the last complete snapshot cached, and a background refresh checks it. */
+  const openHandle = async (tenant: string, name: string, spec: StorageDatasetSpec): Promise<DatasetHandle> => {
+    const opened = new DatasetHandle(tenant, name, spec, storeFor(spec.location), ctx);
+    openSpecs.set(`${tenant}/${name}`, spec);
+    if (await opened.restore()) opened.refresh().catch(() => undefined);
+    return opened;
+  };
   for (const [tenant, spec] of Object.entries(options.tenants)) {
     const datasets = new Map<string, DatasetHandle>();
-    for (const [name, dataset] of Object.entries(spec.datasets)) {
-      datasets.set(name, new DatasetHandle(tenant, name, dataset, storeFor(dataset.location), ctx));
-    }
+    for (const [name, dataset] of Object.entries(spec.datasets))
+      datasets.set(name, await openHandle(tenant, name, dataset));
     handles.set(tenant, datasets);
   }
-  // A restart starts warm: the last complete snapshots serve at once, and a background refresh checks them.
-  for (const datasets of handles.values()) {
-    for (const handle of datasets.values()) {
-      if (await handle.restore()) handle.refresh().catch(() => undefined);
+  // Specs come from the same config parser, field by field in the same order: equal specs serialise equally.
+  const sameSpec = (a: StorageDatasetSpec, b: StorageDatasetSpec): boolean => JSON.stringify(a) === JSON.stringify(b);
+  const reconfigure = async (next: Readonly<Record<string, StorageTenantSpec>>): Promise<ReconfigureReport> => {
+    const added: string[] = [];
+    const changed: string[] = [];
+    const removed: string[] = [];
+    for (const [tenant, datasets] of handles) {
+      for (const [name, old] of datasets) {
+        if (next[tenant]?.datasets[name]) continue;
+        old.stop();
+        datasets.delete(name);
+        openSpecs.delete(`${tenant}/${name}`);
+        removed.push(`${tenant}/${name}`);
+      }
+      if (!next[tenant]) handles.delete(tenant);
     }
-  }
+    for (const [tenant, spec] of Object.entries(next)) {
+      let datasets = handles.get(tenant);
+      if (!datasets) {
+        datasets = new Map();
+        handles.set(tenant, datasets);
+      }
+      for (const [name, dataset] of Object.entries(spec.datasets)) {
+        const old = datasets.get(name);
+        const was = openSpecs.get(`${tenant}/${name}`);
+        if (old && was && sameSpec(was, dataset)) continue;
+        old?.stop();
+        datasets.set(name, await openHandle(tenant, name, dataset));
+        (old ? changed : added).push(`${tenant}/${name}`);
+      }
+    }
+    tenantSpecs = next;
+    return { added, changed, removed };
+  };
 
   const handle = (tenant: string, dataset: string): DatasetHandle => {
     const found = handles.get(tenant)?.get(dataset);
@@ -188,7 +240,7 @@ export async function createStorage(options: StorageOptions): Promise<Storage> {
     },
     describe: (tenant) =>
       [...(handles.get(tenant)?.values() ?? [])].map((h) => h.info()).sort((a, b) => (a.name < b.name ? -1 : 1)),
-    metrics: (tenant) => metrics.report(tenant, cache.usage(tenant), options.tenants[tenant]?.cacheMaxBytes),
+    metrics: (tenant) => metrics.report(tenant, cache.usage(tenant), tenantSpecs[tenant]?.cacheMaxBytes),
     async readRange(tenant, dataset, key, start, end) {
       const h = handle(tenant, dataset);
       const file = await h.fileFor(key);
@@ -214,6 +266,7 @@ export async function createStorage(options: StorageOptions): Promise<Storage> {
       }
     },
     runWarming,
+    reconfigure,
     async close() {
       for (const timer of timers) clearInterval(timer);
       for (const datasets of handles.values()) for (const h of datasets.values()) h.stop();
