@@ -5,6 +5,17 @@ export type { LocalAggConfig } from './local-agg-engine.js';
 export { LocalAggEngine, localAggEngineFactory } from './local-agg-engine.js';
 export type * from './query/aggregate-query.js';
 export { parseLocalQuery } from './query/parse-query.js';
+export type {
+  IntervalFile,
+  IntervalGroups,
+  RollupComputer,
+  RollupDecline,
+  RollupIntervalRequest,
+  RollupResult,
+  StoredInterval,
+  TimeSpan,
+} from './rollups/rollup-computer.js';
+export { isRollupComputer, readRollupInterval } from './rollups/rollup-computer.js';
 export type { RollupAnswer, RollupDefinition, RollupPass } from './rollups/rollup-plan.js';
 export {
   planRollupAnswer,
