@@ -75,6 +75,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const specs = await planEngines({
     engines: config.engines,
     defaultEngine: config.query.defaultEngine,
+    // Only a gateway with rollups audits them: one without needs no audit engine.
+    auditEngine: Object.values(config.tenants).some((t) => Object.keys(t.rollups).length > 0)
+      ? config.rollups.auditEngine
+      : undefined,
     tenants: config.tenants,
     builtIns: options.engines ?? BUILT_IN_ENGINES,
     source: config.source,

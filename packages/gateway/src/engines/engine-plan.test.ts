@@ -44,8 +44,10 @@ const load = async (module: ModuleReference): Promise<ModuleLoad> =>
 const plan = (
   engines: Record<string, EngineSection>,
   tenants: Record<string, { defaultEngine?: string; engines?: Record<string, unknown> }> = {},
+  gateway: Pick<EnginePlanInput, 'defaultEngine' | 'auditEngine'> = {},
 ) => {
   const input: EnginePlanInput = {
+    ...gateway,
     engines,
     tenants: Object.fromEntries(
       Object.entries(tenants).map(([id, t]) => [id, { defaultEngine: t.defaultEngine, engines: t.engines ?? {} }]),
@@ -120,6 +122,15 @@ describe('planning the engines', () => {
       'tenants.acme.engines.plain: module "./plain.js" (relative to /etc/lakegate) takes no per-tenant options (its factory has no parseTenantConfig)',
       'tenants.acme.engines.ghost: no engine "ghost" is configured (engines: duckdb, local-agg, missing, echo, plain)',
       'tenants.acme.defaultEngine: "spark" is not one of duckdb, local-agg, missing, echo, plain',
+    ]);
+  });
+
+  it('checks that the default engine and the rollup audit engine are engines of the gateway', async () => {
+    const echo = { echo: { module: at('./echo.js'), options: {} } };
+    expect(await problemsOf(echo, {}, { defaultEngine: 'echo', auditEngine: 'echo' })).toEqual([]);
+    expect(await problemsOf(echo, {}, { defaultEngine: 'spark', auditEngine: 'trino' })).toEqual([
+      'query.defaultEngine: "spark" is not one of duckdb, local-agg, echo',
+      'rollups.auditEngine: "trino" is not one of duckdb, local-agg, echo',
     ]);
   });
 

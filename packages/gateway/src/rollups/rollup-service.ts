@@ -516,7 +516,7 @@ export class RollupService {
       name: context.source,
       snapshot: { ...snapshot, version: `${snapshot.version}~${subset}` },
     };
-    const stream = await this.#options.engines.get('duckdb').execute(
+    const stream = await this.#options.engines.get(this.#options.config.rollups.auditEngine).execute(
       {
         queryId: `audit-${context.tenant}-${start}`,
         tenant: context.tenant,
