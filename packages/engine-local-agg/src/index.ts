@@ -8,6 +8,7 @@ export { parseLocalQuery } from './query/parse-query.js';
 export type {
   IntervalFile,
   IntervalGroups,
+  RollupAnswer,
   RollupComputer,
   RollupDecline,
   RollupIntervalRequest,
@@ -16,7 +17,7 @@ export type {
   TimeSpan,
 } from './rollups/rollup-computer.js';
 export { isRollupComputer, readRollupInterval } from './rollups/rollup-computer.js';
-export type { RollupAnswer, RollupDefinition, RollupPass } from './rollups/rollup-plan.js';
+export type { RollupDefinition, RollupPass } from './rollups/rollup-plan.js';
 export {
   planRollupAnswer,
   readRollupLines,

@@ -64,7 +64,13 @@ describe('local-agg as a rollup computer', () => {
 
   it('computes an interval file that reads back with its rows, and answers from it', async () => {
     const [file] = await engine.computeRollupInterval(
-      { definitions: [definition], snapshot, startMs: START + 5 * MINUTE, endMs: START + 10 * MINUTE },
+      {
+        definitions: [definition],
+        snapshot,
+        read: [snapshot.files[0]?.path ?? ''],
+        startMs: START + 5 * MINUTE,
+        endMs: START + 10 * MINUTE,
+      },
       signal,
     );
     expect(file).toMatchObject({ rows: 5, groups: 2 });
@@ -83,6 +89,15 @@ describe('local-agg as a rollup computer', () => {
       ['a', 2n, 14n],
       ['b', 3n, 21n],
     ]);
+  });
+
+  it('reads only the files asked for, but checks the definition against every file', async () => {
+    const request = { definitions: [definition], snapshot, read: [], startMs: START, endMs: START + 5 * MINUTE };
+    expect(await engine.computeRollupInterval(request, signal)).toEqual([{ text: '', rows: 0, groups: 0 }]);
+    const late = { ...request, read: [snapshot.files[1]?.path ?? ''] };
+    expect((await engine.computeRollupInterval(late, signal))[0]).toMatchObject({ rows: 0 });
+    const wrong = { ...request, definitions: [{ ...definition, timeColumn: 'host' }] };
+    await expect(engine.computeRollupInterval(wrong, signal)).rejects.toThrow(/only TIMESTAMP columns/);
   });
 
   it('declines, with a reason per definition, what a rollup cannot answer', async () => {

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { DatasetSnapshot, Schema } from '@lakegate/engine-api';
 import { MergedGroups } from '../exec/merge-groups.js';
 import type { GroupingSetPlan, PartialGroups, PassPlan, PlainGroups } from '../exec/plan.js';
@@ -17,8 +18,10 @@ export interface TimeSpan {
 export interface RollupIntervalRequest {
   /** The rollups, all of one source and interval. */
   readonly definitions: readonly RollupDefinition[];
-  /** The source files to read: those whose time span overlaps the interval (rows outside it are skipped anyway). */
+  /** The source: its columns are those of all its files. */
   readonly snapshot: DatasetSnapshot;
+  /** Paths of the files to read: those whose time span overlaps the interval (rows outside it are skipped anyway). */
+  readonly read: readonly string[];
   readonly startMs: number;
   readonly endMs: number;
 }
@@ -141,10 +144,13 @@ export async function fileTimeSpans(
     ],
   };
   const pass: PassPlan = { columns, needed: [time], sets: [set] };
+  // One pass per file, all listening to one signal: as many listeners as files is expected, not a leak.
+  const fanOut = AbortSignal.any([signal]);
+  setMaxListeners(0, fanOut);
   return Promise.all(
     snapshot.files.map(async (file, i): Promise<TimeSpan | null> => {
       try {
-        const output = await runner.run(pass, [wholeFile(file, layouts[i] as FileLayout)], signal);
+        const output = await runner.run(pass, [wholeFile(file, layouts[i] as FileLayout)], fanOut);
         const merged = new MergedGroups(set);
         for (const partial of output.partials) merged.add(partial[0] as PartialGroups);
         const [min, max] = (merged.toPlain().states[0] ?? []) as (number | null | undefined)[];
@@ -166,8 +172,12 @@ export async function computeInterval(
 ): Promise<IntervalFile[]> {
   const { definitions, snapshot, startMs, endMs } = request;
   const { columns, layouts } = await runner.describe(snapshot);
+  // Planned even when no file is read, so that a definition the source cannot serve fails every interval.
   const { pass, finishes } = rollupPass(definitions, columns, startMs, endMs);
-  const work = snapshot.files.map((file, i) => wholeFile(file, layouts[i] as FileLayout));
+  const read = new Set(request.read);
+  const work = snapshot.files.flatMap((file, i) =>
+    read.has(file.path) ? [wholeFile(file, layouts[i] as FileLayout)] : [],
+  );
   const output = work.length > 0 ? await runner.run(pass, work, signal) : { partials: [] };
   return definitions.map((_, i) => {
     const merged = new MergedGroups(pass.sets[i] as GroupingSetPlan);
