@@ -67,7 +67,7 @@ export class EngineRegistry {
   }
 
   /** The first engine, in config order, that implements the extension `guard` recognises. */
-  offering<T>(guard: ExtensionGuard<T>): ManagedEngine | undefined {
+  offering<T extends object>(guard: ExtensionGuard<T>): ManagedEngine | undefined {
     return [...this.#engines.values()].find((e) => e.offers(guard));
   }
 

@@ -36,7 +36,7 @@ export interface RunOptions {
  * Recognises an engine extension: an interface beyond {@link Engine} that some engines implement, such as rollup
  * computation (`isRollupComputer` of `@lakegate/engine-local-agg`). The gateway finds engines by these, never by id.
  */
-export type ExtensionGuard<T> = (engine: Engine) => engine is Engine & T;
+export type ExtensionGuard<T extends object> = (engine: object) => engine is T;
 
 /** One admitted piece of work: its combined signal, how to map its failures, and how to give its slot back. */
 interface Admitted {
@@ -107,7 +107,7 @@ export class ManagedEngine {
   }
 
   /** Whether the engine implements the extension that `guard` recognises. */
-  offers<T>(guard: ExtensionGuard<T>): boolean {
+  offers<T extends object>(guard: ExtensionGuard<T>): boolean {
     return guard(this.#engine);
   }
 
@@ -116,7 +116,7 @@ export class ManagedEngine {
    * a slot or ENGINE_BUSY, the time limit, cancellation by `options.signal` or shutdown. The slot is held until
    * `work` settles, so work must not hand out anything that keeps computing afterwards.
    */
-  async run<T, R>(
+  async run<T extends object, R>(
     guard: ExtensionGuard<T>,
     work: (extension: T, signal: AbortSignal) => Promise<R>,
     options: RunOptions,
