@@ -388,23 +388,6 @@ export class LocalAggEngine implements Engine, RollupComputer {
     };
   }
 
-  /** The columns and file layouts of a snapshot (the gateway's rollup service plans its passes with them). */
-  describeSnapshot(
-    snapshot: DatasetSnapshot,
-  ): Promise<{ columns: readonly LocalColumn[]; layouts: readonly FileLayout[] }> {
-    return this.#describeSnapshot(snapshot);
-  }
-
-  /** Runs a pass over arbitrary grouping sets on the workers: what rollups use to compute several at once. */
-  async runPass(
-    pass: PassPlan,
-    work: readonly PassWork[],
-    signal: AbortSignal,
-  ): Promise<{ partials: PartialGroups[][]; rows: number }> {
-    if (this.#closed) throw new LakegateError('ENGINE_CLOSED', 'The engine is closed.');
-    return this.#pool.run(pass, work, signal);
-  }
-
   rollupTimeSpans(snapshot: DatasetSnapshot, timeColumn: string, signal: AbortSignal): Promise<(TimeSpan | null)[]> {
     return fileTimeSpans(this.#rollups, snapshot, timeColumn, signal);
   }
