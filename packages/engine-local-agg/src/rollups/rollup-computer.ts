@@ -73,8 +73,7 @@ export interface RollupDecline {
 /**
  * Rollup computation, which an engine offers beside `execute`: `LocalAggEngine` implements it. The gateway finds an
  * engine that implements it with {@link isRollupComputer} and calls it within that engine's limits, as a query.
- * Interval files are the implementation's own format: the engine that computes them is the one that answers from
- * them.
+ * Interval files are in local-agg's format, which {@link readRollupInterval} reads back for audits and answers.
  */
 export interface RollupComputer {
   /**
