@@ -4,18 +4,18 @@ import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { EngineFactory } from '@lakegate/engine-api';
 import { duckdbEngineFactory } from '@lakegate/engine-duckdb';
-import { LocalAggEngine } from '@lakegate/engine-local-agg';
+import { localAggEngineFactory } from '@lakegate/engine-local-agg';
 import {
   createLogger,
+  createRollups,
   EngineRegistry,
-  type IntervalRecord,
   openRedisState,
   parseConfig,
   planEngines,
-  RollupService,
   silentLogger,
   storageOptions,
 } from '@lakegate/gateway';
+import type { IntervalRecord } from '@lakegate/rollups';
 import { createBlobStore, createStorage } from '@lakegate/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -382,6 +382,7 @@ describe.skipIf(!findRedisServer())('backfilling a two-hour gap while new interv
       {
         storage: { cacheDir: join(root, 'cache'), warming: { enabled: false } },
         rollups: { location: `file:${join(root, 'rollups')}/`, backfillPerTick: 4 },
+        engines: { 'local-agg': { threads: 2 } },
         tenants: {
           acme: {
             apiKeys: [KEY],
@@ -395,25 +396,27 @@ describe.skipIf(!findRedisServer())('backfilling a two-hour gap while new interv
     await mkdir(join(root, 'rollups', 'acme', 'traffic_5m'), { recursive: true });
     const storage = await createStorage(storageOptions(config));
     const engines = await EngineRegistry.create({
-      specs: await planEngines({ ...config, builtIns: [duckdbEngineFactory as EngineFactory<unknown>] }),
+      specs: await planEngines({
+        ...config,
+        builtIns: [duckdbEngineFactory as EngineFactory<unknown>, localAggEngineFactory as EngineFactory<unknown>],
+      }),
       deps: { storage },
       limits: { maxConcurrent: 4, maxQueued: 16 },
     });
     const state = openRedisState({ url: redis.url, prefix: 'gap:', logger: silentLogger });
     await state.ready(3000);
-    const engine = new LocalAggEngine({ threads: 2, inlineBytes: 1024, rangeBytes: 1024 * 1024 });
     let now = t0 + FIVE_MINUTES;
-    const service = new RollupService({
+    const service = createRollups({
       config,
       storage,
       ledger: state.ledger,
       engines,
-      engine,
       sink: createBlobStore(config.rollups.location, () => storage.s3Client()),
       logger: process.env.DEBUG_ROLLUPS ? createLogger({ level: 'debug' }) : silentLogger,
       replicaId: () => 'gap-test',
       clock: () => now,
     });
+    if (!service) throw new Error('the configuration has rollups');
     const records = async () => {
       const raw = await state.ledger.rollupIntervals('acme/traffic_5m');
       return new Map([...raw].map(([start, text]) => [start, JSON.parse(text) as IntervalRecord]));
@@ -460,7 +463,6 @@ describe.skipIf(!findRedisServer())('backfilling a two-hour gap while new interv
       expect(after?.audit?.ok).toBe(true);
     } finally {
       await service.close();
-      await engine.close();
       await engines.close();
       await storage.close();
       await state.close();

@@ -29,6 +29,19 @@ import { compileRowPredicate, TRUE } from './exec/row-eval.js';
 import { type PassWork, WorkerPool } from './exec/worker-pool.js';
 import type { LocalQuery, Predicate } from './query/aggregate-query.js';
 import { parseLocalQuery } from './query/parse-query.js';
+import {
+  computeInterval,
+  fileTimeSpans,
+  type IntervalFile,
+  type PassRunner,
+  planAnswers,
+  type RollupAnswer,
+  type RollupComputer,
+  type RollupDecline,
+  type RollupIntervalRequest,
+  type TimeSpan,
+} from './rollups/rollup-computer.js';
+import type { RollupDefinition } from './rollups/rollup-plan.js';
 import { combineLayouts, type FileLayout, isLocalFormat, sniffFile } from './table/file-layout.js';
 import { Interner } from './table/interner.js';
 import { readLines, splitRanges } from './table/line-reader.js';
@@ -109,7 +122,7 @@ function withRowFilter(query: LocalQuery, rowFilter: string): LocalQuery {
  * reads each file's bytes once, decodes only the needed fields, and aggregates into per-group typed arrays on
  * worker threads; their partial states merge exactly. Anything outside the subset is declined in `check()`.
  */
-export class LocalAggEngine implements Engine {
+export class LocalAggEngine implements Engine, RollupComputer {
   readonly id = 'local-agg';
   readonly capabilities = defineCapabilities({
     generalSql: false,
@@ -120,6 +133,14 @@ export class LocalAggEngine implements Engine {
   readonly #pool: WorkerPool;
   readonly #active = new Set<AbortController>();
   readonly #layouts = new Map<string, Promise<FileLayout>>();
+  /** Rollups plan their passes over the same cached layouts and run them on the same worker threads as queries. */
+  readonly #rollups: PassRunner = {
+    describe: (snapshot) => this.#describeSnapshot(snapshot),
+    run: async (pass, work, signal) => {
+      if (this.#closed) throw new LakegateError('ENGINE_CLOSED', 'The engine is closed.');
+      return this.#pool.run(pass, work, signal);
+    },
+  };
   #closed = false;
 
   constructor(config: LocalAggConfig, deps?: EngineDeps) {
@@ -144,7 +165,7 @@ export class LocalAggEngine implements Engine {
    * The columns of a CSV, TSV or NDJSON snapshot and the layout of each of its files, sniffed once per file version
    * (rollups use it too, to plan passes over a source).
    */
-  async describeSnapshot(
+  async #describeSnapshot(
     snapshot: DatasetSnapshot,
   ): Promise<{ columns: readonly LocalColumn[]; layouts: readonly FileLayout[] }> {
     const format = snapshot.format;
@@ -192,7 +213,7 @@ export class LocalAggEngine implements Engine {
     if (snapshot.tenant !== request.tenant)
       throw new LakegateError('FORBIDDEN', `Dataset "${binding.name}" belongs to another tenant.`);
     this.#assertOwned(request, binding);
-    const { columns, layouts } = await this.describeSnapshot(snapshot);
+    const { columns, layouts } = await this.#describeSnapshot(snapshot);
     for (const layout of layouts) {
       if (layout.unsupported.length > 0 && query.shape === 'scan' && query.columns === '*')
         throw new LakegateError('UNSUPPORTED_QUERY', `local-agg cannot read column "${layout.unsupported[0]}".`);
@@ -367,14 +388,20 @@ export class LocalAggEngine implements Engine {
     };
   }
 
-  /** Runs a pass over arbitrary grouping sets on the workers: what rollups use to compute several at once. */
-  async runPass(
-    pass: PassPlan,
-    work: readonly PassWork[],
-    signal: AbortSignal,
-  ): Promise<{ partials: PartialGroups[][]; rows: number }> {
-    if (this.#closed) throw new LakegateError('ENGINE_CLOSED', 'The engine is closed.');
-    return this.#pool.run(pass, work, signal);
+  rollupTimeSpans(snapshot: DatasetSnapshot, timeColumn: string, signal: AbortSignal): Promise<(TimeSpan | null)[]> {
+    return fileTimeSpans(this.#rollups, snapshot, timeColumn, signal);
+  }
+
+  computeRollupInterval(request: RollupIntervalRequest, signal: AbortSignal): Promise<IntervalFile[]> {
+    return computeInterval(this.#rollups, request, signal);
+  }
+
+  planRollupAnswers(
+    sql: string,
+    snapshot: DatasetSnapshot,
+    definitions: readonly RollupDefinition[],
+  ): Promise<(RollupAnswer | RollupDecline)[]> {
+    return planAnswers(this.#rollups, sql, snapshot, definitions);
   }
 
   stats() {

@@ -1,3 +1,4 @@
+import type { Rollups } from '@lakegate/rollups';
 import type { Storage } from '@lakegate/storage';
 import { Hono } from 'hono';
 import type { Admission } from './admission/admission.js';
@@ -15,7 +16,6 @@ import type { GatewayMetrics } from './observability/metrics.js';
 import { Tracing } from './observability/tracing.js';
 import { QueryLifecycle } from './query/query-lifecycle.js';
 import { queryRoute } from './query/query-route.js';
-import type { RollupService } from './rollups/rollup-service.js';
 import { rollupsRoutes } from './rollups/rollups-route.js';
 import type { SessionService } from './sessions/session-service.js';
 import { sessionsRoutes } from './sessions/sessions-route.js';
@@ -41,8 +41,8 @@ export interface AppDeps {
   readonly sessions?: SessionService;
   /** Trino client protocol queries, served under /v1/statement when present. */
   readonly trino?: TrinoQueryRegistry;
-  /** Interval rollups, served under /v1/rollups when present. */
-  readonly rollups?: RollupService | undefined;
+  /** Interval rollups: served under /v1/rollups when present, and answering the queries they fit. */
+  readonly rollups?: Pick<Rollups, 'admin' | 'answerer'> | undefined;
   /** Set when the gateway is draining; readiness then fails. */
   readonly isShuttingDown?: () => boolean;
 }
@@ -82,7 +82,9 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   app.use('/sessions', ...authenticated);
   app.use('/sessions/*', ...authenticated);
 
-  const service = deps.queries ?? new QueryLifecycle({ ...deps, typeName: (type) => trinoType(type).type });
+  const service =
+    deps.queries ??
+    new QueryLifecycle({ ...deps, rollups: deps.rollups?.answerer, typeName: (type) => trinoType(type).type });
   if (deps.sessions) app.route('/sessions', sessionsRoutes(deps.sessions));
   if (deps.trino) {
     const { trino } = deps.config;
@@ -98,7 +100,7 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
     );
   }
   app.route('/v1', datasetsRoutes(deps.storage));
-  if (deps.rollups) app.route('/v1', rollupsRoutes(deps.rollups));
+  if (deps.rollups) app.route('/v1', rollupsRoutes(deps.rollups.admin));
   app.route(
     '/v1/query',
     queryRoute({ service, defaultMaxRows: deps.config.query.defaultMaxRows, maxMaxRows: deps.config.query.maxMaxRows }),

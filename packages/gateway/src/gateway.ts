@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { EngineFactory } from '@lakegate/engine-api';
 import { duckdbEngineFactory } from '@lakegate/engine-duckdb';
-import { LocalAggEngine, localAggEngineFactory } from '@lakegate/engine-local-agg';
+import { localAggEngineFactory } from '@lakegate/engine-local-agg';
 import { createBlobStore, createStorage, type StorageOptions } from '@lakegate/storage';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { Admission, defaultMaxMemoryBytes } from './admission/admission.js';
@@ -16,7 +16,7 @@ import type { Logger } from './logging/logger.js';
 import { GatewayMetrics } from './observability/metrics.js';
 import { Tracing } from './observability/tracing.js';
 import { QueryLifecycle } from './query/query-lifecycle.js';
-import { RollupService } from './rollups/rollup-service.js';
+import { createRollups } from './rollups/gateway-rollups.js';
 import { defaultReplicaId, SessionService } from './sessions/session-service.js';
 import { openState } from './state/gateway-state.js';
 import { TrinoQueryRegistry } from './trino/trino-query.js';
@@ -101,6 +101,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const specs = await planEngines({
     engines: config.engines,
     defaultEngine: config.query.defaultEngine,
+    // Only a gateway with rollups audits them: one without needs no audit engine.
+    auditEngine: Object.values(config.tenants).some((t) => Object.keys(t.rollups).length > 0)
+      ? config.rollups.auditEngine
+      : undefined,
     tenants: config.tenants,
     builtIns: options.engines ?? BUILT_IN_ENGINES,
     source: config.source,
@@ -142,26 +146,24 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   let replicaId = config.state.replicaId ?? '';
   const state = openState(config.state, { logger: stateLogger });
   const results = createBlobStore(config.state.resultsLocation, () => storage.s3Client());
-  // Rollups compute on their own worker threads, so that dashboards never wait behind an interval.
-  const rollupEngine = new LocalAggEngine({ threads: 2, inlineBytes: 4 * 1024 * 1024, rangeBytes: 16 * 1024 * 1024 });
-  const rollups = new RollupService({
+  // Rollups compute on the engines like queries, through the managed layer: undefined when no tenant has any.
+  const rollups = createRollups({
     config,
     storage,
     ledger: state.ledger,
     engines,
-    engine: rollupEngine,
     sink: createBlobStore(config.rollups.location, () => storage.s3Client()),
     logger: logger.child({ component: 'rollups' }),
     replicaId: () => replicaId,
   });
-  if (rollups.enabled) metrics.watchRollups(rollups);
+  if (rollups) metrics.watchRollups(rollups.admin);
   const queries = new QueryLifecycle({
     config,
     storage,
     engines,
     admission,
     metrics,
-    rollups,
+    rollups: rollups?.answerer,
     typeName: (type) => trinoType(type).type,
   });
   const sessions = new SessionService({
@@ -186,7 +188,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     queries,
     sessions,
     trino,
-    rollups: rollups.enabled ? rollups : undefined,
+    rollups,
     metrics,
     tracing,
     isShuttingDown: () => shuttingDown,
@@ -197,7 +199,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     s.once('error', reject);
   }).catch(async (error: unknown) => {
     // Nothing may stay open behind a gateway that could not listen: it would keep the process alive.
-    await Promise.allSettled([sessions.close(), rollups.close(), rollupEngine.close(), engines.close(0)]);
+    await Promise.allSettled([sessions.close(), rollups?.close(), engines.close(0)]);
     trino.close();
     await Promise.allSettled([storage.close(), state.close(), metrics.close(), tracing.close()]);
     throw listenError(error, config.server.host, config.server.port);
@@ -207,7 +209,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   // Give Redis a moment so the first requests find it; start regardless (session calls answer 503 until it is up).
   await state.ready(3000);
   await sessions.start();
-  rollups.start();
+  rollups?.start();
   const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
 
   let closing: Promise<void> | undefined;
@@ -227,8 +229,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         await Promise.all([sessions.drain(grace), queries.drain(grace + 100)]);
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         await sessions.close();
-        await rollups.close();
-        await rollupEngine.close();
+        await rollups?.close();
         trino.close();
         await engines.close(0);
         if ('closeAllConnections' in server) server.closeAllConnections();

@@ -150,6 +150,10 @@ describe('rollup configuration', () => {
       location: { kind: 'file', path: '/srv/lakegate/rollups/acme/traffic_5m' },
     });
     expect(config.tenants.acme?.rollups.traffic_5m).toMatchObject({ intervalMs: 300_000, dimensions: ['org'] });
+    expect(config.rollups.auditEngine).toBe('duckdb');
+    expect(
+      parseConfig({ ...tenant({}), rollups: { auditEngine: 'mydb' } }, { baseDir: '/srv' }).rollups.auditEngine,
+    ).toBe('mydb');
   });
 
   it('lists every problem of every rollup at once', () => {

@@ -224,6 +224,11 @@ const fileSchema = z.strictObject({
       backfillHours: z.number().positive().default(24),
       /** A claimed interval is free again after this long without its replica (crash recovery). */
       claimTtlSeconds: z.number().int().positive().default(60),
+      /**
+       * The engine whose count of an interval's raw rows the audit compares with the rollup's, one other than the
+       * engine that computed it so that the two do not share a mistake.
+       */
+      auditEngine: z.string().min(1).default('duckdb'),
     })
     .prefault({}),
   /** Engine sections by id; ids are checked after parsing, since a record's key issues lose their message. */

@@ -47,11 +47,11 @@ const plan = (
     string,
     { defaultEngine?: string; engines?: Record<string, unknown>; engineTables?: Record<string, { engine: string }> }
   > = {},
-  defaultEngine?: string,
+  gateway: Pick<EnginePlanInput, 'defaultEngine' | 'auditEngine'> = {},
 ) => {
   const input: EnginePlanInput = {
+    ...gateway,
     engines,
-    defaultEngine,
     tenants: Object.fromEntries(
       Object.entries(tenants).map(([id, t]) => [
         id,
@@ -131,16 +131,21 @@ describe('planning the engines', () => {
     ]);
   });
 
-  it('refuses a default engine or a dataset held by an engine that is not configured', async () => {
+  it('refuses a dataset held by an engine that is not configured', async () => {
     expect(
       await problemsOf(
         { echo: { module: at('./echo.js'), options: {} } },
         { acme: { engineTables: { events: { engine: 'echo' }, orders: { engine: 'clickhouse' } } } },
-        'spark',
       ),
-    ).toEqual([
+    ).toEqual(['tenants.acme.datasets.orders.engine: "clickhouse" is not one of duckdb, local-agg, echo']);
+  });
+
+  it('checks that the default engine and the rollup audit engine are engines of the gateway', async () => {
+    const echo = { echo: { module: at('./echo.js'), options: {} } };
+    expect(await problemsOf(echo, {}, { defaultEngine: 'echo', auditEngine: 'echo' })).toEqual([]);
+    expect(await problemsOf(echo, {}, { defaultEngine: 'spark', auditEngine: 'trino' })).toEqual([
       'query.defaultEngine: "spark" is not one of duckdb, local-agg, echo',
-      'tenants.acme.datasets.orders.engine: "clickhouse" is not one of duckdb, local-agg, echo',
+      'rollups.auditEngine: "trino" is not one of duckdb, local-agg, echo',
     ]);
   });
 

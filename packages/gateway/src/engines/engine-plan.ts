@@ -32,6 +32,8 @@ export interface EnginePlanInput {
   >;
   /** The engine queries go to when neither request nor tenant names one (`query.defaultEngine`). */
   readonly defaultEngine?: string | undefined;
+  /** The engine that counts raw rows for rollup audits (`rollups.auditEngine`), when rollups are configured. */
+  readonly auditEngine?: string | undefined;
   /** The engines that need no module, always present; a section under their id configures them. */
   readonly builtIns: readonly EngineFactory[];
   /** Named in the error, e.g. the config file. */
@@ -51,6 +53,9 @@ export async function planEngines(input: EnginePlanInput): Promise<readonly Engi
   const specs = [...sources].flatMap(([id, source]) => planEngine(id, source, input, problems) ?? []);
   if (input.defaultEngine !== undefined && !ids.includes(input.defaultEngine)) {
     problems.push(`query.defaultEngine: "${input.defaultEngine}" is not one of ${ids.join(', ')}`);
+  }
+  if (input.auditEngine !== undefined && !ids.includes(input.auditEngine)) {
+    problems.push(`rollups.auditEngine: "${input.auditEngine}" is not one of ${ids.join(', ')}`);
   }
   problems.push(...tenantProblems(input.tenants, ids));
   if (problems.length > 0) throw new ConfigError(input.source, problems);

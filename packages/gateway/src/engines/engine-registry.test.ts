@@ -100,4 +100,18 @@ describe('the engine registry', () => {
     };
     await expect(EngineRegistry.create({ specs: [failing], deps: { storage }, limits })).rejects.toThrow(TypeError);
   });
+
+  it('finds an engine by the extension it implements, the first in config order', async () => {
+    const plain = async () => createReferenceEngine({ datasets: {} });
+    const tagged = async () => Object.assign(createReferenceEngine({ datasets: {} }), { tag: () => 'mine' });
+    const isTagged = (e: object): e is { tag(): string } => 'tag' in e;
+    const registry = await EngineRegistry.create({
+      specs: [spec('plain', factory(plain)), spec('tagged', factory(tagged)), spec('tagged-too', factory(tagged))],
+      deps: { storage },
+      limits,
+    });
+    expect(registry.offering(isTagged)?.id).toBe('tagged');
+    expect(registry.offering((e): e is { other: true } => 'other' in e)).toBeUndefined();
+    await registry.close();
+  });
 });

@@ -3,7 +3,7 @@ import { LakegateError } from '@lakegate/engine-api';
 import { ConfigError } from '../config/config.js';
 import { describeModule, engineProblems, firstLine } from './engine-module.js';
 import type { EngineSpec } from './engine-plan.js';
-import { ManagedEngine, type ManagedEngineOptions } from './managed-engine.js';
+import { type ExtensionGuard, ManagedEngine, type ManagedEngineOptions } from './managed-engine.js';
 
 export interface RegistryOptions {
   /** The engines to create, in order (see `planEngines`). */
@@ -64,6 +64,11 @@ export class EngineRegistry {
   /** The first engine that offers its own SQL analysis (DuckDB's parser), for syntax node-sql-parser lacks. */
   analyzer(): ManagedEngine | undefined {
     return [...this.#engines.values()].find((e) => e.analyze !== undefined);
+  }
+
+  /** The first engine, in config order, that implements the extension `guard` recognises. */
+  offering<T extends object>(guard: ExtensionGuard<T>): ManagedEngine | undefined {
+    return [...this.#engines.values()].find((e) => e.offers(guard));
   }
 
   get ready(): boolean {

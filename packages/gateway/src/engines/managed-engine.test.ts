@@ -1,6 +1,6 @@
-import { collectRows, createReferenceEngine, type InMemoryTable } from '@lakegate/engine-api';
+import { abortError, collectRows, createReferenceEngine, type Engine, type InMemoryTable } from '@lakegate/engine-api';
 import { describe, expect, it } from 'vitest';
-import { ManagedEngine } from './managed-engine.js';
+import { type ExtensionGuard, ManagedEngine } from './managed-engine.js';
 
 const series: InMemoryTable = {
   columns: [{ name: 'n', type: { kind: 'integer', sqlType: 'INTEGER' } }],
@@ -80,5 +80,59 @@ describe('managed engine', () => {
     expect(named.id).toBe('replica-b');
     await named.close();
     await expect(named.execute(request, { signal, timeoutMs: 5000 })).rejects.toThrow(/replica-b/);
+  });
+});
+
+/** An extension some engines implement beside `execute`. */
+interface Echoing {
+  echo(text: string, signal: AbortSignal): Promise<string>;
+}
+const isEchoing: ExtensionGuard<Echoing> = (e): e is Engine & Echoing =>
+  typeof (e as Partial<Echoing>).echo === 'function';
+/** The reference engine with `echo`, which answers after `delayMs` unless its signal aborts first. */
+const echoing = (delayMs: number): Engine & Echoing =>
+  Object.assign(engine(), {
+    echo: (text: string, signal: AbortSignal) =>
+      new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => resolve(text), delayMs);
+        signal.addEventListener('abort', () => {
+          clearTimeout(timer);
+          reject(abortError(signal));
+        });
+      }),
+  });
+
+describe("a managed engine's extensions", () => {
+  it('runs work on an extension within the same slots as queries', async () => {
+    const managed = new ManagedEngine(echoing(20), { maxConcurrent: 1, maxQueued: 1 });
+    expect(managed.offers(isEchoing)).toBe(true);
+    const query = await managed.execute(request, { signal, timeoutMs: 5000 });
+    const queued = managed.run(isEchoing, (e, s) => e.echo('hello', s), { signal, timeoutMs: 5000 });
+    expect(managed.stats()).toMatchObject({ running: 1, queued: 1 });
+    await expect(managed.run(isEchoing, (e, s) => e.echo('x', s), { signal, timeoutMs: 5000 })).rejects.toMatchObject({
+      code: 'ENGINE_BUSY',
+    });
+    await query.close();
+    expect(await queued).toBe('hello');
+    expect(managed.stats()).toMatchObject({ running: 0, queued: 0 });
+  });
+
+  it('cancels work past its time limit, and frees the slot of work that fails', async () => {
+    const managed = new ManagedEngine(echoing(5000), { maxConcurrent: 1, maxQueued: 0 });
+    await expect(managed.run(isEchoing, (e, s) => e.echo('slow', s), { signal, timeoutMs: 30 })).rejects.toMatchObject({
+      code: 'QUERY_TIMEOUT',
+    });
+    await expect(
+      managed.run(isEchoing, async () => Promise.reject(new Error('broken')), { signal, timeoutMs: 5000 }),
+    ).rejects.toMatchObject({ code: 'INTERNAL' });
+    expect(managed.stats().running).toBe(0);
+  });
+
+  it('refuses an extension the engine does not implement', async () => {
+    const managed = new ManagedEngine(engine(), { maxConcurrent: 1, maxQueued: 0 });
+    expect(managed.offers(isEchoing)).toBe(false);
+    await expect(managed.run(isEchoing, (e, s) => e.echo('x', s), { signal, timeoutMs: 5000 })).rejects.toMatchObject({
+      code: 'UNSUPPORTED_QUERY',
+    });
   });
 });

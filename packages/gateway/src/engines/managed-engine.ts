@@ -33,6 +33,19 @@ export interface RunOptions {
 }
 
 /**
+ * Recognises an engine extension: an interface beyond {@link Engine} that some engines implement, such as rollup
+ * computation (`isRollupComputer` of `@lakegate/engine-local-agg`). The gateway finds engines by these, never by id.
+ */
+export type ExtensionGuard<T extends object> = (engine: object) => engine is T;
+
+/** One admitted piece of work: its combined signal, how to map its failures, and how to give its slot back. */
+interface Admitted {
+  readonly signal: AbortSignal;
+  failure(error: unknown): LakegateError;
+  release(): void;
+}
+
+/**
  * The gateway's wrapper around every engine: it owns the lifecycle (refuse after close), the concurrency
  * limit and queue, the per-query time limit, and the freeing of slots, so engine authors write none of it.
  */
@@ -83,6 +96,45 @@ export class ManagedEngine {
 
   /** Runs a query within the engine's limits. The returned stream must be read to the end or closed. */
   async execute(request: QueryRequest, options: RunOptions): Promise<QueryStream> {
+    const admitted = await this.#admit(options);
+    try {
+      const inner = await this.#engine.execute(request, { signal: admitted.signal });
+      return wrapQueryStream(inner, { mapError: admitted.failure, onClose: admitted.release });
+    } catch (error) {
+      admitted.release();
+      throw admitted.failure(error);
+    }
+  }
+
+  /** Whether the engine implements the extension that `guard` recognises. */
+  offers<T extends object>(guard: ExtensionGuard<T>): boolean {
+    return guard(this.#engine);
+  }
+
+  /**
+   * Runs `work` on the engine's extension (an entry point other than `execute`) within the same limits as a query:
+   * a slot or ENGINE_BUSY, the time limit, cancellation by `options.signal` or shutdown. The slot is held until
+   * `work` settles, so work must not hand out anything that keeps computing afterwards.
+   */
+  async run<T extends object, R>(
+    guard: ExtensionGuard<T>,
+    work: (extension: T, signal: AbortSignal) => Promise<R>,
+    options: RunOptions,
+  ): Promise<R> {
+    const engine = this.#engine;
+    if (!guard(engine)) throw new LakegateError('UNSUPPORTED_QUERY', `The ${this.id} engine does not offer this.`);
+    const admitted = await this.#admit(options);
+    try {
+      return await work(engine, admitted.signal);
+    } catch (error) {
+      throw admitted.failure(error);
+    } finally {
+      admitted.release();
+    }
+  }
+
+  /** Takes a slot for work bounded by `options`: refused once closing, ENGINE_BUSY when the queue is full. */
+  async #admit(options: RunOptions): Promise<Admitted> {
     if (this.#closing)
       throw new LakegateError('ENGINE_CLOSED', `The ${this.id} engine is shutting down.`, { retryAfterSeconds: 5 });
     throwIfAborted(options.signal);
@@ -115,12 +167,11 @@ export class ManagedEngine {
     try {
       await this.#acquire(controller.signal);
       slot = true;
-      const inner = await this.#engine.execute(request, { signal: controller.signal });
-      return wrapQueryStream(inner, { mapError: failure, onClose: release });
     } catch (error) {
       release();
       throw failure(error);
     }
+    return { signal: controller.signal, failure, release };
   }
 
   async #acquire(signal: AbortSignal): Promise<void> {

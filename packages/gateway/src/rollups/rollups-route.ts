@@ -1,9 +1,9 @@
 import { LakegateError } from '@lakegate/engine-api';
+import type { RollupAdmin } from '@lakegate/rollups';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { GatewayEnv } from '../app-env.js';
 import { describeIssues, readJsonBody } from '../http/json-body.js';
-import type { RollupService } from './rollup-service.js';
 
 const rangeSchema = z.strictObject({
   /** ISO 8601 start of the range (inclusive); default: the rollup's first interval. */
@@ -25,7 +25,7 @@ async function readRange(request: Request): Promise<z.output<typeof rangeSchema>
  * (every interval), `POST /v1/rollups/{name}/backfill` and `POST /v1/rollups/{name}/audit` with an optional
  * `{"from", "to"}` range.
  */
-export function rollupsRoutes(rollups: RollupService): Hono<GatewayEnv> {
+export function rollupsRoutes(rollups: RollupAdmin): Hono<GatewayEnv> {
   return new Hono<GatewayEnv>()
     .get('/rollups', async function listRollups(c) {
       return c.json({ rollups: await rollups.describe(c.get('tenant')) });

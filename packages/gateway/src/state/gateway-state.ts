@@ -1,7 +1,7 @@
+import { MemoryRollupLedger } from '@lakegate/rollups';
 import type { GatewayConfig } from '../config/config.js';
 import type { Logger } from '../logging/logger.js';
 import { MemoryReplicaBus } from './memory-replica-bus.js';
-import { MemoryRollupLedger } from './memory-rollup-ledger.js';
 import { MemorySessionStore } from './memory-session-store.js';
 import { RedisConnection, type RedisConnectionOptions } from './redis-connection.js';
 import { RedisReplicaBus } from './redis-replica-bus.js';

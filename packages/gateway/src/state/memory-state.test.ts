@@ -1,6 +1,6 @@
+import { MemoryRollupLedger } from '@lakegate/rollups';
 import { describe, it } from 'vitest';
 import { MemoryReplicaBus } from './memory-replica-bus.js';
-import { MemoryRollupLedger } from './memory-rollup-ledger.js';
 import { MemorySessionStore } from './memory-session-store.js';
 import { describeReplicaBusContract } from './replica-bus.contract.js';
 import { describeRollupLedgerContract } from './rollup-ledger.contract.js';

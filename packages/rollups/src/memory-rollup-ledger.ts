@@ -2,10 +2,16 @@ import type { RollupLedger } from './rollup-ledger.js';
 
 const claimKey = (rollup: string, start: number): string => `${rollup}@${start}`;
 
-/** Rollup interval records and claims in this process's memory: the default without Redis. */
+/** Rollup interval records and claims in this process's memory: a single gateway's ledger, and the tests'. */
 export class MemoryRollupLedger implements RollupLedger {
   readonly #intervals = new Map<string, Map<number, string>>();
   readonly #claims = new Map<string, { owner: string; until: number }>();
+  readonly #clock: () => number;
+
+  /** `clock` decides when claims lapse (tests move it instead of waiting). */
+  constructor(clock: () => number = Date.now) {
+    this.#clock = clock;
+  }
 
   async rollupIntervals(rollup: string): Promise<Map<number, string>> {
     return new Map(this.#intervals.get(rollup) ?? []);
@@ -20,8 +26,9 @@ export class MemoryRollupLedger implements RollupLedger {
   async claimRollupInterval(rollup: string, start: number, owner: string, ttlMs: number): Promise<boolean> {
     const key = claimKey(rollup, start);
     const held = this.#claims.get(key);
-    if (held && held.owner !== owner && held.until > Date.now()) return false;
-    this.#claims.set(key, { owner, until: Date.now() + ttlMs });
+    const now = this.#clock();
+    if (held && held.owner !== owner && held.until > now) return false;
+    this.#claims.set(key, { owner, until: now + ttlMs });
     return true;
   }
 

@@ -1,0 +1,114 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { DatasetSnapshot } from '@lakegate/engine-api';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalAggEngine } from '../local-agg-engine.js';
+import { bindFiles, tempFolder } from '../test-support.js';
+import { isRollupComputer, readRollupInterval } from './rollup-computer.js';
+import type { RollupDefinition } from './rollup-plan.js';
+
+const START = Date.UTC(2026, 0, 1, 10, 0, 0);
+const MINUTE = 60_000;
+const text = (ms: number): string => new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
+
+const definition: RollupDefinition = {
+  name: 'hits_5m',
+  source: 'hits',
+  intervalMs: 5 * MINUTE,
+  timeColumn: 'ts',
+  dimensions: ['host'],
+  derived: {},
+  measures: { n: 'count(*)', total: 'sum(ms)' },
+};
+
+/** One row a minute from `from` (minutes after START), `count` rows, hosts a and b in turn, ms = the minute. */
+function hitsCsv(from: number, count: number): string {
+  const lines = ['ts,host,ms'];
+  for (let m = from; m < from + count; m++) lines.push(`${text(START + m * MINUTE)},${m % 2 === 0 ? 'a' : 'b'},${m}`);
+  return `${lines.join('\n')}\n`;
+}
+
+describe('local-agg as a rollup computer', () => {
+  let folder: Awaited<ReturnType<typeof tempFolder>>;
+  let engine: LocalAggEngine;
+  let snapshot: DatasetSnapshot;
+  const signal = new AbortController().signal;
+
+  beforeAll(async () => {
+    folder = await tempFolder('local-agg-rollup-computer-');
+    await writeFile(join(folder.dir, 'early.csv'), hitsCsv(0, 12));
+    await writeFile(join(folder.dir, 'late.csv'), hitsCsv(20, 10));
+    const binding = await bindFiles('acme', 'hits', 'csv', [
+      join(folder.dir, 'early.csv'),
+      join(folder.dir, 'late.csv'),
+    ]);
+    snapshot = binding.snapshot;
+    engine = new LocalAggEngine({ threads: 1, inlineBytes: 1024, rangeBytes: 1024 * 1024 });
+  });
+  afterAll(async () => {
+    await engine?.close();
+    await folder?.remove();
+  });
+
+  it('is recognised by its methods, not its id', () => {
+    expect(isRollupComputer(engine)).toBe(true);
+    expect(isRollupComputer({ id: 'local-agg', execute: () => undefined })).toBe(false);
+  });
+
+  it("reports each file's time span", async () => {
+    expect(await engine.rollupTimeSpans(snapshot, 'TS', signal)).toEqual([
+      { minMs: START, maxMs: START + 11 * MINUTE },
+      { minMs: START + 20 * MINUTE, maxMs: START + 29 * MINUTE },
+    ]);
+  });
+
+  it('computes an interval file that reads back with its rows, and answers from it', async () => {
+    const [file] = await engine.computeRollupInterval(
+      {
+        definitions: [definition],
+        snapshot,
+        read: [snapshot.files[0]?.path ?? ''],
+        startMs: START + 5 * MINUTE,
+        endMs: START + 10 * MINUTE,
+      },
+      signal,
+    );
+    expect(file).toMatchObject({ rows: 5, groups: 2 });
+    const stored = readRollupInterval(file?.text ?? '');
+    expect(stored.rows).toBe(5);
+
+    const sql = `SELECT host, count(*) AS n, sum(ms) AS total FROM hits
+      WHERE ts >= TIMESTAMP '${text(START + 5 * MINUTE)}' AND ts < TIMESTAMP '${text(START + 10 * MINUTE)}'
+      GROUP BY host ORDER BY host`;
+    const [plan] = await engine.planRollupAnswers(sql, snapshot, [definition]);
+    if (!plan || 'reason' in plan) throw new Error(`declined: ${plan?.reason}`);
+    expect([plan.fromMs, plan.toMs]).toEqual([START + 5 * MINUTE, START + 10 * MINUTE]);
+    const result = plan.finish([stored.groups], 100);
+    const rows = Array.from({ length: result.rowCount }, (_, r) => result.columns.map((c) => c[r]));
+    expect(rows).toEqual([
+      ['a', 2n, 14n],
+      ['b', 3n, 21n],
+    ]);
+  });
+
+  it('reads only the files asked for, but checks the definition against every file', async () => {
+    const request = { definitions: [definition], snapshot, read: [], startMs: START, endMs: START + 5 * MINUTE };
+    expect(await engine.computeRollupInterval(request, signal)).toEqual([{ text: '', rows: 0, groups: 0 }]);
+    const late = { ...request, read: [snapshot.files[1]?.path ?? ''] };
+    expect((await engine.computeRollupInterval(late, signal))[0]).toMatchObject({ rows: 0 });
+    const wrong = { ...request, definitions: [{ ...definition, timeColumn: 'host' }] };
+    await expect(engine.computeRollupInterval(wrong, signal)).rejects.toThrow(/only TIMESTAMP columns/);
+  });
+
+  it('declines, with a reason per definition, what a rollup cannot answer', async () => {
+    const plans = await engine.planRollupAnswers('SELECT count(*) FROM hits', snapshot, [definition, definition]);
+    expect(plans).toEqual([{ reason: expect.stringMatching(/time range/) }, { reason: expect.any(String) }]);
+    expect(await engine.planRollupAnswers('SELECT * FROM hits', snapshot, [definition])).toEqual([
+      { reason: 'not an aggregation' },
+    ]);
+  });
+
+  it('reports a damaged interval file', () => {
+    expect(() => readRollupInterval('{"_rows": 3, "_state": "not json"}\n')).toThrow();
+  });
+});

@@ -1,0 +1,88 @@
+import type { IntervalRecord } from './interval-record.js';
+import { definitionOf, type RollupContext } from './rollup-context.js';
+
+/** Complete intervals, newest first, that every tick computes before it fills any hole. */
+export const FRESH_INTERVALS = 2;
+
+/** The longest wait of a failed interval before its next attempt. */
+const MAX_BACKOFF_MS = 900_000;
+
+/** What a tick knows of a context: read once, then used for its fresh intervals and for its holes. */
+export interface ContextState {
+  /** The end of the newest complete interval. */
+  readonly lastEnd: number;
+  /** Interval records of each rollup of the context, in its order. */
+  readonly records: readonly ReadonlyMap<number, IntervalRecord>[];
+  /** For each interval start, the fingerprint of the source files that overlap it. */
+  readonly inputs: ReadonlyMap<number, string>;
+  /** Intervals this tick has computed or tried: the holes pass does not take them again. */
+  readonly handled: ReadonlySet<number>;
+}
+
+export interface DuePolicy {
+  readonly now: number;
+  /** The tick period, which is also a failed interval's first wait. */
+  readonly tickMs: number;
+  /** Holes filled per context and tick, after the fresh intervals. */
+  readonly backfillPerTick: number;
+}
+
+/** The contexts of the tenants that queried most recently first; the others keep their order. */
+export function byRecentTraffic(
+  contexts: readonly RollupContext[],
+  lastQuery: (tenant: string) => number | undefined,
+): RollupContext[] {
+  return [...contexts].sort((a, b) => (lastQuery(b.tenant) ?? 0) - (lastQuery(a.tenant) ?? 0));
+}
+
+/** Whether every rollup of the context has the interval done, with its current definition and inputs. */
+export function isDone(
+  context: RollupContext,
+  records: readonly ReadonlyMap<number, IntervalRecord>[],
+  start: number,
+  inputs: string,
+): boolean {
+  return context.rollups.every((rollup, i) => {
+    const record = records[i]?.get(start);
+    return record?.state === 'done' && record.definition === definitionOf(rollup) && record.inputs === inputs;
+  });
+}
+
+/** A failed interval waits before its next attempt: twice as long after each failure, at most 15 minutes. */
+export function backingOff(
+  records: readonly ReadonlyMap<number, IntervalRecord>[],
+  start: number,
+  now: number,
+  tickMs: number,
+): boolean {
+  const record = records[0]?.get(start);
+  if (record?.state !== 'failed') return false;
+  const wait = Math.min(MAX_BACKOFF_MS, tickMs * 2 ** Math.min(10, record.attempts - 1));
+  return now - (record.finishedAt ?? record.startedAt ?? 0) < wait;
+}
+
+/**
+ * The intervals of a context to compute now, newest first. `fresh` looks only at the newest
+ * {@link FRESH_INTERVALS} complete intervals, so new data never waits behind a backlog; `holes` looks back to the
+ * context's start and takes at most `backfillPerTick`. Intervals done with the current definition and inputs,
+ * handled already this tick, or failed and waiting out their backoff are not due.
+ */
+export function dueIntervals(
+  context: RollupContext,
+  kind: 'fresh' | 'holes',
+  state: ContextState,
+  policy: DuePolicy,
+): number[] {
+  const { lastEnd, records, inputs, handled } = state;
+  const limit = kind === 'fresh' ? FRESH_INTERVALS : policy.backfillPerTick;
+  const newest = lastEnd - context.intervalMs;
+  const stop =
+    kind === 'fresh' ? Math.max(context.startMs, newest - (FRESH_INTERVALS - 1) * context.intervalMs) : context.startMs;
+  const due: number[] = [];
+  for (let start = newest; start >= stop && due.length < limit; start -= context.intervalMs) {
+    if (handled.has(start) || isDone(context, records, start, inputs.get(start) ?? '')) continue;
+    if (backingOff(records, start, policy.now, policy.tickMs)) continue;
+    due.push(start);
+  }
+  return due;
+}

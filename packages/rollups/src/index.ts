@@ -1,0 +1,19 @@
+export type {
+  AuditEngine,
+  ComputeEngine,
+  RollupLogger,
+  RollupSink,
+  RollupSources,
+  RunLimits,
+  SourceLease,
+} from './dependencies.js';
+export type { IntervalAudit, IntervalRecord, IntervalState } from './interval-record.js';
+export { MemoryRollupLedger } from './memory-rollup-ledger.js';
+export type { RollupLag } from './rollup-admin.js';
+export { RollupAdmin } from './rollup-admin.js';
+export type { RollupAnswerResult } from './rollup-answerer.js';
+export { RollupAnswerer } from './rollup-answerer.js';
+export type { RollupSpec } from './rollup-context.js';
+export type { RollupLedger } from './rollup-ledger.js';
+export type { RollupSettings, RollupsOptions } from './rollups.js';
+export { Rollups } from './rollups.js';

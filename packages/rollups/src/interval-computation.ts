@@ -1,0 +1,133 @@
+import { type DatasetSnapshot, isLakegateError } from '@lakegate/engine-api';
+import type { CountAudit } from './count-audit.js';
+import type { ComputeEngine, RollupLogger, RollupSink, RollupSources, SourceLease } from './dependencies.js';
+import { isDone } from './due-intervals.js';
+import type { IntervalLedger } from './interval-ledger.js';
+import type { IntervalRecord } from './interval-record.js';
+import { fileKey, type RollupContext } from './rollup-context.js';
+import { SourceIndex } from './source-index.js';
+
+export interface IntervalComputationOptions {
+  readonly ledger: IntervalLedger;
+  readonly sources: RollupSources;
+  readonly sink: RollupSink;
+  readonly engine: ComputeEngine;
+  readonly index: SourceIndex;
+  readonly audit: CountAudit;
+  readonly logger: RollupLogger;
+  readonly clock: () => number;
+  /** This replica's name in claims and records. */
+  readonly replicaId: () => string;
+  /** A claim not renewed for this long lapses (its replica crashed). */
+  readonly claimTtlMs: number;
+  /** The time limit of one interval's pass. */
+  readonly timeoutMs: number;
+  /** Aborts the computation under way when the rollups close. */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * The computation of one interval of a context: claimed in the ledger (one replica computes it), recorded as
+ * running, computed in one pass over the source files that overlap it on the compute engine, written to the sink
+ * under a fixed name (so a recomputation after a crash replaces, never adds), recorded as done, and audited.
+ */
+export class IntervalComputation {
+  readonly #options: IntervalComputationOptions;
+
+  constructor(options: IntervalComputationOptions) {
+    this.#options = options;
+  }
+
+  /**
+   * Computes the interval at `start`, unless it is done with `inputs` (the fingerprint of its files when it was
+   * found due) by the time it is claimed. False when another replica holds it; true once done or failed.
+   */
+  async run(context: RollupContext, start: number, inputs: string): Promise<boolean> {
+    const { ledger, sources, logger, clock, signal } = this.#options;
+    const owner = this.#options.replicaId();
+    const claim = await ledger.claim(context, start, owner, this.#options.claimTtlMs);
+    if (!claim) return false;
+    const startedAt = clock();
+    const began = performance.now();
+    let attempts = 1;
+    let lease: SourceLease | undefined;
+    try {
+      // Read again under the claim: another replica may have computed it since it was found due.
+      const records = await ledger.recordsOf(context);
+      if (isDone(context, records, start, inputs)) return true;
+      attempts = (records[0]?.get(start)?.attempts ?? 0) + 1;
+      await ledger.putForContext(context, { start, state: 'running', attempts, owner, startedAt });
+      lease = await sources.acquire(context.tenant, context.source, signal);
+      const { done, read } = await this.#compute(context, start, lease, { attempts, startedAt, began });
+      logger.info('rollups.interval_done', {
+        tenant: context.tenant,
+        source: context.source,
+        interval: new Date(start).toISOString(),
+        rows: done.rows,
+        groups: done.groups,
+        durationMs: done.durationMs,
+      });
+      // The audit reads the files the interval's pass read; when none did, it reads them all.
+      await this.#options.audit
+        .audit(context, start, done, read.files.length > 0 ? read : lease.snapshot)
+        .catch((error: unknown) =>
+          logger.warn('rollups.audit_failed', { tenant: context.tenant, error: (error as Error).message }),
+        );
+      return true;
+    } catch (error) {
+      const message = isLakegateError(error) ? error.message : (error as Error).message;
+      logger.warn('rollups.interval_failed', {
+        tenant: context.tenant,
+        source: context.source,
+        interval: new Date(start).toISOString(),
+        error: message,
+      });
+      if (!signal.aborted)
+        await ledger
+          .putForContext(context, { start, state: 'failed', attempts, startedAt, finishedAt: clock(), error: message })
+          .catch(() => undefined);
+      return true;
+    } finally {
+      lease?.release();
+      await claim.release();
+    }
+  }
+
+  /** The pass, the files and the done record; also the files the pass read. */
+  async #compute(
+    context: RollupContext,
+    start: number,
+    lease: SourceLease,
+    attempt: { attempts: number; startedAt: number; began: number },
+  ): Promise<{ done: IntervalRecord; read: DatasetSnapshot }> {
+    const { engine, index, sink, ledger, clock, signal, timeoutMs } = this.#options;
+    const end = start + context.intervalMs;
+    const { snapshot } = lease;
+    const { files, spans } = await engine.run(
+      async (computer, engineSignal) => {
+        const spans = await index.spansWith(computer, snapshot, context.rollups[0].timeColumn, engineSignal);
+        const read = SourceIndex.overlapping(snapshot, spans, start, end).files.map((f) => f.path);
+        const request = { definitions: context.rollups, snapshot, read, startMs: start, endMs: end };
+        return { files: await computer.computeRollupInterval(request, engineSignal), spans };
+      },
+      { signal, timeoutMs },
+    );
+    for (const [i, rollup] of context.rollups.entries()) {
+      // Written whole under a fixed name: a recomputed interval replaces the file, it never adds to it.
+      await sink.put(fileKey(context.tenant, rollup.name, start), files[i]?.text ?? '');
+    }
+    const done: IntervalRecord = {
+      start,
+      state: 'done',
+      attempts: attempt.attempts,
+      inputs: SourceIndex.inputsByInterval(context, snapshot, spans, start, end).get(start) ?? '',
+      rows: files[0]?.rows ?? 0,
+      groups: files[0]?.groups ?? 0,
+      startedAt: attempt.startedAt,
+      finishedAt: clock(),
+      durationMs: Math.round(performance.now() - attempt.began),
+    };
+    await ledger.putForContext(context, done);
+    return { done, read: SourceIndex.overlapping(snapshot, spans, start, end) };
+  }
+}

@@ -1,0 +1,190 @@
+import { LakegateError } from '@lakegate/engine-api';
+import type { CountAudit } from './count-audit.js';
+import type { ComputeEngine, RollupSources } from './dependencies.js';
+import type { IntervalLedger } from './interval-ledger.js';
+import type { IntervalAudit, IntervalRecord, IntervalState } from './interval-record.js';
+import { findRollup, lastEnd, type RollupContext } from './rollup-context.js';
+import { SourceIndex } from './source-index.js';
+
+export interface RollupAdminOptions {
+  readonly contexts: readonly RollupContext[];
+  readonly ledger: IntervalLedger;
+  readonly sources: RollupSources;
+  readonly engine: ComputeEngine;
+  readonly index: SourceIndex;
+  readonly audit: CountAudit;
+  readonly clock: () => number;
+  /** Asks for a tick soon, after a backfill marked intervals pending. */
+  readonly poke: () => void;
+  /** The time limit of the engine's work for an audit (the files' time spans). */
+  readonly timeoutMs: number;
+  /** Aborts work under way when the rollups close. */
+  readonly signal: AbortSignal;
+}
+
+/** A rollup's lag: seconds between now and the end of its newest done interval. */
+export interface RollupLag {
+  readonly tenant: string;
+  readonly rollup: string;
+  readonly seconds: number;
+}
+
+/** A range larger than this is refused: it would write as many records at once. */
+export const MAX_BACKFILL_INTERVALS = 100_000;
+
+/** What operators see and do: each rollup's intervals and lag, backfills and audits of a range. */
+export class RollupAdmin {
+  readonly #options: RollupAdminOptions;
+
+  constructor(options: RollupAdminOptions) {
+    this.#options = options;
+  }
+
+  /** The tenant's rollup names. */
+  names(tenant: string): string[] {
+    return this.#options.contexts.filter((c) => c.tenant === tenant).flatMap((c) => c.rollups.map((r) => r.name));
+  }
+
+  /**
+   * Marks the intervals of `[from, to)` pending, so the next ticks recompute them (newest first, after fresh
+   * intervals); running ones are left alone. Returns how many intervals were marked.
+   */
+  async backfill(tenant: string, name: string, from: string | undefined, to: string | undefined): Promise<number> {
+    const { context } = findRollup(this.#options.contexts, tenant, name);
+    const [requestedFrom, toMs] = this.#range(context, from, to);
+    const fromMs = Math.max(requestedFrom, context.startMs);
+    const until = Math.min(toMs, lastEnd(context, this.#options.clock()));
+    if ((until - fromMs) / context.intervalMs > MAX_BACKFILL_INTERVALS)
+      throw new LakegateError(
+        'INVALID_REQUEST',
+        `The range holds more than ${MAX_BACKFILL_INTERVALS} intervals; backfill it in smaller ranges.`,
+      );
+    const records = await this.#options.ledger.records(tenant, context.rollups[0].name);
+    let count = 0;
+    for (let start = fromMs; start + context.intervalMs <= until; start += context.intervalMs) {
+      const previous = records.get(start);
+      if (previous?.state === 'running') continue;
+      await this.#options.ledger.putForContext(context, { start, state: 'pending', attempts: previous?.attempts ?? 0 });
+      count++;
+    }
+    if (count > 0) this.#options.poke();
+    return count;
+  }
+
+  /** Audits the done intervals of `[from, to)` now, over the source files that overlap each. */
+  async audit(
+    tenant: string,
+    name: string,
+    from: string | undefined,
+    to: string | undefined,
+  ): Promise<IntervalAudit[]> {
+    const { contexts, ledger, sources, engine, index, signal, timeoutMs } = this.#options;
+    const { context } = findRollup(contexts, tenant, name);
+    const [fromMs, toMs] = this.#range(context, from, to);
+    const records = await ledger.records(tenant, name);
+    const position = context.rollups.findIndex((r) => r.name === name);
+    const lease = await sources.acquire(tenant, context.source, signal);
+    try {
+      const spans = await index.spans(engine, lease.snapshot, context.rollups[0].timeColumn, { signal, timeoutMs });
+      const audits: IntervalAudit[] = [];
+      for (const record of [...records.values()].sort((a, b) => a.start - b.start)) {
+        if (record.state !== 'done' || record.start < fromMs || record.start >= toMs) continue;
+        const read = SourceIndex.overlapping(lease.snapshot, spans, record.start, record.start + context.intervalMs);
+        const snapshot = read.files.length > 0 ? read : lease.snapshot;
+        const results = await this.#options.audit.audit(context, record.start, record, snapshot);
+        audits.push(results[position] as IntervalAudit);
+      }
+      return audits;
+    } finally {
+      lease.release();
+    }
+  }
+
+  /** Each rollup's lag, for the metrics. */
+  async lags(): Promise<RollupLag[]> {
+    const out: RollupLag[] = [];
+    for (const context of this.#options.contexts) {
+      for (const rollup of context.rollups) {
+        const records = await this.#options.ledger.records(context.tenant, rollup.name);
+        out.push({ tenant: context.tenant, rollup: rollup.name, seconds: this.#lag(context, records) });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The tenant's rollups (or the one named): definition, interval counts by state, holes, lag, last audit, and with
+   * a name, every interval newest first.
+   */
+  async describe(tenant: string, name?: string): Promise<Record<string, unknown>[]> {
+    const out: Record<string, unknown>[] = [];
+    for (const context of this.#options.contexts) {
+      if (context.tenant !== tenant) continue;
+      for (const rollup of context.rollups) {
+        if (name !== undefined && rollup.name !== name) continue;
+        const records = await this.#options.ledger.records(tenant, rollup.name);
+        const end = lastEnd(context, this.#options.clock());
+        const counts: Record<IntervalState | 'missing', number> = {
+          pending: 0,
+          running: 0,
+          done: 0,
+          failed: 0,
+          missing: 0,
+        };
+        const intervals: Record<string, unknown>[] = [];
+        for (let start = context.startMs; start < end; start += context.intervalMs) {
+          const record = records.get(start);
+          counts[record?.state ?? 'missing']++;
+          intervals.push({
+            ...record,
+            start: new Date(start).toISOString(),
+            end: new Date(start + context.intervalMs).toISOString(),
+            state: record?.state ?? 'missing',
+          });
+        }
+        const audited = [...records.values()].filter((r) => r.audit).sort((a, b) => b.start - a.start);
+        out.push({
+          name: rollup.name,
+          source: rollup.source,
+          interval: `${rollup.intervalMs / 1000}s`,
+          timeColumn: rollup.timeColumn,
+          dimensions: rollup.dimensions,
+          measures: rollup.measures,
+          from: new Date(context.startMs).toISOString(),
+          to: new Date(end).toISOString(),
+          lagSeconds: this.#lag(context, records),
+          intervals: counts,
+          holes: counts.missing + counts.pending + counts.failed,
+          auditMismatches: [...records.values()].filter((r) => r.audit && !r.audit.ok).length,
+          lastAudit: audited[0]?.audit
+            ? { interval: new Date(audited[0].start).toISOString(), ...audited[0].audit }
+            : null,
+          ...(name !== undefined ? { detail: intervals.reverse() } : {}),
+        });
+      }
+    }
+    return out;
+  }
+
+  #lag(context: RollupContext, records: ReadonlyMap<number, IntervalRecord>): number {
+    let newest = context.startMs;
+    for (const record of records.values())
+      if (record.state === 'done') newest = Math.max(newest, record.start + context.intervalMs);
+    return Math.max(0, (this.#options.clock() - newest) / 1000);
+  }
+
+  /** `[from, to)` of a request in milliseconds: from aligned down to an interval, defaults the rollup's whole span. */
+  #range(context: RollupContext, from: string | undefined, to: string | undefined): [number, number] {
+    const parse = (text: string | undefined, fallback: number, what: string): number => {
+      if (text === undefined) return fallback;
+      const value = Date.parse(text);
+      if (Number.isNaN(value))
+        throw new LakegateError('INVALID_REQUEST', `"${what}" must be an ISO 8601 time such as 2026-01-01T00:00:00Z.`);
+      return value;
+    };
+    const fromMs = Math.floor(parse(from, context.startMs, 'from') / context.intervalMs) * context.intervalMs;
+    const toMs = parse(to, lastEnd(context, this.#options.clock()), 'to');
+    if (toMs <= fromMs) throw new LakegateError('INVALID_REQUEST', '"to" must be after "from".');
+    return [fromMs, toMs];
+  }
+}

@@ -1,0 +1,125 @@
+import type { ComputeEngine, RollupLogger, RollupSources } from './dependencies.js';
+import { byRecentTraffic, type ContextState, dueIntervals } from './due-intervals.js';
+import type { IntervalComputation } from './interval-computation.js';
+import type { IntervalLedger } from './interval-ledger.js';
+import type { RecentTraffic } from './recent-traffic.js';
+import { lastEnd, type RollupContext } from './rollup-context.js';
+import { SourceIndex } from './source-index.js';
+
+export interface RollupSchedulerOptions {
+  readonly contexts: readonly RollupContext[];
+  readonly ledger: IntervalLedger;
+  readonly sources: RollupSources;
+  readonly engine: ComputeEngine;
+  readonly index: SourceIndex;
+  readonly computation: IntervalComputation;
+  readonly traffic: RecentTraffic;
+  readonly logger: RollupLogger;
+  readonly clock: () => number;
+  readonly tickMs: number;
+  /** Holes filled per context and tick, after the fresh intervals. */
+  readonly backfillPerTick: number;
+  /** The time limit of the engine's work to index a source's new files. */
+  readonly timeoutMs: number;
+  /** Stops the ticks when the rollups close. */
+  readonly signal: AbortSignal;
+}
+
+interface TickState extends ContextState {
+  readonly handled: Set<number>;
+}
+
+/**
+ * The rollups' schedule. Every tick, per context, tenants that queried most recently first: the newest complete
+ * intervals of every context, then holes (missed intervals) newest first, a few per context, so that fresh data
+ * never waits behind a backfill.
+ */
+export class RollupScheduler {
+  readonly #options: RollupSchedulerOptions;
+  #timer: NodeJS.Timeout | undefined;
+  #ticking: Promise<void> | undefined;
+
+  constructor(options: RollupSchedulerOptions) {
+    this.#options = options;
+  }
+
+  /** Starts the schedule: one tick now, then one every `tickMs`. */
+  start(): void {
+    const tick = (): void => {
+      void this.tick().catch((error: unknown) =>
+        this.#options.logger.warn('rollups.tick_failed', { error: (error as Error).message }),
+      );
+    };
+    this.#timer = setInterval(tick, this.#options.tickMs);
+    this.#timer.unref();
+    tick();
+  }
+
+  /** One round of scheduling; concurrent calls share the round under way. */
+  tick(): Promise<void> {
+    this.#ticking ??= this.#tick().finally(() => {
+      this.#ticking = undefined;
+    });
+    return this.#ticking;
+  }
+
+  /** Stops the timer and waits for the round under way (which the closing signal cuts short). */
+  async stop(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    await this.#ticking?.catch(() => undefined);
+  }
+
+  async #tick(): Promise<void> {
+    const { contexts, traffic, sources } = this.#options;
+    const order = byRecentTraffic(contexts, (tenant) => traffic.last(tenant));
+    // Each context's state is read once per tick; fresh intervals of every context first, then the holes.
+    const states = new Map<RollupContext, TickState>();
+    for (const context of order) {
+      const state = await this.#stateOf(context);
+      if (state) states.set(context, state);
+    }
+    for (const [context, state] of states) await this.#runDue(context, 'fresh', state);
+    for (const [context, state] of states) await this.#runDue(context, 'holes', state);
+    // New interval files become visible in the rollups' own datasets: one listing per rollup and tick.
+    for (const [context, state] of states) {
+      if (state.handled.size === 0) continue;
+      for (const rollup of context.rollups) void sources.refresh(context.tenant, rollup.name).catch(() => undefined);
+    }
+  }
+
+  /** What a tick needs to know of a context: interval records and the fingerprints of each interval's files. */
+  async #stateOf(context: RollupContext): Promise<TickState | undefined> {
+    const { ledger, sources, engine, index, logger, signal, timeoutMs } = this.#options;
+    if (signal.aborted) return undefined;
+    const end = lastEnd(context, this.#options.clock());
+    try {
+      const records = await ledger.recordsOf(context);
+      const lease = await sources.acquire(context.tenant, context.source, signal);
+      try {
+        const timeColumn = context.rollups[0].timeColumn;
+        const spans = await index.spans(engine, lease.snapshot, timeColumn, { signal, timeoutMs });
+        const inputs = SourceIndex.inputsByInterval(context, lease.snapshot, spans, context.startMs, end);
+        return { lastEnd: end, records, inputs, handled: new Set() };
+      } finally {
+        lease.release();
+      }
+    } catch (error) {
+      if (!signal.aborted)
+        logger.warn('rollups.schedule_failed', {
+          tenant: context.tenant,
+          source: context.source,
+          error: (error as Error).message,
+        });
+      return undefined;
+    }
+  }
+
+  async #runDue(context: RollupContext, kind: 'fresh' | 'holes', state: TickState): Promise<void> {
+    const { computation, signal, clock, tickMs, backfillPerTick } = this.#options;
+    const due = dueIntervals(context, kind, state, { now: clock(), tickMs, backfillPerTick });
+    for (const start of due) {
+      if (signal.aborted) return;
+      if (await computation.run(context, start, state.inputs.get(start) ?? '')) state.handled.add(start);
+    }
+  }
+}

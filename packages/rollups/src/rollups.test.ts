@@ -1,0 +1,219 @@
+import { describe, expect, it } from 'vitest';
+import type { IntervalRecord } from './interval-record.js';
+import { MemoryRollupLedger } from './memory-rollup-ledger.js';
+import type { RollupLedger } from './rollup-ledger.js';
+import { Rollups, type RollupsOptions } from './rollups.js';
+import {
+  countingAuditEngine,
+  directEngine,
+  FakeComputer,
+  FixedSources,
+  intervalText,
+  MemorySink,
+  MINUTE,
+  recordingLogger,
+  snapshotOf,
+  T0,
+  trafficRollup,
+} from './test-support.js';
+
+const at = (minutes: number): number => T0 + minutes * MINUTE;
+/** Raw rows of an interval: different for each, so a file read for the wrong interval shows. */
+const rowsOf = (start: number): number => 10 + (start - T0) / MINUTE;
+/** Two files: one with the first half hour, one with the second. */
+const SPANS = {
+  '/data/a.csv': { minMs: at(0), maxMs: at(29) },
+  '/data/b.csv': { minMs: at(30), maxMs: at(59) },
+};
+
+interface Replica {
+  readonly rollups: Rollups;
+  readonly computer: FakeComputer;
+  readonly logger: ReturnType<typeof recordingLogger>;
+  readonly audit: ReturnType<typeof countingAuditEngine>;
+  readonly sources: FixedSources;
+}
+
+/** A replica's rollups over the shared `ledger` and `sink`, its clock reading `clock()`. */
+function replica(
+  name: string,
+  shared: { ledger: RollupLedger; sink: MemorySink; clock: () => number },
+  options: {
+    passMs?: number;
+    rawRows?: (start: number) => number;
+    settings?: Partial<RollupsOptions['settings']>;
+  } = {},
+): Replica {
+  const computer = new FakeComputer(SPANS, rowsOf, options.passMs ?? 0);
+  const logger = recordingLogger();
+  const audit = countingAuditEngine((request) => {
+    const from = /ts" >= TIMESTAMP '([^']+)'/.exec(request.sql)?.[1] ?? '';
+    return (options.rawRows ?? rowsOf)(Date.parse(`${from.replace(' ', 'T')}Z`));
+  });
+  const sources = new FixedSources([snapshotOf('acme', 'traffic', Object.keys(SPANS))]);
+  const rollups = new Rollups({
+    tenants: { acme: [trafficRollup()] },
+    settings: {
+      tickSeconds: 15,
+      backfillPerTick: 100,
+      backfillHours: 24,
+      claimTtlSeconds: 60,
+      queryTimeoutMs: 10_000,
+      ...options.settings,
+    },
+    ledger: shared.ledger,
+    sources,
+    sink: shared.sink,
+    computeEngine: directEngine(computer),
+    auditEngine: audit,
+    logger,
+    replicaId: () => name,
+    clock: shared.clock,
+  });
+  return { rollups, computer, logger, audit, sources };
+}
+
+async function records(ledger: RollupLedger): Promise<Map<number, IntervalRecord>> {
+  const raw = await ledger.rollupIntervals('acme/traffic_5m');
+  return new Map([...raw].map(([start, text]) => [start, JSON.parse(text) as IntervalRecord]));
+}
+
+describe('rollups over a memory ledger', () => {
+  it('computes every due interval once, writes its file, records and audits it', async () => {
+    const now = at(61);
+    const ledger = new MemoryRollupLedger(() => now);
+    const sink = new MemorySink();
+    const a = replica('replica-a', { ledger, sink, clock: () => now });
+    await a.rollups.tick();
+    const state = await records(ledger);
+    expect([...state.keys()].sort((x, y) => x - y)).toEqual(Array.from({ length: 12 }, (_, i) => at(i * 5)));
+    for (const [start, record] of state) {
+      expect(record).toMatchObject({ state: 'done', attempts: 1, rows: rowsOf(start), audit: { ok: true } });
+      expect(record.audit?.rawRows).toBe(rowsOf(start));
+    }
+    expect(sink.files.get('acme/traffic_5m/2026-01-05T100500Z.ndjson')).toBe(intervalText(rowsOf(at(5))));
+    // Fresh intervals first, then the holes newest first.
+    expect(a.computer.computed.slice(0, 3)).toEqual([at(55), at(50), at(45)]);
+    expect(a.sources.leased).toBe(0);
+    expect(a.sources.refreshed).toContain('acme/traffic_5m');
+    // The audit counts only the file that overlaps the interval.
+    const first = a.audit.requests.find((r) => r.sql.includes("'2026-01-05 10:00:00'"));
+    expect(first?.tables[0]?.snapshot).toMatchObject({ files: [{ path: '/data/a.csv' }] });
+
+    // Nothing is due on the next tick.
+    await a.rollups.tick();
+    expect(a.computer.computed).toHaveLength(12);
+    await a.rollups.close();
+  });
+
+  it('never lets two replicas compute the same interval', async () => {
+    const now = at(61);
+    const ledger = new MemoryRollupLedger(() => now);
+    const sink = new MemorySink();
+    const a = replica('replica-a', { ledger, sink, clock: () => now }, { passMs: 5 });
+    const b = replica('replica-b', { ledger, sink, clock: () => now }, { passMs: 5 });
+    await Promise.all([a.rollups.tick(), b.rollups.tick()]);
+    const computed = [...a.computer.computed, ...b.computer.computed].sort((x, y) => x - y);
+    expect(computed).toEqual(Array.from({ length: 12 }, (_, i) => at(i * 5)));
+    expect(a.computer.computed.length).toBeGreaterThan(0);
+    expect(b.computer.computed.length).toBeGreaterThan(0);
+    const attempts = new Set([...(await records(ledger)).values()].map((r) => r.attempts));
+    expect(attempts).toEqual(new Set([1]));
+    await Promise.all([a.rollups.close(), b.rollups.close()]);
+  });
+
+  it('takes over an interval whose claim lapsed when its replica died, and only then', async () => {
+    let now = at(11);
+    const ledger = new MemoryRollupLedger(() => now);
+    const sink = new MemorySink();
+    // A replica claimed 10:05 and recorded it running, then died.
+    expect(await ledger.claimRollupInterval('acme/traffic@300000', at(5), 'dead-replica', 60_000)).toBe(true);
+    await ledger.putRollupInterval(
+      'acme/traffic_5m',
+      at(5),
+      JSON.stringify({ start: at(5), state: 'running', attempts: 1, owner: 'dead-replica' }),
+    );
+    const b = replica('replica-b', { ledger, sink, clock: () => now });
+    await b.rollups.tick();
+    expect(b.computer.computed).toEqual([at(0)]);
+    expect((await records(ledger)).get(at(5))?.state).toBe('running');
+
+    now += 30_000;
+    await b.rollups.tick();
+    expect(b.computer.computed).toEqual([at(0)]);
+
+    now += 31_000;
+    await b.rollups.tick();
+    expect(b.computer.computed).toEqual([at(0), at(5)]);
+    expect((await records(ledger)).get(at(5))).toMatchObject({ state: 'done', attempts: 2, rows: rowsOf(at(5)) });
+    await b.rollups.close();
+  });
+
+  it('records an audit that finds other raw rows than the rollup holds, and logs it', async () => {
+    const now = at(11);
+    const ledger = new MemoryRollupLedger(() => now);
+    const sink = new MemorySink();
+    const rawRows = (start: number) => (start === at(5) ? rowsOf(start) + 3 : rowsOf(start));
+    const a = replica('replica-a', { ledger, sink, clock: () => now }, { rawRows });
+    await a.rollups.tick();
+    const state = await records(ledger);
+    expect(state.get(at(0))?.audit).toMatchObject({ ok: true });
+    expect(state.get(at(5))?.audit).toMatchObject({ ok: false, rawRows: rowsOf(at(5)) + 3, rollupRows: rowsOf(at(5)) });
+    expect(a.logger.events.filter((e) => e.event === 'rollups.audit_mismatch')).toEqual([
+      {
+        event: 'rollups.audit_mismatch',
+        fields: expect.objectContaining({ rollup: 'traffic_5m', rawRows: rowsOf(at(5)) + 3 }),
+      },
+    ]);
+    const [listed] = await a.rollups.admin.describe('acme');
+    expect(listed).toMatchObject({ auditMismatches: 1, intervals: { done: 2 } });
+
+    // An audit on demand reads the stored file again: a damaged one is a mismatch of -1 rows.
+    sink.files.set('acme/traffic_5m/2026-01-05T100000Z.ndjson', '{"_rows": 10, "_state": "damaged"}\n');
+    const audits = await a.rollups.admin.audit('acme', 'traffic_5m', undefined, undefined);
+    expect(audits.map((x) => [x.ok, x.rollupRows])).toEqual([
+      [false, -1],
+      [false, rowsOf(at(5))],
+    ]);
+    await a.rollups.close();
+  });
+
+  it('backfills a range within the rollup and refuses bad ones', async () => {
+    const now = at(31);
+    const ledger = new MemoryRollupLedger(() => now);
+    const sink = new MemorySink();
+    const a = replica('replica-a', { ledger, sink, clock: () => now });
+    await a.rollups.tick();
+    const admin = a.rollups.admin;
+    // Before the rollup's start and past its last complete interval are left out.
+    const marked = await admin.backfill(
+      'acme',
+      'traffic_5m',
+      new Date(at(-60)).toISOString(),
+      new Date(at(99)).toISOString(),
+    );
+    expect(marked).toBe(6);
+    await admin.backfill('acme', 'traffic_5m', new Date(at(12)).toISOString(), new Date(at(20)).toISOString());
+    await a.rollups.tick();
+    expect((await records(ledger)).get(at(10))).toMatchObject({ state: 'done', attempts: 2 });
+    await expect(admin.backfill('acme', 'traffic_5m', 'yesterday', undefined)).rejects.toMatchObject({
+      code: 'INVALID_REQUEST',
+    });
+    await expect(
+      admin.backfill('acme', 'traffic_5m', new Date(at(20)).toISOString(), new Date(at(10)).toISOString()),
+    ).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
+    await expect(admin.backfill('acme', 'nope', undefined, undefined)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await a.rollups.close();
+  });
+
+  it('refuses a backfill of more intervals than it may mark at once', async () => {
+    const now = at(31);
+    const ledger = new MemoryRollupLedger(() => now);
+    const a = replica('replica-a', { ledger, sink: new MemorySink(), clock: () => now });
+    const wide = replica('replica-a', { ledger, sink: new MemorySink(), clock: () => at(5 * 100_001) });
+    await expect(wide.rollups.admin.backfill('acme', 'traffic_5m', undefined, undefined)).rejects.toThrow(
+      /more than 100000 intervals/,
+    );
+    expect(await a.rollups.admin.backfill('acme', 'traffic_5m', undefined, undefined)).toBe(6);
+  });
+});

@@ -1,0 +1,141 @@
+import { columnsStream, type DatasetSnapshot, type QueryRequest } from '@lakegate/engine-api';
+import type { RollupComputer, TimeSpan } from '@lakegate/engine-local-agg';
+import type { AuditEngine, ComputeEngine, RollupLogger, RollupSink, RollupSources } from './dependencies.js';
+import type { RollupSpec } from './rollup-context.js';
+
+export const MINUTE = 60_000;
+/** A Monday, 10:00 UTC: intervals of every length start on it. */
+export const T0 = Date.UTC(2026, 0, 5, 10, 0, 0);
+
+/** A five-minute rollup of `traffic` by host. */
+export const trafficRollup = (overrides: Partial<RollupSpec> = {}): RollupSpec => ({
+  name: 'traffic_5m',
+  source: 'traffic',
+  intervalMs: 5 * MINUTE,
+  timeColumn: 'ts',
+  dimensions: ['host'],
+  derived: {},
+  measures: { n: 'count(*)' },
+  startAtMs: T0,
+  delayMs: 0,
+  ...overrides,
+});
+
+/** A sink in memory. */
+export class MemorySink implements RollupSink {
+  readonly files = new Map<string, string>();
+  async put(key: string, body: string): Promise<void> {
+    this.files.set(key, body);
+  }
+  async get(key: string): Promise<string | undefined> {
+    return this.files.get(key);
+  }
+}
+
+/** Sources that lease one fixed snapshot per dataset and count what is still leased. */
+export class FixedSources implements RollupSources {
+  leased = 0;
+  readonly refreshed: string[] = [];
+  readonly #snapshots: ReadonlyMap<string, DatasetSnapshot>;
+
+  constructor(snapshots: readonly DatasetSnapshot[]) {
+    this.#snapshots = new Map(snapshots.map((s) => [`${s.tenant}/${s.dataset}`, s]));
+  }
+
+  async acquire(tenant: string, dataset: string): Promise<{ snapshot: DatasetSnapshot; release(): void }> {
+    const snapshot = this.#snapshots.get(`${tenant}/${dataset}`);
+    if (!snapshot) throw new Error(`no dataset ${tenant}/${dataset}`);
+    this.leased++;
+    return { snapshot, release: () => this.leased-- };
+  }
+
+  async refresh(tenant: string, dataset: string): Promise<void> {
+    this.refreshed.push(`${tenant}/${dataset}`);
+  }
+}
+
+/** A snapshot of files named by path, with etag `v1`. */
+export const snapshotOf = (tenant: string, dataset: string, paths: readonly string[]): DatasetSnapshot => ({
+  tenant,
+  dataset,
+  format: 'csv',
+  version: paths.join(','),
+  files: paths.map((path) => ({ path, size: 100, etag: 'v1' })),
+});
+
+/** An interval file of `rows` raw rows in one group, as local-agg writes them. */
+export const intervalText = (rows: number): string =>
+  rows === 0 ? '' : `${JSON.stringify({ _rows: rows, _state: JSON.stringify({ k: [0], s: [rows] }) })}\n`;
+
+/**
+ * A rollup computer whose files hold `rows(start)` raw rows and whose spans are given by path; it records every
+ * interval it computes and takes `passMs` for each.
+ */
+export class FakeComputer implements RollupComputer {
+  readonly computed: number[] = [];
+  readonly #spans: ReadonlyMap<string, TimeSpan | null>;
+  readonly #rows: (start: number) => number;
+  readonly #passMs: number;
+
+  constructor(spans: Record<string, TimeSpan | null>, rows: (start: number) => number, passMs = 0) {
+    this.#spans = new Map(Object.entries(spans));
+    this.#rows = rows;
+    this.#passMs = passMs;
+  }
+
+  async rollupTimeSpans(snapshot: DatasetSnapshot): Promise<(TimeSpan | null)[]> {
+    return snapshot.files.map((f) => this.#spans.get(f.path) ?? null);
+  }
+
+  async computeRollupInterval(request: Parameters<RollupComputer['computeRollupInterval']>[0]) {
+    this.computed.push(request.startMs);
+    await new Promise((resolve) => setTimeout(resolve, this.#passMs));
+    const rows = this.#rows(request.startMs);
+    return request.definitions.map(() => ({ text: intervalText(rows), rows, groups: rows > 0 ? 1 : 0 }));
+  }
+
+  async planRollupAnswers(): Promise<{ reason: string }[]> {
+    throw new Error('not planned by the fake');
+  }
+}
+
+/** A compute engine that runs work on `computer` directly, counting the runs. */
+export function directEngine(computer: RollupComputer, id = 'computer'): ComputeEngine & { runs: number } {
+  const engine = {
+    id,
+    runs: 0,
+    run<R>(work: (c: RollupComputer, signal: AbortSignal) => Promise<R>, limits: { signal: AbortSignal }): Promise<R> {
+      engine.runs++;
+      return work(computer, limits.signal);
+    },
+  };
+  return engine;
+}
+
+/** An audit engine that answers every count with `count(request)` and keeps the requests. */
+export function countingAuditEngine(
+  count: (request: QueryRequest) => number,
+): AuditEngine & { requests: QueryRequest[] } {
+  const requests: QueryRequest[] = [];
+  return {
+    id: 'counter',
+    requests,
+    async execute(request) {
+      requests.push(request);
+      return columnsStream([{ name: 'count_star()', type: { kind: 'bigint', sqlType: 'BIGINT' } }], {
+        columns: [[BigInt(count(request))]],
+        rowCount: 1,
+      });
+    },
+  };
+}
+
+/** A logger that keeps its events. */
+export function recordingLogger(): RollupLogger & { events: { event: string; fields?: unknown }[] } {
+  const events: { event: string; fields?: unknown }[] = [];
+  return {
+    events,
+    info: (event, fields) => events.push({ event, fields }),
+    warn: (event, fields) => events.push({ event, fields }),
+  };
+}
