@@ -7,7 +7,7 @@ import { ApiKeyIndex } from './auth/api-keys.js';
 import type { GatewayConfig } from './config/config.js';
 import { datasetsRoutes } from './datasets/datasets-route.js';
 import type { EngineRegistry } from './engines/engine-registry.js';
-import { authenticate } from './http/authenticate.js';
+import { authenticate, authenticateAdmin } from './http/authenticate.js';
 import { limitBody } from './http/body-limit.js';
 import { errorHandler, notFound } from './http/error-handler.js';
 import { requestContext } from './http/request-context.js';
@@ -26,6 +26,10 @@ import { trinoType } from './trino/trino-types.js';
 
 export interface AppDeps {
   readonly config: GatewayConfig;
+  /** Tenants' and operators' keys; built from `config` when absent (a reload replaces what they hold). */
+  readonly keys?: ApiKeyIndex;
+  /** Re-reads and applies the configuration, for `POST /v1/admin/reload`; absent, that route is not served. */
+  readonly reload?: () => Promise<unknown>;
   readonly storage: Storage;
   readonly engines: EngineRegistry;
   readonly logger: Logger;
@@ -51,7 +55,7 @@ export interface AppDeps {
 export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   const app = new Hono<GatewayEnv>();
   const startedAt = Date.now();
-  const keys = new ApiKeyIndex(deps.config.tenants);
+  const keys = deps.keys ?? new ApiKeyIndex(deps.config.tenants, deps.config.admin.apiKeys);
 
   const tracing = deps.tracing ?? new Tracing({ exporter: 'none' });
   app.use(requestContext({ logger: deps.logger, tracing, metrics: deps.metrics }));
@@ -60,6 +64,13 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   app.notFound(notFound(deps.logger));
 
   app.get('/livez', (c) => c.json({ status: 'ok' }));
+  // Operators' routes take an admin key, never a tenant's: they are served before the tenants' authentication.
+  const reload = deps.reload;
+  if (reload) {
+    app.post('/v1/admin/reload', authenticateAdmin(keys), async function reloadConfig(c) {
+      return c.json(await reload());
+    });
+  }
   // Trino clients read the server's info before they authenticate, as they do from a Trino coordinator.
   if (deps.trino)
     app.get(

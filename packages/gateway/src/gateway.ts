@@ -1,14 +1,16 @@
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import type { EngineFactory } from '@lakegate/engine-api';
+import { type EngineFactory, LakegateError } from '@lakegate/engine-api';
 import { duckdbEngineFactory } from '@lakegate/engine-duckdb';
 import { localAggEngineFactory } from '@lakegate/engine-local-agg';
 import { createBlobStore, createStorage, type StorageOptions } from '@lakegate/storage';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { Admission, defaultMaxMemoryBytes } from './admission/admission.js';
 import { createApp } from './app.js';
+import { ApiKeyIndex } from './auth/api-keys.js';
 import { ConfigError, type GatewayConfig } from './config/config.js';
+import { configVersion, planReload } from './config/config-reload.js';
 import { checkLocations } from './datasets/location-checks.js';
 import { planEngines } from './engines/engine-plan.js';
 import { EngineRegistry } from './engines/engine-registry.js';
@@ -16,7 +18,7 @@ import type { Logger } from './logging/logger.js';
 import { GatewayMetrics } from './observability/metrics.js';
 import { Tracing } from './observability/tracing.js';
 import { QueryLifecycle } from './query/query-lifecycle.js';
-import { createRollups } from './rollups/gateway-rollups.js';
+import { ReloadableRollups } from './rollups/gateway-rollups.js';
 import { defaultReplicaId, SessionService } from './sessions/session-service.js';
 import { openState } from './state/gateway-state.js';
 import { TrinoQueryRegistry } from './trino/trino-query.js';
@@ -32,6 +34,8 @@ export interface GatewayOptions {
   readonly engines?: readonly EngineFactory<unknown>[];
   /** Where spans go instead of the configured exporter (tests pass an in-memory one). */
   readonly spanExporter?: SpanExporter;
+  /** Reads the configuration again, for `POST /v1/admin/reload` (the config file, as at start). */
+  readonly loadConfig?: () => GatewayConfig | undefined;
 }
 
 export interface RunningGateway {
@@ -41,8 +45,27 @@ export interface RunningGateway {
   engineStats(): Readonly<Record<string, ReturnType<EngineRegistry['get']>['stats'] extends () => infer S ? S : never>>;
   /** What an engine keeps for a tenant that queries could change (see `Engine.inspectTenant`); `{}` if nothing. */
   inspectTenant(engine: string, tenant: string): Promise<Readonly<Record<string, unknown>>>;
-  /** Stops accepting connections, lets running queries finish within the grace period, then cancels them. */
+  /**
+   * Takes a new configuration without dropping a connection or a query: tenants, keys, datasets, limits and
+   * rollups change at once; gateway-wide settings wait for a restart (named in the report).
+   */
+  reload(next: GatewayConfig): Promise<ReloadReport>;
+  /** Reads the configuration again with `GatewayOptions.loadConfig` and applies it; INVALID_REQUEST if invalid. */
+  reloadFromSource(): Promise<ReloadReport>;
+  /** Drains (see the README's Operations), then stops. */
   close(): Promise<void>;
+}
+
+export interface ReloadReport {
+  /** The version now serving (a hash of the configuration). */
+  readonly version: string;
+  /** `tenant/dataset` names of datasets added, changed and removed. */
+  readonly datasets: {
+    readonly added: readonly string[];
+    readonly changed: readonly string[];
+    readonly removed: readonly string[];
+  };
+  readonly restartNeeded: readonly string[];
 }
 
 /** The engines every gateway has; a section under their id configures them. */
@@ -134,12 +157,23 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     if (spec.module) logger.info('engine.loaded', { engine: spec.id, module: spec.module.specifier });
   }
   let shuttingDown = false;
+  /** The configuration serving now: a reload replaces it, and everything per tenant reads it through this. */
+  let current = config;
+  let version = configVersion(config);
   const admission = new Admission({
     global: config.limits,
-    tenant: (tenant) => config.tenants[tenant]?.limits ?? {},
+    tenant: (tenant) => current.tenants[tenant]?.limits ?? {},
     maxMemoryBytes: config.limits.maxMemoryBytes ?? defaultMaxMemoryBytes(),
   });
-  const metrics = new GatewayMetrics({ tenants: Object.keys(config.tenants), storage, engines, admission });
+  const metrics = new GatewayMetrics({
+    get tenants() {
+      return Object.keys(current.tenants);
+    },
+    storage,
+    engines,
+    admission,
+  });
+  metrics.watchConfig(() => version);
   const tracing = new Tracing({ ...config.observability.tracing, spanExporter: options.spanExporter });
   const stateLogger = logger.child({ component: 'state' });
   // The replica id needs the port, known only once listening: the services are created now, started below.
@@ -147,7 +181,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const state = openState(config.state, { logger: stateLogger });
   const results = createBlobStore(config.state.resultsLocation, () => storage.s3Client());
   // Rollups compute on the engines like queries, through the managed layer: undefined when no tenant has any.
-  const rollups = createRollups({
+  const rollups = ReloadableRollups.create({
     config,
     storage,
     ledger: state.ledger,
@@ -158,7 +192,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   });
   if (rollups) metrics.watchRollups(rollups.admin);
   const queries = new QueryLifecycle({
-    config,
+    get config() {
+      return current;
+    },
     storage,
     engines,
     admission,
@@ -180,8 +216,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   });
   metrics.watchSessions(sessions);
   const trino = new TrinoQueryRegistry(config.trino.abandonAfterSeconds * 1000, 300_000);
+  const keys = new ApiKeyIndex(config.tenants, config.admin.apiKeys);
   const app = createApp({
     config,
+    keys,
+    reload: () => reloadFromSource(),
     storage,
     engines,
     logger,
@@ -212,8 +251,61 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   rollups?.start();
   const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
 
+  /** Applies a new configuration (see RunningGateway.reload); one at a time. */
+  let reloading: Promise<unknown> = Promise.resolve();
+  const reload = (next: GatewayConfig): Promise<ReloadReport> => {
+    const run = reloading.then(async (): Promise<ReloadReport> => {
+      const plan = planReload(current, next);
+      const problems = Object.entries(plan.config.tenants).flatMap(([id, tenant]) => [
+        ...(tenant.defaultEngine !== undefined && !engines.ids.includes(tenant.defaultEngine)
+          ? [`tenants.${id}.defaultEngine: "${tenant.defaultEngine}" is not one of ${engines.ids.join(', ')}`]
+          : []),
+        ...Object.entries(tenant.engineTables)
+          .filter(([, held]) => !engines.ids.includes(held.engine))
+          .map(
+            ([name, held]) =>
+              `tenants.${id}.datasets.${name}.engine: "${held.engine}" is not one of ${engines.ids.join(', ')}`,
+          ),
+      ]);
+      if (problems.length > 0) throw new ConfigError(next.source, problems);
+      await checkLocations(plan.config, storage, logger);
+      const datasets = await storage.reconfigure(storageOptions(plan.config).tenants);
+      current = plan.config;
+      version = configVersion(current);
+      keys.replace(current.tenants, current.admin.apiKeys);
+      queries.reconfigured();
+      await rollups?.reconfigure(current);
+      logger.info('config.reloaded', { version, ...datasets, restartNeeded: plan.restartNeeded });
+      return { version, datasets, restartNeeded: plan.restartNeeded };
+    });
+    reloading = run.catch(() => undefined);
+    return run;
+  };
+
+  /**
+   * Reads the configuration again and applies it (SIGHUP, POST /v1/admin/reload). An invalid one changes nothing:
+   * every problem is logged, and the admin route answers them.
+   */
+  const reloadFromSource = async (): Promise<ReloadReport> => {
+    try {
+      const next = options.loadConfig?.();
+      if (!next) throw new LakegateError('INVALID_REQUEST', 'This gateway has no configuration file to reload.');
+      return await reload(next);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      logger.warn('config.reload_refused', { version, problems: error.problems });
+      throw new LakegateError(
+        'INVALID_REQUEST',
+        `The new configuration is invalid, so the one serving (version ${version}) stays: ${error.problems.join('; ')}`,
+        { details: { problems: error.problems } },
+      );
+    }
+  };
+
   let closing: Promise<void> | undefined;
   return {
+    reload,
+    reloadFromSource,
     url: `http://${host}:${port}`,
     port,
     engineStats: () => Object.fromEntries(engines.ids.map((id) => [id, engines.get(id).stats()])),

@@ -1,3 +1,4 @@
+import { isLakegateError } from '@lakegate/engine-api';
 import { ConfigError, loadConfig } from './config/config.js';
 import { DEMO_TENANTS, demoConfig, demoDataDir, ensureDemoData } from './demo/demo-data.js';
 import { startGateway } from './gateway.js';
@@ -23,7 +24,11 @@ async function main(): Promise<void> {
     await ensureDemoData(demoDataDir(cwd));
     config = demoConfig(cwd, env);
   }
-  const gateway = await startGateway({ config, logger });
+  const gateway = await startGateway({
+    config,
+    logger,
+    loadConfig: () => loadConfig(env, cwd) ?? (demo ? demoConfig(cwd, env) : undefined),
+  });
   logger.info('gateway.listening', { url: gateway.url });
   if (demo) {
     const [first] = DEMO_TENANTS;
@@ -46,6 +51,13 @@ async function main(): Promise<void> {
       },
     );
   };
+  // SIGHUP reloads the configuration, as daemons do; a refused one is logged and changes nothing.
+  process.on('SIGHUP', () => {
+    // A refused configuration is logged where it is refused (config.reload_refused); anything else here.
+    gateway.reloadFromSource().catch((error: unknown) => {
+      if (!isLakegateError(error)) logger.error('config.reload_failed', { error });
+    });
+  });
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 }

@@ -8,11 +8,40 @@ const digest = (key: string): string => createHash('sha256').update(key).digest(
  * comparison leaks nothing about how much of a wrong key matched.
  */
 export class ApiKeyIndex {
-  readonly #tenants = new Map<string, string>();
+  #tenants = new Map<string, string>();
+  #admins = new Set<string>();
 
-  constructor(tenants: Readonly<Record<string, { readonly apiKeys: readonly string[] }>>) {
+  constructor(
+    tenants: Readonly<Record<string, { readonly apiKeys: readonly string[] }>>,
+    adminKeys: readonly string[] = [],
+  ) {
+    this.replace(tenants, adminKeys);
+  }
+
+  /** Takes a new set of keys (a configuration reload): from now on only these authenticate. */
+  replace(
+    tenants: Readonly<Record<string, { readonly apiKeys: readonly string[] }>>,
+    adminKeys: readonly string[] = [],
+  ): void {
+    const next = new Map<string, string>();
     for (const [tenant, { apiKeys }] of Object.entries(tenants)) {
-      for (const key of apiKeys) this.#tenants.set(digest(key), tenant);
+      for (const key of apiKeys) next.set(digest(key), tenant);
+    }
+    this.#tenants = next;
+    this.#admins = new Set(adminKeys.map(digest));
+  }
+
+  /**
+   * Checks an operator's `Authorization: Bearer <admin key>` (`admin.apiKeys`); throws UNAUTHENTICATED otherwise.
+   * A tenant's key is not an admin key, whatever the tenant.
+   */
+  authenticateAdmin(authorization: string | undefined): void {
+    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
+    if (!bearer?.[1] || !this.#admins.has(digest(bearer[1]))) {
+      throw new LakegateError(
+        'UNAUTHENTICATED',
+        'This needs an admin API key (admin.apiKeys), sent as a Bearer token.',
+      );
     }
   }
 

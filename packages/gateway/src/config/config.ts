@@ -98,6 +98,12 @@ const tenantSchema = z.strictObject({
 });
 
 const fileSchema = z.strictObject({
+  /** The operators' role: keys for the admin API (reload, and every tenant's view in the console). */
+  admin: z
+    .strictObject({
+      apiKeys: z.array(z.string().min(16, 'admin API keys must be at least 16 characters')).default([]),
+    })
+    .prefault({}),
   server: z
     .strictObject({
       host: z.string().default('127.0.0.1'),
@@ -313,6 +319,7 @@ export interface GatewayConfig {
   /** The configured engine sections by engine id; built-in engines without a section are not listed. */
   readonly engines: Readonly<Record<string, EngineSection>>;
   readonly tenants: Readonly<Record<string, TenantConfig>>;
+  readonly admin: { readonly apiKeys: readonly string[] };
 }
 
 /**
@@ -370,12 +377,14 @@ export function parseConfig(
   const rollupsRoot = file.rollups.location.endsWith('/') ? file.rollups.location : `${file.rollups.location}/`;
   const fileLocations: { owner: string; tenant: string; path: string }[] = [];
   const tenants: Record<string, TenantConfig> = {};
+  const adminKeys = new Set(file.admin.apiKeys);
 
   for (const [tenantId, tenant] of Object.entries(file.tenants)) {
     for (const key of tenant.apiKeys) {
       const other = keyOwners.get(key);
       if (other !== undefined && other !== tenantId)
         problems.push(`tenants.${tenantId}.apiKeys: a key is also used by tenant ${other}`);
+      if (adminKeys.has(key)) problems.push(`tenants.${tenantId}.apiKeys: a key is also an admin key (admin.apiKeys)`);
       keyOwners.set(key, tenantId);
     }
     const datasets: Record<string, DatasetConfig> = {};
@@ -517,6 +526,7 @@ export function parseConfig(
     rollups: { ...file.rollups, location: rollupsLocation as Location },
     engines,
     tenants,
+    admin: file.admin,
   });
 }
 

@@ -13,3 +13,11 @@ export function authenticate(keys: ApiKeyIndex): MiddlewareHandler<GatewayEnv> {
     await next();
   };
 }
+
+/** Lets only an operator through (an admin key of `admin.apiKeys`); tenants' keys are refused. */
+export function authenticateAdmin(keys: ApiKeyIndex): MiddlewareHandler<GatewayEnv> {
+  return async function authenticateAdmin(c, next) {
+    keys.authenticateAdmin(c.req.header('authorization'));
+    await next();
+  };
+}

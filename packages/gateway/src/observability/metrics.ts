@@ -7,6 +7,7 @@ import type { Admission } from '../admission/admission.js';
 import type { EngineRegistry } from '../engines/engine-registry.js';
 
 export interface MetricsSources {
+  /** Read at each scrape: a configuration reload may change it. */
   readonly tenants: readonly string[];
   readonly storage: Storage;
   readonly engines: EngineRegistry;
@@ -66,13 +67,13 @@ export class GatewayMetrics {
   readonly admissionWait: Histogram;
   readonly statementDuration: Histogram;
   readonly #meter: Meter;
-  readonly #tenants: readonly string[];
+  readonly #sources: MetricsSources;
   readonly #loopDelay = new LoopDelayMonitor();
 
   constructor(sources: MetricsSources) {
     const meter = this.#provider.getMeter('lakegate');
     this.#meter = meter;
-    this.#tenants = sources.tenants;
+    this.#sources = sources;
     meter
       .createObservableGauge('lakegate_event_loop_delay_seconds', {
         description:
@@ -171,7 +172,7 @@ export class GatewayMetrics {
       })
       .addCallback((result) => {
         const counts = sessions.localStatements();
-        for (const tenant of this.#tenants) {
+        for (const tenant of this.#sources.tenants) {
           result.observe(counts[tenant]?.waiting ?? 0, { tenant, state: 'waiting' });
           result.observe(counts[tenant]?.running ?? 0, { tenant, state: 'running' });
         }
@@ -179,13 +180,30 @@ export class GatewayMetrics {
     this.#meter
       .createObservableGauge('lakegate_sessions', { description: 'Open sessions across replicas, by tenant' })
       .addCallback(async (result) => {
+        const tenants = this.#sources.tenants;
         const counts = await Promise.all(
-          this.#tenants.map((tenant) => sessions.countSessions(tenant).catch(() => undefined)),
+          tenants.map((tenant) => sessions.countSessions(tenant).catch(() => undefined)),
         );
-        this.#tenants.forEach((tenant, i) => {
+        tenants.forEach((tenant, i) => {
           const count = counts[i];
           if (count !== undefined) result.observe(count, { tenant });
         });
+      });
+  }
+
+  /** Which configuration is live: `lakegate_config_info{version}` is 1 for the version serving now. */
+  watchConfig(version: () => string): void {
+    const seen = new Set<string>();
+    this.#meter
+      .createObservableGauge('lakegate_config_info', {
+        description: 'The configuration serving now, by version (a hash of its content): 1',
+      })
+      .addCallback((result) => {
+        // Versions seen before stay in the export (the SDK keeps an instrument's last value per attributes): they
+        // are reported 0, so that exactly one version reads 1.
+        const now = version();
+        seen.add(now);
+        for (const v of seen) result.observe(v === now ? 1 : 0, { version: v });
       });
   }
 

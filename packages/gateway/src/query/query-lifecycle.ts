@@ -146,17 +146,29 @@ export class QueryLifecycle {
 
   constructor(deps: QueryLifecycleDeps) {
     this.#deps = deps;
-    const { config } = deps;
+    // The configuration is read at each use, never kept: a reload replaces what `deps.config` returns.
     this.#router = new EngineRouter(deps.engines, {
-      defaultEngine: config.query.defaultEngine,
-      tenantDefault: (tenant) => config.tenants[tenant]?.defaultEngine,
+      defaultEngine: deps.config.query.defaultEngine,
+      tenantDefault: (tenant) => deps.config.tenants[tenant]?.defaultEngine,
     });
     this.catalog = new TenantCatalog({
-      config,
+      get config() {
+        return deps.config;
+      },
       storage: deps.storage,
       typeName: deps.typeName,
       probe: (tenant, dataset, signal) => this.#probe(tenant, dataset, signal),
     });
+  }
+
+  /**
+   * Forgets what was derived from the previous configuration (prepared queries, namespaces, columns, cached
+   * results), after a reload: the next query of each tenant reads the new one.
+   */
+  reconfigured(): void {
+    this.#prepared.clear();
+    this.#caches.clear();
+    this.catalog.forget();
   }
 
   /** Engines queries can be routed to. */

@@ -53,6 +53,12 @@ export class TenantCatalog {
     this.#deps = deps;
   }
 
+  /** Forgets namespaces and columns read so far (the configuration changed). */
+  forget(): void {
+    this.#namespaces.clear();
+    this.#schemas.clear();
+  }
+
   namespace(tenant: string): TenantNamespace {
     let namespace = this.#namespaces.get(tenant);
     if (!namespace) {

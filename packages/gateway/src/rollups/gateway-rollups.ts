@@ -24,14 +24,14 @@ export interface GatewayRollupsOptions {
  * on the first engine that implements `RollupComputer`; audits count raw rows on `rollups.auditEngine`. Both run
  * through the managed layer, within the same limits as queries.
  */
-export function createRollups(options: GatewayRollupsOptions): Rollups | undefined {
+export function createRollups(options: GatewayRollupsOptions, evenIfNone = false): Rollups | undefined {
   const { config, engines } = options;
   const tenants: Record<string, RollupSpec[]> = {};
   for (const [id, tenant] of Object.entries(config.tenants)) {
     const specs = Object.values(tenant.rollups);
     if (specs.length > 0) tenants[id] = specs;
   }
-  if (Object.keys(tenants).length === 0) return undefined;
+  if (Object.keys(tenants).length === 0 && !evenIfNone) return undefined;
   const compute = engines.offering(isRollupComputer);
   if (!compute)
     throw new ConfigError(config.source, [
@@ -55,3 +55,62 @@ export function createRollups(options: GatewayRollupsOptions): Rollups | undefin
     ...(options.clock ? { clock: options.clock } : {}),
   });
 }
+
+/**
+ * The gateway's rollups across configuration reloads: a reload that changes tenants' rollups closes the running
+ * orchestration and starts one for the new definitions (interval records and claims live in the ledger, so nothing
+ * done is lost). Routes, metrics and the query lifecycle hold this object, which always forwards to the current one.
+ */
+export class ReloadableRollups {
+  readonly #options: GatewayRollupsOptions;
+  #current: Rollups;
+  #started = false;
+  #definitions: string;
+  readonly admin: Rollups['admin'];
+  readonly answerer: Rollups['answerer'];
+
+  private constructor(options: GatewayRollupsOptions, first: Rollups) {
+    this.#options = options;
+    this.#current = first;
+    this.#definitions = definitionsOf(options.config);
+    const forward = <K extends 'admin' | 'answerer'>(key: K): Rollups[K] =>
+      new Proxy({} as Rollups[K], {
+        get: (_, property) => {
+          const target = this.#current[key] as unknown as Record<PropertyKey, unknown>;
+          const value = target[property];
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+    this.admin = forward('admin');
+    this.answerer = forward('answerer');
+  }
+
+  /** The gateway's rollups, or `undefined` when no tenant has any at start (adding the first needs a restart). */
+  static create(options: GatewayRollupsOptions): ReloadableRollups | undefined {
+    const first = createRollups(options);
+    return first ? new ReloadableRollups(options, first) : undefined;
+  }
+
+  start(): void {
+    this.#started = true;
+    this.#current.start();
+  }
+
+  /** Follows a reload: starts over with the new definitions when they changed (none at all is a change too). */
+  async reconfigure(config: GatewayConfig): Promise<void> {
+    const definitions = definitionsOf(config);
+    if (definitions === this.#definitions) return;
+    const next = createRollups({ ...this.#options, config }, true) as Rollups;
+    await this.#current.close();
+    this.#current = next;
+    this.#definitions = definitions;
+    if (this.#started) next.start();
+  }
+
+  close(): Promise<void> {
+    return this.#current.close();
+  }
+}
+
+const definitionsOf = (config: GatewayConfig): string =>
+  JSON.stringify(Object.entries(config.tenants).map(([id, t]) => [id, t.rollups]));

@@ -1,0 +1,144 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../harness/services.js';
+import { writeParquet } from '../support/duckdb-data.js';
+import { type GatewayProcess, startGatewayProcess } from '../support/gateway-process.js';
+
+/** A running gateway takes a new configuration by SIGHUP or POST /v1/admin/reload, without dropping anything. */
+describe('configuration reload', () => {
+  let root: string;
+  let gateway: GatewayProcess;
+  let configPath: string;
+  const ADMIN = 'admin-reload-key-0123456789';
+  const OLD_KEY = 'acme-reload-key-1';
+  const NEW_KEY = 'acme-reload-key-2';
+  const GLOBEX = 'globex-reload-key';
+  const base = (port: number) => ({
+    server: { port },
+    admin: { apiKeys: [ADMIN] },
+    storage: { cacheDir: join(root, 'cache'), warming: { enabled: false } },
+    engines: { duckdb: { threads: 1 } },
+  });
+  const dataset = (folder: string) => ({ location: `file:${join(root, folder)}/`, format: 'parquet' });
+  let port: number;
+
+  const query = (key: string, sql: string) =>
+    fetch(`${gateway.url}/v1/query`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${key}` },
+      body: JSON.stringify({ sql }),
+    }).then(async (r) => ({
+      status: r.status,
+      body: (await r.json()) as { rows?: unknown[][]; error?: { code: string } },
+    }));
+  const reload = (key: string) =>
+    fetch(`${gateway.url}/v1/admin/reload`, { method: 'POST', headers: { Authorization: `Bearer ${key}` } }).then(
+      async (r) => ({
+        status: r.status,
+        body: (await r.json()) as Record<string, unknown> & {
+          error?: { code: string; details?: { problems: string[] } };
+        },
+      }),
+    );
+  const configVersion = async () => {
+    const text = await (await fetch(`${gateway.url}/metrics`)).text();
+    return /lakegate_config_info\{version="([0-9a-f]+)"\} 1/.exec(text)?.[1];
+  };
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'lakegate-reload-'));
+    for (const [folder, rows] of [
+      ['events', 1000],
+      ['orders', 7],
+      ['later', 3],
+    ] as const) {
+      await mkdir(join(root, folder));
+      await writeParquet(join(root, folder, 'p.parquet'), `SELECT i FROM range(${rows}) t(i)`);
+    }
+    port = await freePort();
+    configPath = join(root, 'lakegate.config.json');
+    gateway = await startGatewayProcess(
+      configPath,
+      { ...base(port), tenants: { acme: { apiKeys: [OLD_KEY], datasets: { events: dataset('events') } } } },
+      port,
+    );
+  });
+  afterAll(async () => {
+    await gateway?.kill('SIGTERM');
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('changes keys, tenants and datasets on POST /v1/admin/reload while a query runs on', async () => {
+    const before = await configVersion();
+    expect(before).toMatch(/^[0-9a-f]{12}$/);
+    const running = query(OLD_KEY, 'SELECT count(*) FROM events, range(400000) r WHERE (i + r.range) % 7 = 3');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await writeFile(
+      configPath,
+      JSON.stringify({
+        ...base(port),
+        tenants: {
+          acme: { apiKeys: [NEW_KEY], datasets: { events: dataset('events') } },
+          globex: { apiKeys: [GLOBEX], datasets: { orders: dataset('orders') } },
+        },
+      }),
+    );
+    // Only an operator may reload: a tenant's key is refused.
+    expect((await reload(NEW_KEY)).status).toBe(401);
+    expect((await reload(OLD_KEY)).status).toBe(401);
+    const reloaded = await reload(ADMIN);
+    expect(reloaded.status).toBe(200);
+    expect(reloaded.body).toMatchObject({ datasets: { added: ['globex/orders'], removed: [] }, restartNeeded: [] });
+    expect(reloaded.body.version).not.toBe(before);
+    expect(await configVersion()).toBe(reloaded.body.version);
+
+    const finished = await running;
+    expect(finished.status).toBe(200);
+    expect(finished.body.rows?.[0]?.[0]).toBeGreaterThan(0);
+    expect((await query(OLD_KEY, 'SELECT count(*) FROM events')).status).toBe(401);
+    expect((await query(NEW_KEY, 'SELECT count(*) FROM events')).body.rows).toEqual([[1000]]);
+    expect((await query(GLOBEX, 'SELECT count(*) FROM orders')).body.rows).toEqual([[7]]);
+    expect((await query(GLOBEX, 'SELECT count(*) FROM events')).body.error?.code).toBe('UNKNOWN_TABLE');
+  });
+
+  it('keeps the configuration serving when the new one is invalid, and says why', async () => {
+    const serving = await configVersion();
+    await writeFile(configPath, JSON.stringify({ ...base(port), tenants: { 'Bad Id': { apiKeys: [GLOBEX] } } }));
+    const refused = await reload(ADMIN);
+    expect(refused.status).toBe(400);
+    expect(refused.body.error?.details?.problems).toEqual([
+      'tenants.Bad Id: tenant ids are lower case letters, digits, - and _',
+    ]);
+    expect(await configVersion()).toBe(serving);
+    expect((await query(NEW_KEY, 'SELECT count(*) FROM events')).status).toBe(200);
+  });
+
+  it('reloads on SIGHUP, and names what only a restart changes', async () => {
+    await writeFile(
+      configPath,
+      JSON.stringify({
+        ...base(port),
+        query: { defaultMaxRows: 5 },
+        tenants: { acme: { apiKeys: [NEW_KEY], datasets: { events: dataset('events'), later: dataset('later') } } },
+      }),
+    );
+    gateway.child.kill('SIGHUP');
+    await expect
+      .poll(async () => (await query(NEW_KEY, 'SELECT count(*) FROM later')).body.rows, { timeout: 10_000 })
+      .toEqual([[3]]);
+    expect((await query(GLOBEX, 'SELECT count(*) FROM orders')).status).toBe(401);
+    const logged = gateway
+      .output()
+      .split('\n')
+      .filter((line) => line.includes('"config.reloaded"'))
+      .map((line) => JSON.parse(line) as { restartNeeded: string[]; added: string[]; removed: string[] });
+    expect(logged.at(-1)).toMatchObject({
+      added: ['acme/later'],
+      removed: ['globex/orders'],
+      restartNeeded: ['query'],
+    });
+    expect(gateway.child.exitCode).toBeNull();
+  });
+});
