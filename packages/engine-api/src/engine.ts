@@ -89,6 +89,11 @@ export interface Engine extends AsyncDisposable {
    * settings, variables), as plain JSON. Tenant SQL must never change it; tests compare it before and after.
    */
   inspectTenant?(tenant: string): Promise<Readonly<Record<string, unknown>>>;
+  /**
+   * How far a running query is, from 0 to 1 (`request.queryId`), when the engine can tell; `undefined` when it
+   * cannot (unknown, finished, or no estimate yet). Protocols show it (Livy's `progress`, Trino's percentage).
+   */
+  progress?(queryId: string): number | undefined;
   /** Cancels running queries and frees every resource. Idempotent. */
   close(): Promise<void>;
 }

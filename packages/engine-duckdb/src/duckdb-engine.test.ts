@@ -241,6 +241,28 @@ describe('duckdb engine', () => {
     expect(await collectRows(await engine.execute(request('alpha', 'SELECT 1'), { signal }))).toEqual([[1]]);
   });
 
+  it('tells how far a running query is, and nothing once it ended', async () => {
+    await using engine = await testEngine(env.storage, { threads: 1 });
+    const big = file('alpha', 'progress.parquet');
+    await writeParquet(big, 'SELECT i, i % 13 AS k FROM range(6000000) t(i)');
+    const scan = request('alpha', 'SELECT k, count(*), sum(hash(i)) FROM data GROUP BY k', [
+      { name: 'data', snapshot: snapshot('alpha', 'data', [big], 'progress-v1') },
+    ]);
+    expect(engine.progress?.(scan.queryId)).toBeUndefined();
+    const seen: number[] = [];
+    const sampler = setInterval(() => {
+      const value = engine.progress?.(scan.queryId);
+      if (value !== undefined) seen.push(value);
+    }, 5);
+    const rows = await collectRows(await engine.execute(scan, { signal }));
+    clearInterval(sampler);
+    expect(rows).toHaveLength(13);
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.every((v) => v >= 0 && v <= 1)).toBe(true);
+    expect(Math.max(...seen)).toBeGreaterThan(0);
+    expect(engine.progress?.(scan.queryId)).toBeUndefined();
+  });
+
   it('reports an abort with a QUERY_TIMEOUT reason as QUERY_TIMEOUT', async () => {
     await using engine = await testEngine(env.storage);
     const controller = new AbortController();

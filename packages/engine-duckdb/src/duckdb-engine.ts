@@ -190,6 +190,8 @@ class DuckDBEngine implements Engine {
   readonly #deps: EngineDeps;
   readonly #instances = new Map<string, Promise<TenantInstance>>();
   readonly #active = new Set<AbortController>();
+  /** The connection of each running query, by query id: its progress is read there. */
+  readonly #running = new Map<string, PooledConnection>();
   readonly #slots: Slots;
   /** Admission for queries known to be long: few at a time, so short ones are never stuck behind them. */
   readonly #longLane: Slots;
@@ -209,6 +211,14 @@ class DuckDBEngine implements Engine {
     this.#costs = new CostModel(config.longQueryMs);
     this.#sweeper = setInterval(() => void this.#closeIdle(), Math.min(60, config.idleSeconds) * 1000);
     this.#sweeper.unref();
+  }
+
+  progress(queryId: string): number | undefined {
+    const pooled = this.#running.get(queryId);
+    if (!pooled) return undefined;
+    const { percentage } = pooled.connection.progress;
+    // DuckDB answers -1 while it has no estimate (between pipelines, or for sources it cannot measure).
+    return percentage >= 0 ? Math.min(1, percentage / 100) : undefined;
   }
 
   check(request: QueryRequest): CheckResult {
@@ -316,6 +326,7 @@ class DuckDBEngine implements Engine {
       if (slot) this.#slots.release();
       if (longSlot) this.#longLane.release();
       this.#active.delete(controller);
+      if (pooled && this.#running.get(request.queryId) === pooled) this.#running.delete(request.queryId);
       if (this.#closed && instance && instance.active === 0) instance.close();
     };
     const hiddenPaths = this.#deps.storage.tenantDirectories(request.tenant);
@@ -343,6 +354,7 @@ class DuckDBEngine implements Engine {
       controller.signal.addEventListener('abort', interrupt, { once: true });
       const held = heldElsewhere(request);
       if (held) throw held;
+      this.#running.set(request.queryId, pooled);
       await instance.bind(pooled, request.tables.filter(isFileBinding));
       throwIfAborted(controller.signal);
 

@@ -111,10 +111,14 @@ export class TenantInstance {
   readonly #scans = new Map<string, Promise<string>>();
   lastUsed = Date.now();
 
-  private constructor(tenant: string, instance: DuckDBInstance, connections: number) {
+  private constructor(tenant: string, instance: DuckDBInstance, pool: readonly PooledConnection[]) {
     this.tenant = tenant;
     this.#instance = instance;
-    this.#slots = new Slots(connections);
+    this.#slots = new Slots(pool.length);
+    for (const pooled of pool) {
+      this.#idle.push(pooled);
+      this.#all.add(pooled);
+    }
   }
 
   static async open(tenant: string, directories: readonly string[], limits: InstanceLimits): Promise<TenantInstance> {
@@ -130,6 +134,7 @@ export class TenantInstance {
       autoload_known_extensions: 'false',
     });
     const setup = await instance.connect();
+    const pool: PooledConnection[] = [];
     try {
       const allowed = directories.map((d) => quoteString(d.endsWith('/') ? d : `${d}/`)).join(', ');
       // Order matters: allowed_directories and the rest are set while external access is still on; the lock last.
@@ -137,16 +142,26 @@ export class TenantInstance {
       await setup.run(`SET temp_directory = ${quoteString(spill)}`);
       // Cached files never change under their path (the path names the version), so footers can be cached.
       await setup.run('SET GLOBAL parquet_metadata_cache = true');
+      // The pool's connections are opened now, while their own settings can still be set: each tracks its query's
+      // progress (never printed), so that a running query can say how far it is.
+      for (let i = 0; i < limits.connections; i++) {
+        const connection = await instance.connect();
+        pool.push({ connection, views: new Map<string, string>(), prepared: new Map() });
+        await connection.run('SET enable_progress_bar = true');
+        await connection.run('SET enable_progress_bar_print = false');
+        await connection.run('SET progress_bar_time = 0');
+      }
       await setup.run('SET enable_external_access = false');
       await setup.run('SET lock_configuration = true');
     } catch (error) {
+      for (const pooled of pool) pooled.connection.closeSync();
       setup.closeSync();
       instance.closeSync();
       throw error;
     } finally {
       setup.closeSync();
     }
-    return new TenantInstance(tenant, instance, limits.connections);
+    return new TenantInstance(tenant, instance, pool);
   }
 
   /** Queries running now. */

@@ -85,6 +85,11 @@ export class ManagedEngine {
     return this.#engine.check(request);
   }
 
+  /** How far a running query is (0 to 1), when the engine can tell. */
+  progress(queryId: string): number | undefined {
+    return this.#engine.progress?.(queryId);
+  }
+
   /** The engine's diagnostic of what it keeps for a tenant (see `Engine.inspectTenant`), if it offers one. */
   inspectTenant(tenant: string): Promise<Readonly<Record<string, unknown>>> | undefined {
     return this.#engine.inspectTenant?.(tenant);

@@ -13,7 +13,13 @@ import { createLogger } from '../logging/logger.js';
 import { PEOPLE } from '../test-support.js';
 import { type QueryInput, QueryLifecycle } from './query-lifecycle.js';
 
-async function lifecycle(options: { resultCache?: boolean; held?: Record<string, unknown> } = {}) {
+async function lifecycle(
+  options: {
+    resultCache?: boolean;
+    held?: Record<string, unknown>;
+    progress?: (engineQueryId: string) => number | undefined;
+  } = {},
+) {
   const root = await mkdtemp(join(tmpdir(), 'lakegate-lifecycle-'));
   await mkdir(join(root, 'people'), { recursive: true });
   await writeFile(join(root, 'people', 'part-0.parquet'), 'rows come from the reference engine');
@@ -52,10 +58,12 @@ async function lifecycle(options: { resultCache?: boolean; held?: Record<string,
     held: () => held,
   });
   const engines = EngineRegistry.of([
-    new ManagedEngine(createReferenceEngine({ datasets: { acme: { people: PEOPLE } }, batchSize: 2 }), {
-      maxConcurrent: 2,
-      maxQueued: 2,
-    }),
+    new ManagedEngine(
+      Object.assign(createReferenceEngine({ datasets: { acme: { people: PEOPLE } }, batchSize: 2 }), {
+        progress: options.progress,
+      }),
+      { maxConcurrent: 2, maxQueued: 2 },
+    ),
     // An engine that holds tables of its own: `orders_v2` lives only there.
     new ManagedEngine(createReferenceEngine({ datasets: { acme: { orders_v2: ORDERS } } }), {
       id: 'warehouse',
@@ -120,6 +128,23 @@ describe('query lifecycle', () => {
       }),
     ]);
     expect(done()[0]?.fingerprint).toMatch(/^[0-9a-f]{16}$/);
+  });
+
+  it('tells how far a tenant’s running query is, through the engine’s own id for it, and forgets it at the end', async () => {
+    const asked: string[] = [];
+    const { queries, input } = await lifecycle({
+      progress: (id) => {
+        asked.push(id);
+        return 0.25;
+      },
+    });
+    const query = await queries.start(input('SELECT id FROM people'));
+    expect(queries.progress('acme', 'q-1')).toBe(0.25);
+    // The engine knows the query by an id of its own, unique in the gateway even when a client repeats its id.
+    expect(asked[0]).toMatch(/^q-1~\d+$/);
+    expect(queries.progress('globex', 'q-1')).toBeUndefined();
+    await query.end({ outcome: 'client_closed', rows: 0 });
+    expect(queries.progress('acme', 'q-1')).toBeUndefined();
   });
 
   it('frees everything when the front end ends a query it stopped reading', async () => {

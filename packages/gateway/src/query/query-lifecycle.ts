@@ -15,6 +15,7 @@ import type { SnapshotLease, Storage } from '@lakegate/storage';
 import type { Admission } from '../admission/admission.js';
 import type { GatewayConfig } from '../config/config.js';
 import type { EngineRegistry } from '../engines/engine-registry.js';
+import type { ManagedEngine } from '../engines/managed-engine.js';
 import type { Logger } from '../logging/logger.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import { NO_TRACE, type TraceScope } from '../observability/tracing.js';
@@ -142,6 +143,9 @@ export class QueryLifecycle {
   readonly #caches = new Map<string, ResultCache>();
   /** Queries started and not yet ended, each with the controller that cancels it when a drain runs out of time. */
   readonly #active = new Set<AbortController>();
+  /** The engine running each query and the id it knows the query by, by tenant and query id: for its progress. */
+  readonly #engineOf = new Map<string, { engine: ManagedEngine; engineQueryId: string }>();
+  #sequence = 0;
   #draining = false;
 
   constructor(deps: QueryLifecycleDeps) {
@@ -206,6 +210,12 @@ export class QueryLifecycle {
         retryAfterSeconds: 1,
       });
     }
+  }
+
+  /** How far a tenant's running query is (0 to 1), when its engine can tell. */
+  progress(tenant: string, queryId: string): number | undefined {
+    const running = this.#engineOf.get(`${tenant}\0${queryId}`);
+    return running?.engine.progress(running.engineQueryId);
   }
 
   /** Queries started and not yet ended. */
@@ -273,6 +283,7 @@ export class QueryLifecycle {
         this.#logEnd(input, begun, started, summary);
       } finally {
         this.#active.delete(controller);
+        this.#engineOf.delete(`${input.tenant}\0${input.queryId}`);
       }
     };
     try {
@@ -388,6 +399,7 @@ export class QueryLifecycle {
       }
       const { engine, route } = await this.#router.route(request, input.engine, this.#holders(input.tenant, held));
       engineId = engine.id;
+      this.#engineOf.set(`${input.tenant}\0${input.queryId}`, { engine, engineQueryId: request.queryId });
       const streaming = tracing.open('result.stream', { engine: engine.id });
       const releaseLeases = releaseAll;
       releaseAll = (): void => {
@@ -469,7 +481,8 @@ export class QueryLifecycle {
     ];
     const virtualTables = await this.catalog.virtualTables(input.tenant, prepared.virtualTables, input.signal);
     return {
-      queryId: input.queryId,
+      // Unique within this gateway: a client-chosen request id may repeat, an engine's handle on a query must not.
+      queryId: `${input.queryId}~${++this.#sequence}`,
       tenant: input.tenant,
       sql: prepared.sql,
       tables,

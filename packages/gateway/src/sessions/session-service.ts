@@ -56,6 +56,8 @@ export interface ResultPage {
 }
 
 const PAGE_ROWS = 1000;
+/** How often a running statement's progress is read from its engine and stored. */
+const PROGRESS_INTERVAL_MS = 1000;
 const HEARTBEAT_MS = 2000;
 const REPLICA_TTL_MS = 10_000;
 const ORDER_POLL_MS = 50;
@@ -509,8 +511,15 @@ export class SessionService {
       const entry = this.#running.get(key);
       if (entry) entry.started = true;
       handedOver = true;
-      active = await this.#o.queries.start(input());
-      const { rows, truncated } = await this.#collect(active);
+      const progress = this.#reportProgress(statement, session.tenant);
+      let collected: { rows: unknown[][]; truncated: boolean };
+      try {
+        active = await this.#o.queries.start(input());
+        collected = await this.#collect(active);
+      } finally {
+        await progress.stop();
+      }
+      const { rows, truncated } = collected;
       const columns = active.stream.schema.map((c) => ({ name: c.name, type: sparkType(c.type), kind: c.type.kind }));
       const info = await this.#storeResult(session, statement, rows, truncated, columns);
       const output = this.#livyOutput(statement, active.stream.schema, rows, truncated);
@@ -548,6 +557,32 @@ export class SessionService {
       this.#running.delete(key);
       await this.#touch(statement.sessionId).catch(() => undefined);
     }
+  }
+
+  /**
+   * Moves a running statement's `progress` as its engine reports it (every second, when it changed). `stop` waits
+   * for a write under way, so that none lands after the statement's final state.
+   */
+  #reportProgress(statement: StatementRecord, tenant: string): { stop(): Promise<void> } {
+    let shown = 0;
+    let writing: Promise<unknown> = Promise.resolve();
+    const timer = setInterval(() => {
+      const now = this.#o.queries.progress(tenant, `session-${statement.sessionId}-${statement.id}`);
+      if (now === undefined || Math.abs(now - shown) < 0.01) return;
+      shown = now;
+      writing = writing
+        .then(async () => {
+          const latest = await this.#o.store.getStatement(statement.sessionId, statement.id);
+          if (latest?.state === 'running') await this.#o.store.putStatement({ ...latest, progress: now });
+        })
+        .catch(() => undefined);
+    }, PROGRESS_INTERVAL_MS);
+    return {
+      async stop() {
+        clearInterval(timer);
+        await writing;
+      },
+    };
   }
 
   /** Reads the whole result as JSON-ready rows, up to the query's row cap (one more marks it truncated). */

@@ -245,7 +245,9 @@ export class TrinoQuery {
       physicalInputBytes: 0,
       peakMemoryBytes: 0,
       spilledBytes: 0,
-      progressPercentage: this.done ? 100 : 0,
+      progressPercentage: this.done
+        ? 100
+        : Math.round((this.#options.queries.progress(this.tenant, this.id) ?? 0) * 1000) / 10,
     };
   }
 
