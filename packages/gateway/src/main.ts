@@ -12,6 +12,12 @@ const logger = createLogger({ level: process.env.LAKEGATE_LOG_LEVEL === 'debug' 
 /** Start failures go to stderr, still one JSON line: what failed, and each problem an operator can act on. */
 const failures = createLogger({ write: (line) => process.stderr.write(`${line}\n`) });
 
+// Node's warnings (a library's deprecation notice, ...) print several lines of text by default: one JSON line here.
+process.removeAllListeners('warning');
+process.on('warning', (warning) => {
+  logger.warn('process.warning', { name: warning.name, message: warning.message.replace(/\s+/g, ' ').trim() });
+});
+
 async function main(): Promise<void> {
   const env = process.env;
   const cwd = process.cwd();
