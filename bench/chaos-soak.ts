@@ -136,6 +136,20 @@ const start = async (name: Name): Promise<void> => {
   up[name] = true;
 };
 
+/** Starts a killed replica again; a failed start is reported and tried again, as a supervisor would. */
+const restart = async (name: Name): Promise<void> => {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start(name);
+    } catch (error) {
+      console.error(
+        `restart of replica-${name} failed (attempt ${attempt}): ${(error as Error).message.slice(0, 500)}`,
+      );
+      if (attempt >= 5) throw error;
+    }
+  }
+};
+
 /** A replica to send a request to: a random one among those up. */
 const target = async (): Promise<{ name: Name; url: string }> => {
   for (;;) {
@@ -327,19 +341,37 @@ async function readRss(name: Name): Promise<number | null> {
   }
 }
 
-/** Kills one replica every 30 s (alternating, a cold cache every third time), restarts Redis and S3 twice each. */
+/** Kills one replica every 30 s (alternating; cold every third time and during S3 outages), restarts Redis and S3 twice each. */
 async function chaos(): Promise<{ kills: number; redisRestarts: number; s3Outages: number }> {
   const done = { kills: 0, redisRestarts: 0, s3Outages: 0 };
   const redisAt = [SECONDS * 0.4, SECONDS * 0.8];
   const s3At = [SECONDS * 0.25, SECONDS * 0.65];
   let nextKill = 30;
   let nextRss = 0;
+  let s3Down = false;
   const background: Promise<unknown>[] = [];
   while (elapsed() < SECONDS) {
     const t = elapsed();
     if (t >= nextRss) {
       nextRss += 10;
       rss.push({ t: Math.round(t), a: await readRss('a'), b: await readRss('b') });
+    }
+    if (s3At[0] !== undefined && t >= s3At[0]) {
+      s3At.shift();
+      done.s3Outages++;
+      await s3?.setOutage(true);
+      s3Down = true;
+      background.push(
+        sleep(20_000).then(async () => {
+          await s3?.setOutage(false);
+          s3Down = false;
+        }),
+      );
+    }
+    if (redisAt[0] !== undefined && t >= redisAt[0]) {
+      redisAt.shift();
+      done.redisRestarts++;
+      await redis?.restart();
     }
     if (t >= nextKill && nextKill < SECONDS - 5) {
       const name: Name = done.kills % 2 === 0 ? 'a' : 'b';
@@ -348,19 +380,9 @@ async function chaos(): Promise<{ kills: number; redisRestarts: number; s3Outage
       up[name] = false;
       killedAt[name] = Date.now();
       await replicas[name]?.kill('SIGKILL');
-      if (done.kills % 3 === 0) await rm(join(root, `cache-${name}`), { recursive: true, force: true });
-      background.push(start(name).catch((error: unknown) => console.error(`restart of ${name} failed`, error)));
-    }
-    if (redisAt[0] !== undefined && t >= redisAt[0]) {
-      redisAt.shift();
-      done.redisRestarts++;
-      await redis?.restart();
-    }
-    if (s3At[0] !== undefined && t >= s3At[0]) {
-      s3At.shift();
-      done.s3Outages++;
-      await s3?.setOutage(true);
-      background.push(sleep(20_000).then(() => s3?.setOutage(false)));
+      // A replica restarted while S3 is away, with nothing cached, can only answer STORAGE_UNAVAILABLE.
+      if (done.kills % 3 === 0 || s3Down) await rm(join(root, `cache-${name}`), { recursive: true, force: true });
+      background.push(restart(name));
     }
     await sleep(250);
   }
