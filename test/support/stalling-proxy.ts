@@ -10,6 +10,8 @@ export interface StallingProxy {
   stall(options: { count: number; afterBytes: number; ms: number }): void;
   /** Connections stalled so far. */
   readonly stalls: number;
+  /** Connections frozen right now, that the client has not closed. */
+  readonly frozen: number;
   close(): Promise<void>;
 }
 
@@ -23,6 +25,7 @@ export async function startStallingProxy(target: { host: string; port: number })
   let generation = 0;
   let stalls = 0;
   const sockets = new Set<Socket>();
+  const frozenClients = new Set<Socket>();
   const server: Server = createServer((client) => {
     const upstream = new Socket();
     sockets.add(client);
@@ -46,12 +49,14 @@ export async function startStallingProxy(target: { host: string; port: number })
         stalledOnce = true;
         stalls++;
         frozen = true;
+        frozenClients.add(client);
         // Send what came before the stall point, then hold the rest back for a while.
         const cut = chunk.length - (seen - armed.afterBytes);
         client.write(chunk.subarray(0, Math.max(0, cut)));
         const rest = chunk.subarray(Math.max(0, cut));
         upstream.pause();
         setTimeout(() => {
+          frozenClients.delete(client);
           if (client.destroyed) return;
           client.write(rest);
           frozen = false;
@@ -72,6 +77,7 @@ export async function startStallingProxy(target: { host: string; port: number })
       upstream.destroy();
       sockets.delete(client);
       sockets.delete(upstream);
+      frozenClients.delete(client);
     };
     client.on('error', closeBoth);
     upstream.on('error', closeBoth);
@@ -92,6 +98,9 @@ export async function startStallingProxy(target: { host: string; port: number })
     },
     get stalls() {
       return stalls;
+    },
+    get frozen() {
+      return frozenClients.size;
     },
     close() {
       for (const socket of sockets) socket.destroy();

@@ -136,7 +136,12 @@ async function* idleBounded(body: AsyncIterable<Uint8Array>, idleMs: number, wha
     }
   } finally {
     // Frees the connection of a download that did not end normally (stalled, failed, or abandoned by the reader).
-    if (!finished) iterator.return?.()?.catch(() => undefined);
+    // A Node stream is destroyed directly: an async iterator's return() would wait for the frozen read to end.
+    if (!finished) {
+      const stream = body as { destroy?: () => void };
+      if (typeof stream.destroy === 'function') stream.destroy();
+      else iterator.return?.()?.catch(() => undefined);
+    }
   }
 }
 
