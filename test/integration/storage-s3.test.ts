@@ -78,7 +78,7 @@ describe('storage against S3 (s3rver)', () => {
     for (let i = 0; i < 7; i++) await putObject(s3, bucket, `acme/events/part-${i}.parquet`, `p${i}`);
     await putObject(s3, bucket, 'acme/other/x.parquet', 'not ours');
     const client = createS3Client(s3Settings(server.endpoint));
-    const store = createS3ObjectStore(client, bucket, 'acme/events/', 2);
+    const store = createS3ObjectStore(client, bucket, 'acme/events/', { pageSize: 2 });
     await server.resetRequests();
     const listed = await store.list();
     expect(listed.map((o) => o.key)).toEqual([0, 1, 2, 3, 4, 5, 6].map((i) => `part-${i}.parquet`));

@@ -53,7 +53,8 @@ export async function startGatewayProcess(
     child,
     output: () => output,
     kill(signal) {
-      if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+      // A process that already ended (also by a signal, where exitCode stays null) emits no second 'exit'.
+      if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
       return new Promise((resolve) => {
         child.once('exit', (code) => resolve(code));
         child.kill(signal);

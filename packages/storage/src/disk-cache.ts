@@ -35,6 +35,25 @@ interface FillJob {
   promise: Promise<CacheEntry>;
 }
 
+/** Errors of a local disk with no room left (the device, or the user's quota). */
+const DISK_FULL = new Set(['ENOSPC', 'EDQUOT']);
+
+/**
+ * The error for a write the cache disk had no room for, or undefined for any other failure. The download may have
+ * wrapped the disk's error as its cause. A full disk is the cache's problem, not the origin's: the download is not
+ * retried, and the message says what an operator can change.
+ */
+function diskFullError(error: unknown): LakegateError | undefined {
+  const codeOf = (e: unknown): string | undefined => (e as NodeJS.ErrnoException | undefined)?.code;
+  const code = codeOf(error) ?? codeOf((error as { cause?: unknown } | undefined)?.cause);
+  if (!code || !DISK_FULL.has(code)) return undefined;
+  return new LakegateError(
+    'STORAGE_UNAVAILABLE',
+    'The gateway’s cache disk is full, so the dataset cannot be loaded; retry later. (Operators: free space on the cache disk or lower storage.cacheMaxBytes below its size.)',
+    { cause: error, retryAfterSeconds: 30 },
+  );
+}
+
 const ENTRY_NAME = /^([0-9a-f]{64})(\.[A-Za-z0-9.]*)?$/;
 const TEMP_MARK = '.tmp-';
 
@@ -190,7 +209,7 @@ export class DiskCache {
       await rename(temporary, path);
     } catch (error) {
       await unlink(temporary).catch(() => undefined);
-      throw error;
+      throw diskFullError(error) ?? error;
     } finally {
       this.#reserve(tenant, -size);
     }

@@ -11,7 +11,7 @@ export { parseLocation } from './location.js';
 export type { GetOptions, ObjectInfo, ObjectStore, OriginFailure } from './object-store.js';
 export { isOriginError, OriginError } from './object-store.js';
 export type { S3Settings } from './s3-object-store.js';
-export { createS3Client, createS3ObjectStore } from './s3-object-store.js';
+export { createS3Client, createS3ObjectStore, type S3ObjectStoreOptions } from './s3-object-store.js';
 export { matchesFormat, snapshotVersion } from './snapshot.js';
 export type {
   Storage,

@@ -95,9 +95,65 @@ function classify(error: unknown, what: string): OriginError {
   return new OriginError(reason, `${what} ${detail[reason]}`, { cause: error });
 }
 
+export interface S3ObjectStoreOptions {
+  /** Keys per listing request; S3's own default (1000) when absent. */
+  readonly pageSize?: number | undefined;
+  /** A download whose body sends nothing for this long fails as unreachable; default the request time limit. */
+  readonly bodyIdleTimeoutMs?: number | undefined;
+}
+
+/**
+ * Ends a download whose bytes stop arriving for `idleMs`. The SDK's request time limit covers the wait for the
+ * answer, not a body that freezes half-way with the connection open, which would otherwise hold the download (and
+ * every query waiting on it) for as long as the freeze lasts.
+ */
+async function* idleBounded(body: AsyncIterable<Uint8Array>, idleMs: number, what: string): AsyncIterable<Uint8Array> {
+  const iterator = body[Symbol.asyncIterator]();
+  let finished = false;
+  try {
+    for (;;) {
+      const next = iterator.next();
+      // Destroying the body below rejects the pending read; that rejection has no one else to go to.
+      next.catch(() => undefined);
+      let timer: NodeJS.Timeout | undefined;
+      const idle = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new OriginError('unreachable', `${what} stopped sending data for ${idleMs} ms`)),
+          idleMs,
+        );
+      });
+      let result: IteratorResult<Uint8Array>;
+      try {
+        result = await Promise.race([next, idle]);
+      } finally {
+        clearTimeout(timer);
+      }
+      if (result.done) {
+        finished = true;
+        return;
+      }
+      yield result.value;
+    }
+  } finally {
+    // Frees the connection of a download that did not end normally (stalled, failed, or abandoned by the reader).
+    // A Node stream is destroyed directly: an async iterator's return() would wait for the frozen read to end.
+    if (!finished) {
+      const stream = body as { destroy?: () => void };
+      if (typeof stream.destroy === 'function') stream.destroy();
+      else iterator.return?.()?.catch(() => undefined);
+    }
+  }
+}
+
 /** An S3 prefix (`s3://bucket/prefix/`) as an object store. */
-export function createS3ObjectStore(client: S3Client, bucket: string, prefix: string, pageSize?: number): ObjectStore {
+export function createS3ObjectStore(
+  client: S3Client,
+  bucket: string,
+  prefix: string,
+  options: S3ObjectStoreOptions = {},
+): ObjectStore {
   const description = `s3://${bucket}/${prefix}`;
+  const { pageSize, bodyIdleTimeoutMs = S3_DEFAULTS.requestTimeoutMs } = options;
   return {
     description,
     async list(signal) {
@@ -162,7 +218,7 @@ export function createS3ObjectStore(client: S3Client, bucket: string, prefix: st
           options.signal ? { abortSignal: options.signal } : {},
         );
         if (!response.Body) throw new OriginError('other', `${description}${key} returned no body`);
-        return response.Body as AsyncIterable<Uint8Array>;
+        return idleBounded(response.Body as AsyncIterable<Uint8Array>, bodyIdleTimeoutMs, `${description}${key}`);
       } catch (error) {
         if (error instanceof OriginError) throw error;
         throw classify(error, `${description}${key}`);

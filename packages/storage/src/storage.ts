@@ -114,7 +114,9 @@ export async function createStorage(options: StorageOptions): Promise<Storage> {
   };
   const storeFor = (location: Location): ObjectStore => {
     if (location.kind === 'file') return createLocalObjectStore(location.path);
-    return createS3ObjectStore(s3Client(), location.bucket, location.prefix);
+    return createS3ObjectStore(s3Client(), location.bucket, location.prefix, {
+      bodyIdleTimeoutMs: options.s3?.requestTimeoutMs,
+    });
   };
   const ctx = {
     cache,

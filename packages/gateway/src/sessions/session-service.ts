@@ -61,6 +61,15 @@ const PROGRESS_INTERVAL_MS = 1000;
 const HEARTBEAT_MS = 2000;
 const REPLICA_TTL_MS = 10_000;
 const ORDER_POLL_MS = 50;
+/**
+ * How long a statement that has ended keeps trying to record its end while the session store is unreachable. A
+ * Redis restart takes seconds; giving up at once would lose a finished result and leave the statement for the
+ * reaper to end as if its replica had died.
+ */
+const RECORD_RETRY_MS = 30_000;
+const RECORD_RETRY_STEP_MS = 250;
+
+const isStateUnavailable = (error: unknown): boolean => isLakegateError(error) && error.code === 'STATE_UNAVAILABLE';
 
 const notFound = (what: string): LakegateError => new LakegateError('NOT_FOUND', `${what} does not exist.`);
 const statementKey = (sessionId: number, id: number): string => `${sessionId}:${id}`;
@@ -110,6 +119,8 @@ export class SessionService {
   readonly #slots: TenantSlots;
   readonly #timers: NodeJS.Timeout[] = [];
   #closed = false;
+  /** Set by close(): retries of the session store stop. */
+  #stopped = false;
 
   constructor(options: SessionServiceOptions) {
     this.#o = options;
@@ -169,6 +180,7 @@ export class SessionService {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#stopped = true;
     for (const timer of this.#timers) clearInterval(timer);
     const reason = new LakegateError('SHUTTING_DOWN', 'The gateway is shutting down.');
     for (const { controller } of this.#running.values()) controller.abort(reason);
@@ -456,7 +468,11 @@ export class SessionService {
   async #waitForTurn(statement: StatementRecord, signal: AbortSignal): Promise<void> {
     for (let previous = statement.id - 1; previous >= 0; ) {
       if (signal.aborted) throw signal.reason;
-      const earlier = await this.#o.store.getStatement(statement.sessionId, previous);
+      // An unreachable store is waited out like a statement still running: the statement's time limit bounds both.
+      const earlier = await this.#o.store.getStatement(statement.sessionId, previous).catch((error: unknown) => {
+        if (isStateUnavailable(error)) return { state: 'waiting' } as const;
+        throw error;
+      });
       if (!earlier || earlier.state === 'available' || earlier.state === 'error') return;
       if (earlier.state === 'cancelled') {
         previous--;
@@ -521,9 +537,11 @@ export class SessionService {
       }
       const { rows, truncated } = collected;
       const columns = active.stream.schema.map((c) => ({ name: c.name, type: sparkType(c.type), kind: c.type.kind }));
-      const info = await this.#storeResult(session, statement, rows, truncated, columns);
       const output = this.#livyOutput(statement, active.stream.schema, rows, truncated);
-      await this.#finish({ ...statement, result: info }, 'available', output, session.tenant);
+      await this.#recording(async () => {
+        const info = await this.#storeResult(session, statement, rows, truncated, columns);
+        await this.#finish({ ...statement, result: info }, 'available', output, session.tenant);
+      });
       await end({ outcome: 'ok', rows: rows.length, truncated });
       await this.#log(
         statement.sessionId,
@@ -543,7 +561,9 @@ export class SessionService {
           };
       if (presented.internal)
         this.#o.logger.error('sessions.statement_failed', { error, session: statement.sessionId });
-      await this.#finish(statement, cancelled ? 'cancelled' : 'error', output, session.tenant).catch((e: unknown) =>
+      await this.#recording(() =>
+        this.#finish(statement, cancelled ? 'cancelled' : 'error', output, session.tenant),
+      ).catch((e: unknown) =>
         this.#o.logger.warn('sessions.finish_failed', { error: isLakegateError(e) ? e.message : String(e) }),
       );
       await end({ outcome: cancelled ? 'cancelled' : 'error', rows: 0, error });
@@ -583,6 +603,22 @@ export class SessionService {
         await writing;
       },
     };
+  }
+
+  /**
+   * Runs `record` (storing a statement's end), again and again while the session store is unreachable, for up to
+   * RECORD_RETRY_MS. The statement stays registered as running here meanwhile, so the reaper leaves it alone.
+   */
+  async #recording(record: () => Promise<void>): Promise<void> {
+    const deadline = Date.now() + RECORD_RETRY_MS;
+    for (;;) {
+      try {
+        return await record();
+      } catch (error) {
+        if (!isStateUnavailable(error) || this.#stopped || Date.now() >= deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, RECORD_RETRY_STEP_MS));
+      }
+    }
   }
 
   /** Reads the whole result as JSON-ready rows, up to the query's row cap (one more marks it truncated). */
