@@ -14,6 +14,7 @@ import { EngineRegistry } from './engines/engine-registry.js';
 import type { Logger } from './logging/logger.js';
 import { GatewayMetrics } from './observability/metrics.js';
 import { Tracing } from './observability/tracing.js';
+import { type RunningPostgresServer, startPostgresServer } from './postgres/pg-server.js';
 import { QueryLifecycle } from './query/query-lifecycle.js';
 import { RollupService } from './rollups/rollup-service.js';
 import { defaultReplicaId, SessionService } from './sessions/session-service.js';
@@ -36,6 +37,8 @@ export interface GatewayOptions {
 export interface RunningGateway {
   readonly url: string;
   readonly port: number;
+  /** The Postgres wire protocol's port, when `server.postgres.enabled`. */
+  readonly postgresPort: number | undefined;
   /** Each engine's figures (running queries, ...), by engine id. */
   engineStats(): Readonly<Record<string, ReturnType<EngineRegistry['get']>['stats'] extends () => infer S ? S : never>>;
   /** What an engine keeps for a tenant that queries could change (see `Engine.inspectTenant`); `{}` if nothing. */
@@ -167,6 +170,18 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     s.once('error', reject);
   });
   const { port } = server.address() as AddressInfo;
+  let postgres: RunningPostgresServer | undefined;
+  if (config.server.postgres.enabled) {
+    postgres = await startPostgresServer({
+      config,
+      queries,
+      logger: logger.child({ component: 'postgres' }),
+      tracing,
+    }).catch(async (error: unknown) => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      throw error;
+    });
+  }
   replicaId ||= defaultReplicaId(port);
   // Give Redis a moment so the first requests find it; start regardless (session calls answer 503 until it is up).
   await state.ready(3000);
@@ -178,12 +193,14 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   return {
     url: `http://${host}:${port}`,
     port,
+    postgresPort: postgres?.port,
     engineStats: () => Object.fromEntries(engines.ids.map((id) => [id, engines.get(id).stats()])),
     inspectTenant: async (engine, tenant) => (await engines.get(engine).inspectTenant(tenant)) ?? {},
     close() {
       closing ??= (async () => {
         shuttingDown = true;
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        const postgresStopped = postgres?.close();
         await sessions.close();
         await rollups.close();
         await rollupEngine.close();
@@ -191,6 +208,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         await engines.close(config.server.shutdownGraceMs);
         if ('closeAllConnections' in server) server.closeAllConnections();
         await stopped;
+        await postgresStopped;
         await storage.close();
         await state.close();
         await metrics.close();

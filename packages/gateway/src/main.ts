@@ -19,6 +19,11 @@ async function main(): Promise<void> {
   }
   const gateway = await startGateway({ config, logger });
   console.log(`Lakegate is listening on ${gateway.url}`);
+  if (gateway.postgresPort !== undefined) {
+    console.log(
+      `Postgres protocol on port ${gateway.postgresPort} (user: a tenant id, password: its API key, database: lakegate)`,
+    );
+  }
   if (demo) {
     const [first] = DEMO_TENANTS;
     console.log(`Demo tenants and API keys: ${DEMO_TENANTS.map((t) => `${t.tenant} (${t.apiKey})`).join(', ')}`);
@@ -26,6 +31,12 @@ async function main(): Promise<void> {
     console.log(
       `  curl -s ${gateway.url}/v1/query -H 'Authorization: Bearer ${first?.apiKey}' -H 'Content-Type: application/json' -d '${JSON.stringify({ sql: DEMO_SQL })}'`,
     );
+    if (gateway.postgresPort !== undefined) {
+      const host = config.server.postgres.host;
+      console.log(
+        `  PGPASSWORD=${first?.apiKey} psql "host=${host} port=${gateway.postgresPort} user=${first?.tenant} dbname=lakegate" -c "${DEMO_SQL}"`,
+      );
+    }
   }
 
   let stopping = false;
