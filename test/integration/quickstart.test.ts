@@ -25,7 +25,7 @@ describe('quick start (embedded demo)', () => {
     if (cwd) await rm(cwd, { recursive: true, force: true });
   });
 
-  it('starts with no config, prints a curl that returns rows, and stops cleanly on SIGTERM', async () => {
+  it('starts with no config, prints a curl and a psql that return rows, and stops cleanly on SIGTERM', async () => {
     expect(existsSync(built), 'packages/gateway/dist/main.js is missing: run `npm run build` (npm test does)').toBe(
       true,
     );
@@ -39,13 +39,15 @@ describe('quick start (embedded demo)', () => {
     });
     child = gateway;
     const output: string[] = [];
-    const curl = await new Promise<string>((resolve, reject) => {
+    // The quick start ends with the psql line, after the curl.
+    const psql = await new Promise<string>((resolve, reject) => {
       gateway.once('exit', (code) => reject(new Error(`gateway exited with ${code}:\n${output.join('\n')}`)));
       createInterface({ input: gateway.stdout as NodeJS.ReadableStream }).on('line', (line) => {
         output.push(line);
-        if (line.trim().startsWith('curl ')) resolve(line.trim());
+        if (line.trim().startsWith('PGPASSWORD=')) resolve(line.trim());
       });
     });
+    const curl = output.map((line) => line.trim()).find((line) => line.startsWith('curl ')) ?? '';
     expect(output.join('\n')).toMatch(/Demo tenants and API keys: acme \(acme-demo-key\), globex \(globex-demo-key\)/);
 
     const { stdout } = await promisify(execFile)('sh', ['-c', curl]);
@@ -53,6 +55,8 @@ describe('quick start (embedded demo)', () => {
     expect(body.rowCount).toBe(5);
     const total = body.rows.reduce((sum, [, requests]) => sum + requests, 0);
     expect(total).toBeGreaterThan(5 * 100_000);
+    const viaPsql = await promisify(execFile)('sh', ['-c', psql]);
+    expect(viaPsql.stdout).toMatch(/\(5 rows\)/);
 
     // The demo's events hold at least a million rows per tenant.
     const url = /curl -s (\S+)\/v1\/query/.exec(curl)?.[1];

@@ -7,6 +7,12 @@ import { fileURLToPath } from 'node:url';
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const launcher = join(repo, 'packages', 'gateway', 'bin', 'lakegate.cjs');
 
+/**
+ * The Postgres listener of a test gateway takes any free port: tests start gateways side by side (and several in
+ * one test), which would all claim the default 5433.
+ */
+const POSTGRES_ANY_PORT = { LAKEGATE_POSTGRES_PORT: '0' };
+
 export interface GatewayProcess {
   readonly url: string;
   readonly child: ChildProcess;
@@ -26,7 +32,7 @@ export async function startGatewayProcess(
   }
   await writeFile(configPath, JSON.stringify(config, null, 2));
   const child = spawn(process.execPath, [launcher], {
-    env: { ...process.env, LAKEGATE_CONFIG: configPath, LAKEGATE_LOG_LEVEL: 'info' },
+    env: { ...process.env, LAKEGATE_CONFIG: configPath, LAKEGATE_LOG_LEVEL: 'info', ...POSTGRES_ANY_PORT },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -79,7 +85,7 @@ export async function runGatewayProcess(
   }
   await writeFile(configPath, JSON.stringify(config, null, 2));
   const child = spawn(process.execPath, [launcher], {
-    env: { ...process.env, LAKEGATE_CONFIG: configPath, LAKEGATE_LOG_LEVEL: 'info' },
+    env: { ...process.env, LAKEGATE_CONFIG: configPath, LAKEGATE_LOG_LEVEL: 'info', ...POSTGRES_ANY_PORT },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
