@@ -30,7 +30,14 @@ import { SCRAM_MECHANISM, type ScramCredentials, type ScramExchange } from './pg
 import { SERVER_VERSION, SessionSettings } from './pg-settings.js';
 import { classifyStatement, parameterCount, type SessionStatement, splitStatements } from './pg-statements.js';
 import { binaryParameter, OID, textParameter } from './pg-types.js';
-import { type FramedMessage, MessageBuilder, MessageFramer, MessageReader, ProtocolViolation } from './pg-wire.js';
+import {
+  type FramedMessage,
+  InvalidText,
+  MessageBuilder,
+  MessageFramer,
+  MessageReader,
+  ProtocolViolation,
+} from './pg-wire.js';
 
 /** What every connection of one listener shares. */
 export interface PgServerContext {
@@ -260,7 +267,12 @@ export class PgConnection {
       if (error instanceof PgError && error.severity === 'FATAL') throw error;
       // An error in the extended protocol skips the rest up to Sync; a simple query answers it itself.
       if (this.#status === 'T') this.#status = 'E';
-      this.#error(error);
+      this.#error(error instanceof InvalidText ? new PgError('22021', error.message) : error);
+      if (message.type === 'Q') {
+        // A simple query that could not be read still ends with ReadyForQuery.
+        readyForQuery(this.#out, this.#status);
+        return await this.#flush();
+      }
       this.#skipToSync = true;
       // Sent at once, as Postgres does: a client waiting on a Flush it sent after the failed message (which is
       // skipped with the rest up to Sync) learns of the error.

@@ -54,6 +54,27 @@ function defaults(tenant: string): Map<string, string> {
   ]);
 }
 
+/**
+ * Settings a client may set beyond those with a value above, which change nothing here: drivers and BI tools send
+ * them on connect. Any other name is refused as Postgres refuses it (42704), so that a SET meant for the engine
+ * (`SET threads = 1`) is never mistaken for session chatter; names with a dot are custom settings, as in Postgres.
+ */
+const ACCEPTED = new Set([
+  'bytea_output',
+  'client_min_messages',
+  'default_transaction_isolation',
+  'geqo',
+  'idle_in_transaction_session_timeout',
+  'idle_session_timeout',
+  'jit',
+  'lc_monetary',
+  'lc_numeric',
+  'lc_time',
+  'lock_timeout',
+  'row_security',
+  'work_mem',
+]);
+
 /** Settings that are fixed by how the gateway encodes values: a client may set them only to what they are. */
 const FIXED: Readonly<Record<string, (value: string) => boolean>> = {
   client_encoding: (v) => /^(utf-?8|unicode)$/i.test(v),
@@ -84,7 +105,7 @@ function timeoutMs(value: string): number | undefined {
 export class SessionSettings {
   readonly #tenant: string;
   readonly #values: Map<string, string>;
-  readonly #initial: Map<string, string>;
+  readonly #initial: Map<string, string> | undefined;
 
   constructor(tenant: string, startup: Readonly<Record<string, string>>) {
     this.#tenant = tenant;
@@ -142,6 +163,9 @@ export class SessionSettings {
     if (key === 'statement_timeout' && timeoutMs(value) === undefined) {
       throw new PgError('22023', `invalid value for parameter "statement_timeout": "${value}"`);
     }
+    if (!this.#initial?.has(key) && !defaults(this.#tenant).has(key) && !ACCEPTED.has(key) && !key.includes('.')) {
+      throw new PgError('42704', `unrecognized configuration parameter "${name}"`);
+    }
     if (key === 'search_path') this.#checkSearchPath(value);
     // A fixed setting keeps its canonical spelling (UTF8, not utf-8), which drivers compare against.
     if (!fixed) this.#values.set(key, value);
@@ -151,11 +175,11 @@ export class SessionSettings {
   /** Resets one setting (or all with `undefined`); returns the ParameterStatus for a reported one. */
   reset(name: string | undefined): [string, string] | undefined {
     if (name === undefined) {
-      for (const [key, value] of this.#initial) this.#values.set(key, value);
+      for (const [key, value] of this.#initial ?? []) this.#values.set(key, value);
       return undefined;
     }
     const key = name.toLowerCase();
-    const initial = this.#initial.get(key);
+    const initial = this.#initial?.get(key);
     if (initial === undefined) this.#values.delete(key);
     else this.#values.set(key, initial);
     return REPORTED.has(key) ? [REPORTED_NAMES[key] ?? key, this.#values.get(key) ?? ''] : undefined;

@@ -8,6 +8,13 @@ export class ProtocolViolation extends Error {
   override readonly name = 'ProtocolViolation';
 }
 
+/** Text that is not valid UTF-8 (client_encoding is UTF8): refused as an error, the connection stays. */
+export class InvalidText extends Error {
+  override readonly name = 'InvalidText';
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 /** Reads the fields of one message's body, refusing to read past its end. */
 export class MessageReader {
   readonly #body: Buffer;
@@ -46,11 +53,16 @@ export class MessageReader {
     return value;
   }
 
-  /** A NUL-terminated UTF-8 string. */
+  /** A NUL-terminated UTF-8 string; bytes that are not UTF-8 are refused as Postgres refuses them (22021). */
   cstring(): string {
     const end = this.#body.indexOf(0, this.#offset);
     if (end < 0) throw new ProtocolViolation('A string of the message is not terminated.');
-    const text = this.#body.toString('utf8', this.#offset, end);
+    let text: string;
+    try {
+      text = UTF8.decode(this.#body.subarray(this.#offset, end));
+    } catch {
+      throw new InvalidText('invalid byte sequence for encoding "UTF8"');
+    }
     this.#offset = end + 1;
     return text;
   }
