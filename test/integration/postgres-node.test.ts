@@ -118,7 +118,8 @@ describe('Postgres protocol: node pg and postgres', () => {
   }, 30_000);
 
   it('pipelines prepared queries with the postgres package, which describes each statement first', async () => {
-    const sql = postgres({ ...server.acme, username: 'acme', password: ACME_KEY, max: 1, fetch_types: false });
+    // fetch_types (the default) reads pg_catalog.pg_type at connect.
+    const sql = postgres({ ...server.acme, username: 'acme', password: ACME_KEY, max: 1 });
     try {
       const [a, b, c] = await Promise.all([
         sql`SELECT id, name FROM events WHERE id = ${5}`,
@@ -129,6 +130,7 @@ describe('Postgres protocol: node pg and postgres', () => {
       expect([...b]).toEqual([{ n: EVENTS_ROWS / 2 }]);
       expect(c[0]?.v).toBe('x');
       expect(c[0]?.day).toBeInstanceOf(Date);
+      expect((await sql`SELECT pair FROM events WHERE id = ${3}`)[0]?.pair).toEqual(['3', '4']);
       // A cursor reads with Execute row limits (PortalSuspended between pieces).
       let rows = 0;
       let pieces = 0;
@@ -141,5 +143,34 @@ describe('Postgres protocol: node pg and postgres', () => {
     } finally {
       await sql.end();
     }
+  });
+
+  it('serves pg_catalog from the tenant’s own catalog only, as clients read it', async () => {
+    const columns = await client.query(
+      `SELECT n.nspname, c.relname, a.attname, t.typname
+       FROM pg_catalog.pg_attribute a
+       JOIN pg_catalog.pg_class c ON a.attrelid = c.oid
+       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+       JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+       WHERE c.relkind = 'r' AND NOT a.attisdropped AND a.attnum <= 3
+       ORDER BY c.relname, a.attnum`,
+    );
+    expect(columns.rows).toEqual([
+      { nspname: 'acme', relname: 'events', attname: 'id', typname: 'int8' },
+      { nspname: 'acme', relname: 'events', attname: 'name', typname: 'text' },
+      { nspname: 'acme', relname: 'events', attname: 'score', typname: 'numeric' },
+    ]);
+    const names = await client.query(
+      'SELECT nspname AS name FROM pg_catalog.pg_namespace UNION ALL SELECT relname FROM pg_catalog.pg_class UNION ALL SELECT datname FROM pg_catalog.pg_database UNION ALL SELECT rolname FROM pg_catalog.pg_roles',
+    );
+    expect(names.rows.map((r) => r.name).sort()).toEqual([
+      'acme',
+      'acme',
+      'events',
+      'information_schema',
+      'lakegate',
+      'pg_catalog',
+    ]);
+    await expect(client.query('SELECT * FROM pg_catalog.pg_proc')).rejects.toMatchObject({ code: '42P01' });
   });
 });

@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACME_KEY, GLOBEX_KEY, type PostgresGateway, startPostgresGateway } from '../support/postgres-gateway.js';
@@ -110,6 +113,31 @@ describe('Postgres protocol: psql', () => {
     expect(required.stderr).toMatch(/server does not support SSL/);
     const preferred = await psql(['-A', '-t', '-c', 'SELECT 1'], { sslmode: 'prefer' });
     expect(preferred.stdout.trim()).toBe('1');
+  });
+
+  it('copies a query’s rows to a file with \\copy, as text and as CSV', async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'lakegate-copy-'));
+    try {
+      const text = join(folder, 'rows.tsv');
+      const csv = join(folder, 'rows.csv');
+      const query = "SELECT id, name, maybe, 'a\tb' AS tab, 'x,\"y' AS q FROM events WHERE id < 3 ORDER BY id";
+      const result = await psql([
+        '-c',
+        `\\copy (${query}) to '${text}'`,
+        '-c',
+        `\\copy (${query}) to '${csv}' with (format csv, header)`,
+      ]);
+      expect(result.stderr).toBe('');
+      expect(result.stdout).toBe('COPY 3\nCOPY 3\n');
+      expect(await readFile(text, 'utf8')).toBe(
+        '0\tname-0\t\\N\ta\\tb\tx,"y\n1\tname-1\t1\ta\\tb\tx,"y\n2\tname-2\t2\ta\\tb\tx,"y\n',
+      );
+      expect(await readFile(csv, 'utf8')).toBe(
+        'id,name,maybe,tab,q\n0,name-0,,a\tb,"x,""y"\n1,name-1,1,a\tb,"x,""y"\n2,name-2,2,a\tb,"x,""y"\n',
+      );
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
   });
 
   it('never shows another tenant’s tables', async () => {

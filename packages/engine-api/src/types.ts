@@ -136,7 +136,8 @@ export interface VirtualTable {
   readonly schema: string;
   /** Table name, lower case. */
   readonly name: string;
-  readonly columns: readonly { readonly name: string; readonly sqlType: 'VARCHAR' | 'BIGINT' }[];
+  readonly columns: readonly { readonly name: string; readonly sqlType: 'VARCHAR' | 'BIGINT' | 'BOOLEAN' }[];
+  /** Values by column; a BOOLEAN column's are `'true'` or `'false'`. */
   readonly rows: readonly (readonly (string | number | null)[])[];
 }
 

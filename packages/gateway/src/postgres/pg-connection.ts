@@ -594,6 +594,7 @@ export class PgConnection {
         return;
       }
       if (command.kind === 'fetch') return await this.#timed(() => this.#fetch(command, portal, simple));
+      if (command.kind === 'copy-out') return await this.#timed(() => this.#copyOut(command, portal));
       const tag = await this.#timed(() => this.#command(command));
       if (tag !== undefined) {
         portal.done = tag;
@@ -869,6 +870,27 @@ export class PgConnection {
       if (!step.more) await this.#finish(result);
     }
     portal.done = `FETCH ${sent}`;
+    commandComplete(this.#out, portal.done);
+  }
+
+  /** COPY ... TO STDOUT: CopyOutResponse, the rows as CopyData, CopyDone, then `COPY n`. */
+  async #copyOut(command: Extract<SessionStatement, { kind: 'copy-out' }>, portal: Portal): Promise<void> {
+    const statement: Statement = { sql: command.sql, command: classifyStatement(command.sql), parameterTypes: [] };
+    if (statement.command.kind !== 'query') throw new PgError('42601', 'COPY reads the rows of a query or a table');
+    const result = await this.#open(statement, portal.parameters);
+    portal.result = result;
+    this.#out.begin('H').byte(0).int16(result.columns.length);
+    for (let i = 0; i < result.columns.length; i++) this.#out.int16(0);
+    this.#out.end();
+    this.#running.add(result);
+    try {
+      await result.sendCopy(this.#out, command.csv, command.header, () => this.#flush(), FLUSH_BYTES);
+    } finally {
+      this.#running.delete(result);
+    }
+    empty(this.#out, 'c');
+    portal.done = `COPY ${result.rows}`;
+    await this.#finish(result);
     commandComplete(this.#out, portal.done);
   }
 

@@ -72,7 +72,7 @@ export function commandComplete(out: MessageBuilder, tag: string): void {
 }
 
 /** A message with no fields: ParseComplete (`1`), BindComplete (`2`), CloseComplete (`3`), NoData (`n`), ... */
-export function empty(out: MessageBuilder, type: '1' | '2' | '3' | 'n' | 's' | 'I'): void {
+export function empty(out: MessageBuilder, type: '1' | '2' | '3' | 'n' | 's' | 'I' | 'c'): void {
   out.begin(type).end();
 }
 

@@ -5,6 +5,8 @@ import { type DescribedColumn, formatOf } from './pg-messages.js';
 import { pgType } from './pg-types.js';
 import type { MessageBuilder } from './pg-wire.js';
 
+const COPY_ESCAPES: Readonly<Record<string, string>> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+
 /** Values pass through the reader untouched: the protocol writes each in the format its client asked for. */
 const identity = (value: unknown): unknown => value;
 
@@ -131,6 +133,57 @@ export class PgResult {
       this.rows += rows.length;
     }
     return { sent, more: !this.#reader.exhausted };
+  }
+
+  /**
+   * Writes every row as COPY data (CopyData messages), in COPY's text format (tab-separated, `\N` for NULL,
+   * backslash escapes) or CSV; returns the rows written.
+   */
+  async sendCopy(
+    out: MessageBuilder,
+    csv: boolean,
+    header: boolean,
+    flush: () => Promise<void>,
+    flushBytes: number,
+  ): Promise<number> {
+    const separator = csv ? ',' : '\t';
+    const field = csv
+      ? (text: string) => (/[",\r\n]/.test(text) || text === '' ? `"${text.replaceAll('"', '""')}"` : text)
+      : (text: string) => text.replace(/[\\\t\n\r]/g, (c) => COPY_ESCAPES[c] ?? c);
+    const nullText = csv ? '' : '\\N';
+    if (header)
+      out
+        .begin('d')
+        .text(`${this.columns.map((c) => field(c.name)).join(separator)}\n`)
+        .end();
+    const width = this.columns.length;
+    for (;;) {
+      const room = this.maxRows - this.rows;
+      if (room <= 0 || this.bytes >= this.maxBytes) {
+        this.truncated ||= (await this.#reader.read(1)).rows.length > 0;
+        return this.rows;
+      }
+      const { rows } = await this.#reader.read(Math.min(room, 1024));
+      if (rows.length === 0) return this.rows;
+      for (const row of rows) {
+        const before = out.length;
+        const parts = new Array<string>(width);
+        for (let c = 0; c < width; c++) {
+          const value = row[c];
+          parts[c] =
+            value === null || value === undefined
+              ? nullText
+              : field((this.columns[c] as DescribedColumn).type.text(value));
+        }
+        out
+          .begin('d')
+          .text(`${parts.join(separator)}\n`)
+          .end();
+        this.bytes += out.length - before;
+        if (out.length >= flushBytes) await flush();
+      }
+      this.rows += rows.length;
+    }
   }
 
   /** Ends the result once: the lifecycle frees the query and writes its line. */

@@ -58,6 +58,20 @@ describe('Postgres statements', () => {
     });
     expect(classifyStatement('SELECT version() FROM events').kind).toBe('query');
     expect(classifyStatement('SET x = (SELECT 1)').kind).toBe('set');
-    expect(classifyStatement('COPY t TO STDOUT').kind).toBe('query');
+    expect(classifyStatement('COPY ( SELECT 1 AS a ) TO STDOUT with (format csv, header)')).toEqual({
+      kind: 'copy-out',
+      sql: 'SELECT 1 AS a',
+      csv: true,
+      header: true,
+    });
+    expect(classifyStatement('COPY events (id, name) TO STDOUT')).toEqual({
+      kind: 'copy-out',
+      sql: 'SELECT id, name FROM events',
+      csv: false,
+      header: false,
+    });
+    // Writes and files are the engine's to refuse.
+    expect(classifyStatement('COPY events FROM STDIN').kind).toBe('query');
+    expect(classifyStatement("COPY (SELECT 1) TO '/tmp/x'").kind).toBe('query');
   });
 });

@@ -23,6 +23,8 @@ export type SessionStatement =
   | { readonly kind: 'declare'; readonly name: string; readonly sql: string; readonly hold: boolean }
   | { readonly kind: 'fetch'; readonly name: string; readonly count: number; readonly move: boolean }
   | { readonly kind: 'close'; readonly name: string | undefined }
+  /** `COPY (query) TO STDOUT` (psql's `\copy ... to`): the query's rows as COPY data, text or CSV. */
+  | { readonly kind: 'copy-out'; readonly sql: string; readonly csv: boolean; readonly header: boolean }
   | { readonly kind: 'function-select'; readonly items: readonly { readonly fn: string; readonly alias: string }[] };
 
 /** Splits a simple-query message into its statements, at semicolons outside strings, identifiers and comments. */
@@ -115,6 +117,55 @@ function functionSelect(tokens: readonly Token[]): SessionStatement | undefined 
     i++;
   }
   return items.length > 0 ? { kind: 'function-select', items } : undefined;
+}
+
+/**
+ * `COPY (query) TO STDOUT [options]` or `COPY table [(columns)] TO STDOUT [options]`, with the text or CSV format
+ * and HEADER; anything else (COPY FROM, to a file) is left to the engine, which refuses it.
+ */
+function copyOut(sql: string, tokens: readonly Token[]): SessionStatement | undefined {
+  let i = 1;
+  let body: string;
+  if (tokens[i]?.text === '(') {
+    let depth = 0;
+    let close = -1;
+    for (let j = i; j < tokens.length; j++) {
+      if (tokens[j]?.text === '(') depth++;
+      if (tokens[j]?.text === ')' && --depth === 0) {
+        close = j;
+        break;
+      }
+    }
+    const first = tokens[i + 1];
+    const last = tokens[close - 1];
+    if (close < 0 || !first || !last) return undefined;
+    body = sql.slice(first.start, last.end);
+    i = close + 1;
+  } else {
+    const start = tokens[i];
+    while (tokens[i] && word(tokens[i]) !== 'to' && tokens[i]?.text !== '(') i++;
+    let columns = '*';
+    if (tokens[i]?.text === '(') {
+      const open = tokens[i] as Token;
+      while (tokens[i] && tokens[i]?.text !== ')') i++;
+      columns = sql.slice(open.end, tokens[i]?.start);
+      i++;
+    }
+    const end = tokens[i - 1];
+    if (!start || !end || columns.trim() === '') return undefined;
+    const table = sql
+      .slice(start.start, tokens[i]?.start ?? end.end)
+      .replace(/\([^)]*\)\s*$/, '')
+      .trim();
+    body = `SELECT ${columns} FROM ${table}`;
+  }
+  if (word(tokens[i]) !== 'to' || word(tokens[i + 1]) !== 'stdout') return undefined;
+  const options = tokens.slice(i + 2).map((t) => (t.kind === 'string' ? t.text.slice(1, -1) : t.text.toLowerCase()));
+  const csv = options.includes('csv');
+  const headerAt = options.indexOf('header');
+  const header = headerAt >= 0 && !['false', 'off', '0'].includes(options[headerAt + 1] ?? '');
+  if (options.some((o) => ['delimiter', 'null', 'quote', 'escape', 'encoding', 'binary'].includes(o))) return undefined;
+  return { kind: 'copy-out', sql: body, csv, header };
 }
 
 /** Reads what one statement (from {@link splitStatements} or a Parse message) asks of the session. */
@@ -214,6 +265,8 @@ export function classifyStatement(sql: string): SessionStatement {
       return word(second) === 'all' ? { kind: 'close', name: undefined } : { kind: 'close', name: name(second) ?? '' };
     case 'select':
       return functionSelect(tokens) ?? query;
+    case 'copy':
+      return copyOut(sql, tokens) ?? query;
     default:
       return query;
   }
