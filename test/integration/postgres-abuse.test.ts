@@ -139,4 +139,27 @@ describe('Postgres protocol: abuse', () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     await stillServing();
   });
+
+  it('holds a query back while its client does not read, instead of buffering the result', async () => {
+    const client = await WireClient.login(server.port, 'acme', ACME_KEY);
+    client.socket.pause();
+    // About 2M rows of several columns: far more than socket buffers hold.
+    client.send(message('Q', cstring('SELECT e.*, r.x FROM events e, range(20) r(x)')));
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const active = () => server.gateway.engineStats().duckdb?.activeQueries;
+    // Still running: the gateway waits for the client to drain what it wrote.
+    expect(active()).toBe(1);
+    // Without backpressure the gateway (in this process) would go on reading and encoding rows into memory, and
+    // spend the CPU to do it; held back, it waits and spends next to none.
+    const cpu = process.cpuUsage();
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const spent = process.cpuUsage(cpu);
+    expect((spent.user + spent.system) / 1000).toBeLessThan(400);
+    expect(active()).toBe(1);
+    // A client that goes away frees the query.
+    client.close();
+    const deadline = Date.now() + 5000;
+    while (active() !== 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(active()).toBe(0);
+  });
 });

@@ -3,6 +3,8 @@
  * messages) and a builder for what the server sends. Nothing here knows what a message means.
  */
 
+const EMPTY = Buffer.alloc(0);
+
 /** A message a client sent that breaks the protocol: answered with 08P01 and the connection closed. */
 export class ProtocolViolation extends Error {
   override readonly name = 'ProtocolViolation';
@@ -93,7 +95,7 @@ export interface FramedMessage {
  * body is buffered, so that a client cannot make the server hold a gigabyte by announcing one.
  */
 export class MessageFramer {
-  #buffer: Buffer = Buffer.alloc(0);
+  #buffer: Buffer = EMPTY;
   #typed = false;
 
   constructor(
@@ -132,20 +134,25 @@ export class MessageFramer {
     const total = length + (this.#typed ? 1 : 0);
     if (this.#buffer.length < total) return undefined;
     const body = this.#buffer.subarray(header, total);
-    this.#buffer = this.#buffer.subarray(total);
+    // An idle connection keeps no view of the last chunk it received.
+    this.#buffer = total === this.#buffer.length ? EMPTY : this.#buffer.subarray(total);
     return { type, body };
   }
 }
 
-const INITIAL_BYTES = 64 * 1024;
+/** The smallest buffer allocated: enough for the replies of most statements in one go. */
+const MIN_BYTES = 16 * 1024;
 
 /**
  * Builds outgoing messages into one buffer, so that a result's rows leave in large writes. `take()` hands the
- * bytes over and starts a new buffer.
+ * bytes over and holds no buffer until the next message: an idle connection keeps no output memory, which is
+ * what lets a gateway hold thousands of them.
  */
 export class MessageBuilder {
-  #buffer = Buffer.allocUnsafe(INITIAL_BYTES);
+  #buffer: Buffer = EMPTY;
   #length = 0;
+  /** Capacity of the last buffer taken, to size the next one like it (rows keep coming in pieces that size). */
+  #capacity = MIN_BYTES;
   #start = -1;
 
   get length(): number {
@@ -154,7 +161,7 @@ export class MessageBuilder {
 
   #ensure(bytes: number): void {
     if (this.#length + bytes <= this.#buffer.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(this.#buffer.length * 2, this.#length + bytes));
+    const grown = Buffer.allocUnsafe(Math.max(this.#buffer.length * 2, this.#capacity, this.#length + bytes));
     this.#buffer.copy(grown, 0, 0, this.#length);
     this.#buffer = grown;
   }
@@ -257,7 +264,8 @@ export class MessageBuilder {
   /** The bytes built so far; the builder starts empty again. */
   take(): Buffer {
     const out = this.#buffer.subarray(0, this.#length);
-    this.#buffer = Buffer.allocUnsafe(Math.max(INITIAL_BYTES, Math.min(this.#buffer.length, 1024 * 1024)));
+    this.#capacity = Math.max(MIN_BYTES, Math.min(this.#buffer.length, 1024 * 1024));
+    this.#buffer = EMPTY;
     this.#length = 0;
     return out;
   }
