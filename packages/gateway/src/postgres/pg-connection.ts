@@ -157,8 +157,8 @@ export class PgConnection {
   readonly #statements = new Map<string, Statement>();
   readonly #portals = new Map<string, Portal>();
   readonly #cursors = new Map<string, Cursor>();
-  /** Results being read by the message in hand: a CancelRequest or a statement_timeout aborts them. */
-  readonly #running = new Set<PgResult>();
+  /** Queries of the message in hand (starting, or sending rows): a CancelRequest or a statement_timeout aborts them. */
+  readonly #running = new Set<AbortController>();
   #key: { pid: number; secret: number } | undefined;
   #timer: NodeJS.Timeout | undefined;
   #queryCount = 0;
@@ -630,11 +630,11 @@ export class PgConnection {
     limit: number,
     formats: readonly number[],
   ): Promise<{ readonly sent: number; readonly more: boolean }> {
-    this.#running.add(result);
+    this.#running.add(result.controller);
     try {
       return await result.send(this.#out, limit, formats, () => this.#flush(), FLUSH_BYTES);
     } finally {
-      this.#running.delete(result);
+      this.#running.delete(result.controller);
     }
   }
 
@@ -698,23 +698,18 @@ export class PgConnection {
         ...(this.#startup.application_name ? { application: this.#startup.application_name } : {}),
       },
     };
-    const result = new Promise<PgResult>((resolve, reject) => {
-      const pending = { controller } as unknown as PgResult;
-      // Cancel reaches a query still starting (admission, leases) through its controller.
-      this.#running.add(pending);
-      const started = this.#context.tracing
+    // Cancel reaches a query still starting (admission, leases, an aggregation computing) through its controller.
+    this.#running.add(controller);
+    try {
+      const active = await (this.#context.tracing
         ? this.#context.tracing.request('postgres.query', undefined, ({ scope }) =>
             this.#context.queries.start({ ...input, trace: scope }),
           )
-        : this.#context.queries.start(input);
-      started
-        .then(
-          (active) => resolve(PgResult.fromQuery(active, controller)),
-          (error: unknown) => reject(error),
-        )
-        .finally(() => this.#running.delete(pending));
-    });
-    return result;
+        : this.#context.queries.start(input));
+      return PgResult.fromQuery(active, controller);
+    } finally {
+      this.#running.delete(controller);
+    }
   }
 
   /** The columns of a statement's result, learnt by starting it with null parameters; undefined for commands. */
@@ -882,11 +877,11 @@ export class PgConnection {
     this.#out.begin('H').byte(0).int16(result.columns.length);
     for (let i = 0; i < result.columns.length; i++) this.#out.int16(0);
     this.#out.end();
-    this.#running.add(result);
+    this.#running.add(result.controller);
     try {
       await result.sendCopy(this.#out, command.csv, command.header, () => this.#flush(), FLUSH_BYTES);
     } finally {
-      this.#running.delete(result);
+      this.#running.delete(result.controller);
     }
     empty(this.#out, 'c');
     portal.done = `COPY ${result.rows}`;
@@ -914,7 +909,7 @@ export class PgConnection {
   }
 
   #cancelRunning(reason: LakegateError): void {
-    for (const result of this.#running) result.controller.abort(reason);
+    for (const controller of this.#running) controller.abort(reason);
   }
 
   // ---- output and errors ----
@@ -964,6 +959,8 @@ export class PgConnection {
   /** Closes the connection for shutdown, cancelling what runs. */
   shutdown(): void {
     this.#fatal(new PgError('57P01', 'terminating connection due to administrator command', 'FATAL'));
-    this.#socket.destroySoon?.();
+    // A client that does not close its end must not hold the shutdown.
+    const socket = this.#socket;
+    setTimeout(() => socket.destroy(), 1000).unref();
   }
 }
