@@ -4,10 +4,11 @@ import { ACME_KEY, type PostgresGateway, startPostgresGateway } from '../support
 import { cstring, errorFields, message, WireClient } from '../support/postgres-wire.js';
 
 /**
- * Protocol-level abuse of the Postgres front end: whatever a client sends, it gets an ErrorResponse (and for a
- * broken frame, a closed connection), never a crash, and the server goes on serving everyone else.
+ * The Postgres front end driven by raw messages: protocol-level abuse (whatever a client sends, it gets an
+ * ErrorResponse, and for a broken frame a closed connection, never a crash, and the server goes on serving
+ * everyone else), backpressure, and the binary format, which drivers choose on their own.
  */
-describe('Postgres protocol: abuse', () => {
+describe('Postgres protocol: raw messages', () => {
   let server: PostgresGateway;
 
   beforeAll(async () => {
@@ -161,5 +162,58 @@ describe('Postgres protocol: abuse', () => {
     const deadline = Date.now() + 5000;
     while (active() !== 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(active()).toBe(0);
+  });
+
+  it('binds a binary parameter and writes binary result columns when Bind asks for them', async () => {
+    const client = await WireClient.login(server.port, 'acme', ACME_KEY);
+    const sql = 'SELECT id, even, day, ts, amount, name, pair, score FROM events WHERE id = $1';
+    const int8 = Buffer.alloc(8);
+    int8.writeBigInt64BE(5n);
+    const types = Buffer.alloc(6);
+    types.writeInt16BE(1, 0);
+    types.writeInt32BE(20, 2);
+    const bind = Buffer.concat([
+      cstring(''),
+      cstring(''),
+      Buffer.from([0, 1, 0, 1]), // one parameter format: binary
+      Buffer.from([0, 1, 0, 0, 0, 8]), // one parameter of 8 bytes
+      int8,
+      Buffer.from([0, 1, 0, 1]), // one result format: binary for every column
+    ]);
+    client.send(
+      Buffer.concat([
+        message('P', Buffer.concat([cstring(''), cstring(sql), types])),
+        message('B', bind),
+        message('D', Buffer.concat([Buffer.from('P'), cstring('')])),
+        message('E', Buffer.concat([cstring(''), Buffer.alloc(4)])),
+        message('S', Buffer.alloc(0)),
+      ]),
+    );
+    const replies = await client.until('Z');
+    expect(replies.map((r) => r.type)).toEqual(['1', '2', 'T', 'D', 'C', 'Z']);
+    const row = replies[3]?.body as Buffer;
+    const fields: Buffer[] = [];
+    for (let at = 2, i = 0; i < row.readInt16BE(0); i++) {
+      const length = row.readInt32BE(at);
+      fields.push(row.subarray(at + 4, at + 4 + length));
+      at += 4 + length;
+    }
+    const [id, even, day, ts, amount, name, pair, score] = fields as Buffer[];
+    expect(id?.readBigInt64BE(0)).toBe(5n);
+    expect(even?.[0]).toBe(0);
+    // Days and microseconds since 2000-01-01.
+    expect(day?.readInt32BE(0)).toBe(Date.UTC(2024, 0, 6) / 86_400_000 - 10_957);
+    expect(ts?.readBigInt64BE(0)).toBe(
+      BigInt(Date.UTC(2024, 0, 1, 10, 0, 5) - Date.UTC(2000, 0, 1)) * 1000n + 123_456n,
+    );
+    // numeric 1.25: one base-10000 digit group before the point (1) and one after (2500), scale 2.
+    expect(amount?.toString('hex')).toBe('0002000000000002000109c4');
+    expect(name?.toString()).toBe('name-5');
+    // int8[] {5,6}: one dimension, no NULL, element type int8, length 2 from 1, then the elements.
+    expect(pair?.toString('hex')).toBe(
+      `${'00000001'}${'00000000'}${'00000014'}${'00000002'}${'00000001'}${'00000008'}${'0000000000000005'}${'00000008'}${'0000000000000006'}`,
+    );
+    expect(score?.length).toBeGreaterThan(8);
+    client.close();
   });
 });
