@@ -42,6 +42,8 @@ export class ScramCredentials {
   readonly #iterations: number;
   /** A verifier no password matches, so that an unknown user's exchange costs what a known one's does. */
   readonly #decoy: KeyVerifier;
+  /** The most keys a tenant has: every exchange checks that many verifiers, so its time tells nothing. */
+  readonly #checks: number;
 
   constructor(tenants: Readonly<Record<string, { readonly apiKeys: readonly string[] }>>, iterations = 4096) {
     this.#iterations = iterations;
@@ -50,6 +52,7 @@ export class ScramCredentials {
       this.#users.set(tenant, { salt, iterations, keys: apiKeys.map((key) => verifierOf(key, salt, iterations)) });
     }
     this.#decoy = { storedKey: randomBytes(32), serverKey: randomBytes(32) };
+    this.#checks = Math.max(1, ...Object.values(tenants).map((t) => t.apiKeys.length));
   }
 
   /** True when `user` is a tenant and `password` one of its keys (for cleartext logins over TLS). */
@@ -69,10 +72,9 @@ export class ScramCredentials {
   /** Starts an exchange for `user`. An unknown user gets the same exchange, which then fails like a wrong key. */
   exchange(user: string): ScramExchange {
     const known = this.#users.get(user);
-    return new ScramExchange(
-      known ?? { salt: this.#fakeSalt(user), iterations: this.#iterations, keys: [] },
-      known === undefined ? this.#decoy : undefined,
-    );
+    const verifiers = known ?? { salt: this.#fakeSalt(user), iterations: this.#iterations, keys: [] };
+    const padding = Array.from({ length: this.#checks - verifiers.keys.length }, () => this.#decoy);
+    return new ScramExchange(verifiers, padding, this.#decoy);
   }
 }
 
@@ -82,14 +84,17 @@ export type ScramFailure = 'malformed' | 'wrong-password';
 /** One SCRAM exchange: the client's first message, the server's challenge, the client's proof, the server's proof. */
 export class ScramExchange {
   readonly #user: UserVerifiers;
-  readonly #decoy: KeyVerifier | undefined;
+  /** Decoy verifiers checked after the user's own, so that every exchange checks as many. */
+  readonly #padding: readonly KeyVerifier[];
+  readonly #decoy: KeyVerifier;
   #clientFirstBare = '';
   #gs2Header = '';
   #serverFirst = '';
   #nonce = '';
 
-  constructor(user: UserVerifiers, decoy: KeyVerifier | undefined) {
+  constructor(user: UserVerifiers, padding: readonly KeyVerifier[], decoy: KeyVerifier) {
     this.#user = user;
+    this.#padding = padding;
     this.#decoy = decoy;
   }
 
@@ -121,10 +126,9 @@ export class ScramExchange {
     if (proof.length !== 32) return 'malformed';
     const authMessage = `${this.#clientFirstBare},${this.#serverFirst},${withoutProof}`;
     let matched: KeyVerifier | undefined;
-    const candidates = this.#user.keys.length > 0 ? this.#user.keys : [this.#decoy as KeyVerifier];
-    for (const key of candidates) {
+    for (const key of [...this.#user.keys, ...this.#padding]) {
       const clientKey = xor(proof, hmac(key.storedKey, authMessage));
-      if (timingSafeEqual(sha256(clientKey), key.storedKey) && !this.#decoy) matched ??= key;
+      if (timingSafeEqual(sha256(clientKey), key.storedKey) && key !== this.#decoy) matched ??= key;
     }
     if (!matched) return 'wrong-password';
     return { serverFinal: `v=${hmac(matched.serverKey, authMessage).toString('base64')}` };
