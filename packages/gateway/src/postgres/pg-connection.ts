@@ -1,4 +1,3 @@
-import { randomBytes, randomInt } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { type SecureContext, TLSSocket } from 'node:tls';
 import { LakegateError } from '@lakegate/engine-api';
@@ -25,6 +24,7 @@ import {
   SSL_REQUEST,
   type TransactionStatus,
 } from './pg-messages.js';
+import type { CancelKeys, ConnectionCounts } from './pg-registry.js';
 import { PgResult } from './pg-results.js';
 import { SCRAM_MECHANISM, type ScramCredentials, type ScramExchange } from './pg-scram.js';
 import { SERVER_VERSION, SessionSettings } from './pg-settings.js';
@@ -55,51 +55,6 @@ export interface PgServerContext {
 const FLUSH_BYTES = 256 * 1024;
 /** Unprocessed bytes a client may send ahead (pipelining) before the server stops reading from it. */
 const READ_AHEAD_BYTES = 1024 * 1024;
-
-/** The keys that let a CancelRequest on another connection reach this one's running query. */
-export class CancelKeys {
-  readonly #connections = new Map<number, { secret: number; cancel: () => void }>();
-
-  issue(cancel: () => void): { pid: number; secret: number } {
-    let pid: number;
-    do pid = randomInt(1, 2 ** 31 - 1);
-    while (this.#connections.has(pid));
-    const secret = randomBytes(4).readInt32BE(0);
-    this.#connections.set(pid, { secret, cancel });
-    return { pid, secret };
-  }
-
-  /** Cancels the connection's running query when the key matches; says nothing either way, as Postgres. */
-  cancel(pid: number, secret: number): void {
-    const connection = this.#connections.get(pid);
-    if (connection && connection.secret === secret) connection.cancel();
-  }
-
-  release(pid: number): void {
-    this.#connections.delete(pid);
-  }
-}
-
-/** Connections open, in all and by tenant, against the configured limits. */
-export class ConnectionCounts {
-  total = 0;
-  readonly #tenants = new Map<string, number>();
-
-  constructor(readonly perTenant: number) {}
-
-  tryTenant(tenant: string): boolean {
-    const open = this.#tenants.get(tenant) ?? 0;
-    if (open >= this.perTenant) return false;
-    this.#tenants.set(tenant, open + 1);
-    return true;
-  }
-
-  releaseTenant(tenant: string): void {
-    const open = (this.#tenants.get(tenant) ?? 1) - 1;
-    if (open <= 0) this.#tenants.delete(tenant);
-    else this.#tenants.set(tenant, open);
-  }
-}
 
 /** A statement made by Parse (or a simple query's statement). */
 interface Statement {
@@ -258,9 +213,7 @@ export class PgConnection {
           // Copy messages outside a COPY are ignored, as Postgres does.
           return;
         default:
-          throw new ProtocolViolation(
-            `invalid frontend message type ${message.body.length >= 0 ? JSON.stringify(message.type) : ''}`,
-          );
+          throw new ProtocolViolation(`invalid frontend message type ${JSON.stringify(message.type)}`);
       }
     } catch (error) {
       if (error instanceof ProtocolViolation || error instanceof ConnectionClosed) throw error;

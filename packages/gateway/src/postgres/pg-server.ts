@@ -5,9 +5,10 @@ import type { GatewayConfig } from '../config/config.js';
 import type { Logger } from '../logging/logger.js';
 import type { Tracing } from '../observability/tracing.js';
 import type { QueryLifecycle } from '../query/query-lifecycle.js';
-import { CancelKeys, ConnectionCounts, PgConnection, type PgServerContext } from './pg-connection.js';
+import { PgConnection, type PgServerContext } from './pg-connection.js';
 import { PgError, pgErrorFields } from './pg-errors.js';
 import { errorResponse } from './pg-messages.js';
+import { CancelKeys, ConnectionCounts } from './pg-registry.js';
 import { ScramCredentials } from './pg-scram.js';
 import { MessageBuilder } from './pg-wire.js';
 
