@@ -9,7 +9,7 @@ import { type CompatHarness, startCompatHarness } from '../support/compat.js';
 const corpus = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'corpora', 'clickbench');
 const queries = readClickBenchQueries(corpus);
 
-/** ClickBench's 43 queries through POST /v1/query and directly on DuckDB, on the same synthetic `hits` rows. */
+/** ClickBench's 43 queries through POST /v1/query, the Postgres protocol and directly on DuckDB, on the same synthetic `hits` rows. */
 describe.skipIf(!queries)(
   `ClickBench compatibility${queries ? '' : ' (skipped: shared/corpora/clickbench is absent)'}`,
   () => {
@@ -36,6 +36,8 @@ describe.skipIf(!queries)(
         expect(actual.error, sql).toBeUndefined();
         expect(actual.status).toBe(200);
         expect(actual.rows).toEqual(expected);
+        // The Postgres protocol gives the same answer.
+        expect(await harness.viaPostgres(sql)).toEqual(expected);
       });
     }
   },

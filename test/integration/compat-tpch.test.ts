@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CompatHarness, startCompatHarness } from '../support/compat.js';
 import { TPCH_QUERIES, tpchTables } from '../support/tpch.js';
 
-/** The 22 TPC-H queries through POST /v1/query and directly on DuckDB, on the same TPC-H-shaped data (scale 0.01). */
+/** The 22 TPC-H queries through POST /v1/query, the Postgres protocol and directly on DuckDB, on the same TPC-H-shaped data (scale 0.01). */
 describe('TPC-H compatibility', () => {
   let root: string;
   let harness: CompatHarness;
@@ -30,6 +30,8 @@ describe('TPC-H compatibility', () => {
       expect(actual.error, sql).toBeUndefined();
       expect(actual.status).toBe(200);
       expect(actual.rows).toEqual(expected);
+      // The Postgres protocol gives the same answer.
+      expect(await harness.viaPostgres(sql)).toEqual(expected);
       expect(actual.rows.length).toBeGreaterThan(0);
     });
   }

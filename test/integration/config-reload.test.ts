@@ -1,6 +1,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../harness/services.js';
 import { writeParquet } from '../support/duckdb-data.js';
@@ -16,13 +17,33 @@ describe('configuration reload', () => {
   const NEW_KEY = 'acme-reload-key-2';
   const GLOBEX = 'globex-reload-key';
   const base = (port: number) => ({
-    server: { port },
+    server: { port, postgres: { port: pgPort } },
     admin: { apiKeys: [ADMIN] },
     storage: { cacheDir: join(root, 'cache'), warming: { enabled: false } },
     engines: { duckdb: { threads: 1 } },
   });
   const dataset = (folder: string) => ({ location: `file:${join(root, folder)}/`, format: 'parquet' });
   let port: number;
+  let pgPort: number;
+  /** Logs in over the Postgres protocol with `key`; the SQLSTATE of a refusal, or 'ok'. */
+  const pgLogin = async (tenant: string, key: string): Promise<string> => {
+    const client = new pg.Client({
+      host: '127.0.0.1',
+      port: pgPort,
+      user: tenant,
+      password: key,
+      database: 'lakegate',
+    });
+    try {
+      await client.connect();
+      await client.query('SELECT 1');
+      return 'ok';
+    } catch (error) {
+      return (error as { code?: string }).code ?? String(error);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  };
 
   const query = (key: string, sql: string) =>
     fetch(`${gateway.url}/v1/query`, {
@@ -58,6 +79,7 @@ describe('configuration reload', () => {
       await writeParquet(join(root, folder, 'p.parquet'), `SELECT i FROM range(${rows}) t(i)`);
     }
     port = await freePort();
+    pgPort = await freePort();
     configPath = join(root, 'lakegate.config.json');
     gateway = await startGatewayProcess(
       configPath,
@@ -98,6 +120,10 @@ describe('configuration reload', () => {
     expect(finished.status).toBe(200);
     expect(finished.body.rows?.[0]?.[0]).toBeGreaterThan(0);
     expect((await query(OLD_KEY, 'SELECT count(*) FROM events')).status).toBe(401);
+    // The Postgres protocol checks the keys serving now too: the removed one no longer logs in.
+    expect(await pgLogin('acme', NEW_KEY)).toBe('ok');
+    expect(await pgLogin('acme', OLD_KEY)).toBe('28P01');
+    expect(await pgLogin('globex', GLOBEX)).toBe('ok');
     expect((await query(NEW_KEY, 'SELECT count(*) FROM events')).body.rows).toEqual([[1000]]);
     expect((await query(GLOBEX, 'SELECT count(*) FROM orders')).body.rows).toEqual([[7]]);
     expect((await query(GLOBEX, 'SELECT count(*) FROM events')).body.error?.code).toBe('UNKNOWN_TABLE');

@@ -25,7 +25,7 @@ describe('quick start (embedded demo)', () => {
     if (cwd) await rm(cwd, { recursive: true, force: true });
   });
 
-  it('starts with no config, prints a curl that returns rows, and stops cleanly on SIGTERM', async () => {
+  it('starts with no config, prints a curl and a psql that return rows, and stops cleanly on SIGTERM', async () => {
     expect(existsSync(built), 'packages/gateway/dist/main.js is missing: run `npm run build` (npm test does)').toBe(
       true,
     );
@@ -39,27 +39,32 @@ describe('quick start (embedded demo)', () => {
     });
     child = gateway;
     const output: string[] = [];
-    const curl = await new Promise<string>((resolve, reject) => {
+    // The quick start ends with the psql line, after the curl.
+    const psql = await new Promise<string>((resolve, reject) => {
       gateway.once('exit', (code) => reject(new Error(`gateway exited with ${code}:\n${output.join('\n')}`)));
       createInterface({ input: gateway.stdout as NodeJS.ReadableStream }).on('line', (line) => {
         output.push(line);
-        // Every line the process writes is one JSON event.
-        const event = JSON.parse(line) as { event: string; try?: string };
-        if (event.event === 'gateway.demo' && event.try) resolve(event.try);
+        // Every line the process writes is one JSON event; the demo's ends with a curl and a psql line.
+        const event = JSON.parse(line) as { event: string; try?: string; tryPsql?: string };
+        if (event.event === 'gateway.demo' && event.tryPsql) resolve(event.tryPsql);
       });
     });
     const events = output.map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(events.find((e) => e.event === 'gateway.listening')?.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    expect(events.find((e) => e.event === 'gateway.demo')?.tenants).toEqual([
+    const demo = events.find((e) => e.event === 'gateway.demo');
+    expect(demo?.tenants).toEqual([
       { tenant: 'acme', apiKey: 'acme-demo-key' },
       { tenant: 'globex', apiKey: 'globex-demo-key' },
     ]);
+    const curl = String(demo?.try);
 
     const { stdout } = await promisify(execFile)('sh', ['-c', curl]);
     const body = JSON.parse(stdout) as { rows: [string, number, number][]; rowCount: number };
     expect(body.rowCount).toBe(5);
     const total = body.rows.reduce((sum, [, requests]) => sum + requests, 0);
     expect(total).toBeGreaterThan(5 * 100_000);
+    const viaPsql = await promisify(execFile)('sh', ['-c', psql]);
+    expect(viaPsql.stdout).toMatch(/\(5 rows\)/);
 
     // The demo's events hold at least a million rows per tenant.
     const url = /curl -s (\S+)\/v1\/query/.exec(curl)?.[1];

@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { parseConfig, type RunningGateway, silentLogger, startGateway } from '@lakegate/gateway';
+import pg from 'pg';
 import { writeParquet } from './duckdb-data.js';
 
 /**
@@ -10,6 +11,8 @@ import { writeParquet } from './duckdb-data.js';
  */
 export interface CompatHarness {
   viaGateway(sql: string): Promise<{ status: number; rows: string[][]; error?: string }>;
+  /** The same SQL over the Postgres protocol (node `pg`, every value read as the text the server sent). */
+  viaPostgres(sql: string): Promise<string[][]>;
   direct(sql: string): Promise<string[][]>;
   close(): Promise<void>;
 }
@@ -60,6 +63,16 @@ export async function startCompatHarness(
     { baseDir: root },
   );
   const gateway: RunningGateway = await startGateway({ config, logger: silentLogger });
+  const postgres = new pg.Client({
+    host: '127.0.0.1',
+    port: gateway.postgresPort,
+    user: 'compat',
+    password: key,
+    database: 'lakegate',
+    // Values as the server wrote them, so that they reduce to the same canonical text as the other answers.
+    types: { getTypeParser: (oid: number) => (text: string) => (oid === 16 ? String(text === 't') : text) },
+  });
+  await postgres.connect();
   const instance = await DuckDBInstance.create(':memory:', { threads: '1' });
   const connection = await instance.connect();
   for (const name of Object.keys(tables)) {
@@ -81,6 +94,10 @@ export async function startCompatHarness(
         ...(body.error ? { error: `${body.error.code}: ${body.error.message}` } : {}),
       };
     },
+    async viaPostgres(sql) {
+      const result = await postgres.query({ text: sql, rowMode: 'array' });
+      return (result.rows as unknown[][]).map((row) => row.map(canonical));
+    },
     async direct(sql) {
       const reader = await connection.runAndReadAll(sql);
       return (reader.getRowsJS() as unknown[][]).map((row) =>
@@ -99,6 +116,7 @@ export async function startCompatHarness(
     async close() {
       connection.closeSync();
       instance.closeSync();
+      await postgres.end();
       await gateway.close();
     },
   };

@@ -7,6 +7,17 @@ import { fileURLToPath } from 'node:url';
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const launcher = join(repo, 'packages', 'gateway', 'bin', 'lakegate.cjs');
 
+/**
+ * The Postgres listener of a test gateway takes any free port: tests start gateways side by side (and several in
+ * one test), which would all claim the default 5433.
+ */
+const POSTGRES_ANY_PORT = { LAKEGATE_POSTGRES_PORT: '0' };
+/** Any free port for the Postgres listener, unless the test's config names one. */
+const postgresPort = (config: Record<string, unknown>) =>
+  (config.server as { postgres?: { port?: number } } | undefined)?.postgres?.port === undefined
+    ? POSTGRES_ANY_PORT
+    : {};
+
 export interface GatewayProcess {
   readonly url: string;
   readonly child: ChildProcess;
@@ -26,7 +37,7 @@ export async function startGatewayProcess(
   }
   await writeFile(configPath, JSON.stringify(config, null, 2));
   const child = spawn(process.execPath, [launcher], {
-    env: { ...process.env, LAKEGATE_CONFIG: configPath, LAKEGATE_LOG_LEVEL: 'info' },
+    env: { ...process.env, LAKEGATE_CONFIG: configPath, LAKEGATE_LOG_LEVEL: 'info', ...postgresPort(config) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -80,7 +91,7 @@ export async function runGatewayProcess(
   }
   await writeFile(configPath, JSON.stringify(config, null, 2));
   const child = spawn(process.execPath, [launcher], {
-    env: { ...process.env, LAKEGATE_CONFIG: configPath, LAKEGATE_LOG_LEVEL: 'info' },
+    env: { ...process.env, LAKEGATE_CONFIG: configPath, LAKEGATE_LOG_LEVEL: 'info', ...postgresPort(config) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

@@ -18,6 +18,11 @@ export interface EngineCapabilities {
   readonly generalSql: boolean;
   /** The engine offers `analyze(sql)` from its own parser. Default `false`. */
   readonly analyzesSql: boolean;
+  /**
+   * The engine binds `QueryRequest.parameters` as real parameters of the statement (`$1`, `$2`, ...). An engine
+   * that does not declines requests carrying parameters in `check()`. Default `false`.
+   */
+  readonly parameters: boolean;
 }
 
 export const DEFAULT_CAPABILITIES: EngineCapabilities = Object.freeze({
@@ -26,6 +31,7 @@ export const DEFAULT_CAPABILITIES: EngineCapabilities = Object.freeze({
   formats: Object.freeze(['parquet', 'csv'] as const),
   generalSql: true,
   analyzesSql: false,
+  parameters: false,
 });
 
 /** Fills the defaults of the flags an engine did not declare, and freezes the result. */

@@ -65,6 +65,9 @@ export function createReferenceEngine(options: ReferenceEngineOptions): Engine {
     if (request.tables.some((t) => t.rowFilter)) {
       return { supported: false, reason: 'The reference engine does not apply row filters.' };
     }
+    if (request.parameters?.length) {
+      return { supported: false, reason: 'The reference engine does not bind parameters.' };
+    }
     return parse(request.sql) || !/^\s*select\b/i.test(request.sql)
       ? { supported: true }
       : { supported: false, reason: 'The reference engine runs only SELECT <columns> FROM <table> [LIMIT n].' };

@@ -136,7 +136,8 @@ export interface VirtualTable {
   readonly schema: string;
   /** Table name, lower case. */
   readonly name: string;
-  readonly columns: readonly { readonly name: string; readonly sqlType: 'VARCHAR' | 'BIGINT' }[];
+  readonly columns: readonly { readonly name: string; readonly sqlType: 'VARCHAR' | 'BIGINT' | 'BOOLEAN' }[];
+  /** Values by column; a BOOLEAN column's are `'true'` or `'false'`. */
   readonly rows: readonly (readonly (string | number | null)[])[];
 }
 
@@ -161,6 +162,14 @@ export interface QueryRequest {
   readonly virtualTables?: readonly VirtualTable[];
   /** Produce at most this many rows; the engine stops reading once it has them. */
   readonly maxRows?: number;
+  /**
+   * Values of the text's positional parameters (`$1` is `parameters[0]`), bound by the engine as parameters of
+   * its prepared statement and never spliced into the text, so that no value can change what the query is. Each is
+   * `null`, a `boolean`, a `number`, a `bigint`, a `string` (which the engine casts to the type the parameter's
+   * place in the query needs, as a SQL string literal would be) or a `Uint8Array`. An engine that cannot bind
+   * parameters (capability `parameters: false`) declines a request carrying any in `check()`.
+   */
+  readonly parameters?: readonly unknown[];
 }
 
 export interface ExecuteOptions {

@@ -103,6 +103,39 @@ function virtualTableSql(table: VirtualTable): string {
   return `SELECT * FROM (VALUES ${table.rows.map(row).join(', ')}) AS t(${names})`;
 }
 
+/**
+ * Binds a request's parameters to the statement, each with the DuckDB type of its JavaScript value: DuckDB casts a
+ * value to the type its place in the query needs (a VARCHAR `'42'` compared with a BIGINT column becomes 42), as
+ * it would a literal, while the value never becomes part of the text. A statement kept from an earlier run of the
+ * same text is cleared first, so that no value of that run is bound to this one.
+ */
+function bindParameters(prepared: DuckDBPreparedStatement, parameters: readonly unknown[]): void {
+  prepared.clearBindings();
+  if (parameters.length !== prepared.parameterCount) {
+    throw new LakegateError(
+      'INVALID_REQUEST',
+      `The query has ${prepared.parameterCount} parameter${prepared.parameterCount === 1 ? '' : 's'} and ${parameters.length} value${parameters.length === 1 ? ' was' : 's were'} given: give one value for each of $1..$${prepared.parameterCount}.`,
+    );
+  }
+  parameters.forEach((value, i) => {
+    const index = i + 1;
+    if (value === null || value === undefined) prepared.bindNull(index);
+    else if (typeof value === 'boolean') prepared.bindBoolean(index, value);
+    else if (typeof value === 'bigint') prepared.bindBigInt(index, value);
+    else if (typeof value === 'number') {
+      if (Number.isSafeInteger(value)) prepared.bindBigInt(index, BigInt(value));
+      else prepared.bindDouble(index, value);
+    } else if (typeof value === 'string') prepared.bindVarchar(index, value);
+    else if (value instanceof Uint8Array) prepared.bindBlob(index, value);
+    else {
+      throw new LakegateError(
+        'INVALID_REQUEST',
+        `Parameter $${index} is a ${typeof value}: parameters are null, booleans, numbers, bigints, strings or bytes.`,
+      );
+    }
+  });
+}
+
 /** DuckDB reads datasets of files; a dataset held inside another engine is a refusal, naming it. */
 function heldElsewhere(request: QueryRequest): LakegateError | undefined {
   const held = request.tables.find((t) => !isFileBinding(t));
@@ -185,6 +218,7 @@ class DuckDBEngine implements Engine {
     cancellation: 'native',
     formats: Object.freeze(['parquet', 'csv', 'tsv', 'ndjson'] as const),
     analyzesSql: true,
+    parameters: true,
   });
   readonly #config: DuckDBEngineConfig;
   readonly #deps: EngineDeps;
@@ -361,6 +395,7 @@ class DuckDBEngine implements Engine {
       const allowed = await this.#allow(pooled, request);
       throwIfAborted(controller.signal);
       const prepared = cachedStatement(pooled, allowed.sql) ?? (await this.#prepare(pooled, allowed));
+      bindParameters(prepared, request.parameters ?? []);
       const result = await prepared.stream();
       throwIfAborted(controller.signal);
 

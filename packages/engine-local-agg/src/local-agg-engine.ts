@@ -117,6 +117,9 @@ function withRowFilter(query: LocalQuery, rowFilter: string): LocalQuery {
   return { ...query, where };
 }
 
+/** local-agg reads its own subset of SQL text and has no parameters to bind values to. */
+const NO_PARAMETERS = 'local-agg does not bind parameters ($1, ...).';
+
 /**
  * local-agg: a pure TypeScript engine for the aggregate subset of SQL over CSV, TSV and NDJSON snapshots. One pass
  * reads each file's bytes once, decodes only the needed fields, and aggregates into per-group typed arrays on
@@ -242,6 +245,7 @@ export class LocalAggEngine implements Engine, RollupComputer {
   }
 
   async check(request: QueryRequest): Promise<CheckResult> {
+    if (request.parameters?.length) return { supported: false, reason: NO_PARAMETERS };
     try {
       await this.#prepare(request);
       return { supported: true };
@@ -253,6 +257,7 @@ export class LocalAggEngine implements Engine, RollupComputer {
   async execute(request: QueryRequest, { signal }: ExecuteOptions): Promise<QueryStream> {
     if (this.#closed) throw new LakegateError('ENGINE_CLOSED', 'The engine is closed.');
     throwIfAborted(signal);
+    if (request.parameters?.length) throw new LakegateError('UNSUPPORTED_QUERY', NO_PARAMETERS);
     const prepared = await this.#prepare(request);
     throwIfAborted(signal);
     const controller = new AbortController();

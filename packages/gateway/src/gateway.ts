@@ -17,6 +17,7 @@ import { EngineRegistry } from './engines/engine-registry.js';
 import type { Logger } from './logging/logger.js';
 import { GatewayMetrics } from './observability/metrics.js';
 import { Tracing } from './observability/tracing.js';
+import { type RunningPostgresServer, startPostgresServer } from './postgres/pg-server.js';
 import { QueryLifecycle } from './query/query-lifecycle.js';
 import { ReloadableRollups } from './rollups/gateway-rollups.js';
 import { defaultReplicaId, SessionService } from './sessions/session-service.js';
@@ -41,6 +42,8 @@ export interface GatewayOptions {
 export interface RunningGateway {
   readonly url: string;
   readonly port: number;
+  /** The Postgres wire protocol's port, when `server.postgres.enabled`. */
+  readonly postgresPort: number | undefined;
   /** Each engine's figures (running queries, ...), by engine id. */
   engineStats(): Readonly<Record<string, ReturnType<EngineRegistry['get']>['stats'] extends () => infer S ? S : never>>;
   /** What an engine keeps for a tenant that queries could change (see `Engine.inspectTenant`); `{}` if nothing. */
@@ -244,6 +247,18 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     throw listenError(error, config.server.host, config.server.port);
   });
   const { port } = server.address() as AddressInfo;
+  let postgres: RunningPostgresServer | undefined;
+  if (config.server.postgres.enabled) {
+    postgres = await startPostgresServer({
+      config,
+      queries,
+      logger: logger.child({ component: 'postgres' }),
+      tracing,
+    }).catch(async (error: unknown) => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      throw error;
+    });
+  }
   replicaId ||= defaultReplicaId(port);
   // Give Redis a moment so the first requests find it; start regardless (session calls answer 503 until it is up).
   await state.ready(3000);
@@ -273,6 +288,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       current = plan.config;
       version = configVersion(current);
       keys.replace(current.tenants, current.admin.apiKeys);
+      postgres?.reconfigure(current.tenants);
       queries.reconfigured();
       await rollups?.reconfigure(current);
       logger.info('config.reloaded', { version, ...datasets, restartNeeded: plan.restartNeeded });
@@ -308,6 +324,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     reloadFromSource,
     url: `http://${host}:${port}`,
     port,
+    postgresPort: postgres?.port,
     engineStats: () => Object.fromEntries(engines.ids.map((id) => [id, engines.get(id).stats()])),
     inspectTenant: async (engine, tenant) => (await engines.get(engine).inspectTenant(tenant)) ?? {},
     close() {
@@ -320,12 +337,14 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         // Statements end first, with SHUTTING_DOWN; the lifecycle then cancels whatever else still runs.
         await Promise.all([sessions.drain(grace), queries.drain(grace + 100)]);
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        const postgresStopped = postgres?.close();
         await sessions.close();
         await rollups?.close();
         trino.close();
         await engines.close(0);
         if ('closeAllConnections' in server) server.closeAllConnections();
         await stopped;
+        await postgresStopped;
         await storage.close();
         await state.close();
         await metrics.close();

@@ -35,12 +35,22 @@ async function main(): Promise<void> {
     logger,
     loadConfig: () => loadConfig(env, cwd) ?? (demo ? demoConfig(cwd, env) : undefined),
   });
-  logger.info('gateway.listening', { url: gateway.url });
+  logger.info('gateway.listening', {
+    url: gateway.url,
+    ...(gateway.postgresPort !== undefined
+      ? { postgres: { host: config.server.postgres.host, port: gateway.postgresPort, database: 'lakegate' } }
+      : {}),
+  });
   if (demo) {
     const [first] = DEMO_TENANTS;
     logger.info('gateway.demo', {
       tenants: DEMO_TENANTS.map((t) => ({ tenant: t.tenant, apiKey: t.apiKey })),
       try: `curl -s ${gateway.url}/v1/query -H 'Authorization: Bearer ${first?.apiKey}' -H 'Content-Type: application/json' -d '${JSON.stringify({ sql: DEMO_SQL })}'`,
+      ...(gateway.postgresPort !== undefined
+        ? {
+            tryPsql: `PGPASSWORD=${first?.apiKey} psql "host=${config.server.postgres.host} port=${gateway.postgresPort} user=${first?.tenant} dbname=lakegate" -c "${DEMO_SQL}"`,
+          }
+        : {}),
     });
   }
 

@@ -142,6 +142,20 @@ export function runEngineConformance(t: ConformanceTestApi, name: string, harnes
       await idle();
     });
 
+    t.it('binds parameters as values, or declines them in check() (capability parameters)', async () => {
+      const sql = 'SELECT name FROM kit_people WHERE id = $1 OR name = $2';
+      // A value that would change the query if it were spliced into the text must stay a value.
+      const parameters = [2n, "x' OR '1'='1"];
+      if (!engine.capabilities.parameters) {
+        assert.equal((await engine.check(request(sql, { parameters }))).supported, false);
+        return;
+      }
+      assert.deepEqual(await collectRows(await run(sql, undefined, { parameters })), [['brian']]);
+      // A string is cast to the type its place needs, as a literal would be.
+      assert.deepEqual(await collectRows(await run(sql, undefined, { parameters: ['4', null] })), [['dennis']]);
+      await idle();
+    });
+
     t.it('maps an unknown table to UNKNOWN_TABLE', async () => {
       await expectCode(run('SELECT * FROM kit_missing'), ['UNKNOWN_TABLE']);
       await idle();

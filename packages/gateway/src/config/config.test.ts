@@ -112,6 +112,20 @@ describe('configuration', () => {
     expect(problemsOf({ tenants: {} }, { LAKEGATE_PORT: 'http' })[0]).toMatch(/^LAKEGATE_PORT/);
   });
 
+  it('serves the Postgres protocol on 5433 by default, on a free port beside a free HTTP port, TLS files resolved', () => {
+    const defaults = parseConfig({ tenants: {} }, { baseDir: '/x' }).server.postgres;
+    expect(defaults).toMatchObject({ enabled: true, host: '127.0.0.1', port: 5433, allowCleartextPassword: false });
+    expect(parseConfig({ server: { port: 0 }, tenants: {} }, { baseDir: '/x' }).server.postgres.port).toBe(0);
+    const tls = parseConfig(
+      { server: { postgres: { port: 6543, tls: { cert: 'tls/cert.pem', key: '/keys/key.pem' } } }, tenants: {} },
+      { baseDir: '/srv', env: { LAKEGATE_POSTGRES_PORT: '7000' } },
+    ).server.postgres;
+    expect(tls).toMatchObject({ port: 7000, tls: { cert: '/srv/tls/cert.pem', key: '/keys/key.pem' } });
+    expect(() =>
+      parseConfig({ server: { postgres: { maxMessageBytes: 10 } }, tenants: {} }, { baseDir: '/x' }),
+    ).toThrow(/server.postgres.maxMessageBytes/);
+  });
+
   it('reads LAKEGATE_CONFIG, falls back to ./lakegate.config.json, and reports a missing or broken file', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'lakegate-config-'));
     expect(loadConfig({}, dir)).toBeUndefined();

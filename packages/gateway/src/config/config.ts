@@ -112,6 +112,38 @@ const fileSchema = z.strictObject({
       maxBodyBytes: z.number().int().positive().default(1_048_576),
       /** Grace period for running queries on shutdown. */
       shutdownGraceMs: z.number().int().min(0).default(10_000),
+      /** The Postgres wire protocol (v3) front end: psql, JDBC, BI tools. User = tenant id, password = an API key. */
+      postgres: z
+        .strictObject({
+          enabled: z.boolean().default(true),
+          host: z.string().default('127.0.0.1'),
+          /** Default 5433; 0 (any free port) when `server.port` is 0, so that test gateways never collide. */
+          port: z.number().int().min(0).max(65535).optional(),
+          /** PEM files (paths relative to this file); with them, SSLRequest is answered with TLS. */
+          tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
+          /**
+           * Ask for the password in clear (for clients without SCRAM) on connections without TLS too. Over TLS it is
+           * always asked in clear, protected by TLS. Default false: without TLS only SCRAM-SHA-256, which never
+           * sends the key.
+           */
+          allowCleartextPassword: z.boolean().default(false),
+          /** Connections open at once, and per tenant; beyond them a login is refused with 53300. */
+          maxConnections: z.number().int().positive().default(10_000),
+          maxConnectionsPerTenant: z.number().int().positive().default(1000),
+          /** Largest message a client may send (a query text, a Bind's values); larger ones close the connection. */
+          maxMessageBytes: z
+            .number()
+            .int()
+            .min(1024)
+            .default(4 * 1024 * 1024),
+          /** A connection with no message for this long is closed (a query running or streaming is not idle). */
+          idleTimeoutSeconds: z.number().positive().default(3600),
+          /** A connection that has not logged in within this long is closed. */
+          loginTimeoutSeconds: z.number().positive().default(30),
+          /** PBKDF2 iterations of the SCRAM verifiers derived from the API keys at start. */
+          scramIterations: z.number().int().min(4096).default(4096),
+        })
+        .prefault({}),
     })
     .prefault({}),
   state: z
@@ -304,10 +336,13 @@ export interface EngineSection {
 
 type FileConfig = z.output<typeof fileSchema>;
 
+/** `server.postgres`, its port decided (see the schema) and its TLS files resolved against the config's folder. */
+export type PostgresConfig = Readonly<Omit<FileConfig['server']['postgres'], 'port'> & { readonly port: number }>;
+
 export interface GatewayConfig {
   /** Where the configuration was read from (its file), for start-up errors found after parsing. */
   readonly source: string;
-  readonly server: FileConfig['server'];
+  readonly server: Omit<FileConfig['server'], 'postgres'> & { readonly postgres: PostgresConfig };
   readonly state: Readonly<Omit<FileConfig['state'], 'resultsLocation'>> & { readonly resultsLocation: Location };
   readonly sessions: FileConfig['sessions'];
   readonly storage: Readonly<Omit<FileConfig['storage'], 'cacheDir'>> & { readonly cacheDir: string };
@@ -493,13 +528,32 @@ export function parseConfig(
   }
 
   const port = options.env?.LAKEGATE_PORT;
-  let server = file.server;
+  let server: GatewayConfig['server'] = { ...file.server, postgres: { ...file.server.postgres, port: 5433 } };
   if (port !== undefined) {
     const value = Number(port);
     if (!Number.isInteger(value) || value < 0 || value > 65535)
       problems.push(`LAKEGATE_PORT: "${port}" is not a port number`);
     else server = { ...server, port: value };
   }
+  const pgPort = options.env?.LAKEGATE_POSTGRES_PORT;
+  let postgres: PostgresConfig = {
+    ...file.server.postgres,
+    port: file.server.postgres.port ?? (server.port === 0 ? 0 : 5433),
+  };
+  if (pgPort !== undefined) {
+    const value = Number(pgPort);
+    if (!Number.isInteger(value) || value < 0 || value > 65535)
+      problems.push(`LAKEGATE_POSTGRES_PORT: "${pgPort}" is not a port number`);
+    else postgres = { ...postgres, port: value };
+  }
+  const tls = postgres.tls;
+  server = {
+    ...server,
+    postgres: {
+      ...postgres,
+      ...(tls ? { tls: { cert: resolve(options.baseDir, tls.cert), key: resolve(options.baseDir, tls.key) } } : {}),
+    },
+  };
   for (const id of Object.keys(file.engines)) {
     if (!ENGINE_ID.test(id))
       problems.push(`engines.${id}: engine ids are lower case letters, digits, - and _, starting with a letter`);

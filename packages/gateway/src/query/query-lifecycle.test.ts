@@ -12,6 +12,7 @@ import { storageOptions } from '../gateway.js';
 import { createLogger } from '../logging/logger.js';
 import { PEOPLE } from '../test-support.js';
 import { type QueryInput, QueryLifecycle } from './query-lifecycle.js';
+import { ResultCache } from './result-cache.js';
 
 async function lifecycle(
   options: {
@@ -193,6 +194,17 @@ describe('query lifecycle', () => {
     expect(await drain(second.stream)).toBe(3);
     await second.end({ outcome: 'ok', rows: 3 });
     expect(done().map((l) => l.cache)).toEqual(['miss', 'hit']);
+  });
+
+  it('hands parameters to the engine, which declines them when it cannot bind them, and keys cached results by them', async () => {
+    const { queries, input } = await lifecycle({ resultCache: true });
+    await expect(queries.start(input('SELECT id FROM people WHERE id = $1', { parameters: [1] }))).rejects.toThrow(
+      /does not bind parameters/,
+    );
+    const key = (parameters?: readonly unknown[]) =>
+      ResultCache.key({ engine: 'e', fingerprint: 'f', parameters, maxRows: 1, versions: {} });
+    expect(new Set([key(), key([1]), key([2]), key(['1']), key([1n]), key([null])]).size).toBe(6);
+    expect(key([1])).toBe(key([1]));
   });
 
   it('logs an answer the gateway gave itself, or a query refused before it started, as one line', async () => {

@@ -53,6 +53,8 @@ export interface QueryInput {
   readonly queryId: string;
   readonly tenant: string;
   readonly sql: string;
+  /** Values of the text's `$1`, `$2`, ... (see `QueryRequest.parameters`): bound by the engine, never spliced. */
+  readonly parameters?: readonly unknown[] | undefined;
   /** Engine asked for by the client; else the tenant's default, else the gateway's. */
   readonly engine: string | undefined;
   readonly maxRows: number;
@@ -412,6 +414,7 @@ export class QueryLifecycle {
         ? ResultCache.key({
             engine: engine.id,
             fingerprint: prepared.fingerprint.exact,
+            parameters: input.parameters,
             maxRows,
             versions: common.versions,
           })
@@ -488,6 +491,7 @@ export class QueryLifecycle {
       tables,
       qualifiers: [[input.tenant], [CATALOG, input.tenant]],
       ...(virtualTables.length > 0 ? { virtualTables } : {}),
+      ...(input.parameters?.length ? { parameters: input.parameters } : {}),
       // One row more than the cap tells the writer whether the result was truncated.
       maxRows: maxRows + 1,
     };
@@ -512,7 +516,8 @@ export class QueryLifecycle {
 
   /**
    * Aggregate awareness: a rollup that covers the query's dimensions, aggregates and time range answers it, unless
-   * the client asked for an engine by name, the dataset is row-filtered, or the query reads gateway-served tables.
+   * the client asked for an engine by name, the dataset is row-filtered, the query reads gateway-served tables, or
+   * its text has parameters (a rollup reads the text alone).
    */
   async #fromRollup(
     input: QueryInput,
@@ -523,7 +528,14 @@ export class QueryLifecycle {
     const rollups = this.#deps.rollups;
     rollups?.noteQuery(input.tenant);
     const only = leases.length === 1 && request.tables.length === 1 ? leases[0] : undefined;
-    if (!rollups || !only || input.engine !== undefined || request.tables[0]?.rowFilter || request.virtualTables) {
+    if (
+      !rollups ||
+      !only ||
+      input.engine !== undefined ||
+      request.tables[0]?.rowFilter ||
+      request.virtualTables ||
+      request.parameters
+    ) {
       return undefined;
     }
     const answer = await tracing.span('rollup.answer', { dataset: only.snapshot.dataset }, () =>

@@ -34,11 +34,21 @@ export class ResultCache {
   static key(parts: {
     engine: string;
     fingerprint: string;
+    /** The values bound to the text's parameters: one text with other values is another result. */
+    parameters?: readonly unknown[] | undefined;
     maxRows: number;
     versions: Readonly<Record<string, string>>;
   }): string {
     const versions = Object.entries(parts.versions).sort(([a], [b]) => (a < b ? -1 : 1));
-    return JSON.stringify([parts.engine, parts.fingerprint, parts.maxRows, versions]);
+    // Typed, so that the number 1, the bigint 1 and the string '1' (which an engine may cast differently) differ.
+    const parameters = (parts.parameters ?? []).map((v) =>
+      v === null || v === undefined
+        ? null
+        : v instanceof Uint8Array
+          ? ['bytes', Buffer.from(v).toString('base64')]
+          : [typeof v, String(v)],
+    );
+    return JSON.stringify([parts.engine, parts.fingerprint, parameters, parts.maxRows, versions]);
   }
 
   /** A stream over a cached result, or undefined. */

@@ -1,6 +1,7 @@
 import { type ColumnType, isLakegateError, type Schema, type VirtualTable } from '@lakegate/engine-api';
 import type { Storage } from '@lakegate/storage';
 import type { GatewayConfig } from '../config/config.js';
+import { PG_CATALOG_TABLES, pgCatalogTable } from '../postgres/pg-catalog.js';
 import type { TenantNamespace } from '../sql/tenant-query.js';
 
 /** Lakegate's catalog name, as BI tools qualify tables: `lakegate.<tenant>.<dataset>`. */
@@ -68,7 +69,7 @@ export class TenantCatalog {
         tenant,
         catalog: CATALOG,
         datasets: Object.fromEntries(Object.entries(all).map(([name, d]) => [name, { rowFilter: d.rowFilter }])),
-        virtualSchemas: { information_schema: INFORMATION_SCHEMA_TABLES },
+        virtualSchemas: { information_schema: INFORMATION_SCHEMA_TABLES, pg_catalog: PG_CATALOG_TABLES },
       };
       this.#namespaces.set(tenant, namespace);
     }
@@ -95,13 +96,37 @@ export class TenantCatalog {
     return schema;
   }
 
-  /** The tables of `information_schema` a query reads, built for `tenant`, reading columns under `signal`. */
+  /**
+   * The gateway-served tables a query reads (`information_schema`, and `pg_catalog` for Postgres clients), built
+   * for `tenant` from its own catalog, reading columns under `signal`.
+   */
   virtualTables(
     tenant: string,
     tables: readonly { readonly schema: string; readonly name: string }[],
     signal: AbortSignal,
   ): Promise<VirtualTable[]> {
-    return Promise.all(tables.map((t) => this.#informationSchema(tenant, t.name, signal)));
+    return Promise.all(
+      tables.map((t) =>
+        t.schema === 'pg_catalog'
+          ? pgCatalogTable(t.name, {
+              tenant,
+              datasets: this.datasets(tenant),
+              columns: (dataset) => this.#describable(tenant, dataset, signal),
+            })
+          : this.#informationSchema(tenant, t.name, signal),
+      ),
+    );
+  }
+
+  /**
+   * A dataset's columns for a listing: a dataset that cannot be described (empty, unreadable) has none; a
+   * refusal, an outage or a timeout that a retry may clear is the answer instead of a listing silently missing them.
+   */
+  #describable(tenant: string, dataset: string, signal: AbortSignal): Promise<Schema> {
+    return this.columns(tenant, dataset, signal).catch((error: unknown) => {
+      if (isLakegateError(error) && (error.kind === 'user' || error.code === 'ENGINE_FAILURE')) return [] as Schema;
+      throw error;
+    });
   }
 
   async #informationSchema(tenant: string, name: string, signal: AbortSignal): Promise<VirtualTable> {
@@ -131,13 +156,7 @@ export class TenantCatalog {
       default: {
         const rows: (string | number | null)[][] = [];
         for (const dataset of datasets) {
-          const columns = await this.columns(tenant, dataset, signal).catch((error: unknown) => {
-            // A dataset that cannot be described (empty, unreadable) is left out; a refusal, an outage or a timeout
-            // that a retry may clear is the answer instead of a list with columns silently missing.
-            if (isLakegateError(error) && (error.kind === 'user' || error.code === 'ENGINE_FAILURE'))
-              return [] as Schema;
-            throw error;
-          });
+          const columns = await this.#describable(tenant, dataset, signal);
           columns.forEach((c, i) => {
             rows.push([CATALOG, tenant, dataset, c.name, i + 1, null, 'YES', this.#deps.typeName(c.type)]);
           });
