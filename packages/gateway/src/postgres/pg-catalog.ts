@@ -244,14 +244,16 @@ export async function pgCatalogTable(name: string, source: PgCatalogSource): Pro
           v('datname'),
           n('datdba'),
           n('encoding'),
+          v('datlocprovider'),
           v('datcollate'),
           v('datctype'),
+          v('daticulocale'),
           b('datistemplate'),
           b('datallowconn'),
           n('datconnlimit'),
           v('datacl'),
         ],
-        [[16_383, 'lakegate', OWNER_OID, 6, 'C', 'C', 'false', 'true', -1, null]],
+        [[16_383, 'lakegate', OWNER_OID, 6, 'c', 'C', 'C', null, 'false', 'true', -1, null]],
       );
     case 'pg_roles':
       return table(
