@@ -17,6 +17,16 @@ describe('Postgres dialect of catalog queries', () => {
     ).toBe("SELECT 'UTF8', array_to_string(x, ',') FROM pg_catalog.pg_database");
   });
 
+  it('reads pgjdbc’s regclass casts and default expressions', () => {
+    expect(
+      adaptPostgresSql(
+        "SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid) FROM pg_catalog.pg_description d WHERE d.classoid = 'pg_class'::regclass",
+      ),
+    ).toBe(
+      "SELECT CAST(NULL AS VARCHAR) FROM pg_catalog.pg_description d WHERE d.classoid = (SELECT oid FROM pg_catalog.pg_class WHERE relname = 'pg_class')",
+    );
+  });
+
   it('leaves texts that do not name pg_catalog as they are', () => {
     const sql = "SELECT name ~ '^a' FROM events WHERE pg_get_userbyid(1) = 'x'";
     expect(adaptPostgresSql(sql)).toBe(sql);

@@ -10,6 +10,9 @@ import { type Token, tokenize } from '../sql/sql-lexer.js';
  * - `pg_get_userbyid(x)` is the role's name, read from `pg_catalog.pg_roles`;
  * - `pg_encoding_to_char(x)` is `'UTF8'`, the only encoding served;
  * - `pg_catalog.array_to_string` is the engine's `array_to_string`;
+ * - `pg_get_expr(...)` (a default's or a constraint's text) is NULL: datasets have neither;
+ * - `'name'::regclass` is that relation's OID in `pg_catalog.pg_class` (NULL for a system catalog, which is not
+ *   listed there);
  * - `x ~ 'p'` and `x !~ 'p'` search for `p` anywhere in `x` in Postgres, while the engine's `~` matches the whole
  *   of `x`: the pattern becomes `(?s).*(?:p).*`, whose whole match is a search for `p` (anchors keep their meaning).
  */
@@ -53,6 +56,19 @@ export function adaptPostgresSql(sql: string): string {
       searchPattern(i + 1);
       continue;
     }
+    if (token.kind === 'string' && tokens[i + 1]?.text === '::') {
+      const qualified = word(i + 2) === 'pg_catalog' && tokens[i + 3]?.text === '.';
+      const type = tokens[qualified ? i + 4 : i + 2];
+      if (type?.kind === 'word' && type.text.toLowerCase() === 'regclass') {
+        edits.push({
+          start: token.start,
+          end: type.end,
+          text: `(SELECT oid FROM pg_catalog.pg_class WHERE relname = ${token.text})`,
+        });
+        i = qualified ? i + 4 : i + 2;
+        continue;
+      }
+    }
     if (word(i) === 'pg_catalog' && tokens[i + 1]?.text === '.' && word(i + 2) === 'array_to_string') {
       edits.push({ start: token.start, end: (tokens[i + 1] as Token).end, text: '' });
       i += 2;
@@ -71,14 +87,16 @@ export function adaptPostgresSql(sql: string): string {
     const qualified = word(i) === 'pg_catalog' && tokens[i + 1]?.text === '.';
     const at = qualified ? i + 2 : i;
     const name = word(at);
-    if ((name === 'pg_get_userbyid' || name === 'pg_encoding_to_char') && tokens[at + 1]?.text === '(') {
+    if (['pg_get_userbyid', 'pg_encoding_to_char', 'pg_get_expr'].includes(name) && tokens[at + 1]?.text === '(') {
       const close = closing(at + 1);
       if (close < 0) continue;
       const argument = sql.slice(tokens[at + 2]?.start, tokens[close]?.start);
       const text =
         name === 'pg_encoding_to_char'
           ? "'UTF8'"
-          : `(SELECT rolname FROM pg_catalog.pg_roles WHERE oid = (${adaptPostgresSql(argument)}))`;
+          : name === 'pg_get_expr'
+            ? 'CAST(NULL AS VARCHAR)'
+            : `(SELECT rolname FROM pg_catalog.pg_roles WHERE oid = (${adaptPostgresSql(argument)}))`;
       edits.push({ start: token.start, end: (tokens[close] as Token).end, text });
       i = close;
     }
