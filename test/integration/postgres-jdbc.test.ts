@@ -71,4 +71,22 @@ describe('Postgres protocol: pgjdbc', () => {
       'message=ERROR: Table nope does not exist. Your datasets: events.',
     ]);
   }, 90_000);
+
+  it('lists the tenant’s tables and columns through DatabaseMetaData', async () => {
+    const lines = await probe('metadata');
+    expect(lines).toEqual([
+      'product=PostgreSQL 15',
+      'table=acme.events',
+      'column=id:int8',
+      'column=name:text',
+      'column=score:numeric',
+      'column=even:bool',
+      'column=day:date',
+      'column=ts:timestamp',
+      'column=amount:numeric',
+      'column=pair:_int8',
+      'column=maybe:int8',
+      'column=small:int4',
+    ]);
+  }, 90_000);
 });

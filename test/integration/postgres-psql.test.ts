@@ -140,6 +140,17 @@ describe('Postgres protocol: psql', () => {
     }
   });
 
+  it('lists the tenant’s tables, schemas and database with \\dt, \\dn and \\l, from its own catalog only', async () => {
+    const tables = await psql(['-A', '-t', '-c', '\\dt', '-c', '\\dt ev*', '-c', '\\dt nothing*']);
+    expect(tables.stdout.trim().split('\n')).toEqual(['acme|events|table|acme', 'acme|events|table|acme']);
+    expect(tables.stderr).toMatch(/Did not find any relation named "nothing\*"/);
+    const schemas = await psql(['-A', '-t', '-c', '\\dn']);
+    expect(schemas.stdout.trim()).toBe('acme|acme');
+    const databases = await psql(['-A', '-t', '-c', '\\l']);
+    expect(databases.stdout.trim()).toMatch(/^lakegate\|acme\|UTF8\|/);
+    expect(`${tables.stdout}${schemas.stdout}${databases.stdout}`).not.toMatch(/globex|secrets/);
+  });
+
   it('never shows another tenant’s tables', async () => {
     const result = await psql(['-c', 'SELECT * FROM globex.secrets']);
     expect(result.stderr).toMatch(/does not exist/);

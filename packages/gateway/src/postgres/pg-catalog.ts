@@ -86,9 +86,41 @@ function typeRows(): Value[][] {
   const rows: Value[][] = [];
   for (const [name, oid, length, category] of TYPES) {
     const array = ARRAY_OID[oid] ?? 0;
-    rows.push([oid, name, NAMESPACE_OID.pg_catalog, OWNER_OID, length, 'b', category, 0, array, ',', 0, 'false']);
+    rows.push([
+      oid,
+      name,
+      NAMESPACE_OID.pg_catalog,
+      OWNER_OID,
+      length,
+      'b',
+      category,
+      0,
+      array,
+      ',',
+      0,
+      'false',
+      0,
+      -1,
+      0,
+    ]);
     if (array) {
-      rows.push([array, `_${name}`, NAMESPACE_OID.pg_catalog, OWNER_OID, -1, 'b', 'A', oid, 0, ',', 0, 'false']);
+      rows.push([
+        array,
+        `_${name}`,
+        NAMESPACE_OID.pg_catalog,
+        OWNER_OID,
+        -1,
+        'b',
+        'A',
+        oid,
+        0,
+        ',',
+        0,
+        'false',
+        0,
+        -1,
+        0,
+      ]);
     }
   }
   return rows;
@@ -233,6 +265,9 @@ export async function pgCatalogTable(name: string, source: PgCatalogSource): Pro
           v('typdelim'),
           n('typrelid'),
           b('typnotnull'),
+          n('typbasetype'),
+          n('typtypmod'),
+          n('typcollation'),
         ],
         typeRows(),
       );
@@ -244,14 +279,16 @@ export async function pgCatalogTable(name: string, source: PgCatalogSource): Pro
           v('datname'),
           n('datdba'),
           n('encoding'),
+          v('datlocprovider'),
           v('datcollate'),
           v('datctype'),
+          v('daticulocale'),
           b('datistemplate'),
           b('datallowconn'),
           n('datconnlimit'),
           v('datacl'),
         ],
-        [[16_383, 'lakegate', OWNER_OID, 6, 'C', 'C', 'false', 'true', -1, null]],
+        [[16_383, 'lakegate', OWNER_OID, 6, 'c', 'C', 'C', null, 'false', 'true', -1, null]],
       );
     case 'pg_roles':
       return table(

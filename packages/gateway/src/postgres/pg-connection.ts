@@ -5,6 +5,7 @@ import type { PostgresConfig } from '../config/config.js';
 import type { Logger } from '../logging/logger.js';
 import type { Tracing } from '../observability/tracing.js';
 import type { QueryInput, QueryLifecycle } from '../query/query-lifecycle.js';
+import { adaptPostgresSql } from './pg-dialect.js';
 import { PgError, pgErrorFields } from './pg-errors.js';
 import {
   authentication,
@@ -640,7 +641,7 @@ export class PgConnection {
     const input: QueryInput = {
       queryId: `pg-${this.#key?.pid}-${++this.#queryCount}`,
       tenant,
-      sql: command.sql,
+      sql: adaptPostgresSql(command.sql),
       ...(parameters.length > 0 ? { parameters } : {}),
       engine: undefined,
       maxRows: Number.MAX_SAFE_INTEGER - 1,
