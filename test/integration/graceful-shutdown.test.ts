@@ -1,6 +1,7 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../harness/services.js';
 import { writeParquet } from '../support/duckdb-data.js';
@@ -75,6 +76,20 @@ describe('graceful shutdown', () => {
       while (page.nextUri) page = (await (await fetch(page.nextUri, { headers: auth })).json()) as typeof page;
       return page;
     })();
+    // And one over the Postgres protocol.
+    const pgPort = Number(/"postgres":\{[^}]*"port":(\d+)/.exec(gateway.output())?.[1]);
+    const client = new pg.Client({
+      host: '127.0.0.1',
+      port: pgPort,
+      user: 'acme',
+      password: KEY,
+      database: 'lakegate',
+    });
+    await client.connect();
+    const overPostgres = client.query(LONG).then(
+      () => 'answered',
+      (error: { code?: string; message: string }) => `${error.code}: ${error.message}`,
+    );
     const livy = livyClient(() => gateway.url, KEY);
     const session = (await livy.call('POST', '/sessions', { kind: 'sql' })).body.id as number;
     const statement = (await livy.call('POST', `/sessions/${session}/statements`, { code: LONG })).body.id as number;
@@ -87,6 +102,9 @@ describe('graceful shutdown', () => {
     expect(answer.body.error?.code).toBe('QUERY_CANCELLED');
     expect(answer.body.error?.message).toMatch(/grace period/);
     expect((await trino).error?.errorName).toBe('USER_CANCELED');
+    // A well-formed ErrorResponse, not a dropped connection.
+    expect(await overPostgres).toMatch(/^57014: .*grace period/);
+    await client.end().catch(() => undefined);
     // The statement's end is in the shared state (memory here, so read it before the process exits).
     const ended = await livy.waitFor(session, statement);
     expect(ended).toMatchObject({ state: 'error', output: { ename: 'SHUTTING_DOWN' } });
