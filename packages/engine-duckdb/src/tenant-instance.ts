@@ -143,13 +143,14 @@ export class TenantInstance {
       // Cached files never change under their path (the path names the version), so footers can be cached.
       await setup.run('SET GLOBAL parquet_metadata_cache = true');
       // The pool's connections are opened now, while their own settings can still be set: each tracks its query's
-      // progress (never printed), so that a running query can say how far it is.
+      // progress (never printed) once it has run half a second, so that a long query can say how far it is while
+      // dashboard queries pay nothing for it.
       for (let i = 0; i < limits.connections; i++) {
         const connection = await instance.connect();
         pool.push({ connection, views: new Map<string, string>(), prepared: new Map() });
         await connection.run('SET enable_progress_bar = true');
         await connection.run('SET enable_progress_bar_print = false');
-        await connection.run('SET progress_bar_time = 0');
+        await connection.run('SET progress_bar_time = 500');
       }
       await setup.run('SET enable_external_access = false');
       await setup.run('SET lock_configuration = true');
