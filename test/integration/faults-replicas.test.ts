@@ -1,11 +1,7 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findRedisServer, freePort, type RedisHandle, startRedis } from '../harness/services.js';
-import { writeParquet } from '../support/duckdb-data.js';
-import { type GatewayProcess, startGatewayProcess } from '../support/gateway-process.js';
-import { LONG_SQL, livyClient } from '../support/sessions-client.js';
+import { findRedisServer } from '../harness/services.js';
+import { LONG_SQL } from '../support/sessions-client.js';
+import { twoReplicas } from '../support/two-replicas.js';
 
 const KEY = 'acme-faults-key';
 const TRINO_AUTH = { Authorization: `Basic ${Buffer.from(`acme:${KEY}`).toString('base64')}` };
@@ -44,43 +40,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * sessions and finished results survive.
  */
 describe.skipIf(!findRedisServer())('faults: killed replicas and a restarted Redis', () => {
-  let root: string;
-  let redis: RedisHandle;
-  const ports: Record<'a' | 'b', number> = { a: 0, b: 0 };
-  const replicas: Partial<Record<'a' | 'b', GatewayProcess>> = {};
-
-  const config = (name: 'a' | 'b') => ({
-    server: { port: ports[name], shutdownGraceMs: 1000 },
-    state: { redisUrl: redis.url, replicaId: `replica-${name}`, resultsLocation: `file:${join(root, 'results')}/` },
-    storage: { cacheDir: join(root, `cache-${name}`), warming: { enabled: false } },
-    engines: { duckdb: { threads: 1 } },
-    sessions: { smallResultBytes: 4000, reapIntervalSeconds: 0.5, outputRows: 10 },
-    tenants: {
-      acme: { apiKeys: [KEY], datasets: { events: { location: `file:${join(root, 'events')}/`, format: 'parquet' } } },
-    },
-  });
-  const start = async (name: 'a' | 'b') => {
-    replicas[name] = await startGatewayProcess(join(root, `replica-${name}.json`), config(name), ports[name]);
-  };
-  const url = (name: 'a' | 'b') => () => replicas[name]?.url ?? '';
-  const a = livyClient(url('a'), KEY);
-  const b = livyClient(url('b'), KEY);
-
-  beforeAll(async () => {
-    root = await mkdtemp(join(tmpdir(), 'lakegate-faults-'));
-    await mkdir(join(root, 'events'));
-    await mkdir(join(root, 'redis'));
-    await writeParquet(join(root, 'events', 'p.parquet'), 'SELECT i AS id, i * 2 AS twice FROM range(3000) t(i)');
-    redis = await startRedis(undefined, join(root, 'redis'));
-    ports.a = await freePort();
-    ports.b = await freePort();
-    await Promise.all([start('a'), start('b')]);
-  }, 90_000);
-  afterAll(async () => {
-    await Promise.all(Object.values(replicas).map((r) => r?.kill('SIGKILL')));
-    await redis?.stop();
-    await rm(root, { recursive: true, force: true });
-  });
+  const cluster = twoReplicas('lakegate-faults-', KEY);
+  const { replicas, start, url, a, b } = cluster;
+  beforeAll(() => cluster.setUp(), 90_000);
+  afterAll(() => cluster.tearDown());
 
   it('ends a Trino client’s query promptly when its replica is SIGKILLed, while the other replica serves', async () => {
     let running!: () => void;
@@ -150,9 +113,9 @@ describe.skipIf(!findRedisServer())('faults: killed replicas and a restarted Red
       }
     }
     await a.waitFor(sessions[0] as number, inFlight[0]?.id as number, (s) => s === 'running');
-    await redis.pause();
+    await cluster.redis.pause();
     await sleep(1500);
-    await redis.restart();
+    await cluster.redis.restart();
 
     const deadline = Date.now() + 20_000;
     for (const { session, id, client, expected } of inFlight) {

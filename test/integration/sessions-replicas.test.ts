@@ -1,11 +1,7 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findRedisServer, freePort, type RedisHandle, startRedis } from '../harness/services.js';
-import { writeParquet } from '../support/duckdb-data.js';
-import { type GatewayProcess, startGatewayProcess } from '../support/gateway-process.js';
-import { LONG_SQL, livyClient } from '../support/sessions-client.js';
+import { findRedisServer } from '../harness/services.js';
+import { LONG_SQL } from '../support/sessions-client.js';
+import { twoReplicas } from '../support/two-replicas.js';
 
 const KEY = 'acme-replica-key';
 
@@ -14,43 +10,10 @@ const KEY = 'acme-replica-key';
  * SIGKILLed replica loses nothing when it restarts, and Redis can go away and come back.
  */
 describe.skipIf(!findRedisServer())('sessions across two gateway replicas', () => {
-  let root: string;
-  let redis: RedisHandle;
-  const ports: Record<'a' | 'b', number> = { a: 0, b: 0 };
-  const replicas: Partial<Record<'a' | 'b', GatewayProcess>> = {};
-
-  const config = (name: 'a' | 'b') => ({
-    server: { port: ports[name], shutdownGraceMs: 1000 },
-    state: { redisUrl: redis.url, replicaId: `replica-${name}`, resultsLocation: `file:${join(root, 'results')}/` },
-    storage: { cacheDir: join(root, `cache-${name}`), warming: { enabled: false } },
-    engines: { duckdb: { threads: 1 } },
-    sessions: { smallResultBytes: 4000, reapIntervalSeconds: 0.5, outputRows: 10 },
-    tenants: {
-      acme: { apiKeys: [KEY], datasets: { events: { location: `file:${join(root, 'events')}/`, format: 'parquet' } } },
-    },
-  });
-  const start = async (name: 'a' | 'b') => {
-    replicas[name] = await startGatewayProcess(join(root, `replica-${name}.json`), config(name), ports[name]);
-  };
-  const url = (name: 'a' | 'b') => () => replicas[name]?.url ?? '';
-  const a = livyClient(url('a'), KEY);
-  const b = livyClient(url('b'), KEY);
-
-  beforeAll(async () => {
-    root = await mkdtemp(join(tmpdir(), 'lakegate-replicas-'));
-    await mkdir(join(root, 'events'));
-    await mkdir(join(root, 'redis'));
-    await writeParquet(join(root, 'events', 'p.parquet'), 'SELECT i AS id, i * 2 AS twice FROM range(3000) t(i)');
-    redis = await startRedis(undefined, join(root, 'redis'));
-    ports.a = await freePort();
-    ports.b = await freePort();
-    await Promise.all([start('a'), start('b')]);
-  }, 90_000);
-  afterAll(async () => {
-    await Promise.all(Object.values(replicas).map((r) => r?.kill('SIGKILL')));
-    await redis?.stop();
-    await rm(root, { recursive: true, force: true });
-  });
+  const cluster = twoReplicas('lakegate-replicas-', KEY);
+  const { replicas, start, a, b } = cluster;
+  beforeAll(() => cluster.setUp(), 90_000);
+  afterAll(() => cluster.tearDown());
 
   it('creates on A, submits on B, polls and pages the result on A', async () => {
     const session = (await a.call('POST', '/sessions', { kind: 'sql' })).body.id;
@@ -115,7 +78,7 @@ describe.skipIf(!findRedisServer())('sessions across two gateway replicas', () =
 
   it('answers 503 while Redis is down, keeps one-shot queries working, and recovers when it is back', async () => {
     const session = (await b.call('POST', '/sessions', { kind: 'sql' })).body.id;
-    await redis.pause();
+    await cluster.redis.pause();
     try {
       const started = Date.now();
       const down = await b.call('GET', `/sessions/${session}`);
@@ -125,7 +88,7 @@ describe.skipIf(!findRedisServer())('sessions across two gateway replicas', () =
       const query = await a.call('POST', '/v1/query', { sql: 'SELECT count(*) FROM events' });
       expect(query.body.rows).toEqual([[3000]]);
     } finally {
-      await redis.restart();
+      await cluster.redis.restart();
     }
     const deadline = Date.now() + 15_000;
     let back = await b.call('GET', `/sessions/${session}`);
