@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type GatewayState, openRedisState, silentLogger } from '@lakegate/gateway';
+import { sessionRecord, statementRecord } from '@lakegate/gateway/state-contracts';
 import { Redis } from 'ioredis';
 import { describe, expect, inject, it } from 'vitest';
 import { startRedis } from '../harness/services.js';
@@ -29,22 +30,7 @@ t.describe('Redis state layout', () => {
     try {
       expect(await state.sessions.nextSessionId()).toBe(0);
       expect(await raw.get(`${prefix}seq:session-id`)).toBe('0');
-      const session = {
-        id: 1,
-        tenant: 'acme',
-        name: null,
-        proxyUser: null,
-        kind: 'sql',
-        engine: null,
-        conf: {},
-        ttl: null,
-        idleTimeout: '1h',
-        ttlMs: null,
-        idleTimeoutMs: 3_600_000,
-        state: 'idle',
-        createdAt: 1,
-        lastActivity: 1,
-      } as const;
+      const session = sessionRecord(1, 'acme');
       await state.sessions.putSession(session, 5000);
       expect(JSON.parse((await raw.get(`${prefix}session:1`)) ?? 'null')).toEqual(session);
       expect(await raw.zrange(`${prefix}sessions:acme`, 0, -1, 'WITHSCORES')).toEqual(['1', '1']);
@@ -52,19 +38,7 @@ t.describe('Redis state layout', () => {
 
       expect(await state.sessions.nextStatementId(1)).toBe(0);
       expect(await raw.get(`${prefix}stmt-seq:1`)).toBe('1');
-      const statement = {
-        sessionId: 1,
-        id: 0,
-        code: 'SELECT 1',
-        state: 'running',
-        output: null,
-        progress: 0,
-        started: 2,
-        completed: 0,
-        submitted: 1,
-        runner: 'replica-a',
-        result: null,
-      } as const;
+      const statement = { ...statementRecord(1, 0, 'running'), started: 2 };
       await state.sessions.putStatement(statement);
       expect(JSON.parse((await raw.get(`${prefix}stmt:1:0`)) ?? 'null')).toEqual(statement);
       expect(await raw.zrange(`${prefix}stmts:1`, 0, -1)).toEqual(['0']);

@@ -26,20 +26,25 @@ export interface GatewayProcess {
   kill(signal: NodeJS.Signals): Promise<number | null>;
 }
 
+/** Writes `config` to `configPath` and starts the built gateway binary on it, its output piped. */
+async function spawnGateway(configPath: string, config: Record<string, unknown>): Promise<ChildProcess> {
+  if (!existsSync(join(repo, 'packages', 'gateway', 'dist', 'main.js'))) {
+    throw new Error('packages/gateway/dist is missing: run `npm run build` (npm test does)');
+  }
+  await writeFile(configPath, JSON.stringify(config, null, 2));
+  return spawn(process.execPath, [launcher], {
+    env: { ...process.env, LAKEGATE_CONFIG: configPath, LAKEGATE_LOG_LEVEL: 'info', ...postgresPort(config) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
 /** Starts the built gateway as its own process with a config file, and waits until /readyz answers. */
 export async function startGatewayProcess(
   configPath: string,
   config: Record<string, unknown>,
   port: number,
 ): Promise<GatewayProcess> {
-  if (!existsSync(join(repo, 'packages', 'gateway', 'dist', 'main.js'))) {
-    throw new Error('packages/gateway/dist is missing: run `npm run build` (npm test does)');
-  }
-  await writeFile(configPath, JSON.stringify(config, null, 2));
-  const child = spawn(process.execPath, [launcher], {
-    env: { ...process.env, LAKEGATE_CONFIG: configPath, LAKEGATE_LOG_LEVEL: 'info', ...postgresPort(config) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = await spawnGateway(configPath, config);
   let output = '';
   child.stdout?.on('data', (d: Buffer) => {
     output += d.toString();
@@ -86,14 +91,7 @@ export async function runGatewayProcess(
   config: Record<string, unknown>,
   timeoutMs = 30_000,
 ): Promise<FinishedProcess> {
-  if (!existsSync(join(repo, 'packages', 'gateway', 'dist', 'main.js'))) {
-    throw new Error('packages/gateway/dist is missing: run `npm run build` (npm test does)');
-  }
-  await writeFile(configPath, JSON.stringify(config, null, 2));
-  const child = spawn(process.execPath, [launcher], {
-    env: { ...process.env, LAKEGATE_CONFIG: configPath, LAKEGATE_LOG_LEVEL: 'info', ...postgresPort(config) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = await spawnGateway(configPath, config);
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (d: Buffer) => {

@@ -5,4 +5,4 @@
 export type { ContractHarness, ContractTestApi, Opened } from './contract-kit.js';
 export { describeReplicaBusContract, type ReplicaBusHarness, type ReplicaBusPair } from './replica-bus.contract.js';
 export { describeRollupLedgerContract } from './rollup-ledger.contract.js';
-export { describeSessionStoreContract } from './session-store.contract.js';
+export { describeSessionStoreContract, sessionRecord, statementRecord } from './session-store.contract.js';

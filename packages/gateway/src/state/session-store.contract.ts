@@ -5,7 +5,8 @@ import type { SessionStore } from './session-store.js';
 
 const HOUR = 3_600_000;
 
-function sessionRecord(id: number, tenant: string): SessionRecord {
+/** A session record with Livy's defaults, as the contract suites and store tests write them. */
+export function sessionRecord(id: number, tenant: string): SessionRecord {
   return {
     id,
     tenant,
@@ -24,7 +25,13 @@ function sessionRecord(id: number, tenant: string): SessionRecord {
   };
 }
 
-function statementRecord(sessionId: number, id: number, state: StatementState, runner = 'replica-a'): StatementRecord {
+/** A statement record in `state`, run by `runner`. */
+export function statementRecord(
+  sessionId: number,
+  id: number,
+  state: StatementState,
+  runner = 'replica-a',
+): StatementRecord {
   return {
     sessionId,
     id,
