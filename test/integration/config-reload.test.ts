@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../harness/services.js';
 import { writeParquet } from '../support/duckdb-data.js';
 import { type GatewayProcess, startGatewayProcess } from '../support/gateway-process.js';
+import { trafficRollup, writeTrafficFiles } from '../support/traffic-csv.js';
 
 /** A running gateway takes a new configuration by SIGHUP or POST /v1/admin/reload, without dropping anything. */
 describe('configuration reload', () => {
@@ -20,11 +21,14 @@ describe('configuration reload', () => {
     server: { port, postgres: { port: pgPort } },
     admin: { apiKeys: [ADMIN] },
     storage: { cacheDir: join(root, 'cache'), warming: { enabled: false } },
+    rollups: { location: `file:${join(root, 'rollups')}/`, tickSeconds: 0.3 },
     engines: { duckdb: { threads: 1 } },
   });
   const dataset = (folder: string) => ({ location: `file:${join(root, folder)}/`, format: 'parquet' });
   let port: number;
   let pgPort: number;
+  // Half an hour of API traffic, ending on a 5-minute boundary an hour ago.
+  const TRAFFIC_START = Math.floor(Date.now() / 300_000) * 300_000 - 5_400_000;
   /** Logs in over the Postgres protocol with `key`; the SQLSTATE of a refusal, or 'ok'. */
   const pgLogin = async (tenant: string, key: string): Promise<string> => {
     const client = new pg.Client({
@@ -78,6 +82,8 @@ describe('configuration reload', () => {
       await mkdir(join(root, folder));
       await writeParquet(join(root, folder, 'p.parquet'), `SELECT i FROM range(${rows}) t(i)`);
     }
+    await mkdir(join(root, 'traffic'));
+    await writeTrafficFiles(join(root, 'traffic'), TRAFFIC_START, TRAFFIC_START + 1_800_000, 600_000, 200);
     port = await freePort();
     pgPort = await freePort();
     configPath = join(root, 'lakegate.config.json');
@@ -166,5 +172,31 @@ describe('configuration reload', () => {
       restartNeeded: ['query'],
     });
     expect(gateway.child.exitCode).toBeNull();
+  });
+
+  it('starts the first rollup a reload adds, with no restart', async () => {
+    const rollupList = async () =>
+      (await (
+        await fetch(`${gateway.url}/v1/rollups`, { headers: { Authorization: `Bearer ${NEW_KEY}` } })
+      ).json()) as { rollups?: { name: string; intervals: Record<string, number> }[] };
+    expect((await rollupList()).rollups).toEqual([]);
+    await writeFile(
+      configPath,
+      JSON.stringify({
+        ...base(port),
+        tenants: {
+          acme: {
+            apiKeys: [NEW_KEY],
+            datasets: { events: dataset('events'), traffic: { ...dataset('traffic'), format: 'csv' } },
+            rollups: { traffic_5m: trafficRollup(TRAFFIC_START) },
+          },
+        },
+      }),
+    );
+    expect((await reload(ADMIN)).status).toBe(200);
+    // Six intervals of 5 minutes in the half hour of traffic: all computed by the orchestration the reload started.
+    await expect
+      .poll(async () => (await rollupList()).rollups?.[0]?.intervals.done, { timeout: 20_000 })
+      .toBeGreaterThanOrEqual(6);
   });
 });

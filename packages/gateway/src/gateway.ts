@@ -19,7 +19,7 @@ import { GatewayMetrics } from './observability/metrics.js';
 import { Tracing } from './observability/tracing.js';
 import { type RunningPostgresServer, startPostgresServer } from './postgres/pg-server.js';
 import { QueryLifecycle } from './query/query-lifecycle.js';
-import { ReloadableRollups } from './rollups/gateway-rollups.js';
+import { hasRollups, ReloadableRollups } from './rollups/gateway-rollups.js';
 import { defaultReplicaId, SessionService } from './sessions/session-service.js';
 import { openState } from './state/gateway-state.js';
 import { TrinoQueryRegistry } from './trino/trino-query.js';
@@ -282,6 +282,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
               `tenants.${id}.datasets.${name}.engine: "${held.engine}" is not one of ${engines.ids.join(', ')}`,
           ),
       ]);
+      if (!rollups && hasRollups(plan.config))
+        problems.push('rollups: no engine of the gateway computes rollups (implements RollupComputer)');
       if (problems.length > 0) throw new ConfigError(next.source, problems);
       await checkLocations(plan.config, storage, logger);
       const datasets = await storage.reconfigure(storageOptions(plan.config).tenants);

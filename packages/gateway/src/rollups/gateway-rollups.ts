@@ -85,10 +85,13 @@ export class ReloadableRollups {
     this.answerer = forward('answerer');
   }
 
-  /** The gateway's rollups, or `undefined` when no tenant has any at start (adding the first needs a restart). */
+  /**
+   * The gateway's rollups, even when no tenant has any yet (a reload may add the first), or `undefined` when no
+   * engine of the gateway computes rollups and no tenant asks for them.
+   */
   static create(options: GatewayRollupsOptions): ReloadableRollups | undefined {
-    const first = createRollups(options);
-    return first ? new ReloadableRollups(options, first) : undefined;
+    if (!options.engines.offering(isRollupComputer) && !hasRollups(options.config)) return undefined;
+    return new ReloadableRollups(options, createRollups(options, true) as Rollups);
   }
 
   start(): void {
@@ -111,6 +114,10 @@ export class ReloadableRollups {
     return this.#current.close();
   }
 }
+
+/** Whether any tenant of `config` defines a rollup. */
+export const hasRollups = (config: GatewayConfig): boolean =>
+  Object.values(config.tenants).some((tenant) => Object.keys(tenant.rollups).length > 0);
 
 const definitionsOf = (config: GatewayConfig): string =>
   JSON.stringify(Object.entries(config.tenants).map(([id, t]) => [id, t.rollups]));
