@@ -61,6 +61,38 @@ describe('session service reaping', () => {
     expect((await store.getStatement(session.id, 1))?.state).toBe('running');
   });
 
+  it('judges no other replica dead until a replica TTL after its own heartbeat could not be written', async () => {
+    class UnreachableBus extends MemoryReplicaBus {
+      override heartbeat(): Promise<void> {
+        return Promise.reject(new Error('store unreachable'));
+      }
+    }
+    const { store, sessions } = await service('survivor', new MemorySessionStore(), new UnreachableBus());
+    await sessions.start();
+    try {
+      const session = await sessions.create('acme', { kind: 'sql' });
+      await store.putStatement({
+        sessionId: session.id,
+        id: 0,
+        code: 'SELECT 1',
+        output: null,
+        progress: 0,
+        started: 1,
+        completed: 0,
+        submitted: 1,
+        result: null,
+        state: 'running',
+        runner: 'quiet',
+      });
+      await sessions.reap();
+      expect((await store.getStatement(session.id, 0))?.state).toBe('running');
+      await sessions.reap(Date.now() + 10_001);
+      expect((await store.getStatement(session.id, 0))?.state).toBe('error');
+    } finally {
+      await sessions.close();
+    }
+  });
+
   it('ends sessions past their TTL even while busy, and idle ones past their idle timeout', async () => {
     const { store, bus, sessions } = await service('me');
     const ttl = await sessions.create('acme', { kind: 'sql', ttl: '1s', idleTimeout: '1h' });

@@ -62,11 +62,12 @@ const HEARTBEAT_MS = 2000;
 const REPLICA_TTL_MS = 10_000;
 const ORDER_POLL_MS = 50;
 /**
- * How long a statement that has ended keeps trying to record its end while the session store is unreachable. A
- * Redis restart takes seconds; giving up at once would lose a finished result and leave the statement for the
- * reaper to end as if its replica had died.
+ * How long a statement that has ended keeps trying to record its end while the session store is unreachable (its
+ * result waits in memory meanwhile). A Redis restart takes seconds, a failover or a network partition minutes;
+ * giving up would lose a finished result and leave the statement for the reaper to end as if its replica had died.
+ * A draining gateway stops trying at once.
  */
-const RECORD_RETRY_MS = 30_000;
+const RECORD_RETRY_MS = 600_000;
 const RECORD_RETRY_STEP_MS = 250;
 
 const isStateUnavailable = (error: unknown): boolean => isLakegateError(error) && error.code === 'STATE_UNAVAILABLE';
@@ -121,6 +122,11 @@ export class SessionService {
   #closed = false;
   /** Set by close(): retries of the session store stop. */
   #stopped = false;
+  /**
+   * When a heartbeat last failed. For a replica TTL after the session store comes back, no other replica is judged
+   * dead: theirs could not be written either while it was away.
+   */
+  #stateFailedAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: SessionServiceOptions) {
     this.#o = options;
@@ -134,7 +140,10 @@ export class SessionService {
 
   /** Starts heartbeats and the reaper, and ends the statements this replica was running before a restart. */
   async start(): Promise<void> {
-    const beat = (): void => void this.#o.bus.heartbeat(this.#o.replicaId, REPLICA_TTL_MS).catch(() => undefined);
+    const beat = (): void =>
+      void this.#o.bus.heartbeat(this.#o.replicaId, REPLICA_TTL_MS).catch(() => {
+        this.#stateFailedAt = Date.now();
+      });
     beat();
     this.#timers.push(setInterval(beat, HEARTBEAT_MS));
     const reapMs = this.#o.config.sessions.reapIntervalSeconds * 1000;
@@ -387,7 +396,7 @@ export class SessionService {
     for (const { sessionId, id, runner } of await this.#o.store.unfinishedStatements()) {
       const mine = runner === this.#o.replicaId;
       if (mine && this.#running.has(statementKey(sessionId, id))) continue;
-      if (!mine && (await isAlive(runner))) continue;
+      if (!mine && (now - this.#stateFailedAt < REPLICA_TTL_MS || (await isAlive(runner)))) continue;
       const statement = await this.#o.store.getStatement(sessionId, id);
       if (!statement || FINAL_STATEMENT_STATES.has(statement.state)) continue;
       const evalue = mine
@@ -591,10 +600,7 @@ export class SessionService {
       if (now === undefined || Math.abs(now - shown) < 0.01) return;
       shown = now;
       writing = writing
-        .then(async () => {
-          const latest = await this.#o.store.getStatement(statement.sessionId, statement.id);
-          if (latest?.state === 'running') await this.#o.store.putStatement({ ...latest, progress: now });
-        })
+        .then(() => this.#o.store.setProgress(statement.sessionId, statement.id, now))
         .catch(() => undefined);
     }, PROGRESS_INTERVAL_MS);
     return {

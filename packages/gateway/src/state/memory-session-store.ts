@@ -68,6 +68,13 @@ export class MemorySessionStore implements SessionStore {
     this.#statements.set(key(statement.sessionId, statement.id), statement);
   }
 
+  async setProgress(sessionId: number, id: number, progress: number): Promise<boolean> {
+    const statement = this.#statements.get(key(sessionId, id));
+    if (statement?.state !== 'running') return false;
+    this.#statements.set(key(sessionId, id), { ...statement, progress });
+    return true;
+  }
+
   async getStatement(sessionId: number, id: number): Promise<StatementRecord | undefined> {
     return this.#statements.get(key(sessionId, id));
   }

@@ -29,6 +29,12 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
 end
 return redis.call('INCR', KEYS[1])`;
 
+/** Replaces a value only while it is still the one read (ARGV[1]), keeping its TTL: 1 if replaced. */
+const COMPARE_AND_SET = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+return 1`;
+
 /**
  * Sessions in Redis. A session's keys expire with it (plus the grace period), so nothing outlives it for long even
  * if no replica reaps it; the unfinished statements of every session are one hash, so a replica finds the
@@ -134,6 +140,18 @@ export class RedisSessionStore implements SessionStore {
         multi.srem(k.running(sessionId), String(id));
       }
       await multi.exec();
+    });
+  }
+
+  setProgress(sessionId: number, id: number, progress: number): Promise<boolean> {
+    return this.#connection.run(async (redis) => {
+      const key = this.#k.statement(sessionId, id);
+      const read = await redis.get(key);
+      const statement = parse<StatementRecord>(read);
+      if (read === null || statement?.state !== 'running') return false;
+      const next = JSON.stringify({ ...statement, progress });
+      // A cancel or an end stored since the read wins: the script replaces only the record read.
+      return (await redis.eval(COMPARE_AND_SET, 1, key, read, next)) === 1;
     });
   }
 

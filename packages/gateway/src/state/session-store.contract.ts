@@ -152,6 +152,22 @@ export function describeSessionStoreContract(
       }),
     );
 
+    t.it('stores progress only while a statement runs', () =>
+      using(open, async (store) => {
+        await store.putSession(sessionRecord(1, 'acme'), Date.now() + HOUR);
+        await store.putStatement(statementRecord(1, 0, 'running'));
+        assert.equal(await store.setProgress(1, 0, 0.25), true);
+        assert.deepEqual(await store.getStatement(1, 0), { ...statementRecord(1, 0, 'running'), progress: 0.25 });
+        for (const state of ['cancelling', 'available'] as const) {
+          await store.putStatement(statementRecord(1, 0, state));
+          assert.equal(await store.setProgress(1, 0, 0.5), false, `no progress over ${state}`);
+          assert.deepEqual(await store.getStatement(1, 0), statementRecord(1, 0, state));
+        }
+        assert.equal(await store.setProgress(1, 9, 0.5), false, 'no statement, no progress');
+        assert.equal(await store.getStatement(1, 9), undefined);
+      }),
+    );
+
     t.it('tracks unfinished statements with their runner, and running ones per session', () =>
       using(open, async (store) => {
         await store.putSession(sessionRecord(1, 'acme'), Date.now() + HOUR);
@@ -255,6 +271,7 @@ export function describeSessionStoreContract(
             expiredSessions: () => store.expiredSessions(Date.now()),
             nextStatementId: () => store.nextStatementId(1),
             putStatement: () => store.putStatement(statementRecord(1, 0, 'waiting')),
+            setProgress: () => store.setProgress(1, 0, 0.5),
             getStatement: () => store.getStatement(1, 0),
             listStatements: () => store.listStatements(1, 0, 10),
             unfinishedStatements: () => store.unfinishedStatements(),

@@ -35,6 +35,11 @@ export interface SessionStore {
   /** A new statement id in the session: 0, 1, 2, ... */
   nextStatementId(sessionId: number): Promise<number>;
   putStatement(statement: StatementRecord): Promise<void>;
+  /**
+   * Stores a running statement's `progress`, in one step with checking that it still runs: false, and nothing
+   * stored, once it is cancelling, final or gone (so that progress never overwrites a cancel or an end).
+   */
+  setProgress(sessionId: number, id: number, progress: number): Promise<boolean>;
   getStatement(sessionId: number, id: number): Promise<StatementRecord | undefined>;
   /** The session's statements, by id. */
   listStatements(sessionId: number, from: number, size: number): Promise<Page<StatementRecord>>;
