@@ -14,6 +14,20 @@ interface PsqlResult {
   readonly stderr: string;
 }
 
+/** `\d events` with -A -t: column, type, collation, nullable, default. */
+const PSQL_COLUMNS = [
+  'id|bigint|||',
+  'name|text|||',
+  'score|numeric(21,1)|||',
+  'even|boolean|||',
+  'day|date|||',
+  'ts|timestamp without time zone|||',
+  'amount|numeric(10,2)|||',
+  'pair|bigint[]|||',
+  'maybe|bigint|||',
+  'small|integer|||',
+];
+
 /** The Postgres protocol driven by psql (Debian's postgresql-client), as a person at a terminal uses it. */
 describe('Postgres protocol: psql', () => {
   let pg: PostgresGateway;
@@ -149,6 +163,17 @@ describe('Postgres protocol: psql', () => {
     const databases = await psql(['-A', '-t', '-c', '\\l']);
     expect(databases.stdout.trim()).toMatch(/^lakegate\|acme\|UTF8\|/);
     expect(`${tables.stdout}${schemas.stdout}${databases.stdout}`).not.toMatch(/globex|secrets/);
+  });
+
+  it('describes a table with \\d and \\d+ as Postgres names its column types', async () => {
+    const described = await psql(['-A', '-t', '-c', '\\d events', '-c', '\\d+ events', '-c', '\\dt+ events']);
+    expect(described.stderr).toBe('');
+    const [plain, plus, listed] = described.stdout.trim().split(/\n(?=id\|bigint|acme\|events)/);
+    expect(plain?.trim().split('\n')).toEqual(PSQL_COLUMNS);
+    expect(plus?.trim().split('\n').map((line) => line.split('|').slice(0, 2).join('|'))).toEqual(
+      PSQL_COLUMNS.map((line) => line.split('|').slice(0, 2).join('|')),
+    );
+    expect(listed?.trim()).toMatch(/^acme\|events\|table\|acme\|permanent\|heap\|/);
   });
 
   it('never shows another tenant’s tables', async () => {

@@ -136,8 +136,11 @@ export interface VirtualTable {
   readonly schema: string;
   /** Table name, lower case. */
   readonly name: string;
-  readonly columns: readonly { readonly name: string; readonly sqlType: 'VARCHAR' | 'BIGINT' | 'BOOLEAN' }[];
-  /** Values by column; a BOOLEAN column's are `'true'` or `'false'`. */
+  readonly columns: readonly {
+    readonly name: string;
+    readonly sqlType: 'VARCHAR' | 'BIGINT' | 'BOOLEAN' | 'BIGINT[]' | 'VARCHAR[]';
+  }[];
+  /** Values by column; a BOOLEAN column's are `'true'` or `'false'`, a list column's like `'[1, 2]'`. */
   readonly rows: readonly (readonly (string | number | null)[])[];
 }
 

@@ -201,6 +201,17 @@ describe('duckdb engine', () => {
     ).toEqual([['alpha']]);
   });
 
+  it('spreads lists with unnest in an expression and compares with = ANY(list)', async () => {
+    await using engine = await testEngine(env.storage);
+    const rows = await collectRows(
+      await engine.execute(
+        request('alpha', 'SELECT unnest([n, n + 10]) AS v FROM data WHERE n = ANY([0, 2]) ORDER BY v'),
+        { signal },
+      ),
+    );
+    expect(rows).toEqual([[0n], [2n], [10n], [12n]]);
+  });
+
   it('reports the statement, tables, table functions and CTEs from DuckDB’s parser, and refuses what may not run', async () => {
     await using engine = await testEngine(env.storage);
     const analyze = engine.analyze?.bind(engine);

@@ -529,6 +529,9 @@ export async function loadPolicyCatalog(
     if (type === 'macro') macros.set(lowered, String(definition ?? ''));
     else functions.add(lowered);
   }
+  // `unnest` in an expression (also what `x = ANY(list)` turns into) spreads a list over rows, like the table
+  // function of the same name: DuckDB lists it only as a table function.
+  functions.add('unnest');
   const relations = new Set<string>();
   for (const [name] of await query(
     `SELECT view_name FROM duckdb_views() UNION ALL SELECT table_name FROM duckdb_tables()

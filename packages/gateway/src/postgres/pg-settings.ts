@@ -28,7 +28,8 @@ const REPORTED_NAMES: Readonly<Record<string, string>> = {
   timezone: 'TimeZone',
 };
 
-function defaults(tenant: string): Map<string, string> {
+/** The settings a connection of `tenant` starts with (before its startup packet's), as `pg_settings` lists them. */
+export function defaults(tenant: string): Map<string, string> {
   return new Map([
     ['application_name', ''],
     ['client_encoding', 'UTF8'],
