@@ -170,9 +170,12 @@ describe('Postgres protocol: psql', () => {
     expect(described.stderr).toBe('');
     const [plain, plus, listed] = described.stdout.trim().split(/\n(?=id\|bigint|acme\|events)/);
     expect(plain?.trim().split('\n')).toEqual(PSQL_COLUMNS);
-    expect(plus?.trim().split('\n').map((line) => line.split('|').slice(0, 2).join('|'))).toEqual(
-      PSQL_COLUMNS.map((line) => line.split('|').slice(0, 2).join('|')),
-    );
+    expect(
+      plus
+        ?.trim()
+        .split('\n')
+        .map((line) => line.split('|').slice(0, 2).join('|')),
+    ).toEqual(PSQL_COLUMNS.map((line) => line.split('|').slice(0, 2).join('|')));
     expect(listed?.trim()).toMatch(/^acme\|events\|table\|acme\|permanent\|heap\|/);
   });
 
