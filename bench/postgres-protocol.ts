@@ -1,8 +1,7 @@
 /**
  * Reading a 1M-row, 5-column result over the Postgres wire protocol (node `pg`, rows streamed as arrays) beside
  * the same result from POST /v1/query as NDJSON, in the same run; and the latency of a new connection's login
- * (SCRAM-SHA-256) plus one query, beside the same query over HTTP; and the memory of idle logged-in connections
- * (BENCH_IDLE, default 2,000; both ends are in this process, so the figure bounds the server's share from above).
+ * (SCRAM-SHA-256) plus one query, beside the same query over HTTP. Idle connections' memory: postgres-idle.
  *
  *   npm run bench -w @lakegate/bench -- postgres-protocol
  */
@@ -12,7 +11,6 @@ import { join } from 'node:path';
 import { parseConfig, silentLogger, startGateway } from '@lakegate/gateway';
 import pg from 'pg';
 import { writeParquet } from '../test/support/duckdb-data.js';
-import { WireClient } from '../test/support/postgres-wire.js';
 import { ms, report, summarise, time, timePaired } from './support.js';
 
 const KEY = 'bench-postgres-key';
@@ -91,15 +89,6 @@ try {
       }).then((r) => r.text()),
     50,
   );
-  const idleCount = Number(process.env.BENCH_IDLE ?? 2000);
-  global.gc?.();
-  const before = process.memoryUsage().rss;
-  const idle: WireClient[] = [];
-  for (let i = 0; i < idleCount; i++) idle.push(await WireClient.login(gateway.postgresPort as number, 'acme', KEY));
-  await new Promise((resolve) => setTimeout(resolve, 500));
-  global.gc?.();
-  const perConnection = (process.memoryUsage().rss - before) / idleCount;
-  for (const connection of idle) connection.close();
   report(`postgres-protocol: ${ROWS} rows x 5 columns`, [
     ['pg (simple query, text rows), median', `${ms(ps.median)} (${((ROWS / ps.median) * 1000).toFixed(0)} rows/s)`],
     ['POST /v1/query NDJSON, median (baseline)', `${ms(ns.median)} (${((ROWS / ns.median) * 1000).toFixed(0)} rows/s)`],
@@ -107,10 +96,6 @@ try {
     ['new connection: SCRAM login + SELECT 1 + close, p50', ms(summarise(login).median)],
     ['open connection: parameterised point query, p50', ms(summarise(queryOnly).median)],
     ['POST /v1/query point query, p50 (baseline)', ms(summarise(overHttp).median)],
-    [
-      `${idleCount} idle logged-in connections, RSS per connection (both ends)`,
-      `${(perConnection / 1024).toFixed(1)} KiB`,
-    ],
   ]);
   await client.end();
   await gateway.close();

@@ -175,4 +175,18 @@ describe('Postgres protocol: node pg and postgres', () => {
     expect((await client.query('SELECT proname FROM pg_catalog.pg_proc')).rows).toEqual([]);
     await expect(client.query('SELECT * FROM pg_catalog.pg_stat_activity')).rejects.toMatchObject({ code: '42P01' });
   });
+
+  it('counts logged-in connections by tenant in /metrics', async () => {
+    const gauge = async (): Promise<number> => {
+      const text = await (await fetch(`${server.gateway.url}/metrics`)).text();
+      return Number(/^lakegate_postgres_connections\{tenant="acme"\} (\d+)$/m.exec(text)?.[1]);
+    };
+    const before = await gauge();
+    expect(before).toBeGreaterThanOrEqual(1);
+    const more = [new pg.Client(server.acme), new pg.Client(server.acme)];
+    for (const c of more) await c.connect();
+    expect(await gauge()).toBe(before + 2);
+    for (const c of more) await c.end();
+    await expect.poll(gauge).toBe(before);
+  });
 });

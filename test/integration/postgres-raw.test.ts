@@ -216,4 +216,39 @@ describe('Postgres protocol: raw messages', () => {
     expect(score?.length).toBeGreaterThan(8);
     client.close();
   });
+
+  it('describes a prepared statement from its plan, without running it', async () => {
+    const client = await WireClient.login(server.port, 'acme', ACME_KEY);
+    // error() fails the query at the first row it reaches: Describe reaches none, Execute does.
+    const sql =
+      "SELECT id, CASE WHEN id >= 0 THEN error('the query ran') END AS v FROM events WHERE coalesce(CAST($1 AS VARCHAR), name) = name";
+    client.send(
+      Buffer.concat([
+        message('P', Buffer.concat([cstring('described'), cstring(sql), Buffer.from([0, 0])])),
+        message('D', Buffer.concat([Buffer.from('S'), cstring('described')])),
+        message('S', Buffer.alloc(0)),
+      ]),
+    );
+    const described = await client.until('Z');
+    expect(described.map((r) => r.type)).toEqual(['1', 't', 'T', 'Z']);
+    expect(described[2]?.body.toString()).toContain('id');
+    const bind = Buffer.concat([
+      cstring(''),
+      cstring('described'),
+      Buffer.from([0, 0, 0, 1, 0, 0, 0, 6]),
+      Buffer.from('name-1'),
+      Buffer.from([0, 0]),
+    ]);
+    client.send(
+      Buffer.concat([
+        message('B', bind),
+        message('E', Buffer.concat([cstring(''), Buffer.alloc(4)])),
+        message('S', Buffer.alloc(0)),
+      ]),
+    );
+    const executed = await client.until('Z');
+    const error = executed.find((r) => r.type === 'E');
+    expect(error && errorFields(error).M).toMatch(/the query ran/);
+    client.close();
+  });
 });

@@ -45,6 +45,19 @@ export function startupPacket(parameters: Record<string, string>): Buffer {
   return Buffer.concat([head, body]);
 }
 
+const salted = new Map<string, Buffer>();
+
+/** SCRAM's SaltedPassword (PBKDF2-SHA-256), derived once per password, salt and iteration count. */
+function saltedPassword(password: string, salt: string, iterations: number): Buffer {
+  const key = `${password}\u0000${salt}\u0000${iterations}`;
+  let value = salted.get(key);
+  if (!value) {
+    value = pbkdf2Sync(password, Buffer.from(salt, 'base64'), iterations, 32, 'sha256');
+    salted.set(key, value);
+  }
+  return value;
+}
+
 export class WireClient {
   readonly socket: Socket;
   #buffer = Buffer.alloc(0);
@@ -73,7 +86,10 @@ export class WireClient {
     return new WireClient(socket);
   }
 
-  /** Opens a connection and logs in as `user` with SCRAM-SHA-256, up to the first ReadyForQuery. */
+  /**
+   * Opens a connection and logs in as `user` with SCRAM-SHA-256, up to the first ReadyForQuery. The salted
+   * password is derived once per password and salt, as a pooling driver would keep it.
+   */
   static async login(port: number, user: string, password: string, opened?: WireClient): Promise<WireClient> {
     const client = opened ?? (await WireClient.open(port));
     client.send(startupPacket({ user, database: 'lakegate' }));
@@ -86,7 +102,7 @@ export class WireClient {
     client.send(message('p', Buffer.concat([cstring('SCRAM-SHA-256'), length, first])));
     const serverFirst = (await client.expect('R')).body.subarray(4).toString();
     const fields = Object.fromEntries(serverFirst.split(',').map((f) => [f[0], f.slice(2)]));
-    const salted = pbkdf2Sync(password, Buffer.from(fields.s as string, 'base64'), Number(fields.i), 32, 'sha256');
+    const salted = saltedPassword(password, fields.s as string, Number(fields.i));
     const clientKey = createHmac('sha256', salted).update('Client Key').digest();
     const storedKey = createHash('sha256').update(clientKey).digest();
     const withoutProof = `c=biws,r=${fields.r}`;

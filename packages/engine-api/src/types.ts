@@ -173,6 +173,12 @@ export interface QueryRequest {
    * parameters (capability `parameters: false`) declines a request carrying any in `check()`.
    */
   readonly parameters?: readonly unknown[];
+  /**
+   * Only the result's columns are wanted (a Postgres client's Describe before it runs a prepared statement): the
+   * engine checks and plans the query exactly as for running it, and answers its schema with no rows, without
+   * reading data where it can. An engine that cannot plan without running may run it; the caller reads no row.
+   */
+  readonly describeOnly?: boolean;
 }
 
 export interface ExecuteOptions {

@@ -201,6 +201,24 @@ describe('duckdb engine', () => {
     ).toEqual([['alpha']]);
   });
 
+  it('describes a query’s columns without running it', async () => {
+    await using engine = await testEngine(env.storage);
+    // error() fails the query for any row it reaches: only a query that runs reaches one.
+    const sql =
+      "SELECT n, CASE WHEN n >= 0 THEN error('the query ran') END AS v FROM data WHERE coalesce(CAST($1 AS VARCHAR), owner) = owner";
+    const described = await engine.execute(
+      { ...request('alpha', sql), parameters: [null], describeOnly: true },
+      { signal },
+    );
+    expect(described.schema.map((c) => c.name)).toEqual(['n', 'v']);
+    expect(await collectRows(described)).toEqual([]);
+    await expect(
+      engine
+        .execute({ ...request('alpha', sql), parameters: ['alpha'] }, { signal })
+        .then((stream) => collectRows(stream)),
+    ).rejects.toThrow(/the query ran/);
+  });
+
   it('spreads lists with unnest in an expression and compares with = ANY(list)', async () => {
     await using engine = await testEngine(env.storage);
     const rows = await collectRows(

@@ -396,6 +396,15 @@ class DuckDBEngine implements Engine {
       throwIfAborted(controller.signal);
       const prepared = cachedStatement(pooled, allowed.sql) ?? (await this.#prepare(pooled, allowed));
       bindParameters(prepared, request.parameters ?? []);
+      if (request.describeOnly) {
+        // The prepared statement knows its columns: nothing runs.
+        const described = Array.from({ length: prepared.columnCount }, (_, i) => ({
+          name: prepared.columnName(i),
+          type: mapType(prepared.columnType(i)).type,
+        }));
+        completed = true;
+        return createQueryStream(described, { next: async () => undefined, close: free });
+      }
       const result = await prepared.stream();
       throwIfAborted(controller.signal);
 

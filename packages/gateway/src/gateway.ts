@@ -259,6 +259,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       throw error;
     });
   }
+  if (postgres) {
+    const running = postgres;
+    metrics.watchPostgres(() => running.connections());
+  }
   replicaId ||= defaultReplicaId(port);
   // Give Redis a moment so the first requests find it; start regardless (session calls answer 503 until it is up).
   await state.ready(3000);

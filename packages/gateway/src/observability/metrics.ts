@@ -192,6 +192,23 @@ export class GatewayMetrics {
   }
 
   /** Which configuration is live: `lakegate_config_info{version}` is 1 for the version serving now. */
+  /** The Postgres protocol's connections: every socket open, and the logged-in ones by tenant. */
+  watchPostgres(connections: () => { open: number; byTenant: Readonly<Record<string, number>> }): void {
+    this.#meter
+      .createObservableGauge('lakegate_postgres_sockets', {
+        description: 'Postgres protocol connections open on this replica, logging in or logged in',
+      })
+      .addCallback((result) => result.observe(connections().open));
+    this.#meter
+      .createObservableGauge('lakegate_postgres_connections', {
+        description: 'Logged-in Postgres protocol connections on this replica, by tenant',
+      })
+      .addCallback((result) => {
+        const { byTenant } = connections();
+        for (const tenant of this.#sources.tenants) result.observe(byTenant[tenant] ?? 0, { tenant });
+      });
+  }
+
   watchConfig(version: () => string): void {
     const seen = new Set<string>();
     this.#meter

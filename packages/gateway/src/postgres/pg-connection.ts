@@ -64,7 +64,7 @@ interface Statement {
   readonly command: SessionStatement;
   /** Parameter types: as Parse gave them, `0` (unspecified) completed to text. */
   readonly parameterTypes: readonly number[];
-  /** Columns, once described (a Describe of the statement runs it with null parameters to learn them). */
+  /** Columns, once described (a Describe of the statement plans it with null parameters to learn them). */
   columns?: readonly DescribedColumn[] | undefined;
 }
 
@@ -630,7 +630,7 @@ export class PgConnection {
   }
 
   /** Starts a statement's query through the lifecycle, or the front end's own answer for session functions. */
-  async #open(statement: Statement, parameters: readonly unknown[]): Promise<PgResult> {
+  async #open(statement: Statement, parameters: readonly unknown[], describeOnly = false): Promise<PgResult> {
     const { command } = statement;
     if (command.kind === 'show') return this.#show(command.name);
     if (command.kind === 'function-select') return this.#sessionFunctions(command.items);
@@ -645,6 +645,7 @@ export class PgConnection {
       ...(parameters.length > 0 ? { parameters } : {}),
       engine: undefined,
       maxRows: Number.MAX_SAFE_INTEGER - 1,
+      ...(describeOnly ? { describeOnly } : {}),
       signal: controller.signal,
       protocol: 'postgres',
       logger: this.#context.logger,
@@ -667,7 +668,10 @@ export class PgConnection {
     }
   }
 
-  /** The columns of a statement's result, learnt by starting it with null parameters; undefined for commands. */
+  /**
+   * The columns of a statement's result, from the engine's plan of it with null parameters (nothing runs where the
+   * engine can describe without running); undefined for commands.
+   */
   async #columnsOf(statement: Statement): Promise<readonly DescribedColumn[] | undefined> {
     const { command } = statement;
     if (command.kind === 'fetch') return this.#cursors.get(command.name)?.result.columns;
@@ -675,6 +679,7 @@ export class PgConnection {
     const result = await this.#open(
       statement,
       statement.parameterTypes.map(() => null),
+      true,
     );
     await result.end({ outcome: 'ok' });
     return result.columns;

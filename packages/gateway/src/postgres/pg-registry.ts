@@ -38,6 +38,11 @@ export class ConnectionCounts {
     return true;
   }
 
+  /** Logged-in connections by tenant (tenants with none are absent). */
+  byTenant(): Record<string, number> {
+    return Object.fromEntries(this.#tenants);
+  }
+
   releaseTenant(tenant: string): void {
     const open = (this.#tenants.get(tenant) ?? 1) - 1;
     if (open <= 0) this.#tenants.delete(tenant);

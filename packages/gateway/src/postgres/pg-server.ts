@@ -26,6 +26,8 @@ export interface RunningPostgresServer {
    * logs in; connections already logged in stay, as HTTP keep-alive connections do).
    */
   reconfigure(tenants: GatewayConfig['tenants']): void;
+  /** Connections open now: all sockets (logging in or logged in), and the logged-in ones by tenant. */
+  connections(): { readonly open: number; readonly byTenant: Readonly<Record<string, number>> };
   /** Stops accepting connections and closes the open ones (their queries are cancelled). */
   close(): Promise<void>;
 }
@@ -82,6 +84,7 @@ export async function startPostgresServer(deps: PostgresServerDeps): Promise<Run
     reconfigure(tenants) {
       context.credentials = new ScramCredentials(tenants, settings.scramIterations);
     },
+    connections: () => ({ open: counts.total, byTenant: counts.byTenant() }),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

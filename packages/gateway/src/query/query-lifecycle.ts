@@ -58,6 +58,8 @@ export interface QueryInput {
   /** Engine asked for by the client; else the tenant's default, else the gateway's. */
   readonly engine: string | undefined;
   readonly maxRows: number;
+  /** Only the columns are wanted (see `QueryRequest.describeOnly`): no rollup answers and no result is cached. */
+  readonly describeOnly?: boolean | undefined;
   readonly signal: AbortSignal;
   /** The protocol front end (`http`, `trino`, `livy`, ...), for the end-of-query log line. */
   readonly protocol: string;
@@ -398,7 +400,7 @@ export class QueryLifecycle {
         maxBytes: Number.isFinite(maxBytes) ? maxBytes : undefined,
         waitMs: slot.waitMs,
       };
-      const fromRollup = await this.#fromRollup(input, request, leases, tracing);
+      const fromRollup = input.describeOnly ? undefined : await this.#fromRollup(input, request, leases, tracing);
       if (fromRollup) {
         engineId = fromRollup.engine;
         releaseAll();
@@ -413,8 +415,9 @@ export class QueryLifecycle {
         streaming.end(outcome === 'error' ? new Error(outcome) : undefined);
         releaseLeases();
       };
-      // A table held by an engine has no version to key a cached result on: those results are not kept.
-      const cache = held.length === 0 ? this.#resultCache(input.tenant) : undefined;
+      // A table held by an engine has no version to key a cached result on: those results are not kept; nor is a
+      // description, which has no rows.
+      const cache = held.length === 0 && !input.describeOnly ? this.#resultCache(input.tenant) : undefined;
       const cacheKey = cache
         ? ResultCache.key({
             engine: engine.id,
@@ -497,6 +500,7 @@ export class QueryLifecycle {
       qualifiers: [[input.tenant], [CATALOG, input.tenant]],
       ...(virtualTables.length > 0 ? { virtualTables } : {}),
       ...(input.parameters?.length ? { parameters: input.parameters } : {}),
+      ...(input.describeOnly ? { describeOnly: true } : {}),
       // One row more than the cap tells the writer whether the result was truncated.
       maxRows: maxRows + 1,
     };
