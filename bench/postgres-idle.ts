@@ -10,7 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { Agent, request } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../test/harness/services.js';
@@ -51,10 +51,37 @@ async function openMany<T>(count: number, open: () => Promise<T>): Promise<T[]> 
   return all;
 }
 
-const root = await mkdtemp(join(tmpdir(), 'lakegate-bench-idle-'));
-try {
-  await mkdir(join(root, 'events'));
-  await writeParquet(join(root, 'events', 'p.parquet'), 'SELECT i FROM range(10) t(i)');
+/** An idle connection of one kind, and how to close it. */
+interface Idle {
+  readonly ok: boolean;
+  close(): void;
+}
+
+/** One logged-in Postgres connection, left idle. */
+const postgresConnection = (pgPort: number) => async (): Promise<Idle> => {
+  const client = await WireClient.login(pgPort, 'acme', KEY);
+  return { ok: !client.closed, close: () => client.close() };
+};
+
+/** One HTTP/1.1 keep-alive connection that has served an authenticated request, left idle. */
+const httpConnection = (port: number) => () =>
+  new Promise<Idle>((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('error', reject);
+    socket.once('data', (chunk: Buffer) =>
+      resolve({ ok: /^HTTP\/1\.1 200/.test(chunk.toString()), close: () => socket.destroy() }),
+    );
+    socket.write(`GET /v1/datasets HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${KEY}\r\n\r\n`);
+  });
+
+/**
+ * Starts a fresh gateway process, opens IDLE connections of one kind to it and measures its memory before and
+ * with them (a process keeps memory it freed, so each kind gets its own process).
+ */
+async function measure(
+  root: string,
+  open: (ports: { port: number; pgPort: number }) => () => Promise<Idle>,
+): Promise<{ before: number; after: number; ok: number; seconds: number }> {
   const port = await freePort();
   const pgPort = await freePort();
   const gateway = await startGatewayProcess(
@@ -71,55 +98,43 @@ try {
     },
     port,
   );
-  const pid = gateway.child.pid as number;
   try {
-    const start = await settledRss(pid);
+    const pid = gateway.child.pid as number;
+    const before = await settledRss(pid);
     const started = performance.now();
-    const idle = await openMany(IDLE, () => WireClient.login(pgPort, 'acme', KEY));
-    const loginSeconds = (performance.now() - started) / 1000;
-    const withPostgres = await settledRss(pid);
-    const alive = idle.filter((c) => !c.closed).length;
+    const idle = await openMany(IDLE, open({ port, pgPort }));
+    const seconds = (performance.now() - started) / 1000;
+    const after = await settledRss(pid);
     for (const connection of idle) connection.close();
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    const afterPostgres = await settledRss(pid);
-
-    // The baseline: idle HTTP keep-alive connections, each having served one authenticated request.
-    const agent = new Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY });
-    const once = () =>
-      new Promise<number>((resolve) => {
-        const req = request(
-          { host: '127.0.0.1', port, path: '/v1/datasets', agent, headers: { Authorization: `Bearer ${KEY}` } },
-          (res) => {
-            res.resume();
-            res.on('end', () => resolve(res.statusCode ?? 0));
-          },
-        );
-        req.on('error', () => resolve(-1));
-        req.end();
-      });
-    const statuses = await openMany(IDLE, once);
-    const withHttp = await settledRss(pid);
-    const kept = Object.values(agent.freeSockets).reduce((n, list) => n + (list?.length ?? 0), 0);
-    agent.destroy();
-
-    const perPostgres = (withPostgres - start) / IDLE;
-    const perHttp = (withHttp - afterPostgres) / IDLE;
-    const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
-    report(`postgres-idle: ${IDLE} idle connections, gateway process RSS`, [
-      ['gateway RSS before', `${(start / 1048576).toFixed(0)} MiB`],
-      [`Postgres: logged in and idle (${alive} open)`, `${(withPostgres / 1048576).toFixed(0)} MiB`],
-      ['Postgres: per connection', kib(perPostgres)],
-      ['Postgres: SCRAM logins per second', (IDLE / loginSeconds).toFixed(0)],
-      [
-        `HTTP keep-alive, idle after one request (baseline; ${statuses.filter((s) => s === 200).length} answered, ${kept} kept)`,
-        `${(withHttp / 1048576).toFixed(0)} MiB`,
-      ],
-      ['HTTP keep-alive: per connection (baseline)', kib(perHttp)],
-      ['ratio Postgres / HTTP per connection', `${(perPostgres / perHttp).toFixed(2)}x`],
-    ]);
+    return { before, after, ok: idle.filter((c) => c.ok).length, seconds };
   } finally {
     await gateway.kill('SIGTERM');
   }
+}
+
+const root = await mkdtemp(join(tmpdir(), 'lakegate-bench-idle-'));
+try {
+  await mkdir(join(root, 'events'));
+  await writeParquet(join(root, 'events', 'p.parquet'), 'SELECT i FROM range(10) t(i)');
+  const postgres = await measure(root, ({ pgPort }) => postgresConnection(pgPort));
+  const http = await measure(root, ({ port }) => httpConnection(port));
+  const per = (m: { before: number; after: number }) => (m.after - m.before) / IDLE;
+  const mib = (bytes: number) => `${(bytes / 1048576).toFixed(0)} MiB`;
+  const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
+  report(`postgres-idle: ${IDLE} idle connections, gateway process RSS (a fresh process for each kind)`, [
+    [
+      `Postgres, logged in with SCRAM and idle (${postgres.ok} open)`,
+      `${mib(postgres.before)} -> ${mib(postgres.after)}`,
+    ],
+    ['Postgres: per connection', kib(per(postgres))],
+    ['Postgres: SCRAM logins per second', (IDLE / postgres.seconds).toFixed(0)],
+    [
+      `HTTP keep-alive, idle after one request (baseline; ${http.ok} answered)`,
+      `${mib(http.before)} -> ${mib(http.after)}`,
+    ],
+    ['HTTP keep-alive: per connection (baseline)', kib(per(http))],
+    ['ratio Postgres / HTTP per connection', `${(per(postgres) / per(http)).toFixed(2)}x`],
+  ]);
 } finally {
   await rm(root, { recursive: true, force: true });
 }

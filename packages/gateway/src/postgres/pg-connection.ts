@@ -337,6 +337,7 @@ export class PgConnection {
       return this.#flush();
     }
     const final = this.#scram?.final(message.body.toString('utf8'));
+    this.#scram = undefined;
     if (final === 'malformed') throw new PgError('08P01', 'malformed SCRAM message', 'FATAL');
     if (final === undefined || final === 'wrong-password') this.#loginFailed();
     authentication(this.#out, 12, final.serverFinal);

@@ -28,6 +28,18 @@ const REPORTED_NAMES: Readonly<Record<string, string>> = {
   timezone: 'TimeZone',
 };
 
+const defaultsByTenant = new Map<string, ReadonlyMap<string, string>>();
+
+/** {@link defaults}, made once per tenant and shared by its connections. */
+function tenantDefaults(tenant: string): ReadonlyMap<string, string> {
+  let found = defaultsByTenant.get(tenant);
+  if (!found) {
+    found = defaults(tenant);
+    defaultsByTenant.set(tenant, found);
+  }
+  return found;
+}
+
 /** The settings a connection of `tenant` starts with (before its startup packet's), as `pg_settings` lists them. */
 export function defaults(tenant: string): Map<string, string> {
   return new Map([
@@ -105,12 +117,16 @@ function timeoutMs(value: string): number | undefined {
  */
 export class SessionSettings {
   readonly #tenant: string;
-  readonly #values: Map<string, string>;
-  readonly #initial: Map<string, string> | undefined;
+  /** The server's defaults for the tenant, shared by its connections: an idle connection holds only its changes. */
+  readonly #defaults: ReadonlyMap<string, string>;
+  /** The startup packet's settings, which RESET returns to. */
+  #initial: Map<string, string> = new Map();
+  /** Settings changed since (SET), over the two layers above. */
+  #values: Map<string, string> = new Map();
 
   constructor(tenant: string, startup: Readonly<Record<string, string>>) {
     this.#tenant = tenant;
-    this.#values = defaults(tenant);
+    this.#defaults = tenantDefaults(tenant);
     for (const [name, value] of Object.entries(startup)) {
       const key = name.toLowerCase();
       if (['user', 'database', 'options', 'replication'].includes(key) || key.startsWith('_pq_')) continue;
@@ -122,29 +138,34 @@ export class SessionSettings {
         // keep the default
       }
     }
-    this.#initial = new Map(this.#values);
+    this.#initial = this.#values;
+    this.#values = new Map();
+  }
+
+  #lookup(key: string): string | undefined {
+    return this.#values.get(key) ?? this.#initial.get(key) ?? this.#defaults.get(key);
   }
 
   /** Every setting reported at login, under the names Postgres uses. */
   reported(): [string, string][] {
-    return [...REPORTED].map((name) => [REPORTED_NAMES[name] ?? name, this.#values.get(name) ?? '']);
+    return [...REPORTED].map((name) => [REPORTED_NAMES[name] ?? name, this.#lookup(name) ?? '']);
   }
 
   /** A setting's value (SHOW), or 42704 for a setting this server does not have. */
   get(name: string): string {
-    const value = this.#values.get(name.toLowerCase());
+    const value = this.#lookup(name.toLowerCase());
     if (value === undefined) throw new PgError('42704', `unrecognized configuration parameter "${name}"`);
     return value;
   }
 
   /** Every setting, sorted by name (SHOW ALL). */
   all(): [string, string][] {
-    return [...this.#values].sort(([a], [b]) => (a < b ? -1 : 1));
+    return [...new Map([...this.#defaults, ...this.#initial, ...this.#values])].sort(([a], [b]) => (a < b ? -1 : 1));
   }
 
   /** The statement timeout in milliseconds, 0 for none. */
   get statementTimeoutMs(): number {
-    return timeoutMs(this.#values.get('statement_timeout') ?? '0') ?? 0;
+    return timeoutMs(this.#lookup('statement_timeout') ?? '0') ?? 0;
   }
 
   /**
@@ -158,32 +179,30 @@ export class SessionSettings {
     if (fixed && !fixed(value)) {
       throw new PgError(
         key in REPORTED_NAMES || key === 'client_encoding' ? '22023' : '55P02',
-        `parameter "${name}" cannot be set to "${value}" here: Lakegate writes values with ${key} = ${this.#values.get(key)}`,
+        `parameter "${name}" cannot be set to "${value}" here: Lakegate writes values with ${key} = ${this.#lookup(key)}`,
       );
     }
     if (key === 'statement_timeout' && timeoutMs(value) === undefined) {
       throw new PgError('22023', `invalid value for parameter "statement_timeout": "${value}"`);
     }
-    if (!this.#initial?.has(key) && !defaults(this.#tenant).has(key) && !ACCEPTED.has(key) && !key.includes('.')) {
+    if (this.#lookup(key) === undefined && !ACCEPTED.has(key) && !key.includes('.')) {
       throw new PgError('42704', `unrecognized configuration parameter "${name}"`);
     }
     if (key === 'search_path') this.#checkSearchPath(value);
     // A fixed setting keeps its canonical spelling (UTF8, not utf-8), which drivers compare against.
     if (!fixed) this.#values.set(key, value);
-    return REPORTED.has(key) ? [REPORTED_NAMES[key] ?? key, this.#values.get(key) ?? ''] : undefined;
+    return REPORTED.has(key) ? [REPORTED_NAMES[key] ?? key, this.#lookup(key) ?? ''] : undefined;
   }
 
   /** Resets one setting (or all with `undefined`); returns the ParameterStatus for a reported one. */
   reset(name: string | undefined): [string, string] | undefined {
     if (name === undefined) {
-      for (const [key, value] of this.#initial ?? []) this.#values.set(key, value);
+      this.#values.clear();
       return undefined;
     }
     const key = name.toLowerCase();
-    const initial = this.#initial?.get(key);
-    if (initial === undefined) this.#values.delete(key);
-    else this.#values.set(key, initial);
-    return REPORTED.has(key) ? [REPORTED_NAMES[key] ?? key, this.#values.get(key) ?? ''] : undefined;
+    this.#values.delete(key);
+    return REPORTED.has(key) ? [REPORTED_NAMES[key] ?? key, this.#lookup(key) ?? ''] : undefined;
   }
 
   /** The search path may hold the tenant's schema and the shared ones; never another tenant's name. */
