@@ -44,9 +44,10 @@ describe('hostile tenant SQL through POST /v1/query', () => {
     ['SELECT * FROM temp.events', [404, 'UNKNOWN_TABLE']],
     ['SELECT * FROM memory.main.events', [404, 'UNKNOWN_TABLE']],
     ['SELECT * FROM system.main.duckdb_settings', [404, 'UNKNOWN_TABLE']],
-    // The gateway answers information_schema itself, with the caller's tables only (checked below).
+    // The gateway answers information_schema and pg_catalog itself, with the caller's tables only (checked below).
     ['SELECT * FROM information_schema.tables', 'own-data'],
-    ['SELECT * FROM pg_catalog.pg_tables', [404, 'UNKNOWN_TABLE']],
+    ['SELECT * FROM pg_catalog.pg_tables', 'own-data'],
+    ['SELECT * FROM pg_catalog.pg_stat_activity', [404, 'UNKNOWN_TABLE']],
     ['SELECT * FROM duckdb_settings()', [400, 'FORBIDDEN_STATEMENT']],
     ['SELECT * FROM duckdb_tables()', [400, 'FORBIDDEN_STATEMENT']],
     ["SELECT * FROM read_csv('/etc/passwd')", [400, 'FORBIDDEN_STATEMENT']],
