@@ -189,4 +189,13 @@ describe('Postgres protocol: node pg and postgres', () => {
     for (const c of more) await c.end();
     await expect.poll(gauge).toBe(before);
   });
+
+  it('answers current_setting from the connection’s own settings', async () => {
+    await client.query("SET application_name = 'dashboards'");
+    const result = await client.query(
+      "SELECT current_setting('application_name') AS app, current_setting('no.such', true) AS missing",
+    );
+    expect(result.rows).toEqual([{ app: 'dashboards', missing: null }]);
+    await expect(client.query("SELECT current_setting('no_such_setting')")).rejects.toMatchObject({ code: '42704' });
+  });
 });

@@ -29,7 +29,13 @@ import type { CancelKeys, ConnectionCounts } from './pg-registry.js';
 import { PgResult } from './pg-results.js';
 import { SCRAM_MECHANISM, type ScramCredentials, type ScramExchange } from './pg-scram.js';
 import { SERVER_VERSION, SessionSettings } from './pg-settings.js';
-import { classifyStatement, parameterCount, type SessionStatement, splitStatements } from './pg-statements.js';
+import {
+  classifyStatement,
+  parameterCount,
+  type SessionFunctionCall,
+  type SessionStatement,
+  splitStatements,
+} from './pg-statements.js';
 import { binaryParameter, OID, textParameter } from './pg-types.js';
 import {
   type FramedMessage,
@@ -707,7 +713,7 @@ export class PgConnection {
     return PgResult.constant([name], [[settings.get(name)]]);
   }
 
-  #sessionFunctions(items: readonly { fn: string; alias: string }[]): PgResult {
+  #sessionFunctions(items: readonly SessionFunctionCall[]): PgResult {
     const tenant = this.#tenant as string;
     const values: Record<string, unknown> = {
       version: `PostgreSQL ${SERVER_VERSION} on Lakegate, compatible with the PostgreSQL 15 protocol`,
@@ -723,8 +729,18 @@ export class PgConnection {
       items.map((item) =>
         item.fn === 'pg_backend_pid' ? { name: item.alias, type: { kind: 'integer', sqlType: 'INTEGER' } } : item.alias,
       ),
-      [items.map((item) => values[item.fn])],
+      [items.map((item) => (item.setting ? this.#currentSetting(item.setting) : values[item.fn]))],
     );
+  }
+
+  /** `current_setting(name [, missing_ok])`: the connection's setting, NULL or 42704 when it has none. */
+  #currentSetting(setting: NonNullable<SessionFunctionCall['setting']>): string | null {
+    try {
+      return (this.#settings as SessionSettings).get(setting.name);
+    } catch (error) {
+      if (setting.missingOk) return null;
+      throw error;
+    }
   }
 
   /** Runs a session command; returns its CommandComplete tag, or undefined for statements with rows. */

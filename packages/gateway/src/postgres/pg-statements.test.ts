@@ -56,6 +56,14 @@ describe('Postgres statements', () => {
         { fn: 'version', alias: 'v' },
       ],
     });
+    expect(classifyStatement("SELECT current_setting('search_path'), current_setting('x.y', true) AS y")).toEqual({
+      kind: 'function-select',
+      items: [
+        { fn: 'current_setting', alias: 'current_setting', setting: { name: 'search_path', missingOk: false } },
+        { fn: 'current_setting', alias: 'y', setting: { name: 'x.y', missingOk: true } },
+      ],
+    });
+    expect(classifyStatement('SELECT current_setting(name) FROM events').kind).toBe('query');
     expect(classifyStatement('SELECT version() FROM events').kind).toBe('query');
     expect(classifyStatement('SET x = (SELECT 1)').kind).toBe('set');
     expect(classifyStatement('COPY ( SELECT 1 AS a ) TO STDOUT with (format csv, header)')).toEqual({

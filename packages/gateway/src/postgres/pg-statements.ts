@@ -25,7 +25,15 @@ export type SessionStatement =
   | { readonly kind: 'close'; readonly name: string | undefined }
   /** `COPY (query) TO STDOUT` (psql's `\copy ... to`): the query's rows as COPY data, text or CSV. */
   | { readonly kind: 'copy-out'; readonly sql: string; readonly csv: boolean; readonly header: boolean }
-  | { readonly kind: 'function-select'; readonly items: readonly { readonly fn: string; readonly alias: string }[] };
+  | { readonly kind: 'function-select'; readonly items: readonly SessionFunctionCall[] };
+
+/** One session function of a `SELECT` of them: `current_setting('search_path', true) AS path`. */
+export interface SessionFunctionCall {
+  readonly fn: string;
+  readonly alias: string;
+  /** `current_setting`'s setting name, and whether a missing one is NULL rather than an error. */
+  readonly setting?: { readonly name: string; readonly missingOk: boolean };
+}
 
 /** Splits a simple-query message into its statements, at semicolons outside strings, identifiers and comments. */
 export function splitStatements(sql: string): string[] {
@@ -84,11 +92,12 @@ const SESSION_FUNCTIONS = new Set([
   'user',
   'current_catalog',
   'pg_backend_pid',
+  'current_setting',
 ]);
 
 /** `SELECT version(), current_user AS u`: each item a session function, with its output name. */
 function functionSelect(tokens: readonly Token[]): SessionStatement | undefined {
-  const items: { fn: string; alias: string }[] = [];
+  const items: SessionFunctionCall[] = [];
   let i = 1;
   while (i < tokens.length) {
     let fn = word(tokens[i]);
@@ -98,7 +107,17 @@ function functionSelect(tokens: readonly Token[]): SessionStatement | undefined 
     }
     if (!SESSION_FUNCTIONS.has(fn)) return undefined;
     i++;
-    if (tokens[i]?.text === '(') {
+    let setting: SessionFunctionCall['setting'];
+    if (fn === 'current_setting') {
+      // current_setting('name') or current_setting('name', true|false): the connection's own setting.
+      const literal = tokens[i + 1];
+      if (tokens[i]?.text !== '(' || literal?.kind !== 'string' || !literal.text.startsWith("'")) return undefined;
+      const flag = tokens[i + 2]?.text === ',' ? word(tokens[i + 3]) : undefined;
+      const close = flag === undefined ? i + 2 : i + 4;
+      if (tokens[close]?.text !== ')' || (flag !== undefined && flag !== 'true' && flag !== 'false')) return undefined;
+      setting = { name: literal.text.slice(1, -1).replaceAll("''", "'"), missingOk: flag === 'true' };
+      i = close + 1;
+    } else if (tokens[i]?.text === '(') {
       if (tokens[i + 1]?.text !== ')') return undefined;
       i += 2;
     } else if (!['current_user', 'session_user', 'user', 'current_catalog', 'current_schema'].includes(fn)) {
@@ -111,7 +130,7 @@ function functionSelect(tokens: readonly Token[]): SessionStatement | undefined 
       alias = aliasName;
       i++;
     }
-    items.push({ fn, alias });
+    items.push(setting ? { fn, alias, setting } : { fn, alias });
     if (i === tokens.length) break;
     if (tokens[i]?.text !== ',') return undefined;
     i++;
