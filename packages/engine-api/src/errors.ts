@@ -29,6 +29,8 @@ export const ERROR_CODES = {
   RESOURCE_EXHAUSTED: { kind: 'limit', status: 507 },
   ENGINE_BUSY: { kind: 'unavailable', status: 503 },
   ENGINE_CLOSED: { kind: 'unavailable', status: 503 },
+  /** A remote engine (a server, a node of its cluster) cannot be reached or did not answer in time. */
+  ENGINE_UNAVAILABLE: { kind: 'unavailable', status: 503 },
   /** The gateway is draining before it stops: send the request to another replica (or again shortly). */
   SHUTTING_DOWN: { kind: 'unavailable', status: 503 },
   STORAGE_UNAVAILABLE: { kind: 'unavailable', status: 503 },

@@ -24,6 +24,7 @@ export const SQLSTATE: Readonly<Record<ErrorCode, string>> = {
   SHUTTING_DOWN: '57P01', // admin_shutdown
   STORAGE_UNAVAILABLE: '58030', // io_error
   STATE_UNAVAILABLE: '58000', // system_error
+  ENGINE_UNAVAILABLE: '08006', // connection_failure: the engine's server cannot be reached
   ENGINE_FAILURE: 'XX000', // internal_error
   QUERY_TIMEOUT: '57014', // query_canceled, as Postgres reports statement_timeout
   QUERY_CANCELLED: '57014', // query_canceled

@@ -20,7 +20,7 @@ import type { Logger } from '../logging/logger.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import { NO_TRACE, type TraceScope } from '../observability/tracing.js';
 import { quoteIdentifier } from '../sql/sql-lexer.js';
-import { type PreparedQuery, prepareTenantQuery } from '../sql/tenant-query.js';
+import { type PreparedQuery, prepareHeldQuery, prepareTenantQuery } from '../sql/tenant-query.js';
 import { EngineRouter } from './engine-router.js';
 import { ResultCache } from './result-cache.js';
 import { CATALOG, TenantCatalog } from './tenant-catalog.js';
@@ -256,11 +256,21 @@ export class QueryLifecycle {
     const cached = this.#prepared.get(key);
     if (cached) return cached;
     const analyzer = this.#deps.engines.analyzer()?.analyze;
+    const namespace = this.catalog.namespace(tenant);
     const prepared = await prepareTenantQuery(
       sql,
-      this.catalog.namespace(tenant),
+      namespace,
       analyzer ? (text) => analyzer(text, signal) : undefined,
-    );
+    ).catch((error: unknown) => {
+      // Not SQL the gateway reads: it may be the dialect of an engine holding the tenant's tables (ClickHouse's).
+      const held = Object.keys(this.#deps.config.tenants[tenant]?.engineTables ?? {});
+      const inDialect =
+        isLakegateError(error) && error.code === 'INVALID_SQL' && held.length > 0
+          ? prepareHeldQuery(sql, namespace, held)
+          : undefined;
+      if (!inDialect) throw error;
+      return inDialect;
+    });
     if (!prepared.cacheable) return prepared;
     if (this.#prepared.size >= PREPARED_CACHE_SIZE) this.#prepared.delete(this.#prepared.keys().next().value as string);
     this.#prepared.set(key, prepared);

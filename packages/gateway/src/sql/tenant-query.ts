@@ -1,5 +1,6 @@
 import { isFilePathName, LakegateError, SAFE_TABLE_FUNCTIONS } from '@lakegate/engine-api';
 import { type Fingerprints, fingerprint } from './fingerprint.js';
+import { tokenize } from './sql-lexer.js';
 import { analyzeQuery, type EngineAnalyzer } from './query-analysis.js';
 
 /** What the gateway knows of one tenant's namespace. */
@@ -124,5 +125,38 @@ export async function prepareTenantQuery(
     fingerprint: fingerprint(sql),
     statementType: shape.explain ? 'EXPLAIN' : 'SELECT',
     parser: shape.parser,
+  };
+}
+
+/**
+ * A query in an engine's own dialect that the gateway's parsers do not read (ClickHouse's `quantileExact(0.5)(x)`,
+ * `GLOBAL IN`), over datasets an engine holds: the names of the tenant's `held` datasets found in its words decide
+ * where it goes. This only routes: the engine that holds the tables is the authority on the text (for ClickHouse,
+ * its own parser and the tenant's read-only user), and a query naming no held dataset is not taken this way.
+ */
+export function prepareHeldQuery(
+  sql: string,
+  namespace: TenantNamespace,
+  held: readonly string[],
+): PreparedQuery | undefined {
+  const tokens = tokenize(sql);
+  const first = tokens.find((t) => t.kind === 'word' || t.text === '(');
+  if (!first || !['select', 'with', '('].includes(first.text.toLowerCase())) return undefined;
+  const datasets = new Set<string>();
+  for (const token of tokens) {
+    if (token.kind !== 'word' && token.kind !== 'quoted') continue;
+    const word = token.kind === 'quoted' ? token.text.slice(1, -1) : token.text;
+    const dataset = held.find((d) => same(d, word));
+    if (dataset) datasets.add(dataset);
+  }
+  if (datasets.size === 0) return undefined;
+  return {
+    cacheable: true,
+    sql,
+    datasets: [...datasets],
+    virtualTables: [],
+    fingerprint: fingerprint(sql),
+    statementType: 'SELECT',
+    parser: 'engine-dialect',
   };
 }

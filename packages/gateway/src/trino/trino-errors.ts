@@ -43,6 +43,7 @@ const MAPPING: Readonly<Record<ErrorCode, readonly [number, string, TrinoError['
   // Lakegate's own range for what Trino has no code for (connectors use 0x0100_0000 and above).
   STORAGE_UNAVAILABLE: [16777216, 'GENERIC_EXTERNAL', 'EXTERNAL'],
   STATE_UNAVAILABLE: [16777216, 'GENERIC_EXTERNAL', 'EXTERNAL'],
+  ENGINE_UNAVAILABLE: [16777216, 'GENERIC_EXTERNAL', 'EXTERNAL'],
 };
 
 /** Trino's codes for a session naming a catalog or schema that does not exist (`X-Trino-Catalog`, `X-Trino-Schema`). */

@@ -1,0 +1,30 @@
+import { LakegateError } from '@lakegate/engine-api';
+
+/**
+ * What ClickHouse 18.16 cannot refuse on its own: every user reads the `system` database, whose `query_log`,
+ * `processes` and `query_thread_log` hold other tenants' query texts (current servers restrict it with grants).
+ * The gateway refuses any text that could name that database, decided on the raw text so that no way of lexing it
+ * (quotes, comments, escapes) can disagree with ClickHouse's parser:
+ *
+ * - the word `system` in any letter case, whatever quotes or comments surround it, followed by a `.`;
+ * - any backslash escape of a hexadecimal byte (`\x73`), by which a quoted identifier could spell `system`.
+ *
+ * It refuses a few texts that would be harmless (a string literal `'system.x'`); the message says how to go on.
+ */
+const SYSTEM_REFERENCE = /system[`"\s]*(?:(?:--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/|#[^\n]*(?:\n|$))[`"\s]*)*\./i;
+const HEX_ESCAPE = /\\x[0-9a-f]/i;
+
+export function refuseSystemTables(sql: string): void {
+  if (SYSTEM_REFERENCE.test(sql)) {
+    throw new LakegateError(
+      'FORBIDDEN_STATEMENT',
+      "ClickHouse's system database is not available to tenants (it holds other tenants' queries); query your own tables. A string literal like 'system.x' is refused too: build it with concat('system', '.x').",
+    );
+  }
+  if (HEX_ESCAPE.test(sql)) {
+    throw new LakegateError(
+      'FORBIDDEN_STATEMENT',
+      'Hexadecimal escapes (\\x..) are not allowed in queries on ClickHouse tables: write the characters themselves, or use unhex().',
+    );
+  }
+}
