@@ -8,8 +8,8 @@ import {
 import { ClickHouseEngine } from './clickhouse-engine.js';
 
 export type { ClickHouseConfig, ClickHouseTenantConfig } from './clickhouse-config.js';
-export { ClickHouseEngine, type ClickHouseEngineOptions } from './clickhouse-engine.js';
 export { parseClickHouseConfig, parseClickHouseTenantConfig } from './clickhouse-config.js';
+export { ClickHouseEngine, type ClickHouseEngineOptions } from './clickhouse-engine.js';
 export { clickhouseError } from './clickhouse-errors.js';
 export { clickhouseType } from './clickhouse-types.js';
 export { type ClickHouseUsersInput, clickhouseUsers } from './clickhouse-users.js';

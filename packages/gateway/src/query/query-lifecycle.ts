@@ -266,7 +266,7 @@ export class QueryLifecycle {
       const held = Object.keys(this.#deps.config.tenants[tenant]?.engineTables ?? {});
       const inDialect =
         isLakegateError(error) && error.code === 'INVALID_SQL' && held.length > 0
-          ? prepareHeldQuery(sql, namespace, held)
+          ? prepareHeldQuery(sql, held)
           : undefined;
       if (!inDialect) throw error;
       return inDialect;

@@ -1,7 +1,7 @@
 import { isFilePathName, LakegateError, SAFE_TABLE_FUNCTIONS } from '@lakegate/engine-api';
 import { type Fingerprints, fingerprint } from './fingerprint.js';
-import { tokenize } from './sql-lexer.js';
 import { analyzeQuery, type EngineAnalyzer } from './query-analysis.js';
+import { tokenize } from './sql-lexer.js';
 
 /** What the gateway knows of one tenant's namespace. */
 export interface TenantNamespace {
@@ -134,11 +134,7 @@ export async function prepareTenantQuery(
  * where it goes. This only routes: the engine that holds the tables is the authority on the text (for ClickHouse,
  * its own parser and the tenant's read-only user), and a query naming no held dataset is not taken this way.
  */
-export function prepareHeldQuery(
-  sql: string,
-  namespace: TenantNamespace,
-  held: readonly string[],
-): PreparedQuery | undefined {
+export function prepareHeldQuery(sql: string, held: readonly string[]): PreparedQuery | undefined {
   const tokens = tokenize(sql);
   const first = tokens.find((t) => t.kind === 'word' || t.text === '(');
   if (!first || !['select', 'with', '('].includes(first.text.toLowerCase())) return undefined;
