@@ -23,6 +23,11 @@ export interface EngineCapabilities {
    * that does not declines requests carrying parameters in `check()`. Default `false`.
    */
   readonly parameters: boolean;
+  /**
+   * The engine has a boolean type. An engine without one (ClickHouse before 21.12) answers true and false as the
+   * integers 1 and 0, of kind `integer`. Default `true`.
+   */
+  readonly booleanType: boolean;
 }
 
 export const DEFAULT_CAPABILITIES: EngineCapabilities = Object.freeze({
@@ -32,6 +37,7 @@ export const DEFAULT_CAPABILITIES: EngineCapabilities = Object.freeze({
   generalSql: true,
   analyzesSql: false,
   parameters: false,
+  booleanType: true,
 });
 
 /** Fills the defaults of the flags an engine did not declare, and freezes the result. */

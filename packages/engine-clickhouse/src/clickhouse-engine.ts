@@ -51,6 +51,7 @@ export class ClickHouseEngine implements Engine {
     cancellation: 'native',
     formats: [],
     parameters: false,
+    booleanType: false,
   });
   readonly #config: ClickHouseConfig;
   readonly #tenants: ReadonlyMap<string, ClickHouseTenantConfig>;
@@ -98,6 +99,7 @@ export class ClickHouseEngine implements Engine {
     if (this.#closed) throw new LakegateError('ENGINE_CLOSED', `The ${this.id} engine is closed.`);
     const tenant = this.#tenants.get(request.tenant);
     if (!tenant) throw new LakegateError('UNSUPPORTED_QUERY', `Tenant ${request.tenant} has no ClickHouse user.`);
+    if (signal.aborted) throw abortError(signal);
     if (!this.#options.withoutSystemGuard) refuseSystemTables(request.sql);
     const queryId = `lakegate-${request.queryId.replace(/[^A-Za-z0-9_.~-]/g, '_')}`;
     const controller = new AbortController();
@@ -200,6 +202,8 @@ export class ClickHouseEngine implements Engine {
     return createQueryStream(header.schema, {
       next: async () => {
         try {
+          // A cancel ends the stream even when the rest of the response is already here.
+          if (controller.signal.aborted) throw abortError(controller.signal);
           if (tsv.rowCount === 0) await fill();
           if (remaining <= 0) return undefined;
           const batch = tsv.takeBatch();

@@ -11,7 +11,8 @@ import { LakegateError } from '@lakegate/engine-api';
  *
  * It refuses a few texts that would be harmless (a string literal `'system.x'`); the message says how to go on.
  */
-const SYSTEM_REFERENCE = /system[`"\s]*(?:(?:--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/|#[^\n]*(?:\n|$))[`"\s]*)*\./i;
+const SYSTEM_REFERENCE =
+  /(?<![A-Za-z0-9_$])system[`"\s]*(?:(?:--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/|#[^\n]*(?:\n|$))[`"\s]*)*\./i;
 const HEX_ESCAPE = /\\x[0-9a-f]/i;
 
 export function refuseSystemTables(sql: string): void {
