@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { TsvStream } from './tsv-stream.js';
+
+const fail = (text: string): never => {
+  throw new Error(text);
+};
+
+describe('TabSeparatedWithNamesAndTypes, as it arrives', () => {
+  it('reads the header, then rows split anywhere across chunks, into batches by column', () => {
+    const stream = new TsvStream(fail);
+    for (const chunk of ['id\tna', 'me\nUInt64\tNullable(String)\n1\ta\\tb\n', '2\t\\N\n3\tc', '\n'])
+      stream.push(chunk);
+    stream.finish();
+    expect(stream.header?.schema.map((c) => [c.name, c.type.kind])).toEqual([
+      ['id', 'bigint'],
+      ['name', 'string'],
+    ]);
+    expect(stream.takeBatch()).toEqual({
+      rowCount: 3,
+      columns: [
+        [1n, 2n, 3n],
+        ['a\tb', null, 'c'],
+      ],
+    });
+    expect(stream.takeBatch()).toBeUndefined();
+  });
+
+  it('turns an exception written into a begun response into an error, also in a one-column result', () => {
+    const stream = new TsvStream(fail);
+    stream.push('n\nUInt64\n1\n');
+    expect(() =>
+      stream.push(
+        'Code: 241, e.displayText() = DB::Exception: Memory limit (for query) exceeded, e.what() = DB::Exception\n',
+      ),
+    ).toThrow(/Memory limit/);
+  });
+
+  it('refuses a response in another format (a FORMAT clause) and one cut off before its header', () => {
+    const json = new TsvStream(fail);
+    expect(() => json.push('{\n\t"meta":\n')).toThrow(/FORMAT clauses are not allowed/);
+    const cut = new TsvStream(fail);
+    cut.push('n\n');
+    expect(() => cut.finish()).toThrow(/before its header/);
+  });
+});
