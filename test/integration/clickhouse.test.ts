@@ -110,6 +110,7 @@ describe.skipIf(!findClickHouseServer())('ClickHouse engine on a two-shard clust
           acme: {
             apiKeys: [ACME_KEY],
             engines: { clickhouse: ACME },
+            resultCache: { enabled: true, ttlSeconds: 2 },
             datasets: {
               events: { engine: 'clickhouse', table: 'events' },
               apis: { engine: 'clickhouse', table: 'apis' },
@@ -317,6 +318,51 @@ describe.skipIf(!findClickHouseServer())('ClickHouse engine on a two-shard clust
       rows.push(...(page.data ?? []));
     }
     expect(rows.map(([api, n]) => [api, Number(n)])).toEqual(expected);
+  });
+
+  it('keeps a cached result of a ClickHouse table for the cache’s TTL only, as the table has no version', async () => {
+    const sql = 'SELECT count() AS n FROM apis';
+    const first = await query(sql);
+    expect(first.body.rows).toEqual([[5]]);
+    for (const shard of cluster.shards) await shard.admin("INSERT INTO acme.apis VALUES ('api-5', 'team-1')");
+    try {
+      const cached = await query(sql);
+      expect(cached.body).toMatchObject({ rows: [[5]], stats: { cache: 'hit' } });
+      await expect.poll(async () => (await query(sql)).body.rows, { timeout: 5000, interval: 250 }).toEqual([[6]]);
+    } finally {
+      for (const shard of cluster.shards) await shard.admin("ALTER TABLE acme.apis DELETE WHERE api = 'api-5'");
+    }
+  });
+
+  it('runs Livy session statements on ClickHouse tables, and reports the engine in /readyz', async () => {
+    const headers = { Authorization: `Bearer ${ACME_KEY}`, 'Content-Type': 'application/json' };
+    const session = (await (
+      await fetch(`${gateway.url}/sessions`, { method: 'POST', headers, body: JSON.stringify({ kind: 'sql' }) })
+    ).json()) as { id: number };
+    const statement = (await (
+      await fetch(`${gateway.url}/sessions/${session.id}/statements`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ code: 'SELECT api, count() AS n FROM events GROUP BY api ORDER BY api LIMIT 2' }),
+      })
+    ).json()) as { id: number };
+    await expect
+      .poll(
+        async () =>
+          (
+            (await (
+              await fetch(`${gateway.url}/sessions/${session.id}/statements/${statement.id}`, { headers })
+            ).json()) as { state: string }
+          ).state,
+        { timeout: 10_000 },
+      )
+      .toBe('available');
+    const final = (await (
+      await fetch(`${gateway.url}/sessions/${session.id}/statements/${statement.id}`, { headers })
+    ).json()) as { output: { data: Record<string, { data: unknown[][] }> } };
+    expect(final.output.data['application/json']?.data.map(([api]) => api)).toEqual(['api-0', 'api-1']);
+    const ready = (await (await fetch(`${gateway.url}/readyz`)).json()) as { engines?: Record<string, string> };
+    expect(ready.engines).toMatchObject({ clickhouse: 'up', duckdb: 'up' });
   });
 
   it('answers ENGINE_UNAVAILABLE, not a hang, when a shard is down or frozen', async () => {

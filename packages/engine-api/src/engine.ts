@@ -106,6 +106,11 @@ export interface Engine extends AsyncDisposable {
    * cannot (unknown, finished, or no estimate yet). Protocols show it (Livy's `progress`, Trino's percentage).
    */
   progress?(queryId: string): number | undefined;
+  /**
+   * Whether the engine can run queries now (a remote engine: its server answers). `/readyz` reports it per engine.
+   * Optional: an engine without it is healthy while open. Resolve quickly (within a second or two).
+   */
+  healthy?(): Promise<boolean>;
   /** Cancels running queries and frees every resource. Idempotent. */
   close(): Promise<void>;
 }

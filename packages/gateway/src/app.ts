@@ -83,9 +83,12 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
       c.body(await metrics.render(), 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' }),
     );
   }
-  app.get('/readyz', (c) => {
+  app.get('/readyz', async (c) => {
     const ready = deps.engines.ready && !deps.isShuttingDown?.();
-    return c.json({ status: ready ? 'ready' : 'not_ready' }, ready ? 200 : 503);
+    // A remote engine that is down is reported, not a reason to take this replica out: every replica shares it,
+    // and this one still serves the tenants of the other engines.
+    const engines = ready ? await deps.engines.health() : undefined;
+    return c.json({ status: ready ? 'ready' : 'not_ready', ...(engines ? { engines } : {}) }, ready ? 200 : 503);
   });
 
   const authenticated = [authenticate(keys), limitBody(deps.config.server.maxBodyBytes)] as const;

@@ -71,6 +71,13 @@ export class EngineRegistry {
     return [...this.#engines.values()].find((e) => e.offers(guard));
   }
 
+  /** Each engine's health now, by id: `up` or `down`. */
+  async health(): Promise<Record<string, 'up' | 'down'>> {
+    const engines = [...this.#engines.values()];
+    const states = await Promise.all(engines.map((e) => e.healthy()));
+    return Object.fromEntries(engines.map((e, i) => [e.id, states[i] ? 'up' : 'down']));
+  }
+
   get ready(): boolean {
     return [...this.#engines.values()].every((e) => !e.closed);
   }

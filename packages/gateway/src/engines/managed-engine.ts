@@ -74,6 +74,22 @@ export class ManagedEngine {
     return this.#closing !== undefined;
   }
 
+  /** Whether the engine can run queries now: open, and healthy by its own account (within 2 s). */
+  async healthy(): Promise<boolean> {
+    if (this.closed) return false;
+    const own = this.#engine.healthy?.bind(this.#engine);
+    if (!own) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), 2000);
+    });
+    try {
+      return await Promise.race([own().catch(() => false), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** The engine's own SQL analysis, when it offers one (`capabilities.analyzesSql`). */
   get analyze(): ((sql: string, signal: AbortSignal) => Promise<SqlAnalysis>) | undefined {
     const engine = this.#engine;

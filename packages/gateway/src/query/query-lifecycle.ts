@@ -425,16 +425,16 @@ export class QueryLifecycle {
         streaming.end(outcome === 'error' ? new Error(outcome) : undefined);
         releaseLeases();
       };
-      // A table held by an engine has no version to key a cached result on: those results are not kept; nor is a
-      // description, which has no rows.
-      const cache = held.length === 0 && !input.describeOnly ? this.#resultCache(input.tenant) : undefined;
+      // A table held by an engine has no version to key a cached result on: such a result is fresh for the cache's
+      // TTL only. A description, which has no rows, is not kept.
+      const cache = input.describeOnly ? undefined : this.#resultCache(input.tenant);
       const cacheKey = cache
         ? ResultCache.key({
             engine: engine.id,
             fingerprint: prepared.fingerprint.exact,
             parameters: input.parameters,
             maxRows,
-            versions: common.versions,
+            versions: { ...common.versions, ...Object.fromEntries(held.map((name) => [name, `held by ${engine.id}`])) },
           })
         : undefined;
       const cached = cache && cacheKey ? cache.get(cacheKey) : undefined;
