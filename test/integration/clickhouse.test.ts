@@ -8,6 +8,7 @@ import pg from 'pg';
 import { Trino } from 'trino-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClickHouseCluster, findClickHouseServer, startClickHouseCluster } from '../harness/clickhouse.js';
+import { runGatewayProcess } from '../support/gateway-process.js';
 
 const ACME_KEY = 'acme-clickhouse-key';
 const ACME = { user: 'acme', password: 'acme-ch-password', database: 'acme' };
@@ -389,6 +390,55 @@ describe.skipIf(!findClickHouseServer())('ClickHouse engine on a two-shard clust
       await second.resume();
       await engine.close();
     }
+  });
+
+  it('prints the users, profiles and grants the gateway expects with `lakegate clickhouse-users`', async () => {
+    const config = {
+      engines: { clickhouse: { module: '@lakegate/engine-clickhouse', url: cluster.url } },
+      query: { timeoutMs: 60_000 },
+      tenants: {
+        acme: {
+          apiKeys: [ACME_KEY],
+          engines: { clickhouse: ACME },
+          limits: { maxResultRows: 50_000 },
+          datasets: { events: { engine: 'clickhouse', table: 'events' } },
+        },
+      },
+    };
+    const xml = await runGatewayProcess(join(root, 'users.json'), config, 30_000, ['clickhouse-users']);
+    expect(xml.code).toBe(0);
+    expect(xml.stdout).toContain('<lakegate_acme>');
+    expect(xml.stdout).toContain('<max_execution_time>60</max_execution_time>');
+    expect(xml.stdout).toContain('<max_result_rows>50000</max_result_rows>');
+    expect(xml.stdout).toContain('<allow_databases><database>acme</database></allow_databases>');
+    const sql = await runGatewayProcess(join(root, 'users.json'), config, 30_000, ['clickhouse-users', '--sql']);
+    expect(sql.stdout).toContain('GRANT SELECT ON acme.* TO acme;');
+    const unknown = await runGatewayProcess(join(root, 'users.json'), config, 30_000, ['no-such-command']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('they offer: clickhouse-users');
+  });
+
+  it('fails the start with a row filter on a ClickHouse dataset, which 18.16 cannot enforce', async () => {
+    const started = await runGatewayProcess(
+      join(root, 'row-filter.json'),
+      {
+        server: { port: 0, postgres: { enabled: false } },
+        storage: { cacheDir: join(root, 'cache-row-filter') },
+        engines: { clickhouse: { module: '@lakegate/engine-clickhouse', url: cluster.url } },
+        tenants: {
+          acme: {
+            apiKeys: [ACME_KEY],
+            engines: { clickhouse: ACME },
+            datasets: { events: { engine: 'clickhouse', table: 'events', rowFilter: "api = 'api-1'" } },
+          },
+        },
+      },
+      30_000,
+    );
+    expect(started.code).toBe(1);
+    expect(started.stderr).toContain(
+      'tenants.acme.datasets.events.rowFilter: ClickHouse 18.16.1 has no row policies (they came in 20.5)',
+    );
   });
 
   /** The engine on its own, as the gateway would create it for acme. */

@@ -27,12 +27,16 @@ export interface GatewayProcess {
 }
 
 /** Writes `config` to `configPath` and starts the built gateway binary on it, its output piped. */
-async function spawnGateway(configPath: string, config: Record<string, unknown>): Promise<ChildProcess> {
+async function spawnGateway(
+  configPath: string,
+  config: Record<string, unknown>,
+  args: readonly string[] = [],
+): Promise<ChildProcess> {
   if (!existsSync(join(repo, 'packages', 'gateway', 'dist', 'main.js'))) {
     throw new Error('packages/gateway/dist is missing: run `npm run build` (npm test does)');
   }
   await writeFile(configPath, JSON.stringify(config, null, 2));
-  return spawn(process.execPath, [launcher], {
+  return spawn(process.execPath, [launcher, ...args], {
     env: { ...process.env, LAKEGATE_CONFIG: configPath, LAKEGATE_LOG_LEVEL: 'info', ...postgresPort(config) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -85,13 +89,17 @@ export interface FinishedProcess {
   readonly stderr: string;
 }
 
-/** Runs the built gateway with a config file that should stop it at start-up, and waits for it to exit. */
+/**
+ * Runs the built gateway with a config file that should stop it at start-up (or a command, `args`, that prints
+ * and exits), and waits for it to exit.
+ */
 export async function runGatewayProcess(
   configPath: string,
   config: Record<string, unknown>,
   timeoutMs = 30_000,
+  args: readonly string[] = [],
 ): Promise<FinishedProcess> {
-  const child = await spawnGateway(configPath, config);
+  const child = await spawnGateway(configPath, config, args);
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (d: Buffer) => {

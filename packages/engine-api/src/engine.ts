@@ -111,6 +111,11 @@ export interface Engine extends AsyncDisposable {
    * Optional: an engine without it is healthy while open. Resolve quickly (within a second or two).
    */
   healthy?(): Promise<boolean>;
+  /**
+   * Problems with the tables tenants configured as held by this engine (`{ "engine", "table", "rowFilter" }`), each
+   * one line naming the setting: a row filter the engine's server cannot enforce fails the start this way. Optional.
+   */
+  tableProblems?(tables: readonly HeldTableConfig[]): Promise<readonly string[]>;
   /** Cancels running queries and frees every resource. Idempotent. */
   close(): Promise<void>;
 }
@@ -175,4 +180,42 @@ export interface EngineFactory<C = unknown, T = unknown> {
    */
   parseTenantConfig?(raw: unknown): ConfigResult<T>;
   create(config: C, deps: EngineDeps<T>): Promise<Engine>;
+  /**
+   * Operator commands the engine offers on the gateway's command line (`lakegate <name> [args]`), each printing
+   * what it computes from the gateway's configuration: ClickHouse's `clickhouse-users` writes the users, profiles
+   * and grants the gateway expects. Optional.
+   */
+  readonly commands?: Readonly<
+    Record<string, (context: EngineCommandContext<C, T>, args: readonly string[]) => string>
+  >;
+}
+
+/** A dataset a tenant configured as held by an engine. */
+export interface HeldTableConfig {
+  readonly tenant: string;
+  /** The dataset's name. */
+  readonly name: string;
+  readonly table: string;
+  readonly rowFilter?: string | undefined;
+}
+
+/** What an engine command sees of the gateway's configuration: the engine's own section and its tenants. */
+export interface EngineCommandContext<C = unknown, T = unknown> {
+  /** The engine's id in the configuration (`engines.<id>`). */
+  readonly engineId: string;
+  readonly config: C;
+  /** Every tenant with options for this engine or tables held by it. */
+  readonly tenants: readonly {
+    readonly tenant: string;
+    /** `tenants.<tenant>.engines.<id>` as `parseTenantConfig` returned it, if set. */
+    readonly options: T | undefined;
+    /** The tenant's limits, for engines that enforce them themselves. */
+    readonly limits: {
+      readonly queryTimeoutMs?: number | undefined;
+      readonly maxResultRows?: number | undefined;
+      readonly maxResultBytes?: number | undefined;
+    };
+    /** The tenant's datasets held by this engine. */
+    readonly tables: readonly { readonly name: string; readonly table: string; readonly rowFilter?: string }[];
+  }[];
 }

@@ -9,6 +9,7 @@ import {
   type EngineDeps,
   type EngineStats,
   type ExecuteOptions,
+  type HeldTableConfig,
   isFileBinding,
   isLakegateError,
   LakegateError,
@@ -59,6 +60,8 @@ export class ClickHouseEngine implements Engine {
   readonly #options: ClickHouseEngineOptions;
   readonly #running = new Map<string, AbortController>();
   #closed = false;
+  /** The server enforces row filters itself, as row policies (checked by `tableProblems` at start). */
+  #rowPolicies = false;
 
   constructor(
     id: string,
@@ -80,7 +83,8 @@ export class ClickHouseEngine implements Engine {
     if (request.tables.length === 0) return { supported: false, reason: 'it reads no ClickHouse table' };
     for (const table of request.tables) {
       if (isFileBinding(table)) return { supported: false, reason: `${table.name} is a dataset of files` };
-      if (table.rowFilter) {
+      // The server's row policies apply a row filter (checked at start); without them it cannot be applied.
+      if (table.rowFilter && !this.#rowPolicies) {
         return {
           supported: false,
           reason: `${table.name} has a row filter, which this ClickHouse server cannot apply`,
@@ -304,6 +308,39 @@ export class ClickHouseEngine implements Engine {
       });
       request.end(sql);
     });
+  }
+
+  /**
+   * A row filter needs ClickHouse's row policies (from 20.5, created with `clickhouse-users --sql`): on an older
+   * server (18.16 has none), or one whose version cannot be read, a row-filtered dataset is a configuration error.
+   */
+  async tableProblems(tables: readonly HeldTableConfig[]): Promise<readonly string[]> {
+    const filtered = tables.filter((t) => t.rowFilter);
+    if (filtered.length === 0) return [];
+    const version = await this.serverVersion(filtered[0]?.tenant as string);
+    const [major = 0, minor = 0] = (version ?? '').split('.').map(Number);
+    if (version && (major > 20 || (major === 20 && minor >= 5))) {
+      this.#rowPolicies = true;
+      return [];
+    }
+    return filtered.map(
+      (t) =>
+        `tenants.${t.tenant}.datasets.${t.name}.rowFilter: ${version ? `ClickHouse ${version}` : 'the ClickHouse server (its version could not be read)'} has no row policies (they came in 20.5), so engines.${this.id} cannot enforce a row filter: give the tenant its own table instead`,
+    );
+  }
+
+  /** The server's version (`SELECT version()`, as one tenant's user), or undefined when it cannot be read. */
+  async serverVersion(tenant: string): Promise<string | undefined> {
+    const user = this.#tenants.get(tenant);
+    if (!user) return undefined;
+    try {
+      const { response } = await this.#send(user, 'SELECT version()', { default_format: 'TabSeparated' }, 5000);
+      let text = '';
+      for await (const chunk of response) text += String(chunk);
+      return response.statusCode === 200 ? text.trim() : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   stats(): EngineStats {

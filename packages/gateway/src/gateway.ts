@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import { type EngineFactory, LakegateError } from '@lakegate/engine-api';
+import { type EngineFactory, type HeldTableConfig, LakegateError } from '@lakegate/engine-api';
 import { duckdbEngineFactory } from '@lakegate/engine-duckdb';
 import { localAggEngineFactory } from '@lakegate/engine-local-agg';
 import { createBlobStore, createStorage, type StorageOptions } from '@lakegate/storage';
@@ -72,7 +72,7 @@ export interface ReloadReport {
 }
 
 /** The engines every gateway has; a section under their id configures them. */
-const BUILT_IN_ENGINES: readonly EngineFactory<unknown>[] = [
+export const BUILT_IN_ENGINES: readonly EngineFactory<unknown>[] = [
   duckdbEngineFactory as EngineFactory<unknown>,
   localAggEngineFactory as EngineFactory<unknown>,
 ];
@@ -156,6 +156,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     await storage.close();
     throw error;
   });
+  // Each engine judges the tables it holds for tenants (a row filter its server cannot enforce fails the start).
+  const tableProblems = await heldTableProblems(config, engines);
+  if (tableProblems.length > 0) {
+    await engines.close(0);
+    await storage.close();
+    throw new ConfigError(config.source, tableProblems);
+  }
   for (const spec of specs) {
     if (spec.module) logger.info('engine.loaded', { engine: spec.id, module: spec.module.specifier });
   }
@@ -359,4 +366,20 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       return closing;
     },
   };
+}
+
+/** What the engines say of the tables tenants configured as held by them. */
+async function heldTableProblems(config: GatewayConfig, engines: EngineRegistry): Promise<string[]> {
+  const byEngine = new Map<string, HeldTableConfig[]>();
+  for (const [tenant, settings] of Object.entries(config.tenants)) {
+    for (const [name, held] of Object.entries(settings.engineTables)) {
+      const list = byEngine.get(held.engine) ?? [];
+      list.push({ tenant, name, table: held.table, rowFilter: held.rowFilter });
+      byEngine.set(held.engine, list);
+    }
+  }
+  const problems = await Promise.all(
+    [...byEngine].map(([engine, tables]) => engines.get(engine).tableProblems(tables)),
+  );
+  return problems.flat();
 }

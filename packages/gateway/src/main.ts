@@ -1,7 +1,9 @@
 import { isLakegateError } from '@lakegate/engine-api';
 import { ConfigError, loadConfig } from './config/config.js';
 import { DEMO_TENANTS, demoConfig, demoDataDir, ensureDemoData } from './demo/demo-data.js';
-import { startGateway } from './gateway.js';
+import { runEngineCommand } from './engines/engine-commands.js';
+import { planEngines } from './engines/engine-plan.js';
+import { BUILT_IN_ENGINES, startGateway } from './gateway.js';
 import { createLogger } from './logging/logger.js';
 
 const DEMO_SQL =
@@ -18,7 +20,23 @@ process.on('warning', (warning) => {
   logger.warn('process.warning', { name: warning.name, message: warning.message.replace(/\s+/g, ' ').trim() });
 });
 
+/** `lakegate <command> [args]`: an engine's operator command, printed to stdout (`lakegate clickhouse-users`). */
+async function command(name: string, args: readonly string[]): Promise<void> {
+  const config = loadConfig(process.env, process.cwd());
+  if (!config)
+    throw new ConfigError('configuration', ['no lakegate.config.json here (or LAKEGATE_CONFIG): commands read it']);
+  const specs = await planEngines({
+    engines: config.engines,
+    tenants: config.tenants,
+    builtIns: BUILT_IN_ENGINES,
+    source: config.source,
+  });
+  process.stdout.write(runEngineCommand(config, specs, name, args));
+}
+
 async function main(): Promise<void> {
+  const [name, ...args] = process.argv.slice(2);
+  if (name !== undefined && !name.startsWith('-')) return command(name, args);
   const env = process.env;
   const cwd = process.cwd();
   let config = loadConfig(env, cwd);
@@ -81,6 +99,11 @@ async function main(): Promise<void> {
 main().catch((error: unknown) => {
   if (error instanceof ConfigError) {
     failures.error('gateway.start_failed', { message: error.headline, problems: error.problems });
+  } else if (process.argv[2] !== undefined && !process.argv[2].startsWith('-')) {
+    failures.error('command.failed', {
+      command: process.argv[2],
+      message: error instanceof Error ? error.message : String(error),
+    });
   } else {
     failures.error('gateway.start_failed', { message: 'Lakegate failed to start.', error });
   }

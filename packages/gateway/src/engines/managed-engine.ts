@@ -4,6 +4,7 @@ import {
   type CheckResult,
   type Engine,
   type EngineStats,
+  type HeldTableConfig,
   isLakegateError,
   LakegateError,
   type QueryRequest,
@@ -104,6 +105,11 @@ export class ManagedEngine {
   /** How far a running query is (0 to 1), when the engine can tell. */
   progress(queryId: string): number | undefined {
     return this.#engine.progress?.(queryId);
+  }
+
+  /** The engine's problems with the tables tenants configured as held by it (see `Engine.tableProblems`). */
+  tableProblems(tables: readonly HeldTableConfig[]): Promise<readonly string[]> {
+    return this.#engine.tableProblems?.(tables) ?? Promise.resolve([]);
   }
 
   /** The engine's diagnostic of what it keeps for a tenant (see `Engine.inspectTenant`), if it offers one. */
