@@ -289,6 +289,20 @@ describe.skipIf(!findClickHouseServer())('ClickHouse engine on a two-shard clust
     expect((await query('SELECT * FROM events FORMAT JSON')).body.error?.code).toBe('ENGINE_FAILURE');
   });
 
+  it('lists ClickHouse tables’ columns in information_schema', async () => {
+    const columns = await query(
+      "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'events' ORDER BY ordinal_position",
+    );
+    // As Trino names the types (UInt64 may exceed a signed 64-bit integer).
+    expect(columns.body.rows).toEqual([
+      ['id', 'decimal(38,0)'],
+      ['api', 'varchar'],
+      ['day', 'date'],
+      ['ms', 'double'],
+      ['failed', 'smallint'],
+    ]);
+  });
+
   it('answers over the Trino and Postgres protocols like any dataset', async () => {
     const sql = 'SELECT api, count() AS n FROM events GROUP BY api ORDER BY api';
     const expected = (await direct(sql)).map(([api, n]) => [api, Number(n)]);
