@@ -9,7 +9,7 @@ describe('ClickHouse exceptions as Lakegate errors', () => {
     const code = (n: number, message = 'x') => clickhouseError(exception(n, message), 'SELECT 1', 'clickhouse').code;
     expect(code(60)).toBe('UNKNOWN_TABLE');
     expect(code(164)).toBe('FORBIDDEN_STATEMENT');
-    expect(code(291)).toBe('FORBIDDEN_STATEMENT');
+    expect(code(291)).toBe('FORBIDDEN');
     expect(code(159)).toBe('QUERY_TIMEOUT');
     expect(code(241)).toBe('RESOURCE_EXHAUSTED');
     expect(code(396)).toBe('RESULT_TOO_LARGE');

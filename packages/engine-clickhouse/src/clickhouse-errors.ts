@@ -18,8 +18,8 @@ const CODES: Readonly<Record<number, ErrorCode>> = {
   // What the tenant's user and profile allow.
   164: 'FORBIDDEN_STATEMENT', // READONLY
   113: 'FORBIDDEN_STATEMENT', // THERE_IS_NO_SESSION: SET outside an HTTP session, which the engine never opens
-  291: 'FORBIDDEN_STATEMENT', // DATABASE_ACCESS_DENIED
-  497: 'FORBIDDEN_STATEMENT', // ACCESS_DENIED
+  291: 'FORBIDDEN', // DATABASE_ACCESS_DENIED
+  497: 'FORBIDDEN', // ACCESS_DENIED
   // Limits of the profile.
   159: 'QUERY_TIMEOUT', // TIMEOUT_EXCEEDED
   241: 'RESOURCE_EXHAUSTED', // MEMORY_LIMIT_EXCEEDED

@@ -220,16 +220,20 @@ describe('query lifecycle', () => {
       eu_orders: { engine: 'warehouse', table: 'orders_v2', rowFilter: "region = 'eu'" },
     };
 
-    it('goes only to the engine that holds them, which reads its own table, with nothing leased', async () => {
+    it('goes only to the engine that holds them, which reads its own table, with nothing leased and a TTL-cached result', async () => {
       const { queries, storage, input } = await lifecycle({ resultCache: true, held });
       const query = await queries.start(input('SELECT order_id FROM orders'));
       expect(query.engine).toBe('warehouse');
-      expect(query.cache).toBeUndefined();
+      expect(query.cache).toBe('miss');
       expect(storage.held()).toBe(0);
       expect(await drain(query.stream)).toBe(2);
       await query.end({ outcome: 'ok', rows: 2 });
+      // The table has no version: its cached result is kept for the cache's TTL alone.
+      const again = await queries.start(input('SELECT order_id FROM orders'));
+      expect(again.cache).toBe('hit');
+      await again.end({ outcome: 'ok', rows: 2 });
       // Asked for another engine by name, the query still cannot go where the table is not.
-      const asked = await queries.start(input('SELECT order_id FROM orders', { engine: 'reference' }));
+      const asked = await queries.start(input('SELECT order_id FROM orders LIMIT 5', { engine: 'reference' }));
       expect(asked.engine).toBe('warehouse');
       expect(asked.route).toBe(
         'reference declined: the query reads datasets that live in warehouse; answered by warehouse',
