@@ -15,6 +15,8 @@ const ACME = { user: 'acme', password: 'acme-ch-password', database: 'acme' };
 /** Small blocks, so that sleepEachRow's sleep (one per block, which no cancel interrupts) stays short. */
 const ACME_PROFILE = { max_block_size: 8192 };
 const GLOBEX = { user: 'globex', password: 'globex-ch-password', database: 'globex' };
+/** acme's tables through a user whose profile has small limits, as an operator would set them. */
+const LIMITED = { user: 'acme_limited', password: 'acme-limited-password', database: 'acme' };
 const ROWS_PER_SHARD = [3000, 2000];
 const BIG_PER_SHARD = 600_000;
 
@@ -73,7 +75,11 @@ describe.skipIf(!findClickHouseServer())('ClickHouse engine on a two-shard clust
 
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'lakegate-clickhouse-test-'));
-    cluster = await startClickHouseCluster([{ ...ACME, settings: ACME_PROFILE }, GLOBEX]);
+    cluster = await startClickHouseCluster([
+      { ...ACME, settings: ACME_PROFILE },
+      GLOBEX,
+      { ...LIMITED, settings: { max_memory_usage: 20_000_000, max_result_rows: 100 } },
+    ]);
     for (const [i, shard] of cluster.shards.entries()) {
       for (const database of ['acme', 'globex']) await shard.admin(`CREATE DATABASE ${database}`);
       await shard.admin(
@@ -282,6 +288,27 @@ describe.skipIf(!findClickHouseServer())('ClickHouse engine on a two-shard clust
     }
   });
 
+  it('answers the limits of the tenant’s ClickHouse profile with RESOURCE_EXHAUSTED and RESULT_TOO_LARGE', async () => {
+    const engine = await clickhouseEngine({}, 30_000, LIMITED);
+    const outcome = (sql: string) =>
+      engine
+        .execute(request(sql), { signal: new AbortController().signal })
+        .then(async (stream) => {
+          for await (const _ of stream) {
+            // drain
+          }
+          return 'answered';
+        })
+        .catch((error: { code?: string }) => error.code);
+    try {
+      expect(await outcome('SELECT label, count() FROM big GROUP BY label')).toBe('RESOURCE_EXHAUSTED');
+      expect(await outcome('SELECT n FROM big LIMIT 1000')).toBe('RESULT_TOO_LARGE');
+      expect(await outcome('SELECT n FROM big LIMIT 10')).toBe('answered');
+    } finally {
+      await engine.close();
+    }
+  });
+
   it('maps ClickHouse’s errors to Lakegate codes a client can act on', async () => {
     const syntax = await query('SELECT api,, count() FROM events');
     expect(syntax.body.error).toMatchObject({ code: 'INVALID_SQL', details: { line: 1 } });
@@ -459,13 +486,13 @@ describe.skipIf(!findClickHouseServer())('ClickHouse engine on a two-shard clust
   });
 
   /** The engine on its own, as the gateway would create it for acme. */
-  async function clickhouseEngine(options = {}, requestTimeoutMs = 30_000): Promise<ClickHouseEngine> {
+  async function clickhouseEngine(options = {}, requestTimeoutMs = 30_000, user = ACME): Promise<ClickHouseEngine> {
     const parsed = parseClickHouseConfig({ url: cluster.url, requestTimeoutMs });
     if (!parsed.ok) throw new Error(parsed.problems.join('; '));
     return new ClickHouseEngine(
       'clickhouse',
       parsed.config,
-      { storage: { tenantDirectories: () => [] }, tenantConfigs: new Map([['acme', ACME]]) },
+      { storage: { tenantDirectories: () => [] }, tenantConfigs: new Map([['acme', user]]) },
       options,
     );
   }
