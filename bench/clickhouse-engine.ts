@@ -1,6 +1,6 @@
 /**
  * The ClickHouse engine's overhead: one dashboard aggregate over a two-shard cluster's Distributed table, through
- * the gateway (POST /v1/query, JSON) beside the same query sent straight to ClickHouse's HTTP interface as the same
+ * the gateway (its own process; POST /v1/query, JSON) beside the same query sent straight to ClickHouse's HTTP interface as the same
  * tenant user (the baseline), timed in alternation in the same run; and, for reference, the same aggregate over
  * the same rows on one-node DuckDB (a Parquet file, raw @duckdb/node-api). Goal: gateway p50 <= 1.1x direct.
  *
@@ -9,9 +9,10 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig, silentLogger, startGateway } from '@lakegate/gateway';
 import { findClickHouseServer, startClickHouseCluster } from '../test/harness/clickhouse.js';
+import { freePort } from '../test/harness/services.js';
 import { withDuckDB, writeParquet } from '../test/support/duckdb-data.js';
+import { startGatewayProcess } from '../test/support/gateway-process.js';
 import { ms, report, summarise, time, timePaired } from './support.js';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 2_000_000);
@@ -47,9 +48,12 @@ if (!findClickHouseServer()) {
         `SELECT i + ${shard * 1_000_000_000} AS id, 'api-' || (i % 20) AS api, (i % 997) * 0.5 AS ms FROM range(${ROWS}) t(i)`,
       );
     }
-    const config = parseConfig(
+    // The gateway runs as its own process, as in production: its work does not share the client's event loop.
+    const port = await freePort();
+    const gateway = await startGatewayProcess(
+      join(root, 'gateway.json'),
       {
-        server: { port: 0, postgres: { enabled: false } },
+        server: { port, postgres: { enabled: false } },
         storage: { cacheDir: join(root, 'cache'), warming: { enabled: false } },
         engines: { clickhouse: { module: '@lakegate/engine-clickhouse', url: cluster.url } },
         tenants: {
@@ -60,9 +64,8 @@ if (!findClickHouseServer()) {
           },
         },
       },
-      { baseDir: root },
+      port,
     );
-    const gateway = await startGateway({ config, logger: silentLogger });
     try {
       const viaGateway = async () => {
         const response = await fetch(`${gateway.url}/v1/query`, {
@@ -97,7 +100,7 @@ if (!findClickHouseServer()) {
         ['one-node DuckDB, same rows from Parquet (reference), p50', ms(duckdb.median)],
       ]);
     } finally {
-      await gateway.close();
+      await gateway.kill('SIGTERM');
     }
   } finally {
     await cluster.stop();
