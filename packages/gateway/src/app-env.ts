@@ -12,6 +12,8 @@ export interface GatewayEnv {
     logger: Logger;
     /** Set by the auth middleware on authenticated routes. */
     tenant: string;
+    /** Set by `authenticateViewer`: an operator, who sees every tenant (and has no `tenant`). */
+    admin: boolean;
     engine: string;
     /** The error code the request was answered with, for its log line. */
     errorCode: string;

@@ -5,20 +5,25 @@ import type { Admission } from './admission/admission.js';
 import type { GatewayEnv } from './app-env.js';
 import { ApiKeyIndex } from './auth/api-keys.js';
 import type { GatewayConfig } from './config/config.js';
+import { consoleRoutes } from './console/console-routes.js';
+import { openApiDocument } from './console/openapi.js';
 import { datasetsRoutes } from './datasets/datasets-route.js';
 import type { EngineRegistry } from './engines/engine-registry.js';
-import { authenticate, authenticateAdmin } from './http/authenticate.js';
+import { authenticate, authenticateAdmin, authenticateViewer } from './http/authenticate.js';
 import { limitBody } from './http/body-limit.js';
 import { errorHandler, notFound } from './http/error-handler.js';
 import { requestContext } from './http/request-context.js';
 import type { Logger } from './logging/logger.js';
 import type { GatewayMetrics } from './observability/metrics.js';
+import type { QueryOverview } from './observability/query-overview.js';
 import { Tracing } from './observability/tracing.js';
+import { historyHandler } from './query/history-route.js';
 import { QueryLifecycle } from './query/query-lifecycle.js';
 import { queryRoute } from './query/query-route.js';
 import { rollupsRoutes } from './rollups/rollups-route.js';
 import type { SessionService } from './sessions/session-service.js';
 import { sessionsRoutes } from './sessions/sessions-route.js';
+import type { QueryHistory } from './state/query-history.js';
 import { trinoInfo } from './trino/trino-info.js';
 import type { TrinoQueryRegistry } from './trino/trino-query.js';
 import { trinoRoutes } from './trino/trino-route.js';
@@ -28,6 +33,10 @@ export interface AppDeps {
   readonly config: GatewayConfig;
   /** Tenants' and operators' keys; built from `config` when absent (a reload replaces what they hold). */
   readonly keys?: ApiKeyIndex;
+  /** Every query's end with its SQL text, for `GET /v1/history`; absent, that route is not served. */
+  readonly history?: QueryHistory | undefined;
+  /** Per-minute figures of every query's end, for `GET /v1/overview`; absent, that route is not served. */
+  readonly overview?: QueryOverview | undefined;
   /** Re-reads and applies the configuration, for `POST /v1/admin/reload`; absent, that route is not served. */
   readonly reload?: () => Promise<unknown>;
   readonly storage: Storage;
@@ -69,6 +78,27 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   if (reload) {
     app.post('/v1/admin/reload', authenticateAdmin(keys), async function reloadConfig(c) {
       return c.json(await reload());
+    });
+  }
+  // The web console and the API's description are public; every call the console makes takes a key.
+  consoleRoutes(app);
+  const openApi = JSON.stringify(openApiDocument(deps.config));
+  app.get('/openapi.json', (c) => c.body(openApi, 200, { 'Content-Type': 'application/json' }));
+  // The console's read-only views: a tenant sees its own, an operator (admin key) every tenant's.
+  const viewer = authenticateViewer(keys);
+  app.get('/v1/whoami', viewer, (c) =>
+    c.json(c.get('admin') ? { admin: true } : { tenant: c.get('tenant'), admin: false }),
+  );
+  const history = deps.history;
+  if (history) app.get('/v1/history', viewer, historyHandler(history));
+  const overview = deps.overview;
+  if (overview) {
+    app.get('/v1/overview', viewer, (c) => {
+      const byTenant = deps.admission?.stats().byTenant ?? {};
+      const tenant = c.get('admin') ? c.req.query('tenant') : c.get('tenant');
+      return c.json({ tenants: overview.minutes(tenant, (t) => byTenant[t]?.queued ?? 0) }, 200, {
+        'Cache-Control': 'no-store',
+      });
     });
   }
   // Trino clients read the server's info before they authenticate, as they do from a Trino coordinator.

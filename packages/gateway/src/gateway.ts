@@ -16,6 +16,7 @@ import { planEngines } from './engines/engine-plan.js';
 import { EngineRegistry } from './engines/engine-registry.js';
 import type { Logger } from './logging/logger.js';
 import { GatewayMetrics } from './observability/metrics.js';
+import { QueryOverview } from './observability/query-overview.js';
 import { Tracing } from './observability/tracing.js';
 import { type RunningPostgresServer, startPostgresServer } from './postgres/pg-server.js';
 import { QueryLifecycle } from './query/query-lifecycle.js';
@@ -201,7 +202,16 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     replicaId: () => replicaId,
   });
   if (rollups) metrics.watchRollups(rollups.admin);
+  const history = config.history.enabled
+    ? state.history(
+        { maxPerTenant: config.history.maxPerTenant, retentionMs: config.history.retentionHours * 3_600_000 },
+        () => Object.keys(current.tenants),
+      )
+    : undefined;
+  const overview = new QueryOverview();
   const queries = new QueryLifecycle({
+    history,
+    overview,
     get config() {
       return current;
     },
@@ -231,6 +241,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     config,
     keys,
     reload: () => reloadFromSource(),
+    history,
+    overview,
+    admission,
     storage,
     engines,
     logger,

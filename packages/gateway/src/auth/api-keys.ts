@@ -45,6 +45,12 @@ export class ApiKeyIndex {
     }
   }
 
+  /** Whether the header carries an admin key (as a Bearer token). */
+  isAdmin(authorization: string | undefined): boolean {
+    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
+    return bearer?.[1] !== undefined && this.#admins.has(digest(bearer[1]));
+  }
+
   /** The tenant owning `key`, or undefined. */
   tenantFor(key: string): string | undefined {
     return this.#tenants.get(digest(key));

@@ -3,6 +3,7 @@ import type { GatewayConfig } from './config.js';
 
 /** Sections a running gateway cannot change: their listeners, stores and engines were built from them. */
 const RESTART_ONLY = [
+  'history',
   'server',
   'storage',
   'state',

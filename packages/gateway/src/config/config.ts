@@ -104,6 +104,14 @@ const fileSchema = z.strictObject({
       apiKeys: z.array(z.string().min(16, 'admin API keys must be at least 16 characters')).default([]),
     })
     .prefault({}),
+  /** Query history with SQL texts (the console's History, `GET /v1/history`), kept in Redis when configured. */
+  history: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      maxPerTenant: z.number().int().positive().default(1000),
+      retentionHours: z.number().positive().default(24),
+    })
+    .prefault({}),
   server: z
     .strictObject({
       host: z.string().default('127.0.0.1'),
@@ -355,6 +363,7 @@ export interface GatewayConfig {
   readonly engines: Readonly<Record<string, EngineSection>>;
   readonly tenants: Readonly<Record<string, TenantConfig>>;
   readonly admin: { readonly apiKeys: readonly string[] };
+  readonly history: FileConfig['history'];
 }
 
 /**
@@ -581,6 +590,7 @@ export function parseConfig(
     engines,
     tenants,
     admin: file.admin,
+    history: file.history,
   });
 }
 

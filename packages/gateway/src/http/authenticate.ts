@@ -14,6 +14,19 @@ export function authenticate(keys: ApiKeyIndex): MiddlewareHandler<GatewayEnv> {
   };
 }
 
+/**
+ * Lets a tenant (its key) or an operator (an admin key) through: `viewer` is the tenant, or undefined for an
+ * operator, who sees every tenant. For the console's read-only views.
+ */
+export function authenticateViewer(keys: ApiKeyIndex): MiddlewareHandler<GatewayEnv> {
+  return async function authenticateViewer(c, next) {
+    const authorization = c.req.header('authorization');
+    if (!keys.isAdmin(authorization)) c.set('tenant', keys.authenticate(authorization));
+    c.set('admin', keys.isAdmin(authorization));
+    await next();
+  };
+}
+
 /** Lets only an operator through (an admin key of `admin.apiKeys`); tenants' keys are refused. */
 export function authenticateAdmin(keys: ApiKeyIndex): MiddlewareHandler<GatewayEnv> {
   return async function authenticateAdmin(c, next) {

@@ -18,9 +18,11 @@ import type { EngineRegistry } from '../engines/engine-registry.js';
 import type { ManagedEngine } from '../engines/managed-engine.js';
 import type { Logger } from '../logging/logger.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
+import type { QueryOverview } from '../observability/query-overview.js';
 import { NO_TRACE, type TraceScope } from '../observability/tracing.js';
 import { quoteIdentifier } from '../sql/sql-lexer.js';
 import { type PreparedQuery, prepareHeldQuery, prepareTenantQuery } from '../sql/tenant-query.js';
+import type { QueryHistory } from '../state/query-history.js';
 import { EngineRouter } from './engine-router.js';
 import { ResultCache } from './result-cache.js';
 import { CATALOG, TenantCatalog } from './tenant-catalog.js';
@@ -125,6 +127,10 @@ export interface QueryLifecycleDeps {
   readonly rollups?: RollupAnswerer | undefined;
   /** A column type's name in `information_schema.columns`. */
   readonly typeName: (type: ColumnType) => string;
+  /** Where every query's end is kept with its SQL text, for History; none when absent. */
+  readonly history?: QueryHistory | undefined;
+  /** Per-minute figures of every query's end, for the console's Overview. */
+  readonly overview?: QueryOverview | undefined;
 }
 
 const PREPARED_CACHE_SIZE = 4096;
@@ -354,6 +360,24 @@ export class QueryLifecycle {
       outcome,
       ...(code ? { code } : {}),
       durationMs: Math.round(performance.now() - begun),
+    });
+    this.#deps.overview?.record(input.tenant, performance.now() - begun, code);
+    this.#deps.history?.record({
+      id: input.queryId,
+      tenant: input.tenant,
+      at: Date.now(),
+      sql: input.sql,
+      fingerprint: started?.prepared.fingerprint.shape,
+      protocol: input.protocol,
+      client: typeof input.labels?.application === 'string' ? input.labels.application : undefined,
+      engine,
+      route: started?.route,
+      rows: summary.rows,
+      durationMs: Math.round(performance.now() - begun),
+      waitMs: started?.waitMs,
+      cache: started?.cache,
+      outcome,
+      code,
     });
   }
 

@@ -11,15 +11,20 @@ export interface QueryRouteOptions {
   readonly maxMaxRows: number;
 }
 
-/** `POST /v1/query`: one-shot SQL, answered as JSON, NDJSON or CSV. */
-export function queryRoute(options: QueryRouteOptions): Hono<GatewayEnv> {
-  const bodySchema = z.strictObject({
+/** The body of `POST /v1/query` (also in the OpenAPI document). */
+export const queryBodySchema = (maxMaxRows: number) =>
+  z.strictObject({
     sql: z
       .string({ error: 'sql is required and must be a string' })
-      .refine((s) => s.trim() !== '', 'sql must not be empty'),
-    engine: z.string().optional(),
-    maxRows: z.number().int().min(0).max(options.maxMaxRows).optional(),
+      .refine((s) => s.trim() !== '', 'sql must not be empty')
+      .describe('One SQL query'),
+    engine: z.string().optional().describe("The engine to run it on (else the tenant's default)"),
+    maxRows: z.number().int().min(0).max(maxMaxRows).optional().describe('Rows at most in the result'),
   });
+
+/** `POST /v1/query`: one-shot SQL, answered as JSON, NDJSON or CSV. */
+export function queryRoute(options: QueryRouteOptions): Hono<GatewayEnv> {
+  const bodySchema = queryBodySchema(options.maxMaxRows);
 
   return new Hono<GatewayEnv>().post('/', async function query(c) {
     options.service.refuseIfFull(c.get('tenant'));

@@ -5,7 +5,8 @@ import { z } from 'zod';
 import type { GatewayEnv } from '../app-env.js';
 import { describeIssues, readJsonBody } from '../http/json-body.js';
 
-const rangeSchema = z.strictObject({
+/** The optional body of a rollup's backfill and audit (also in the OpenAPI document). */
+export const rangeSchema = z.strictObject({
   /** ISO 8601 start of the range (inclusive); default: the rollup's first interval. */
   from: z.string().optional(),
   /** ISO 8601 end of the range (exclusive); default: the end of the newest complete interval. */

@@ -58,7 +58,8 @@ const idOf = (value: string, what: string): number => {
   return Number(value);
 };
 
-const createSchema = z.object({
+/** The body of `POST /sessions` (also in the OpenAPI document). */
+export const createSchema = z.object({
   kind: z.string().optional(),
   name: z.string().max(200).optional(),
   proxyUser: z.string().max(200).optional(),
@@ -67,7 +68,8 @@ const createSchema = z.object({
   ttl: z.union([z.string(), z.number()]).optional(),
   idleTimeout: z.union([z.string(), z.number()]).optional(),
 });
-const statementSchema = z.object({
+/** The body of `POST /sessions/{id}/statements`. */
+export const statementSchema = z.object({
   code: z
     .string({ error: 'code is required and must be a string of SQL' })
     .refine((c) => c.trim() !== '', 'code must not be empty'),

@@ -3,7 +3,9 @@ import type { GatewayConfig } from '../config/config.js';
 import type { Logger } from '../logging/logger.js';
 import { MemoryReplicaBus } from './memory-replica-bus.js';
 import { MemorySessionStore } from './memory-session-store.js';
+import { type HistoryLimits, MemoryQueryHistory, type QueryHistory } from './query-history.js';
 import { RedisConnection, type RedisConnectionOptions } from './redis-connection.js';
+import { RedisQueryHistory } from './redis-query-history.js';
 import { RedisReplicaBus } from './redis-replica-bus.js';
 import { RedisRollupLedger } from './redis-rollup-ledger.js';
 import { RedisSessionStore } from './redis-session-store.js';
@@ -17,6 +19,8 @@ export interface GatewayState {
   readonly sessions: SessionStore;
   readonly bus: ReplicaBus;
   readonly ledger: RollupLedger;
+  /** Query history (the console's History, `GET /v1/history`), bounded by `limits`; `tenants` lists who has any. */
+  history(limits: HistoryLimits, tenants: () => readonly string[]): QueryHistory;
   /** Resolves true once the backend is reachable, or false after `timeoutMs`. */
   ready(timeoutMs: number): Promise<boolean>;
   close(): Promise<void>;
@@ -37,6 +41,7 @@ export function openMemoryState(): GatewayState {
     sessions: new MemorySessionStore(),
     bus: new MemoryReplicaBus(),
     ledger: new MemoryRollupLedger(),
+    history: (limits) => new MemoryQueryHistory(limits),
     ready: async () => true,
     close: async () => {},
   };
@@ -52,6 +57,7 @@ export function openRedisState(options: RedisStateOptions): GatewayState {
     sessions: new RedisSessionStore(connection, { graceMs: options.graceMs ?? DAY_MS }),
     bus: new RedisReplicaBus(connection),
     ledger: new RedisRollupLedger(connection),
+    history: (limits, tenants) => new RedisQueryHistory(connection, limits, tenants),
     ready: (timeoutMs) => connection.ready(timeoutMs),
     close: () => connection.close(),
   };

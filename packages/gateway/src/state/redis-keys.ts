@@ -23,6 +23,8 @@ export function redisKeys(prefix: string) {
     cancel: `${p}cancel`,
     rollup: (rollup: string) => `${p}rollup:${rollup}`,
     rollupClaim: (rollup: string, start: number) => `${p}rollup-claim:${rollup}:${start}`,
+    /** A tenant's query history, newest first. */
+    history: (tenant: string) => `${p}history:${tenant}`,
   } as const;
 }
 

@@ -1,0 +1,53 @@
+import { readFile } from 'node:fs/promises';
+import { extname, join, normalize, sep } from 'node:path';
+import { consoleDir } from '@lakegate/console';
+import type { Hono } from 'hono';
+import type { GatewayEnv } from '../app-env.js';
+
+const TYPES: Readonly<Record<string, string>> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+};
+
+/**
+ * The console's policy: scripts and styles from the gateway only (no inline script or style, nothing from another
+ * origin), requests to the gateway only, and no framing.
+ */
+export const CONSOLE_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/**
+ * Serves the web console at `/ui/` (its files are public: every call they make takes a key) and redirects `/`
+ * there. Files are read once and kept: the console is a few small files.
+ */
+export function consoleRoutes(app: Hono<GatewayEnv>): void {
+  const files = new Map<string, Promise<Buffer | undefined>>();
+  const read = (path: string): Promise<Buffer | undefined> => {
+    let file = files.get(path);
+    if (!file) {
+      file = readFile(path).catch(() => undefined);
+      files.set(path, file);
+    }
+    return file;
+  };
+  app.get('/', (c) => c.redirect('/ui/', 302));
+  app.get('/ui', (c) => c.redirect('/ui/', 301));
+  app.get('/ui/*', async (c) => {
+    const relative = decodeURIComponent(c.req.path.slice('/ui/'.length)) || 'index.html';
+    const path = normalize(join(consoleDir, relative));
+    // Only files of the console's folder: never a path that climbs out of it.
+    const inside = path.startsWith(consoleDir.endsWith(sep) ? consoleDir : `${consoleDir}${sep}`);
+    const type = TYPES[extname(path)];
+    const body = inside && type ? await read(path) : undefined;
+    if (!body) return c.notFound();
+    return c.body(new Uint8Array(body), 200, {
+      'Content-Type': type as string,
+      'Content-Security-Policy': CONSOLE_CSP,
+      'X-Content-Type-Options': 'nosniff',
+      'Referrer-Policy': 'no-referrer',
+      'Cache-Control': relative === 'index.html' ? 'no-cache' : 'public, max-age=300',
+    });
+  });
+}
