@@ -131,3 +131,52 @@ t.describe('Redis state after Redis was away', () => {
     }
   });
 });
+
+t.describe('query history in Redis', () => {
+  it('is shared by replicas, newest first, bounded per tenant, under history:<tenant>', async () => {
+    const prefix = `history-${randomUUID()}:`;
+    const [a, b] = [await openReady(redisUrl, prefix), await openReady(redisUrl, prefix)];
+    const limits = { maxPerTenant: 3, retentionMs: 3_600_000 };
+    const tenants = () => ['acme', 'globex'];
+    const historyA = a.history(limits, tenants);
+    const historyB = b.history(limits, tenants);
+    const raw = new Redis(redisUrl);
+    try {
+      const at = Date.now();
+      for (let i = 0; i < 4; i++) {
+        historyA.record({
+          id: `q${i}`,
+          tenant: 'acme',
+          at: at + i,
+          sql: `SELECT ${i}`,
+          protocol: 'http',
+          engine: 'duckdb',
+          rows: 1,
+          durationMs: 1,
+          outcome: 'ok',
+        });
+      }
+      historyB.record({
+        id: 'g',
+        tenant: 'globex',
+        at,
+        sql: 'SELECT 9',
+        protocol: 'trino',
+        engine: 'duckdb',
+        rows: 1,
+        durationMs: 1,
+        outcome: 'ok',
+      });
+      // Another replica reads what this one wrote.
+      await expect
+        .poll(async () => (await historyB.list({ tenant: 'acme', limit: 10 })).map((e) => e.sql))
+        .toEqual(['SELECT 3', 'SELECT 2', 'SELECT 1']);
+      await expect.poll(async () => (await historyA.list({ limit: 10 })).length).toBe(4);
+      expect(await raw.llen(`${prefix}history:acme`)).toBe(3);
+      expect(await raw.pttl(`${prefix}history:acme`)).toBeGreaterThan(3_500_000);
+    } finally {
+      raw.disconnect();
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+});
