@@ -231,6 +231,39 @@ describe.skipIf(!CHROMIUM)('web console in Chromium', () => {
     await tenant.close();
   });
 
+  it('lets an operator cancel any tenant’s running query and close any tenant’s session', async () => {
+    const long = fetch(`${gateway.url}/v1/query`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${ACME}` },
+      body: JSON.stringify({ sql: 'SELECT count(*) FROM range(100000000000) t(i) WHERE i % 7 = 3' }),
+    }).then(async (r) => (await r.json()) as { error?: { code: string; message: string } });
+    const globexHeaders = { Authorization: `Bearer ${GLOBEX}`, 'Content-Type': 'application/json' };
+    const session = (await (
+      await fetch(`${gateway.url}/sessions`, { method: 'POST', headers: globexHeaders, body: '{"kind":"sql"}' })
+    ).json()) as { id: number };
+    const admin = await open();
+    await signIn(admin, ADMIN);
+    await admin.goto(`${gateway.url}/ui/#/overview`);
+    await admin.waitForSelector('#running .cancel-query');
+    expect(await admin.textContent('#running')).toContain('acme');
+    await admin.click('#running .cancel-query');
+    expect((await long).error).toMatchObject({
+      code: 'QUERY_CANCELLED',
+      message: 'The query was cancelled by an operator.',
+    });
+
+    await admin.goto(`${gateway.url}/ui/#/sessions`);
+    await admin.waitForSelector('#sessions .delete-session');
+    const rows = await admin.$$eval('#sessions tbody tr', (trs) => trs.map((tr) => tr.textContent ?? ''));
+    const index = rows.findIndex((row) => row.startsWith(`globex${session.id}`));
+    expect(index).toBeGreaterThanOrEqual(0);
+    await (await admin.$$('#sessions .delete-session'))[index]?.click();
+    await expect
+      .poll(async () => (await fetch(`${gateway.url}/sessions/${session.id}`, { headers: globexHeaders })).status)
+      .toBe(404);
+    await admin.close();
+  });
+
   it('lays out every page at 1280 and 390 px, renders the API reference, and loads fast', async () => {
     for (const width of [1280, 390]) {
       const page = await open(width);

@@ -258,7 +258,41 @@ export async function sessionsPage(context: PageContext): Promise<void> {
   const list = h('div', { id: 'sessions' });
   show(main, h('h1', {}, 'Sessions'), list);
   if (context.who.admin) {
-    show(list, h('p', { className: 'muted' }, 'Sessions belong to tenants: sign in with a tenant key to see them.'));
+    // An operator sees every tenant's sessions and may close any.
+    const loadAll = async (): Promise<void> => {
+      const { sessions } = await call<{ sessions: (Session & { tenant: string })[] }>(context, '/v1/admin/sessions');
+      show(
+        list,
+        sessions.length === 0
+          ? h('p', { className: 'muted' }, 'No sessions.')
+          : h(
+              'div',
+              { className: 'card' },
+              table(
+                ['Tenant', 'Session', 'Kind', 'State', ''],
+                sessions.map((s) => [
+                  s.tenant,
+                  String(s.id),
+                  s.kind,
+                  s.state,
+                  h(
+                    'button',
+                    {
+                      type: 'button',
+                      className: 'delete-session',
+                      onclick: () =>
+                        void call(context, `/v1/admin/sessions/${encodeURIComponent(s.tenant)}/${s.id}`, {
+                          method: 'DELETE',
+                        }).then(loadAll),
+                    },
+                    'Delete',
+                  ),
+                ]),
+              ),
+            ),
+      );
+    };
+    await loadAll();
     return;
   }
   const load = async (): Promise<void> => {
@@ -486,10 +520,53 @@ interface Minute {
   readonly queued: number;
 }
 
+interface RunningQuery {
+  readonly tenant: string;
+  readonly queryId: string;
+  readonly sql: string;
+  readonly protocol: string;
+  readonly startedAt: number;
+}
+
 export async function overviewPage(context: PageContext): Promise<void> {
   const { main } = context;
   const body = h('div', { id: 'overview' });
-  show(main, h('h1', {}, 'Overview (last hour)'), body);
+  const running = h('div', { className: 'card', id: 'running' });
+  show(main, h('h1', {}, 'Running now'), running, h('h1', {}, 'Overview (last hour)'), body);
+  const loadRunning = async (): Promise<void> => {
+    const { queries } = await call<{ queries: RunningQuery[] }>(context, '/v1/running');
+    show(
+      running,
+      queries.length === 0
+        ? h('p', { className: 'muted' }, 'No query is running on this gateway.')
+        : table(
+            ['Tenant', 'SQL', 'Protocol', 'Running for', ''],
+            queries.map((q) => [
+              q.tenant,
+              q.sql,
+              q.protocol,
+              `${Math.round((Date.now() - q.startedAt) / 1000)} s`,
+              h(
+                'button',
+                {
+                  type: 'button',
+                  className: 'cancel-query',
+                  onclick: () =>
+                    void call(context, `/v1/running/${encodeURIComponent(q.queryId)}/cancel`, { method: 'POST' }).then(
+                      loadRunning,
+                    ),
+                },
+                'Cancel',
+              ),
+            ]),
+          ),
+    );
+  };
+  await loadRunning().catch((error: unknown) =>
+    show(running, h('p', { className: 'error', role: 'alert' }, errorText(error))),
+  );
+  const timer = setInterval(() => void loadRunning().catch(() => undefined), 2000);
+  context.signal.addEventListener('abort', () => clearInterval(timer));
   try {
     const { tenants } = await call<{ tenants: Record<string, Minute[]> }>(context, '/v1/overview');
     const cards = Object.entries(tenants).map(([tenant, minutes]) => {

@@ -1,3 +1,4 @@
+import { LakegateError } from '@lakegate/engine-api';
 import type { Rollups } from '@lakegate/rollups';
 import type { Storage } from '@lakegate/storage';
 import { Hono } from 'hono';
@@ -91,6 +92,40 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   );
   const history = deps.history;
   if (history) app.get('/v1/history', viewer, historyHandler(history));
+  const running = deps.queries;
+  if (running) {
+    // Queries running on this replica: a tenant's own, or every tenant's for an operator, who may cancel any.
+    app.get('/v1/running', viewer, (c) =>
+      c.json({ queries: running.running(c.get('admin') ? c.req.query('tenant') : c.get('tenant')) }, 200, {
+        'Cache-Control': 'no-store',
+      }),
+    );
+    app.post('/v1/running/:id/cancel', viewer, (c) => {
+      const admin = c.get('admin');
+      const found = running.cancel(
+        c.req.param('id'),
+        admin ? undefined : c.get('tenant'),
+        admin ? 'an operator' : 'its tenant',
+      );
+      if (!found) throw new LakegateError('NOT_FOUND', `No query ${c.req.param('id')} runs on this gateway.`);
+      return c.json({ msg: 'cancelled' });
+    });
+  }
+  const sessions = deps.sessions;
+  if (sessions) {
+    // An operator sees every tenant's sessions and may close any.
+    app.get('/v1/admin/sessions', authenticateAdmin(keys), async (c) => {
+      const tenants = Object.keys(deps.config.tenants);
+      const pages = await Promise.all(tenants.map((tenant) => sessions.list(tenant, 0, 1000)));
+      return c.json({ sessions: pages.flatMap((page) => page.items.map((s) => ({ ...s }))) }, 200, {
+        'Cache-Control': 'no-store',
+      });
+    });
+    app.delete('/v1/admin/sessions/:tenant/:id', authenticateAdmin(keys), async (c) => {
+      await sessions.delete(c.req.param('tenant'), Number(c.req.param('id')));
+      return c.json({ msg: 'deleted' });
+    });
+  }
   const overview = deps.overview;
   if (overview) {
     app.get('/v1/overview', viewer, (c) => {

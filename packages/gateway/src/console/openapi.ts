@@ -66,6 +66,31 @@ export function openApiDocument(config: GatewayConfig): Record<string, unknown> 
         responses: ok('{ tenants: { <tenant>: [minute, ...] } }'),
       },
     },
+    '/v1/running': {
+      get: {
+        summary: "Queries running on this gateway now: the caller's (an admin key: every tenant's)",
+        parameters: [queryParam('tenant', 'Admin only: one tenant')],
+        responses: ok('{ queries: [{ tenant, queryId, sql, protocol, startedAt }] }'),
+      },
+    },
+    '/v1/running/{id}/cancel': {
+      post: {
+        summary: "Cancel a running query (a tenant's own; an admin key: any)",
+        parameters: [path('id', 'The query id')],
+        responses: ok('{ msg: "cancelled" }'),
+      },
+    },
+    '/v1/admin/sessions': {
+      get: { summary: "Every tenant's Livy sessions (admin key)", security: ADMIN, responses: ok('{ sessions }') },
+    },
+    '/v1/admin/sessions/{tenant}/{id}': {
+      delete: {
+        summary: "Close any tenant's session (admin key)",
+        security: ADMIN,
+        parameters: [path('tenant', 'Tenant'), path('id', 'Session id')],
+        responses: ok('{ msg: "deleted" }'),
+      },
+    },
     '/v1/whoami': {
       get: { summary: 'Whose key this is: { tenant } or { admin: true }', responses: ok('The identity') },
     },

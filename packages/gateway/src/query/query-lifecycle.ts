@@ -51,6 +51,16 @@ export interface RollupAnswerer {
   >;
 }
 
+/** A query running now, as the console lists it. */
+export interface RunningQuery {
+  readonly tenant: string;
+  readonly queryId: string;
+  readonly sql: string;
+  readonly protocol: string;
+  /** Epoch ms. */
+  readonly startedAt: number;
+}
+
 export interface QueryInput {
   readonly queryId: string;
   readonly tenant: string;
@@ -152,7 +162,8 @@ export class QueryLifecycle {
   readonly #prepared = new Map<string, PreparedQuery>();
   readonly #caches = new Map<string, ResultCache>();
   /** Queries started and not yet ended, each with the controller that cancels it when a drain runs out of time. */
-  readonly #active = new Set<AbortController>();
+  /** Queries started and not yet ended, with what the console's list of running queries shows of them. */
+  readonly #active = new Map<AbortController, RunningQuery>();
   /** The engine running each query and the id it knows the query by, by tenant and query id: for its progress. */
   readonly #engineOf = new Map<string, { engine: ManagedEngine; engineQueryId: string }>();
   #sequence = 0;
@@ -233,6 +244,26 @@ export class QueryLifecycle {
     return this.#active.size;
   }
 
+  /** The queries running on this replica now, of `tenant` only or of every tenant, oldest first. */
+  running(tenant?: string): RunningQuery[] {
+    return [...this.#active.values()]
+      .filter((query) => tenant === undefined || query.tenant === tenant)
+      .sort((a, b) => a.startedAt - b.startedAt);
+  }
+
+  /**
+   * Cancels a running query by its id (of `tenant` only, unless undefined: an operator's), as its client's own
+   * cancel would: it answers QUERY_CANCELLED in its protocol. False when no such query runs here.
+   */
+  cancel(queryId: string, tenant: string | undefined, by: string): boolean {
+    for (const [controller, query] of this.#active) {
+      if (query.queryId !== queryId || (tenant !== undefined && query.tenant !== tenant)) continue;
+      controller.abort(new LakegateError('QUERY_CANCELLED', `The query was cancelled by ${by}.`));
+      return true;
+    }
+    return false;
+  }
+
   /**
    * Stops taking queries (new ones get SHUTTING_DOWN) and waits up to `graceMs` for the running ones to end; those
    * still running then are cancelled, and their front ends answer QUERY_CANCELLED in their own protocol. Resolves
@@ -245,7 +276,7 @@ export class QueryLifecycle {
       'QUERY_CANCELLED',
       `The gateway shut down and the query did not finish within its ${graceMs} ms grace period: run it again.`,
     );
-    for (const controller of this.#active) controller.abort(reason);
+    for (const controller of this.#active.keys()) controller.abort(reason);
     await this.#idleWithin(settleMs);
   }
 
@@ -296,7 +327,13 @@ export class QueryLifecycle {
     if (given.signal.aborted) forward();
     else given.signal.addEventListener('abort', forward, { once: true });
     const input: QueryInput = { ...given, signal: controller.signal };
-    this.#active.add(controller);
+    this.#active.set(controller, {
+      tenant: given.tenant,
+      queryId: given.queryId,
+      sql: given.sql,
+      protocol: given.protocol,
+      startedAt: Date.now(),
+    });
     let started: StartedQuery | undefined;
     let ended = false;
     const end = async (summary: QueryEnd): Promise<void> => {
