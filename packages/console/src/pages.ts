@@ -384,17 +384,29 @@ export async function datasetsPage(context: PageContext): Promise<void> {
   const { main } = context;
   const list = h('div', { className: 'card', id: 'datasets' });
   const cache = h('div', { className: 'kpis', id: 'cache' });
-  show(main, h('h1', {}, 'Datasets and cache'), cache, list);
+  const warming = h('div', { className: 'card', id: 'warming' });
+  show(main, h('h1', {}, 'Datasets and cache'), cache, list, h('h1', {}, 'Warming plan'), warming);
   if (context.who.admin) {
     show(list, h('p', { className: 'muted' }, 'Datasets belong to tenants: sign in with a tenant key to see them.'));
     return;
   }
   const load = async (): Promise<void> => {
     try {
-      const [{ datasets }, figures] = await Promise.all([
+      const [{ datasets }, figures, { plan }] = await Promise.all([
         call<{ datasets: Dataset[] }>(context, '/v1/datasets'),
         call<Record<string, number>>(context, '/v1/cache'),
+        call<{ plan: { dataset: string; likelihood: number; decision: string; reason: string }[] }>(
+          context,
+          '/v1/warming',
+        ),
       ]);
+      show(
+        warming,
+        table(
+          ['Dataset', 'Likely soon', 'Decision', 'Why'],
+          plan.map((p) => [p.dataset, `${Math.round(p.likelihood * 100)}%`, p.decision, p.reason]),
+        ),
+      );
       const hits = Number(figures.hits ?? 0);
       const misses = Number(figures.misses ?? 0);
       show(
@@ -493,6 +505,11 @@ export async function rollupsPage(context: PageContext): Promise<void> {
               .map(([state, n]) => `${state} ${n}`)
               .join(', '),
             r.lagSeconds !== undefined ? `; lag ${Math.round(r.lagSeconds)} s` : '',
+          ),
+          h(
+            'p',
+            { className: 'muted last-audit' },
+            r.lastAudit ? `Last audit: ${JSON.stringify(r.lastAudit)}` : 'Not audited yet.',
           ),
           h(
             'div',

@@ -19,6 +19,7 @@ export type {
   StorageOptions,
   StorageTenantSpec,
   WarmingOptions,
+  WarmingPlanEntry,
   WarmingReport,
 } from './storage.js';
 export { createStorage } from './storage.js';

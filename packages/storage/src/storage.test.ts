@@ -215,6 +215,15 @@ describe('storage over a local folder', () => {
     // At 21:00 the night tenant's file pushed acme's out (40-byte cache, 22 + 30 bytes).
     expect(storage.describe('acme')[0]?.bytesCached).toBe(0);
     now = 5 * 24 * HOUR + 8 * HOUR + 30 * 60_000;
+    // The plan says what the policy will do, and why, before it runs.
+    expect(storage.warmingPlan('acme', now)).toMatchObject([
+      {
+        dataset: 'events',
+        decision: 'warm',
+        reason: expect.stringMatching(/^queried at this time before: \d+% likely within 60 min/),
+      },
+    ]);
+    expect(storage.warmingPlan('night', now)).toMatchObject([{ dataset: 'other', decision: 'let-go' }]);
     const report = await storage.runWarming(now);
     expect(report.warmed).toEqual(['acme/events']);
     expect(report.letGo).toEqual(['night/other']);

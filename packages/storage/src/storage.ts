@@ -68,6 +68,11 @@ export interface Storage extends StorageAccess {
   readRange(tenant: string, dataset: string, key: string, start: number, end: number): Promise<Uint8Array>;
   /** Runs the warming policy once: prefetch the datasets likely to be queried soon, let cold ones go. */
   runWarming(now?: number): Promise<WarmingReport>;
+  /**
+   * What the warming policy would do with each of the tenant's datasets now, and why: the likelihood of a query
+   * within the lookahead (from the usage history), and the decision (`warm`, `let-go` or `keep`).
+   */
+  warmingPlan(tenant: string, now?: number): WarmingPlanEntry[];
   /** The S3 client of this storage's settings, made on first use: share it to share its connections. */
   s3Client(): S3Client;
   /**
@@ -78,6 +83,15 @@ export interface Storage extends StorageAccess {
    */
   reconfigure(tenants: Readonly<Record<string, StorageTenantSpec>>): Promise<ReconfigureReport>;
   close(): Promise<void>;
+}
+
+/** One dataset in the warming plan: how likely a query is soon, and what the policy does about it. */
+export interface WarmingPlanEntry {
+  readonly dataset: string;
+  /** Likelihood of a query within the lookahead, 0 to 1. */
+  readonly likelihood: number;
+  readonly decision: 'warm' | 'let-go' | 'keep';
+  readonly reason: string;
 }
 
 export interface ReconfigureReport {
@@ -212,6 +226,37 @@ export async function createStorage(options: StorageOptions): Promise<Storage> {
     return { warmed: plan.warm.map(name), letGo: plan.letGo.map(name), failed };
   };
 
+  const warmingPlan = (tenant: string, now = clock()): WarmingPlanEntry[] => {
+    const mine = [...(handles.get(tenant)?.values() ?? [])];
+    const all = [...handles.values()].flatMap((m) => [...m.values()]);
+    const plan = planWarming(
+      usage,
+      all.map((h) => ({ tenant: h.tenant, dataset: h.name, bytes: h.bytes })),
+      now,
+      cache.maxBytes,
+      warming,
+    );
+    const minutes = Math.round(warming.lookaheadMs / 60_000);
+    return mine.map((h) => {
+      const likelihood = usage.likelihood(tenant, h.name, now, now + warming.lookaheadMs);
+      const percent = `${Math.round(likelihood * 100)}%`;
+      const warm = plan.warm.some((c) => c.tenant === tenant && c.dataset === h.name);
+      const letGo = plan.letGo.some((c) => c.tenant === tenant && c.dataset === h.name);
+      return {
+        dataset: h.name,
+        likelihood,
+        decision: warm ? 'warm' : letGo ? 'let-go' : 'keep',
+        reason: warm
+          ? `queried at this time before: ${percent} likely within ${minutes} min, so it is warmed ahead`
+          : letGo
+            ? `${percent} likely within ${minutes} min and idle: its files may leave the cache first`
+            : likelihood >= warming.warmThreshold
+              ? `${percent} likely within ${minutes} min, but the cache has no room for it`
+              : `${percent} likely within ${minutes} min: fetched when first queried`,
+      };
+    });
+  };
+
   const saveUsage = async (): Promise<void> => {
     await writeFileAtomic(usagePath, JSON.stringify(usage));
   };
@@ -268,6 +313,7 @@ export async function createStorage(options: StorageOptions): Promise<Storage> {
       }
     },
     runWarming,
+    warmingPlan,
     reconfigure,
     async close() {
       for (const timer of timers) clearInterval(timer);

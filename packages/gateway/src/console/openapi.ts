@@ -114,6 +114,12 @@ export function openApiDocument(config: GatewayConfig): Record<string, unknown> 
         responses: ok('What was warmed'),
       },
     },
+    '/v1/warming': {
+      get: {
+        summary: "What the cache's warming policy does with each of the caller's datasets now, and why",
+        responses: ok('{ plan: [{ dataset, likelihood, decision, reason }] }'),
+      },
+    },
     '/v1/cache': {
       get: {
         summary: "The caller's cache figures: hits, misses, origin bytes, bytes served, evictions",

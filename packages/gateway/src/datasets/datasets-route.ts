@@ -11,6 +11,9 @@ export function datasetsRoutes(storage: Storage): Hono<GatewayEnv> {
     .get('/datasets', function listDatasets(c) {
       return c.json({ datasets: storage.describe(c.get('tenant')) });
     })
+    .get('/warming', function warmingPlan(c) {
+      return c.json({ plan: storage.warmingPlan(c.get('tenant')) });
+    })
     .post('/datasets/:name/refresh', async function refreshDataset(c) {
       return c.json({ dataset: await storage.refresh(c.get('tenant'), c.req.param('name')) });
     })
