@@ -204,15 +204,19 @@ export async function createStorage(options: StorageOptions): Promise<Storage> {
   };
 
   const warming: WarmingPolicyOptions = { ...DEFAULT_WARMING, ...options.warming };
-  const runWarming = async (now = clock()): Promise<WarmingReport> => {
-    const all = [...handles.values()].flatMap((m) => [...m.values()]);
-    const plan = planWarming(
+  /** The warming policy's plan over every tenant's datasets at `now`. */
+  const planNow = (now: number) =>
+    planWarming(
       usage,
-      all.map((h) => ({ tenant: h.tenant, dataset: h.name, bytes: h.bytes })),
+      [...handles.values()].flatMap((m) =>
+        [...m.values()].map((h) => ({ tenant: h.tenant, dataset: h.name, bytes: h.bytes })),
+      ),
       now,
       cache.maxBytes,
       warming,
     );
+  const runWarming = async (now = clock()): Promise<WarmingReport> => {
+    const plan = planNow(now);
     const name = (c: { tenant: string; dataset: string }): string => `${c.tenant}/${c.dataset}`;
     for (const candidate of plan.letGo) handle(candidate.tenant, candidate.dataset).letGo();
     const failed: string[] = [];
@@ -228,14 +232,7 @@ export async function createStorage(options: StorageOptions): Promise<Storage> {
 
   const warmingPlan = (tenant: string, now = clock()): WarmingPlanEntry[] => {
     const mine = [...(handles.get(tenant)?.values() ?? [])];
-    const all = [...handles.values()].flatMap((m) => [...m.values()]);
-    const plan = planWarming(
-      usage,
-      all.map((h) => ({ tenant: h.tenant, dataset: h.name, bytes: h.bytes })),
-      now,
-      cache.maxBytes,
-      warming,
-    );
+    const plan = planNow(now);
     const minutes = Math.round(warming.lookaheadMs / 60_000);
     return mine.map((h) => {
       const likelihood = usage.likelihood(tenant, h.name, now, now + warming.lookaheadMs);

@@ -9,6 +9,7 @@ import { silentLogger } from '../logging/logger.js';
 import { QueryLifecycle } from '../query/query-lifecycle.js';
 import { MemoryReplicaBus } from '../state/memory-replica-bus.js';
 import { MemorySessionStore } from '../state/memory-session-store.js';
+import { statementRecord } from '../state/session-store.contract.js';
 import { SessionService } from './session-service.js';
 
 async function service(replicaId: string, store = new MemorySessionStore(), bus = new MemoryReplicaBus()) {
@@ -37,18 +38,8 @@ describe('session service reaping', () => {
   it('ends statements whose replica stopped, once its heartbeat is gone, and leaves live replicas alone', async () => {
     const { store, bus, sessions } = await service('survivor');
     const session = await sessions.create('acme', { kind: 'sql' });
-    const base = {
-      sessionId: session.id,
-      code: 'SELECT 1',
-      output: null,
-      progress: 0,
-      started: 1,
-      completed: 0,
-      submitted: 1,
-      result: null,
-    };
-    await store.putStatement({ ...base, id: 0, state: 'running', runner: 'ghost' });
-    await store.putStatement({ ...base, id: 1, state: 'running', runner: 'alive' });
+    await store.putStatement(statementRecord(session.id, 0, 'running', 'ghost'));
+    await store.putStatement(statementRecord(session.id, 1, 'running', 'alive'));
     await bus.heartbeat('alive', 60_000);
     await sessions.reap();
     expect(await store.getStatement(session.id, 0)).toMatchObject({
@@ -71,19 +62,7 @@ describe('session service reaping', () => {
     await sessions.start();
     try {
       const session = await sessions.create('acme', { kind: 'sql' });
-      await store.putStatement({
-        sessionId: session.id,
-        id: 0,
-        code: 'SELECT 1',
-        output: null,
-        progress: 0,
-        started: 1,
-        completed: 0,
-        submitted: 1,
-        result: null,
-        state: 'running',
-        runner: 'quiet',
-      });
+      await store.putStatement(statementRecord(session.id, 0, 'running', 'quiet'));
       await sessions.reap();
       expect((await store.getStatement(session.id, 0))?.state).toBe('running');
       await sessions.reap(Date.now() + 10_001);
