@@ -1,3 +1,4 @@
+export * from './config-helpers.js';
 export * from './engine.js';
 export * from './errors.js';
 export * from './query-stream.js';

@@ -1,4 +1,4 @@
-import type { ConfigResult } from '@lakegate/engine-api';
+import { type ConfigResult, positiveInteger } from '@lakegate/engine-api';
 
 /** `engines.<id>` for a ClickHouse engine (without `module`). */
 export interface ClickHouseConfig {
@@ -39,15 +39,7 @@ export function parseClickHouseConfig(raw: unknown): ConfigResult<ClickHouseConf
   if (typeof url !== 'string' || !/^https?:\/\/[^/]+\/?$/.test(url)) {
     problems.push('url: the server\'s HTTP interface, like "http://127.0.0.1:8123"');
   }
-  const positive = (key: string, fallback: number): number => {
-    const value = input[key];
-    if (value === undefined) return fallback;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-      problems.push(`${key}: must be a positive integer`);
-      return fallback;
-    }
-    return value;
-  };
+  const positive = (key: string, fallback: number): number => positiveInteger(input, key, fallback, problems);
   const config = {
     url: typeof url === 'string' ? url.replace(/\/$/, '') : '',
     requestTimeoutMs: positive('requestTimeoutMs', 300_000),

@@ -17,6 +17,7 @@ import {
   isFileBinding,
   isLakegateError,
   LakegateError,
+  positiveInteger,
   type QueryRequest,
   type QueryStream,
   throwIfAborted,
@@ -70,15 +71,7 @@ function parseLocalAggConfig(raw: unknown): ConfigResult<LocalAggConfig> {
   if (typeof input !== 'object' || Array.isArray(input)) return { ok: false, problems: ['must be an object'] };
   const known = ['threads', 'inlineBytes', 'rangeBytes', 'shareGroups'];
   for (const key of Object.keys(input)) if (!known.includes(key)) problems.push(`${key}: unknown setting`);
-  const positive = (key: string, fallback: number): number => {
-    const value = input[key];
-    if (value === undefined) return fallback;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-      problems.push(`${key}: must be a positive integer`);
-      return fallback;
-    }
-    return value;
-  };
+  const positive = (key: string, fallback: number): number => positiveInteger(input, key, fallback, problems);
   const config = {
     threads: positive('threads', Math.min(8, availableParallelism())),
     inlineBytes: positive('inlineBytes', 4 * 1024 * 1024),
