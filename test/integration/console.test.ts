@@ -36,7 +36,7 @@ describe.skipIf(!CHROMIUM)('web console in Chromium', () => {
     page.on('console', (message) => {
       if (message.type() === 'error' && !deliberate.has(message.text())) problems.push(`console: ${message.text()}`);
     });
-    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message} ${error.stack ?? ''}`));
     page.on('request', (request) => {
       const { hostname } = new URL(request.url());
       if (!['127.0.0.1', 'localhost', ''].includes(hostname) && !request.url().startsWith('blob:')) {
@@ -273,7 +273,12 @@ describe.skipIf(!CHROMIUM)('web console in Chromium', () => {
       for (const name of ['query', 'history', 'sessions', 'datasets', 'rollups', 'overview', 'api']) {
         await page.goto(`${gateway.url}/ui/#/${name}`);
         await page.waitForFunction(() => (document.querySelector('main')?.children.length ?? 0) > 0);
-        if (name === 'api') await page.waitForSelector('text="/v1/query"');
+        if (name === 'api') {
+          await page.waitForSelector('text="/v1/query"');
+          // The query body's schema, from the schema that validates it, is rendered in the page.
+          await page.click('details >> nth=0');
+          expect(await page.textContent('pre.schema >> nth=0')).toContain('"sql"');
+        }
         // Nothing wider than the screen: the page never scrolls sideways.
         const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
         expect(overflow, `${name} at ${width} px`).toBeLessThanOrEqual(0);

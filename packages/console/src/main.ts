@@ -102,4 +102,8 @@ signOut.addEventListener('click', () => {
   route();
 });
 window.addEventListener('hashchange', route);
+// Leaving a page aborts its requests on purpose: an abort nobody was left waiting for is no error.
+window.addEventListener('unhandledrejection', (event) => {
+  if (event.reason instanceof DOMException && event.reason.name === 'AbortError') event.preventDefault();
+});
 route();

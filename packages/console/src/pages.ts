@@ -633,9 +633,28 @@ export async function overviewPage(context: PageContext): Promise<void> {
 }
 
 export async function apiPage(context: PageContext): Promise<void> {
+  type Operation = {
+    summary?: string;
+    parameters?: { name: string; in: string; description?: string }[];
+    requestBody?: { content?: Record<string, { schema?: unknown }> };
+  };
   const spec = (await (await fetch('/openapi.json', { signal: context.signal })).json()) as {
     info: { title: string; version: string };
-    paths: Record<string, Record<string, { summary?: string; description?: string }>>;
+    paths: Record<string, Record<string, Operation>>;
+  };
+  const details = (operation: Operation): Node | string => {
+    const body = operation.requestBody?.content?.['application/json']?.schema;
+    const parameters = operation.parameters ?? [];
+    if (!body && parameters.length === 0) return '';
+    return h(
+      'details',
+      {},
+      h('summary', {}, body ? 'Body and parameters' : 'Parameters'),
+      parameters.length > 0
+        ? h('ul', {}, ...parameters.map((p) => h('li', {}, h('code', {}, p.name), ` (${p.in}) ${p.description ?? ''}`)))
+        : null,
+      body ? h('pre', { className: 'schema' }, JSON.stringify(body, null, 2)) : null,
+    );
   };
   show(
     context.main,
@@ -650,7 +669,7 @@ export async function apiPage(context: PageContext): Promise<void> {
           Object.entries(methods).map(([method, operation]) => [
             method.toUpperCase(),
             h('code', {}, path),
-            operation.summary ?? '',
+            h('div', {}, operation.summary ?? '', details(operation)),
           ]),
         ),
       ),
