@@ -89,16 +89,28 @@ describe.skipIf(!findRedisServer())('faults: killed replicas and a restarted Red
   }, 40_000);
 
   it('loses no session or finished result when Redis restarts while statements run, and ends every statement', async () => {
+    // A replica restarted by the test before this one may still be connecting to Redis (session calls answer 503
+    // until it is): create with a retry, as a client honouring Retry-After would.
+    const created = async (client: typeof a, path: string, body: unknown): Promise<number> => {
+      const deadline = Date.now() + 15_000;
+      for (;;) {
+        const answer = await client.call('POST', path, body);
+        if (answer.status === 201) return answer.body.id as number;
+        if (answer.status !== 503 || Date.now() > deadline) {
+          throw new Error(`POST ${path}: ${answer.status} ${JSON.stringify(answer.body)}`);
+        }
+        await sleep(200);
+      }
+    };
     const sessions = [
-      (await a.call('POST', '/sessions', { kind: 'sql', name: 'on-a' })).body.id as number,
-      (await b.call('POST', '/sessions', { kind: 'sql', name: 'on-b' })).body.id as number,
+      await created(a, '/sessions', { kind: 'sql', name: 'on-a' }),
+      await created(b, '/sessions', { kind: 'sql', name: 'on-b' }),
     ];
     // One result small enough for Redis, one large enough for the results folder.
-    const small = (await a.call('POST', `/sessions/${sessions[0]}/statements`, { code: 'SELECT 41 + 1' })).body
-      .id as number;
-    const large = (
-      await b.call('POST', `/sessions/${sessions[1]}/statements`, { code: 'SELECT id, twice FROM events ORDER BY id' })
-    ).body.id as number;
+    const small = await created(a, `/sessions/${sessions[0]}/statements`, { code: 'SELECT 41 + 1' });
+    const large = await created(b, `/sessions/${sessions[1]}/statements`, {
+      code: 'SELECT id, twice FROM events ORDER BY id',
+    });
     await a.waitFor(sessions[0] as number, small);
     await b.waitFor(sessions[1] as number, large);
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type GatewayState, openRedisState, silentLogger } from '@lakegate/gateway';
+import { type GatewayState, openRedisState, QueryOverview, silentLogger } from '@lakegate/gateway';
 import { sessionRecord, statementRecord } from '@lakegate/gateway/state-contracts';
 import { Redis } from 'ioredis';
 import { describe, expect, inject, it } from 'vitest';
@@ -176,6 +176,39 @@ t.describe('query history in Redis', () => {
       expect(await raw.pttl(`${prefix}history:acme`)).toBeGreaterThan(3_500_000);
     } finally {
       raw.disconnect();
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+});
+
+t.describe('overview figures in Redis', () => {
+  it('merges every replica’s minutes, so that any replica shows the whole gateway', async () => {
+    const prefix = `overview-${randomUUID()}:`;
+    const [a, b] = [await openReady(redisUrl, prefix), await openReady(redisUrl, prefix)];
+    try {
+      const now = Date.UTC(2026, 0, 1, 10, 0, 30);
+      const [onA, onB] = [new QueryOverview(() => now), new QueryOverview(() => now)];
+      for (let i = 1; i <= 10; i++) onA.record('acme', i, undefined);
+      onB.record('acme', 1000, 'QUERY_TIMEOUT');
+      onB.record('acme', 5, 'RATE_LIMITED');
+      await onA.publish(a.overview as NonNullable<GatewayState['overview']>, 'replica-a');
+      await onB.publish(b.overview as NonNullable<GatewayState['overview']>, 'replica-b');
+      const seenFromA = await onA.shared(
+        a.overview as NonNullable<GatewayState['overview']>,
+        ['acme', 'globex'],
+        () => 0,
+      );
+      expect(Object.keys(seenFromA)).toEqual(['acme']);
+      expect(seenFromA.acme).toMatchObject([
+        {
+          minute: Date.UTC(2026, 0, 1, 10, 0),
+          queries: 12,
+          refused: 1,
+          errors: { QUERY_TIMEOUT: 1, RATE_LIMITED: 1 },
+          p99Ms: 1000,
+        },
+      ]);
+    } finally {
       await Promise.all([a.close(), b.close()]);
     }
   });

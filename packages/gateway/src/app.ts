@@ -24,6 +24,7 @@ import { queryRoute } from './query/query-route.js';
 import { rollupsRoutes } from './rollups/rollups-route.js';
 import type { SessionService } from './sessions/session-service.js';
 import { sessionsRoutes } from './sessions/sessions-route.js';
+import type { OverviewStore } from './state/overview-store.js';
 import type { QueryHistory } from './state/query-history.js';
 import { trinoInfo } from './trino/trino-info.js';
 import type { TrinoQueryRegistry } from './trino/trino-query.js';
@@ -38,6 +39,8 @@ export interface AppDeps {
   readonly history?: QueryHistory | undefined;
   /** Per-minute figures of every query's end, for `GET /v1/overview`; absent, that route is not served. */
   readonly overview?: QueryOverview | undefined;
+  /** Where replicas share those figures (Redis), so that the Overview shows every replica's. */
+  readonly overviewStore?: OverviewStore | undefined;
   /** Re-reads and applies the configuration, for `POST /v1/admin/reload`; absent, that route is not served. */
   readonly reload?: () => Promise<unknown>;
   readonly storage: Storage;
@@ -128,12 +131,16 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   }
   const overview = deps.overview;
   if (overview) {
-    app.get('/v1/overview', viewer, (c) => {
+    app.get('/v1/overview', viewer, async (c) => {
       const byTenant = deps.admission?.stats().byTenant ?? {};
+      const queued = (t: string): number => byTenant[t]?.queued ?? 0;
       const tenant = c.get('admin') ? c.req.query('tenant') : c.get('tenant');
-      return c.json({ tenants: overview.minutes(tenant, (t) => byTenant[t]?.queued ?? 0) }, 200, {
-        'Cache-Control': 'no-store',
-      });
+      // Every replica's figures when they share them (Redis), else this replica's own.
+      const shared = deps.overviewStore;
+      const tenants = shared
+        ? await overview.shared(shared, tenant !== undefined ? [tenant] : Object.keys(deps.config.tenants), queued)
+        : overview.minutes(tenant, queued);
+      return c.json({ tenants }, 200, { 'Cache-Control': 'no-store' });
     });
   }
   // Trino clients read the server's info before they authenticate, as they do from a Trino coordinator.

@@ -73,6 +73,9 @@ export interface ReloadReport {
 }
 
 /** The engines every gateway has; a section under their id configures them. */
+/** How often a replica shares its Overview figures with the others. */
+const OVERVIEW_SHARE_MS = 5000;
+
 export const BUILT_IN_ENGINES: readonly EngineFactory<unknown>[] = [
   duckdbEngineFactory as EngineFactory<unknown>,
   localAggEngineFactory as EngineFactory<unknown>,
@@ -243,6 +246,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     reload: () => reloadFromSource(),
     history,
     overview,
+    overviewStore: state.overview,
     admission,
     storage,
     engines,
@@ -288,6 +292,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   await state.ready(3000);
   await sessions.start();
   rollups?.start();
+  // Replicas share their Overview figures through the state store every few seconds (Redis only).
+  const overviewStore = state.overview;
+  const sharing = overviewStore
+    ? setInterval(() => void overview.publish(overviewStore, replicaId).catch(() => undefined), OVERVIEW_SHARE_MS)
+    : undefined;
+  sharing?.unref();
   const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
 
   /** Applies a new configuration (see RunningGateway.reload); one at a time. */
@@ -366,6 +376,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         const postgresStopped = postgres?.close();
         await sessions.close();
         await rollups?.close();
+        clearInterval(sharing);
+        if (overviewStore) await overview.publish(overviewStore, replicaId).catch(() => undefined);
         trino.close();
         await engines.close(0);
         if ('closeAllConnections' in server) server.closeAllConnections();

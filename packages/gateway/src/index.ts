@@ -12,6 +12,7 @@ export type { GatewayOptions, RunningGateway } from './gateway.js';
 export { startGateway, storageOptions } from './gateway.js';
 export type { Logger } from './logging/logger.js';
 export { createLogger, silentLogger } from './logging/logger.js';
+export { QueryOverview } from './observability/query-overview.js';
 export type { ResultFormat, ResultStats, ResultSummary, WriteOptions } from './query/result-writer.js';
 export { negotiateFormat, writeResult } from './query/result-writer.js';
 export type { GatewayRollupsOptions } from './rollups/gateway-rollups.js';

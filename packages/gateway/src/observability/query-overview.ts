@@ -1,6 +1,9 @@
+import type { MinuteFigures, OverviewStore } from '../state/overview-store.js';
+
 /**
  * The console's Overview: per tenant, one bucket per minute over the last hour (queries, latency percentiles, errors
- * by code, refusals), kept in this process from the end of every query.
+ * by code, refusals), kept in this process from the end of every query, and shared with the other replicas
+ * through the state store when there is one.
  */
 
 const MINUTE_MS = 60_000;
@@ -35,8 +38,30 @@ export interface OverviewMinute {
 const percentile = (sorted: readonly number[], q: number): number =>
   sorted.length === 0 ? 0 : (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number);
 
+/** Durations a replica shares per tenant and minute. */
+const SHARED_SAMPLES = 128;
+
+/** Merges minutes' figures (of several replicas) into one minute of the Overview. */
+function merge(minute: number, figures: readonly MinuteFigures[], queued: number): OverviewMinute {
+  const errors: Record<string, number> = {};
+  for (const f of figures) for (const [code, n] of Object.entries(f.errors)) errors[code] = (errors[code] ?? 0) + n;
+  const sorted = figures.flatMap((f) => f.durations).sort((x, y) => x - y);
+  return {
+    minute,
+    queries: figures.reduce((n, f) => n + f.queries, 0),
+    errors,
+    p50Ms: Math.round(percentile(sorted, 0.5)),
+    p99Ms: Math.round(percentile(sorted, 0.99)),
+    refused: figures.reduce((n, f) => n + f.refused, 0),
+    queued,
+  };
+}
+
 export class QueryOverview {
   readonly #tenants = new Map<string, Bucket[]>();
+  /** Buckets changed since they were last shared. */
+  readonly #dirty = new Set<Bucket>();
+  readonly #tenantOf = new WeakMap<Bucket, string>();
 
   constructor(readonly clock: () => number = Date.now) {}
 
@@ -54,6 +79,8 @@ export class QueryOverview {
       buckets.push(bucket);
       while ((buckets[0] as Bucket).minute <= minute - MINUTES * MINUTE_MS) buckets.shift();
     }
+    this.#tenantOf.set(bucket, tenant);
+    this.#dirty.add(bucket);
     bucket.queries++;
     if (code) {
       bucket.errors.set(code, (bucket.errors.get(code) ?? 0) + 1);
@@ -65,6 +92,47 @@ export class QueryOverview {
       const slot = Math.floor(Math.random() * bucket.queries);
       if (slot < SAMPLES) bucket.durations[slot] = durationMs;
     }
+  }
+
+  /** Shares the minutes changed since the last call with the other replicas, through `store`. */
+  async publish(store: OverviewStore, replica: string): Promise<void> {
+    const changed = [...this.#dirty];
+    this.#dirty.clear();
+    await Promise.all(
+      changed.map((bucket) =>
+        store.publish(replica, this.#tenantOf.get(bucket) as string, bucket.minute, {
+          queries: bucket.queries,
+          refused: bucket.refused,
+          errors: Object.fromEntries(bucket.errors),
+          durations: bucket.durations.slice(0, SHARED_SAMPLES),
+        }),
+      ),
+    );
+  }
+
+  /**
+   * The last hour's minutes of every replica together, from `store`, for `tenants` (those with none are left out),
+   * with `queued` from this replica's admission now.
+   */
+  async shared(
+    store: OverviewStore,
+    tenants: readonly string[],
+    queued: (tenant: string) => number,
+  ): Promise<Record<string, OverviewMinute[]>> {
+    const now = Math.floor(this.clock() / MINUTE_MS) * MINUTE_MS;
+    const minutes = Array.from({ length: MINUTES }, (_, i) => now - (MINUTES - 1 - i) * MINUTE_MS);
+    const out: Record<string, OverviewMinute[]> = {};
+    await Promise.all(
+      tenants.map(async (tenant) => {
+        const read = await store.read(tenant, minutes);
+        const merged = minutes.flatMap((m) => {
+          const figures = read.get(m);
+          return figures ? [merge(m, figures, queued(tenant))] : [];
+        });
+        if (merged.length > 0) out[tenant] = merged;
+      }),
+    );
+    return out;
   }
 
   /** The last hour's minutes of each tenant (or of `tenant` only), with `queued` from admission now. */

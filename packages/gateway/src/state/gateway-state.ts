@@ -3,8 +3,10 @@ import type { GatewayConfig } from '../config/config.js';
 import type { Logger } from '../logging/logger.js';
 import { MemoryReplicaBus } from './memory-replica-bus.js';
 import { MemorySessionStore } from './memory-session-store.js';
+import type { OverviewStore } from './overview-store.js';
 import { type HistoryLimits, MemoryQueryHistory, type QueryHistory } from './query-history.js';
 import { RedisConnection, type RedisConnectionOptions } from './redis-connection.js';
+import { RedisOverviewStore } from './redis-overview-store.js';
 import { RedisQueryHistory } from './redis-query-history.js';
 import { RedisReplicaBus } from './redis-replica-bus.js';
 import { RedisRollupLedger } from './redis-rollup-ledger.js';
@@ -21,6 +23,8 @@ export interface GatewayState {
   readonly ledger: RollupLedger;
   /** Query history (the console's History, `GET /v1/history`), bounded by `limits`; `tenants` lists who has any. */
   history(limits: HistoryLimits, tenants: () => readonly string[]): QueryHistory;
+  /** Where replicas share their per-minute figures (Redis); none in memory, where one gateway shows its own. */
+  readonly overview: OverviewStore | undefined;
   /** Resolves true once the backend is reachable, or false after `timeoutMs`. */
   ready(timeoutMs: number): Promise<boolean>;
   close(): Promise<void>;
@@ -42,6 +46,7 @@ export function openMemoryState(): GatewayState {
     bus: new MemoryReplicaBus(),
     ledger: new MemoryRollupLedger(),
     history: (limits) => new MemoryQueryHistory(limits),
+    overview: undefined,
     ready: async () => true,
     close: async () => {},
   };
@@ -58,6 +63,7 @@ export function openRedisState(options: RedisStateOptions): GatewayState {
     bus: new RedisReplicaBus(connection),
     ledger: new RedisRollupLedger(connection),
     history: (limits, tenants) => new RedisQueryHistory(connection, limits, tenants),
+    overview: new RedisOverviewStore(connection),
     ready: (timeoutMs) => connection.ready(timeoutMs),
     close: () => connection.close(),
   };

@@ -25,6 +25,8 @@ export function redisKeys(prefix: string) {
     rollupClaim: (rollup: string, start: number) => `${p}rollup-claim:${rollup}:${start}`,
     /** A tenant's query history, newest first. */
     history: (tenant: string) => `${p}history:${tenant}`,
+    /** Each replica's figures of a tenant for one minute (epoch ms of its start), for the console's Overview. */
+    overview: (tenant: string, minute: number) => `${p}overview:${tenant}:${minute}`,
   } as const;
 }
 
