@@ -199,6 +199,8 @@ describe.skipIf(!CHROMIUM)('web console in Chromium', () => {
     await writeParquet(join(root, 'acme', 'events', 'part-2.parquet'), "SELECT 1 AS id, 'api-0' AS api, 1.5 AS ms");
     await page.click('.refresh[data-dataset="events"]');
     await expect.poll(() => page.textContent('.version[data-dataset="events"]')).not.toBe(before);
+    // The cache's hit ratio per minute: this hour's queries of acme read its files.
+    expect(await page.$$eval('#cache-trend .trend span', (bars) => bars.length)).toBeGreaterThanOrEqual(1);
     // The warming plan says what will be warmed, and why.
     expect(await page.textContent('#warming')).toMatch(/events\d+%(keep|warm|let-go)/);
     await shoot(page, 'datasets');

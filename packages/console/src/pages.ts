@@ -385,21 +385,50 @@ export async function datasetsPage(context: PageContext): Promise<void> {
   const list = h('div', { className: 'card', id: 'datasets' });
   const cache = h('div', { className: 'kpis', id: 'cache' });
   const warming = h('div', { className: 'card', id: 'warming' });
-  show(main, h('h1', {}, 'Datasets and cache'), cache, list, h('h1', {}, 'Warming plan'), warming);
+  const trend = h('div', { className: 'card', id: 'cache-trend' });
+  show(
+    main,
+    h('h1', {}, 'Datasets and cache'),
+    cache,
+    h('p', { className: 'muted' }, 'Hit ratio per minute, last hour'),
+    trend,
+    list,
+    h('h1', {}, 'Warming plan'),
+    warming,
+  );
   if (context.who.admin) {
     show(list, h('p', { className: 'muted' }, 'Datasets belong to tenants: sign in with a tenant key to see them.'));
     return;
   }
   const load = async (): Promise<void> => {
     try {
-      const [{ datasets }, figures, { plan }] = await Promise.all([
+      const [{ datasets }, figures, { plan }, { minutes }] = await Promise.all([
         call<{ datasets: Dataset[] }>(context, '/v1/datasets'),
         call<Record<string, number>>(context, '/v1/cache'),
         call<{ plan: { dataset: string; likelihood: number; decision: string; reason: string }[] }>(
           context,
           '/v1/warming',
         ),
+        call<{ minutes: { minute: number; hitRatio: number | null; hits: number; misses: number }[] }>(
+          context,
+          '/v1/cache/trend',
+        ),
       ]);
+      show(
+        trend,
+        minutes.length === 0
+          ? h('p', { className: 'muted' }, 'No cache use in the last hour.')
+          : h(
+              'div',
+              { className: 'trend', role: 'img', 'aria-label': 'Hit ratio per minute over the last hour' },
+              ...minutes.map((m) =>
+                h('span', {
+                  title: `${new Date(m.minute).toLocaleTimeString()}: ${Math.round((m.hitRatio ?? 0) * 100)}% (${m.hits} hits, ${m.misses} misses)`,
+                  style: `height:${Math.max(2, Math.round((m.hitRatio ?? 0) * 40))}px`,
+                }),
+              ),
+            ),
+      );
       show(
         warming,
         table(

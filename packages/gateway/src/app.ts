@@ -15,6 +15,7 @@ import { limitBody } from './http/body-limit.js';
 import { errorHandler, notFound } from './http/error-handler.js';
 import { requestContext } from './http/request-context.js';
 import type { Logger } from './logging/logger.js';
+import type { CacheTrend } from './observability/cache-trend.js';
 import type { GatewayMetrics } from './observability/metrics.js';
 import type { QueryOverview } from './observability/query-overview.js';
 import { Tracing } from './observability/tracing.js';
@@ -41,6 +42,8 @@ export interface AppDeps {
   readonly overview?: QueryOverview | undefined;
   /** Where replicas share those figures (Redis), so that the Overview shows every replica's. */
   readonly overviewStore?: OverviewStore | undefined;
+  /** The file cache's hit ratio per minute, for `GET /v1/cache/trend`; absent, that route is not served. */
+  readonly cacheTrend?: CacheTrend | undefined;
   /** Re-reads and applies the configuration, for `POST /v1/admin/reload`; absent, that route is not served. */
   readonly reload?: () => Promise<unknown>;
   readonly storage: Storage;
@@ -186,6 +189,13 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
     );
   }
   app.route('/v1', datasetsRoutes(deps.storage));
+  const trend = deps.cacheTrend;
+  if (trend) {
+    app.get('/v1/cache/trend', (c) => {
+      trend.sample([c.get('tenant')]);
+      return c.json({ minutes: trend.series(c.get('tenant')) }, 200, { 'Cache-Control': 'no-store' });
+    });
+  }
   if (deps.rollups) app.route('/v1', rollupsRoutes(deps.rollups.admin));
   app.route(
     '/v1/query',

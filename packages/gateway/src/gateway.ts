@@ -15,6 +15,7 @@ import { checkLocations } from './datasets/location-checks.js';
 import { planEngines } from './engines/engine-plan.js';
 import { EngineRegistry } from './engines/engine-registry.js';
 import type { Logger } from './logging/logger.js';
+import { CacheTrend } from './observability/cache-trend.js';
 import { GatewayMetrics } from './observability/metrics.js';
 import { QueryOverview } from './observability/query-overview.js';
 import { Tracing } from './observability/tracing.js';
@@ -75,6 +76,8 @@ export interface ReloadReport {
 /** The engines every gateway has; a section under their id configures them. */
 /** How often a replica shares its Overview figures with the others. */
 const OVERVIEW_SHARE_MS = 5000;
+/** How often the cache's totals are sampled for its hit ratio per minute. */
+const CACHE_TREND_SAMPLE_MS = 10_000;
 
 export const BUILT_IN_ENGINES: readonly EngineFactory<unknown>[] = [
   duckdbEngineFactory as EngineFactory<unknown>,
@@ -212,6 +215,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       )
     : undefined;
   const overview = new QueryOverview();
+  const cacheTrend = new CacheTrend((tenant) => storage.metrics(tenant));
   const queries = new QueryLifecycle({
     history,
     overview,
@@ -247,6 +251,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     history,
     overview,
     overviewStore: state.overview,
+    cacheTrend,
     admission,
     storage,
     engines,
@@ -298,6 +303,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     ? setInterval(() => void overview.publish(overviewStore, replicaId).catch(() => undefined), OVERVIEW_SHARE_MS)
     : undefined;
   sharing?.unref();
+  // The cache's totals are sampled every few seconds, so that each minute's hit ratio is its own.
+  const trendSampling = setInterval(() => cacheTrend.sample(Object.keys(current.tenants)), CACHE_TREND_SAMPLE_MS);
+  trendSampling.unref();
   const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
 
   /** Applies a new configuration (see RunningGateway.reload); one at a time. */
@@ -377,6 +385,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         await sessions.close();
         await rollups?.close();
         clearInterval(sharing);
+        clearInterval(trendSampling);
         if (overviewStore) await overview.publish(overviewStore, replicaId).catch(() => undefined);
         trino.close();
         await engines.close(0);

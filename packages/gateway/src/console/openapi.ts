@@ -120,6 +120,12 @@ export function openApiDocument(config: GatewayConfig): Record<string, unknown> 
         responses: ok('{ plan: [{ dataset, likelihood, decision, reason }] }'),
       },
     },
+    '/v1/cache/trend': {
+      get: {
+        summary: "The caller's file cache hit ratio per minute over the last hour",
+        responses: ok('{ minutes: [{ minute, hits, misses, hitRatio }] }'),
+      },
+    },
     '/v1/cache': {
       get: {
         summary: "The caller's cache figures: hits, misses, origin bytes, bytes served, evictions",
