@@ -109,6 +109,10 @@ export async function queryPage(context: PageContext): Promise<void> {
           h('span', {}, `route: ${String(stats.route ?? '')}`),
           stats.cache ? h('span', {}, `cache ${String(stats.cache)}`) : null,
           stats.elapsedMs !== undefined ? h('span', {}, `gateway ${formatMs(Number(stats.elapsedMs))}`) : null,
+          stats.admissionWaitMs !== undefined
+            ? h('span', {}, `admission wait ${formatMs(Number(stats.admissionWaitMs))}`)
+            : null,
+          stats.bytes !== undefined ? h('span', {}, formatBytes(Number(stats.bytes))) : null,
         ),
       );
       const chartBox = h('div', { className: 'chart' });

@@ -49,8 +49,10 @@ export function queryRoute(options: QueryRouteOptions): Hono<GatewayEnv> {
       maxRows: query.maxRows,
       maxBytes: query.maxBytes,
       requestId,
-      stats: () => ({
+      stats: ({ bytes }) => ({
         elapsedMs: Math.round((performance.now() - started) * 100) / 100,
+        admissionWaitMs: Math.round(query.waitMs * 100) / 100,
+        bytes,
         engine,
         route,
         ...(rollup ? { rollup } : {}),

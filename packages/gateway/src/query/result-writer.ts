@@ -41,8 +41,8 @@ export interface WriteOptions {
   /** Bytes of rows to send at most: the result is truncated before the row that would exceed it. */
   readonly maxBytes?: number | undefined;
   readonly requestId: string;
-  /** Stats for the trailer, computed when the result ends. */
-  stats(): ResultStats;
+  /** Stats for the trailer, computed when the result ends; `written.bytes` are the rows' bytes sent before it. */
+  stats(written: { readonly bytes: number }): ResultStats;
   /** Called once when the response has been written, failed, or been abandoned by the client. */
   onDone?(summary: ResultSummary): void;
 }
@@ -217,7 +217,7 @@ export async function writeResult(stream: QueryStream, options: WriteOptions): P
       if (batch !== undefined) for (const chunk of encodeBatch(batch)) emit(controller, chunk);
       if (truncated || exhausted) {
         if (!exhausted) await stream.close();
-        emit(controller, framing.footer(rowCount, truncated, options.stats()));
+        emit(controller, framing.footer(rowCount, truncated, options.stats({ bytes })));
         controller.close();
         finish({ outcome: 'ok' });
       }
