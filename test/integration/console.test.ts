@@ -126,7 +126,9 @@ describe.skipIf(!CHROMIUM)('web console in Chromium', () => {
     await page.keyboard.type('SELECT api, count(*) AS n FROM events GROUP BY api ORDER BY api');
     await page.keyboard.press('Control+Enter');
     await page.waitForSelector('#stats');
-    expect(await page.textContent('#stats')).toMatch(/7 rows.*engine duckdb.*route: default.*admission wait \d+ ms\d+ B/);
+    expect(await page.textContent('#stats')).toMatch(
+      /7 rows.*engine duckdb.*route: default.*admission wait \d+ ms\d+ B/,
+    );
     const cells = await page.$$eval('.grid .r:first-of-type .c', (nodes) => nodes.map((n) => n.textContent));
     expect(cells).toEqual(['api-0', '14286']);
     await page.click('text=Bar chart');
