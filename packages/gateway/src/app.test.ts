@@ -293,3 +293,16 @@ describe('service routes', () => {
     expect((await jsonOf(response)).error.code).toBe('NOT_FOUND');
   });
 });
+
+describe('the web console’s files', () => {
+  it('serves the console under its CSP, and no file outside it, also for a malformed escape', async () => {
+    const { app } = await testApp();
+    expect((await app.request('/')).headers.get('location')).toBe('/ui/');
+    const index = await app.request('/ui/');
+    expect(index.status).toBe(200);
+    expect(index.headers.get('content-security-policy')).toContain("script-src 'self'");
+    for (const path of ['/ui/%E0', '/ui/..%2F..%2Fpackage.json', '/ui/../package.json']) {
+      expect((await app.request(path)).status, path).toBe(404);
+    }
+  });
+});

@@ -36,6 +36,8 @@ export interface AppDeps {
   readonly config: GatewayConfig;
   /** Tenants' and operators' keys; built from `config` when absent (a reload replaces what they hold). */
   readonly keys?: ApiKeyIndex;
+  /** The tenants serving now (a reload changes them); default: those of `config`. */
+  readonly tenants?: () => readonly string[];
   /** Every query's end with its SQL text, for `GET /v1/history`; absent, that route is not served. */
   readonly history?: QueryHistory | undefined;
   /** Per-minute figures of every query's end, for `GET /v1/overview`; absent, that route is not served. */
@@ -93,6 +95,7 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   app.get('/openapi.json', (c) => c.body(openApi, 200, { 'Content-Type': 'application/json' }));
   // The console's read-only views: a tenant sees its own, an operator (admin key) every tenant's.
   const viewer = authenticateViewer(keys);
+  const tenantIds = deps.tenants ?? (() => Object.keys(deps.config.tenants));
   app.get('/v1/whoami', viewer, (c) =>
     c.json(c.get('admin') ? { admin: true } : { tenant: c.get('tenant'), admin: false }),
   );
@@ -121,9 +124,8 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   if (sessions) {
     // An operator sees every tenant's sessions and may close any.
     app.get('/v1/admin/sessions', authenticateAdmin(keys), async (c) => {
-      const tenants = Object.keys(deps.config.tenants);
-      const pages = await Promise.all(tenants.map((tenant) => sessions.list(tenant, 0, 1000)));
-      return c.json({ sessions: pages.flatMap((page) => page.items.map((s) => ({ ...s }))) }, 200, {
+      const pages = await Promise.all(tenantIds().map((tenant) => sessions.list(tenant, 0, 1000)));
+      return c.json({ sessions: pages.flatMap((page) => page.items) }, 200, {
         'Cache-Control': 'no-store',
       });
     });
@@ -141,7 +143,7 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
       // Every replica's figures when they share them (Redis), else this replica's own.
       const shared = deps.overviewStore;
       const tenants = shared
-        ? await overview.shared(shared, tenant !== undefined ? [tenant] : Object.keys(deps.config.tenants), queued)
+        ? await overview.shared(shared, tenant !== undefined ? [tenant] : tenantIds(), queued)
         : overview.minutes(tenant, queued);
       return c.json({ tenants }, 200, { 'Cache-Control': 'no-store' });
     });

@@ -248,6 +248,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     config,
     keys,
     reload: () => reloadFromSource(),
+    tenants: () => Object.keys(current.tenants),
     history,
     overview,
     overviewStore: state.overview,

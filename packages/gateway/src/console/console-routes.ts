@@ -35,7 +35,13 @@ export function consoleRoutes(app: Hono<GatewayEnv>): void {
   app.get('/', (c) => c.redirect('/ui/', 302));
   app.get('/ui', (c) => c.redirect('/ui/', 301));
   app.get('/ui/*', async (c) => {
-    const relative = decodeURIComponent(c.req.path.slice('/ui/'.length)) || 'index.html';
+    let relative: string;
+    try {
+      relative = decodeURIComponent(c.req.path.slice('/ui/'.length)) || 'index.html';
+    } catch {
+      // A malformed escape names no file of the console.
+      return c.notFound();
+    }
     const path = normalize(join(consoleDir, relative));
     // Only files of the console's folder: never a path that climbs out of it.
     const inside = path.startsWith(consoleDir.endsWith(sep) ? consoleDir : `${consoleDir}${sep}`);

@@ -21,8 +21,9 @@ export function authenticate(keys: ApiKeyIndex): MiddlewareHandler<GatewayEnv> {
 export function authenticateViewer(keys: ApiKeyIndex): MiddlewareHandler<GatewayEnv> {
   return async function authenticateViewer(c, next) {
     const authorization = c.req.header('authorization');
-    if (!keys.isAdmin(authorization)) c.set('tenant', keys.authenticate(authorization));
-    c.set('admin', keys.isAdmin(authorization));
+    const admin = keys.isAdmin(authorization);
+    if (!admin) c.set('tenant', keys.authenticate(authorization));
+    c.set('admin', admin);
     await next();
   };
 }

@@ -15,6 +15,7 @@ const SAMPLES = 512;
 const REFUSALS = new Set(['RATE_LIMITED', 'ENGINE_BUSY', 'SHUTTING_DOWN']);
 
 interface Bucket {
+  readonly tenant: string;
   readonly minute: number;
   queries: number;
   refused: number;
@@ -61,7 +62,6 @@ export class QueryOverview {
   readonly #tenants = new Map<string, Bucket[]>();
   /** Buckets changed since they were last shared. */
   readonly #dirty = new Set<Bucket>();
-  readonly #tenantOf = new WeakMap<Bucket, string>();
 
   constructor(readonly clock: () => number = Date.now) {}
 
@@ -75,11 +75,10 @@ export class QueryOverview {
     }
     let bucket = buckets.at(-1);
     if (bucket?.minute !== minute) {
-      bucket = { minute, queries: 0, refused: 0, errors: new Map(), durations: [] };
+      bucket = { tenant, minute, queries: 0, refused: 0, errors: new Map(), durations: [] };
       buckets.push(bucket);
       while ((buckets[0] as Bucket).minute <= minute - MINUTES * MINUTE_MS) buckets.shift();
     }
-    this.#tenantOf.set(bucket, tenant);
     this.#dirty.add(bucket);
     bucket.queries++;
     if (code) {
@@ -100,7 +99,7 @@ export class QueryOverview {
     this.#dirty.clear();
     await Promise.all(
       changed.map((bucket) =>
-        store.publish(replica, this.#tenantOf.get(bucket) as string, bucket.minute, {
+        store.publish(replica, bucket.tenant, bucket.minute, {
           queries: bucket.queries,
           refused: bucket.refused,
           errors: Object.fromEntries(bucket.errors),

@@ -376,6 +376,7 @@ export class QueryLifecycle {
   ): void {
     const code = summary.error === undefined ? undefined : toLakegateError(summary.error).code;
     const outcome = summary.outcome === 'error' && code === 'QUERY_CANCELLED' ? 'cancelled' : summary.outcome;
+    const durationMs = Math.round(performance.now() - begun);
     input.logger?.info('query.done', {
       tenant: input.tenant,
       queryId: input.queryId,
@@ -396,9 +397,9 @@ export class QueryLifecycle {
       ...(summary.truncated !== undefined ? { truncated: summary.truncated } : {}),
       outcome,
       ...(code ? { code } : {}),
-      durationMs: Math.round(performance.now() - begun),
+      durationMs,
     });
-    this.#deps.overview?.record(input.tenant, performance.now() - begun, code);
+    this.#deps.overview?.record(input.tenant, durationMs, code);
     this.#deps.history?.record({
       id: input.queryId,
       tenant: input.tenant,
@@ -410,7 +411,7 @@ export class QueryLifecycle {
       engine,
       route: started?.route,
       rows: summary.rows,
-      durationMs: Math.round(performance.now() - begun),
+      durationMs,
       waitMs: started?.waitMs,
       cache: started?.cache,
       outcome,
