@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findRedisServer } from '../harness/services.js';
 import { LONG_SQL } from '../support/sessions-client.js';
-import { twoReplicas } from '../support/two-replicas.js';
+import { ADMIN_KEY, twoReplicas } from '../support/two-replicas.js';
 
 const KEY = 'acme-replica-key';
 
@@ -11,7 +11,7 @@ const KEY = 'acme-replica-key';
  */
 describe.skipIf(!findRedisServer())('sessions across two gateway replicas', () => {
   const cluster = twoReplicas('lakegate-replicas-', KEY);
-  const { replicas, start, a, b } = cluster;
+  const { replicas, start, url, a, b } = cluster;
   beforeAll(() => cluster.setUp(), 90_000);
   afterAll(() => cluster.tearDown());
 
@@ -48,6 +48,48 @@ describe.skipIf(!findRedisServer())('sessions across two gateway replicas', () =
     // The replica that ran it is idle again and serves new statements.
     const next = (await b.call('POST', `/sessions/${session}/statements`, { code: 'SELECT 42' })).body.id;
     expect((await a.waitFor(session, next)).output.data['application/json'].data).toEqual([[42]]);
+  });
+
+  it('shows an operator both replicas, and cancels through B a one-shot query running on A', async () => {
+    const as = (key: string) => ({ Authorization: `Bearer ${key}` });
+    const listed = async (via: 'a' | 'b') =>
+      (await (await fetch(`${url(via)()}/v1/admin/replicas`, { headers: as(ADMIN_KEY) })).json()) as {
+        self: string;
+        replicas: { id: string; activeQueries: number; draining: boolean }[];
+      };
+    const fromB = await listed('b');
+    expect(fromB.self).toBe('replica-b');
+    expect(fromB.replicas.map((r) => r.id)).toEqual(['replica-a', 'replica-b']);
+    expect((await fetch(`${url('b')()}/v1/admin/replicas`, { headers: as(KEY) })).status).toBe(401);
+
+    const queryId = 'replicas-cross-cancel';
+    const answer = fetch(`${url('a')()}/v1/query`, {
+      method: 'POST',
+      headers: { ...as(KEY), 'Content-Type': 'application/json', 'X-Request-Id': queryId },
+      body: JSON.stringify({ sql: LONG_SQL }),
+    });
+    // B sees A's query after A's next heartbeat (every 2 s), with the replica it runs on.
+    let seen: { queryId: string; replica: string }[] = [];
+    for (let tries = 0; tries < 60 && !seen.some((q) => q.queryId === queryId); tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      seen = ((await (await fetch(`${url('b')()}/v1/running`, { headers: as(KEY) })).json()) as { queries: [] })
+        .queries;
+    }
+    expect(seen).toContainEqual(expect.objectContaining({ queryId, replica: 'replica-a', tenant: 'acme' }));
+    expect((await listed('b')).replicas.find((r) => r.id === 'replica-a')?.activeQueries).toBe(1);
+
+    const cancelledAt = Date.now();
+    const cancel = await fetch(`${url('b')()}/v1/running/${queryId}/cancel`, {
+      method: 'POST',
+      headers: as(ADMIN_KEY),
+    });
+    expect(cancel.status).toBe(202);
+    expect(await cancel.json()).toEqual({ msg: 'cancelling', replica: 'replica-a' });
+    const response = await answer;
+    expect(Date.now() - cancelledAt).toBeLessThan(2000);
+    expect(await response.text()).toContain('QUERY_CANCELLED');
+    const unknown = await fetch(`${url('b')()}/v1/running/no-such-query/cancel`, { method: 'POST', headers: as(KEY) });
+    expect(unknown.status).toBe(404);
   });
 
   it('loses nothing when A is SIGKILLed and restarted: sessions and results stay, its running statement ends in error', async () => {

@@ -8,6 +8,9 @@ import { livyClient } from './sessions-client.js';
 
 export type ReplicaName = 'a' | 'b';
 
+/** The operators' key of both replicas. */
+export const ADMIN_KEY = 'replicas-admin-key';
+
 /**
  * Two gateway processes, replicas `a` and `b`, sharing one real Redis (with persistence, so it can restart) and
  * one tenant `acme` with an `events` dataset of 3000 rows (`id`, `twice`): the fixture of the replica tests.
@@ -23,6 +26,7 @@ export function twoReplicas(folderPrefix: string, key: string) {
     storage: { cacheDir: join(root, `cache-${name}`), warming: { enabled: false } },
     engines: { duckdb: { threads: 1 } },
     sessions: { smallResultBytes: 4000, reapIntervalSeconds: 0.5, outputRows: 10 },
+    admin: { apiKeys: [ADMIN_KEY] },
     tenants: {
       acme: { apiKeys: [key], datasets: { events: { location: `file:${join(root, 'events')}/`, format: 'parquet' } } },
     },

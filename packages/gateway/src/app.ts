@@ -1,4 +1,3 @@
-import { LakegateError } from '@lakegate/engine-api';
 import type { Rollups } from '@lakegate/rollups';
 import type { Storage } from '@lakegate/storage';
 import { Hono } from 'hono';
@@ -8,6 +7,7 @@ import { ApiKeyIndex } from './auth/api-keys.js';
 import type { GatewayConfig } from './config/config.js';
 import { consoleRoutes } from './console/console-routes.js';
 import { openApiDocument } from './console/openapi.js';
+import { runningRoutes } from './console/running-routes.js';
 import { datasetsRoutes } from './datasets/datasets-route.js';
 import type { EngineRegistry } from './engines/engine-registry.js';
 import { authenticate, authenticateAdmin, authenticateViewer } from './http/authenticate.js';
@@ -27,6 +27,7 @@ import type { SessionService } from './sessions/session-service.js';
 import { sessionsRoutes } from './sessions/sessions-route.js';
 import type { OverviewStore } from './state/overview-store.js';
 import type { QueryHistory } from './state/query-history.js';
+import type { ReplicaBus } from './state/replica-bus.js';
 import { trinoInfo } from './trino/trino-info.js';
 import type { TrinoQueryRegistry } from './trino/trino-query.js';
 import { trinoRoutes } from './trino/trino-route.js';
@@ -65,6 +66,10 @@ export interface AppDeps {
   readonly trino?: TrinoQueryRegistry;
   /** Interval rollups: served under /v1/rollups when present, and answering the queries they fit. */
   readonly rollups?: Pick<Rollups, 'admin' | 'answerer'> | undefined;
+  /** What replicas tell each other: for the operators' view of every replica and cancels across them. */
+  readonly bus?: ReplicaBus | undefined;
+  /** This replica's id (known once listening). */
+  readonly replicaId?: () => string;
   /** Set when the gateway is draining; readiness then fails. */
   readonly isShuttingDown?: () => boolean;
 }
@@ -101,23 +106,13 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   );
   const history = deps.history;
   if (history) app.get('/v1/history', viewer, historyHandler(history));
-  const running = deps.queries;
-  if (running) {
-    // Queries running on this replica: a tenant's own, or every tenant's for an operator, who may cancel any.
-    app.get('/v1/running', viewer, (c) =>
-      c.json({ queries: running.running(c.get('admin') ? c.req.query('tenant') : c.get('tenant')) }, 200, {
-        'Cache-Control': 'no-store',
-      }),
-    );
-    app.post('/v1/running/:id/cancel', viewer, (c) => {
-      const admin = c.get('admin');
-      const found = running.cancel(
-        c.req.param('id'),
-        admin ? undefined : c.get('tenant'),
-        admin ? 'an operator' : 'its tenant',
-      );
-      if (!found) throw new LakegateError('NOT_FOUND', `No query ${c.req.param('id')} runs on this gateway.`);
-      return c.json({ msg: 'cancelled' });
+  if (deps.queries) {
+    runningRoutes(app, {
+      queries: deps.queries,
+      bus: deps.bus,
+      replicaId: deps.replicaId ?? (() => 'local'),
+      viewer,
+      admin: authenticateAdmin(keys),
     });
   }
   const sessions = deps.sessions;

@@ -22,8 +22,9 @@ import { Tracing } from './observability/tracing.js';
 import { type RunningPostgresServer, startPostgresServer } from './postgres/pg-server.js';
 import { QueryLifecycle } from './query/query-lifecycle.js';
 import { hasRollups, ReloadableRollups } from './rollups/gateway-rollups.js';
-import { defaultReplicaId, SessionService } from './sessions/session-service.js';
+import { defaultReplicaId, type LocalStatementCounts, SessionService } from './sessions/session-service.js';
 import { openState } from './state/gateway-state.js';
+import { MAX_SHARED_RUNNING, type ReplicaStatus } from './state/replica-bus.js';
 import { TrinoQueryRegistry } from './trino/trino-query.js';
 import { trinoType } from './trino/trino-types.js';
 
@@ -103,6 +104,17 @@ export function storageOptions(config: GatewayConfig, logger?: Logger): StorageO
 }
 
 /** Why the server could not listen, in one line an operator can act on. */
+/** Statements of every tenant on this replica. */
+function totalStatements(counts: LocalStatementCounts): { running: number; waiting: number } {
+  let running = 0;
+  let waiting = 0;
+  for (const figures of Object.values(counts)) {
+    running += figures.running;
+    waiting += figures.waiting;
+  }
+  return { running, waiting };
+}
+
 function listenError(error: unknown, host: string, port: number): Error {
   const code = (error as { code?: string }).code;
   const where = `${host}:${port}`;
@@ -174,6 +186,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     if (spec.module) logger.info('engine.loaded', { engine: spec.id, module: spec.module.specifier });
   }
   let shuttingDown = false;
+  const startedAt = Date.now();
   /** The configuration serving now: a reload replaces it, and everything per tenant reads it through this. */
   let current = config;
   let version = configVersion(config);
@@ -240,8 +253,20 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     get replicaId() {
       return replicaId;
     },
+    status: (): ReplicaStatus => ({
+      id: replicaId,
+      startedAt,
+      beatAt: Date.now(),
+      configVersion: version,
+      draining: shuttingDown,
+      statements: totalStatements(sessions.localStatements()),
+      running: queries.running().slice(0, MAX_SHARED_RUNNING),
+      activeQueries: queries.activeQueries,
+    }),
   });
   metrics.watchSessions(sessions);
+  // An operator's or tenant's cancel sent to another replica reaches the one running the query.
+  state.bus.onQueryCancel((cancel) => queries.cancel(cancel.queryId, cancel.tenant, cancel.by));
   const trino = new TrinoQueryRegistry(config.trino.abandonAfterSeconds * 1000, 300_000);
   const keys = new ApiKeyIndex(config.tenants, config.admin.apiKeys);
   const app = createApp({
@@ -252,6 +277,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     history,
     overview,
     overviewStore: state.overview,
+    bus: state.bus,
+    replicaId: () => replicaId,
     cacheTrend,
     admission,
     storage,

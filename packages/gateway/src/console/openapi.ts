@@ -68,16 +68,24 @@ export function openApiDocument(config: GatewayConfig): Record<string, unknown> 
     },
     '/v1/running': {
       get: {
-        summary: "Queries running on this gateway now: the caller's (an admin key: every tenant's)",
+        summary:
+          "Queries running now on every replica (others' as of their last heartbeat): the caller's (an admin key: every tenant's)",
         parameters: [queryParam('tenant', 'Admin only: one tenant')],
-        responses: ok('{ queries: [{ tenant, queryId, sql, protocol, startedAt }] }'),
+        responses: ok('{ queries: [{ tenant, queryId, sql, protocol, startedAt, replica }], partial? }'),
       },
     },
     '/v1/running/{id}/cancel': {
       post: {
-        summary: "Cancel a running query (a tenant's own; an admin key: any)",
+        summary: "Cancel a running query on whichever replica runs it (a tenant's own; an admin key: any)",
         parameters: [path('id', 'The query id')],
-        responses: ok('{ msg: "cancelled" }'),
+        responses: ok('{ msg: "cancelled", replica } (this replica), or 202 { msg: "cancelling", replica } (another)'),
+      },
+    },
+    '/v1/admin/replicas': {
+      get: {
+        summary: 'Every replica alive: start, heartbeat, queries and statements running, config version (admin key)',
+        security: ADMIN,
+        responses: ok('{ self, replicas: [...] }'),
       },
     },
     '/v1/admin/sessions': {

@@ -8,7 +8,7 @@ import type { Logger } from '../logging/logger.js';
 import { jsonValueEncoder } from '../query/encode-values.js';
 import type { ActiveQuery, QueryEnd, QueryInput, QueryLifecycle } from '../query/query-lifecycle.js';
 import { RowReader } from '../query/row-reader.js';
-import type { ReplicaBus } from '../state/replica-bus.js';
+import type { ReplicaBus, ReplicaStatus } from '../state/replica-bus.js';
 import {
   FINAL_STATEMENT_STATES,
   type ResultInfo,
@@ -40,6 +40,8 @@ export interface SessionServiceOptions {
   readonly logger: Logger;
   /** This replica's stable name; default `<hostname>:<port>`. */
   readonly replicaId: string;
+  /** What this replica tells the others with each heartbeat, for operators (see `ReplicaBus.replicas`). */
+  readonly status?: (() => ReplicaStatus) | undefined;
   /** Told of every statement this replica ends, with its final state and time from submission. */
   readonly onStatementEnd?: (tenant: string, state: 'available' | 'error' | 'cancelled', seconds: number) => void;
 }
@@ -141,7 +143,7 @@ export class SessionService {
   /** Starts heartbeats and the reaper, and ends the statements this replica was running before a restart. */
   async start(): Promise<void> {
     const beat = (): void =>
-      void this.#o.bus.heartbeat(this.#o.replicaId, REPLICA_TTL_MS).catch(() => {
+      void this.#o.bus.heartbeat(this.#o.replicaId, REPLICA_TTL_MS, this.#o.status?.()).catch(() => {
         this.#stateFailedAt = Date.now();
       });
     beat();

@@ -19,8 +19,13 @@ export function redisKeys(prefix: string) {
     running: (sid: number) => `${p}running:${sid}`,
     log: (sid: number) => `${p}log:${sid}`,
     result: (sid: number, id: number) => `${p}result:${sid}:${id}`,
+    /** A replica's liveness, with the status it last told (JSON), under a TTL. */
     replica: (id: string) => `${p}replica:${id}`,
+    /** Replicas by when their liveness lapses (epoch ms), to list them without scanning keys. */
+    replicas: `${p}replicas`,
     cancel: `${p}cancel`,
+    /** Cancels of running queries, for whichever replica runs each. */
+    queryCancel: `${p}cancel-query`,
     rollup: (rollup: string) => `${p}rollup:${rollup}`,
     rollupClaim: (rollup: string, start: number) => `${p}rollup-claim:${rollup}:${start}`,
     /** A tenant's query history, newest first. */
