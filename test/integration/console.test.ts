@@ -9,6 +9,7 @@ import { parseConfig, type RunningGateway, silentLogger, startGateway } from '@l
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeParquet } from '../support/duckdb-data.js';
+import { trafficRollup, writeTrafficFiles } from '../support/traffic-csv.js';
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((path) => existsSync(path));
 const ACME = 'acme-console-key';
@@ -75,6 +76,10 @@ describe.skipIf(!CHROMIUM)('web console in Chromium', () => {
         `SELECT i AS id, 'api-' || (i % 7) AS api, (i % 500) * 1.5 AS ms FROM range(${rows}) t(i)`,
       );
     }
+    // An hour of API traffic for a 5-minute rollup, so that the Rollups page has intervals, progress and audits.
+    const hourAgo = Math.floor(Date.now() / 300_000) * 300_000 - 3_600_000;
+    await mkdir(join(root, 'acme', 'traffic'), { recursive: true });
+    await writeTrafficFiles(join(root, 'acme', 'traffic'), hourAgo, hourAgo + 3_600_000, 20 * 60_000, 600);
     const config = parseConfig(
       {
         server: { port: 0, postgres: { enabled: false } },
@@ -82,10 +87,15 @@ describe.skipIf(!CHROMIUM)('web console in Chromium', () => {
         storage: { cacheDir: join(root, 'cache'), warming: { enabled: false } },
         query: { maxMaxRows: 200_000 },
         engines: { duckdb: { threads: 1 } },
+        rollups: { location: `file:${join(root, 'rollups')}/`, tickSeconds: 0.5, backfillPerTick: 2 },
         tenants: {
           acme: {
             apiKeys: [ACME],
-            datasets: { events: { location: `file:${join(root, 'acme', 'events')}/`, format: 'parquet' } },
+            datasets: {
+              events: { location: `file:${join(root, 'acme', 'events')}/`, format: 'parquet' },
+              traffic: { location: `file:${join(root, 'acme', 'traffic')}/`, format: 'csv' },
+            },
+            rollups: { traffic_5m: trafficRollup(hourAgo) },
           },
           globex: {
             apiKeys: [GLOBEX],
@@ -226,6 +236,9 @@ describe.skipIf(!CHROMIUM)('web console in Chromium', () => {
     expect(tenants).toEqual(['acme', 'globex']);
     await admin.goto(`${gateway.url}/ui/#/overview`);
     await admin.waitForSelector('[data-tenant="globex"]');
+    // Every replica alive: here the one gateway, serving, with its heartbeat.
+    await admin.waitForSelector('#replicas table');
+    expect(await admin.textContent('#replicas tbody')).toMatch(/\(this one\)serving/);
     await shoot(admin, 'overview');
     await admin.close();
 
@@ -268,6 +281,35 @@ describe.skipIf(!CHROMIUM)('web console in Chromium', () => {
       .poll(async () => (await fetch(`${gateway.url}/sessions/${session.id}`, { headers: globexHeaders })).status)
       .toBe(404);
     await admin.close();
+  });
+
+  it('shows a rollup’s intervals, its backfill progress to the end, and its audits', async () => {
+    const page = await open();
+    await signIn(page, ACME);
+    await page.goto(`${gateway.url}/ui/#/rollups`);
+    await page.waitForSelector('#rollups progress');
+    expect(await page.textContent('#rollups .backfill')).toMatch(/^Backfill: \d+ of 12 intervals done/);
+    // The page reads the rollup afresh on each visit: visit until every interval is done.
+    await expect
+      .poll(
+        async () => {
+          await page.goto(`${gateway.url}/ui/#/query`);
+          await page.goto(`${gateway.url}/ui/#/rollups`);
+          await page.waitForSelector('#rollups .backfill');
+          return page.textContent('#rollups .backfill');
+        },
+        { timeout: 30_000, interval: 500 },
+      )
+      .toBe('Backfill: 12 of 12 intervals done (100%), complete');
+    expect(await page.getAttribute('#rollups progress', 'value')).toBe('12');
+    expect(await page.$$eval('#rollups .intervals span.done', (cells) => cells.length)).toBe(12);
+    const outcomes = await page.$$eval('#rollups .audits tbody tr td:last-child', (cells) =>
+      cells.map((c) => c.textContent),
+    );
+    expect(outcomes.length).toBeGreaterThan(0);
+    expect(new Set(outcomes)).toEqual(new Set(['ok']));
+    await shoot(page, 'rollups');
+    await page.close();
   });
 
   it('lays out every page at 1280 and 390 px, renders the API reference, and loads fast', async () => {

@@ -1,4 +1,4 @@
-type Child = Node | string | null | undefined | false;
+export type Child = Node | string | null | undefined | false;
 
 /** Creates an element with attributes (`on*` functions become listeners) and children. */
 export function h<K extends keyof HTMLElementTagNameMap>(

@@ -1,5 +1,5 @@
 import { ApiError, api, type Identity } from './api.js';
-import { formatBytes, formatMs, h, show, table } from './dom.js';
+import { type Child, formatBytes, formatMs, h, show, table } from './dom.js';
 import { quickChart, type Result, resultGrid, toCsv } from './results.js';
 import { highlight } from './sql-highlight.js';
 
@@ -502,12 +502,59 @@ export async function datasetsPage(context: PageContext): Promise<void> {
   await load();
 }
 
+interface IntervalAudit {
+  readonly at: string;
+  readonly rawRows: number;
+  readonly rollupRows: number;
+  readonly ok: boolean;
+}
+
 interface Rollup {
   readonly name: string;
   readonly intervals: Record<string, number>;
   readonly lagSeconds?: number;
   readonly lastAudit?: { readonly outcome?: string; readonly at?: string } | null;
-  readonly detail?: { readonly start: string; readonly state: string }[];
+  readonly backfill?: {
+    readonly done: number;
+    readonly total: number;
+    readonly percent: number;
+    readonly intervalsPerMinute: number;
+    readonly etaSeconds: number | null;
+  };
+  readonly detail?: { readonly start: string; readonly state?: string; readonly audit?: IntervalAudit }[];
+}
+
+/** Backfill progress: a bar, intervals done of all, the pace and the time left at that pace. */
+function backfillProgress(rollup: Rollup): Child[] {
+  const b = rollup.backfill;
+  if (!b) return [];
+  const left =
+    b.done === b.total
+      ? 'complete'
+      : b.etaSeconds === null
+        ? 'no interval finished in the last 10 minutes'
+        : `${b.intervalsPerMinute.toFixed(1)} per minute, about ${Math.ceil(b.etaSeconds / 60)} min left`;
+  return [
+    h('progress', { max: b.total, value: b.done, 'aria-label': `Backfill of ${rollup.name}` }),
+    h(
+      'p',
+      { className: 'muted backfill' },
+      `Backfill: ${b.done} of ${b.total} intervals done (${b.percent}%), ${left}`,
+    ),
+  ];
+}
+
+/** The newest audited intervals and their outcome. */
+function auditTable(detail: Rollup['detail']): Child {
+  const audited = (detail ?? []).filter((d) => d.audit).slice(0, 10);
+  if (audited.length === 0) return h('p', { className: 'muted' }, 'No interval audited yet.');
+  return table(
+    ['Interval', 'Audited', 'Raw rows', 'Rollup rows', 'Outcome'],
+    audited.map((d) => {
+      const a = d.audit as IntervalAudit;
+      return [d.start, a.at, String(a.rawRows), String(a.rollupRows), a.ok ? 'ok' : 'MISMATCH'];
+    }),
+  );
 }
 
 export async function rollupsPage(context: PageContext): Promise<void> {
@@ -522,10 +569,7 @@ export async function rollupsPage(context: PageContext): Promise<void> {
     const { rollups } = await call<{ rollups: Rollup[] }>(context, '/v1/rollups');
     const cards = await Promise.all(
       rollups.map(async (r) => {
-        const { rollup } = await call<{ rollup: Rollup & { detail?: { start: string; state?: string }[] } }>(
-          context,
-          `/v1/rollups/${encodeURIComponent(r.name)}`,
-        );
+        const { rollup } = await call<{ rollup: Rollup }>(context, `/v1/rollups/${encodeURIComponent(r.name)}`);
         const cells = (rollup.detail ?? []).slice(0, 600).reverse();
         return h(
           'div',
@@ -539,11 +583,7 @@ export async function rollupsPage(context: PageContext): Promise<void> {
               .join(', '),
             r.lagSeconds !== undefined ? `; lag ${Math.round(r.lagSeconds)} s` : '',
           ),
-          h(
-            'p',
-            { className: 'muted last-audit' },
-            r.lastAudit ? `Last audit: ${JSON.stringify(r.lastAudit)}` : 'Not audited yet.',
-          ),
+          ...backfillProgress(rollup),
           h(
             'div',
             { className: 'intervals', 'aria-label': `Intervals of ${r.name}` },
@@ -551,6 +591,7 @@ export async function rollupsPage(context: PageContext): Promise<void> {
               h('span', { className: c.state ?? 'missing', title: `${c.start}: ${c.state ?? 'missing'}` }),
             ),
           ),
+          h('div', { className: 'audits' }, auditTable(rollup.detail)),
         );
       }),
     );
@@ -576,26 +617,73 @@ interface RunningQuery {
   readonly sql: string;
   readonly protocol: string;
   readonly startedAt: number;
+  readonly replica: string;
+}
+
+interface Replica {
+  readonly id: string;
+  readonly startedAt: number;
+  readonly beatAt: number;
+  readonly configVersion: string;
+  readonly draining: boolean;
+  readonly statements: { readonly running: number; readonly waiting: number };
+  readonly activeQueries: number;
+}
+
+function age(ms: number): string {
+  const seconds = Math.max(0, Math.round(ms / 1000));
+  if (seconds < 120) return `${seconds} s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  return `${Math.round(seconds / 3600)} h`;
+}
+
+/** Every replica alive, as each last told (admin only). */
+async function loadReplicas(context: PageContext, target: Element): Promise<void> {
+  const { self, replicas } = await call<{ self: string; replicas: Replica[] }>(context, '/v1/admin/replicas');
+  show(
+    target,
+    table(
+      ['Replica', 'State', 'Up for', 'Queries running', 'Statements running / waiting', 'Config', 'Last heartbeat'],
+      replicas.map((r) => [
+        r.id === self ? `${r.id} (this one)` : r.id,
+        r.draining ? 'draining' : 'serving',
+        age(Date.now() - r.startedAt),
+        String(r.activeQueries),
+        `${r.statements.running} / ${r.statements.waiting}`,
+        r.configVersion,
+        `${age(Date.now() - r.beatAt)} ago`,
+      ]),
+    ),
+  );
 }
 
 export async function overviewPage(context: PageContext): Promise<void> {
   const { main } = context;
   const body = h('div', { id: 'overview' });
   const running = h('div', { className: 'card', id: 'running' });
-  show(main, h('h1', {}, 'Running now'), running, h('h1', {}, 'Overview (last hour)'), body);
+  const replicas = h('div', { className: 'card', id: 'replicas' });
+  show(
+    main,
+    ...(context.who.admin ? [h('h1', {}, 'Replicas'), replicas] : []),
+    h('h1', {}, 'Running now'),
+    running,
+    h('h1', {}, 'Overview (last hour)'),
+    body,
+  );
   const loadRunning = async (): Promise<void> => {
     const { queries } = await call<{ queries: RunningQuery[] }>(context, '/v1/running');
     show(
       running,
       queries.length === 0
-        ? h('p', { className: 'muted' }, 'No query is running on this gateway.')
+        ? h('p', { className: 'muted' }, 'No query is running on any replica.')
         : table(
-            ['Tenant', 'SQL', 'Protocol', 'Running for', ''],
+            ['Tenant', 'SQL', 'Protocol', 'Replica', 'Running for', ''],
             queries.map((q) => [
               q.tenant,
               q.sql,
               q.protocol,
-              `${Math.round((Date.now() - q.startedAt) / 1000)} s`,
+              q.replica,
+              age(Date.now() - q.startedAt),
               h(
                 'button',
                 {
@@ -615,7 +703,17 @@ export async function overviewPage(context: PageContext): Promise<void> {
   await loadRunning().catch((error: unknown) =>
     show(running, h('p', { className: 'error', role: 'alert' }, errorText(error))),
   );
-  const timer = setInterval(() => void loadRunning().catch(() => undefined), 2000);
+  const refreshReplicas = (): Promise<void> =>
+    context.who.admin
+      ? loadReplicas(context, replicas).catch((error: unknown) =>
+          show(replicas, h('p', { className: 'error', role: 'alert' }, errorText(error))),
+        )
+      : Promise.resolve();
+  await refreshReplicas();
+  const timer = setInterval(() => {
+    void loadRunning().catch(() => undefined);
+    void refreshReplicas();
+  }, 2000);
   context.signal.addEventListener('abort', () => clearInterval(timer));
   try {
     const { tenants } = await call<{ tenants: Record<string, Minute[]> }>(context, '/v1/overview');

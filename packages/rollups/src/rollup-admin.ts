@@ -29,6 +29,9 @@ export interface RollupLag {
   readonly seconds: number;
 }
 
+/** The window over which a backfill's pace is measured. */
+const BACKFILL_PACE_WINDOW_MS = 10 * 60_000;
+
 /** A range larger than this is refused: it would write as many records at once. */
 export const MAX_BACKFILL_INTERVALS = 100_000;
 
@@ -143,6 +146,7 @@ export class RollupAdmin {
           });
         }
         const audited = [...records.values()].filter((r) => r.audit).sort((a, b) => b.start - a.start);
+        const total = counts.pending + counts.running + counts.done + counts.failed + counts.missing;
         out.push({
           name: rollup.name,
           source: rollup.source,
@@ -155,6 +159,7 @@ export class RollupAdmin {
           lagSeconds: this.#lag(context, records),
           intervals: counts,
           holes: counts.missing + counts.pending + counts.failed,
+          backfill: this.#backfill(records, counts.done, total),
           auditMismatches: [...records.values()].filter((r) => r.audit && !r.audit.ok).length,
           lastAudit: audited[0]?.audit
             ? { interval: new Date(audited[0].start).toISOString(), ...audited[0].audit }
@@ -164,6 +169,26 @@ export class RollupAdmin {
       }
     }
     return out;
+  }
+
+  /**
+   * How far the rollup is from holding every interval of its span: intervals done of all, the pace of the last 10
+   * minutes (intervals finished per minute) and, at that pace, the seconds until the rest are done.
+   */
+  #backfill(records: ReadonlyMap<number, IntervalRecord>, done: number, total: number): Record<string, unknown> {
+    const since = this.#options.clock() - BACKFILL_PACE_WINDOW_MS;
+    let recent = 0;
+    for (const record of records.values()) if (record.state === 'done' && (record.finishedAt ?? 0) >= since) recent++;
+    const perMinute = recent / (BACKFILL_PACE_WINDOW_MS / 60_000);
+    const remaining = total - done;
+    return {
+      done,
+      total,
+      remaining,
+      percent: total === 0 ? 100 : Math.floor((done / total) * 1000) / 10,
+      intervalsPerMinute: perMinute,
+      etaSeconds: remaining === 0 ? 0 : perMinute > 0 ? Math.ceil((remaining / perMinute) * 60) : null,
+    };
   }
 
   #lag(context: RollupContext, records: ReadonlyMap<number, IntervalRecord>): number {

@@ -100,6 +100,17 @@ describe('rollups over a memory ledger', () => {
     const first = a.audit.requests.find((r) => r.sql.includes("'2026-01-05 10:00:00'"));
     expect(first?.tables[0]?.snapshot).toMatchObject({ files: [{ path: '/data/a.csv' }] });
 
+    // Every interval of the span is done: 12 of them within the last 10 minutes of the clock.
+    const [described] = await a.rollups.admin.describe('acme');
+    expect(described?.backfill).toEqual({
+      done: 12,
+      total: 12,
+      remaining: 0,
+      percent: 100,
+      intervalsPerMinute: 1.2,
+      etaSeconds: 0,
+    });
+
     // Nothing is due on the next tick.
     await a.rollups.tick();
     expect(a.computer.computed).toHaveLength(12);
@@ -193,6 +204,16 @@ describe('rollups over a memory ledger', () => {
       new Date(at(99)).toISOString(),
     );
     expect(marked).toBe(6);
+    // Marked pending, they are to do again; none finished since, so there is no pace to tell the time left by.
+    const [pending] = await admin.describe('acme', 'traffic_5m');
+    expect(pending?.backfill).toEqual({
+      done: 0,
+      total: 6,
+      remaining: 6,
+      percent: 0,
+      intervalsPerMinute: 0,
+      etaSeconds: null,
+    });
     await admin.backfill('acme', 'traffic_5m', new Date(at(12)).toISOString(), new Date(at(20)).toISOString());
     await a.rollups.tick();
     expect((await records(ledger)).get(at(10))).toMatchObject({ state: 'done', attempts: 2 });
