@@ -257,7 +257,7 @@ export function pgType(type: ColumnType): PgColumnType {
       return scalar(
         OID.timestamp,
         8,
-        (v) => formatTimestamp(v as bigint).replace('T', ' '),
+        (v) => formatTimestamp(v as bigint, ' '),
         (out, v) => out.int64((v as bigint) - EPOCH_2000_MICROS),
       );
     case 'timestamptz':
@@ -265,7 +265,7 @@ export function pgType(type: ColumnType): PgColumnType {
       return scalar(
         OID.timestamptz,
         8,
-        (v) => `${formatTimestamp(v as bigint).replace('T', ' ')}+00`,
+        (v) => `${formatTimestamp(v as bigint, ' ')}+00`,
         (out, v) => out.int64((v as bigint) - EPOCH_2000_MICROS),
       );
     case 'interval':
@@ -413,7 +413,7 @@ export function binaryParameter(bytes: Buffer, oid: number): unknown {
     case OID.timestamp:
     case OID.timestamptz:
       need(8);
-      return formatTimestamp(bytes.readBigInt64BE(0) + EPOCH_2000_MICROS).replace('T', ' ');
+      return formatTimestamp(bytes.readBigInt64BE(0) + EPOCH_2000_MICROS, ' ');
     case OID.numeric:
       return readNumeric(bytes);
     default:

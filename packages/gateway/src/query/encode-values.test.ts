@@ -1,6 +1,13 @@
 import type { ColumnType } from '@lakegate/engine-api';
 import { describe, expect, it } from 'vitest';
-import { csvValueEncoder, formatDate, formatTime, formatTimestamp, jsonValueEncoder } from './encode-values.js';
+import {
+  csvValueEncoder,
+  formatDate,
+  formatTime,
+  formatTimestamp,
+  formatTimestampMillis,
+  jsonValueEncoder,
+} from './encode-values.js';
 
 const type = (kind: ColumnType['kind'], extra: Partial<ColumnType> = {}): ColumnType => ({
   kind,
@@ -31,6 +38,41 @@ describe('value encoding', () => {
     expect(formatTimestamp(0n)).toBe('1970-01-01T00:00:00');
     expect(formatTime(45_296_000_001n)).toBe('12:34:56.000001');
     expect(jsonValueEncoder(type('timestamptz'))(0n)).toBe('1970-01-01T00:00:00Z');
+  });
+
+  it('formats timestamps as Date does, within the exact range, beyond it and across days', () => {
+    // Reference: whole seconds through Date, the microseconds after them as digits.
+    const reference = (micros: bigint): string => {
+      const seconds = micros / 1_000_000n - (micros % 1_000_000n < 0n ? 1n : 0n);
+      const rest = micros - seconds * 1_000_000n;
+      const iso = new Date(Number(seconds) * 1000).toISOString().slice(0, -5);
+      return rest === 0n ? iso : `${iso}.${rest.toString().padStart(6, '0').replace(/0+$/, '')}`;
+    };
+    const values = [
+      0n,
+      -1n,
+      86_399_999_999n,
+      86_400_000_000n,
+      -86_400_000_001n,
+      253_402_300_799_999_999n, // 9999-12-31T23:59:59.999999, beyond the exact range
+      -30_610_224_000_000_000n, // 1000-01-01
+      BigInt(Number.MAX_SAFE_INTEGER),
+      BigInt(Number.MAX_SAFE_INTEGER) + 1n,
+    ];
+    let seed = 7;
+    for (let i = 0; i < 2000; i++) {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      // Within the exact range (about ±142 years) and across the whole of BIGINT.
+      values.push(BigInt(seed - 1_073_741_824) * 4_194_304n + BigInt(seed % 1_000_000));
+      values.push(BigInt(seed - 1_073_741_824) * 4_294_967_296n + BigInt(seed));
+    }
+    for (const micros of values) {
+      expect(formatTimestamp(micros), String(micros)).toBe(reference(micros));
+      expect(formatTimestamp(micros, ' ')).toBe(reference(micros).replace('T', ' '));
+      const millis = micros - (((micros % 1000n) + 1000n) % 1000n);
+      const [whole, fraction = ''] = reference(millis).replace('T', ' ').split('.');
+      expect(formatTimestampMillis(micros), String(micros)).toBe(`${whole}.${fraction.padEnd(3, '0').slice(0, 3)}`);
+    }
   });
 
   it('encodes nested lists, structs and maps by their element types', () => {

@@ -25,11 +25,73 @@ export function formatDate(days: number): string {
   return new Date(days * 86_400_000).toISOString().slice(0, -14);
 }
 
-/** `YYYY-MM-DDTHH:MM:SS[.ffffff]` for microseconds since the epoch. */
-export function formatTimestamp(micros: bigint): string {
-  const seconds = floorDiv(micros, MICROS_PER_SECOND);
-  const iso = new Date(Number(seconds) * 1000).toISOString();
-  return `${iso.slice(0, -5)}${fraction(micros - seconds * MICROS_PER_SECOND)}`;
+/** Within this many microseconds of the epoch (about ±285 years) a timestamp's arithmetic is exact in a Number. */
+const EXACT_MICROS = BigInt(Number.MAX_SAFE_INTEGER);
+const MICROS_PER_DAY_NUMBER = 86_400_000_000;
+
+/** The last day formatted: a result's timestamps mostly share their day with the row before. */
+let lastDay = Number.NaN;
+let lastDate = '';
+
+function dateOfDay(day: number): string {
+  if (day !== lastDay) {
+    const iso = new Date(day * 86_400_000).toISOString();
+    lastDate = iso.slice(0, iso.indexOf('T'));
+    lastDay = day;
+  }
+  return lastDate;
+}
+
+const pad2 = (n: number): string => (n < 10 ? `0${n}` : String(n));
+
+function clock(seconds: number): string {
+  return `${pad2(Math.floor(seconds / 3600))}:${pad2(Math.floor(seconds / 60) % 60)}:${pad2(seconds % 60)}`;
+}
+
+/** The timestamp's date, its seconds into the day and the microseconds past them, or undefined when not exact. */
+function split(micros: bigint): { date: string; seconds: number; fraction: number } | undefined {
+  if (micros > EXACT_MICROS || micros < -EXACT_MICROS) return undefined;
+  const us = Number(micros);
+  const day = Math.floor(us / MICROS_PER_DAY_NUMBER);
+  const inDay = us - day * MICROS_PER_DAY_NUMBER;
+  const seconds = Math.floor(inDay / 1_000_000);
+  return { date: dateOfDay(day), seconds, fraction: inDay - seconds * 1_000_000 };
+}
+
+/** The same through BigInt and Date, for timestamps beyond the exact range. */
+function splitWide(micros: bigint): { date: string; seconds: number; fraction: number } {
+  const whole = floorDiv(micros, MICROS_PER_SECOND);
+  const iso = new Date(Number(whole) * 1000).toISOString();
+  const t = iso.indexOf('T');
+  const [hh, mm, ss] = iso
+    .slice(t + 1, t + 9)
+    .split(':')
+    .map(Number) as [number, number, number];
+  return {
+    date: iso.slice(0, t),
+    seconds: hh * 3600 + mm * 60 + ss,
+    fraction: Number(micros - whole * MICROS_PER_SECOND),
+  };
+}
+
+/**
+ * `YYYY-MM-DDTHH:MM:SS[.ffffff]` for microseconds since the epoch (`separator` between date and time). Formatted
+ * with Number arithmetic and the day's date kept from the value before: results stream millions of these.
+ */
+export function formatTimestamp(micros: bigint, separator = 'T'): string {
+  const { date, seconds, fraction } = split(micros) ?? splitWide(micros);
+  return `${date}${separator}${clock(seconds)}${fraction === 0 ? '' : fractionText(fraction)}`;
+}
+
+/** `YYYY-MM-DD HH:MM:SS.mmm`: milliseconds always, the rest of a microsecond value floored. */
+export function formatTimestampMillis(micros: bigint, separator = ' '): string {
+  const { date, seconds, fraction } = split(micros) ?? splitWide(micros);
+  const ms = Math.floor(fraction / 1000);
+  return `${date}${separator}${clock(seconds)}.${ms < 10 ? `00${ms}` : ms < 100 ? `0${ms}` : ms}`;
+}
+
+function fractionText(micros: number): string {
+  return `.${String(micros).padStart(6, '0').replace(/0+$/, '')}`;
 }
 
 /** `HH:MM:SS[.ffffff]` for microseconds since midnight. */

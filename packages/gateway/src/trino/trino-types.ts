@@ -1,5 +1,5 @@
 import type { ColumnType } from '@lakegate/engine-api';
-import { formatDate, formatTime, formatTimestamp } from '../query/encode-values.js';
+import { formatDate, formatTime, formatTimestampMillis } from '../query/encode-values.js';
 
 /** Trino's type signature, as clients decode column types. */
 export interface TypeSignature {
@@ -34,7 +34,6 @@ const withLongs = (rawType: string, args: readonly number[], encode: (value: unk
 });
 
 const VARCHAR_MAX = 2147483647;
-const MICROS_PER_MILLI = 1000n;
 
 /** `HH:MM:SS.mmm` for microseconds since midnight. */
 function time3(micros: bigint): string {
@@ -43,12 +42,7 @@ function time3(micros: bigint): string {
 }
 
 /** Milliseconds precision, as `timestamp(3)`: `YYYY-MM-DD HH:MM:SS.mmm`. */
-function timestamp3(micros: bigint): string {
-  const floored = micros - (((micros % MICROS_PER_MILLI) + MICROS_PER_MILLI) % MICROS_PER_MILLI);
-  const text = formatTimestamp(floored).replace('T', ' ');
-  const [whole, fraction = ''] = text.split('.');
-  return `${whole}.${fraction.padEnd(3, '0').slice(0, 3)}`;
-}
+const timestamp3 = (micros: bigint): string => formatTimestampMillis(micros, ' ');
 
 function float(value: unknown): unknown {
   const n = value as number;
