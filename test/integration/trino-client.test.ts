@@ -19,16 +19,19 @@ interface Collected {
   error: QueryResult['error'];
   pages: number;
   id: string;
+  /** Rows of each page that had any. */
+  sizes: number[];
 }
 
 /** Runs a query with the real trino-client, following nextUri to the end. */
 async function collect(trino: Trino, sql: string): Promise<Collected> {
-  const out: Collected = { columns: [], rows: [], error: undefined, pages: 0, id: '' };
+  const out: Collected = { columns: [], rows: [], error: undefined, pages: 0, id: '', sizes: [] };
   for await (const result of await trino.query(sql)) {
     out.id = result.id;
     out.pages++;
     if (result.columns) out.columns = result.columns.map((c) => ({ name: c.name, type: c.type }));
     out.rows.push(...(result.data ?? []));
+    if (result.data) out.sizes.push(result.data.length);
     if (result.error) out.error = result.error;
   }
   return out;
@@ -187,11 +190,20 @@ describe('Trino client protocol (trino-client)', () => {
     }
   });
 
-  it('pages a 100k-row result in bounded pages', async () => {
+  it('pages a 100k-row result: a small first page, then pages that double', async () => {
     const result = await collect(trino, 'SELECT id FROM events');
     expect(result.rows).toHaveLength(100_000);
-    expect(result.pages).toBeGreaterThanOrEqual(100);
     expect(new Set(result.rows.map((r) => r[0])).size).toBe(100_000);
+    // trino.pageRows (1000) first, each page at most twice the one before: 1000, 2000, ... 32000, then the rest.
+    expect(result.sizes).toEqual([1000, 2000, 4000, 8000, 16_000, 32_000, 37_000]);
+  });
+
+  it('keeps every page within trino.pageBytes however wide the rows', async () => {
+    // Rows of about 2 KB: the byte bound (1 MiB) cuts each page, the first one too, long before its row bound.
+    const result = await collect(trino, "SELECT id, repeat('x', 2000) AS pad FROM events WHERE id < 3000");
+    expect(result.rows).toHaveLength(3000);
+    expect(result.sizes.length).toBeGreaterThanOrEqual(5);
+    for (const size of result.sizes) expect(size * 2005).toBeLessThan(1_048_576 + 2100);
   });
 
   /** Starts a query by the protocol's first request, as any Trino client does, and returns its first results. */

@@ -230,7 +230,10 @@ const fileSchema = z.strictObject({
     .prefault({}),
   trino: z
     .strictObject({
-      /** Rows per page of a Trino protocol result. */
+      /**
+       * Rows of a Trino protocol result's first page, sent as soon as the query has them; each next page may hold
+       * twice the rows of the one before, up to `pageBytes`.
+       */
       pageRows: z.number().int().positive().default(1000),
       /** Bytes (as JSON) per page at most. */
       pageBytes: z.number().int().positive().default(1_048_576),

@@ -18,14 +18,34 @@ export interface TrinoColumn {
   readonly typeSignature: TrinoColumnType['typeSignature'];
 }
 
-/** Trino's `QueryResults`, as every client protocol response carries it. */
+/**
+ * A page of a query's result: Trino's `QueryResults` and its rows, which are encoded as JSON once, when read (each
+ * row's text is what measures the page's bytes), and spliced into the response as its `data`.
+ */
+export interface TrinoPage {
+  readonly results: QueryResults;
+  /** The rows as JSON arrays joined by commas (no brackets); absent when the page has none. */
+  readonly data?: string | undefined;
+  /** The last page: it carries the session's changes as headers. */
+  readonly final: boolean;
+}
+
+/** The response body of a page: its `QueryResults` as JSON, with `data` when it has rows. */
+export function renderPage(page: TrinoPage): string {
+  const text = JSON.stringify(page.results);
+  return page.data === undefined ? text : `${text.slice(0, -1)},"data":[${page.data}]}`;
+}
+
+/** Most rows a page may grow to, whatever its bytes. */
+const MAX_PAGE_ROWS = 1 << 20;
+
+/** Trino's `QueryResults`, as every client protocol response carries it (its `data` is in `TrinoPage`). */
 export interface QueryResults {
   readonly id: string;
   readonly infoUri: string;
   readonly nextUri?: string;
   readonly partialCancelUri?: string;
   readonly columns?: readonly TrinoColumn[];
-  readonly data?: readonly (readonly unknown[])[];
   readonly stats: Readonly<Record<string, unknown>>;
   readonly error?: TrinoError;
   readonly warnings: readonly never[];
@@ -41,7 +61,7 @@ export interface TrinoQueryOptions {
   readonly catalog?: string | undefined;
   readonly user: string;
   readonly source: string | undefined;
-  /** Rows per page at most. */
+  /** Rows of the first page at most; each next page may hold twice the rows of the one before. */
   readonly pageRows: number;
   /** Bytes (approximate, as JSON) per page at most. */
   readonly pageBytes: number;
@@ -93,13 +113,18 @@ export class TrinoQuery {
   /** The lifecycle was asked to start the query: it logs the query's end from then on. */
   #handedOver = false;
   #token = 1;
-  #last: { token: number; results: QueryResults } | undefined;
+  #last: { token: number; page: TrinoPage } | undefined;
+  /** The next page's rows, read ahead (one page at most) while the client takes the one before. */
+  #prefetched: Promise<{ rows: number; json: string }> | undefined;
+  /** Rows the next page may hold: the first page is sent early, and the pages grow toward `pageBytes`. */
+  #pageRows: number;
   #headers: Readonly<Record<string, string>> = {};
   readonly #ready: Promise<void>;
   #busy: Promise<unknown> = Promise.resolve();
 
   constructor(options: TrinoQueryOptions) {
     this.#options = options;
+    this.#pageRows = options.pageRows;
     this.tenant = options.tenant;
     this.sql = options.sql;
     this.#ready = this.#start();
@@ -266,15 +291,15 @@ export class TrinoQuery {
    * The page for `token`. Asking again for the last token returns the same page (clients retry); a page is built
    * from up to `pageRows` rows, waiting at most `waitMs` for the query to produce them.
    */
-  page(token: number, base: string, waitMs: number): Promise<QueryResults> {
+  page(token: number, base: string, waitMs: number): Promise<TrinoPage> {
     this.lastAccess = Date.now();
     const run = this.#busy.then(() => this.#page(token, base, waitMs));
     this.#busy = run.catch(() => undefined);
     return run;
   }
 
-  async #page(token: number, base: string, waitMs: number): Promise<QueryResults> {
-    if (this.#last && token === this.#last.token) return this.#last.results;
+  async #page(token: number, base: string, waitMs: number): Promise<TrinoPage> {
+    if (this.#last && token === this.#last.token) return this.#last.page;
     if (token !== this.#token) {
       throw new LakegateError('NOT_FOUND', `Query ${this.id} has no page ${token}: the client is out of step.`);
     }
@@ -284,13 +309,18 @@ export class TrinoQuery {
     ]);
     const base0 = { id: this.id, infoUri: `${base}/v1/query/${this.id}`, warnings: [] as never[] };
     let results: QueryResults;
+    let data: string | undefined;
     if (!ready) {
       results = { ...base0, nextUri: this.#uri(base, token + 1), stats: this.#stats() };
     } else if (this.#error) {
       results = { ...base0, stats: this.#stats(), error: this.#error };
     } else {
-      const data = await this.#read();
+      const read = await (this.#prefetched ?? this.#read());
+      this.#prefetched = undefined;
+      if (read.rows > 0) data = read.json;
       const more = !this.done;
+      // The next page is read while the client takes this one: the engine works while the rows travel.
+      if (more) this.#prefetched = this.#read();
       results = {
         ...base0,
         ...(more
@@ -300,41 +330,52 @@ export class TrinoQuery {
             }
           : {}),
         ...(this.#columns ? { columns: this.#columns } : {}),
-        ...(data.length > 0 ? { data } : {}),
         stats: this.#stats(),
         ...(this.#error ? { error: this.#error } : {}),
       };
     }
-    this.#last = { token, results };
+    const page: TrinoPage = { results, data, final: results.nextUri === undefined };
+    this.#last = { token, page };
     this.#token = token + 1;
-    return results;
+    return page;
   }
 
-  /** Reads up to a page of rows; marks the query FINISHED when the result is exhausted. */
-  async #read(): Promise<unknown[][]> {
-    const { pageRows, pageBytes } = this.#options;
+  /**
+   * Reads up to a page of rows, as JSON text; marks the query FINISHED when the result is exhausted. Each page may
+   * hold twice the rows of the one before, up to `pageBytes` (the row that reaches it is the page's last): the
+   * first rows reach the client early, and a large result takes few round trips.
+   */
+  async #read(): Promise<{ rows: number; json: string }> {
     if (this.#static) {
-      const rows = this.#static.rows.map((r) => [...r]);
+      const rows = this.#static.rows;
       this.#rows = rows.length;
       this.#state = 'FINISHED';
       this.#end({ outcome: 'ok', rows: rows.length });
-      return rows;
+      return { rows: rows.length, json: rows.map((row) => JSON.stringify(row)).join(',') };
     }
     const reader = this.#reader as RowReader;
-    let page: { rows: unknown[][]; bytes: number };
+    const texts: string[] = [];
+    let bytes = 0;
     try {
-      page = await reader.read(pageRows, pageBytes, (row) => JSON.stringify(row).length);
+      // Each row is encoded once: its text measures the page and is what the page sends.
+      await reader.read(this.#pageRows, this.#options.pageBytes, (row) => {
+        const text = JSON.stringify(row);
+        texts.push(text);
+        bytes += text.length + 1;
+        return text.length + 1;
+      });
     } catch (error) {
       this.#fail(error);
-      return [];
+      return { rows: 0, json: '' };
     }
-    this.#rows += page.rows.length;
-    this.#bytes += page.bytes;
+    this.#pageRows = Math.min(MAX_PAGE_ROWS, this.#pageRows * 2);
+    this.#rows += texts.length;
+    this.#bytes += bytes;
     if (reader.exhausted) {
       this.#state = 'FINISHED';
       this.#end({ outcome: 'ok', rows: this.#rows, bytes: this.#bytes });
     }
-    return page.rows;
+    return { rows: texts.length, json: texts.join(',') };
   }
 
   info(base: string): Readonly<Record<string, unknown>> {

@@ -2,7 +2,7 @@ import { LakegateError } from '@lakegate/engine-api';
 import { type Context, Hono } from 'hono';
 import type { GatewayEnv } from '../app-env.js';
 import type { QueryLifecycle } from '../query/query-lifecycle.js';
-import { TrinoQuery, type TrinoQueryRegistry } from './trino-query.js';
+import { renderPage, TrinoQuery, type TrinoQueryRegistry } from './trino-query.js';
 
 export interface TrinoRouteOptions {
   readonly queries: QueryLifecycle;
@@ -59,9 +59,12 @@ export function trinoRoutes(options: TrinoRouteOptions): Hono<GatewayEnv> {
   const page = async function fetchPage(c: Context<GatewayEnv>) {
     const query = options.registry.get(c.req.param('id') ?? '', c.get('tenant'));
     if (c.req.param('slug') !== query.slug) throw new LakegateError('NOT_FOUND', `Query ${query.id} has no such page.`);
-    const results = await query.page(token(c.req.param('token') ?? ''), base(c.req.url), options.maxWaitMs);
+    const page = await query.page(token(c.req.param('token') ?? ''), base(c.req.url), options.maxWaitMs);
     // Session changes (SET SESSION, USE) travel as headers on the response that completes the statement.
-    return c.json(results, 200, query.done ? query.headers : {});
+    return c.body(renderPage(page), 200, {
+      'Content-Type': 'application/json',
+      ...(page.final ? query.headers : {}),
+    });
   };
   app.get('/statement/queued/:id/:slug/:token', page);
   app.get('/statement/executing/:id/:slug/:token', page);
