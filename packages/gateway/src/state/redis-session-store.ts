@@ -36,6 +36,32 @@ redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
 return 1`;
 
 /**
+ * Stores a statement in one round trip, living as long as its session (KEYS[1]; at least ARGV[6] ms): the record
+ * (KEYS[2]), its place in the session's statements (KEYS[3]), the unfinished statements (KEYS[4]: field ARGV[3],
+ * runner ARGV[4], removed once final) and the session's running ones (KEYS[5]). ARGV[5]: final, active or other.
+ */
+const PUT_STATEMENT = `
+local ttl = math.max(redis.call('PTTL', KEYS[1]), tonumber(ARGV[6]))
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ttl)
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[2])
+if ARGV[5] == 'final' then redis.call('HDEL', KEYS[4], ARGV[3]) else redis.call('HSET', KEYS[4], ARGV[3], ARGV[4]) end
+if ARGV[5] == 'active' then
+  redis.call('SADD', KEYS[5], ARGV[2])
+  redis.call('PEXPIRE', KEYS[5], ttl)
+else
+  redis.call('SREM', KEYS[5], ARGV[2])
+end
+return 1`;
+
+/** Replaces a result's pages (KEYS[2], ARGV[2..]) in one round trip, living as long as the session (KEYS[1]). */
+const PUT_RESULT = `
+local ttl = math.max(redis.call('PTTL', KEYS[1]), tonumber(ARGV[1]))
+redis.call('DEL', KEYS[2])
+for i = 2, #ARGV, 1000 do redis.call('RPUSH', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV))) end
+redis.call('PEXPIRE', KEYS[2], ttl)
+return 1`;
+
+/**
  * Sessions in Redis. A session's keys expire with it (plus the grace period), so nothing outlives it for long even
  * if no replica reaps it; the unfinished statements of every session are one hash, so a replica finds the
  * statements of a dead one with one command.
@@ -125,21 +151,27 @@ export class RedisSessionStore implements SessionStore {
   putStatement(statement: StatementRecord): Promise<void> {
     return this.#connection.run(async (redis) => {
       const k = this.#k;
-      const { sessionId, id } = statement;
-      const ttl = Math.max(await redis.pttl(k.session(sessionId)), MIN_TTL_MS);
-      const multi = redis.multi();
-      multi.set(k.statement(sessionId, id), JSON.stringify(statement), 'PX', ttl);
-      multi.zadd(k.statements(sessionId), id, String(id));
-      const field = `${sessionId}:${id}`;
-      if (FINAL_STATEMENT_STATES.has(statement.state)) multi.hdel(k.unfinished, field);
-      else multi.hset(k.unfinished, field, statement.runner);
-      if (statement.state === 'running' || statement.state === 'cancelling') {
-        multi.sadd(k.running(sessionId), String(id));
-        multi.pexpire(k.running(sessionId), ttl);
-      } else {
-        multi.srem(k.running(sessionId), String(id));
-      }
-      await multi.exec();
+      const { sessionId, id, state } = statement;
+      const mode = FINAL_STATEMENT_STATES.has(state)
+        ? 'final'
+        : state === 'running' || state === 'cancelling'
+          ? 'active'
+          : 'other';
+      await redis.eval(
+        PUT_STATEMENT,
+        5,
+        k.session(sessionId),
+        k.statement(sessionId, id),
+        k.statements(sessionId),
+        k.unfinished,
+        k.running(sessionId),
+        JSON.stringify(statement),
+        String(id),
+        `${sessionId}:${id}`,
+        statement.runner,
+        mode,
+        String(MIN_TTL_MS),
+      );
     });
   }
 
@@ -212,12 +244,7 @@ export class RedisSessionStore implements SessionStore {
         await redis.del(key);
         return;
       }
-      const ttl = Math.max(await redis.pttl(this.#k.session(sessionId)), MIN_TTL_MS);
-      const multi = redis.multi();
-      multi.del(key);
-      multi.rpush(key, ...pages);
-      multi.pexpire(key, ttl);
-      await multi.exec();
+      await redis.eval(PUT_RESULT, 2, this.#k.session(sessionId), key, String(MIN_TTL_MS), ...pages);
     });
   }
 
