@@ -6,6 +6,7 @@
  *
  *   npm run bench -w @lakegate/bench -- sessions
  */
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +18,9 @@ import { ms, report, summarise, timePaired } from './support.js';
 const KEY = 'bench-sessions-key';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const SQL = 'SELECT count(*) FROM events';
+/** How often the client polls a statement, as a tight Livy client does. */
+const POLL_MS = 2;
+const PAIRED_RUNS = Number(process.env.BENCH_RUNS ?? 200);
 
 const root = await mkdtemp(join(tmpdir(), 'lakegate-bench-sessions-'));
 let redis: RedisHandle | undefined;
@@ -35,6 +39,12 @@ try {
     { baseDir: root },
   );
   const gateway = await startGateway({ config, logger: silentLogger });
+  /** Commands Redis has processed so far (0 without Redis). */
+  const redisCommands = (): number => {
+    if (!redis) return 0;
+    const info = execFileSync('redis-cli', ['-u', redis.url, 'INFO', 'stats'], { encoding: 'utf8' });
+    return Number(/total_commands_processed:(\d+)/.exec(info)?.[1] ?? 0);
+  };
   const call = async (method: string, path: string, body?: unknown) => {
     const response = await fetch(`${gateway.url}${path}`, {
       method,
@@ -44,14 +54,14 @@ try {
     // biome-ignore lint/suspicious/noExplicitAny: benchmark reads only what it needs
     return (await response.json()) as any;
   };
-  /** Submit, then poll every millisecond until available: what a tight Livy client does. */
+  /** Submit, then poll every POLL_MS until available (unless the submission answered it ended), as Livy clients do. */
   const statement = async (session: number): Promise<void> => {
-    const { id } = await call('POST', `/sessions/${session}/statements`, { code: SQL });
+    let { id, state, output } = await call('POST', `/sessions/${session}/statements`, { code: SQL });
     for (;;) {
-      const { state, output } = await call('GET', `/sessions/${session}/statements/${id}`);
       if (state === 'available') return;
       if (state === 'error' || state === 'cancelled') throw new Error(`statement ${state}: ${JSON.stringify(output)}`);
-      await new Promise((resolve) => setTimeout(resolve, 1));
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      ({ state, output } = await call('GET', `/sessions/${session}/statements/${id}`));
     }
   };
   const oneShot = async (): Promise<void> => {
@@ -77,15 +87,20 @@ try {
     for (const session of sessions) await call('DELETE', `/sessions/${session}`);
   }
   const session = (await call('POST', '/sessions', { kind: 'sql' })).id as number;
-  const [viaSession, viaQuery] = await timePaired(() => statement(session), oneShot, 50, 5);
+  const before = redisCommands();
+  await statement(session);
+  const perStatement = redisCommands() - before;
+  const [viaSession, viaQuery] = await timePaired(() => statement(session), oneShot, PAIRED_RUNS, 5);
   const s = summarise(viaSession);
   const q = summarise(viaQuery);
-  rows.push(['session statement, submit to available, median', ms(s.median)]);
-  rows.push(['one-shot POST /v1/query, median (baseline)', ms(q.median)]);
+  rows.push(['session statement, submit to available, p50 / p99', `${ms(s.median)} / ${ms(s.p99)}`]);
+  rows.push(['one-shot POST /v1/query, p50 / p99 (baseline)', `${ms(q.median)} / ${ms(q.p99)}`]);
   rows.push([
-    'added latency of a session statement',
+    'added latency of a session statement (p50)',
     `${ms(s.median - q.median)} (${(s.median / q.median).toFixed(2)}x)`,
   ]);
+  if (redis) rows.push(['Redis commands for one statement, polls included', String(perStatement)]);
+  rows.push(['process peak RSS', `${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`]);
   report(`sessions: trivial statements, ${redis ? 'Redis' : 'in-memory'} state, ${SECONDS} s per point`, rows);
   await gateway.close();
 } finally {

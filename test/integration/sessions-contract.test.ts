@@ -39,6 +39,8 @@ describe.each(['memory', 'redis'] as const)('sessions and statements (%s state)'
           smallResultBytes: 20_000,
           statementTimeoutMs: 3000,
           reapIntervalSeconds: 0.2,
+          // Long enough for a short statement on a loaded machine; long ones answer after it, still running.
+          submitWaitMs: 500,
         },
         tenants: {
           acme: { apiKeys: [ACME], datasets: { events: { location: 'file:./events/', format: 'parquet' } } },
@@ -65,6 +67,31 @@ describe.each(['memory', 'redis'] as const)('sessions and statements (%s state)'
     expect(submitted.status).toBe(201);
     return submitted.body.id as number;
   };
+
+  it.skipIf(skip)(
+    'answers a statement that ends within sessions.submitWaitMs ended, and a longer one waiting',
+    async () => {
+      const session = await newSession();
+      // The tenant's engine opens at its first query (longer than the wait): opened here.
+      await acme.call('POST', '/v1/query', { sql: 'SELECT count(*) FROM events' });
+      const quick = await acme.call('POST', `/sessions/${session}/statements`, { code: 'SELECT count(*) FROM events' });
+      expect(quick.status).toBe(201);
+      // Ended within submitWaitMs: the client has its output without polling.
+      expect(quick.body).toMatchObject({
+        state: 'available',
+        progress: 1,
+        output: { status: 'ok', data: { 'application/json': { data: [[5000]] } } },
+      });
+      expect((await acme.call('GET', `/sessions/${session}/statements/${quick.body.id}`)).body).toEqual(quick.body);
+      const slow = await acme.call('POST', `/sessions/${session}/statements`, {
+        code: 'SELECT count(*) FROM range(10000000000) t(i) WHERE i % 7 = 3',
+      });
+      expect(slow.body.state).toMatch(/^(waiting|running)$/);
+      expect(slow.body.output).toBeNull();
+      await acme.call('POST', `/sessions/${session}/statements/${slow.body.id}/cancel`);
+      await acme.call('DELETE', `/sessions/${session}`);
+    },
+  );
 
   it.skipIf(skip)(
     'creates a session with Livy’s fields, readable, listable and deletable by its owner only',

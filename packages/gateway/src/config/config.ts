@@ -184,6 +184,11 @@ const fileSchema = z.strictObject({
       smallResultBytes: z.number().int().positive().default(1_048_576),
       /** How often each replica looks for expired sessions and for statements of stopped replicas. */
       reapIntervalSeconds: z.number().positive().default(5),
+      /**
+       * How long a statement's submission waits for it to end before answering: one that ends within this is
+       * answered `available` (or `error`), with its output, and its client need not poll; 0 answers at once.
+       */
+      submitWaitMs: z.number().int().min(0).max(10_000).default(50),
     })
     .prefault({}),
   storage: z

@@ -100,8 +100,12 @@ class TenantSlots {
     return slots;
   }
 
-  acquire(tenant: string, signal: AbortSignal): Promise<void> {
-    return this.#of(tenant).acquire(signal);
+  /** Resolves once the tenant has a slot: true when it had to wait for one. */
+  async acquire(tenant: string, signal: AbortSignal): Promise<boolean> {
+    const slots = this.#of(tenant);
+    const waits = slots.used >= this.#capacity || slots.waiting > 0;
+    await slots.acquire(signal);
+    return waits;
   }
 
   release(tenant: string): void {
@@ -317,10 +321,23 @@ export class SessionService {
       this.#running.delete(statementKey(sessionId, statement.id));
       throw error;
     }
-    await this.#touch(sessionId);
-    await this.#log(sessionId, `statement ${statement.id} submitted`);
-    void this.#run(session, statement, controller);
-    return statement;
+    // The log line is sent first (the run's own lines come after it); the session is touched while the run starts.
+    const logged = this.#log(sessionId, `statement ${statement.id} submitted`);
+    const run = this.#run(session, statement, controller);
+    void this.#touch(sessionId).catch(() => undefined);
+    await logged;
+    // A statement that ends within `submitWaitMs` is answered ended: its client need not poll for it.
+    const waitMs = this.#o.config.sessions.submitWaitMs;
+    if (waitMs <= 0) return statement;
+    let timer: NodeJS.Timeout | undefined;
+    const ended = await Promise.race([
+      run,
+      new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), waitMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    return ended ?? statement;
   }
 
   async statements(tenant: string, sessionId: number, from: number, size: number): Promise<Page<StatementRecord>> {
@@ -329,8 +346,11 @@ export class SessionService {
   }
 
   async statement(tenant: string, sessionId: number, id: number): Promise<StatementRecord> {
-    await this.#owned(tenant, sessionId);
-    const statement = Number.isSafeInteger(id) ? await this.#o.store.getStatement(sessionId, id) : undefined;
+    // Both read at once (clients poll this): the statement is shown only once the session proves the tenant's.
+    const [, statement] = await Promise.all([
+      this.#owned(tenant, sessionId),
+      Number.isSafeInteger(id) ? this.#o.store.getStatement(sessionId, id) : undefined,
+    ]);
     if (!statement) throw notFound(`Statement ${id} of session ${sessionId}`);
     return statement;
   }
@@ -476,7 +496,8 @@ export class SessionService {
    * (available or error) started only once all before it were final, so the walk back stops there; one cancelled
    * while waiting proves nothing about those before it, so the walk goes past it.
    */
-  async #waitForTurn(statement: StatementRecord, signal: AbortSignal): Promise<void> {
+  async #waitForTurn(statement: StatementRecord, signal: AbortSignal): Promise<boolean> {
+    let waited = false;
     for (let previous = statement.id - 1; previous >= 0; ) {
       if (signal.aborted) throw signal.reason;
       // An unreachable store is waited out like a statement still running: the statement's time limit bounds both.
@@ -484,16 +505,24 @@ export class SessionService {
         if (isStateUnavailable(error)) return { state: 'waiting' } as const;
         throw error;
       });
-      if (!earlier || earlier.state === 'available' || earlier.state === 'error') return;
+      if (!earlier || earlier.state === 'available' || earlier.state === 'error') return waited;
       if (earlier.state === 'cancelled') {
         previous--;
         continue;
       }
+      waited = true;
       await new Promise((resolve) => setTimeout(resolve, ORDER_POLL_MS));
     }
+    return waited;
   }
 
-  async #run(session: SessionRecord, submitted: StatementRecord, controller: AbortController): Promise<void> {
+  /** Runs a statement to its end; resolves with the final record this replica stored, if it stored one. */
+  async #run(
+    session: SessionRecord,
+    submitted: StatementRecord,
+    controller: AbortController,
+  ): Promise<StatementRecord | undefined> {
+    let ended: StatementRecord | undefined;
     const key = statementKey(submitted.sessionId, submitted.id);
     const { sessions } = this.#o.config;
     let slot = false;
@@ -528,13 +557,19 @@ export class SessionService {
       else if (!handedOver) this.#o.queries.endUnstarted(input(), summary, accepted, 'none');
     };
     try {
-      await this.#waitForTurn(statement, controller.signal);
-      await this.#slots.acquire(session.tenant, controller.signal);
+      // The statement is read along with the turn's first check; again only if the turn had to be waited for.
+      const read = this.#o.store.getStatement(statement.sessionId, statement.id);
+      read.catch(() => undefined);
+      const waitedTurn = await this.#waitForTurn(statement, controller.signal);
+      const waitedSlot = await this.#slots.acquire(session.tenant, controller.signal);
       slot = true;
-      const current = await this.#o.store.getStatement(statement.sessionId, statement.id);
-      if (current?.state !== 'waiting') return;
+      const current =
+        waitedTurn || waitedSlot ? await this.#o.store.getStatement(statement.sessionId, statement.id) : await read;
+      if (current?.state !== 'waiting') return undefined;
       statement = { ...current, state: 'running', started: Date.now() };
-      await this.#o.store.putStatement(statement);
+      // The query starts while `running` is written; its rows are read only once the write has landed.
+      const marked = this.#o.store.putStatement(statement);
+      marked.catch(() => undefined);
       const entry = this.#running.get(key);
       if (entry) entry.started = true;
       handedOver = true;
@@ -542,6 +577,7 @@ export class SessionService {
       let collected: { rows: unknown[][]; truncated: boolean };
       try {
         active = await this.#o.queries.start(input());
+        await marked;
         collected = await this.#collect(active);
       } finally {
         await progress.stop();
@@ -550,8 +586,12 @@ export class SessionService {
       const columns = active.stream.schema.map((c) => ({ name: c.name, type: sparkType(c.type), kind: c.type.kind }));
       const output = this.#livyOutput(statement, active.stream.schema, rows, truncated);
       await this.#recording(async () => {
-        const info = await this.#storeResult(session, statement, rows, truncated, columns);
-        await this.#finish({ ...statement, result: info }, 'available', output, session.tenant);
+        // The result's pages and the read of the statement's state go to the store together.
+        const stored = this.#storeResult(session, statement, rows, truncated, columns);
+        const read = this.#o.store.getStatement(statement.sessionId, statement.id);
+        read.catch(() => undefined);
+        const info = await stored;
+        ended = await this.#finish({ ...statement, result: info }, 'available', output, session.tenant, read);
       });
       await end({ outcome: 'ok', rows: rows.length, truncated });
       await this.#log(
@@ -572,9 +612,9 @@ export class SessionService {
           };
       if (presented.internal)
         this.#o.logger.error('sessions.statement_failed', { error, session: statement.sessionId });
-      await this.#recording(() =>
-        this.#finish(statement, cancelled ? 'cancelled' : 'error', output, session.tenant),
-      ).catch((e: unknown) =>
+      await this.#recording(async () => {
+        ended = await this.#finish(statement, cancelled ? 'cancelled' : 'error', output, session.tenant);
+      }).catch((e: unknown) =>
         this.#o.logger.warn('sessions.finish_failed', { error: isLakegateError(e) ? e.message : String(e) }),
       );
       await end({ outcome: cancelled ? 'cancelled' : 'error', rows: 0, error });
@@ -588,6 +628,7 @@ export class SessionService {
       this.#running.delete(key);
       await this.#touch(statement.sessionId).catch(() => undefined);
     }
+    return ended;
   }
 
   /**
@@ -699,25 +740,34 @@ export class SessionService {
     };
   }
 
+  /**
+   * Stores a statement's end unless it already has one; returns the record stored, or undefined. `read`, when
+   * given, is the statement as read just before (sent with the writes before it, so that no cancel slips between
+   * it and this write that a read of its own would have seen).
+   */
   async #finish(
     statement: StatementRecord,
     state: 'available' | 'error' | 'cancelled',
     output: StatementOutput | null,
     tenant?: string,
-  ): Promise<void> {
-    const latest = (await this.#o.store.getStatement(statement.sessionId, statement.id)) ?? statement;
-    if (FINAL_STATEMENT_STATES.has(latest.state)) return;
+    read?: Promise<StatementRecord | undefined>,
+  ): Promise<StatementRecord | undefined> {
+    const latest = (await (read ?? this.#o.store.getStatement(statement.sessionId, statement.id))) ?? statement;
+    if (FINAL_STATEMENT_STATES.has(latest.state)) return undefined;
     // A cancel that arrived while the statement was finishing still wins over a result it no longer wants.
     const final = latest.state === 'cancelling' && state === 'available' ? 'cancelled' : state;
-    await this.#o.store.putStatement({
+    const record: StatementRecord = {
       ...statement,
       state: final,
       output: final === 'cancelled' ? null : output,
       progress: 1,
       completed: Date.now(),
-    });
-    if (!this.#o.onStatementEnd) return;
-    const owner = tenant ?? (await this.#o.store.getSession(statement.sessionId).catch(() => undefined))?.tenant;
-    if (owner) this.#o.onStatementEnd(owner, final, (Date.now() - statement.submitted) / 1000);
+    };
+    await this.#o.store.putStatement(record);
+    if (this.#o.onStatementEnd) {
+      const owner = tenant ?? (await this.#o.store.getSession(statement.sessionId).catch(() => undefined))?.tenant;
+      if (owner) this.#o.onStatementEnd(owner, final, (Date.now() - statement.submitted) / 1000);
+    }
+    return record;
   }
 }
