@@ -9,7 +9,8 @@ export interface Timing {
 
 export function summarise(samples: readonly number[]): Timing {
   const sorted = [...samples].sort((a, b) => a - b);
-  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+  // Nearest rank: the smallest sample with at least q of all samples at or below it.
+  const at = (q: number): number => sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN;
   return { median: at(0.5), p99: at(0.99), min: sorted[0] ?? Number.NaN, runs: sorted.length };
 }
 
