@@ -58,7 +58,15 @@ export function runningRoutes(app: Hono<GatewayEnv>, options: RunningRoutesOptio
     const by = isAdmin ? 'an operator' : 'its tenant';
     const queryId = c.req.param('id');
     if (queries.cancel(queryId, tenant, by)) return c.json({ msg: 'cancelled', replica: replicaId() });
-    const owner = (await others())?.find((replica) =>
+    const elsewhere = await others();
+    if (!elsewhere) {
+      throw new LakegateError(
+        'STATE_UNAVAILABLE',
+        `No query ${queryId} runs on this replica, and the others cannot be reached to cancel it there: try again.`,
+        { retryAfterSeconds: 1 },
+      );
+    }
+    const owner = elsewhere.find((replica) =>
       replica.running.some((q) => q.queryId === queryId && (tenant === undefined || q.tenant === tenant)),
     );
     if (!owner || !bus) throw new LakegateError('NOT_FOUND', `No query ${queryId} runs on any replica now.`);
