@@ -296,6 +296,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: config.server.host, port: config.server.port }, () => resolve(s));
     s.once('error', reject);
+    // Node closes idle connections after 5 s, just when dashboards polling every few seconds send on them.
+    if ('keepAliveTimeout' in s) {
+      s.keepAliveTimeout = config.server.keepAliveTimeoutMs;
+      // A request's headers may take as long as the connection may idle before them.
+      s.headersTimeout = config.server.keepAliveTimeoutMs + 1000;
+    }
   }).catch(async (error: unknown) => {
     // Nothing may stay open behind a gateway that could not listen: it would keep the process alive.
     await Promise.allSettled([sessions.close(), rollups?.close(), engines.close(0)]);

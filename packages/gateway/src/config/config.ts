@@ -120,6 +120,12 @@ const fileSchema = z.strictObject({
       maxBodyBytes: z.number().int().positive().default(1_048_576),
       /** Grace period for running queries on shutdown. */
       shutdownGraceMs: z.number().int().min(0).default(10_000),
+      /**
+       * How long an idle keep-alive HTTP connection stays open. Longer than the interval of polling clients and
+       * than a load balancer's idle timeout (60 s on AWS), so that the gateway never closes a connection at the
+       * moment a client sends on it (the client would see ECONNRESET).
+       */
+      keepAliveTimeoutMs: z.number().int().positive().max(290_000).default(65_000),
       /** The Postgres wire protocol (v3) front end: psql, JDBC, BI tools. User = tenant id, password = an API key. */
       postgres: z
         .strictObject({
