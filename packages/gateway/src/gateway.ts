@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
+import { createAdaptorServer } from '@hono/node-server';
 import { type EngineFactory, type HeldTableConfig, LakegateError } from '@lakegate/engine-api';
 import { duckdbEngineFactory } from '@lakegate/engine-duckdb';
 import { localAggEngineFactory } from '@lakegate/engine-local-agg';
@@ -77,6 +77,8 @@ export interface ReloadReport {
 /** The engines every gateway has; a section under their id configures them. */
 /** How often a replica shares its Overview figures with the others. */
 const OVERVIEW_SHARE_MS = 5000;
+/** Connections the kernel may hold waiting to be accepted. */
+const LISTEN_BACKLOG = 8192;
 /** How often the cache's totals are sampled for its hit ratio per minute. */
 const CACHE_TREND_SAMPLE_MS = 10_000;
 
@@ -293,8 +295,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     isShuttingDown: () => shuttingDown,
   });
 
-  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, hostname: config.server.host, port: config.server.port }, () => resolve(s));
+  const server = await new Promise<ReturnType<typeof createAdaptorServer>>((resolve, reject) => {
+    const s = createAdaptorServer({ fetch: app.fetch, hostname: config.server.host });
     s.once('error', reject);
     // Node closes idle connections after 5 s, just when dashboards polling every few seconds send on them.
     if ('keepAliveTimeout' in s) {
@@ -302,6 +304,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       // A request's headers may take as long as the connection may idle before them.
       s.headersTimeout = config.server.keepAliveTimeoutMs + 1000;
     }
+    // Thousands of clients connecting at once wait in the kernel's queue rather than being dropped and retrying
+    // seconds later (the kernel caps it at net.core.somaxconn).
+    s.listen({ port: config.server.port, host: config.server.host, backlog: LISTEN_BACKLOG }, () => resolve(s));
   }).catch(async (error: unknown) => {
     // Nothing may stay open behind a gateway that could not listen: it would keep the process alive.
     await Promise.allSettled([sessions.close(), rollups?.close(), engines.close(0)]);
