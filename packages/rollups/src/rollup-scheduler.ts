@@ -19,10 +19,21 @@ export interface RollupSchedulerOptions {
   readonly tickMs: number;
   /** Holes filled per context and tick, after the fresh intervals. */
   readonly backfillPerTick: number;
+  /** Contexts worked on at once. */
+  readonly concurrency: number;
   /** The time limit of the engine's work to index a source's new files. */
   readonly timeoutMs: number;
   /** Stops the ticks when the rollups close. */
   readonly signal: AbortSignal;
+}
+
+/** Runs `work` on every item in order, at most `limit` at once. */
+async function eachAtOnce<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await work(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
 }
 
 interface TickState extends ContextState {
@@ -70,16 +81,20 @@ export class RollupScheduler {
   }
 
   async #tick(): Promise<void> {
-    const { contexts, traffic, sources } = this.#options;
+    const { contexts, traffic, sources, concurrency } = this.#options;
     const order = byRecentTraffic(contexts, (tenant) => traffic.last(tenant));
-    // Each context's state is read once per tick; fresh intervals of every context first, then the holes.
+    // Each context's state is read once per tick, and its fresh intervals computed as soon as it is: thousands of
+    // contexts do not wait for every state to be read. Fresh intervals of every context first, then the holes, a
+    // few contexts at once, in the order of their tenants' recent traffic.
     const states = new Map<RollupContext, TickState>();
-    for (const context of order) {
+    await eachAtOnce(order, concurrency, async (context) => {
       const state = await this.#stateOf(context);
-      if (state) states.set(context, state);
-    }
-    for (const [context, state] of states) await this.#runDue(context, 'fresh', state);
-    for (const [context, state] of states) await this.#runDue(context, 'holes', state);
+      if (!state) return;
+      states.set(context, state);
+      await this.#runDue(context, 'fresh', state);
+    });
+    const ready = order.filter((context) => states.has(context));
+    await eachAtOnce(ready, concurrency, (context) => this.#runDue(context, 'holes', states.get(context) as TickState));
     // New interval files become visible in the rollups' own datasets: one listing per rollup and tick.
     for (const [context, state] of states) {
       if (state.handled.size === 0) continue;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { ComputeEngine } from './dependencies.js';
 import type { IntervalRecord } from './interval-record.js';
 import { MemoryRollupLedger } from './memory-rollup-ledger.js';
 import type { RollupLedger } from './rollup-ledger.js';
@@ -115,6 +116,54 @@ describe('rollups over a memory ledger', () => {
     await a.rollups.tick();
     expect(a.computer.computed).toHaveLength(12);
     await a.rollups.close();
+  });
+
+  it('computes every context’s fresh intervals before any hole, several contexts at once', async () => {
+    const now = at(61);
+    const tenants = Array.from({ length: 12 }, (_, i) => `t${i}`);
+    const computer = new FakeComputer(SPANS, rowsOf, 5);
+    // The engine's work under way at once, at most.
+    const direct = directEngine(computer);
+    let running = 0;
+    let most = 0;
+    const engine: ComputeEngine = {
+      id: direct.id,
+      async run(work, limits) {
+        most = Math.max(most, ++running);
+        try {
+          return await direct.run(work, limits);
+        } finally {
+          running--;
+        }
+      },
+    };
+    const rollups = new Rollups({
+      tenants: Object.fromEntries(tenants.map((t) => [t, [trafficRollup()]])),
+      settings: {
+        tickSeconds: 15,
+        backfillPerTick: 100,
+        backfillHours: 24,
+        claimTtlSeconds: 60,
+        queryTimeoutMs: 10_000,
+        concurrency: 3,
+      },
+      ledger: new MemoryRollupLedger(() => now),
+      sources: new FixedSources(tenants.map((t) => snapshotOf(t, 'traffic', Object.keys(SPANS)))),
+      sink: new MemorySink(),
+      computeEngine: engine,
+      auditEngine: countingAuditEngine(() => 0),
+      logger: recordingLogger(),
+      replicaId: () => 'replica-a',
+      clock: () => now,
+    });
+    await rollups.tick();
+    // Twelve contexts of twelve intervals each; the two newest of every context come first.
+    expect(computer.computed).toHaveLength(12 * 12);
+    const fresh = computer.computed.slice(0, 12 * 2);
+    expect(new Set(fresh)).toEqual(new Set([at(55), at(50)]));
+    expect(computer.computed.slice(12 * 2)).not.toContain(at(55));
+    expect(most).toBe(3);
+    await rollups.close();
   });
 
   it('never lets two replicas compute the same interval', async () => {

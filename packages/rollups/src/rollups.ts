@@ -23,6 +23,8 @@ export interface RollupSettings {
   readonly claimTtlSeconds: number;
   /** The time limit of an answer from rollups and of an audit's count, as of a query. */
   readonly queryTimeoutMs: number;
+  /** Contexts a tick works on at once (reading their state, computing their intervals); default 4. */
+  readonly concurrency?: number;
 }
 
 export interface RollupsOptions {
@@ -102,6 +104,7 @@ export class Rollups {
       clock,
       tickMs: settings.tickSeconds * 1000,
       backfillPerTick: settings.backfillPerTick,
+      concurrency: settings.concurrency ?? 4,
       timeoutMs: COMPUTE_TIMEOUT_MS,
       signal,
     });

@@ -6,7 +6,8 @@ import { fingerprint, type RollupContext } from './rollup-context.js';
 
 type SourceFile = DatasetSnapshot['files'][number];
 
-const CACHE_ENTRIES = 10_000;
+/** Files whose spans are kept: every file of every source, at thousands of tenants with dozens of files each. */
+const CACHE_ENTRIES = 500_000;
 
 /** Whether a file whose rows span `span` may hold rows of `[startMs, endMs)`. */
 export const overlaps = (span: TimeSpan | null | undefined, startMs: number, endMs: number): boolean =>

@@ -284,6 +284,8 @@ const fileSchema = z.strictObject({
       backfillHours: z.number().positive().default(24),
       /** A claimed interval is free again after this long without its replica (crash recovery). */
       claimTtlSeconds: z.number().int().positive().default(60),
+      /** Rollup contexts (a tenant's source and interval) a tick works on at once. */
+      concurrency: z.number().int().min(1).max(64).default(4),
       /**
        * The engine whose count of an interval's raw rows the audit compares with the rollup's, one other than the
        * engine that computed it so that the two do not share a mistake.

@@ -41,10 +41,17 @@ export function createRollups(options: GatewayRollupsOptions, evenIfNone = false
     id: compute.id,
     run: (work, limits) => compute.run(isRollupComputer, work, limits),
   };
-  const { tickSeconds, backfillPerTick, backfillHours, claimTtlSeconds, auditEngine } = config.rollups;
+  const { tickSeconds, backfillPerTick, backfillHours, claimTtlSeconds, auditEngine, concurrency } = config.rollups;
   return new Rollups({
     tenants,
-    settings: { tickSeconds, backfillPerTick, backfillHours, claimTtlSeconds, queryTimeoutMs: config.query.timeoutMs },
+    settings: {
+      tickSeconds,
+      backfillPerTick,
+      backfillHours,
+      claimTtlSeconds,
+      concurrency,
+      queryTimeoutMs: config.query.timeoutMs,
+    },
     ledger: options.ledger,
     sources: options.storage,
     sink: options.sink,
