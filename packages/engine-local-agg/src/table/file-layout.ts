@@ -124,8 +124,10 @@ export async function sniffFile(path: string, format: FileLayout['format']): Pro
   const handle = await open(path, 'r');
   let text: string;
   try {
-    const buffer = Buffer.alloc(SAMPLE_BYTES);
-    const { bytesRead } = await handle.read(buffer, 0, SAMPLE_BYTES, 0);
+    // No larger than the file: thousands of small files are sniffed, and each buffer is memory to allocate.
+    const { size } = await handle.stat();
+    const buffer = Buffer.allocUnsafe(Math.max(1, Math.min(SAMPLE_BYTES, size)));
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
     text = buffer.toString('utf8', 0, bytesRead);
     // The last line of a partial read may be cut: drop it unless the whole file was read.
     if (bytesRead === SAMPLE_BYTES) text = text.slice(0, Math.max(0, text.lastIndexOf('\n')));

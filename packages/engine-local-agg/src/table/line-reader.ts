@@ -2,6 +2,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import type { FileLayout } from './file-layout.js';
 
 const BLOCK = 4 * 1024 * 1024;
+const MIN_BLOCK = 64 * 1024;
 const NEWLINE = 0x0a;
 const RETURN = 0x0d;
 const QUOTE = 0x22;
@@ -59,7 +60,8 @@ export function readLines(
   const fd = openSync(range.path, 'r');
   try {
     const size = fstatSync(fd).size;
-    let buffer = Buffer.allocUnsafe(BLOCK);
+    // A block, or the file's rest when smaller (it grows for a longer line): small files are read by the thousand.
+    let buffer = Buffer.allocUnsafe(Math.min(BLOCK, Math.max(MIN_BLOCK, size - range.start + 1)));
     let position = range.start;
     let skipFirst = false;
     if (range.start > 0) {
