@@ -49,6 +49,9 @@ export class RollupScheduler {
   readonly #options: RollupSchedulerOptions;
   #timer: NodeJS.Timeout | undefined;
   #ticking: Promise<void> | undefined;
+  /** Rollup datasets (tenant and rollup) waiting to be listed again, and the listings under way. */
+  readonly #refreshes = new Set<string>();
+  #refreshing = 0;
 
   constructor(options: RollupSchedulerOptions) {
     this.#options = options;
@@ -81,7 +84,7 @@ export class RollupScheduler {
   }
 
   async #tick(): Promise<void> {
-    const { contexts, traffic, sources, concurrency } = this.#options;
+    const { contexts, traffic, concurrency } = this.#options;
     const order = byRecentTraffic(contexts, (tenant) => traffic.last(tenant));
     // Each context's state is read once per tick, and its fresh intervals computed as soon as it is: thousands of
     // contexts do not wait for every state to be read. Fresh intervals of every context first, then the holes, a
@@ -95,10 +98,31 @@ export class RollupScheduler {
     });
     const ready = order.filter((context) => states.has(context));
     await eachAtOnce(ready, concurrency, (context) => this.#runDue(context, 'holes', states.get(context) as TickState));
-    // New interval files become visible in the rollups' own datasets: one listing per rollup and tick.
-    for (const [context, state] of states) {
-      if (state.handled.size === 0) continue;
-      for (const rollup of context.rollups) void sources.refresh(context.tenant, rollup.name).catch(() => undefined);
+    // New interval files become visible in the rollups' own datasets: one listing per rollup and tick, in the
+    // background and a few at once (thousands started together would hold up the next tick's reads behind them,
+    // and a slow store must not hold up the ticks).
+    for (const context of ready) {
+      if ((states.get(context)?.handled.size ?? 0) === 0) continue;
+      for (const rollup of context.rollups) this.#refreshes.add(`${context.tenant}\0${rollup.name}`);
+    }
+    this.#drainRefreshes();
+  }
+
+  /** Lists the rollups' datasets waiting to be listed, `concurrency` at once, each once however often asked. */
+  #drainRefreshes(): void {
+    const { sources, concurrency } = this.#options;
+    while (this.#refreshing < concurrency && this.#refreshes.size > 0) {
+      const key = this.#refreshes.values().next().value as string;
+      this.#refreshes.delete(key);
+      const [tenant = '', rollup = ''] = key.split('\0');
+      this.#refreshing++;
+      void sources
+        .refresh(tenant, rollup)
+        .catch(() => undefined)
+        .finally(() => {
+          this.#refreshing--;
+          this.#drainRefreshes();
+        });
     }
   }
 

@@ -166,6 +166,24 @@ describe('rollups over a memory ledger', () => {
     await rollups.close();
   });
 
+  it('lists the rollups’ datasets in the background: a store that never answers holds up no tick', async () => {
+    let now = at(11);
+    const ledger = new MemoryRollupLedger(() => now);
+    const a = replica('replica-a', { ledger, sink: new MemorySink(), clock: () => now });
+    let asked = 0;
+    a.sources.refresh = () => {
+      asked++;
+      return new Promise(() => undefined);
+    };
+    await a.rollups.tick();
+    now = at(16);
+    await a.rollups.tick();
+    expect(a.computer.computed).toEqual([at(5), at(0), at(10)]);
+    // One listing per tick that computed something, though the one before never ended.
+    expect(asked).toBe(2);
+    await a.rollups.close();
+  });
+
   it('never lets two replicas compute the same interval', async () => {
     const now = at(61);
     const ledger = new MemoryRollupLedger(() => now);
