@@ -29,6 +29,9 @@ const startAt = Math.floor(now / INTERVAL_MS) * INTERVAL_MS - BACKLOG_MS;
 const backlogIntervals = Math.floor((now - startAt) / INTERVAL_MS);
 const dataEnd = now + (SECONDS + 600) * 1000;
 
+/** The tenant id of the scope of rank `i`. */
+const scopeId = (i: number): string => `s${String(i).padStart(5, '0')}`;
+
 // Zipf (s = 1.1) shares of the total rate, by scope rank.
 const weights = Array.from({ length: SCOPES }, (_, i) => 1 / (i + 1) ** 1.1);
 const total = weights.reduce((a, b) => a + b, 0);
@@ -39,7 +42,7 @@ try {
   const tenants: Record<string, unknown> = {};
   let rows = 0;
   for (let i = 0; i < SCOPES; i++) {
-    const tenant = `s${String(i).padStart(5, '0')}`;
+    const tenant = scopeId(i);
     const dir = join(root, 'data', tenant);
     await mkdir(dir, { recursive: true });
     const perFile = Math.max(1, Math.round(((ROWS_PER_SECOND * (weights[i] ?? 0)) / total) * (FILE_MS / 1000)));
@@ -76,6 +79,13 @@ try {
   const gateway = await startGateway({ config, logger });
   console.log(`gateway up in ${ms(Date.now() - started)}`);
   const backlogTotal = SCOPES * backlogIntervals;
+  /** Backlog intervals done so far: those that ended before the run began. */
+  const backlogEnd = startAt + backlogIntervals * INTERVAL_MS;
+  const countBacklogDone = (): number => {
+    let count = 0;
+    for (const key of done.keys()) if (Number(key.slice(key.indexOf(' ') + 1)) < backlogEnd) count++;
+    return count;
+  };
   let filledAt = 0;
   const minuteCounts: number[] = [];
   let peakRss = 0;
@@ -88,9 +98,7 @@ try {
   while (Date.now() - started < SECONDS * 1000) {
     await new Promise((resolve) => setTimeout(resolve, 5000));
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
-    let backlogDone = 0;
-    for (const key of done.keys())
-      if (Number(key.slice(key.indexOf(' ') + 1)) < startAt + backlogIntervals * INTERVAL_MS) backlogDone++;
+    const backlogDone = countBacklogDone();
     const minute = Math.floor((Date.now() - started) / 60_000);
     minuteCounts[minute] = backlogDone;
     memoryByMinute[minute] = memory();
@@ -98,9 +106,7 @@ try {
   }
   await gateway.close();
 
-  let backlogDone = 0;
-  for (const key of done.keys())
-    if (Number(key.slice(key.indexOf(' ') + 1)) < startAt + backlogIntervals * INTERVAL_MS) backlogDone++;
+  const backlogDone = countBacklogDone();
   const elapsedMin = (Date.now() - started) / 60_000;
   const perMinute = backlogDone / elapsedMin;
   // Fresh intervals: those that ended during the run; how long after its end each scope had it.
@@ -112,7 +118,7 @@ try {
     const late: number[] = [];
     let missing = 0;
     for (let i = 0; i < SCOPES; i++) {
-      const at = done.get(`s${String(i).padStart(5, '0')} ${start}`);
+      const at = done.get(`${scopeId(i)} ${start}`);
       if (at === undefined) missing++;
       else late.push(at - end);
     }

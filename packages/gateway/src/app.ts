@@ -100,6 +100,7 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   app.get('/openapi.json', (c) => c.body(openApi, 200, { 'Content-Type': 'application/json' }));
   // The console's read-only views: a tenant sees its own, an operator (admin key) every tenant's.
   const viewer = authenticateViewer(keys);
+  const admin = authenticateAdmin(keys);
   const tenantIds = deps.tenants ?? (() => Object.keys(deps.config.tenants));
   app.get('/v1/whoami', viewer, (c) =>
     c.json(c.get('admin') ? { admin: true } : { tenant: c.get('tenant'), admin: false }),
@@ -112,19 +113,19 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
       bus: deps.bus,
       replicaId: deps.replicaId ?? (() => 'local'),
       viewer,
-      admin: authenticateAdmin(keys),
+      admin,
     });
   }
   const sessions = deps.sessions;
   if (sessions) {
     // An operator sees every tenant's sessions and may close any.
-    app.get('/v1/admin/sessions', authenticateAdmin(keys), async (c) => {
+    app.get('/v1/admin/sessions', admin, async (c) => {
       const pages = await Promise.all(tenantIds().map((tenant) => sessions.list(tenant, 0, 1000)));
       return c.json({ sessions: pages.flatMap((page) => page.items) }, 200, {
         'Cache-Control': 'no-store',
       });
     });
-    app.delete('/v1/admin/sessions/:tenant/:id', authenticateAdmin(keys), async (c) => {
+    app.delete('/v1/admin/sessions/:tenant/:id', admin, async (c) => {
       await sessions.delete(c.req.param('tenant'), Number(c.req.param('id')));
       return c.json({ msg: 'deleted' });
     });

@@ -74,7 +74,6 @@ export interface ReloadReport {
   readonly restartNeeded: readonly string[];
 }
 
-/** The engines every gateway has; a section under their id configures them. */
 /** How often a replica shares its Overview figures with the others. */
 const OVERVIEW_SHARE_MS = 5000;
 /** Connections the kernel may hold waiting to be accepted. */
@@ -82,6 +81,7 @@ const LISTEN_BACKLOG = 8192;
 /** How often the cache's totals are sampled for its hit ratio per minute. */
 const CACHE_TREND_SAMPLE_MS = 10_000;
 
+/** The engines every gateway has; a section under their id configures them. */
 export const BUILT_IN_ENGINES: readonly EngineFactory<unknown>[] = [
   duckdbEngineFactory as EngineFactory<unknown>,
   localAggEngineFactory as EngineFactory<unknown>,
@@ -105,7 +105,6 @@ export function storageOptions(config: GatewayConfig, logger?: Logger): StorageO
   };
 }
 
-/** Why the server could not listen, in one line an operator can act on. */
 /** Statements of every tenant on this replica. */
 function totalStatements(counts: LocalStatementCounts): { running: number; waiting: number } {
   let running = 0;
@@ -117,6 +116,7 @@ function totalStatements(counts: LocalStatementCounts): { running: number; waiti
   return { running, waiting };
 }
 
+/** Why the server could not listen, in one line an operator can act on. */
 function listenError(error: unknown, host: string, port: number): Error {
   const code = (error as { code?: string }).code;
   const where = `${host}:${port}`;

@@ -8,7 +8,16 @@ import type { ComputeEngine } from './dependencies.js';
 import type { IntervalRecord } from './interval-record.js';
 import { MemoryRollupLedger } from './memory-rollup-ledger.js';
 import { Rollups } from './rollups.js';
-import { directEngine, FixedSources, MemorySink, MINUTE, recordingLogger, T0, trafficRollup } from './test-support.js';
+import {
+  directEngine,
+  FixedSources,
+  MemorySink,
+  MINUTE,
+  recordingLogger,
+  T0,
+  TEST_SETTINGS,
+  trafficRollup,
+} from './test-support.js';
 
 const at = (minutes: number): number => T0 + minutes * MINUTE;
 const sqlTime = (ms: number): string => `TIMESTAMP '${new Date(ms).toISOString().replace('T', ' ').slice(0, 19)}'`;
@@ -46,13 +55,7 @@ describe('answering queries from rollups', () => {
   const rollupsWith = (computeEngine: ComputeEngine): Rollups =>
     new Rollups({
       tenants: { acme: [trafficRollup({ measures: { n: 'count(*)', total: 'sum(ms)' } })] },
-      settings: {
-        tickSeconds: 15,
-        backfillPerTick: 100,
-        backfillHours: 24,
-        claimTtlSeconds: 60,
-        queryTimeoutMs: 10_000,
-      },
+      settings: TEST_SETTINGS,
       ledger,
       sources: new FixedSources([snapshot]),
       sink,

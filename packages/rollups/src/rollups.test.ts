@@ -15,6 +15,7 @@ import {
   recordingLogger,
   snapshotOf,
   T0,
+  TEST_SETTINGS,
   trafficRollup,
 } from './test-support.js';
 
@@ -54,14 +55,7 @@ function replica(
   const sources = new FixedSources([snapshotOf('acme', 'traffic', Object.keys(SPANS))]);
   const rollups = new Rollups({
     tenants: { acme: [trafficRollup()] },
-    settings: {
-      tickSeconds: 15,
-      backfillPerTick: 100,
-      backfillHours: 24,
-      claimTtlSeconds: 60,
-      queryTimeoutMs: 10_000,
-      ...options.settings,
-    },
+    settings: { ...TEST_SETTINGS, ...options.settings },
     ledger: shared.ledger,
     sources,
     sink: shared.sink,
@@ -139,14 +133,7 @@ describe('rollups over a memory ledger', () => {
     };
     const rollups = new Rollups({
       tenants: Object.fromEntries(tenants.map((t) => [t, [trafficRollup()]])),
-      settings: {
-        tickSeconds: 15,
-        backfillPerTick: 100,
-        backfillHours: 24,
-        claimTtlSeconds: 60,
-        queryTimeoutMs: 10_000,
-        concurrency: 3,
-      },
+      settings: { ...TEST_SETTINGS, concurrency: 3 },
       ledger: new MemoryRollupLedger(() => now),
       sources: new FixedSources(tenants.map((t) => snapshotOf(t, 'traffic', Object.keys(SPANS)))),
       sink: new MemorySink(),

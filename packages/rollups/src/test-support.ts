@@ -2,10 +2,20 @@ import { columnsStream, type DatasetSnapshot, type QueryRequest } from '@lakegat
 import type { RollupComputer, TimeSpan } from '@lakegate/engine-local-agg';
 import type { AuditEngine, ComputeEngine, RollupLogger, RollupSink, RollupSources } from './dependencies.js';
 import type { RollupSpec } from './rollup-context.js';
+import type { RollupSettings } from './rollups.js';
 
 export const MINUTE = 60_000;
 /** A Monday, 10:00 UTC: intervals of every length start on it. */
 export const T0 = Date.UTC(2026, 0, 5, 10, 0, 0);
+
+/** The rollups' settings in the tests: every hole filled in one tick. */
+export const TEST_SETTINGS: RollupSettings = {
+  tickSeconds: 15,
+  backfillPerTick: 100,
+  backfillHours: 24,
+  claimTtlSeconds: 60,
+  queryTimeoutMs: 10_000,
+};
 
 /** A five-minute rollup of `traffic` by host. */
 export const trafficRollup = (overrides: Partial<RollupSpec> = {}): RollupSpec => ({

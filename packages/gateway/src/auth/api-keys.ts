@@ -36,8 +36,7 @@ export class ApiKeyIndex {
    * A tenant's key is not an admin key, whatever the tenant.
    */
   authenticateAdmin(authorization: string | undefined): void {
-    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
-    if (!bearer?.[1] || !this.#admins.has(digest(bearer[1]))) {
+    if (!this.isAdmin(authorization)) {
       throw new LakegateError(
         'UNAUTHENTICATED',
         'This needs an admin API key (admin.apiKeys), sent as a Bearer token.',

@@ -15,8 +15,8 @@ export function authenticate(keys: ApiKeyIndex): MiddlewareHandler<GatewayEnv> {
 }
 
 /**
- * Lets a tenant (its key) or an operator (an admin key) through: `viewer` is the tenant, or undefined for an
- * operator, who sees every tenant. For the console's read-only views.
+ * Lets a tenant (its key) or an operator (an admin key) through: sets `admin`, and for a tenant `tenant`; an
+ * operator sees every tenant. For the console's read-only views.
  */
 export function authenticateViewer(keys: ApiKeyIndex): MiddlewareHandler<GatewayEnv> {
   return async function authenticateViewer(c, next) {

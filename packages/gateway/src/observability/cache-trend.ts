@@ -1,3 +1,5 @@
+import { MinuteBuckets, minuteOf } from './minute-buckets.js';
+
 /** Hits and misses of a tenant's file cache in one minute. */
 export interface CacheMinute {
   /** The minute's start, epoch ms. */
@@ -8,8 +10,11 @@ export interface CacheMinute {
   readonly hitRatio: number | null;
 }
 
-const MINUTE_MS = 60_000;
-const MINUTES = 60;
+interface Bucket {
+  readonly minute: number;
+  hits: number;
+  misses: number;
+}
 
 /**
  * The cache's hit ratio over the last hour, per tenant and minute, from the storage's running totals: each sample
@@ -17,7 +22,7 @@ const MINUTES = 60;
  */
 export class CacheTrend {
   readonly #last = new Map<string, { hits: number; misses: number }>();
-  readonly #minutes = new Map<string, { minute: number; hits: number; misses: number }[]>();
+  readonly #minutes = new MinuteBuckets<Bucket>((_tenant, minute) => ({ minute, hits: 0, misses: 0 }));
 
   constructor(
     readonly totals: (tenant: string) => { readonly hits: number; readonly misses: number },
@@ -26,23 +31,13 @@ export class CacheTrend {
 
   /** Adds the tenants' hits and misses since the previous sample to the current minute. */
   sample(tenants: readonly string[]): void {
-    const minute = Math.floor(this.clock() / MINUTE_MS) * MINUTE_MS;
+    const minute = minuteOf(this.clock());
     for (const tenant of tenants) {
       const now = this.totals(tenant);
       // Totals start at zero with the gateway: the first sample counts everything since.
       const before = this.#last.get(tenant) ?? { hits: 0, misses: 0 };
       this.#last.set(tenant, { hits: now.hits, misses: now.misses });
-      let list = this.#minutes.get(tenant);
-      if (!list) {
-        list = [];
-        this.#minutes.set(tenant, list);
-      }
-      let bucket = list.at(-1);
-      if (bucket?.minute !== minute) {
-        bucket = { minute, hits: 0, misses: 0 };
-        list.push(bucket);
-        while ((list[0] as { minute: number }).minute <= minute - MINUTES * MINUTE_MS) list.shift();
-      }
+      const bucket = this.#minutes.current(tenant, minute);
       bucket.hits += Math.max(0, now.hits - before.hits);
       bucket.misses += Math.max(0, now.misses - before.misses);
     }
@@ -50,9 +45,9 @@ export class CacheTrend {
 
   /** The tenant's minutes of the last hour that saw any acquisition, oldest first. */
   series(tenant: string): CacheMinute[] {
-    const oldest = this.clock() - MINUTES * MINUTE_MS;
-    return (this.#minutes.get(tenant) ?? [])
-      .filter((b) => b.minute > oldest && b.hits + b.misses > 0)
+    return this.#minutes
+      .recent(tenant, this.clock())
+      .filter((b) => b.hits + b.misses > 0)
       .map((b) => ({ ...b, hitRatio: b.hits / (b.hits + b.misses) }));
   }
 }

@@ -1,4 +1,5 @@
 import type { MinuteFigures, OverviewStore } from '../state/overview-store.js';
+import { MINUTE_MS, MinuteBuckets, minuteOf, WINDOW_MINUTES } from './minute-buckets.js';
 
 /**
  * The console's Overview: per tenant, one bucket per minute over the last hour (queries, latency percentiles, errors
@@ -6,8 +7,6 @@ import type { MinuteFigures, OverviewStore } from '../state/overview-store.js';
  * through the state store when there is one.
  */
 
-const MINUTE_MS = 60_000;
-const MINUTES = 60;
 /** Durations kept per bucket for its percentiles: enough for p99 to mean something, bounded in memory. */
 const SAMPLES = 512;
 
@@ -58,8 +57,23 @@ function merge(minute: number, figures: readonly MinuteFigures[], queued: number
   };
 }
 
+/** A bucket's figures, with at most `samples` of its durations. */
+const figuresOf = (bucket: Bucket, samples: number): MinuteFigures => ({
+  queries: bucket.queries,
+  refused: bucket.refused,
+  errors: Object.fromEntries(bucket.errors),
+  durations: bucket.durations.slice(0, samples),
+});
+
 export class QueryOverview {
-  readonly #tenants = new Map<string, Bucket[]>();
+  readonly #tenants = new MinuteBuckets<Bucket>((tenant, minute) => ({
+    tenant,
+    minute,
+    queries: 0,
+    refused: 0,
+    errors: new Map(),
+    durations: [],
+  }));
   /** Buckets changed since they were last shared. */
   readonly #dirty = new Set<Bucket>();
 
@@ -67,18 +81,7 @@ export class QueryOverview {
 
   /** Counts one query's end. */
   record(tenant: string, durationMs: number, code: string | undefined): void {
-    const minute = Math.floor(this.clock() / MINUTE_MS) * MINUTE_MS;
-    let buckets = this.#tenants.get(tenant);
-    if (!buckets) {
-      buckets = [];
-      this.#tenants.set(tenant, buckets);
-    }
-    let bucket = buckets.at(-1);
-    if (bucket?.minute !== minute) {
-      bucket = { tenant, minute, queries: 0, refused: 0, errors: new Map(), durations: [] };
-      buckets.push(bucket);
-      while ((buckets[0] as Bucket).minute <= minute - MINUTES * MINUTE_MS) buckets.shift();
-    }
+    const bucket = this.#tenants.current(tenant, minuteOf(this.clock()));
     this.#dirty.add(bucket);
     bucket.queries++;
     if (code) {
@@ -98,14 +101,7 @@ export class QueryOverview {
     const changed = [...this.#dirty];
     this.#dirty.clear();
     await Promise.all(
-      changed.map((bucket) =>
-        store.publish(replica, bucket.tenant, bucket.minute, {
-          queries: bucket.queries,
-          refused: bucket.refused,
-          errors: Object.fromEntries(bucket.errors),
-          durations: bucket.durations.slice(0, SHARED_SAMPLES),
-        }),
-      ),
+      changed.map((bucket) => store.publish(replica, bucket.tenant, bucket.minute, figuresOf(bucket, SHARED_SAMPLES))),
     );
   }
 
@@ -118,8 +114,8 @@ export class QueryOverview {
     tenants: readonly string[],
     queued: (tenant: string) => number,
   ): Promise<Record<string, OverviewMinute[]>> {
-    const now = Math.floor(this.clock() / MINUTE_MS) * MINUTE_MS;
-    const minutes = Array.from({ length: MINUTES }, (_, i) => now - (MINUTES - 1 - i) * MINUTE_MS);
+    const now = minuteOf(this.clock());
+    const minutes = Array.from({ length: WINDOW_MINUTES }, (_, i) => now - (WINDOW_MINUTES - 1 - i) * MINUTE_MS);
     const out: Record<string, OverviewMinute[]> = {};
     await Promise.all(
       tenants.map(async (tenant) => {
@@ -136,24 +132,10 @@ export class QueryOverview {
 
   /** The last hour's minutes of each tenant (or of `tenant` only), with `queued` from admission now. */
   minutes(tenant: string | undefined, queued: (tenant: string) => number): Record<string, OverviewMinute[]> {
-    const oldest = this.clock() - MINUTES * MINUTE_MS;
     const out: Record<string, OverviewMinute[]> = {};
-    for (const [id, buckets] of this.#tenants) {
+    for (const id of this.#tenants.tenants()) {
       if (tenant !== undefined && id !== tenant) continue;
-      out[id] = buckets
-        .filter((b) => b.minute > oldest)
-        .map((b) => {
-          const sorted = [...b.durations].sort((x, y) => x - y);
-          return {
-            minute: b.minute,
-            queries: b.queries,
-            errors: Object.fromEntries(b.errors),
-            p50Ms: Math.round(percentile(sorted, 0.5)),
-            p99Ms: Math.round(percentile(sorted, 0.99)),
-            refused: b.refused,
-            queued: queued(id),
-          };
-        });
+      out[id] = this.#tenants.recent(id, this.clock()).map((b) => merge(b.minute, [figuresOf(b, SAMPLES)], queued(id)));
     }
     if (tenant !== undefined) out[tenant] ??= [];
     return out;

@@ -15,11 +15,6 @@ function floorDiv(a: bigint, b: bigint): bigint {
   return a % b !== 0n && a < 0n !== b < 0n ? q - 1n : q;
 }
 
-function fraction(micros: bigint): string {
-  if (micros === 0n) return '';
-  return `.${micros.toString().padStart(6, '0').replace(/0+$/, '')}`;
-}
-
 /** `YYYY-MM-DD` for days since 1970-01-01. */
 export function formatDate(days: number): string {
   return new Date(days * 86_400_000).toISOString().slice(0, -14);
@@ -101,7 +96,8 @@ export function formatTime(micros: bigint): string {
   const hh = String(seconds / 3600n).padStart(2, '0');
   const mm = String((seconds / 60n) % 60n).padStart(2, '0');
   const ss = String(seconds % 60n).padStart(2, '0');
-  return `${hh}:${mm}:${ss}${fraction(inDay % MICROS_PER_SECOND)}`;
+  const fraction = Number(inDay % MICROS_PER_SECOND);
+  return `${hh}:${mm}:${ss}${fraction === 0 ? '' : fractionText(fraction)}`;
 }
 
 /** A value as a JSON-compatible JavaScript value (before `JSON.stringify`). */

@@ -161,8 +161,10 @@ export class QueryLifecycle {
   /** Prepared queries by tenant and text: dashboards send the same SQL again and again. */
   readonly #prepared = new Map<string, PreparedQuery>();
   readonly #caches = new Map<string, ResultCache>();
-  /** Queries started and not yet ended, each with the controller that cancels it when a drain runs out of time. */
-  /** Queries started and not yet ended, with what the console's list of running queries shows of them. */
+  /**
+   * Queries started and not yet ended, in the order they started: the controller that cancels each (an operator,
+   * a drain that ran out of time) and what the console's list of running queries shows of it.
+   */
   readonly #active = new Map<AbortController, RunningQuery>();
   /** The engine running each query and the id it knows the query by, by tenant and query id: for its progress. */
   readonly #engineOf = new Map<string, { engine: ManagedEngine; engineQueryId: string }>();
@@ -246,9 +248,7 @@ export class QueryLifecycle {
 
   /** The queries running on this replica now, of `tenant` only or of every tenant, oldest first. */
   running(tenant?: string): RunningQuery[] {
-    return [...this.#active.values()]
-      .filter((query) => tenant === undefined || query.tenant === tenant)
-      .sort((a, b) => a.startedAt - b.startedAt);
+    return [...this.#active.values()].filter((query) => tenant === undefined || query.tenant === tenant);
   }
 
   /**

@@ -323,21 +323,24 @@ export class SessionService {
     }
     // The log line is sent first (the run's own lines come after it); the session is touched while the run starts.
     const logged = this.#log(sessionId, `statement ${statement.id} submitted`);
-    const run = this.#run(session, statement, controller);
+    // Settles as soon as the statement's end is stored, before the run's own bookkeeping (its log line, the touch).
+    const ended = new Promise<StatementRecord | undefined>((resolve) => {
+      void this.#run(session, statement, controller, resolve);
+    });
     void this.#touch(sessionId).catch(() => undefined);
     await logged;
     // A statement that ends within `submitWaitMs` is answered ended: its client need not poll for it.
     const waitMs = this.#o.config.sessions.submitWaitMs;
     if (waitMs <= 0) return statement;
     let timer: NodeJS.Timeout | undefined;
-    const ended = await Promise.race([
-      run,
+    const answer = await Promise.race([
+      ended,
       new Promise<undefined>((resolve) => {
         timer = setTimeout(() => resolve(undefined), waitMs);
       }),
     ]);
     clearTimeout(timer);
-    return ended ?? statement;
+    return answer ?? statement;
   }
 
   async statements(tenant: string, sessionId: number, from: number, size: number): Promise<Page<StatementRecord>> {
@@ -516,13 +519,16 @@ export class SessionService {
     return waited;
   }
 
-  /** Runs a statement to its end; resolves with the final record this replica stored, if it stored one. */
+  /**
+   * Runs a statement to its end. `onEnd` hears the final record this replica stored as soon as it is stored, or
+   * undefined when it stored none; it is told once.
+   */
   async #run(
     session: SessionRecord,
     submitted: StatementRecord,
     controller: AbortController,
-  ): Promise<StatementRecord | undefined> {
-    let ended: StatementRecord | undefined;
+    onEnd: (record: StatementRecord | undefined) => void = () => undefined,
+  ): Promise<void> {
     const key = statementKey(submitted.sessionId, submitted.id);
     const { sessions } = this.#o.config;
     let slot = false;
@@ -565,7 +571,7 @@ export class SessionService {
       slot = true;
       const current =
         waitedTurn || waitedSlot ? await this.#o.store.getStatement(statement.sessionId, statement.id) : await read;
-      if (current?.state !== 'waiting') return undefined;
+      if (current?.state !== 'waiting') return;
       statement = { ...current, state: 'running', started: Date.now() };
       // The query starts while `running` is written; its rows are read only once the write has landed.
       const marked = this.#o.store.putStatement(statement);
@@ -591,7 +597,7 @@ export class SessionService {
         const read = this.#o.store.getStatement(statement.sessionId, statement.id);
         read.catch(() => undefined);
         const info = await stored;
-        ended = await this.#finish({ ...statement, result: info }, 'available', output, session.tenant, read);
+        onEnd(await this.#finish({ ...statement, result: info }, 'available', output, session.tenant, read));
       });
       await end({ outcome: 'ok', rows: rows.length, truncated });
       await this.#log(
@@ -613,7 +619,7 @@ export class SessionService {
       if (presented.internal)
         this.#o.logger.error('sessions.statement_failed', { error, session: statement.sessionId });
       await this.#recording(async () => {
-        ended = await this.#finish(statement, cancelled ? 'cancelled' : 'error', output, session.tenant);
+        onEnd(await this.#finish(statement, cancelled ? 'cancelled' : 'error', output, session.tenant));
       }).catch((e: unknown) =>
         this.#o.logger.warn('sessions.finish_failed', { error: isLakegateError(e) ? e.message : String(e) }),
       );
@@ -626,9 +632,9 @@ export class SessionService {
       clearTimeout(timer);
       if (slot) this.#slots.release(session.tenant);
       this.#running.delete(key);
+      onEnd(undefined);
       await this.#touch(statement.sessionId).catch(() => undefined);
     }
-    return ended;
   }
 
   /**
@@ -742,8 +748,7 @@ export class SessionService {
 
   /**
    * Stores a statement's end unless it already has one; returns the record stored, or undefined. `read`, when
-   * given, is the statement as read just before (sent with the writes before it, so that no cancel slips between
-   * it and this write that a read of its own would have seen).
+   * given, is the statement's latest state, read along with the writes just before this one (else it is read here).
    */
   async #finish(
     statement: StatementRecord,

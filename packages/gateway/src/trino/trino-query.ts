@@ -26,8 +26,6 @@ export interface TrinoPage {
   readonly results: QueryResults;
   /** The rows as JSON arrays joined by commas (no brackets); absent when the page has none. */
   readonly data?: string | undefined;
-  /** The last page: it carries the session's changes as headers. */
-  readonly final: boolean;
 }
 
 /** The response body of a page: its `QueryResults` as JSON, with `data` when it has rows. */
@@ -334,7 +332,7 @@ export class TrinoQuery {
         ...(this.#error ? { error: this.#error } : {}),
       };
     }
-    const page: TrinoPage = { results, data, final: results.nextUri === undefined };
+    const page: TrinoPage = { results, data };
     this.#last = { token, page };
     this.#token = token + 1;
     return page;

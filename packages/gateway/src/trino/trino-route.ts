@@ -63,7 +63,8 @@ export function trinoRoutes(options: TrinoRouteOptions): Hono<GatewayEnv> {
     // Session changes (SET SESSION, USE) travel as headers on the response that completes the statement.
     return c.body(renderPage(page), 200, {
       'Content-Type': 'application/json',
-      ...(page.final ? query.headers : {}),
+      // Only the last page (no nextUri) carries them.
+      ...(page.results.nextUri === undefined ? query.headers : {}),
     });
   };
   app.get('/statement/queued/:id/:slug/:token', page);
