@@ -3,7 +3,8 @@
  * sends a 10 ms-class aggregate (`SELECT count(*) FROM events WHERE status = 500` over 2M rows) one after another;
  * tenants `b`..`e` each keep a long GROUP BY over 8M rows running. Blocks of BLOCK queries alternate between the
  * long queries running and not (they are cancelled between blocks), so that both sides share the machine's drift;
- * p50 and p99 (nearest rank) of `a`'s latency over BENCH_BLOCKS blocks each (default 10 x 30 = 300 samples).
+ * p50 and p99 (nearest rank) of `a`'s latency over BENCH_BLOCKS blocks each (default 20 x 30 = 600 samples). The
+ * long queries have run before the first block, so the engine knows them as long (`engines.duckdb.longQueryMs`).
  *
  *   npm run bench -w @lakegate/bench -- long-neighbours
  */
@@ -15,7 +16,7 @@ import { writeParquet } from '../test/support/duckdb-data.js';
 import { startGatewayProcess } from '../test/support/gateway-process.js';
 import { ms, report, summarise } from './support.js';
 
-const BLOCKS = Number(process.env.BENCH_BLOCKS ?? 10);
+const BLOCKS = Number(process.env.BENCH_BLOCKS ?? 20);
 const BLOCK = 30;
 const SHORT = 'SELECT count(*) FROM events WHERE status = 500';
 const LONG = 'SELECT id % 100000 AS k, count(*), sum(ms), avg(ms) FROM events GROUP BY 1 ORDER BY 3 DESC LIMIT 10';
@@ -66,8 +67,10 @@ try {
     const text = await response.text();
     if (!response.ok) throw new Error(`${tenant}: ${response.status} ${text}`);
   };
-  // Every tenant's engine opens once before anything is timed.
-  for (const tenant of NEIGHBOURS) await query(tenant, 'SELECT count(*) FROM events');
+  // Every tenant's engine opens, and runs its long query (a dashboard's queries repeat) twice before anything is
+  // timed: the steady state, where the engine knows the long queries as long. A long query seen for the first time
+  // runs beside the others until `longQueryMs` has passed, then takes a long-query slot.
+  for (const tenant of NEIGHBOURS) for (let i = 0; i < 2; i++) await query(tenant, LONG);
   let longRuns = 0;
   const timeShort = async (into: number[]) => {
     for (let i = 0; i < BLOCK; i++) {

@@ -30,4 +30,21 @@ describe('Slots', () => {
     await next;
     expect([slots.used, slots.waiting]).toEqual([1, 0]);
   });
+
+  it('lets running work occupy a slot beyond the capacity, and serves waiters once back under it', async () => {
+    const slots = new Slots(1);
+    const signal = new AbortController().signal;
+    await slots.acquire(signal);
+    slots.occupy();
+    let served = false;
+    const waiter = slots.acquire(signal).then(() => {
+      served = true;
+    });
+    slots.release();
+    await Promise.resolve();
+    expect([served, slots.used]).toEqual([false, 1]);
+    slots.release();
+    await waiter;
+    expect([served, slots.used]).toEqual([true, 1]);
+  });
 });

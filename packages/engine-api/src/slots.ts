@@ -44,6 +44,14 @@ export class Slots {
     });
   }
 
+  /**
+   * Takes a slot at once, beyond the capacity if need be: for work already running that turns out to belong here.
+   * Waiters are served again only once the slots in use are back under the capacity.
+   */
+  occupy(): void {
+    this.#used++;
+  }
+
   release(): void {
     this.#used--;
     if (this.#used < this.#capacity) this.#waiting.shift()?.();

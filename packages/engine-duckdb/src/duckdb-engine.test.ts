@@ -391,4 +391,34 @@ describe('duckdb engine', () => {
       for (const outcome of await Promise.all(running)) expect(outcome).toMatchObject({ code: 'QUERY_CANCELLED' });
     }
   });
+
+  it('holds known long queries to the long-query slots, and counts a new one there once it runs long', async () => {
+    await using engine = await testEngine(env.storage, { threads: 1, longQueryMs: 50, longQueryConcurrency: 1 });
+    const controller = new AbortController();
+    const long = 'SELECT count(*) FROM range(100000000000) t(i) WHERE i % 7 = 3';
+    const run = (tenant: string) =>
+      engine
+        .execute(request(tenant, long), { signal: controller.signal })
+        .then(collectRows)
+        .catch((e: unknown) => e);
+    // Seen for the first time, both start; past 50 ms each takes a slot, beyond the one there is.
+    const running = [run('alpha'), run('beta')];
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(engine.stats().gauges).toMatchObject({ longQueriesRunning: 2, longQueriesWaiting: 0, queriesRunning: 2 });
+    // Known as long now, alpha's next run waits for a slot; a short query does not.
+    running.push(run('alpha'));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(engine.stats().gauges).toMatchObject({ longQueriesRunning: 2, longQueriesWaiting: 1, queriesRunning: 2 });
+    try {
+      const started = performance.now();
+      expect(await collectRows(await engine.execute(request('beta', 'SELECT count(*) FROM data'), { signal }))).toEqual(
+        [[3n]],
+      );
+      expect(performance.now() - started).toBeLessThan(1000);
+    } finally {
+      controller.abort();
+      for (const outcome of await Promise.all(running)) expect(outcome).toMatchObject({ code: 'QUERY_CANCELLED' });
+    }
+    expect(engine.stats().gauges).toMatchObject({ longQueriesRunning: 0, longQueriesWaiting: 0 });
+  });
 });

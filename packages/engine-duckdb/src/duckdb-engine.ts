@@ -58,7 +58,7 @@ export interface DuckDBEngineConfig {
   readonly maxInstances: number;
   /** An instance idle this long closes (it reopens on demand). Default 600. */
   readonly idleSeconds: number;
-  /** A query whose last run took this long counts as long. Default 500. */
+  /** A query whose recent runs all took this long counts as long. Default 100 (ten dashboard queries). */
   readonly longQueryMs: number;
   /**
    * Long queries running at once across all tenants (the rest wait, first come first served), so that short
@@ -79,7 +79,7 @@ const DEFAULTS: DuckDBEngineConfig = {
   maxConcurrentQueries: 32,
   maxInstances: 16,
   idleSeconds: 600,
-  longQueryMs: 500,
+  longQueryMs: 100,
   longQueryConcurrency: Math.max(1, Math.floor(CORES / (2 * DEFAULT_THREADS))),
   tenants: {},
 };
@@ -267,6 +267,8 @@ class DuckDBEngine implements Engine {
         instancesOpen: this.#instances.size,
         queriesRunning: this.#slots.used,
         queriesWaiting: this.#slots.waiting,
+        longQueriesRunning: this.#longLane.used,
+        longQueriesWaiting: this.#longLane.waiting,
         statementsPrepared: this.#statementsPrepared,
       },
     };
@@ -335,6 +337,7 @@ class DuckDBEngine implements Engine {
     const costKey = CostModel.key(request.tenant, request.sql);
     // A query that runs past the threshold is known as long from that moment, for its next runs.
     let longTimer: NodeJS.Timeout | undefined;
+    let provisional = false;
     let instance: TenantInstance | undefined;
     let pooled: PooledConnection | undefined;
     let broken = false;
@@ -354,7 +357,7 @@ class DuckDBEngine implements Engine {
       clearInterval(interrupting);
       clearTimeout(longTimer);
       if (started > 0 && (completed || performance.now() - started >= this.#costs.longMs)) {
-        this.#costs.record(costKey, performance.now() - started);
+        this.#costs.record(costKey, performance.now() - started, provisional);
       }
       if (instance && pooled) instance.release(pooled, broken);
       if (slot) this.#slots.release();
@@ -383,7 +386,15 @@ class DuckDBEngine implements Engine {
       await this.#slots.acquire(controller.signal);
       slot = true;
       started = performance.now();
-      longTimer = setTimeout(() => this.#costs.record(costKey, this.#costs.longMs), this.#costs.longMs);
+      longTimer = setTimeout(() => {
+        this.#costs.record(costKey, this.#costs.longMs);
+        provisional = true;
+        // Known as long now: it counts against the long queries' slots from here, so that the next ones wait.
+        if (!longSlot && this.#costs.isLong(costKey)) {
+          this.#longLane.occupy();
+          longSlot = true;
+        }
+      }, this.#costs.longMs);
       longTimer.unref();
       controller.signal.addEventListener('abort', interrupt, { once: true });
       const held = heldElsewhere(request);
