@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DiskCache, entryId, extensionOf } from './disk-cache.js';
+import { DiskCache, entryId, extensionOf, writeStream } from './disk-cache.js';
 
 describe('disk cache', () => {
   let dir: string;
@@ -22,6 +22,18 @@ describe('disk cache', () => {
     now = 1000;
   });
   afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  it('writes a stream of small and large chunks to a file, byte for byte', async () => {
+    const chunks = [1, 70_000, 3, 2_000_000, 65_536, 900_000, 17].map((size, n) =>
+      Uint8Array.from({ length: size }, (_, i) => (i * 31 + n) % 251),
+    );
+    async function* source() {
+      yield* chunks;
+    }
+    const path = join(dir, 'stream.bin');
+    expect(await writeStream(source(), path)).toBe(chunks.reduce((sum, c) => sum + c.byteLength, 0));
+    expect(Buffer.compare(await readFile(path), Buffer.concat(chunks))).toBe(0);
+  });
 
   it('keeps file extensions so engines can sniff them', () => {
     expect([extensionOf('a/b/part-0.parquet'), extensionOf('x.csv.gz'), extensionOf('noext')]).toEqual([

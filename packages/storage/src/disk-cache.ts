@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LakegateError } from '@lakegate/engine-api';
 import { OriginError } from './object-store.js';
@@ -326,18 +326,45 @@ export class DiskCache {
   }
 }
 
+/** Chunks are gathered up to this many bytes per write: an origin's 16–64 KiB chunks would each cost a write. */
+const WRITE_BYTES = 1 << 20;
+
 /** Writes a byte stream to a new file, synced to disk before it is closed. */
 export async function writeStream(source: AsyncIterable<Uint8Array>, path: string): Promise<number> {
   const handle = await open(path, 'wx');
   let bytes = 0;
+  let gathered: Uint8Array[] = [];
+  let gatheredBytes = 0;
   try {
     for await (const chunk of source) {
-      await handle.write(chunk);
+      gathered.push(chunk);
+      gatheredBytes += chunk.byteLength;
       bytes += chunk.byteLength;
+      if (gatheredBytes >= WRITE_BYTES) {
+        await writeAll(handle, gathered);
+        gathered = [];
+        gatheredBytes = 0;
+      }
     }
+    await writeAll(handle, gathered);
     await handle.sync();
   } finally {
     await handle.close();
   }
   return bytes;
+}
+
+/** Writes the chunks in order, resuming after a partial write (writev may write fewer bytes than asked). */
+async function writeAll(handle: FileHandle, chunks: Uint8Array[]): Promise<void> {
+  let pending = chunks;
+  while (pending.length > 0) {
+    let { bytesWritten } = await handle.writev(pending);
+    let first = 0;
+    while (first < pending.length && bytesWritten >= (pending[first] as Uint8Array).byteLength) {
+      bytesWritten -= (pending[first] as Uint8Array).byteLength;
+      first++;
+    }
+    pending = pending.slice(first);
+    if (pending.length > 0 && bytesWritten > 0) pending[0] = (pending[0] as Uint8Array).subarray(bytesWritten);
+  }
 }
