@@ -49,4 +49,14 @@ describe('CostModel', () => {
       [CostModel.key('a', 'q'), CostModel.key('b', 'q'), CostModel.key('c', 'q')].map((k) => costs.isLong(k)),
     ).toEqual([true, false, true]);
   });
+
+  it('remembers the rows of the last run that ran to the end', () => {
+    const costs = new CostModel(100);
+    expect(costs.lastRows(key)).toBeUndefined();
+    costs.record(key, 10, false, 1);
+    costs.record(key, 150);
+    expect(costs.lastRows(key)).toBe(1);
+    costs.record(key, 10, false, 5000);
+    expect(costs.lastRows(key)).toBe(5000);
+  });
 });

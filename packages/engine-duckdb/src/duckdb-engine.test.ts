@@ -322,6 +322,44 @@ describe('duckdb engine', () => {
     });
   });
 
+  it('reads a result whole when its last run returned few rows, and streams the rest', async () => {
+    await using engine = await testEngine(env.storage);
+    const whole = () => engine.stats().gauges?.resultsReadWhole;
+    const run = (sql: string, parameters?: unknown[]) =>
+      engine.execute({ ...request('alpha', sql), ...(parameters ? { parameters } : {}) }, { signal }).then(collectRows);
+    const few = 'SELECT count(*), sum(n) FROM data';
+    const many = 'SELECT i FROM range(5000) t(i) ORDER BY i';
+    for (let i = 0; i < 3; i++) expect(await run(few)).toEqual([[3n, 3n]]);
+    // Not known before its first run; read whole after.
+    expect(whole()).toBe(2);
+    for (let i = 0; i < 2; i++) {
+      const rows = await run(many);
+      expect([rows.length, rows[0], rows[4999]]).toEqual([5000, [0n], [4999n]]);
+    }
+    expect(whole()).toBe(2);
+    // A row limit holds on a result read whole.
+    expect(await run('SELECT i FROM range(100) t(i)')).toHaveLength(100);
+    const limited = await engine
+      .execute({ ...request('alpha', 'SELECT i FROM range(100) t(i)'), maxRows: 7 }, { signal })
+      .then(collectRows);
+    expect([limited.length, whole()]).toEqual([7, 3]);
+    // Parameters may change the result's size from one run to the next: such queries stream.
+    for (let i = 0; i < 2; i++) expect(await run('SELECT count(*) FROM data WHERE n > $1', [0])).toEqual([[2n]]);
+    expect(whole()).toBe(3);
+    // A forecast proved wrong (the data grew) still returns every row, in several chunks.
+    const grown = file('alpha', 'grown.parquet');
+    await writeParquet(grown, 'SELECT i AS n FROM range(5000) t(i)');
+    const onGrown = request('alpha', 'SELECT n FROM data ORDER BY n');
+    expect(await run('SELECT n FROM data ORDER BY n')).toHaveLength(3);
+    const rows = await engine
+      .execute(
+        { ...onGrown, tables: [{ name: 'data', snapshot: snapshot('alpha', 'data', [grown], 'grown') }] },
+        { signal },
+      )
+      .then(collectRows);
+    expect([rows.length, rows[4999], whole()]).toEqual([5000, [4999n], 4]);
+  });
+
   it('reuses a repeated query’s prepared statement on its connection, and plans it afresh on a new version', async () => {
     await using engine = await testEngine(env.storage, { connections: 1 });
     const v1 = file('alpha', 'p1.parquet');
