@@ -43,7 +43,7 @@ interface TickState extends ContextState {
 /**
  * The rollups' schedule. Every tick, per context, tenants that queried most recently first: the newest complete
  * intervals of every context, then holes (missed intervals) newest first, a few per context, so that fresh data
- * never waits behind a backfill.
+ * never waits behind a backfill. The holes stop when a new interval is complete, and the next tick starts with it.
  */
 export class RollupScheduler {
   readonly #options: RollupSchedulerOptions;
@@ -84,8 +84,15 @@ export class RollupScheduler {
   }
 
   async #tick(): Promise<void> {
-    const { contexts, traffic, concurrency } = this.#options;
+    const { contexts, traffic, concurrency, clock } = this.#options;
     const order = byRecentTraffic(contexts, (tenant) => traffic.last(tenant));
+    // A backlog of thousands of contexts takes many minutes: the holes give way as soon as a new interval of any
+    // context is complete, so that the next tick computes it first.
+    const began = clock();
+    let freshAgainAt = Number.POSITIVE_INFINITY;
+    for (const context of contexts) {
+      freshAgainAt = Math.min(freshAgainAt, lastEnd(context, began) + context.intervalMs + context.delayMs);
+    }
     // Each context's state is read once per tick, and its fresh intervals computed as soon as it is: thousands of
     // contexts do not wait for every state to be read. Fresh intervals of every context first, then the holes, a
     // few contexts at once, in the order of their tenants' recent traffic.
@@ -97,7 +104,9 @@ export class RollupScheduler {
       await this.#runDue(context, 'fresh', state);
     });
     const ready = order.filter((context) => states.has(context));
-    await eachAtOnce(ready, concurrency, (context) => this.#runDue(context, 'holes', states.get(context) as TickState));
+    await eachAtOnce(ready, concurrency, (context) =>
+      this.#runDue(context, 'holes', states.get(context) as TickState, freshAgainAt),
+    );
     // New interval files become visible in the rollups' own datasets: one listing per rollup and tick, in the
     // background and a few at once (thousands started together would hold up the next tick's reads behind them,
     // and a slow store must not hold up the ticks).
@@ -153,11 +162,18 @@ export class RollupScheduler {
     }
   }
 
-  async #runDue(context: RollupContext, kind: 'fresh' | 'holes', state: TickState): Promise<void> {
+  /** Computes the context's due intervals of one kind, until `until` (the clock's time) has come. */
+  async #runDue(
+    context: RollupContext,
+    kind: 'fresh' | 'holes',
+    state: TickState,
+    until = Number.POSITIVE_INFINITY,
+  ): Promise<void> {
     const { computation, signal, clock, tickMs, backfillPerTick } = this.#options;
+    if (clock() >= until) return;
     const due = dueIntervals(context, kind, state, { now: clock(), tickMs, backfillPerTick });
     for (const start of due) {
-      if (signal.aborted) return;
+      if (signal.aborted || clock() >= until) return;
       if (await computation.run(context, start, state.inputs.get(start) ?? '')) state.handled.add(start);
     }
   }

@@ -153,6 +153,43 @@ describe('rollups over a memory ledger', () => {
     await rollups.close();
   });
 
+  it('stops filling holes once a new interval is complete, and computes that one first on the next tick', async () => {
+    let now = at(61);
+    const tenants = ['t0', 't1', 't2'];
+    // Every pass takes half a minute of the clock: the holes of three contexts would take a quarter of an hour.
+    const computer = new FakeComputer(SPANS, rowsOf);
+    const direct = directEngine(computer);
+    const engine: ComputeEngine = {
+      id: direct.id,
+      async run(work, limits) {
+        now += MINUTE / 2;
+        return direct.run(work, limits);
+      },
+    };
+    const rollups = new Rollups({
+      tenants: Object.fromEntries(tenants.map((t) => [t, [trafficRollup()]])),
+      settings: { ...TEST_SETTINGS, concurrency: 1 },
+      ledger: new MemoryRollupLedger(() => now),
+      sources: new FixedSources(tenants.map((t) => snapshotOf(t, 'traffic', Object.keys(SPANS)))),
+      sink: new MemorySink(),
+      computeEngine: engine,
+      auditEngine: countingAuditEngine(() => 0),
+      logger: recordingLogger(),
+      replicaId: () => 'replica-a',
+      clock: () => now,
+    });
+    await rollups.tick();
+    // The fresh intervals (6 passes, to 01:04), then holes until the interval 01:00-01:05 is complete.
+    expect(computer.computed.slice(0, 6)).toEqual([at(55), at(50), at(55), at(50), at(55), at(50)]);
+    expect(computer.computed.length).toBeLessThan(6 + 3);
+    expect(now).toBeLessThanOrEqual(at(66));
+    const first = computer.computed.length;
+    await rollups.tick();
+    // The next tick starts with the new interval of every context.
+    expect(computer.computed.slice(first, first + 3)).toEqual([at(60), at(60), at(60)]);
+    await rollups.close();
+  });
+
   it('lists the rollups’ datasets in the background: a store that never answers holds up no tick', async () => {
     let now = at(11);
     const ledger = new MemoryRollupLedger(() => now);
