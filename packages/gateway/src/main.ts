@@ -4,13 +4,16 @@ import { DEMO_TENANTS, demoConfig, demoDataDir, ensureDemoData } from './demo/de
 import { runEngineCommand } from './engines/engine-commands.js';
 import { planEngines } from './engines/engine-plan.js';
 import { BUILT_IN_ENGINES, startGateway } from './gateway.js';
-import { createLogger } from './logging/logger.js';
+import { createLogger, type LogLevel } from './logging/logger.js';
 
 const DEMO_SQL =
   'SELECT api_proxy, count(*) AS requests, round(avg(total_response_ms), 1) AS avg_ms FROM events GROUP BY api_proxy ORDER BY requests DESC LIMIT 5';
 
 // Every line the process writes is JSON, one per event, so that log pipelines read all of it.
-const logger = createLogger({ level: process.env.LAKEGATE_LOG_LEVEL === 'debug' ? 'debug' : 'info' });
+const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+const logger = createLogger({
+  level: LEVELS.find((level) => level === process.env.LAKEGATE_LOG_LEVEL) ?? 'info',
+});
 /** Start failures go to stderr, still one JSON line: what failed, and each problem an operator can act on. */
 const failures = createLogger({ write: (line) => process.stderr.write(`${line}\n`) });
 

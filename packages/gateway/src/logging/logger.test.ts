@@ -1,0 +1,64 @@
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { createLogger } from './logger.js';
+
+describe('logger', () => {
+  const capture = () => {
+    const lines: Record<string, unknown>[] = [];
+    return { lines, logger: createLogger({ write: (line) => lines.push(JSON.parse(line)) }) };
+  };
+
+  it('writes plain fields as they are, and errors, big integers and nested values by their meaning', () => {
+    const { lines, logger } = capture();
+    logger.child({ tenant: 'acme' }).info('query.end', { rows: 3, ok: true, code: null, ms: Number.NaN });
+    const error = Object.assign(new Error('no room', { cause: new Error('disk') }), { code: 'ENOSPC' });
+    logger.warn('cache.fill_failed', { error, bytes: 2n ** 70n, nested: { n: 1n } });
+    expect(lines[0]).toMatchObject({
+      level: 'info',
+      event: 'query.end',
+      tenant: 'acme',
+      rows: 3,
+      ok: true,
+      code: null,
+    });
+    expect(lines[0]?.ms).toBeNull();
+    expect(lines[1]).toMatchObject({
+      level: 'warn',
+      error: { name: 'Error', message: 'no room', code: 'ENOSPC', cause: { message: 'disk' } },
+      bytes: '1180591620717411303424',
+      nested: { n: '1' },
+    });
+  });
+
+  it('drops lines below its level', () => {
+    const lines: string[] = [];
+    const logger = createLogger({ level: 'warn', write: (line) => lines.push(line) });
+    logger.info('request');
+    logger.error('failed');
+    expect(lines.map((line) => JSON.parse(line).event)).toEqual(['failed']);
+  });
+
+  it('writes every line to stdout, in order, even when the process exits at once', () => {
+    const script = `
+      import { createLogger } from './src/logging/logger.ts';
+      const logger = createLogger();
+      for (let i = 0; i < 5000; i++) logger.info('line', { i });
+      process.exit(3);`;
+    let output = '';
+    try {
+      execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        cwd: `${import.meta.dirname}/../..`,
+        encoding: 'utf8',
+        maxBuffer: 64 * 1024 * 1024,
+      });
+    } catch (error) {
+      output = (error as { stdout: string; status: number }).stdout;
+      expect((error as { status: number }).status).toBe(3);
+    }
+    const numbers = output
+      .trim()
+      .split('\n')
+      .map((line) => (JSON.parse(line) as { i: number }).i);
+    expect(numbers).toEqual(Array.from({ length: 5000 }, (_, i) => i));
+  });
+});
