@@ -13,4 +13,4 @@ export type {
 } from './rollups/rollup-computer.js';
 export { isRollupComputer, readRollupInterval } from './rollups/rollup-computer.js';
 export type { RollupDefinition } from './rollups/rollup-plan.js';
-export { rollupProblems, rollupSql } from './rollups/rollup-plan.js';
+export { BUCKET_COLUMN, ROWS_COLUMN, rollupProblems, rollupSql, STATE_COLUMN } from './rollups/rollup-plan.js';

@@ -1,6 +1,6 @@
 import { collectRows, type DatasetSnapshot, type TableBinding } from '@lakegate/engine-api';
 import { readRollupInterval } from '@lakegate/engine-local-agg';
-import type { AuditEngine, RollupLogger, RollupSink } from './dependencies.js';
+import type { AuditEngine, IntervalSource, RollupLogger, RollupSink } from './dependencies.js';
 import type { IntervalLedger } from './interval-ledger.js';
 import type { IntervalAudit, IntervalRecord } from './interval-record.js';
 import { fileKey, fingerprint, type RollupContext } from './rollup-context.js';
@@ -15,6 +15,29 @@ export interface CountAuditOptions {
   readonly timeoutMs: number;
   /** Aborts audits under way when the rollups close. */
   readonly signal: AbortSignal;
+  /** Counts the raw rows per scope of sources that are PostgreSQL tables. */
+  readonly intervalSource?: IntervalSource | undefined;
+}
+
+/** Mismatched scopes named in an audit, at most. */
+const NAMED_SCOPES = 20;
+
+/** The rows of each scope in an interval file (the sum of `_rows` by the scope column), or undefined if damaged. */
+function rowsByScope(text: string, scopeColumn: string): Map<string, number> | undefined {
+  const out = new Map<string, number>();
+  try {
+    readRollupInterval(text);
+    for (const line of text.split('\n')) {
+      if (line.trim() === '') continue;
+      const record = JSON.parse(line) as Record<string, unknown>;
+      const scope =
+        record[scopeColumn] === null || record[scopeColumn] === undefined ? '' : String(record[scopeColumn]);
+      out.set(scope, (out.get(scope) ?? 0) + Number(record._rows ?? 0));
+    }
+  } catch {
+    return undefined;
+  }
+  return out;
 }
 
 const quote = (name: string): string => `"${name.replaceAll('"', '""')}"`;
@@ -44,8 +67,14 @@ export class CountAudit {
     record: IntervalRecord,
     snapshot: DatasetSnapshot,
   ): Promise<IntervalAudit[]> {
-    const { sink, ledger, logger, clock } = this.#options;
-    const rawRows = await this.#countRaw(context, start, snapshot);
+    const { sink, ledger, logger, clock, intervalSource, signal } = this.#options;
+    const postgres = context.rollups[0].postgres;
+    // A source with scopes is compared scope by scope: rows moved from one scope to another show too.
+    const rawByScope =
+      postgres && intervalSource ? await intervalSource.countByScope(context, start, signal) : undefined;
+    const rawRows = rawByScope
+      ? [...rawByScope.values()].reduce((sum, n) => sum + n, 0)
+      : await this.#countRaw(context, start, snapshot);
     const audits: IntervalAudit[] = [];
     for (const rollup of context.rollups) {
       const text = (await sink.get(fileKey(context.tenant, rollup.name, start))) ?? '';
@@ -55,11 +84,22 @@ export class CountAudit {
       } catch {
         // An unreadable file is a mismatch, reported as -1 rows.
       }
+      let scopes: Pick<IntervalAudit, 'scopes' | 'mismatchedScopes'> = {};
+      if (rawByScope && postgres) {
+        const stored = rowsByScope(text, postgres.scopeColumn) ?? new Map<string, number>();
+        const names = new Set([...rawByScope.keys(), ...stored.keys()]);
+        const mismatched = [...names].filter((name) => (rawByScope.get(name) ?? 0) !== (stored.get(name) ?? 0));
+        scopes = {
+          scopes: names.size,
+          ...(mismatched.length > 0 ? { mismatchedScopes: mismatched.sort().slice(0, NAMED_SCOPES) } : {}),
+        };
+      }
       const audit: IntervalAudit = {
         at: new Date(clock()).toISOString(),
         rawRows,
         rollupRows,
-        ok: rawRows === rollupRows,
+        ok: rawRows === rollupRows && scopes.mismatchedScopes === undefined,
+        ...scopes,
       };
       if (!audit.ok)
         logger.warn('rollups.audit_mismatch', {
@@ -71,8 +111,24 @@ export class CountAudit {
         });
       // Only onto the computation audited: a backfill or recomputation in between keeps its own record.
       const current = (await ledger.records(context.tenant, rollup.name)).get(start);
-      if (current?.state === 'done' && current.finishedAt === record.finishedAt)
-        await ledger.put(context.tenant, rollup.name, { ...current, audit });
+      if (current?.state === 'done' && current.finishedAt === record.finishedAt) {
+        const recompute = !audit.ok && (current.auditRecomputes ?? 0) < 1;
+        // A mismatch is computed again once (the next tick takes it); a second one stays, recorded and counted.
+        await ledger.put(
+          context.tenant,
+          rollup.name,
+          recompute
+            ? {
+                ...current,
+                audit,
+                state: 'failed',
+                auditRecomputes: (current.auditRecomputes ?? 0) + 1,
+                finishedAt: clock(),
+                error: `The count audit found ${rawRows} raw rows and ${rollupRows} in the rollup; computing it again.`,
+              }
+            : { ...current, audit },
+        );
+      }
       audits.push(audit);
     }
     return audits;

@@ -1,5 +1,7 @@
 import type { DatasetSnapshot, EngineLogger, QueryRequest, QueryStream } from '@lakegate/engine-api';
-import type { RollupComputer } from '@lakegate/engine-local-agg';
+import type { RollupComputer, RollupDefinition } from '@lakegate/engine-local-agg';
+import type { PostgresSinkSpec } from './postgres/postgres-rollups.js';
+import type { RollupContext } from './rollup-context.js';
 
 /**
  * What the rollups need from the outside, one small interface per concern; the gateway implements them with its
@@ -48,3 +50,31 @@ export interface AuditEngine {
 }
 
 export type RollupLogger = Pick<EngineLogger, 'info' | 'warn'>;
+
+/** An interval's rows as a local file, leased: the dump of a source that is not a dataset of files. */
+export interface IntervalDump {
+  /** One file, the interval's rows. */
+  readonly snapshot: DatasetSnapshot;
+  /** The fingerprint of the rows dumped, as {@link IntervalSource.fingerprints} gives it. */
+  readonly inputs: string;
+  /** Done with the file; it is removed once no late row can change its interval. */
+  release(): Promise<void>;
+}
+
+/**
+ * A rollup source read one interval at a time (a PostgreSQL table): dumped to a local file per interval, its
+ * intervals' fingerprints read where late rows may still change them, its rows counted per scope for the audit.
+ */
+export interface IntervalSource {
+  /** For each interval start in `[fromMs, toMs)`, the fingerprint of its rows now. */
+  fingerprints(context: RollupContext, fromMs: number, toMs: number, signal: AbortSignal): Promise<Map<number, string>>;
+  dump(context: RollupContext, start: number, signal: AbortSignal): Promise<IntervalDump>;
+  /** The interval's raw rows per scope (the source's `scopeColumn`, as text). */
+  countByScope(context: RollupContext, start: number, signal: AbortSignal): Promise<Map<string, number>>;
+  close(): Promise<void>;
+}
+
+/** A rollup's second home: its interval rows loaded into a PostgreSQL table, one transaction per interval. */
+export interface PostgresSink {
+  load(spec: PostgresSinkSpec, rollup: RollupDefinition, start: number, text: string): Promise<void>;
+}

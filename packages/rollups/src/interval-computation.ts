@@ -1,6 +1,14 @@
 import { type DatasetSnapshot, isLakegateError } from '@lakegate/engine-api';
 import type { CountAudit } from './count-audit.js';
-import type { ComputeEngine, RollupLogger, RollupSink, RollupSources, SourceLease } from './dependencies.js';
+import type {
+  ComputeEngine,
+  IntervalSource,
+  PostgresSink,
+  RollupLogger,
+  RollupSink,
+  RollupSources,
+  SourceLease,
+} from './dependencies.js';
 import { isDone } from './due-intervals.js';
 import type { IntervalLedger } from './interval-ledger.js';
 import type { IntervalRecord } from './interval-record.js';
@@ -24,6 +32,10 @@ export interface IntervalComputationOptions {
   readonly timeoutMs: number;
   /** Aborts the computation under way when the rollups close. */
   readonly signal: AbortSignal;
+  /** Dumps the intervals of contexts whose source is a PostgreSQL table. */
+  readonly intervalSource?: IntervalSource | undefined;
+  /** Loads the rollups that have a PostgreSQL sink. */
+  readonly postgresSink?: PostgresSink | undefined;
 }
 
 /**
@@ -57,8 +69,24 @@ export class IntervalComputation {
       if (isDone(context, records, start, inputs)) return true;
       attempts = (records[0]?.get(start)?.attempts ?? 0) + 1;
       await ledger.putForContext(context, { start, state: 'running', attempts, owner, startedAt });
-      lease = await sources.acquire(context.tenant, context.source, signal);
-      const { done, read } = await this.#compute(context, start, lease, { attempts, startedAt, began });
+      const auditRecomputes = records[0]?.get(start)?.auditRecomputes;
+      let dumped: string | undefined;
+      const { intervalSource } = this.#options;
+      if (context.rollups[0].postgres && intervalSource) {
+        // The interval's rows, dumped from the server: the pass reads that one file.
+        const dump = await intervalSource.dump(context, start, signal);
+        dumped = dump.inputs;
+        lease = { snapshot: dump.snapshot, release: () => void dump.release().catch(() => undefined) };
+      } else {
+        lease = await sources.acquire(context.tenant, context.source, signal);
+      }
+      const { done, read } = await this.#compute(context, start, lease, {
+        attempts,
+        startedAt,
+        began,
+        dumped,
+        auditRecomputes,
+      });
       logger.info('rollups.interval_done', {
         tenant: context.tenant,
         source: context.source,
@@ -98,15 +126,27 @@ export class IntervalComputation {
     context: RollupContext,
     start: number,
     lease: SourceLease,
-    attempt: { attempts: number; startedAt: number; began: number },
+    attempt: {
+      attempts: number;
+      startedAt: number;
+      began: number;
+      dumped?: string | undefined;
+      auditRecomputes?: number | undefined;
+    },
   ): Promise<{ done: IntervalRecord; read: DatasetSnapshot }> {
-    const { engine, index, sink, ledger, clock, signal, timeoutMs } = this.#options;
+    const { engine, index, sink, ledger, clock, signal, timeoutMs, postgresSink } = this.#options;
     const end = start + context.intervalMs;
     const { snapshot } = lease;
+    const dumped = attempt.dumped !== undefined;
     const { files, spans } = await engine.run(
       async (computer, engineSignal) => {
-        const spans = await index.spansWith(computer, snapshot, context.rollups[0].timeColumn, engineSignal);
-        const read = SourceIndex.overlapping(snapshot, spans, start, end).files.map((f) => f.path);
+        // A dump holds the interval's rows only; a dataset's files are those whose times overlap it.
+        const spans = dumped
+          ? []
+          : await index.spansWith(computer, snapshot, context.rollups[0].timeColumn, engineSignal);
+        const read = dumped
+          ? snapshot.files.map((f) => f.path)
+          : SourceIndex.overlapping(snapshot, spans, start, end).files.map((f) => f.path);
         const request = { definitions: context.rollups, snapshot, read, startMs: start, endMs: end };
         return { files: await computer.computeRollupInterval(request, engineSignal), spans };
       },
@@ -115,12 +155,17 @@ export class IntervalComputation {
     for (const [i, rollup] of context.rollups.entries()) {
       // Written whole under a fixed name: a recomputed interval replaces the file, it never adds to it.
       await sink.put(fileKey(context.tenant, rollup.name, start), files[i]?.text ?? '');
+      // In one transaction that replaces the interval's rows: a retry never doubles them.
+      if (rollup.sink && postgresSink) await postgresSink.load(rollup.sink, rollup, start, files[i]?.text ?? '');
     }
     const done: IntervalRecord = {
       start,
       state: 'done',
       attempts: attempt.attempts,
-      inputs: SourceIndex.inputsByInterval(context, snapshot, spans, start, end).get(start) ?? '',
+      inputs: dumped
+        ? (attempt.dumped as string)
+        : (SourceIndex.inputsByInterval(context, snapshot, spans, start, end).get(start) ?? ''),
+      ...(attempt.auditRecomputes ? { auditRecomputes: attempt.auditRecomputes } : {}),
       rows: files[0]?.rows ?? 0,
       groups: files[0]?.groups ?? 0,
       startedAt: attempt.startedAt,
@@ -128,6 +173,6 @@ export class IntervalComputation {
       durationMs: Math.round(performance.now() - attempt.began),
     };
     await ledger.putForContext(context, done);
-    return { done, read: SourceIndex.overlapping(snapshot, spans, start, end) };
+    return { done, read: dumped ? snapshot : SourceIndex.overlapping(snapshot, spans, start, end) };
   }
 }

@@ -7,6 +7,10 @@ export interface IntervalAudit {
   /** Sum of `_rows` in the rollup file as stored in the sink; -1 when the file cannot be read. */
   readonly rollupRows: number;
   readonly ok: boolean;
+  /** Scopes compared, for a source with a scope column (PostgreSQL); their rows were compared one by one. */
+  readonly scopes?: number;
+  /** Scopes whose rows differ (at most 20 named), when any. */
+  readonly mismatchedScopes?: readonly string[];
 }
 
 /** What the rollup ledger keeps per interval of a rollup (as JSON text). */
@@ -26,4 +30,6 @@ export interface IntervalRecord {
   readonly definition?: string;
   /** Fingerprint of the source files it read (path and ETag): a late or rewritten file means computing it again. */
   readonly inputs?: string;
+  /** Times it was computed again because its count audit found other rows than the source has (at most once). */
+  readonly auditRecomputes?: number;
 }

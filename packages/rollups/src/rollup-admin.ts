@@ -4,6 +4,7 @@ import type { ComputeEngine, RollupSources } from './dependencies.js';
 import type { IntervalLedger } from './interval-ledger.js';
 import type { IntervalAudit, IntervalRecord, IntervalState } from './interval-record.js';
 import { findRollup, lastEnd, type RollupContext } from './rollup-context.js';
+import type { SourceHealth } from './source-health.js';
 import { SourceIndex } from './source-index.js';
 
 export interface RollupAdminOptions {
@@ -14,6 +15,8 @@ export interface RollupAdminOptions {
   readonly index: SourceIndex;
   readonly audit: CountAudit;
   readonly clock: () => number;
+  /** Sources that could not be read lately. */
+  readonly health: SourceHealth;
   /** Asks for a tick soon, after a backfill marked intervals pending. */
   readonly poke: () => void;
   /** The time limit of the engine's work for an audit (the files' time spans). */
@@ -22,11 +25,13 @@ export interface RollupAdminOptions {
   readonly signal: AbortSignal;
 }
 
-/** A rollup's lag: seconds between now and the end of its newest done interval. */
+/** A rollup's lag (seconds between now and the end of its newest done interval) and failed audits. */
 export interface RollupLag {
   readonly tenant: string;
   readonly rollup: string;
   readonly seconds: number;
+  /** Intervals whose last audit found other rows than the source has. */
+  readonly auditMismatches: number;
 }
 
 /** The window over which a backfill's pace is measured. */
@@ -86,12 +91,24 @@ export class RollupAdmin {
     const [fromMs, toMs] = this.#range(context, from, to);
     const records = await ledger.records(tenant, name);
     const position = context.rollups.findIndex((r) => r.name === name);
+    const due = [...records.values()]
+      .filter((r) => r.state === 'done' && r.start >= fromMs && r.start < toMs)
+      .sort((a, b) => a.start - b.start);
+    if (context.rollups[0].postgres) {
+      // Counted on the server, scope by scope: no files to read.
+      const audits: IntervalAudit[] = [];
+      for (const record of due) {
+        const empty = { tenant, dataset: context.source, format: 'csv' as const, version: '', files: [] };
+        const results = await this.#options.audit.audit(context, record.start, record, empty);
+        audits.push(results[position] as IntervalAudit);
+      }
+      return audits;
+    }
     const lease = await sources.acquire(tenant, context.source, signal);
     try {
       const spans = await index.spans(engine, lease.snapshot, context.rollups[0].timeColumn, { signal, timeoutMs });
       const audits: IntervalAudit[] = [];
-      for (const record of [...records.values()].sort((a, b) => a.start - b.start)) {
-        if (record.state !== 'done' || record.start < fromMs || record.start >= toMs) continue;
+      for (const record of due) {
         const read = SourceIndex.overlapping(lease.snapshot, spans, record.start, record.start + context.intervalMs);
         const snapshot = read.files.length > 0 ? read : lease.snapshot;
         const results = await this.#options.audit.audit(context, record.start, record, snapshot);
@@ -103,13 +120,30 @@ export class RollupAdmin {
     }
   }
 
+  /** Every audited interval of the rollup, oldest first: what the last audit of each found. */
+  async audits(tenant: string, name: string): Promise<(IntervalAudit & { intervalStart: string })[]> {
+    findRollup(this.#options.contexts, tenant, name);
+    const records = await this.#options.ledger.records(tenant, name);
+    return [...records.values()]
+      .filter((record) => record.audit !== undefined)
+      .sort((a, b) => a.start - b.start)
+      .map((record) => ({ intervalStart: new Date(record.start).toISOString(), ...(record.audit as IntervalAudit) }));
+  }
+
   /** Each rollup's lag, for the metrics. */
   async lags(): Promise<RollupLag[]> {
     const out: RollupLag[] = [];
     for (const context of this.#options.contexts) {
       for (const rollup of context.rollups) {
         const records = await this.#options.ledger.records(context.tenant, rollup.name);
-        out.push({ tenant: context.tenant, rollup: rollup.name, seconds: this.#lag(context, records) });
+        let auditMismatches = 0;
+        for (const record of records.values()) if (record.audit && !record.audit.ok) auditMismatches++;
+        out.push({
+          tenant: context.tenant,
+          rollup: rollup.name,
+          seconds: this.#lag(context, records),
+          auditMismatches,
+        });
       }
     }
     return out;
@@ -157,6 +191,8 @@ export class RollupAdmin {
           from: new Date(context.startMs).toISOString(),
           to: new Date(end).toISOString(),
           lagSeconds: this.#lag(context, records),
+          // Why intervals stay pending while the source cannot be read (its server down, say).
+          sourceError: this.#options.health.failure(tenant, context.source) ?? null,
           intervals: counts,
           holes: counts.missing + counts.pending + counts.failed,
           backfill: this.#backfill(records, counts.done, total),

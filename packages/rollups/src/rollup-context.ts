@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { LakegateError } from '@lakegate/engine-api';
 import { type RollupDefinition, rollupSql } from '@lakegate/engine-local-agg';
+import type { PostgresSinkSpec, PostgresSourceSpec } from './postgres/postgres-rollups.js';
 
 /** A rollup as configured: its definition, and when its intervals start and become complete. */
 export interface RollupSpec extends RollupDefinition {
@@ -8,6 +9,10 @@ export interface RollupSpec extends RollupDefinition {
   readonly startAtMs: number | undefined;
   /** How long after an interval ends before it is computed, for late files. */
   readonly delayMs: number;
+  /** Its source when that is a PostgreSQL table rather than a dataset (`source` then only names it). */
+  readonly postgres?: PostgresSourceSpec | undefined;
+  /** Where its rows are loaded besides the interval files. */
+  readonly sink?: PostgresSinkSpec | undefined;
 }
 
 /** Rollups of one tenant that read the same source at the same interval: computed together, in one pass. */

@@ -1,9 +1,10 @@
-import type { ComputeEngine, RollupLogger, RollupSources } from './dependencies.js';
+import type { ComputeEngine, IntervalSource, RollupLogger, RollupSources } from './dependencies.js';
 import { byRecentTraffic, type ContextState, dueIntervals } from './due-intervals.js';
 import type { IntervalComputation } from './interval-computation.js';
 import type { IntervalLedger } from './interval-ledger.js';
 import type { RecentTraffic } from './recent-traffic.js';
 import { lastEnd, type RollupContext } from './rollup-context.js';
+import type { SourceHealth } from './source-health.js';
 import { SourceIndex } from './source-index.js';
 
 export interface RollupSchedulerOptions {
@@ -25,6 +26,10 @@ export interface RollupSchedulerOptions {
   readonly timeoutMs: number;
   /** Stops the ticks when the rollups close. */
   readonly signal: AbortSignal;
+  /** Reads the contexts whose source is a PostgreSQL table. */
+  readonly intervalSource?: IntervalSource | undefined;
+  /** Where a source that cannot be read is reported (the rollup's status shows it). */
+  readonly health: SourceHealth;
 }
 
 /** Runs `work` on every item in order, at most `limit` at once. */
@@ -137,21 +142,40 @@ export class RollupScheduler {
 
   /** What a tick needs to know of a context: interval records and the fingerprints of each interval's files. */
   async #stateOf(context: RollupContext): Promise<TickState | undefined> {
-    const { ledger, sources, engine, index, logger, signal, timeoutMs } = this.#options;
+    const { ledger, sources, engine, index, logger, signal, timeoutMs, clock } = this.#options;
     if (signal.aborted) return undefined;
     const end = lastEnd(context, this.#options.clock());
     try {
       const records = await ledger.recordsOf(context);
+      const postgres = context.rollups[0].postgres;
+      if (postgres && this.#options.intervalSource) {
+        // Intervals late rows may still change are fingerprinted on the server each tick; older ones are final,
+        // and the fingerprint they were computed with stands.
+        const lateFrom = Math.max(
+          context.startMs,
+          Math.floor((end - postgres.lateRowsMs) / context.intervalMs) * context.intervalMs,
+        );
+        const inputs = await this.#options.intervalSource.fingerprints(context, lateFrom, end, signal);
+        for (const [start, record] of records[0] ?? []) {
+          if (start < lateFrom && record.state === 'done' && record.inputs !== undefined)
+            inputs.set(start, record.inputs);
+        }
+        this.#options.health.succeeded(context.tenant, context.source);
+        return { lastEnd: end, records, inputs, handled: new Set() };
+      }
       const lease = await sources.acquire(context.tenant, context.source, signal);
       try {
         const timeColumn = context.rollups[0].timeColumn;
         const spans = await index.spans(engine, lease.snapshot, timeColumn, { signal, timeoutMs });
         const inputs = SourceIndex.inputsByInterval(context, lease.snapshot, spans, context.startMs, end);
+        this.#options.health.succeeded(context.tenant, context.source);
         return { lastEnd: end, records, inputs, handled: new Set() };
       } finally {
         lease.release();
       }
     } catch (error) {
+      if (!signal.aborted)
+        this.#options.health.failed(context.tenant, context.source, (error as Error).message, clock());
       if (!signal.aborted)
         logger.warn('rollups.schedule_failed', {
           tenant: context.tenant,

@@ -28,6 +28,13 @@ const SPANS = {
   '/data/b.csv': { minMs: at(30), maxMs: at(59) },
 };
 
+/** An audit engine that counts `rawRows(start)` raw rows in the interval the audit's SQL names. */
+const auditing = (rawRows: (start: number) => number) =>
+  countingAuditEngine((request) => {
+    const from = /ts" >= TIMESTAMP '([^']+)'/.exec(request.sql)?.[1] ?? '';
+    return rawRows(Date.parse(`${from.replace(' ', 'T')}Z`));
+  });
+
 interface Replica {
   readonly rollups: Rollups;
   readonly computer: FakeComputer;
@@ -48,10 +55,7 @@ function replica(
 ): Replica {
   const computer = new FakeComputer(SPANS, rowsOf, options.passMs ?? 0);
   const logger = recordingLogger();
-  const audit = countingAuditEngine((request) => {
-    const from = /ts" >= TIMESTAMP '([^']+)'/.exec(request.sql)?.[1] ?? '';
-    return (options.rawRows ?? rowsOf)(Date.parse(`${from.replace(' ', 'T')}Z`));
-  });
+  const audit = auditing(options.rawRows ?? rowsOf);
   const sources = new FixedSources([snapshotOf('acme', 'traffic', Object.keys(SPANS))]);
   const rollups = new Rollups({
     tenants: { acme: [trafficRollup()] },
@@ -173,7 +177,7 @@ describe('rollups over a memory ledger', () => {
       sources: new FixedSources(tenants.map((t) => snapshotOf(t, 'traffic', Object.keys(SPANS)))),
       sink: new MemorySink(),
       computeEngine: engine,
-      auditEngine: countingAuditEngine(() => 0),
+      auditEngine: auditing(rowsOf),
       logger: recordingLogger(),
       replicaId: () => 'replica-a',
       clock: () => now,
@@ -251,8 +255,8 @@ describe('rollups over a memory ledger', () => {
     await b.rollups.close();
   });
 
-  it('records an audit that finds other raw rows than the rollup holds, and logs it', async () => {
-    const now = at(11);
+  it('records an audit that finds other raw rows than the rollup holds, logs it and computes it again once', async () => {
+    let now = at(11);
     const ledger = new MemoryRollupLedger(() => now);
     const sink = new MemorySink();
     const rawRows = (start: number) => (start === at(5) ? rowsOf(start) + 3 : rowsOf(start));
@@ -267,8 +271,19 @@ describe('rollups over a memory ledger', () => {
         fields: expect.objectContaining({ rollup: 'traffic_5m', rawRows: rowsOf(at(5)) + 3 }),
       },
     ]);
+    // Computed again on a later tick; the same mismatch then stays, recorded.
+    expect(state.get(at(5))).toMatchObject({ state: 'failed', auditRecomputes: 1 });
+    expect(state.get(at(5))?.error).toContain('computing it again');
+    now += TEST_SETTINGS.tickSeconds * 1000;
+    await a.rollups.tick();
+    const again = await records(ledger);
+    expect(again.get(at(5))).toMatchObject({ state: 'done', auditRecomputes: 1, audit: { ok: false } });
+    expect(a.computer.computed.filter((s) => s === at(5))).toHaveLength(2);
     const [listed] = await a.rollups.admin.describe('acme');
-    expect(listed).toMatchObject({ auditMismatches: 1, intervals: { done: 2 } });
+    expect(listed).toMatchObject({ auditMismatches: 1, intervals: { done: 2 }, sourceError: null });
+    expect(await a.rollups.admin.lags()).toEqual([
+      { tenant: 'acme', rollup: 'traffic_5m', seconds: expect.any(Number), auditMismatches: 1 },
+    ]);
 
     // An audit on demand reads the stored file again: a damaged one is a mismatch of -1 rows.
     sink.files.set('acme/traffic_5m/2026-01-05T100000Z.ndjson', '{"_rows": 10, "_state": "damaged"}\n');

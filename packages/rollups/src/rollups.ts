@@ -1,7 +1,15 @@
 import { setMaxListeners } from 'node:events';
 import { LakegateError } from '@lakegate/engine-api';
 import { CountAudit } from './count-audit.js';
-import type { AuditEngine, ComputeEngine, RollupLogger, RollupSink, RollupSources } from './dependencies.js';
+import type {
+  AuditEngine,
+  ComputeEngine,
+  IntervalSource,
+  PostgresSink,
+  RollupLogger,
+  RollupSink,
+  RollupSources,
+} from './dependencies.js';
 import { IntervalComputation } from './interval-computation.js';
 import { IntervalLedger } from './interval-ledger.js';
 import { RecentTraffic } from './recent-traffic.js';
@@ -10,6 +18,7 @@ import { RollupAnswerer } from './rollup-answerer.js';
 import { groupContexts, type RollupSpec } from './rollup-context.js';
 import type { RollupLedger } from './rollup-ledger.js';
 import { RollupScheduler } from './rollup-scheduler.js';
+import { SourceHealth } from './source-health.js';
 import { SourceIndex } from './source-index.js';
 
 export interface RollupSettings {
@@ -43,6 +52,8 @@ export interface RollupsOptions {
   readonly logger: RollupLogger;
   readonly replicaId: () => string;
   readonly clock?: () => number;
+  /** Sources that are PostgreSQL tables (rollups with `postgres`), and their sink tables; closed with the rollups. */
+  readonly postgres?: (IntervalSource & PostgresSink) | undefined;
 }
 
 /** An interval's pass reads at most a few files; an hour means it is stuck, not slow. */
@@ -65,6 +76,7 @@ export class Rollups {
   readonly admin: RollupAdmin;
   readonly #scheduler: RollupScheduler;
   readonly #abort = new AbortController();
+  readonly #postgres: IntervalSource | undefined;
 
   constructor(options: RollupsOptions) {
     const { settings, sources, sink, computeEngine: engine, logger } = options;
@@ -77,7 +89,19 @@ export class Rollups {
     const index = new SourceIndex();
     const traffic = new RecentTraffic(clock);
     const timeoutMs = settings.queryTimeoutMs;
-    const audit = new CountAudit({ engine: options.auditEngine, sink, ledger, logger, clock, timeoutMs, signal });
+    const intervalSource = options.postgres;
+    const health = new SourceHealth();
+    this.#postgres = intervalSource;
+    const audit = new CountAudit({
+      engine: options.auditEngine,
+      sink,
+      ledger,
+      logger,
+      clock,
+      timeoutMs,
+      signal,
+      intervalSource,
+    });
     const computation = new IntervalComputation({
       ledger,
       sources,
@@ -91,6 +115,8 @@ export class Rollups {
       claimTtlMs: settings.claimTtlSeconds * 1000,
       timeoutMs: COMPUTE_TIMEOUT_MS,
       signal,
+      intervalSource,
+      postgresSink: options.postgres,
     });
     this.#scheduler = new RollupScheduler({
       contexts,
@@ -107,6 +133,8 @@ export class Rollups {
       concurrency: settings.concurrency ?? 4,
       timeoutMs: COMPUTE_TIMEOUT_MS,
       signal,
+      intervalSource,
+      health,
     });
     this.answerer = new RollupAnswerer({ contexts, ledger, sink, engine, traffic, logger, clock, timeoutMs, signal });
     this.admin = new RollupAdmin({
@@ -117,6 +145,7 @@ export class Rollups {
       index,
       audit,
       clock,
+      health,
       poke: () => void this.tick().catch(() => undefined),
       timeoutMs: COMPUTE_TIMEOUT_MS,
       signal,
@@ -137,5 +166,6 @@ export class Rollups {
   async close(): Promise<void> {
     this.#abort.abort(new LakegateError('QUERY_CANCELLED', 'The gateway is shutting down.'));
     await this.#scheduler.stop();
+    await this.#postgres?.close();
   }
 }

@@ -194,6 +194,53 @@ describe('rollup configuration', () => {
   });
 });
 
+describe('rollups from and to PostgreSQL', () => {
+  const url = 'postgres://rollups:s3cret@db.internal:5432/facts';
+  const source = { postgres: { url, table: 'public.api_calls', timeColumn: 'ts', scopeColumn: 'org' } };
+  const config = (rollup: Record<string, unknown>) => ({
+    tenants: { acme: { apiKeys: ['acme-secret-1'], rollups: { api_5m: { measures: { n: 'count(*)' }, ...rollup } } } },
+  });
+
+  it('takes a table as the source, its time column and its scope as a dimension, and a table as the sink', () => {
+    const parsed = parseConfig(config({ source, sink: { postgres: { table: 'api_rollup' } }, dimensions: ['proxy'] }), {
+      baseDir: '/srv',
+    });
+    const rollup = parsed.tenants.acme?.rollups.api_5m;
+    expect(rollup).toMatchObject({
+      timeColumn: 'ts',
+      dimensions: ['org', 'proxy'],
+      postgres: { url, table: 'public.api_calls', scopeColumn: 'org', lateRowsMs: 600_000 },
+      sink: { url: undefined, table: 'api_rollup' },
+    });
+    // The source's name says which table, never where or with which password.
+    expect(rollup?.source).toMatch(/^postgres:public\.api_calls@[0-9a-f]{8}$/);
+    expect(rollup?.source).not.toContain('s3cret');
+  });
+
+  it('refuses another time column than the source’s, a URL of another kind, and a dataset source without one', () => {
+    expect(
+      problemsOf({
+        tenants: {
+          acme: {
+            apiKeys: ['acme-secret-1'],
+            datasets: { traffic: { location: 'file:./t/', format: 'csv' } },
+            rollups: {
+              a: { source, timeColumn: 'created', measures: { n: 'count(*)' } },
+              c: { source: 'traffic', measures: { n: 'count(*)' } },
+            },
+          },
+        },
+      }),
+    ).toEqual([
+      expect.stringMatching(/^tenants\.acme\.rollups\.a\.timeColumn: a PostgreSQL source's rollup uses the source's/),
+      'tenants.acme.rollups.c.timeColumn: required',
+    ]);
+    expect(problemsOf(config({ source: { postgres: { ...source.postgres, url: 'mysql://x' } } }))).toEqual([
+      'tenants.acme.rollups.api_5m.source.postgres.url: must be a postgres:// URL',
+    ]);
+  });
+});
+
 describe('rollup column names', () => {
   it('refuses measures or dimensions named like the columns every rollup has', () => {
     const problems = problemsOf({

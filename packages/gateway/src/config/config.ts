@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { DatasetFormat } from '@lakegate/engine-api';
 import { type RollupDefinition, rollupProblems } from '@lakegate/engine-local-agg';
+import type { PostgresSinkSpec, PostgresSourceSpec } from '@lakegate/rollups';
 import { type Location, parseLocation } from '@lakegate/storage';
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
@@ -55,13 +57,33 @@ const limitsSchema = z.strictObject({
   queryTimeoutMs: z.number().int().positive().optional(),
 });
 
+/** A PostgreSQL server: a URL, or nothing to take libpq's environment (PGHOST, PGPORT, PGUSER, PGPASSWORD, ...). */
+const postgresUrl = z
+  .string()
+  .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+  .optional();
+
+const postgresSourceSchema = z.strictObject({
+  url: postgresUrl,
+  /** The table of raw facts, optionally schema-qualified. */
+  table: z.string().min(1),
+  /** Its timestamp column that places a row in an interval. */
+  timeColumn: z.string().min(1),
+  /** Its column that names a row's scope: a dimension of the rollup, audited scope by scope. */
+  scopeColumn: z.string().min(1),
+});
+
 const rollupSchema = z.strictObject({
-  /** The tenant's dataset the rollup reads (CSV, TSV or NDJSON). */
-  source: z.string().regex(IDENTIFIER),
+  /** The tenant's dataset the rollup reads (CSV, TSV or NDJSON), or `{ "postgres": { ... } }`: a table. */
+  source: z.union([z.string().regex(IDENTIFIER), z.strictObject({ postgres: postgresSourceSchema })]),
+  /** Where its rows are loaded besides its interval files: `{ "postgres": { "url", "table" } }`. */
+  sink: z.strictObject({ postgres: z.strictObject({ url: postgresUrl, table: z.string().min(1) }) }).optional(),
   /** Length of an interval, e.g. `"5m"`; it must divide a day. */
   interval: z.string().default('5m'),
-  /** The TIMESTAMP column that places a row in an interval. */
-  timeColumn: z.string().min(1),
+  /** The TIMESTAMP column that places a row in an interval (a PostgreSQL source names its own). */
+  timeColumn: z.string().min(1).optional(),
+  /** A PostgreSQL source's rows may arrive this long after their interval ends: such an interval is computed again. */
+  lateRowsSeconds: z.number().int().min(0).default(600),
   dimensions: z.array(z.string().min(1)).default([]),
   /** Derived dimensions by name: a column or a time bucket such as `"date_trunc('hour', ts)"`. */
   derived: z.record(z.string(), z.string().min(1)).default({}),
@@ -326,6 +348,10 @@ export interface RollupConfig extends RollupDefinition {
   /** Milliseconds since 1970 of the first interval, when configured. */
   readonly startAtMs: number | undefined;
   readonly delayMs: number;
+  /** Its source when that is a PostgreSQL table (`source` then only names it). */
+  readonly postgres?: PostgresSourceSpec | undefined;
+  /** Where its rows are loaded besides its interval files. */
+  readonly sink?: PostgresSinkSpec | undefined;
 }
 
 export interface TenantConfig {
@@ -478,20 +504,42 @@ export function parseConfig(
     for (const [name, rollup] of Object.entries(tenant.rollups)) {
       const owner = `tenants.${tenantId}.rollups.${name}`;
       if (seen.has(name.toLowerCase())) problems.push(`${owner}: a dataset has the same name`);
-      const source = datasets[rollup.source];
-      const held = engineTables[rollup.source];
-      if (held)
-        problems.push(`${owner}.source: rollups read files; "${rollup.source}" is held by the ${held.engine} engine`);
-      else if (!source) problems.push(`${owner}.source: "${rollup.source}" is not a dataset of the tenant`);
-      else if (source.format === 'parquet') problems.push(`${owner}.source: rollups read CSV, TSV or NDJSON datasets`);
-      else if (source.rowFilter) problems.push(`${owner}.source: a dataset with a rowFilter cannot be rolled up`);
+      const postgres = typeof rollup.source === 'string' ? undefined : rollup.source.postgres;
+      let sourceName: string;
+      let timeColumn = rollup.timeColumn ?? '';
+      let dimensions = rollup.dimensions;
+      if (postgres) {
+        // Not a dataset: a name no dataset can have, the same for rollups of one table (dumped once per interval).
+        sourceName = `postgres:${postgres.table}@${createHash('sha256')
+          .update(postgres.url ?? '')
+          .digest('hex')
+          .slice(0, 8)}`;
+        if (rollup.timeColumn !== undefined && rollup.timeColumn !== postgres.timeColumn)
+          problems.push(
+            `${owner}.timeColumn: a PostgreSQL source's rollup uses the source's ("${postgres.timeColumn}")`,
+          );
+        timeColumn = postgres.timeColumn;
+        // The scope is a dimension by itself: the audit counts rows scope by scope.
+        if (!dimensions.includes(postgres.scopeColumn)) dimensions = [postgres.scopeColumn, ...dimensions];
+      } else {
+        sourceName = rollup.source as string;
+        const source = datasets[sourceName];
+        const held = engineTables[sourceName];
+        if (rollup.timeColumn === undefined) problems.push(`${owner}.timeColumn: required`);
+        if (held)
+          problems.push(`${owner}.source: rollups read files; "${sourceName}" is held by the ${held.engine} engine`);
+        else if (!source) problems.push(`${owner}.source: "${sourceName}" is not a dataset of the tenant`);
+        else if (source.format === 'parquet')
+          problems.push(`${owner}.source: rollups read CSV, TSV or NDJSON datasets`);
+        else if (source.rowFilter) problems.push(`${owner}.source: a dataset with a rowFilter cannot be rolled up`);
+      }
       const intervalMs = parseDuration(rollup.interval) ?? 0;
       const definition: RollupDefinition = {
         name,
-        source: rollup.source,
+        source: sourceName,
         intervalMs,
-        timeColumn: rollup.timeColumn,
-        dimensions: rollup.dimensions,
+        timeColumn,
+        dimensions,
         derived: rollup.derived,
         measures: rollup.measures,
       };
@@ -510,6 +558,10 @@ export function parseConfig(
         ...definition,
         startAtMs: rollup.startAt === undefined ? undefined : Date.parse(rollup.startAt),
         delayMs: rollup.delaySeconds * 1000,
+        ...(postgres
+          ? { postgres: { ...postgres, url: postgres.url, lateRowsMs: rollup.lateRowsSeconds * 1000 } }
+          : {}),
+        ...(rollup.sink ? { sink: { url: rollup.sink.postgres.url, table: rollup.sink.postgres.table } } : {}),
       };
       datasets[name] = {
         location,

@@ -162,6 +162,11 @@ export function openApiDocument(config: GatewayConfig): Record<string, unknown> 
       },
     },
     '/v1/rollups/{name}/audit': {
+      get: {
+        summary: 'Every audited interval: intervalStart, rawRows, rollupRows, ok (and scopes for a PostgreSQL source)',
+        parameters: [path('name', 'Rollup')],
+        responses: ok('{ rollup, audits, mismatches }'),
+      },
       post: {
         summary: 'Audit a range now',
         parameters: [path('name', 'Rollup')],

@@ -146,7 +146,9 @@ export class GatewayMetrics {
   }
 
   /** Rollup lag and audit mismatches, read from the orchestrator at each scrape. */
-  watchRollups(rollups: { lags(): Promise<{ tenant: string; rollup: string; seconds: number }[]> }): void {
+  watchRollups(rollups: {
+    lags(): Promise<{ tenant: string; rollup: string; seconds: number; auditMismatches: number }[]>;
+  }): void {
     this.#meter
       .createObservableGauge('lakegate_rollup_lag_seconds', {
         description: 'Seconds between now and the end of the newest computed interval, by tenant and rollup',
@@ -155,6 +157,14 @@ export class GatewayMetrics {
       .addCallback(async (result) => {
         const lags = await rollups.lags().catch(() => []);
         for (const { tenant, rollup, seconds } of lags) result.observe(seconds, { tenant, rollup });
+      });
+    this.#meter
+      .createObservableGauge('lakegate_rollup_audit_mismatches', {
+        description: 'Intervals whose last count audit found other rows than the source has, by tenant and rollup',
+      })
+      .addCallback(async (result) => {
+        const lags = await rollups.lags().catch(() => []);
+        for (const { tenant, rollup, auditMismatches } of lags) result.observe(auditMismatches, { tenant, rollup });
       });
   }
 

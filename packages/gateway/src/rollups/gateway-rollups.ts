@@ -1,5 +1,12 @@
 import { isRollupComputer } from '@lakegate/engine-local-agg';
-import { type ComputeEngine, type RollupLedger, type RollupSink, type RollupSpec, Rollups } from '@lakegate/rollups';
+import {
+  type ComputeEngine,
+  PostgresRollups,
+  type RollupLedger,
+  type RollupSink,
+  type RollupSpec,
+  Rollups,
+} from '@lakegate/rollups';
 import type { Storage } from '@lakegate/storage';
 import { ConfigError, type GatewayConfig } from '../config/config.js';
 import type { EngineRegistry } from '../engines/engine-registry.js';
@@ -42,6 +49,14 @@ export function createRollups(options: GatewayRollupsOptions, evenIfNone = false
     run: (work, limits) => compute.run(isRollupComputer, work, limits),
   };
   const { tickSeconds, backfillPerTick, backfillHours, claimTtlSeconds, auditEngine, concurrency } = config.rollups;
+  const usesPostgres = Object.values(tenants).some((specs) => specs.some((spec) => spec.postgres || spec.sink));
+  // Dumps of PostgreSQL sources go to the tenant's cache folder, where its engines may read.
+  const postgres = usesPostgres
+    ? new PostgresRollups({
+        folderOf: (tenant) => options.storage.tenantDirectories(tenant)[0] ?? '',
+        clock: options.clock ?? Date.now,
+      })
+    : undefined;
   return new Rollups({
     tenants,
     settings: {
@@ -60,6 +75,7 @@ export function createRollups(options: GatewayRollupsOptions, evenIfNone = false
     logger: options.logger,
     replicaId: options.replicaId,
     ...(options.clock ? { clock: options.clock } : {}),
+    postgres,
   });
 }
 

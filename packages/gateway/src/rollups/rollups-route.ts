@@ -23,8 +23,8 @@ async function readRange(request: Request): Promise<z.output<typeof rangeSchema>
 
 /**
  * The caller's rollups: `GET /v1/rollups` (intervals by state, holes, lag, last audit), `GET /v1/rollups/{name}`
- * (every interval), `POST /v1/rollups/{name}/backfill` and `POST /v1/rollups/{name}/audit` with an optional
- * `{"from", "to"}` range.
+ * (every interval), `GET /v1/rollups/{name}/audit` (every audited interval), `POST /v1/rollups/{name}/backfill` and
+ * `POST /v1/rollups/{name}/audit` with an optional `{"from", "to"}` range.
  */
 export function rollupsRoutes(rollups: RollupAdmin): Hono<GatewayEnv> {
   return new Hono<GatewayEnv>()
@@ -41,6 +41,10 @@ export function rollupsRoutes(rollups: RollupAdmin): Hono<GatewayEnv> {
       const { from, to } = await readRange(c.req.raw);
       const intervals = await rollups.backfill(c.get('tenant'), c.req.param('name'), from, to);
       return c.json({ rollup: c.req.param('name'), intervals }, 202);
+    })
+    .get('/rollups/:name/audit', async function rollupAudits(c) {
+      const audits = await rollups.audits(c.get('tenant'), c.req.param('name'));
+      return c.json({ rollup: c.req.param('name'), audits, mismatches: audits.filter((a) => !a.ok).length });
     })
     .post('/rollups/:name/audit', async function auditRollup(c) {
       const { from, to } = await readRange(c.req.raw);

@@ -1,0 +1,332 @@
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { LakegateError } from '@lakegate/engine-api';
+import { BUCKET_COLUMN, ROWS_COLUMN, type RollupDefinition, STATE_COLUMN } from '@lakegate/engine-local-agg';
+import postgres from 'postgres';
+import type { IntervalDump, IntervalSource, PostgresSink } from '../dependencies.js';
+import type { RollupContext } from '../rollup-context.js';
+
+/** A rollup's source in PostgreSQL: a table of raw facts, dumped one interval at a time. */
+export interface PostgresSourceSpec {
+  /** `postgres://…`; absent parts come from libpq's environment (PGHOST, PGUSER, PGPASSWORD, …). */
+  readonly url: string | undefined;
+  /** The table, optionally schema-qualified (`facts.api_calls`). */
+  readonly table: string;
+  readonly timeColumn: string;
+  /** The column that names a row's scope (an organisation, a tenant of the tenant): a dimension of the rollup. */
+  readonly scopeColumn: string;
+  /** Rows may still arrive this long after their interval ends: until then the interval is checked each tick. */
+  readonly lateRowsMs: number;
+}
+
+/** A table of PostgreSQL where a rollup's rows are loaded, one transaction per interval. */
+export interface PostgresSinkSpec {
+  readonly url: string | undefined;
+  readonly table: string;
+}
+
+const quoteIdent = (name: string): string => `"${name.replaceAll('"', '""')}"`;
+/** `schema.table` or `table`, each part quoted. */
+const quoteTable = (table: string): string => table.split('.').map(quoteIdent).join('.');
+const timestamptz = (ms: number): string => `'${new Date(ms).toISOString()}'::timestamptz`;
+/** An interval's dump file: its start in ISO 8601 basic format. */
+const dumpName = (start: number): string =>
+  `${new Date(start).toISOString().replaceAll(':', '').replace('.000Z', 'Z')}.csv`;
+const dumpStart = (name: string): number =>
+  Date.parse(name.replace(/^(\d{4}-\d{2}-\d{2}T\d{2})(\d{2})(\d{2})Z\.csv$/, '$1:$2:$3Z'));
+
+/** Where the server is, for messages: never the password. */
+function describe(url: string | undefined): string {
+  if (!url) return `${process.env.PGHOST ?? 'localhost'}:${process.env.PGPORT ?? 5432} (from the environment)`;
+  try {
+    const parsed = new URL(url);
+    return `${parsed.hostname}:${parsed.port || 5432}${parsed.pathname}`;
+  } catch {
+    return 'the configured server';
+  }
+}
+
+/** Connection failures that retrying later may cure. */
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'CONNECT_TIMEOUT',
+]);
+
+function postgresError(url: string | undefined, error: unknown, doing: string): LakegateError {
+  const code = (error as { code?: string }).code ?? '';
+  const message = (error as Error).message;
+  const where = describe(url);
+  if (UNREACHABLE.has(code) || code === '57P01' || code === '57P03' || code === 'CONNECTION_CLOSED')
+    return new LakegateError('ENGINE_UNAVAILABLE', `PostgreSQL at ${where} is unavailable while ${doing}: ${message}.`);
+  return new LakegateError('ENGINE_FAILURE', `PostgreSQL at ${where} failed while ${doing}: ${message}.`);
+}
+
+/** Runs a query, cancelled on the server when `signal` aborts. */
+async function cancellable<T>(query: postgres.PendingQuery<postgres.Row[]>, signal: AbortSignal): Promise<T> {
+  const cancel = (): void => void query.cancel();
+  signal.addEventListener('abort', cancel, { once: true });
+  try {
+    return (await query) as unknown as T;
+  } finally {
+    signal.removeEventListener('abort', cancel);
+  }
+}
+
+export interface PostgresRollupsOptions {
+  /** The tenant's cache folder, where its dumps go. */
+  readonly folderOf: (tenant: string) => string;
+  readonly clock: () => number;
+}
+
+/**
+ * Rollups from and to PostgreSQL: the source side dumps an interval's rows with `COPY … TO STDOUT` into the tenant's
+ * cache folder (written, synced, renamed) for local-agg to aggregate in one pass, fingerprints intervals that late
+ * rows may still change, and counts rows per scope for the audit; the sink side loads an interval's rollup rows in one
+ * transaction that replaces that interval's rows. One small pool per server.
+ */
+export class PostgresRollups implements IntervalSource, PostgresSink {
+  readonly #options: PostgresRollupsOptions;
+  readonly #pools = new Map<string, postgres.Sql>();
+  /** Sink tables known to exist. */
+  readonly #tables = new Set<string>();
+  /** Source tables' columns, in order, with their types. */
+  readonly #columns = new Map<string, Promise<{ name: string; type: string }[]>>();
+
+  constructor(options: PostgresRollupsOptions) {
+    this.#options = options;
+  }
+
+  #pool(url: string | undefined): postgres.Sql {
+    const key = url ?? '';
+    let pool = this.#pools.get(key);
+    if (!pool) {
+      const options = {
+        max: 4,
+        connect_timeout: 10,
+        idle_timeout: 60,
+        onnotice: () => {},
+        // Timestamps without a zone are read and compared as UTC, whatever the server's default.
+        connection: { TimeZone: 'UTC', application_name: 'lakegate-rollups' },
+      };
+      pool = url ? postgres(url, options) : postgres(options);
+      this.#pools.set(key, pool);
+    }
+    return pool;
+  }
+
+  static #spec(context: RollupContext): PostgresSourceSpec {
+    const spec = context.rollups[0].postgres;
+    if (!spec) throw new Error(`rollup ${context.rollups[0].name} has no PostgreSQL source`);
+    return spec;
+  }
+
+  /** The interval's bounds on the source's time column. */
+  static #range(spec: PostgresSourceSpec, from: number, to: number): string {
+    const time = quoteIdent(spec.timeColumn);
+    return `${time} >= ${timestamptz(from)} AND ${time} < ${timestamptz(to)}`;
+  }
+
+  async fingerprints(context: RollupContext, fromMs: number, toMs: number, signal: AbortSignal) {
+    const spec = PostgresRollups.#spec(context);
+    const out = new Map<number, string>();
+    if (toMs <= fromMs) return out;
+    for (let start = fromMs; start < toMs; start += context.intervalMs) out.set(start, 'rows:0');
+    // Rows and the newest transaction that wrote one: a late row, a changed row or a deleted one changes it.
+    const text = `SELECT floor(extract(epoch FROM ${quoteIdent(spec.timeColumn)}) * 1000 / ${context.intervalMs})::bigint
+        * ${context.intervalMs} AS start, count(*) AS n, max(xmin::text::bigint) AS x
+      FROM ${quoteTable(spec.table)} WHERE ${PostgresRollups.#range(spec, fromMs, toMs)} GROUP BY 1`;
+    try {
+      const rows = await cancellable<{ start: string; n: string; x: string }[]>(
+        this.#pool(spec.url).unsafe(text),
+        signal,
+      );
+      for (const row of rows) out.set(Number(row.start), `rows:${row.n}:${row.x}`);
+    } catch (error) {
+      throw postgresError(spec.url, error, `checking ${spec.table} for new rows`);
+    }
+    return out;
+  }
+
+  async dump(context: RollupContext, start: number, signal: AbortSignal): Promise<IntervalDump> {
+    const spec = PostgresRollups.#spec(context);
+    const end = start + context.intervalMs;
+    const folder = join(this.#options.folderOf(context.tenant), 'postgres', context.rollups[0].name);
+    await mkdir(folder, { recursive: true });
+    const path = join(folder, dumpName(start));
+    const temporary = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    const columns = await this.#columnsOf(spec, signal);
+    // Timestamps in the shape local-agg reads (UTC, no zone); booleans as true/false.
+    const select = columns
+      .map(({ name, type }) => {
+        const column = quoteIdent(name);
+        if (type === 'timestamp with time zone')
+          return `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') AS ${column}`;
+        if (type === 'timestamp without time zone')
+          return `to_char(${column}, 'YYYY-MM-DD HH24:MI:SS.US') AS ${column}`;
+        if (type === 'boolean')
+          return `CASE WHEN ${column} THEN 'true' WHEN NOT ${column} THEN 'false' END AS ${column}`;
+        return column;
+      })
+      .join(', ');
+    let fingerprint = '';
+    try {
+      // One snapshot for the fingerprint and the rows, so that they agree.
+      await this.#pool(spec.url).begin('ISOLATION LEVEL REPEATABLE READ READ ONLY', async (tx) => {
+        const [found] = await cancellable<{ n: string; x: string | null }[]>(
+          tx.unsafe(
+            `SELECT count(*) AS n, max(xmin::text::bigint) AS x FROM ${quoteTable(spec.table)} WHERE ${PostgresRollups.#range(spec, start, end)}`,
+          ),
+          signal,
+        );
+        fingerprint = found && found.n !== '0' ? `rows:${found.n}:${found.x}` : 'rows:0';
+        const copy = `COPY (SELECT ${select} FROM ${quoteTable(spec.table)} WHERE ${PostgresRollups.#range(spec, start, end)}) TO STDOUT (FORMAT csv, HEADER true)`;
+        const readable = await tx.unsafe(copy).readable();
+        const cancel = (): void => void readable.destroy(new Error('cancelled'));
+        signal.addEventListener('abort', cancel, { once: true });
+        try {
+          await pipeline(readable, createWriteStream(temporary, { flags: 'wx' }));
+        } finally {
+          signal.removeEventListener('abort', cancel);
+        }
+      });
+      const handle = await open(temporary, 'r+');
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(temporary, path);
+    } catch (error) {
+      await rm(temporary, { force: true });
+      if (signal.aborted) throw signal.reason;
+      throw postgresError(spec.url, error, `dumping ${spec.table} for ${new Date(start).toISOString()}`);
+    }
+    await this.#removeFinal(context, folder, start);
+    const { size } = await stat(path);
+    return {
+      snapshot: {
+        tenant: context.tenant,
+        dataset: context.source,
+        format: 'csv',
+        version: `${dumpName(start)}~${fingerprint}`,
+        files: [{ path, size, etag: fingerprint }],
+      },
+      inputs: fingerprint,
+      release: () => this.#removeFinal(context, folder),
+    };
+  }
+
+  /** Removes the dumps of intervals no late row can change any more (but `keep`'s, which is being read). */
+  async #removeFinal(context: RollupContext, folder: string, keep?: number): Promise<void> {
+    const spec = PostgresRollups.#spec(context);
+    const finalBefore = this.#options.clock() - spec.lateRowsMs;
+    for (const name of await readdir(folder).catch(() => [] as string[])) {
+      if (!name.endsWith('.csv')) continue;
+      const start = dumpStart(name);
+      if (Number.isNaN(start) || start === keep || start + context.intervalMs > finalBefore) continue;
+      await rm(join(folder, name), { force: true });
+    }
+  }
+
+  async #columnsOf(spec: PostgresSourceSpec, signal: AbortSignal): Promise<{ name: string; type: string }[]> {
+    let columns = this.#columns.get(`${spec.url ?? ''}\0${spec.table}`);
+    if (!columns) {
+      const [schema, table] = spec.table.includes('.') ? spec.table.split('.', 2) : [undefined, spec.table];
+      const sql = this.#pool(spec.url);
+      columns = cancellable<{ name: string; type: string }[]>(
+        sql`SELECT column_name AS name, data_type AS type FROM information_schema.columns
+            WHERE table_name = ${table ?? ''} AND table_schema = ${schema ?? sql`current_schema()`}
+            ORDER BY ordinal_position`,
+        signal,
+      ).then((found) => {
+        if (found.length === 0)
+          throw new LakegateError('NOT_FOUND', `PostgreSQL at ${describe(spec.url)} has no table ${spec.table}.`);
+        return [...found];
+      });
+      const key = `${spec.url ?? ''}\0${spec.table}`;
+      this.#columns.set(key, columns);
+      columns.catch(() => this.#columns.delete(key));
+    }
+    try {
+      return await columns;
+    } catch (error) {
+      throw error instanceof LakegateError ? error : postgresError(spec.url, error, `reading ${spec.table}'s columns`);
+    }
+  }
+
+  async countByScope(context: RollupContext, start: number, signal: AbortSignal): Promise<Map<string, number>> {
+    const spec = PostgresRollups.#spec(context);
+    const text = `SELECT ${quoteIdent(spec.scopeColumn)}::text AS scope, count(*) AS n FROM ${quoteTable(spec.table)}
+      WHERE ${PostgresRollups.#range(spec, start, start + context.intervalMs)} GROUP BY 1`;
+    try {
+      const rows = await cancellable<{ scope: string | null; n: string }[]>(this.#pool(spec.url).unsafe(text), signal);
+      return new Map(rows.map((row) => [row.scope ?? '', Number(row.n)]));
+    } catch (error) {
+      throw postgresError(spec.url, error, `counting ${spec.table}'s rows`);
+    }
+  }
+
+  async load(spec: PostgresSinkSpec, rollup: RollupDefinition, start: number, text: string): Promise<void> {
+    const sql = this.#pool(spec.url);
+    const table = quoteTable(spec.table);
+    const measures = Object.keys(rollup.measures);
+    const definitions = [
+      `${BUCKET_COLUMN} timestamptz`,
+      ...rollup.dimensions.map((d) => `${quoteIdent(d)} text`),
+      `${ROWS_COLUMN} bigint`,
+      ...measures.map((m) => `${quoteIdent(m)} double precision`),
+      `${STATE_COLUMN} jsonb`,
+    ];
+    const names = [BUCKET_COLUMN, ...rollup.dimensions.map(quoteIdent), ROWS_COLUMN, ...measures.map(quoteIdent)];
+    const rows = text
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map((line) => {
+        const record = JSON.parse(line) as Record<string, unknown>;
+        return {
+          ...record,
+          [BUCKET_COLUMN]: new Date(start).toISOString(),
+          [STATE_COLUMN]: JSON.parse(String(record[STATE_COLUMN])) as unknown,
+        };
+      });
+    try {
+      const key = `${spec.url ?? ''}\0${spec.table}`;
+      if (!this.#tables.has(key)) {
+        await sql.unsafe(`CREATE TABLE IF NOT EXISTS ${table} (${definitions.join(', ')})`);
+        await sql.unsafe(
+          `CREATE INDEX IF NOT EXISTS ${quoteIdent(`${spec.table.split('.').pop()}_bucket`)} ON ${table} (${BUCKET_COLUMN})`,
+        );
+        this.#tables.add(key);
+      }
+      // One transaction: the interval's old rows go and its new ones come together, or nothing changes.
+      await sql.begin(async (tx) => {
+        await tx.unsafe(`DELETE FROM ${table} WHERE ${BUCKET_COLUMN} = ${timestamptz(start)}`);
+        for (let i = 0; i < rows.length; i += LOAD_ROWS) {
+          await tx.unsafe(
+            `INSERT INTO ${table} (${names.join(', ')}, ${STATE_COLUMN})
+             SELECT ${names.map((n) => `r.${n}`).join(', ')}, r.${STATE_COLUMN}
+             FROM jsonb_to_recordset($1::jsonb) AS r(${definitions.join(', ')})`,
+            [tx.json(rows.slice(i, i + LOAD_ROWS) as postgres.JSONValue)],
+          );
+        }
+      });
+    } catch (error) {
+      throw postgresError(spec.url, error, `loading ${spec.table} for ${new Date(start).toISOString()}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.all(pools.map((pool) => pool.end({ timeout: 5 }).catch(() => undefined)));
+  }
+}
+
+/** Rollup rows loaded per statement. */
+const LOAD_ROWS = 5000;

@@ -1,0 +1,262 @@
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { IntervalRecord } from '@lakegate/rollups';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findPostgres, type PostgresServer, startPostgres } from '../harness/postgres.js';
+import { findRedisServer, freePort, type RedisHandle, startRedis } from '../harness/services.js';
+import { type GatewayProcess, startGatewayProcess } from '../support/gateway-process.js';
+
+const KEY = 'acme-postgres-rollup-key';
+const FIVE_MINUTES = 300_000;
+const DAY = 86_400_000;
+/** Raw facts per interval, on average. */
+const PER_INTERVAL = 24;
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) {
+      const last = await probe().catch((error: unknown) => String(error));
+      throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)?.slice(0, 2000)}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+interface RollupView {
+  intervals: Record<string, number>;
+  lagSeconds: number;
+  sourceError: { at: string; message: string } | null;
+  detail?: (IntervalRecord & { start: string; state: string })[];
+}
+
+interface Audit {
+  intervalStart: string;
+  rawRows: number;
+  rollupRows: number;
+  ok: boolean;
+  scopes?: number;
+  mismatchedScopes?: string[];
+}
+
+describe.skipIf(!findPostgres() || !findRedisServer())('rollups from and to a real PostgreSQL', () => {
+  let root: string;
+  let pg: PostgresServer;
+  let redis: RedisHandle;
+  let gateway: GatewayProcess;
+  let port: number;
+  // A day of complete 5-minute intervals, the newest ending at the last boundary.
+  const end = Math.floor(Date.now() / FIVE_MINUTES) * FIVE_MINUTES;
+  const t0 = end - DAY;
+  const intervals = DAY / FIVE_MINUTES;
+  const config = () => ({
+    server: { port, postgres: { enabled: false } },
+    state: { redisUrl: redis.url, replicaId: 'pg-rollups' },
+    storage: { cacheDir: join(root, 'cache'), warming: { enabled: false } },
+    rollups: { location: `file:${join(root, 'rollups')}/`, tickSeconds: 0.5, backfillPerTick: 300 },
+    tenants: {
+      acme: {
+        apiKeys: [KEY],
+        rollups: {
+          api_5m: {
+            source: { postgres: { url: pg.url, table: 'facts.api_calls', timeColumn: 'ts', scopeColumn: 'org' } },
+            sink: { postgres: { url: pg.url, table: 'api_rollup' } },
+            dimensions: ['proxy'],
+            measures: {
+              calls: 'count(*)',
+              total_ms: 'sum(ms)',
+              min_ms: 'min(ms)',
+              max_ms: 'max(ms)',
+              avg_ms: 'avg(ms)',
+              p50_ms: 'quantile_cont(ms, 0.5)',
+              p95_ms: 'quantile_cont(ms, 0.95)',
+            },
+            startAt: new Date(t0).toISOString(),
+            delaySeconds: 0,
+            lateRowsSeconds: 900,
+          },
+        },
+      },
+    },
+  });
+  const call = async (method: string, path: string, body?: unknown) => {
+    const response = await fetch(`${gateway.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  };
+  const rollup = async (): Promise<RollupView> => (await call('GET', '/v1/rollups/api_5m')).body.rollup as RollupView;
+  const record = async (start: number) =>
+    (await rollup()).detail?.find((i) => Date.parse(i.start) === start) as IntervalRecord | undefined;
+  /** Done intervals of the day, once every one of them is. */
+  const allDone = async () => {
+    const view = await rollup();
+    const done = (view.detail ?? []).filter((i) => Date.parse(i.start) < end && i.state === 'done').length;
+    return done === intervals ? view : undefined;
+  };
+  const startGateway = async () => {
+    gateway = await startGatewayProcess(join(root, 'gateway.json'), config(), port);
+  };
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'lakegate-pg-rollups-'));
+    await mkdir(join(root, 'redis'));
+    [pg, redis, port] = await Promise.all([startPostgres(), startRedis(undefined, join(root, 'redis')), freePort()]);
+    await pg.sql`CREATE SCHEMA facts`;
+    await pg.sql`CREATE TABLE facts.api_calls (ts timestamptz NOT NULL, org text NOT NULL, proxy text, ms double precision, ok boolean)`;
+    await pg.sql`CREATE INDEX ON facts.api_calls (ts)`;
+    // A day of facts, uneven across orgs and proxies, a few at the very edges of their intervals.
+    await pg.sql.unsafe(`
+      INSERT INTO facts.api_calls
+      SELECT to_timestamp(${t0 / 1000}) + (i * interval '1 second') * (86400.0 / ${intervals * PER_INTERVAL}),
+             'org' || (i * 7 % 5), CASE WHEN i % 11 = 0 THEN NULL ELSE 'proxy-' || (i % 3) END,
+             ((i * 7919) % 1000) / 10.0, i % 4 <> 0
+      FROM generate_series(0, ${intervals * PER_INTERVAL - 1}) i`);
+    await startGateway();
+  }, 90_000);
+
+  afterAll(async () => {
+    await gateway?.kill('SIGKILL');
+    await Promise.all([pg?.stop(), redis?.stop()]);
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('fills a day of intervals through a SIGKILL and a restart, without a duplicate or a hole', async () => {
+    // Killed while it fills the day.
+    await waitFor('some intervals done', async () => ((await rollup()).intervals.done ?? 0) >= 20 || undefined);
+    expect(await gateway.kill('SIGKILL')).toBeNull();
+    expect((await rollup().catch(() => undefined)) === undefined).toBe(true);
+    await startGateway();
+    const view = await waitFor('every interval done', allDone, 120_000);
+    expect(view.lagSeconds).toBeLessThan(600);
+    const [duplicates] = await pg.sql`
+      SELECT count(*)::int AS n FROM (SELECT bucket, org, proxy FROM api_rollup GROUP BY 1, 2, 3 HAVING count(*) > 1) d`;
+    expect(duplicates?.n).toBe(0);
+    const [buckets] =
+      await pg.sql`SELECT count(DISTINCT bucket)::int AS n FROM api_rollup WHERE bucket < ${new Date(end)}`;
+    expect(buckets?.n).toBe(intervals);
+  }, 180_000);
+
+  it("loads rows equal to PostgreSQL's own GROUP BY for every interval", async () => {
+    const [mine, theirs] = await Promise.all([
+      pg.sql`SELECT bucket, org, proxy, _rows::int AS rows, calls, total_ms, min_ms, max_ms, avg_ms, p50_ms, p95_ms
+             FROM api_rollup WHERE bucket < ${new Date(end)} ORDER BY 1, 2, 3`,
+      pg.sql`SELECT date_bin('5 minutes', ts, timestamptz 'epoch') AS bucket, org, proxy, count(*)::int AS rows,
+               count(*) AS calls, sum(ms) AS total_ms, min(ms) AS min_ms, max(ms) AS max_ms, avg(ms) AS avg_ms,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50_ms,
+               percentile_cont(0.95) WITHIN GROUP (ORDER BY ms) AS p95_ms
+             FROM facts.api_calls WHERE ts < ${new Date(end)} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
+    ]);
+    expect(mine.length).toBe(theirs.length);
+    expect(mine.length).toBeGreaterThan(intervals * 5);
+    for (const [i, row] of theirs.entries()) {
+      const got = mine[i] as Record<string, unknown>;
+      expect([new Date(got.bucket as Date).getTime(), got.org, got.proxy, got.rows]).toEqual([
+        new Date(row.bucket as Date).getTime(),
+        row.org,
+        row.proxy,
+        row.rows,
+      ]);
+      for (const measure of ['calls', 'total_ms', 'min_ms', 'max_ms', 'avg_ms', 'p50_ms', 'p95_ms'])
+        expect(Number(got[measure])).toBeCloseTo(Number(row[measure]), 6);
+    }
+  });
+
+  it('audits every interval scope by scope, and lists the audits', async () => {
+    const { status, body } = await call('GET', '/v1/rollups/api_5m/audit');
+    expect(status).toBe(200);
+    const audits = body.audits as Audit[];
+    expect(audits.length).toBeGreaterThanOrEqual(intervals);
+    expect(audits.every((a) => a.ok && a.rawRows === a.rollupRows && (a.scopes ?? 0) >= 1)).toBe(true);
+    expect(body.mismatches).toBe(0);
+    expect(audits.find((a) => Date.parse(a.intervalStart) === t0)).toMatchObject({ ok: true, scopes: 5 });
+  });
+
+  it('catches a row deleted behind its back, and computes the interval again once', async () => {
+    const start = t0 + 10 * FIVE_MINUTES;
+    const [gone] = await pg.sql`
+      DELETE FROM facts.api_calls WHERE ctid = (SELECT ctid FROM facts.api_calls
+        WHERE ts >= ${new Date(start)} AND ts < ${new Date(start + FIVE_MINUTES)} ORDER BY ts LIMIT 1)
+      RETURNING org`;
+    const { body } = await call('POST', '/v1/rollups/api_5m/audit', {
+      from: new Date(start).toISOString(),
+      to: new Date(start + FIVE_MINUTES).toISOString(),
+    });
+    expect(body.audits).toEqual([
+      expect.objectContaining({
+        ok: false,
+        rawRows: PER_INTERVAL - 1,
+        rollupRows: PER_INTERVAL,
+        mismatchedScopes: [gone?.org],
+      }),
+    ]);
+    // Computed again from the rows there are now, and audited clean.
+    const fixed = await waitFor('the interval computed again', async () => {
+      const r = await record(start);
+      return r?.state === 'done' && r.audit?.ok ? r : undefined;
+    });
+    expect(fixed).toMatchObject({ auditRecomputes: 1, audit: { rawRows: PER_INTERVAL - 1 } });
+    const [loaded] = await pg.sql`SELECT sum(_rows)::int AS n FROM api_rollup WHERE bucket = ${new Date(start)}`;
+    expect(loaded?.n).toBe(PER_INTERVAL - 1);
+  }, 60_000);
+
+  it('computes an interval again when late rows arrive within lateRowsSeconds', async () => {
+    const start = end - 2 * FIVE_MINUTES;
+    const before = await record(start);
+    expect(before?.state).toBe('done');
+    await pg.sql`INSERT INTO facts.api_calls VALUES (${new Date(start + 1000)}, 'late-org', 'proxy-0', 5, true),
+                                                     (${new Date(start + 2000)}, 'late-org', 'proxy-0', 7, true)`;
+    const [loaded] = await waitFor('the late rows loaded', async () => {
+      const rows = await pg.sql`SELECT sum(_rows)::int AS n, sum(total_ms) AS ms FROM api_rollup
+                                WHERE bucket = ${new Date(start)} AND org = 'late-org'`;
+      return rows[0]?.n === 2 ? rows : undefined;
+    });
+    expect(Number(loaded?.ms)).toBe(12);
+    expect((await record(start))?.inputs).not.toBe(before?.inputs);
+  }, 60_000);
+
+  it('keeps intervals pending while PostgreSQL is down, and fills them when it is back', async () => {
+    await pg.pause();
+    try {
+      const from = t0 + 20 * FIVE_MINUTES;
+      const { status, body } = await call('POST', '/v1/rollups/api_5m/backfill', {
+        from: new Date(from).toISOString(),
+        to: new Date(from + 6 * FIVE_MINUTES).toISOString(),
+      });
+      expect([status, body.intervals]).toEqual([202, 6]);
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      const view = await rollup();
+      const range = (view.detail ?? []).filter((i) => {
+        const s = Date.parse(i.start);
+        return s >= from && s < from + 6 * FIVE_MINUTES;
+      });
+      expect(range).toHaveLength(6);
+      expect(range.every((i) => i.state === 'pending' || i.state === 'failed')).toBe(true);
+      // The status says why, and no message names the password.
+      expect(view.sourceError?.message).toMatch(/^PostgreSQL at 127\.0\.0\.1:\d+\/postgres is unavailable/);
+      expect(gateway.output()).toMatch(/PostgreSQL at 127\.0\.0\.1:\d+\/postgres is unavailable/);
+      expect(gateway.output()).not.toContain(pg.password);
+    } finally {
+      await pg.start();
+    }
+    const filled = await waitFor('the range filled', allDone, 90_000);
+    expect(filled.sourceError).toBeNull();
+    const [buckets] =
+      await pg.sql`SELECT count(DISTINCT bucket)::int AS n FROM api_rollup WHERE bucket < ${new Date(end)}`;
+    expect(buckets?.n).toBe(intervals);
+  }, 120_000);
+
+  it("keeps dumps in the tenant's cache folder only until their interval is final", async () => {
+    const folder = join(root, 'cache', 'acme', 'postgres', 'api_5m');
+    const dumps = await readdir(folder);
+    expect(dumps.length).toBeGreaterThan(0);
+    // Only intervals late rows may still change (the last 15 minutes) keep theirs.
+    expect(dumps.length).toBeLessThanOrEqual(4);
+    expect(dumps.every((name) => /^\d{4}-\d{2}-\d{2}T\d{6}Z\.csv$/.test(name))).toBe(true);
+  });
+});
