@@ -1,6 +1,6 @@
 import type { DatasetSnapshot, EngineLogger, QueryRequest, QueryStream } from '@lakegate/engine-api';
 import type { RollupComputer, RollupDefinition } from '@lakegate/engine-local-agg';
-import type { PostgresSinkSpec } from './postgres/postgres-rollups.js';
+import type { PostgresSinkSpec } from './postgres/postgres-specs.js';
 import type { RollupContext } from './rollup-context.js';
 
 /**

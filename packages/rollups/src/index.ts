@@ -12,8 +12,8 @@ export type {
 } from './dependencies.js';
 export type { IntervalAudit, IntervalRecord, IntervalState } from './interval-record.js';
 export { MemoryRollupLedger } from './memory-rollup-ledger.js';
-export type { PostgresSinkSpec, PostgresSourceSpec } from './postgres/postgres-rollups.js';
 export { PostgresRollups } from './postgres/postgres-rollups.js';
+export type { PostgresSinkSpec, PostgresSourceSpec } from './postgres/postgres-specs.js';
 export type { RollupLag } from './rollup-admin.js';
 export { RollupAdmin } from './rollup-admin.js';
 export type { RollupAnswerResult } from './rollup-answerer.js';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { LakegateError } from '@lakegate/engine-api';
 import { type RollupDefinition, rollupSql } from '@lakegate/engine-local-agg';
-import type { PostgresSinkSpec, PostgresSourceSpec } from './postgres/postgres-rollups.js';
+import type { PostgresSinkSpec, PostgresSourceSpec } from './postgres/postgres-specs.js';
 
 /** A rollup as configured: its definition, and when its intervals start and become complete. */
 export interface RollupSpec extends RollupDefinition {

@@ -7,25 +7,7 @@ import { BUCKET_COLUMN, ROWS_COLUMN, type RollupDefinition, STATE_COLUMN } from 
 import postgres from 'postgres';
 import type { IntervalDump, IntervalSource, PostgresSink } from '../dependencies.js';
 import type { RollupContext } from '../rollup-context.js';
-
-/** A rollup's source in PostgreSQL: a table of raw facts, dumped one interval at a time. */
-export interface PostgresSourceSpec {
-  /** `postgres://…`; absent parts come from libpq's environment (PGHOST, PGUSER, PGPASSWORD, …). */
-  readonly url: string | undefined;
-  /** The table, optionally schema-qualified (`facts.api_calls`). */
-  readonly table: string;
-  readonly timeColumn: string;
-  /** The column that names a row's scope (an organisation, a tenant of the tenant): a dimension of the rollup. */
-  readonly scopeColumn: string;
-  /** Rows may still arrive this long after their interval ends: until then the interval is checked each tick. */
-  readonly lateRowsMs: number;
-}
-
-/** A table of PostgreSQL where a rollup's rows are loaded, one transaction per interval. */
-export interface PostgresSinkSpec {
-  readonly url: string | undefined;
-  readonly table: string;
-}
+import type { PostgresSinkSpec, PostgresSourceSpec } from './postgres-specs.js';
 
 const quoteIdent = (name: string): string => `"${name.replaceAll('"', '""')}"`;
 /** `schema.table` or `table`, each part quoted. */
@@ -222,11 +204,15 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
     };
   }
 
-  /** Removes the dumps of intervals no late row can change any more (but `keep`'s, which is being read). */
+  /**
+   * Removes the dumps of intervals no late row can change any more (but `keep`'s, which is being read), and what
+   * another process left half-written when it died.
+   */
   async #removeFinal(context: RollupContext, folder: string, keep?: number): Promise<void> {
     const spec = PostgresRollups.#spec(context);
     const finalBefore = this.#options.clock() - spec.lateRowsMs;
     for (const name of await readdir(folder).catch(() => [] as string[])) {
+      if (name.endsWith('.tmp') && !name.includes(`.${process.pid}.`)) await rm(join(folder, name), { force: true });
       if (!name.endsWith('.csv')) continue;
       const start = dumpStart(name);
       if (Number.isNaN(start) || start === keep || start + context.intervalMs > finalBefore) continue;
