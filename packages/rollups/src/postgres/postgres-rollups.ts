@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { LakegateError } from '@lakegate/engine-api';
 import { BUCKET_COLUMN, ROWS_COLUMN, type RollupDefinition, STATE_COLUMN } from '@lakegate/engine-local-agg';
-import postgres from 'postgres';
+import pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
 import type { IntervalDump, IntervalSource, PostgresSink } from '../dependencies.js';
 import type { RollupContext } from '../rollup-context.js';
 import type { PostgresSinkSpec, PostgresSourceSpec } from './postgres-specs.js';
@@ -30,34 +31,22 @@ function describe(url: string | undefined): string {
   }
 }
 
-/** Connection failures that retrying later may cure. */
-const UNREACHABLE = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
-  'CONNECT_TIMEOUT',
-]);
-
-function postgresError(url: string | undefined, error: unknown, doing: string): LakegateError {
-  const code = (error as { code?: string }).code ?? '';
-  const message = (error as Error).message;
-  const where = describe(url);
-  if (UNREACHABLE.has(code) || code === '57P01' || code === '57P03' || code === 'CONNECTION_CLOSED')
-    return new LakegateError('ENGINE_UNAVAILABLE', `PostgreSQL at ${where} is unavailable while ${doing}: ${message}.`);
-  return new LakegateError('ENGINE_FAILURE', `PostgreSQL at ${where} failed while ${doing}: ${message}.`);
+/**
+ * Whether retrying later may cure it: the server unreachable, starting, shutting down or gone (SQLSTATE class 08
+ * and 57P0x), or the connection lost before the server said anything.
+ */
+function unavailable(error: unknown): boolean {
+  const { code, severity } = error as { code?: string; severity?: string };
+  if (code?.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03') return true;
+  return severity === undefined;
 }
 
-/** Runs a query, cancelled on the server when `signal` aborts. */
-async function cancellable<T>(query: postgres.PendingQuery<postgres.Row[]>, signal: AbortSignal): Promise<T> {
-  const cancel = (): void => void query.cancel();
-  signal.addEventListener('abort', cancel, { once: true });
-  try {
-    return (await query) as unknown as T;
-  } finally {
-    signal.removeEventListener('abort', cancel);
-  }
+function postgresError(url: string | undefined, error: unknown, doing: string): LakegateError {
+  const message = (error as Error).message;
+  const where = describe(url);
+  if (unavailable(error))
+    return new LakegateError('ENGINE_UNAVAILABLE', `PostgreSQL at ${where} is unavailable while ${doing}: ${message}.`);
+  return new LakegateError('ENGINE_FAILURE', `PostgreSQL at ${where} failed while ${doing}: ${message}.`);
 }
 
 export interface PostgresRollupsOptions {
@@ -74,7 +63,7 @@ export interface PostgresRollupsOptions {
  */
 export class PostgresRollups implements IntervalSource, PostgresSink {
   readonly #options: PostgresRollupsOptions;
-  readonly #pools = new Map<string, postgres.Sql>();
+  readonly #pools = new Map<string, pg.Pool>();
   /** Sink tables known to exist. */
   readonly #tables = new Set<string>();
   /** Source tables' columns, in order, with their types. */
@@ -84,22 +73,65 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
     this.#options = options;
   }
 
-  #pool(url: string | undefined): postgres.Sql {
+  #pool(url: string | undefined): pg.Pool {
     const key = url ?? '';
     let pool = this.#pools.get(key);
     if (!pool) {
-      const options = {
+      pool = new pg.Pool({
+        ...(url ? { connectionString: url } : {}),
         max: 4,
-        connect_timeout: 10,
-        idle_timeout: 60,
-        onnotice: () => {},
-        // Timestamps without a zone are read and compared as UTC, whatever the server's default.
-        connection: { TimeZone: 'UTC', application_name: 'lakegate-rollups' },
-      };
-      pool = url ? postgres(url, options) : postgres(options);
+        connectionTimeoutMillis: 10_000,
+        idleTimeoutMillis: 60_000,
+        application_name: 'lakegate-rollups',
+        // Timestamps without a zone are read and compared as UTC, and written in ISO, whatever the server's default.
+        options: '-c TimeZone=UTC -c DateStyle=ISO',
+      });
+      // An idle connection the server dropped is replaced on the next use; it must not end the process.
+      pool.on('error', () => {});
       this.#pools.set(key, pool);
     }
     return pool;
+  }
+
+  /**
+   * Runs `work` on one connection of the server's pool; when `signal` aborts, the server cancels what the
+   * connection runs. A connection that failed is not given back.
+   */
+  async #with<T>(
+    url: string | undefined,
+    signal: AbortSignal,
+    work: (client: pg.PoolClient) => Promise<T>,
+  ): Promise<T> {
+    const pool = this.#pool(url);
+    const client = await pool.connect();
+    const cancel = (): void => {
+      const pid = (client as unknown as { processID?: number }).processID;
+      if (pid !== undefined) void pool.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined);
+    };
+    signal.addEventListener('abort', cancel, { once: true });
+    let broken: Error | undefined;
+    try {
+      return await work(client);
+    } catch (error) {
+      broken = error as Error;
+      throw error;
+    } finally {
+      signal.removeEventListener('abort', cancel);
+      client.release(broken);
+    }
+  }
+
+  /** `work` in one transaction: committed when it returns, rolled back when it throws. */
+  static async #transaction<T>(client: pg.PoolClient, begin: string, work: () => Promise<T>): Promise<T> {
+    await client.query(begin);
+    try {
+      const result = await work();
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
   }
 
   static #spec(context: RollupContext): PostgresSourceSpec {
@@ -114,21 +146,24 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
     return `${time} >= ${timestamptz(from)} AND ${time} < ${timestamptz(to)}`;
   }
 
+  /** Rows and the newest transaction that wrote one: a late row, a changed row or a deleted one changes it. */
+  static #fingerprint(row: { n: string; x: string | null } | undefined): string {
+    return row && row.n !== '0' ? `rows:${row.n}:${row.x}` : 'rows:0';
+  }
+
   async fingerprints(context: RollupContext, fromMs: number, toMs: number, signal: AbortSignal) {
     const spec = PostgresRollups.#spec(context);
     const out = new Map<number, string>();
     if (toMs <= fromMs) return out;
     for (let start = fromMs; start < toMs; start += context.intervalMs) out.set(start, 'rows:0');
-    // Rows and the newest transaction that wrote one: a late row, a changed row or a deleted one changes it.
     const text = `SELECT floor(extract(epoch FROM ${quoteIdent(spec.timeColumn)}) * 1000 / ${context.intervalMs})::bigint
         * ${context.intervalMs} AS start, count(*) AS n, max(xmin::text::bigint) AS x
       FROM ${quoteTable(spec.table)} WHERE ${PostgresRollups.#range(spec, fromMs, toMs)} GROUP BY 1`;
     try {
-      const rows = await cancellable<{ start: string; n: string; x: string }[]>(
-        this.#pool(spec.url).unsafe(text),
-        signal,
+      const { rows } = await this.#with(spec.url, signal, (client) =>
+        client.query<{ start: string; n: string; x: string }>(text),
       );
-      for (const row of rows) out.set(Number(row.start), `rows:${row.n}:${row.x}`);
+      for (const row of rows) out.set(Number(row.start), PostgresRollups.#fingerprint(row));
     } catch (error) {
       throw postgresError(spec.url, error, `checking ${spec.table} for new rows`);
     }
@@ -142,41 +177,36 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
     await mkdir(folder, { recursive: true });
     const path = join(folder, dumpName(start));
     const temporary = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-    const columns = await this.#columnsOf(spec, signal);
-    // Timestamps in the shape local-agg reads (UTC, no zone); booleans as true/false.
-    const select = columns
-      .map(({ name, type }) => {
-        const column = quoteIdent(name);
-        if (type === 'timestamp with time zone')
-          return `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') AS ${column}`;
-        if (type === 'timestamp without time zone')
-          return `to_char(${column}, 'YYYY-MM-DD HH24:MI:SS.US') AS ${column}`;
-        if (type === 'boolean')
-          return `CASE WHEN ${column} THEN 'true' WHEN NOT ${column} THEN 'false' END AS ${column}`;
-        return column;
-      })
-      .join(', ');
     let fingerprint = '';
     try {
-      // One snapshot for the fingerprint and the rows, so that they agree.
-      await this.#pool(spec.url).begin('ISOLATION LEVEL REPEATABLE READ READ ONLY', async (tx) => {
-        const [found] = await cancellable<{ n: string; x: string | null }[]>(
-          tx.unsafe(
-            `SELECT count(*) AS n, max(xmin::text::bigint) AS x FROM ${quoteTable(spec.table)} WHERE ${PostgresRollups.#range(spec, start, end)}`,
-          ),
-          signal,
-        );
-        fingerprint = found && found.n !== '0' ? `rows:${found.n}:${found.x}` : 'rows:0';
-        const copy = `COPY (SELECT ${select} FROM ${quoteTable(spec.table)} WHERE ${PostgresRollups.#range(spec, start, end)}) TO STDOUT (FORMAT csv, HEADER true)`;
-        const readable = await tx.unsafe(copy).readable();
-        const cancel = (): void => void readable.destroy(new Error('cancelled'));
-        signal.addEventListener('abort', cancel, { once: true });
-        try {
-          await pipeline(readable, createWriteStream(temporary, { flags: 'wx' }));
-        } finally {
-          signal.removeEventListener('abort', cancel);
-        }
-      });
+      const columns = await this.#columnsOf(spec, signal);
+      // Timestamps in the shape local-agg reads (UTC, no zone: the ISO output of a timestamp, a third cheaper to
+      // write than to_char's); booleans as true/false.
+      const select = columns
+        .map(({ name, type }) => {
+          const column = quoteIdent(name);
+          if (type === 'timestamp with time zone') return `(${column} AT TIME ZONE 'UTC') AS ${column}`;
+          if (type === 'boolean')
+            return `CASE WHEN ${column} THEN 'true' WHEN NOT ${column} THEN 'false' END AS ${column}`;
+          return column;
+        })
+        .join(', ');
+      const where = PostgresRollups.#range(spec, start, end);
+      await this.#with(spec.url, signal, (client) =>
+        // One snapshot for the fingerprint and the rows, so that they agree.
+        PostgresRollups.#transaction(client, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', async () => {
+          const { rows } = await client.query<{ n: string; x: string | null }>(
+            `SELECT count(*) AS n, max(xmin::text::bigint) AS x FROM ${quoteTable(spec.table)} WHERE ${where}`,
+          );
+          fingerprint = PostgresRollups.#fingerprint(rows[0]);
+          const copy = client.query(
+            copyTo(
+              `COPY (SELECT ${select} FROM ${quoteTable(spec.table)} WHERE ${where}) TO STDOUT (FORMAT csv, HEADER true)`,
+            ),
+          );
+          await pipeline(copy, createWriteStream(temporary, { flags: 'wx' }));
+        }),
+      );
       const handle = await open(temporary, 'r+');
       try {
         await handle.sync();
@@ -187,7 +217,9 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
     } catch (error) {
       await rm(temporary, { force: true });
       if (signal.aborted) throw signal.reason;
-      throw postgresError(spec.url, error, `dumping ${spec.table} for ${new Date(start).toISOString()}`);
+      throw error instanceof LakegateError
+        ? error
+        : postgresError(spec.url, error, `dumping ${spec.table} for ${new Date(start).toISOString()}`);
     }
     await this.#removeFinal(context, folder, start);
     const { size } = await stat(path);
@@ -221,29 +253,30 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
   }
 
   async #columnsOf(spec: PostgresSourceSpec, signal: AbortSignal): Promise<{ name: string; type: string }[]> {
-    let columns = this.#columns.get(`${spec.url ?? ''}\0${spec.table}`);
+    const key = `${spec.url ?? ''}\0${spec.table}`;
+    let columns = this.#columns.get(key);
     if (!columns) {
-      const [schema, table] = spec.table.includes('.') ? spec.table.split('.', 2) : [undefined, spec.table];
-      const sql = this.#pool(spec.url);
-      columns = cancellable<{ name: string; type: string }[]>(
-        sql`SELECT column_name AS name, data_type AS type FROM information_schema.columns
-            WHERE table_name = ${table ?? ''} AND table_schema = ${schema ?? sql`current_schema()`}
-            ORDER BY ordinal_position`,
-        signal,
-      ).then((found) => {
-        if (found.length === 0)
-          throw new LakegateError('NOT_FOUND', `PostgreSQL at ${describe(spec.url)} has no table ${spec.table}.`);
-        return [...found];
-      });
-      const key = `${spec.url ?? ''}\0${spec.table}`;
+      const [schema, table] = spec.table.includes('.') ? spec.table.split('.', 2) : [null, spec.table];
+      columns = this.#with(spec.url, signal, (client) =>
+        client.query<{ name: string; type: string }>(
+          `SELECT column_name AS name, data_type AS type FROM information_schema.columns
+           WHERE table_name = $1 AND table_schema = coalesce($2, current_schema()) ORDER BY ordinal_position`,
+          [table, schema],
+        ),
+      ).then(
+        ({ rows }) => {
+          if (rows.length === 0)
+            throw new LakegateError('NOT_FOUND', `PostgreSQL at ${describe(spec.url)} has no table ${spec.table}.`);
+          return rows;
+        },
+        (error: unknown) => {
+          throw postgresError(spec.url, error, `reading ${spec.table}'s columns`);
+        },
+      );
       this.#columns.set(key, columns);
       columns.catch(() => this.#columns.delete(key));
     }
-    try {
-      return await columns;
-    } catch (error) {
-      throw error instanceof LakegateError ? error : postgresError(spec.url, error, `reading ${spec.table}'s columns`);
-    }
+    return columns;
   }
 
   async countByScope(context: RollupContext, start: number, signal: AbortSignal): Promise<Map<string, number>> {
@@ -251,7 +284,9 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
     const text = `SELECT ${quoteIdent(spec.scopeColumn)}::text AS scope, count(*) AS n FROM ${quoteTable(spec.table)}
       WHERE ${PostgresRollups.#range(spec, start, start + context.intervalMs)} GROUP BY 1`;
     try {
-      const rows = await cancellable<{ scope: string | null; n: string }[]>(this.#pool(spec.url).unsafe(text), signal);
+      const { rows } = await this.#with(spec.url, signal, (client) =>
+        client.query<{ scope: string | null; n: string }>(text),
+      );
       return new Map(rows.map((row) => [row.scope ?? '', Number(row.n)]));
     } catch (error) {
       throw postgresError(spec.url, error, `counting ${spec.table}'s rows`);
@@ -259,7 +294,6 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
   }
 
   async load(spec: PostgresSinkSpec, rollup: RollupDefinition, start: number, text: string): Promise<void> {
-    const sql = this.#pool(spec.url);
     const table = quoteTable(spec.table);
     const measures = Object.keys(rollup.measures);
     const definitions = [
@@ -281,26 +315,28 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
           [STATE_COLUMN]: JSON.parse(String(record[STATE_COLUMN])) as unknown,
         };
       });
+    const key = `${spec.url ?? ''}\0${spec.table}`;
     try {
-      const key = `${spec.url ?? ''}\0${spec.table}`;
-      if (!this.#tables.has(key)) {
-        await sql.unsafe(`CREATE TABLE IF NOT EXISTS ${table} (${definitions.join(', ')})`);
-        await sql.unsafe(
-          `CREATE INDEX IF NOT EXISTS ${quoteIdent(`${spec.table.split('.').pop()}_bucket`)} ON ${table} (${BUCKET_COLUMN})`,
-        );
-        this.#tables.add(key);
-      }
-      // One transaction: the interval's old rows go and its new ones come together, or nothing changes.
-      await sql.begin(async (tx) => {
-        await tx.unsafe(`DELETE FROM ${table} WHERE ${BUCKET_COLUMN} = ${timestamptz(start)}`);
-        for (let i = 0; i < rows.length; i += LOAD_ROWS) {
-          await tx.unsafe(
-            `INSERT INTO ${table} (${names.join(', ')}, ${STATE_COLUMN})
-             SELECT ${names.map((n) => `r.${n}`).join(', ')}, r.${STATE_COLUMN}
-             FROM jsonb_to_recordset($1::jsonb) AS r(${definitions.join(', ')})`,
-            [tx.json(rows.slice(i, i + LOAD_ROWS) as postgres.JSONValue)],
+      await this.#with(spec.url, new AbortController().signal, async (client) => {
+        if (!this.#tables.has(key)) {
+          await client.query(`CREATE TABLE IF NOT EXISTS ${table} (${definitions.join(', ')})`);
+          await client.query(
+            `CREATE INDEX IF NOT EXISTS ${quoteIdent(`${spec.table.split('.').pop()}_bucket`)} ON ${table} (${BUCKET_COLUMN})`,
           );
+          this.#tables.add(key);
         }
+        // One transaction: the interval's old rows go and its new ones come together, or nothing changes.
+        await PostgresRollups.#transaction(client, 'BEGIN', async () => {
+          await client.query(`DELETE FROM ${table} WHERE ${BUCKET_COLUMN} = ${timestamptz(start)}`);
+          for (let i = 0; i < rows.length; i += LOAD_ROWS) {
+            await client.query(
+              `INSERT INTO ${table} (${names.join(', ')}, ${STATE_COLUMN})
+               SELECT ${names.map((n) => `r.${n}`).join(', ')}, r.${STATE_COLUMN}
+               FROM jsonb_to_recordset($1::jsonb) AS r(${definitions.join(', ')})`,
+              [JSON.stringify(rows.slice(i, i + LOAD_ROWS))],
+            );
+          }
+        });
       });
     } catch (error) {
       throw postgresError(spec.url, error, `loading ${spec.table} for ${new Date(start).toISOString()}`);
@@ -310,7 +346,7 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
   async close(): Promise<void> {
     const pools = [...this.#pools.values()];
     this.#pools.clear();
-    await Promise.all(pools.map((pool) => pool.end({ timeout: 5 }).catch(() => undefined)));
+    await Promise.all(pools.map((pool) => pool.end().catch(() => undefined)));
   }
 }
 
