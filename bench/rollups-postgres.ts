@@ -42,13 +42,22 @@ try {
   console.log(`data: ${ROWS} facts in PostgreSQL in ${ms(performance.now() - loading)}`);
 
   const done: { at: number; durationMs: number }[] = [];
+  const phases: { readMs: number; passMs: number; storeMs: number }[] = [];
   const logger = createLogger({
     write: (line) => {
       // Failures are shown: a bench that waits for an interval that fails should say why.
       if (line.includes('"level":"warn"') || line.includes('"level":"error"')) console.error(line);
       if (!line.includes('"rollups.interval_done"')) return;
-      const event = JSON.parse(line) as { interval: string; durationMs: number };
-      if (Date.parse(event.interval) === start) done.push({ at: Date.now(), durationMs: event.durationMs });
+      const event = JSON.parse(line) as {
+        interval: string;
+        durationMs: number;
+        readMs: number;
+        passMs: number;
+        storeMs: number;
+      };
+      if (Date.parse(event.interval) !== start) return;
+      done.push({ at: Date.now(), durationMs: event.durationMs });
+      phases.push(event);
     },
   });
   const measures = {
@@ -142,6 +151,12 @@ try {
     ['PostgreSQL GROUP BY with percentile_cont, median (baseline)', ms(p.median)],
     ['dump + aggregate + load, backfill to done, median', ms(l.median)],
     ['  of which the interval (dump, pass, files, load), median', ms(c.median)],
+    [
+      '  dump / pass / store (NDJSON file and PostgreSQL load), medians',
+      (['readMs', 'passMs', 'storeMs'] as const)
+        .map((k) => ms(summarise(phases.slice(1).map((p) => p[k])).median))
+        .join(' / '),
+    ],
     ['Lakegate / PostgreSQL', `${(l.median / p.median).toFixed(2)}x (goal: at most 0.5x)`],
     ['the source on Spark', '34 s'],
     ['rows loaded into api_rollup', `${loaded?.groups} groups holding ${loaded?.rows} facts`],

@@ -72,6 +72,7 @@ export class IntervalComputation {
       const auditRecomputes = records[0]?.get(start)?.auditRecomputes;
       let dumped: string | undefined;
       const { intervalSource } = this.#options;
+      const reading = performance.now();
       if (context.rollups[0].postgres && intervalSource) {
         // The interval's rows, dumped from the server: the pass reads that one file.
         const dump = await intervalSource.dump(context, start, signal);
@@ -80,7 +81,8 @@ export class IntervalComputation {
       } else {
         lease = await sources.acquire(context.tenant, context.source, signal);
       }
-      const { done, read } = await this.#compute(context, start, lease, {
+      const readMs = Math.round(performance.now() - reading);
+      const { done, read, passMs, storeMs } = await this.#compute(context, start, lease, {
         attempts,
         startedAt,
         began,
@@ -94,6 +96,10 @@ export class IntervalComputation {
         rows: done.rows,
         groups: done.groups,
         durationMs: done.durationMs,
+        // Where the time went: leasing the source's files (or dumping the interval), the pass, the stores.
+        readMs,
+        passMs,
+        storeMs,
       });
       // The audit reads the files the interval's pass read; when none did, it reads them all.
       await this.#options.audit
@@ -133,11 +139,12 @@ export class IntervalComputation {
       dumped?: string | undefined;
       auditRecomputes?: number | undefined;
     },
-  ): Promise<{ done: IntervalRecord; read: DatasetSnapshot }> {
+  ): Promise<{ done: IntervalRecord; read: DatasetSnapshot; passMs: number; storeMs: number }> {
     const { engine, index, sink, ledger, clock, signal, timeoutMs, postgresSink } = this.#options;
     const end = start + context.intervalMs;
     const { snapshot } = lease;
     const dumped = attempt.dumped !== undefined;
+    const passing = performance.now();
     const { files, spans } = await engine.run(
       async (computer, engineSignal) => {
         // A dump holds the interval's rows only; a dataset's files are those whose times overlap it.
@@ -152,6 +159,7 @@ export class IntervalComputation {
       },
       { signal, timeoutMs },
     );
+    const storing = performance.now();
     for (const [i, rollup] of context.rollups.entries()) {
       // Written whole under a fixed name: a recomputed interval replaces the file, it never adds to it.
       await sink.put(fileKey(context.tenant, rollup.name, start), files[i]?.text ?? '');
@@ -173,6 +181,11 @@ export class IntervalComputation {
       durationMs: Math.round(performance.now() - attempt.began),
     };
     await ledger.putForContext(context, done);
-    return { done, read: dumped ? snapshot : SourceIndex.overlapping(snapshot, spans, start, end) };
+    return {
+      done,
+      read: dumped ? snapshot : SourceIndex.overlapping(snapshot, spans, start, end),
+      passMs: Math.round(storing - passing),
+      storeMs: Math.round(performance.now() - storing),
+    };
   }
 }
