@@ -22,6 +22,21 @@ export interface CountAuditOptions {
 /** Mismatched scopes named in an audit, at most. */
 const NAMED_SCOPES = 20;
 
+/**
+ * A scope as both sides write it: the server's text of the value, and the value local-agg read from the dump (a
+ * number-like scope such as `007` or `1.50` comes back as a number) meet as the number's shortest text.
+ */
+const scopeKey = (scope: string): string => {
+  const number = scope.trim() === '' ? Number.NaN : Number(scope);
+  return Number.isFinite(number) ? String(number) : scope;
+};
+
+function scopeKeys(counts: ReadonlyMap<string, number>): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [scope, n] of counts) out.set(scopeKey(scope), (out.get(scopeKey(scope)) ?? 0) + n);
+  return out;
+}
+
 /** The rows of each scope in an interval file (the sum of `_rows` by the scope column), or undefined if damaged. */
 function rowsByScope(text: string, scopeColumn: string): Map<string, number> | undefined {
   const out = new Map<string, number>();
@@ -31,7 +46,7 @@ function rowsByScope(text: string, scopeColumn: string): Map<string, number> | u
       if (line.trim() === '') continue;
       const record = JSON.parse(line) as Record<string, unknown>;
       const scope =
-        record[scopeColumn] === null || record[scopeColumn] === undefined ? '' : String(record[scopeColumn]);
+        record[scopeColumn] === null || record[scopeColumn] === undefined ? '' : scopeKey(String(record[scopeColumn]));
       out.set(scope, (out.get(scope) ?? 0) + Number(record._rows ?? 0));
     }
   } catch {
@@ -66,12 +81,16 @@ export class CountAudit {
     start: number,
     record: IntervalRecord,
     snapshot: DatasetSnapshot,
+    counted?: ReadonlyMap<string, number>,
   ): Promise<IntervalAudit[]> {
     const { sink, ledger, logger, clock, intervalSource, signal } = this.#options;
     const postgres = context.rollups[0].postgres;
-    // A source with scopes is compared scope by scope: rows moved from one scope to another show too.
+    // A source with scopes is compared scope by scope: rows moved from one scope to another show too. The counts
+    // taken with the rows computed are used when given (a late row since then is not the rollup's mistake).
     const rawByScope =
-      postgres && intervalSource ? await intervalSource.countByScope(context, start, signal) : undefined;
+      postgres && intervalSource
+        ? scopeKeys(counted ?? (await intervalSource.countByScope(context, start, signal)))
+        : undefined;
     const rawRows = rawByScope
       ? [...rawByScope.values()].reduce((sum, n) => sum + n, 0)
       : await this.#countRaw(context, start, snapshot);

@@ -57,6 +57,8 @@ export interface IntervalDump {
   readonly snapshot: DatasetSnapshot;
   /** The fingerprint of the rows dumped, as {@link IntervalSource.fingerprints} gives it. */
   readonly inputs: string;
+  /** The rows dumped per scope, counted in the same snapshot (what the audit compares the rollup with). */
+  readonly scopes: ReadonlyMap<string, number>;
   /** Done with the file; it is removed once no late row can change its interval. */
   release(): Promise<void>;
 }

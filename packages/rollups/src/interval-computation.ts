@@ -69,14 +69,17 @@ export class IntervalComputation {
       if (isDone(context, records, start, inputs)) return true;
       attempts = (records[0]?.get(start)?.attempts ?? 0) + 1;
       await ledger.putForContext(context, { start, state: 'running', attempts, owner, startedAt });
-      const auditRecomputes = records[0]?.get(start)?.auditRecomputes;
+      // Computed again after an audit of any of the context's rollups: never more than once.
+      const auditRecomputes = Math.max(0, ...records.map((r) => r.get(start)?.auditRecomputes ?? 0)) || undefined;
       let dumped: string | undefined;
+      let counted: ReadonlyMap<string, number> | undefined;
       const { intervalSource } = this.#options;
       const reading = performance.now();
       if (context.rollups[0].postgres && intervalSource) {
         // The interval's rows, dumped from the server: the pass reads that one file.
         const dump = await intervalSource.dump(context, start, signal);
         dumped = dump.inputs;
+        counted = dump.scopes;
         lease = { snapshot: dump.snapshot, release: () => void dump.release().catch(() => undefined) };
       } else {
         lease = await sources.acquire(context.tenant, context.source, signal);
@@ -103,7 +106,7 @@ export class IntervalComputation {
       });
       // The audit reads the files the interval's pass read; when none did, it reads them all.
       await this.#options.audit
-        .audit(context, start, done, read.files.length > 0 ? read : lease.snapshot)
+        .audit(context, start, done, read.files.length > 0 ? read : lease.snapshot, counted)
         .catch((error: unknown) =>
           logger.warn('rollups.audit_failed', { tenant: context.tenant, error: (error as Error).message }),
         );

@@ -238,6 +238,21 @@ describe('rollups from and to PostgreSQL', () => {
     expect(problemsOf(config({ source: { postgres: { ...source.postgres, url: 'mysql://x' } } }))).toEqual([
       'tenants.acme.rollups.api_5m.source.postgres.url: must be a postgres:// URL',
     ]);
+    // Each load replaces an interval's rows in its table: two rollups may not share one.
+    const sink = { postgres: { url, table: 'api_rollup' } };
+    expect(
+      problemsOf({
+        tenants: {
+          acme: {
+            apiKeys: ['acme-secret-1'],
+            rollups: {
+              a: { source, sink, measures: { n: 'count(*)' } },
+              b: { source, sink, measures: { m: 'count(*)' } },
+            },
+          },
+        },
+      }),
+    ).toEqual(['tenants.acme.rollups.b.sink: tenants.acme.rollups.a loads the same table; give each rollup its own']);
   });
 });
 

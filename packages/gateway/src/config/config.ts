@@ -57,6 +57,18 @@ const limitsSchema = z.strictObject({
   queryTimeoutMs: z.number().int().positive().optional(),
 });
 
+/** A PostgreSQL URL without its password: what may name the server where tenants or logs see it. */
+function withoutPassword(url: string | undefined): string {
+  if (url === undefined) return '';
+  try {
+    const parsed = new URL(url);
+    parsed.password = '';
+    return parsed.toString();
+  } catch {
+    return url.replace(/:[^:@/]*@/, '@');
+  }
+}
+
 /** A PostgreSQL server: a URL, or nothing to take libpq's environment (PGHOST, PGPORT, PGUSER, PGPASSWORD, ...). */
 const postgresUrl = z
   .string()
@@ -462,6 +474,8 @@ export function parseConfig(
   if ('problem' in rollupsLocation) problems.push(`rollups.location: ${rollupsLocation.problem}`);
   const rollupsRoot = file.rollups.location.endsWith('/') ? file.rollups.location : `${file.rollups.location}/`;
   const fileLocations: { owner: string; tenant: string; path: string }[] = [];
+  /** PostgreSQL sink tables (server and table) and the rollup loading each. */
+  const sinkTables = new Map<string, string>();
   const tenants: Record<string, TenantConfig> = {};
   const adminKeys = new Set(file.admin.apiKeys);
 
@@ -509,9 +523,17 @@ export function parseConfig(
       let timeColumn = rollup.timeColumn ?? '';
       let dimensions = rollup.dimensions;
       if (postgres) {
-        // Not a dataset: a name no dataset can have, the same for rollups of one table (dumped once per interval).
+        // Not a dataset: a name no dataset can have, the same for rollups that read one table alike (dumped once per
+        // interval). It is shown to the tenant: the hash covers the server without its password.
         sourceName = `postgres:${postgres.table}@${createHash('sha256')
-          .update(postgres.url ?? '')
+          .update(
+            JSON.stringify([
+              withoutPassword(postgres.url),
+              postgres.timeColumn,
+              postgres.scopeColumn,
+              rollup.lateRowsSeconds,
+            ]),
+          )
           .digest('hex')
           .slice(0, 8)}`;
         if (rollup.timeColumn !== undefined && rollup.timeColumn !== postgres.timeColumn)
@@ -544,12 +566,19 @@ export function parseConfig(
         measures: rollup.measures,
       };
       for (const problem of rollupProblems(definition)) problems.push(`${owner}.${problem}`);
-      const columns = [...rollup.dimensions, ...Object.keys(rollup.measures)].map((n) => n.toLowerCase());
+      const columns = [...dimensions, ...Object.keys(rollup.measures)].map((n) => n.toLowerCase());
       for (const reserved of ['bucket', '_rows', '_state'])
         if (columns.includes(reserved))
           problems.push(`${owner}: "${reserved}" is a column every rollup has; rename it`);
       if (new Set(columns).size !== columns.length)
         problems.push(`${owner}: dimensions and measures need distinct names`);
+      if (rollup.sink) {
+        // Each interval's load replaces the interval's rows in the table: two rollups there would erase each other.
+        const sink = `${withoutPassword(rollup.sink.postgres.url)}\0${rollup.sink.postgres.table}`;
+        const other = sinkTables.get(sink);
+        if (other) problems.push(`${owner}.sink: ${other} loads the same table; give each rollup its own`);
+        sinkTables.set(sink, owner);
+      }
       const location = parseLocation(`${rollupsRoot}${tenantId}/${name}/`, options.baseDir);
       if ('problem' in location) continue;
       // Its folder belongs to this tenant: no other tenant's dataset may lie inside it.

@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { LakegateError } from '@lakegate/engine-api';
 import { BUCKET_COLUMN, ROWS_COLUMN, type RollupDefinition, STATE_COLUMN } from '@lakegate/engine-local-agg';
 import pg from 'pg';
+import { parse as parseConnection } from 'pg-connection-string';
 import { to as copyTo } from 'pg-copy-streams';
 import type { IntervalDump, IntervalSource, PostgresSink } from '../dependencies.js';
 import type { RollupContext } from '../rollup-context.js';
@@ -20,16 +21,19 @@ const dumpName = (start: number): string =>
 const dumpStart = (name: string): number =>
   Date.parse(name.replace(/^(\d{4}-\d{2}-\d{2}T\d{2})(\d{2})(\d{2})Z\.csv$/, '$1:$2:$3Z'));
 
-/** Where the server is, for messages: never the password. */
+/** Where the server is, for messages: its host, port and database, never its user or password. */
 function describe(url: string | undefined): string {
   if (!url) return `${process.env.PGHOST ?? 'localhost'}:${process.env.PGPORT ?? 5432} (from the environment)`;
   try {
-    const parsed = new URL(url);
-    return `${parsed.hostname}:${parsed.port || 5432}${parsed.pathname}`;
+    const parsed = parseConnection(url);
+    return `${parsed.host ?? 'localhost'}:${parsed.port ?? 5432}/${parsed.database ?? ''}`;
   } catch {
     return 'the configured server';
   }
 }
+
+/** A half-written dump older than this belongs to a process that died. */
+const LEFTOVER_MS = 3_600_000;
 
 /**
  * Whether retrying later may cure it: the server unreachable, starting, shutting down or gone (SQLSTATE class 08
@@ -95,43 +99,54 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
 
   /**
    * Runs `work` on one connection of the server's pool; when `signal` aborts, the server cancels what the
-   * connection runs. A connection that failed is not given back.
+   * connection runs. A connection that failed is closed, never given back.
    */
   async #with<T>(
     url: string | undefined,
     signal: AbortSignal,
     work: (client: pg.PoolClient) => Promise<T>,
   ): Promise<T> {
-    const pool = this.#pool(url);
-    const client = await pool.connect();
+    if (signal.aborted) throw signal.reason;
+    const client = await this.#pool(url).connect();
+    // A backend that dies under a query (a restart, a failover) is an error of the query, not of the process.
+    let lost: Error | undefined;
+    const onError = (error: Error): void => {
+      lost = error;
+    };
+    client.on('error', onError);
+    // Cancelled from a connection of its own: the pool's may all be busy with the work being cancelled.
     const cancel = (): void => {
       const pid = (client as unknown as { processID?: number }).processID;
-      if (pid !== undefined) void pool.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined);
+      if (pid === undefined) return;
+      const canceller = new pg.Client(url ? { connectionString: url } : {});
+      void canceller
+        .connect()
+        .then(() => canceller.query('SELECT pg_cancel_backend($1)', [pid]))
+        .catch(() => undefined)
+        .finally(() => void canceller.end().catch(() => undefined));
     };
     signal.addEventListener('abort', cancel, { once: true });
     let broken: Error | undefined;
     try {
       return await work(client);
     } catch (error) {
-      broken = error as Error;
+      broken = lost ?? (error as Error);
       throw error;
     } finally {
       signal.removeEventListener('abort', cancel);
+      client.removeListener('error', onError);
+      // Closing a failed connection makes the server roll back what it had open: a connection stuck in a COPY whose
+      // reader gave up could not even run ROLLBACK.
       client.release(broken);
     }
   }
 
-  /** `work` in one transaction: committed when it returns, rolled back when it throws. */
+  /** `work` in one transaction: committed when it returns; when it throws, #with closes the connection. */
   static async #transaction<T>(client: pg.PoolClient, begin: string, work: () => Promise<T>): Promise<T> {
     await client.query(begin);
-    try {
-      const result = await work();
-      await client.query('COMMIT');
-      return result;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    }
+    const result = await work();
+    await client.query('COMMIT');
+    return result;
   }
 
   static #spec(context: RollupContext): PostgresSourceSpec {
@@ -146,7 +161,10 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
     return `${time} >= ${timestamptz(from)} AND ${time} < ${timestamptz(to)}`;
   }
 
-  /** Rows and the newest transaction that wrote one: a late row, a changed row or a deleted one changes it. */
+  /**
+   * Rows and the sum of the transactions that wrote them: a late row, a changed row or a deleted one changes it (the
+   * newest transaction would not do: ids are handed out at the start, not at the commit).
+   */
   static #fingerprint(row: { n: string; x: string | null } | undefined): string {
     return row && row.n !== '0' ? `rows:${row.n}:${row.x}` : 'rows:0';
   }
@@ -157,7 +175,7 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
     if (toMs <= fromMs) return out;
     for (let start = fromMs; start < toMs; start += context.intervalMs) out.set(start, 'rows:0');
     const text = `SELECT floor(extract(epoch FROM ${quoteIdent(spec.timeColumn)}) * 1000 / ${context.intervalMs})::bigint
-        * ${context.intervalMs} AS start, count(*) AS n, max(xmin::text::bigint) AS x
+        * ${context.intervalMs} AS start, count(*) AS n, sum(xmin::text::bigint) AS x
       FROM ${quoteTable(spec.table)} WHERE ${PostgresRollups.#range(spec, fromMs, toMs)} GROUP BY 1`;
     try {
       const { rows } = await this.#with(spec.url, signal, (client) =>
@@ -178,14 +196,21 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
     const path = join(folder, dumpName(start));
     const temporary = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
     let fingerprint = '';
+    const scopes = new Map<string, number>();
     try {
-      const columns = await this.#columnsOf(spec, signal);
+      // Only the columns the rollups name: a facts table's other columns (personal data among them) stay put.
+      const named = JSON.stringify(context.rollups.map((r) => [r.timeColumn, r.dimensions, r.derived, r.measures]));
+      const columns = (await this.#columnsOf(spec, signal)).filter(
+        ({ name }) =>
+          name === spec.scopeColumn ||
+          new RegExp(`(^|[^A-Za-z0-9_])${name.replace(/[^A-Za-z0-9_]/g, '\\$&')}([^A-Za-z0-9_]|$)`, 'i').test(named),
+      );
       // Timestamps in the shape local-agg reads (UTC, no zone: the ISO output of a timestamp, a third cheaper to
       // write than to_char's); booleans as true/false.
       const select = columns
         .map(({ name, type }) => {
           const column = quoteIdent(name);
-          if (type === 'timestamp with time zone') return `(${column} AT TIME ZONE 'UTC') AS ${column}`;
+          if (/^timestamp(\(\d\))? with time zone$/.test(type)) return `(${column} AT TIME ZONE 'UTC') AS ${column}`;
           if (type === 'boolean')
             return `CASE WHEN ${column} THEN 'true' WHEN NOT ${column} THEN 'false' END AS ${column}`;
           return column;
@@ -193,12 +218,20 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
         .join(', ');
       const where = PostgresRollups.#range(spec, start, end);
       await this.#with(spec.url, signal, (client) =>
-        // One snapshot for the fingerprint and the rows, so that they agree.
+        // One snapshot for the fingerprint, the rows per scope (for the audit) and the rows, so that they agree.
         PostgresRollups.#transaction(client, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', async () => {
-          const { rows } = await client.query<{ n: string; x: string | null }>(
-            `SELECT count(*) AS n, max(xmin::text::bigint) AS x FROM ${quoteTable(spec.table)} WHERE ${where}`,
+          const { rows } = await client.query<{ scope: string | null; n: string; x: string | null }>(
+            `SELECT ${quoteIdent(spec.scopeColumn)}::text AS scope, count(*) AS n, sum(xmin::text::bigint) AS x
+             FROM ${quoteTable(spec.table)} WHERE ${where} GROUP BY 1`,
           );
-          fingerprint = PostgresRollups.#fingerprint(rows[0]);
+          let n = 0n;
+          let x = 0n;
+          for (const row of rows) {
+            scopes.set(row.scope ?? '', Number(row.n));
+            n += BigInt(row.n);
+            x += BigInt(row.x ?? 0);
+          }
+          fingerprint = PostgresRollups.#fingerprint({ n: String(n), x: String(x) });
           const copy = client.query(
             copyTo(
               `COPY (SELECT ${select} FROM ${quoteTable(spec.table)} WHERE ${where}) TO STDOUT (FORMAT csv, HEADER true)`,
@@ -216,6 +249,8 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
       await rename(temporary, path);
     } catch (error) {
       await rm(temporary, { force: true });
+      // The table may have changed under its cached columns.
+      this.#columns.delete(`${spec.url ?? ''}\0${spec.table}`);
       if (signal.aborted) throw signal.reason;
       throw error instanceof LakegateError
         ? error
@@ -232,19 +267,23 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
         files: [{ path, size, etag: fingerprint }],
       },
       inputs: fingerprint,
+      scopes,
       release: () => this.#removeFinal(context, folder),
     };
   }
 
   /**
-   * Removes the dumps of intervals no late row can change any more (but `keep`'s, which is being read), and what
-   * another process left half-written when it died.
+   * Removes the dumps of intervals no late row can change any more (but `keep`'s, which is being read), and what a
+   * process left half-written when it died (an hour old).
    */
   async #removeFinal(context: RollupContext, folder: string, keep?: number): Promise<void> {
     const spec = PostgresRollups.#spec(context);
     const finalBefore = this.#options.clock() - spec.lateRowsMs;
     for (const name of await readdir(folder).catch(() => [] as string[])) {
-      if (name.endsWith('.tmp') && !name.includes(`.${process.pid}.`)) await rm(join(folder, name), { force: true });
+      if (name.endsWith('.tmp')) {
+        const { mtimeMs } = await stat(join(folder, name)).catch(() => ({ mtimeMs: Number.POSITIVE_INFINITY }));
+        if (Date.now() - mtimeMs > LEFTOVER_MS) await rm(join(folder, name), { force: true });
+      }
       if (!name.endsWith('.csv')) continue;
       const start = dumpStart(name);
       if (Number.isNaN(start) || start === keep || start + context.intervalMs > finalBefore) continue;
@@ -256,12 +295,12 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
     const key = `${spec.url ?? ''}\0${spec.table}`;
     let columns = this.#columns.get(key);
     if (!columns) {
-      const [schema, table] = spec.table.includes('.') ? spec.table.split('.', 2) : [null, spec.table];
+      // Resolved as the server resolves the name in a query (the search path), with its columns' types.
       columns = this.#with(spec.url, signal, (client) =>
         client.query<{ name: string; type: string }>(
-          `SELECT column_name AS name, data_type AS type FROM information_schema.columns
-           WHERE table_name = $1 AND table_schema = coalesce($2, current_schema()) ORDER BY ordinal_position`,
-          [table, schema],
+          `SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute
+           WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
+          [quoteTable(spec.table)],
         ),
       ).then(
         ({ rows }) => {
@@ -296,25 +335,28 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
   async load(spec: PostgresSinkSpec, rollup: RollupDefinition, start: number, text: string): Promise<void> {
     const table = quoteTable(spec.table);
     const measures = Object.keys(rollup.measures);
+    const records = text
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    // Measures are numbers, but min and max of a text column: typed by the first value the interval has.
+    const measureType = (name: string): string =>
+      typeof records.find((r) => r[name] !== null && r[name] !== undefined)?.[name] === 'string'
+        ? 'text'
+        : 'double precision';
     const definitions = [
       `${BUCKET_COLUMN} timestamptz`,
       ...rollup.dimensions.map((d) => `${quoteIdent(d)} text`),
       `${ROWS_COLUMN} bigint`,
-      ...measures.map((m) => `${quoteIdent(m)} double precision`),
+      ...measures.map((m) => `${quoteIdent(m)} ${measureType(m)}`),
       `${STATE_COLUMN} jsonb`,
     ];
     const names = [BUCKET_COLUMN, ...rollup.dimensions.map(quoteIdent), ROWS_COLUMN, ...measures.map(quoteIdent)];
-    const rows = text
-      .split('\n')
-      .filter((line) => line.trim() !== '')
-      .map((line) => {
-        const record = JSON.parse(line) as Record<string, unknown>;
-        return {
-          ...record,
-          [BUCKET_COLUMN]: new Date(start).toISOString(),
-          [STATE_COLUMN]: JSON.parse(String(record[STATE_COLUMN])) as unknown,
-        };
-      });
+    const rows = records.map((record) => ({
+      ...record,
+      [BUCKET_COLUMN]: new Date(start).toISOString(),
+      [STATE_COLUMN]: JSON.parse(String(record[STATE_COLUMN])) as unknown,
+    }));
     const key = `${spec.url ?? ''}\0${spec.table}`;
     try {
       await this.#with(spec.url, new AbortController().signal, async (client) => {
@@ -327,6 +369,9 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
         }
         // One transaction: the interval's old rows go and its new ones come together, or nothing changes.
         await PostgresRollups.#transaction(client, 'BEGIN', async () => {
+          // Two loads of one interval (a claim that lapsed while its replica still worked) wait for each other, so
+          // the second replaces the first's rows rather than adding to them.
+          await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`${spec.table}@${start}`]);
           await client.query(`DELETE FROM ${table} WHERE ${BUCKET_COLUMN} = ${timestamptz(start)}`);
           for (let i = 0; i < rows.length; i += LOAD_ROWS) {
             await client.query(
