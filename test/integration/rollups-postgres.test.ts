@@ -256,7 +256,8 @@ describe.skipIf(!findPostgres() || !findRedisServer())('rollups from and to a re
 
   it("keeps dumps in the tenant's cache folder only until their interval is final", async () => {
     const folder = join(root, 'cache', 'acme', 'postgres', 'api_5m');
-    const dumps = await readdir(folder);
+    // (A dump under way, of an interval in the late window, is still a temporary file.)
+    const dumps = (await readdir(folder)).filter((name) => !name.endsWith('.tmp'));
     expect(dumps.length).toBeGreaterThan(0);
     // Only intervals late rows may still change (the last 15 minutes) keep theirs.
     expect(dumps.length).toBeLessThanOrEqual(4);
