@@ -6,25 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findPostgres, type PostgresServer, startPostgres } from '../harness/postgres.js';
 import { findRedisServer, freePort, type RedisHandle, startRedis } from '../harness/services.js';
 import { type GatewayProcess, startGatewayProcess } from '../support/gateway-process.js';
+import { waitFor } from '../support/wait-for.js';
 
 const KEY = 'acme-postgres-rollup-key';
 const FIVE_MINUTES = 300_000;
 const DAY = 86_400_000;
 /** Raw facts per interval, on average. */
 const PER_INTERVAL = 24;
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) {
-      const last = await probe().catch((error: unknown) => String(error));
-      throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)?.slice(0, 2000)}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 interface RollupView {
   intervals: Record<string, number>;
@@ -128,7 +116,7 @@ describe.skipIf(!findPostgres() || !findRedisServer())('rollups from and to a re
 
   it('fills a day of intervals through a SIGKILL and a restart, without a duplicate or a hole', async () => {
     // Killed while it fills the day.
-    await waitFor('some intervals done', async () => ((await rollup()).intervals.done ?? 0) >= 20 || undefined);
+    await waitFor('some intervals done', async () => ((await rollup()).intervals.done ?? 0) >= 20 || undefined, 60_000);
     expect(await gateway.kill('SIGKILL')).toBeNull();
     expect((await rollup().catch(() => undefined)) === undefined).toBe(true);
     await startGateway();

@@ -30,6 +30,7 @@ import { withDuckDB } from '../support/duckdb-data.js';
 import { type GatewayProcess, startGatewayProcess } from '../support/gateway-process.js';
 import { createBucket, putObject, s3Client, s3Settings } from '../support/s3-fixtures.js';
 import { timestampText, trafficCsv, trafficRollup, writeTrafficFiles } from '../support/traffic-csv.js';
+import { waitFor } from '../support/wait-for.js';
 
 const KEY = 'acme-rollup-key';
 const FIVE_MINUTES = 300_000;
@@ -44,19 +45,6 @@ async function rawCounts(files: readonly string[]): Promise<Map<number, number>>
     );
     return new Map(rows.map((r) => [Number(r[0]), Number(r[1])]));
   });
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 40_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) {
-      const last = await probe().catch((error: unknown) => String(error));
-      throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)?.slice(0, 2000)}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 interface RollupView {
