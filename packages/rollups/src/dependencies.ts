@@ -78,5 +78,12 @@ export interface IntervalSource {
 
 /** A rollup's second home: its interval rows loaded into a PostgreSQL table, one transaction per interval. */
 export interface PostgresSink {
-  load(spec: PostgresSinkSpec, rollup: RollupDefinition, start: number, text: string): Promise<void>;
+  /** Loads one interval's rows; `signal` cancels the load on the server (the interval then stays as it was). */
+  load(
+    spec: PostgresSinkSpec,
+    rollup: RollupDefinition,
+    start: number,
+    text: string,
+    signal: AbortSignal,
+  ): Promise<void>;
 }

@@ -167,7 +167,8 @@ export class IntervalComputation {
       // Written whole under a fixed name: a recomputed interval replaces the file, it never adds to it.
       await sink.put(fileKey(context.tenant, rollup.name, start), files[i]?.text ?? '');
       // In one transaction that replaces the interval's rows: a retry never doubles them.
-      if (rollup.sink && postgresSink) await postgresSink.load(rollup.sink, rollup, start, files[i]?.text ?? '');
+      if (rollup.sink && postgresSink)
+        await postgresSink.load(rollup.sink, rollup, start, files[i]?.text ?? '', signal);
     }
     const done: IntervalRecord = {
       start,

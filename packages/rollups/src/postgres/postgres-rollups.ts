@@ -332,7 +332,13 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
     }
   }
 
-  async load(spec: PostgresSinkSpec, rollup: RollupDefinition, start: number, text: string): Promise<void> {
+  async load(
+    spec: PostgresSinkSpec,
+    rollup: RollupDefinition,
+    start: number,
+    text: string,
+    signal: AbortSignal,
+  ): Promise<void> {
     const table = quoteTable(spec.table);
     const measures = Object.keys(rollup.measures);
     const records = text
@@ -359,7 +365,7 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
     }));
     const key = `${spec.url ?? ''}\0${spec.table}`;
     try {
-      await this.#with(spec.url, new AbortController().signal, async (client) => {
+      await this.#with(spec.url, signal, async (client) => {
         if (!this.#tables.has(key)) {
           await client.query(`CREATE TABLE IF NOT EXISTS ${table} (${definitions.join(', ')})`);
           await client.query(
@@ -384,6 +390,7 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
         });
       });
     } catch (error) {
+      if (signal.aborted) throw signal.reason;
       throw postgresError(spec.url, error, `loading ${spec.table} for ${new Date(start).toISOString()}`);
     }
   }
