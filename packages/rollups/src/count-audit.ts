@@ -1,5 +1,5 @@
 import { collectRows, type DatasetSnapshot, type TableBinding } from '@lakegate/engine-api';
-import { readRollupInterval } from '@lakegate/engine-local-agg';
+import { ROWS_COLUMN, readRollupInterval } from '@lakegate/engine-local-agg';
 import type { AuditEngine, IntervalSource, RollupLogger, RollupSink } from './dependencies.js';
 import type { IntervalLedger } from './interval-ledger.js';
 import type { IntervalAudit, IntervalRecord } from './interval-record.js';
@@ -37,20 +37,15 @@ function scopeKeys(counts: ReadonlyMap<string, number>): Map<string, number> {
   return out;
 }
 
-/** The rows of each scope in an interval file (the sum of `_rows` by the scope column), or undefined if damaged. */
-function rowsByScope(text: string, scopeColumn: string): Map<string, number> | undefined {
+/** The rows of each scope in a readable interval file: the sum of `_rows` by the scope column. */
+function rowsByScope(text: string, scopeColumn: string): Map<string, number> {
   const out = new Map<string, number>();
-  try {
-    readRollupInterval(text);
-    for (const line of text.split('\n')) {
-      if (line.trim() === '') continue;
-      const record = JSON.parse(line) as Record<string, unknown>;
-      const scope =
-        record[scopeColumn] === null || record[scopeColumn] === undefined ? '' : scopeKey(String(record[scopeColumn]));
-      out.set(scope, (out.get(scope) ?? 0) + Number(record._rows ?? 0));
-    }
-  } catch {
-    return undefined;
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    const record = JSON.parse(line) as Record<string, unknown>;
+    const value = record[scopeColumn];
+    const scope = value === null || value === undefined ? '' : scopeKey(String(value));
+    out.set(scope, (out.get(scope) ?? 0) + Number(record[ROWS_COLUMN] ?? 0));
   }
   return out;
 }
@@ -105,7 +100,8 @@ export class CountAudit {
       }
       let scopes: Pick<IntervalAudit, 'scopes' | 'mismatchedScopes'> = {};
       if (rawByScope && postgres) {
-        const stored = rowsByScope(text, postgres.scopeColumn) ?? new Map<string, number>();
+        // A damaged file (-1 rows) holds no scope.
+        const stored = rollupRows < 0 ? new Map<string, number>() : rowsByScope(text, postgres.scopeColumn);
         const names = new Set([...rawByScope.keys(), ...stored.keys()]);
         const mismatched = [...names].filter((name) => (rawByScope.get(name) ?? 0) !== (stored.get(name) ?? 0));
         scopes = {

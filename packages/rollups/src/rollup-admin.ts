@@ -34,6 +34,13 @@ export interface RollupLag {
   readonly auditMismatches: number;
 }
 
+/** Intervals whose last audit found other rows than the source has. */
+function auditMismatches(records: ReadonlyMap<number, IntervalRecord>): number {
+  let count = 0;
+  for (const record of records.values()) if (record.audit && !record.audit.ok) count++;
+  return count;
+}
+
 /** The window over which a backfill's pace is measured. */
 const BACKFILL_PACE_WINDOW_MS = 10 * 60_000;
 
@@ -96,9 +103,9 @@ export class RollupAdmin {
       .sort((a, b) => a.start - b.start);
     if (context.rollups[0].postgres) {
       // Counted on the server, scope by scope: no files to read.
+      const empty = { tenant, dataset: context.source, format: 'csv' as const, version: '', files: [] };
       const audits: IntervalAudit[] = [];
       for (const record of due) {
-        const empty = { tenant, dataset: context.source, format: 'csv' as const, version: '', files: [] };
         const results = await this.#options.audit.audit(context, record.start, record, empty);
         audits.push(results[position] as IntervalAudit);
       }
@@ -136,13 +143,11 @@ export class RollupAdmin {
     for (const context of this.#options.contexts) {
       for (const rollup of context.rollups) {
         const records = await this.#options.ledger.records(context.tenant, rollup.name);
-        let auditMismatches = 0;
-        for (const record of records.values()) if (record.audit && !record.audit.ok) auditMismatches++;
         out.push({
           tenant: context.tenant,
           rollup: rollup.name,
           seconds: this.#lag(context, records),
-          auditMismatches,
+          auditMismatches: auditMismatches(records),
         });
       }
     }
@@ -196,7 +201,7 @@ export class RollupAdmin {
           intervals: counts,
           holes: counts.missing + counts.pending + counts.failed,
           backfill: this.#backfill(records, counts.done, total),
-          auditMismatches: [...records.values()].filter((r) => r.audit && !r.audit.ok).length,
+          auditMismatches: auditMismatches(records),
           lastAudit: audited[0]?.audit
             ? { interval: new Date(audited[0].start).toISOString(), ...audited[0].audit }
             : null,

@@ -174,14 +174,11 @@ export class RollupScheduler {
         lease.release();
       }
     } catch (error) {
-      if (!signal.aborted)
-        this.#options.health.failed(context.tenant, context.source, (error as Error).message, clock());
-      if (!signal.aborted)
-        logger.warn('rollups.schedule_failed', {
-          tenant: context.tenant,
-          source: context.source,
-          error: (error as Error).message,
-        });
+      if (!signal.aborted) {
+        const message = (error as Error).message;
+        this.#options.health.failed(context.tenant, context.source, message, clock());
+        logger.warn('rollups.schedule_failed', { tenant: context.tenant, source: context.source, error: message });
+      }
       return undefined;
     }
   }

@@ -32,6 +32,9 @@ function describe(url: string | undefined): string {
   }
 }
 
+/** A server's table, as the caches of tables and columns know it. */
+const tableKey = (url: string | undefined, table: string): string => `${url ?? ''}\0${table}`;
+
 /** A half-written dump older than this belongs to a process that died. */
 const LEFTOVER_MS = 3_600_000;
 
@@ -161,6 +164,12 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
     return `${time} >= ${timestamptz(from)} AND ${time} < ${timestamptz(to)}`;
   }
 
+  /** Rows per scope, and the sum of the transactions that wrote them (see #fingerprint), of the rows `where` takes. */
+  static #byScope(spec: PostgresSourceSpec, where: string): string {
+    return `SELECT ${quoteIdent(spec.scopeColumn)}::text AS scope, count(*) AS n, sum(xmin::text::bigint) AS x
+      FROM ${quoteTable(spec.table)} WHERE ${where} GROUP BY 1`;
+  }
+
   /**
    * Rows and the sum of the transactions that wrote them: a late row, a changed row or a deleted one changes it (the
    * newest transaction would not do: ids are handed out at the start, not at the commit).
@@ -220,10 +229,7 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
       await this.#with(spec.url, signal, (client) =>
         // One snapshot for the fingerprint, the rows per scope (for the audit) and the rows, so that they agree.
         PostgresRollups.#transaction(client, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', async () => {
-          const { rows } = await client.query<{ scope: string | null; n: string; x: string | null }>(
-            `SELECT ${quoteIdent(spec.scopeColumn)}::text AS scope, count(*) AS n, sum(xmin::text::bigint) AS x
-             FROM ${quoteTable(spec.table)} WHERE ${where} GROUP BY 1`,
-          );
+          const { rows } = await client.query<ScopeCount>(PostgresRollups.#byScope(spec, where));
           let n = 0n;
           let x = 0n;
           for (const row of rows) {
@@ -250,7 +256,7 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
     } catch (error) {
       await rm(temporary, { force: true });
       // The table may have changed under its cached columns.
-      this.#columns.delete(`${spec.url ?? ''}\0${spec.table}`);
+      this.#columns.delete(tableKey(spec.url, spec.table));
       if (signal.aborted) throw signal.reason;
       throw error instanceof LakegateError
         ? error
@@ -292,7 +298,7 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
   }
 
   async #columnsOf(spec: PostgresSourceSpec, signal: AbortSignal): Promise<{ name: string; type: string }[]> {
-    const key = `${spec.url ?? ''}\0${spec.table}`;
+    const key = tableKey(spec.url, spec.table);
     let columns = this.#columns.get(key);
     if (!columns) {
       // Resolved as the server resolves the name in a query (the search path), with its columns' types.
@@ -320,12 +326,9 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
 
   async countByScope(context: RollupContext, start: number, signal: AbortSignal): Promise<Map<string, number>> {
     const spec = PostgresRollups.#spec(context);
-    const text = `SELECT ${quoteIdent(spec.scopeColumn)}::text AS scope, count(*) AS n FROM ${quoteTable(spec.table)}
-      WHERE ${PostgresRollups.#range(spec, start, start + context.intervalMs)} GROUP BY 1`;
+    const text = PostgresRollups.#byScope(spec, PostgresRollups.#range(spec, start, start + context.intervalMs));
     try {
-      const { rows } = await this.#with(spec.url, signal, (client) =>
-        client.query<{ scope: string | null; n: string }>(text),
-      );
+      const { rows } = await this.#with(spec.url, signal, (client) => client.query<ScopeCount>(text));
       return new Map(rows.map((row) => [row.scope ?? '', Number(row.n)]));
     } catch (error) {
       throw postgresError(spec.url, error, `counting ${spec.table}'s rows`);
@@ -363,7 +366,7 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
       [BUCKET_COLUMN]: new Date(start).toISOString(),
       [STATE_COLUMN]: JSON.parse(String(record[STATE_COLUMN])) as unknown,
     }));
-    const key = `${spec.url ?? ''}\0${spec.table}`;
+    const key = tableKey(spec.url, spec.table);
     try {
       await this.#with(spec.url, signal, async (client) => {
         if (!this.#tables.has(key)) {
@@ -400,6 +403,13 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
     this.#pools.clear();
     await Promise.all(pools.map((pool) => pool.end().catch(() => undefined)));
   }
+}
+
+/** A row of {@link PostgresRollups.#byScope}'s query. */
+interface ScopeCount {
+  readonly scope: string | null;
+  readonly n: string;
+  readonly x: string | null;
 }
 
 /** Rollup rows loaded per statement. */
