@@ -132,14 +132,18 @@ describe.skipIf(!findRedisServer())('sessions across two gateway replicas', () =
     } finally {
       await cluster.redis.restart();
     }
+    // Each replica reconnects on its own: wait until both serve the session again.
     const deadline = Date.now() + 15_000;
-    let back = await b.call('GET', `/sessions/${session}`);
-    while (back.status !== 200 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      back = await b.call('GET', `/sessions/${session}`);
+    for (const replica of [b, a]) {
+      let back = await replica.call('GET', `/sessions/${session}`);
+      while (back.status !== 200 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        back = await replica.call('GET', `/sessions/${session}`);
+      }
+      expect(back.status).toBe(200);
     }
-    expect(back.status).toBe(200);
-    const statement = (await a.call('POST', `/sessions/${session}/statements`, { code: 'SELECT 7' })).body.id;
-    expect((await b.waitFor(session, statement)).output.data['application/json'].data).toEqual([[7]]);
+    const submitted = await a.call('POST', `/sessions/${session}/statements`, { code: 'SELECT 7' });
+    expect(submitted.status).toBe(201);
+    expect((await b.waitFor(session, submitted.body.id)).output.data['application/json'].data).toEqual([[7]]);
   });
 });
