@@ -107,15 +107,16 @@ export class WorkerPool {
     worker.postMessage(message);
   }
 
-  #feed(job: Job, worker: Worker): void {
+  #feed(job: Job, worker: Worker, limit = IN_FLIGHT): void {
     let outstanding = job.outstanding.get(worker) ?? 0;
-    while (outstanding < IN_FLIGHT && job.queue.length > 0) {
+    while (outstanding < limit && job.queue.length > 0) {
       const work = job.queue.shift() as PassWork;
       this.#post(worker, { type: 'range', id: job.id, range: work.range, layout: work.layout });
       outstanding++;
     }
     job.outstanding.set(worker, outstanding);
-    if (outstanding === 0 && job.queue.length === 0) {
+    // (Only a full feed finishes a worker: the first rounds of `run` hand out ranges and nothing else.)
+    if (outstanding === 0 && job.queue.length === 0 && limit === IN_FLIGHT) {
       job.outstanding.delete(worker);
       this.#post(
         worker,
@@ -202,10 +203,9 @@ export class WorkerPool {
       job.resolve = settle(resolve);
       job.reject = settle(reject);
       this.#jobs.set(job.id, job);
-      for (const worker of workers) {
-        this.#post(worker, { type: 'begin', id: job.id, plan });
-        this.#feed(job, worker);
-      }
+      for (const worker of workers) this.#post(worker, { type: 'begin', id: job.id, plan });
+      // A range for each worker before a second for any: with as few ranges as workers, each works on one.
+      for (let limit = 1; limit <= IN_FLIGHT; limit++) for (const worker of workers) this.#feed(job, worker, limit);
     });
   }
 
