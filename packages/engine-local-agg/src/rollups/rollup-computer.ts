@@ -181,8 +181,8 @@ export async function computeInterval(
   return definitions.map((_, i) => {
     const merged = new MergedGroups(pass.sets[i] as GroupingSetPlan);
     for (const partial of output.partials) merged.add(partial[i] as PartialGroups);
-    const text = rollupLines(finishes[i] as (typeof finishes)[number], merged);
-    return { text, rows: readRollupLines(text).rows, groups: merged.size };
+    const { text, rows } = rollupLines(finishes[i] as (typeof finishes)[number], merged);
+    return { text, rows, groups: merged.size };
   });
 }
 

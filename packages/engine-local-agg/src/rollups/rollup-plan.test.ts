@@ -66,7 +66,11 @@ describe('answering from a rollup gives the answer of the raw data', () => {
       thread.consume({ path, start: 0, end: binding.snapshot.files[0]?.size ?? 0 }, layout);
       const merged = new MergedGroups(pass.sets[0] as GroupingSetPlan);
       merged.add(thread.export()[0] as Parameters<MergedGroups['add']>[0]);
-      intervals.push(readRollupLines(rollupLines(finishes[0] as (typeof finishes)[0], merged)).groups);
+      const lines = rollupLines(finishes[0] as (typeof finishes)[0], merged);
+      const read = readRollupLines(lines.text);
+      // The rows it reports are those its lines hold.
+      expect(lines.rows).toBe(read.rows);
+      intervals.push(read.groups);
     }
     const parsed = duckdbEngineFactory.parseConfig({ threads: 1, memoryLimit: '256MB' });
     if (!parsed.ok) throw new Error(parsed.problems.join('; '));

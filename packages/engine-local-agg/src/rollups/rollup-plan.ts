@@ -140,20 +140,22 @@ function jsonValue(value: unknown, kind: string): unknown {
  * An interval's groups as NDJSON: one line per group with the bucket, the dimensions, `_rows`, the measures'
  * values (queryable as a dataset by any engine) and `_state`, the mergeable states as JSON text.
  */
-export function rollupLines(finish: FinishPlan, merged: MergedGroups): string {
+export function rollupLines(finish: FinishPlan, merged: MergedGroups): { text: string; rows: number } {
   // No HAVING or ORDER BY in a rollup: finish() keeps the groups in the order toPlain() lists them.
   const result = merged.finish(finish, Number.POSITIVE_INFINITY);
   const partial = merged.toPlain();
   const lines: string[] = [];
+  let rows = 0;
   for (let row = 0; row < result.rowCount; row++) {
     const record: Record<string, unknown> = {};
     result.schema.forEach((column, i) => {
       record[column.name] = jsonValue(result.columns[i]?.[row], column.type.kind);
     });
+    rows += Number(record[ROWS_COLUMN] ?? 0);
     record[STATE_COLUMN] = JSON.stringify({ k: partial.keys[row], s: partial.states[row] });
     lines.push(JSON.stringify(record));
   }
-  return lines.length > 0 ? `${lines.join('\n')}\n` : '';
+  return { text: lines.length > 0 ? `${lines.join('\n')}\n` : '', rows };
 }
 
 /** The groups stored in an interval file, and the sum of their `_rows` (what the audit compares). */
