@@ -2,7 +2,7 @@ export type { BlobStore } from './blob-store.js';
 export { createBlobStore, createFileBlobStore, createS3BlobStore } from './blob-store.js';
 export type { DatasetInfo, DatasetSpec, SnapshotLease } from './dataset-handle.js';
 export type { CacheEntry, DiskCacheOptions } from './disk-cache.js';
-export { DiskCache, entryId, extensionOf } from './disk-cache.js';
+export { DiskCache, entryId, extensionOf, writeStream } from './disk-cache.js';
 export { createLocalObjectStore } from './local-object-store.js';
 export type { ListedObject } from './local-store.js';
 export { listLocalFolder } from './local-store.js';

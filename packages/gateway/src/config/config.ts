@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import type { DatasetFormat } from '@lakegate/engine-api';
 import { type RollupDefinition, rollupProblems } from '@lakegate/engine-local-agg';
@@ -325,6 +326,16 @@ const fileSchema = z.strictObject({
        * engine that computed it so that the two do not share a mistake.
        */
       auditEngine: z.string().min(1).default('duckdb'),
+      /**
+       * A PostgreSQL source's interval is dumped in this many parts at once (slices of its time range, one
+       * snapshot), each read by a thread of its own. Default: the machine's cores, at most 4.
+       */
+      postgresDumpParts: z
+        .number()
+        .int()
+        .min(1)
+        .max(16)
+        .default(() => Math.min(4, availableParallelism())),
     })
     .prefault({}),
   /** Engine sections by id; ids are checked after parsing, since a record's key issues lose their message. */

@@ -55,6 +55,7 @@ export function createRollups(options: GatewayRollupsOptions, evenIfNone = false
     ? new PostgresRollups({
         folderOf: (tenant) => options.storage.tenantDirectories(tenant)[0] ?? '',
         clock: options.clock ?? Date.now,
+        dumpParts: config.rollups.postgresDumpParts,
       })
     : undefined;
   return new Rollups({
