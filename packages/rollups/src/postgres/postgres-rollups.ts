@@ -76,7 +76,7 @@ export interface PostgresRollupsOptions {
 export class PostgresRollups implements IntervalSource, PostgresSink {
   readonly #options: PostgresRollupsOptions;
   readonly #pools = new Map<string, pg.Pool>();
-  /** Sink tables known to exist. */
+  /** Sink tables known to exist with a definition's columns. */
   readonly #tables = new Set<string>();
   /** Per server, the last caller taking several connections (see {@link #connect}). */
   readonly #connecting = new Map<string, Promise<void>>();
@@ -454,11 +454,17 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
     ];
     const definitions = [`${BUCKET_COLUMN} timestamptz`, ...columns, `${STATE_COLUMN} jsonb`];
     const names = [...rollup.dimensions.map(quoteIdent), ROWS_COLUMN, ...measures.map(quoteIdent)];
-    const key = tableKey(spec.url, spec.table);
+    // Known to hold these columns: a definition changed by a reload is checked again.
+    const key = `${tableKey(spec.url, spec.table)}\0${definitions.join(',')}`;
     try {
       await this.#with(spec.url, signal, async (client) => {
         if (!this.#tables.has(key)) {
           await client.query(`CREATE TABLE IF NOT EXISTS ${table} (${definitions.join(', ')})`);
+          // A table made for an earlier definition gains the columns of measures and dimensions added since (those
+          // removed stay, NULL in new rows).
+          await client.query(
+            `ALTER TABLE ${table} ${definitions.map((d) => `ADD COLUMN IF NOT EXISTS ${d}`).join(', ')}`,
+          );
           await client.query(
             `CREATE INDEX IF NOT EXISTS ${quoteIdent(`${spec.table.split('.').pop()}_bucket`)} ON ${table} (${BUCKET_COLUMN})`,
           );
