@@ -26,6 +26,13 @@ describe('query history in memory', () => {
     expect((await history.list({ search: 'unknown_table', limit: 10 })).map((e) => e.tenant)).toEqual(['globex']);
     expect((await history.list({ outcome: 'error', limit: 10 })).map((e) => e.tenant)).toEqual(['globex']);
     expect(await history.list({ tenant: 'acme', limit: 1 })).toHaveLength(1);
+    // Past twice the bound (where the oldest are dropped), still the newest three.
+    for (let i = 5; i < 15; i++) history.record(entry('acme', now + i, `SELECT ${i} FROM events`));
+    expect((await history.list({ tenant: 'acme', limit: 10 })).map((e) => e.sql)).toEqual([
+      'SELECT 14 FROM events',
+      'SELECT 13 FROM events',
+      'SELECT 12 FROM events',
+    ]);
     now += 61_000;
     expect(await history.list({ limit: 10 })).toEqual([]);
   });

@@ -75,7 +75,9 @@ export class MemoryQueryHistory implements QueryHistory {
       this.#tenants.set(entry.tenant, list);
     }
     list.push(entry);
-    if (list.length > this.limits.maxPerTenant) list.splice(0, list.length - this.limits.maxPerTenant);
+    // Trimmed once it holds twice the limit, not at every entry: removing the oldest one by one moved the whole
+    // list each query. `list` reads only the newest `maxPerTenant`.
+    if (list.length >= 2 * this.limits.maxPerTenant) list.splice(0, list.length - this.limits.maxPerTenant);
   }
 
   async list(filter: HistoryFilter): Promise<readonly HistoryEntry[]> {
@@ -83,8 +85,11 @@ export class MemoryQueryHistory implements QueryHistory {
     const lists = filter.tenant !== undefined ? [this.#tenants.get(filter.tenant) ?? []] : [...this.#tenants.values()];
     const out: HistoryEntry[] = [];
     for (const list of lists) {
-      while (list.length > 0 && (list[0] as HistoryEntry).at < oldest) list.shift();
-      for (const entry of list) if (matches(entry, filter)) out.push(entry);
+      const first = Math.max(0, list.length - this.limits.maxPerTenant);
+      for (let i = first; i < list.length; i++) {
+        const entry = list[i] as HistoryEntry;
+        if (entry.at >= oldest && matches(entry, filter)) out.push(entry);
+      }
     }
     return out.sort((a, b) => b.at - a.at).slice(0, filter.limit);
   }
