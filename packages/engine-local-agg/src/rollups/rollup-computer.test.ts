@@ -108,6 +108,23 @@ describe('local-agg as a rollup computer', () => {
     ]);
   });
 
+  it('computes an interval dumped in parts, some of them only a header', async () => {
+    await writeFile(join(folder.dir, 'part.0.csv'), hitsCsv(0, 3));
+    await writeFile(join(folder.dir, 'part.1.csv'), 'ts,host,ms\n');
+    await writeFile(join(folder.dir, 'part.2.csv'), hitsCsv(3, 2));
+    const paths = ['part.0.csv', 'part.1.csv', 'part.2.csv'].map((name) => join(folder.dir, name));
+    const parts = (await bindFiles('acme', 'hits', 'csv', paths)).snapshot;
+    const [file] = await engine.computeRollupInterval(
+      { definitions: [definition], snapshot: parts, read: paths, startMs: START, endMs: START + 5 * MINUTE },
+      signal,
+    );
+    expect(file).toMatchObject({ rows: 5, groups: 2 });
+    // Minutes 0, 2, 4 on host a and 1, 3 on host b: the sums are the minutes'.
+    expect(readRollupInterval(file?.text ?? '').rows).toBe(5);
+    expect(file?.text).toMatch(/"host":"a".*"total":6/);
+    expect(file?.text).toMatch(/"host":"b".*"total":4/);
+  });
+
   it('reports a damaged interval file', () => {
     expect(() => readRollupInterval('{"_rows": 3, "_state": "not json"}\n')).toThrow();
   });

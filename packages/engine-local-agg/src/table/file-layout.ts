@@ -12,6 +12,8 @@ export interface FileLayout {
   readonly unsupported: readonly string[];
   /** A quote character occurs in the sample: a line may then span several, so the file is read in one piece. */
   readonly quoted: boolean;
+  /** No row at all (a CSV header alone, an empty file): its columns' types say nothing. */
+  readonly empty: boolean;
 }
 
 /** Rows DuckDB's CSV sniffer samples by default; sniffing as many keeps the two engines' types in step. */
@@ -96,6 +98,7 @@ function sniffNdjson(lines: readonly string[], path: string): FileLayout {
     columns: [...types].map(([name, type]) => ({ name, type: type ?? 'varchar' })),
     unsupported: [...unsupported],
     quoted: false,
+    empty: lines.every((line) => line.trim() === ''),
   };
 }
 
@@ -116,6 +119,7 @@ function sniffDelimited(lines: readonly string[], format: 'csv' | 'tsv', text: s
     columns: header.map((name, i) => ({ name, type: types[i] ?? 'varchar' })),
     unsupported: [],
     quoted: text.includes('"'),
+    empty: lines.slice(1).every((line) => line === ''),
   };
 }
 
@@ -139,13 +143,18 @@ export async function sniffFile(path: string, format: FileLayout['format']): Pro
   return format === 'ndjson' ? sniffNdjson(lines, path) : sniffDelimited(lines, format, text);
 }
 
-/** The columns every file of a dataset shares; files that disagree make the dataset's types the wider ones. */
+/**
+ * The columns every file of a dataset shares; files that disagree make the dataset's types the wider ones. Files
+ * without a row count only when every file is empty: a header alone would make every column VARCHAR.
+ */
 export function combineLayouts(layouts: readonly FileLayout[]): readonly LocalColumn[] {
-  const first = layouts[0];
+  const withRows = layouts.filter((layout) => !layout.empty);
+  const telling = withRows.length > 0 ? withRows : layouts;
+  const first = telling[0];
   if (!first) return [];
   return first.columns.map((column, i) => {
     let type: LocalType = column.type;
-    for (const other of layouts.slice(1)) {
+    for (const other of telling.slice(1)) {
       const same = other.columns[i];
       if (!same || same.name.toLowerCase() !== column.name.toLowerCase())
         throw new LakegateError('UNSUPPORTED_QUERY', 'local-agg reads datasets whose files share one set of columns.');

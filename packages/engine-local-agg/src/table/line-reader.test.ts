@@ -8,6 +8,7 @@ const layout = (quoted: boolean) => (): FileLayout => ({
   columns: [],
   unsupported: [],
   quoted,
+  empty: false,
 });
 
 describe('splitRanges', () => {

@@ -8,7 +8,14 @@ const columns: LocalColumn[] = [
   { name: 's', type: 'varchar' },
   { name: 'n', type: 'bigint' },
 ];
-const layout = (quoted: boolean): FileLayout => ({ format: 'csv', delimiter: 44, columns, unsupported: [], quoted });
+const layout = (quoted: boolean): FileLayout => ({
+  format: 'csv',
+  delimiter: 44,
+  columns,
+  unsupported: [],
+  quoted,
+  empty: false,
+});
 const bytes = (text: string) => new TextEncoder().encode(text);
 
 describe('CSV row decoder', () => {
@@ -34,7 +41,14 @@ describe('CSV row decoder', () => {
 
   it('reads timestamps of every shape as the text parser does, and refuses a non-digit anywhere', () => {
     const tsColumns: LocalColumn[] = [{ name: 't', type: 'timestamp' }];
-    const tsLayout: FileLayout = { format: 'csv', delimiter: 44, columns: tsColumns, unsupported: [], quoted: false };
+    const tsLayout: FileLayout = {
+      format: 'csv',
+      delimiter: 44,
+      columns: tsColumns,
+      unsupported: [],
+      quoted: false,
+      empty: false,
+    };
     const decoder = createRowDecoder(tsLayout, tsColumns, [0], []);
     const valid = [
       '2026-01-01',
