@@ -148,20 +148,24 @@ export class IntervalComputation {
     const { snapshot } = lease;
     const dumped = attempt.dumped !== undefined;
     const passing = performance.now();
-    const { files, spans } = await engine.run(
-      async (computer, engineSignal) => {
-        // A dump holds the interval's rows only; a dataset's files are those whose times overlap it.
-        const spans = dumped
-          ? []
-          : await index.spansWith(computer, snapshot, context.rollups[0].timeColumn, engineSignal);
-        const read = dumped
-          ? snapshot.files.map((f) => f.path)
-          : SourceIndex.overlapping(snapshot, spans, start, end).files.map((f) => f.path);
-        const request = { definitions: context.rollups, snapshot, read, startMs: start, endMs: end };
-        return { files: await computer.computeRollupInterval(request, engineSignal), spans };
-      },
-      { signal, timeoutMs },
-    );
+    // A dumped interval without rows has no file to read: its rollups are empty.
+    const nothing = dumped && snapshot.files.length === 0;
+    const { files, spans } = nothing
+      ? { files: context.rollups.map(() => ({ text: '', rows: 0, groups: 0 })), spans: [] }
+      : await engine.run(
+          async (computer, engineSignal) => {
+            // A dump holds the interval's rows only; a dataset's files are those whose times overlap it.
+            const spans = dumped
+              ? []
+              : await index.spansWith(computer, snapshot, context.rollups[0].timeColumn, engineSignal);
+            const read = dumped
+              ? snapshot.files.map((f) => f.path)
+              : SourceIndex.overlapping(snapshot, spans, start, end).files.map((f) => f.path);
+            const request = { definitions: context.rollups, snapshot, read, startMs: start, endMs: end };
+            return { files: await computer.computeRollupInterval(request, engineSignal), spans };
+          },
+          { signal, timeoutMs },
+        );
     const storing = performance.now();
     for (const [i, rollup] of context.rollups.entries()) {
       // Written whole under a fixed name: a recomputed interval replaces the file, it never adds to it.

@@ -317,7 +317,10 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
           if (failed) throw failed.reason;
         });
       });
-      for (const { temporary, path } of parts) await rename(temporary, path);
+      // An interval without rows has no file: a CSV header alone does not tell the columns' types.
+      const empty = [...scopes.values()].every((n) => n === 0);
+      for (const { temporary, path } of parts) await (empty ? rm(temporary, { force: true }) : rename(temporary, path));
+      if (empty) parts.length = 0;
     } catch (error) {
       await Promise.all(parts.map(({ temporary }) => rm(temporary, { force: true })));
       // The table may have changed under its cached columns.
