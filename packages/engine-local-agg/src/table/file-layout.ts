@@ -12,8 +12,10 @@ export interface FileLayout {
   readonly unsupported: readonly string[];
   /** A quote character occurs in the sample: a line may then span several, so the file is read in one piece. */
   readonly quoted: boolean;
-  /** No row at all (a CSV header alone, an empty file): its columns' types say nothing. */
+  /** No row at all (a CSV header alone, an empty file). */
   readonly empty: boolean;
+  /** Per column, whether a value in the sample told its type (else it is VARCHAR for want of one). */
+  readonly typed: readonly boolean[];
 }
 
 /** Rows DuckDB's CSV sniffer samples by default; sniffing as many keeps the two engines' types in step. */
@@ -99,6 +101,7 @@ function sniffNdjson(lines: readonly string[], path: string): FileLayout {
     unsupported: [...unsupported],
     quoted: false,
     empty: lines.every((line) => line.trim() === ''),
+    typed: [...types.values()].map((type) => type !== undefined),
   };
 }
 
@@ -120,6 +123,7 @@ function sniffDelimited(lines: readonly string[], format: 'csv' | 'tsv', text: s
     unsupported: [],
     quoted: text.includes('"'),
     empty: lines.slice(1).every((line) => line === ''),
+    typed: types.map((type) => type !== undefined),
   };
 }
 
@@ -144,22 +148,23 @@ export async function sniffFile(path: string, format: FileLayout['format']): Pro
 }
 
 /**
- * The columns every file of a dataset shares; files that disagree make the dataset's types the wider ones. Files
- * without a row count only when every file is empty: a header alone would make every column VARCHAR.
+ * The columns every file of a dataset shares; files that disagree make the dataset's types the wider ones. A column
+ * whose sample in a file held no value (a CSV header alone, a column NULL throughout, a slice of a dump) leaves the
+ * type to the other files: only when no file tells it is it VARCHAR.
  */
 export function combineLayouts(layouts: readonly FileLayout[]): readonly LocalColumn[] {
-  const withRows = layouts.filter((layout) => !layout.empty);
-  const telling = withRows.length > 0 ? withRows : layouts;
-  const first = telling[0];
+  // An empty NDJSON file names no column at all: it has nothing to agree with.
+  const named = layouts.filter((layout) => !(layout.empty && layout.format === 'ndjson'));
+  const first = named[0] ?? layouts[0];
   if (!first) return [];
   return first.columns.map((column, i) => {
-    let type: LocalType = column.type;
-    for (const other of telling.slice(1)) {
-      const same = other.columns[i];
+    let type: LocalType | undefined;
+    for (const layout of named) {
+      const same = layout.columns[i];
       if (!same || same.name.toLowerCase() !== column.name.toLowerCase())
         throw new LakegateError('UNSUPPORTED_QUERY', 'local-agg reads datasets whose files share one set of columns.');
-      type = widen(type, same.type);
+      if (layout.typed[i]) type = widen(type, same.type);
     }
-    return { name: column.name, type };
+    return { name: column.name, type: type ?? 'varchar' };
   });
 }

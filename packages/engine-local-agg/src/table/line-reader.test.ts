@@ -9,6 +9,7 @@ const layout = (quoted: boolean) => (): FileLayout => ({
   unsupported: [],
   quoted,
   empty: false,
+  typed: [],
 });
 
 describe('splitRanges', () => {

@@ -15,6 +15,7 @@ const layout = (quoted: boolean): FileLayout => ({
   unsupported: [],
   quoted,
   empty: false,
+  typed: [],
 });
 const bytes = (text: string) => new TextEncoder().encode(text);
 
@@ -48,6 +49,7 @@ describe('CSV row decoder', () => {
       unsupported: [],
       quoted: false,
       empty: false,
+      typed: [],
     };
     const decoder = createRowDecoder(tsLayout, tsColumns, [0], []);
     const valid = [
