@@ -56,6 +56,7 @@ export function createRollups(options: GatewayRollupsOptions, evenIfNone = false
         folderOf: (tenant) => options.storage.tenantDirectories(tenant)[0] ?? '',
         clock: options.clock ?? Date.now,
         dumpParts: config.rollups.postgresDumpParts,
+        concurrency,
       })
     : undefined;
   return new Rollups({

@@ -19,7 +19,8 @@ const dumpName = (start: number): string => new Date(start).toISOString().replac
 /** One part of an interval's dump (see {@link PostgresRollupsOptions.dumpParts}). */
 const partName = (start: number, part: number): string => `${dumpName(start)}.${part}.csv`;
 const dumpStart = (name: string): number =>
-  Date.parse(name.replace(/^(\d{4}-\d{2}-\d{2}T\d{2})(\d{2})(\d{2})Z\.\d+\.csv$/, '$1:$2:$3Z'));
+  // (Dumps in one part, `<start>.csv`, were written before dumps had parts.)
+  Date.parse(name.replace(/^(\d{4}-\d{2}-\d{2}T\d{2})(\d{2})(\d{2})Z(\.\d+)?\.csv$/, '$1:$2:$3Z'));
 
 /** Where the server is, for messages: its host, port and database, never its user or password. */
 function describe(url: string | undefined): string {
@@ -65,6 +66,8 @@ export interface PostgresRollupsOptions {
    * snapshot: the server writes them in parallel and local-agg reads each on its own thread.
    */
   readonly dumpParts: number;
+  /** Rollup contexts at work at once (`rollups.concurrency`): each uses one connection at a time. */
+  readonly concurrency: number;
 }
 
 /**
@@ -78,8 +81,8 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
   readonly #pools = new Map<string, pg.Pool>();
   /** Sink tables known to exist with a definition's columns. */
   readonly #tables = new Set<string>();
-  /** Per server, the last caller taking several connections (see {@link #connect}). */
-  readonly #connecting = new Map<string, Promise<void>>();
+  /** Per server, the turn of the last dump in parts (see {@link #dumpTurn}). */
+  readonly #dumping = new Map<string, Promise<void>>();
   /** Source tables' columns, in order, with their types. */
   readonly #columns = new Map<string, Promise<{ name: string; type: string }[]>>();
 
@@ -93,8 +96,9 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
     if (!pool) {
       pool = new pg.Pool({
         ...(url ? { connectionString: url } : {}),
-        // A dump's parts and the connection holding their snapshot, and one more for the sink or a fingerprint.
-        max: this.#options.dumpParts + 2,
+        // A dump's parts and the connection exporting their snapshot (one dump at a time), and one for each other
+        // rollup context at work (a fingerprint, a count, a load), and one for an audit asked for over HTTP.
+        max: this.#options.dumpParts + this.#options.concurrency + 1,
         connectionTimeoutMillis: 10_000,
         idleTimeoutMillis: 60_000,
         application_name: 'lakegate-rollups',
@@ -121,8 +125,8 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
   }
 
   /**
-   * {@link #with} on `count` connections. They are taken together, one caller at a time: callers that each held
-   * some and waited for more could wait for each other for good.
+   * {@link #with} on `count` connections; `signal` cancels what each runs. A caller that takes several holds
+   * {@link #dumpTurn} meanwhile, so that callers holding some and waiting for more never wait on each other.
    */
   async #withMany<T>(
     url: string | undefined,
@@ -131,7 +135,18 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
     work: (clients: pg.PoolClient[]) => Promise<T>,
   ): Promise<T> {
     if (signal.aborted) throw signal.reason;
-    const clients = await this.#connect(url, count);
+    const pool = this.#pool(url);
+    const clients: pg.PoolClient[] = [];
+    try {
+      for (let i = 0; i < count; i++) clients.push(await pool.connect());
+    } catch (error) {
+      for (const client of clients) client.release();
+      throw error;
+    }
+    if (signal.aborted) {
+      for (const client of clients) client.release();
+      throw signal.reason;
+    }
     // A backend that dies under a query (a restart, a failover) is an error of the query, not of the process.
     const lost = new Map<pg.PoolClient, Error>();
     const listeners = clients.map((client) => {
@@ -170,31 +185,38 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
     }
   }
 
-  /** `count` connections of the server's pool, taken after those asked for before (see {@link #withMany}). */
-  async #connect(url: string | undefined, count: number): Promise<pg.PoolClient[]> {
-    const pool = this.#pool(url);
-    if (count === 1) return [await pool.connect()];
+  /**
+   * Waits until no other dump in parts runs on the server (they run one at a time, each holding its parts'
+   * connections to its end; the pool keeps one for each other rollup context besides); returns the turn's release.
+   */
+  async #dumpTurn(url: string | undefined, signal: AbortSignal): Promise<() => void> {
     const key = url ?? '';
-    const before = this.#connecting.get(key) ?? Promise.resolve();
-    const taking = before.then(async () => {
-      const clients: pg.PoolClient[] = [];
-      try {
-        for (let i = 0; i < count; i++) clients.push(await pool.connect());
-        return clients;
-      } catch (error) {
-        for (const client of clients) client.release();
-        throw error;
-      }
+    const before = this.#dumping.get(key) ?? Promise.resolve();
+    let release = (): void => {};
+    const mine = new Promise<void>((resolve) => {
+      release = resolve;
     });
-    const settled = taking.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#connecting.set(key, settled);
-    void settled.then(() => {
-      if (this.#connecting.get(key) === settled) this.#connecting.delete(key);
+    const turn = before.then(() => mine);
+    this.#dumping.set(key, turn);
+    void turn.then(() => {
+      if (this.#dumping.get(key) === turn) this.#dumping.delete(key);
     });
-    return taking;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = (): void => reject(signal.reason);
+        if (signal.aborted) return onAbort();
+        signal.addEventListener('abort', onAbort, { once: true });
+        void before.then(() => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        });
+      });
+    } catch (error) {
+      // Given up while waiting: those after it wait only for those before it.
+      release();
+      throw error;
+    }
+    return release;
   }
 
   /** `work` in one transaction: committed when it returns; when it throws, #with closes the connection. */
@@ -295,28 +317,53 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
       // One snapshot for the fingerprint, the rows per scope (for the audit) and every part, so that they agree: the
       // first connection exports it and counts while the others, having imported it, copy.
       const begin = 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY';
-      await this.#withMany(spec.url, signal, parts.length === 1 ? 1 : parts.length + 1, async ([client, ...others]) => {
-        const first = client as pg.PoolClient;
-        await PostgresRollups.#transaction(first, begin, async () => {
-          if (parts.length === 1) {
-            await counting(first);
-            return copy(first, parts[0] as (typeof parts)[number]);
-          }
-          const { rows } = await first.query<{ id: string }>('SELECT pg_export_snapshot() AS id');
-          const snapshot = `'${(rows[0]?.id ?? '').replaceAll("'", "''")}'`;
-          const copies = parts.map((part, i) => {
-            const other = others[i] as pg.PoolClient;
-            return PostgresRollups.#transaction(other, begin, async () => {
-              await other.query(`SET TRANSACTION SNAPSHOT ${snapshot}`);
-              await copy(other, part);
-            });
+      if (parts.length === 1) {
+        await this.#with(spec.url, signal, (client) =>
+          PostgresRollups.#transaction(client, begin, async () => {
+            await counting(client);
+            await copy(client, parts[0] as (typeof parts)[number]);
+          }),
+        );
+      } else {
+        const release = await this.#dumpTurn(spec.url, signal);
+        // A part that fails stops the others: their rows would be thrown away.
+        const stop = new AbortController();
+        const cancellable = AbortSignal.any([signal, stop.signal]);
+        try {
+          await this.#withMany(spec.url, cancellable, parts.length + 1, async ([first, ...others]) => {
+            const exporter = first as pg.PoolClient;
+            await exporter.query(begin);
+            const { rows } = await exporter.query<{ id: string }>('SELECT pg_export_snapshot() AS id');
+            const snapshot = `'${(rows[0]?.id ?? '').replaceAll("'", "''")}'`;
+            // Every part takes the snapshot while its exporter's transaction is open; the exporter then counts in
+            // it and ends, rather than idling in its transaction until the last part is copied.
+            await Promise.all(
+              others.map(async (other) => {
+                await other.query(begin);
+                await other.query(`SET TRANSACTION SNAPSHOT ${snapshot}`);
+              }),
+            );
+            let failure: unknown;
+            const settled = await Promise.allSettled(
+              [
+                counting(exporter).then(() => exporter.query('COMMIT')),
+                ...parts.map((part, i) =>
+                  copy(others[i] as pg.PoolClient, part).then(() => (others[i] as pg.PoolClient).query('COMMIT')),
+                ),
+              ].map((running) =>
+                running.catch((error: unknown) => {
+                  failure ??= error;
+                  stop.abort(error);
+                  throw error;
+                }),
+              ),
+            );
+            if (settled.some((r) => r.status === 'rejected')) throw failure;
           });
-          // Every part settles before the snapshot's transaction ends (an import needs it open).
-          const settled = await Promise.allSettled([counting(first), ...copies]);
-          const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-          if (failed) throw failed.reason;
-        });
-      });
+        } finally {
+          release();
+        }
+      }
       // An interval without rows has no file: a CSV header alone does not tell the columns' types.
       const empty = [...scopes.values()].every((n) => n === 0);
       for (const { temporary, path } of parts) await (empty ? rm(temporary, { force: true }) : rename(temporary, path));
@@ -456,6 +503,7 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
       ...measures.map((m) => `${quoteIdent(m)} ${types.get(m) ?? 'double precision'}`),
     ];
     const definitions = [`${BUCKET_COLUMN} timestamptz`, ...columns, `${STATE_COLUMN} jsonb`];
+    const definitionNames = [BUCKET_COLUMN, ...rollup.dimensions, ROWS_COLUMN, ...measures, STATE_COLUMN];
     const names = [...rollup.dimensions.map(quoteIdent), ROWS_COLUMN, ...measures.map(quoteIdent)];
     // Known to hold these columns: a definition changed by a reload is checked again.
     const key = `${tableKey(spec.url, spec.table)}\0${definitions.join(',')}`;
@@ -464,10 +512,17 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
         if (!this.#tables.has(key)) {
           await client.query(`CREATE TABLE IF NOT EXISTS ${table} (${definitions.join(', ')})`);
           // A table made for an earlier definition gains the columns of measures and dimensions added since (those
-          // removed stay, NULL in new rows).
-          await client.query(
-            `ALTER TABLE ${table} ${definitions.map((d) => `ADD COLUMN IF NOT EXISTS ${d}`).join(', ')}`,
+          // removed stay, NULL in new rows). Only when some are missing: ALTER TABLE locks out the table's readers.
+          const { rows: present } = await client.query<{ name: string }>(
+            'SELECT attname AS name FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped',
+            [table],
           );
+          const have = new Set(present.map((r) => r.name));
+          const missing = definitions.filter((_, i) => !have.has(definitionNames[i] as string));
+          if (missing.length > 0)
+            await client.query(
+              `ALTER TABLE ${table} ${missing.map((d) => `ADD COLUMN IF NOT EXISTS ${d}`).join(', ')}`,
+            );
           await client.query(
             `CREATE INDEX IF NOT EXISTS ${quoteIdent(`${spec.table.split('.').pop()}_bucket`)} ON ${table} (${BUCKET_COLUMN})`,
           );
