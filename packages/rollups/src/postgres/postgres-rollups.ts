@@ -294,12 +294,12 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
       const select = await this.#dumpColumns(context, spec, signal);
       // Written in large writes and synced; renamed once every part is.
       const copy = async (client: pg.PoolClient, part: (typeof parts)[number]): Promise<void> => {
-        const rows = client.query(
+        const stream = client.query(
           copyTo(
             `COPY (SELECT ${select} FROM ${quoteTable(spec.table)} WHERE ${PostgresRollups.#range(spec, part.from, part.to)}) TO STDOUT (FORMAT csv, HEADER true)`,
           ),
         );
-        await writeStream(rows, part.temporary);
+        await writeStream(stream, part.temporary);
       };
       const counting = async (client: pg.PoolClient): Promise<void> => {
         const { rows } = await client.query<ScopeCount>(
@@ -314,8 +314,8 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
         }
         fingerprint = PostgresRollups.#fingerprint({ n: String(n), x: String(x) });
       };
-      // One snapshot for the fingerprint, the rows per scope (for the audit) and every part, so that they agree: the
-      // first connection exports it and counts while the others, having imported it, copy.
+      // One snapshot for the fingerprint, the rows per scope (for the audit) and every part, so that they agree: with
+      // several parts, a first connection exports it and counts while the others, having imported it, copy.
       const begin = 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY';
       if (parts.length === 1) {
         await this.#with(spec.url, signal, (client) =>
