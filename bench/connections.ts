@@ -51,6 +51,27 @@ if (soft < LEAST) {
   process.exit(rerun.status ?? 1);
 }
 
+/** The kernel's TCP counters (TcpExt in /proc/net/netstat): a listen queue that overflows shows here. */
+function tcpCounters(): Map<string, number> {
+  const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n');
+  const out = new Map<string, number>();
+  for (let i = 0; i + 1 < lines.length; i += 2) {
+    const names = (lines[i] as string).split(/\s+/);
+    const values = (lines[i + 1] as string).split(/\s+/);
+    if (names[0] !== 'TcpExt:') continue;
+    for (const [j, name] of names.entries()) out.set(name, Number(values[j]));
+  }
+  return out;
+}
+const TCP_COUNTERS = ['ListenOverflows', 'SyncookiesSent', 'SyncookiesFailed'];
+const somaxconn = (): string => {
+  try {
+    return readFileSync('/proc/sys/net/core/somaxconn', 'utf8').trim();
+  } catch {
+    return 'unknown';
+  }
+};
+
 interface Phase {
   readonly latencies: number[];
   readonly outcomes: Map<string, number>;
@@ -153,7 +174,9 @@ try {
   };
   // Each connection: one query every 2 to 5 s. The baseline sends the same rate from 64 connections.
   const gap = () => 2000 + Math.random() * 3000;
+  const countersBefore = tcpCounters();
   const many = await run(port, CONNECTIONS, SECONDS, gap);
+  const countersAfter = tcpCounters();
   const rssAfterMany = rssMiB();
   const scale = CONNECTIONS / BASELINE_CONNECTIONS;
   const few = await run(port, BASELINE_CONNECTIONS, Math.min(SECONDS, 30), () => gap() / scale);
@@ -162,6 +185,12 @@ try {
     ...describe(many),
     ['gateway peak RSS', `${peakRss.toFixed(0)} MiB (after the run ${rssAfterMany.toFixed(0)} MiB)`],
     ['gateway RSS, peak per minute', rssByMinute.map((r) => r.toFixed(0)).join(', ')],
+    // Connections the kernel could not queue for the gateway to accept (its backlog is capped at somaxconn): a client
+    // whose handshake ended in a SYN cookie that then failed sees ECONNRESET.
+    [
+      `kernel: ${TCP_COUNTERS.join(', ')} (somaxconn ${somaxconn()})`,
+      TCP_COUNTERS.map((name) => (countersAfter.get(name) ?? 0) - (countersBefore.get(name) ?? 0)).join(', '),
+    ],
   ]);
   report(`baseline: the same query rate from ${BASELINE_CONNECTIONS} connections, ${Math.min(SECONDS, 30)} s`, [
     ...describe(few),

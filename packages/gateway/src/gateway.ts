@@ -76,8 +76,11 @@ export interface ReloadReport {
 
 /** How often a replica shares its Overview figures with the others. */
 const OVERVIEW_SHARE_MS = 5000;
-/** Connections the kernel may hold waiting to be accepted. */
-const LISTEN_BACKLOG = 8192;
+/**
+ * Connections the kernel may hold waiting to be accepted. It caps them at net.core.somaxconn: a host raised for many
+ * clients gets all it allows (see the README).
+ */
+const LISTEN_BACKLOG = 65_535;
 /** How often the cache's totals are sampled for its hit ratio per minute. */
 const CACHE_TREND_SAMPLE_MS = 10_000;
 
