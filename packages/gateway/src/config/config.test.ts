@@ -1,5 +1,5 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, parseConfig } from './config.js';
@@ -168,6 +168,16 @@ describe('rollup configuration', () => {
     expect(
       parseConfig({ ...tenant({}), rollups: { auditEngine: 'mydb' } }, { baseDir: '/srv' }).rollups.auditEngine,
     ).toBe('mydb');
+    // PostgreSQL dumps in as many parts as cores, at most 4, unless told.
+    expect(config.rollups.postgresDumpParts).toBe(Math.min(4, availableParallelism()));
+    expect(
+      parseConfig({ ...tenant({}), rollups: { postgresDumpParts: 8 } }, { baseDir: '/srv' }).rollups,
+    ).toMatchObject({
+      postgresDumpParts: 8,
+    });
+    expect(() => parseConfig({ ...tenant({}), rollups: { postgresDumpParts: 0 } }, { baseDir: '/srv' })).toThrow(
+      /postgresDumpParts/,
+    );
   });
 
   it('lists every problem of every rollup at once', () => {
