@@ -202,11 +202,15 @@ describe.skipIf(!findRedisServer())('interval rollups on a gateway with Redis', 
     expect(result.body.rows[0]).toEqual([18_000, 18_000]);
   });
 
-  it('exposes the lag as a metric', async () => {
+  it('exposes the lag and the failed audits as metrics', async () => {
     const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
     const line = metrics.split('\n').find((l) => l.startsWith('lakegate_rollup_lag_seconds{'));
     expect(line).toMatch(/tenant="acme"/);
     expect(Number(line?.split(' ').at(-1))).toBeLessThan(600);
+    // Every interval audited clean so far.
+    const mismatches = metrics.split('\n').find((l) => l.startsWith('lakegate_rollup_audit_mismatches{'));
+    expect(mismatches).toMatch(/tenant="acme"/);
+    expect(Number(mismatches?.split(' ').at(-1))).toBe(0);
   });
 
   it('catches a corrupted rollup file in the audit, and a backfill repairs it', async () => {

@@ -1,5 +1,5 @@
 import { collectRows, type DatasetSnapshot, type TableBinding } from '@lakegate/engine-api';
-import { ROWS_COLUMN, readRollupInterval } from '@lakegate/engine-local-agg';
+import { readRollupInterval } from '@lakegate/engine-local-agg';
 import type { AuditEngine, IntervalSource, RollupLogger, RollupSink } from './dependencies.js';
 import type { IntervalLedger } from './interval-ledger.js';
 import type { IntervalAudit, IntervalRecord } from './interval-record.js';
@@ -37,15 +37,12 @@ function scopeKeys(counts: ReadonlyMap<string, number>): Map<string, number> {
   return out;
 }
 
-/** The rows of each scope in a readable interval file: the sum of `_rows` by the scope column. */
-function rowsByScope(text: string, scopeColumn: string): Map<string, number> {
+/** The rows of each scope, as the interval file's reader summed them by the scope column. */
+function rowsByScope(rowsBy: ReadonlyMap<unknown, number> | undefined): Map<string, number> {
   const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line.trim() === '') continue;
-    const record = JSON.parse(line) as Record<string, unknown>;
-    const value = record[scopeColumn];
-    const scope = value === null || value === undefined ? '' : scopeKey(String(value));
-    out.set(scope, (out.get(scope) ?? 0) + Number(record[ROWS_COLUMN] ?? 0));
+  for (const [value, n] of rowsBy ?? []) {
+    const scope = value === null ? '' : scopeKey(String(value));
+    out.set(scope, (out.get(scope) ?? 0) + n);
   }
   return out;
 }
@@ -93,15 +90,17 @@ export class CountAudit {
     for (const rollup of context.rollups) {
       const text = (await sink.get(fileKey(context.tenant, rollup.name, start))) ?? '';
       let rollupRows = -1;
+      let rowsBy: ReadonlyMap<unknown, number> | undefined;
       try {
-        rollupRows = readRollupInterval(text).rows;
+        // Read once: its rows, and with a scope column, its rows by scope.
+        ({ rows: rollupRows, rowsBy } = readRollupInterval(text, rawByScope ? postgres?.scopeColumn : undefined));
       } catch {
         // An unreadable file is a mismatch, reported as -1 rows.
       }
       let scopes: Pick<IntervalAudit, 'scopes' | 'mismatchedScopes'> = {};
       if (rawByScope && postgres) {
         // A damaged file (-1 rows) holds no scope.
-        const stored = rollupRows < 0 ? new Map<string, number>() : rowsByScope(text, postgres.scopeColumn);
+        const stored = rowsByScope(rowsBy);
         const names = new Set([...rawByScope.keys(), ...stored.keys()]);
         const mismatched = [...names].filter((name) => (rawByScope.get(name) ?? 0) !== (stored.get(name) ?? 0));
         scopes = {

@@ -51,20 +51,20 @@ export interface AuditEngine {
 
 export type RollupLogger = Pick<EngineLogger, 'info' | 'warn'>;
 
-/** An interval's rows as a local file, leased: the dump of a source that is not a dataset of files. */
+/** An interval's rows as local files, leased: the dump of a source that is not a dataset of files. */
 export interface IntervalDump {
-  /** One file, the interval's rows. */
+  /** The interval's rows, in parts (one file each); no file when the interval has no rows. */
   readonly snapshot: DatasetSnapshot;
   /** The fingerprint of the rows dumped, as {@link IntervalSource.fingerprints} gives it. */
   readonly inputs: string;
   /** The rows dumped per scope, counted in the same snapshot (what the audit compares the rollup with). */
   readonly scopes: ReadonlyMap<string, number>;
-  /** Done with the file; it is removed once no late row can change its interval. */
+  /** Done with the files; they are removed once no late row can change their interval. */
   release(): Promise<void>;
 }
 
 /**
- * A rollup source read one interval at a time (a PostgreSQL table): dumped to a local file per interval, its
+ * A rollup source read one interval at a time (a PostgreSQL table): dumped to local files per interval, its
  * intervals' fingerprints read where late rows may still change them, its rows counted per scope for the audit.
  */
 export interface IntervalSource {

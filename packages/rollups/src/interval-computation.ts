@@ -76,7 +76,7 @@ export class IntervalComputation {
       const { intervalSource } = this.#options;
       const reading = performance.now();
       if (context.rollups[0].postgres && intervalSource) {
-        // The interval's rows, dumped from the server: the pass reads that one file.
+        // The interval's rows, dumped from the server: the pass reads those files only.
         const dump = await intervalSource.dump(context, start, signal);
         dumped = dump.inputs;
         counted = dump.scopes;

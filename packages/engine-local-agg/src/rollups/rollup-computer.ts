@@ -47,6 +47,8 @@ export interface StoredInterval {
   readonly groups: IntervalGroups;
   /** The sum of `_rows` (what a count audit compares with the raw rows). */
   readonly rows: number;
+  /** The sum of `_rows` by the values of the column asked for (NULL as null). */
+  readonly rowsBy?: ReadonlyMap<unknown, number>;
 }
 
 /** A query's result computed from stored intervals. */
@@ -107,9 +109,9 @@ export function isRollupComputer(engine: object): engine is RollupComputer {
 }
 
 /** Reads an interval file back: its groups, for answers, and the sum of its `_rows`. Throws if it is damaged. */
-export function readRollupInterval(text: string): StoredInterval {
-  const { groups, rows } = readRollupLines(text);
-  return { groups: groups as unknown as IntervalGroups, rows };
+export function readRollupInterval(text: string, byColumn?: string): StoredInterval {
+  const { groups, rows, rowsBy } = readRollupLines(text, byColumn);
+  return { groups: groups as unknown as IntervalGroups, rows, ...(rowsBy ? { rowsBy } : {}) };
 }
 
 /** What local-agg lends the rollup computation: its cached file layouts and its worker threads. */

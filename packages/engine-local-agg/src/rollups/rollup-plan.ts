@@ -158,20 +158,32 @@ export function rollupLines(finish: FinishPlan, merged: MergedGroups): { text: s
   return { text: lines.length > 0 ? `${lines.join('\n')}\n` : '', rows };
 }
 
-/** The groups stored in an interval file, and the sum of their `_rows` (what the audit compares). */
-export function readRollupLines(text: string): { groups: PlainGroups; rows: number } {
+/**
+ * The groups stored in an interval file, and the sum of their `_rows` (what the audit compares); with `byColumn`,
+ * also that sum by the column's values (a scope's rows), read in the same pass.
+ */
+export function readRollupLines(
+  text: string,
+  byColumn?: string,
+): { groups: PlainGroups; rows: number; rowsBy?: Map<unknown, number> } {
   const keys: KeyValue[][] = [];
   const states: unknown[][] = [];
+  const rowsBy = byColumn === undefined ? undefined : new Map<unknown, number>();
   let rows = 0;
   for (const line of text.split('\n')) {
     if (line.trim() === '') continue;
     const record = JSON.parse(line) as Record<string, unknown>;
-    rows += Number(record[ROWS_COLUMN] ?? 0);
+    const n = Number(record[ROWS_COLUMN] ?? 0);
+    rows += n;
+    if (rowsBy) {
+      const value = record[byColumn as string] ?? null;
+      rowsBy.set(value, (rowsBy.get(value) ?? 0) + n);
+    }
     const state = JSON.parse(String(record[STATE_COLUMN])) as { k: KeyValue[]; s: unknown[] };
     keys.push(state.k);
     states.push(state.s);
   }
-  return { groups: { keys, states }, rows };
+  return { groups: { keys, states }, rows, ...(rowsBy ? { rowsBy } : {}) };
 }
 
 /** How a query is answered from a rollup: the intervals it needs, and how to turn their groups into the result. */

@@ -441,15 +441,10 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
     const key = tableKey(spec.url, spec.table);
     let columns = this.#columns.get(key);
     if (!columns) {
-      // Resolved as the server resolves the name in a query (the search path), with its columns' types.
       columns = this.#with(spec.url, signal, (client) =>
-        client.query<{ name: string; type: string }>(
-          `SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute
-           WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
-          [quoteTable(spec.table)],
-        ),
+        PostgresRollups.#columnsIn(client, quoteTable(spec.table)),
       ).then(
-        ({ rows }) => {
+        (rows) => {
           if (rows.length === 0)
             throw new LakegateError('NOT_FOUND', `PostgreSQL at ${describe(spec.url)} has no table ${spec.table}.`);
           return rows;
@@ -462,6 +457,16 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
       columns.catch(() => this.#columns.delete(key));
     }
     return columns;
+  }
+
+  /** A table's columns, in order, with their types; resolved as the server resolves the name in a query. */
+  static async #columnsIn(client: pg.PoolClient, table: string): Promise<{ name: string; type: string }[]> {
+    const { rows } = await client.query<{ name: string; type: string }>(
+      `SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute
+       WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
+      [table],
+    );
+    return rows;
   }
 
   async countByScope(context: RollupContext, start: number, signal: AbortSignal): Promise<Map<string, number>> {
@@ -513,11 +518,7 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
           await client.query(`CREATE TABLE IF NOT EXISTS ${table} (${definitions.join(', ')})`);
           // A table made for an earlier definition gains the columns of measures and dimensions added since (those
           // removed stay, NULL in new rows). Only when some are missing: ALTER TABLE locks out the table's readers.
-          const { rows: present } = await client.query<{ name: string }>(
-            'SELECT attname AS name FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped',
-            [table],
-          );
-          const have = new Set(present.map((r) => r.name));
+          const have = new Set((await PostgresRollups.#columnsIn(client, table)).map((column) => column.name));
           const missing = definitions.filter((_, i) => !have.has(definitionNames[i] as string));
           if (missing.length > 0)
             await client.query(
