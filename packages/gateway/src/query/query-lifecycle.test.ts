@@ -191,6 +191,9 @@ describe('query lifecycle', () => {
     await first.end({ outcome: 'ok', rows: 3 });
     const second = await queries.start(input('SELECT id, name FROM people'));
     expect(second.cache).toBe('hit');
+    // The hit names the engine that computed the result, and why it went there.
+    expect([second.engine, second.route]).toEqual([first.engine, first.route]);
+    expect(second.encodings).toBeDefined();
     expect(await drain(second.stream)).toBe(3);
     await second.end({ outcome: 'ok', rows: 3 });
     expect(done().map((l) => l.cache)).toEqual(['miss', 'hit']);

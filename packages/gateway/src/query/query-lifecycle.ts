@@ -24,7 +24,7 @@ import { quoteIdentifier } from '../sql/sql-lexer.js';
 import { type PreparedQuery, prepareHeldQuery, prepareTenantQuery } from '../sql/tenant-query.js';
 import type { QueryHistory } from '../state/query-history.js';
 import { EngineRouter } from './engine-router.js';
-import { ResultCache } from './result-cache.js';
+import { type Encodings, ResultCache } from './result-cache.js';
 import { CATALOG, TenantCatalog } from './tenant-catalog.js';
 
 /** Answers aggregations from precomputed rollups (aggregate awareness), when one fits. */
@@ -105,6 +105,8 @@ export interface StartedQuery {
   readonly rollup?: string;
   /** Whether the tenant's result cache answered (`hit`) or will keep this result (`miss`); absent when off. */
   readonly cache?: 'hit' | 'miss';
+  /** A cached result's encodings, for a writer to reuse (see `writeResult`'s `encodings`). */
+  readonly encodings?: Encodings;
   /** A dataset could not be refreshed: the query read its last complete version. */
   readonly stale: boolean;
   /** Snapshot version of each dataset the query reads. */
@@ -462,7 +464,6 @@ export class QueryLifecycle {
       freeSlot();
     };
     try {
-      const request = await this.#request(input, prepared, leases, held, maxRows);
       // What every answer carries, whoever gives it.
       const common = {
         stale: leases.some((l) => l.stale),
@@ -472,6 +473,33 @@ export class QueryLifecycle {
         maxBytes: Number.isFinite(maxBytes) ? maxBytes : undefined,
         waitMs: slot.waitMs,
       };
+      // The cache is asked before anything else is decided: a dashboard's repeated query is answered without
+      // building its request, asking the rollups or routing it. Its key names the engine the query is sent to, which
+      // routing would then resolve the same way. A table held by an engine has no version to key a cached result on:
+      // such a result is fresh for the cache's TTL only. A description, which has no rows, is not kept.
+      const cache = input.describeOnly ? undefined : this.#resultCache(input.tenant);
+      const cacheKey = cache
+        ? ResultCache.key({
+            engine: input.engine ?? this.#router.preferred(input.tenant),
+            fingerprint: prepared.fingerprint.exact,
+            parameters: input.parameters,
+            maxRows,
+            versions: {
+              ...common.versions,
+              ...Object.fromEntries(held.map((name) => [name, `held by ${tenantConfig?.engineTables[name]?.engine}`])),
+            },
+          })
+        : undefined;
+      const hit = cache && cacheKey ? cache.get(cacheKey) : undefined;
+      if (hit) {
+        // Served from memory: nothing is read, so the snapshots and the slot go back at once.
+        this.#deps.rollups?.noteQuery(input.tenant);
+        engineId = hit.engine;
+        releaseAll();
+        const { stream, engine, route, encodings } = hit;
+        return { stream, engine, route, encodings, cache: 'hit', ...common };
+      }
+      const request = await this.#request(input, prepared, leases, held, maxRows);
       const fromRollup = input.describeOnly ? undefined : await this.#fromRollup(input, request, leases, tracing);
       if (fromRollup) {
         engineId = fromRollup.engine;
@@ -487,24 +515,6 @@ export class QueryLifecycle {
         streaming.end(outcome === 'error' ? new Error(outcome) : undefined);
         releaseLeases();
       };
-      // A table held by an engine has no version to key a cached result on: such a result is fresh for the cache's
-      // TTL only. A description, which has no rows, is not kept.
-      const cache = input.describeOnly ? undefined : this.#resultCache(input.tenant);
-      const cacheKey = cache
-        ? ResultCache.key({
-            engine: engine.id,
-            fingerprint: prepared.fingerprint.exact,
-            parameters: input.parameters,
-            maxRows,
-            versions: { ...common.versions, ...Object.fromEntries(held.map((name) => [name, `held by ${engine.id}`])) },
-          })
-        : undefined;
-      const cached = cache && cacheKey ? cache.get(cacheKey) : undefined;
-      if (cached) {
-        // Served from memory: nothing is read, so the snapshots and the slot go back at once.
-        releaseAll();
-        return { stream: cached, engine: engine.id, route, cache: 'hit', ...common };
-      }
       const inner = await tracing.span('engine.execute', { engine: engine.id }, () =>
         engine.execute(request, { signal: input.signal, timeoutMs }),
       );
@@ -515,7 +525,7 @@ export class QueryLifecycle {
         },
         onClose: releaseAll,
       });
-      const stream = cache && cacheKey ? cache.record(cacheKey, wrapped) : wrapped;
+      const stream = cache && cacheKey ? cache.record(cacheKey, wrapped, { engine: engine.id, route }) : wrapped;
       return { stream, engine: engine.id, route, ...(cache ? { cache: 'miss' as const } : {}), ...common };
     } catch (error) {
       outcome = outcomeOf(error);

@@ -49,6 +49,7 @@ export function queryRoute(options: QueryRouteOptions): Hono<GatewayEnv> {
       maxRows: query.maxRows,
       maxBytes: query.maxBytes,
       requestId,
+      encodings: query.encodings,
       stats: ({ bytes }) => ({
         elapsedMs: Math.round((performance.now() - started) * 100) / 100,
         admissionWaitMs: Math.round(query.waitMs * 100) / 100,

@@ -1,11 +1,43 @@
 import { type ColumnBatch, createQueryStream, type QueryStream, type Schema } from '@lakegate/engine-api';
 
-interface Entry {
+/**
+ * A cached result as one response format wrote it, up to its trailer: a hit in the same format is written from
+ * these bytes, with a trailer of its own, instead of being encoded again.
+ */
+export interface EncodedResult {
+  readonly head: Uint8Array;
+  readonly rowCount: number;
+  readonly truncated: boolean;
+}
+
+/** A cached result's encodings by variant (format and caps), filled by the first hit of each. */
+export interface Encodings {
+  get(variant: string): EncodedResult | undefined;
+  set(variant: string, encoded: EncodedResult): void;
+}
+
+/** Who computed a cached result, and why that engine: what a hit reports. */
+export interface CachedOrigin {
+  readonly engine: string;
+  readonly route: string;
+}
+
+/** A cached result: its rows, where they came from and their encodings. */
+export interface CacheHit extends CachedOrigin {
+  readonly stream: QueryStream;
+  readonly encodings: Encodings;
+}
+
+interface Entry extends CachedOrigin {
   readonly schema: Schema;
   readonly batches: readonly ColumnBatch[];
-  readonly bytes: number;
+  bytes: number;
   readonly expiresAt: number;
+  readonly encoded: Map<string, EncodedResult>;
 }
+
+/** Encodings of a result kept per entry at most: formats times the caps clients ask for. */
+const ENCODINGS_PER_ENTRY = 8;
 
 /** A rough size of a value in memory, for the cache's byte bound. */
 function sizeOf(value: unknown): number {
@@ -31,6 +63,7 @@ export class ResultCache {
     readonly clock: () => number = Date.now,
   ) {}
 
+  /** `engine` is the engine the query was sent to (asked for, or the tenant's preferred), not the one that ran it. */
   static key(parts: {
     engine: string;
     fingerprint: string;
@@ -51,8 +84,8 @@ export class ResultCache {
     return JSON.stringify([parts.engine, parts.fingerprint, parameters, parts.maxRows, versions]);
   }
 
-  /** A stream over a cached result, or undefined. */
-  get(key: string): QueryStream | undefined {
+  /** A cached result, or undefined. */
+  get(key: string): CacheHit | undefined {
     const entry = this.#entries.get(key);
     if (!entry || entry.expiresAt <= this.clock()) {
       if (entry) this.#delete(key, entry);
@@ -61,14 +94,25 @@ export class ResultCache {
     this.#entries.delete(key);
     this.#entries.set(key, entry);
     let index = 0;
-    return createQueryStream(entry.schema, {
-      next: async () => entry.batches[index++],
-      close: () => {},
-    });
+    return {
+      engine: entry.engine,
+      route: entry.route,
+      stream: createQueryStream(entry.schema, {
+        next: async () => entry.batches[index++],
+        close: () => {},
+      }),
+      encodings: {
+        get: (variant) => entry.encoded.get(variant),
+        set: (variant, encoded) => this.#encode(key, entry, variant, encoded),
+      },
+    };
   }
 
-  /** Passes `stream` through, keeping its batches; stores them if the stream ends whole within the byte bound. */
-  record(key: string, stream: QueryStream): QueryStream {
+  /**
+   * Passes `stream` through, keeping its batches; stores them, with their origin, if the stream ends whole within
+   * the byte bound.
+   */
+  record(key: string, stream: QueryStream, origin: CachedOrigin): QueryStream {
     const batches: ColumnBatch[] = [];
     let bytes = 0;
     let tooBig = false;
@@ -78,7 +122,14 @@ export class ResultCache {
         const result = await iterator.next();
         if (result.done) {
           if (!tooBig)
-            this.#store(key, { schema: stream.schema, batches, bytes, expiresAt: this.clock() + this.ttlMs });
+            this.#store(key, {
+              ...origin,
+              schema: stream.schema,
+              batches,
+              bytes,
+              expiresAt: this.clock() + this.ttlMs,
+              encoded: new Map(),
+            });
           return undefined;
         }
         if (!tooBig) {
@@ -98,6 +149,20 @@ export class ResultCache {
     if (previous) this.#delete(key, previous);
     this.#entries.set(key, entry);
     this.#bytes += entry.bytes;
+    this.#evict();
+  }
+
+  /** Keeps an encoding of an entry still cached, counted in its bytes. */
+  #encode(key: string, entry: Entry, variant: string, encoded: EncodedResult): void {
+    if (this.#entries.get(key) !== entry || entry.encoded.has(variant)) return;
+    if (entry.encoded.size >= ENCODINGS_PER_ENTRY) return;
+    entry.encoded.set(variant, encoded);
+    entry.bytes += encoded.head.byteLength;
+    this.#bytes += encoded.head.byteLength;
+    this.#evict();
+  }
+
+  #evict(): void {
     for (const [oldest, old] of this.#entries) {
       if (this.#bytes <= this.maxBytes) break;
       this.#delete(oldest, old);

@@ -1,5 +1,6 @@
 import { type ColumnBatch, createQueryStream, type QueryStream } from '@lakegate/engine-api';
 import { describe, expect, it } from 'vitest';
+import type { EncodedResult } from './result-cache.js';
 import { writeResult } from './result-writer.js';
 
 /** A query of `batches` batches of 100 rows (an id and a 40-character string); counts its closes. */
@@ -51,6 +52,45 @@ describe('writeResult', () => {
     const largeJson = JSON.parse(await text(large.body));
     expect(largeJson.rowCount).toBe(100_000);
     expect(largeJson.rows.map((r: unknown[]) => r[0])).toEqual(Array.from({ length: 100_000 }, (_, i) => i));
+  });
+
+  it('keeps a small result written whole in its encodings, and writes the next hit from them with its own trailer', async () => {
+    const kept = new Map<string, EncodedResult>();
+    const encodings = { get: (v: string) => kept.get(v), set: (v: string, e: EncodedResult) => kept.set(v, e) };
+    const first = await writeResult(rows(3).stream, { ...options, maxRows: 250, encodings });
+    expect(kept.size).toBe(1);
+    const firstJson = JSON.parse(await text(first.body));
+    expect(firstJson).toMatchObject({ rowCount: 250, truncated: true });
+
+    // The next hit reads nothing: its stream would fail if it did.
+    const unread = rows(0);
+    const failing = createQueryStream(unread.stream.schema, {
+      next: () => Promise.reject(new Error('read')),
+      close: () => unread.stream.close(),
+    });
+    const summaries: unknown[] = [];
+    const again = await writeResult(failing, {
+      ...options,
+      maxRows: 250,
+      encodings,
+      stats: ({ bytes }) => ({ elapsedMs: 2, engine: 'test', bytes }),
+      onDone: (summary) => summaries.push(summary),
+    });
+    const againText = await text(again.body);
+    const againJson = JSON.parse(againText);
+    expect(againJson.rows).toEqual(firstJson.rows);
+    expect(againJson).toMatchObject({ rowCount: 250, truncated: true, stats: { elapsedMs: 2 } });
+    expect(againJson.stats.bytes).toBe(againText.indexOf('],"rowCount"'));
+    expect(summaries).toEqual([{ rowCount: 250, truncated: true, outcome: 'ok', bytes: Buffer.byteLength(againText) }]);
+    expect(unread.closes()).toBe(1);
+
+    // Another format, or other caps, is another encoding.
+    const csv = await writeResult(rows(3).stream, { ...options, format: 'csv', maxRows: 250, encodings });
+    expect((await text(csv.body)).split('\n')).toHaveLength(252);
+    expect(kept.size).toBe(2);
+    // A result too large to write whole is not kept.
+    await text((await writeResult(rows(1000).stream, { ...options, encodings })).body);
+    expect(kept.size).toBe(2);
   });
 
   it('reads no more than it writes ahead before the client reads, and frees the query when the client goes', async () => {

@@ -2,6 +2,7 @@ import type { ColumnBatch, QueryStream, Schema } from '@lakegate/engine-api';
 import { LakegateError } from '@lakegate/engine-api';
 import { presentError } from '../errors/error-presenter.js';
 import { csvValueEncoder, jsonValueEncoder } from './encode-values.js';
+import type { Encodings } from './result-cache.js';
 import { rowAt } from './row-reader.js';
 
 export type ResultFormat = 'json' | 'ndjson' | 'csv';
@@ -45,6 +46,11 @@ export interface WriteOptions {
   stats(written: { readonly bytes: number }): ResultStats;
   /** Called once when the response has been written, failed, or been abandoned by the client. */
   onDone?(summary: ResultSummary): void;
+  /**
+   * A cached result's encodings: a small result already written in this format and with these caps is written from
+   * its bytes with a trailer of its own; one not yet written is kept there once written whole.
+   */
+  readonly encodings?: Encodings | undefined;
 }
 
 export interface ResultBody {
@@ -111,6 +117,17 @@ const FRAMINGS: Readonly<Record<ResultFormat, Framing>> = {
  * The body is pulled batch by batch (back-pressure from the client), and cancelling it frees the query.
  */
 export async function writeResult(stream: QueryStream, options: WriteOptions): Promise<ResultBody> {
+  const framing = FRAMINGS[options.format];
+  const contentType = CONTENT_TYPES[options.format];
+  const variant = `${options.format} ${options.maxRows} ${options.maxBytes ?? ''}`;
+  const encoded = options.encodings?.get(variant);
+  if (encoded) {
+    await stream.close();
+    const { head, rowCount, truncated } = encoded;
+    const footer = Buffer.from(framing.footer(rowCount, truncated, options.stats({ bytes: head.byteLength })));
+    options.onDone?.({ rowCount, bytes: head.byteLength + footer.byteLength, truncated, outcome: 'ok' });
+    return { body: Buffer.concat([head, footer]), contentType };
+  }
   const iterator = stream[Symbol.asyncIterator]();
   let first: IteratorResult<ColumnBatch>;
   try {
@@ -119,7 +136,6 @@ export async function writeResult(stream: QueryStream, options: WriteOptions): P
     await stream.close();
     throw error;
   }
-  const framing = FRAMINGS[options.format];
   const encoders = stream.schema.map((c) =>
     options.format === 'csv' ? csvValueEncoder(c.type) : jsonValueEncoder(c.type),
   );
@@ -194,6 +210,8 @@ export async function writeResult(stream: QueryStream, options: WriteOptions): P
   const ahead: Uint8Array[] = [];
   let aheadBytes = 0;
   let ended = false;
+  /** The bytes written ahead before the trailer of a small result that ended well. */
+  let headBytes: number | undefined;
   const buffer: Sink = {
     enqueue(chunk) {
       ahead.push(chunk);
@@ -217,9 +235,11 @@ export async function writeResult(stream: QueryStream, options: WriteOptions): P
       if (batch !== undefined) for (const chunk of encodeBatch(batch)) emit(controller, chunk);
       if (truncated || exhausted) {
         if (!exhausted) await stream.close();
+        const before = aheadBytes;
         emit(controller, framing.footer(rowCount, truncated, options.stats({ bytes })));
         controller.close();
         finish({ outcome: 'ok' });
+        if (controller === buffer) headBytes = before;
       }
     } catch (error) {
       // Before the response has started, the failure is the response itself (a 413, not a 200 with a trailer).
@@ -238,8 +258,14 @@ export async function writeResult(stream: QueryStream, options: WriteOptions): P
 
   emit(buffer, framing.header(stream.schema));
   while (!ended && aheadBytes < SMALL_RESULT_BYTES) await pull(buffer);
-  const contentType = CONTENT_TYPES[options.format];
-  if (ended) return { body: Buffer.concat(ahead, aheadBytes), contentType };
+  if (ended) {
+    const body = Buffer.concat(ahead, aheadBytes);
+    if (options.encodings && headBytes !== undefined) {
+      // A copy of its own: the body may share a pooled slab with other buffers.
+      options.encodings.set(variant, { head: new Uint8Array(body.subarray(0, headBytes)), rowCount, truncated });
+    }
+    return { body, contentType };
+  }
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       for (const chunk of ahead) controller.enqueue(chunk);
