@@ -74,6 +74,8 @@ const somaxconn = (): string => {
 
 interface Phase {
   readonly latencies: number[];
+  /** Seconds from the phase's start at which each answered query was sent, in the order of `latencies`. */
+  readonly sentAt: number[];
   readonly outcomes: Map<string, number>;
   readonly seconds: number;
 }
@@ -107,6 +109,7 @@ async function run(port: number, connections: number, seconds: number, gapMs: ()
       req.end(body);
     });
   const latencies: number[] = [];
+  const sentAt: number[] = [];
   const outcomes = new Map<string, number>();
   const started = performance.now();
   const until = started + seconds * 1000;
@@ -119,14 +122,17 @@ async function run(port: number, connections: number, seconds: number, gapMs: ()
         const sent = performance.now();
         const outcome = await once();
         outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
-        if (outcome === '200') latencies.push(performance.now() - sent);
+        if (outcome === '200') {
+          latencies.push(performance.now() - sent);
+          sentAt.push((sent - started) / 1000);
+        }
         const wait = sent + gapMs() - performance.now();
         if (wait > 0) await sleep(Math.min(wait, until - performance.now()));
       }
     }),
   );
   agent.destroy();
-  return { latencies, outcomes, seconds: (performance.now() - started) / 1000 };
+  return { latencies, sentAt, outcomes, seconds: (performance.now() - started) / 1000 };
 }
 
 const root = await mkdtemp(join(tmpdir(), 'lakegate-bench-connections-'));
@@ -149,6 +155,8 @@ try {
       },
     },
     port,
+    // The gateway logs each query: to a file, so that this client is not also the reader its writes wait for.
+    { logFile: join(root, 'gateway.log') },
   );
   const pid = gateway.child.pid ?? 0;
   const rssMiB = (): number =>
@@ -170,7 +178,21 @@ try {
       ['errors', String(errors.reduce((n, [, count]) => n + count, 0))],
       ['queries/s', (phase.latencies.length / phase.seconds).toFixed(0)],
       ['latency p50 / p99', `${ms(latency.median)} / ${ms(latency.p99)}`],
+      // When the slow answers were sent: while the connections open (the first gap), or later.
+      ['p99 by 10 s of sending', byWindow(phase, 10).join(', ')],
     ];
+  };
+  const byWindow = (phase: Phase, seconds: number): string[] => {
+    const windows: number[][] = [];
+    phase.latencies.forEach((latency, i) => {
+      const window = Math.floor((phase.sentAt[i] ?? 0) / seconds);
+      const into = windows[window] ?? [];
+      into.push(latency);
+      windows[window] = into;
+    });
+    return [...windows].map(
+      (latencies, w) => `${w * seconds}-${(w + 1) * seconds} s ${ms(summarise(latencies ?? []).p99)}`,
+    );
   };
   // Each connection: one query every 2 to 5 s. The baseline sends the same rate from 64 connections.
   const gap = () => 2000 + Math.random() * 3000;

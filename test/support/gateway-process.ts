@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +31,7 @@ async function spawnGateway(
   configPath: string,
   config: Record<string, unknown>,
   args: readonly string[] = [],
+  output: 'pipe' | number = 'pipe',
 ): Promise<ChildProcess> {
   if (!existsSync(join(repo, 'packages', 'gateway', 'dist', 'main.js'))) {
     throw new Error('packages/gateway/dist is missing: run `npm run build` (npm test does)');
@@ -38,8 +39,16 @@ async function spawnGateway(
   await writeFile(configPath, JSON.stringify(config, null, 2));
   return spawn(process.execPath, [launcher, ...args], {
     env: { ...process.env, LAKEGATE_CONFIG: configPath, LAKEGATE_LOG_LEVEL: 'info', ...postgresPort(config) },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', output, output],
   });
+}
+
+export interface GatewayProcessOptions {
+  /**
+   * Where the gateway's output goes instead of a pipe to this process: a load test's client must not also be the
+   * reader that the gateway's log writes wait for (writes to a pipe are synchronous).
+   */
+  readonly logFile?: string;
 }
 
 /** Starts the built gateway as its own process with a config file, and waits until /readyz answers. */
@@ -47,31 +56,37 @@ export async function startGatewayProcess(
   configPath: string,
   config: Record<string, unknown>,
   port: number,
+  options: GatewayProcessOptions = {},
 ): Promise<GatewayProcess> {
-  const child = await spawnGateway(configPath, config);
-  let output = '';
+  const { logFile } = options;
+  const fd = logFile === undefined ? undefined : openSync(logFile, 'a');
+  const child = await spawnGateway(configPath, config, [], fd ?? 'pipe').finally(() => {
+    if (fd !== undefined) closeSync(fd);
+  });
+  let piped = '';
   child.stdout?.on('data', (d: Buffer) => {
-    output += d.toString();
+    piped += d.toString();
   });
   child.stderr?.on('data', (d: Buffer) => {
-    output += d.toString();
+    piped += d.toString();
   });
+  const output = (): string => (logFile === undefined ? piped : readFileSync(logFile, 'utf8'));
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}:\n${output}`);
+    if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}:\n${output()}`);
     try {
       if ((await fetch(`${url}/readyz`)).status === 200) break;
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) throw new Error(`gateway did not become ready:\n${output}`);
+    if (Date.now() > deadline) throw new Error(`gateway did not become ready:\n${output()}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return {
     url,
     child,
-    output: () => output,
+    output,
     kill(signal) {
       // A process that already ended (also by a signal, where exitCode stays null) emits no second 'exit'.
       if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
