@@ -196,7 +196,12 @@ describe('query lifecycle', () => {
     expect(second.encodings).toBeDefined();
     expect(await drain(second.stream)).toBe(3);
     await second.end({ outcome: 'ok', rows: 3 });
-    expect(done().map((l) => l.cache)).toEqual(['miss', 'hit']);
+    // Asked for by name, the same engine is another route, and so another entry: a hit reports its own route.
+    const named = await queries.start(input('SELECT id, name FROM people', { engine: first.engine }));
+    expect([named.cache, named.route]).toEqual(['miss', 'requested']);
+    await drain(named.stream);
+    await named.end({ outcome: 'ok', rows: 3 });
+    expect(done().map((l) => l.cache)).toEqual(['miss', 'hit', 'miss']);
   });
 
   it('hands parameters to the engine, which declines them when it cannot bind them, and keys cached results by them', async () => {

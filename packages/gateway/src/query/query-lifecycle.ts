@@ -474,13 +474,16 @@ export class QueryLifecycle {
         waitMs: slot.waitMs,
       };
       // The cache is asked before anything else is decided: a dashboard's repeated query is answered without
-      // building its request, asking the rollups or routing it. Its key names the engine the query is sent to, which
-      // routing would then resolve the same way. A table held by an engine has no version to key a cached result on:
-      // such a result is fresh for the cache's TTL only. A description, which has no rows, is not kept.
-      const cache = input.describeOnly ? undefined : this.#resultCache(input.tenant);
+      // building its request, asking the rollups or routing it. Its key names the engine the query is sent to, and
+      // whether the client asked for it (which the route reports); routing would resolve it the same way. A table
+      // held by an engine has no version to key a cached result on: such a result is fresh for the cache's TTL only.
+      // Not kept: a description, which has no rows, and a query of the gateway's catalog tables, whose rows change
+      // with datasets' columns rather than their versions.
+      const cache = input.describeOnly || !prepared.cacheable ? undefined : this.#resultCache(input.tenant);
       const cacheKey = cache
         ? ResultCache.key({
-            engine: input.engine ?? this.#router.preferred(input.tenant),
+            engine:
+              input.engine === undefined ? `default ${this.#router.preferred(input.tenant)}` : `asked ${input.engine}`,
             fingerprint: prepared.fingerprint.exact,
             parameters: input.parameters,
             maxRows,
@@ -493,6 +496,7 @@ export class QueryLifecycle {
       const hit = cache && cacheKey ? cache.get(cacheKey) : undefined;
       if (hit) {
         // Served from memory: nothing is read, so the snapshots and the slot go back at once.
+        tracing.open('result.cache', { engine: hit.engine, cache: 'hit' }).end();
         this.#deps.rollups?.noteQuery(input.tenant);
         engineId = hit.engine;
         releaseAll();

@@ -21,26 +21,25 @@ describe('ResultCache', () => {
     expect(cache.get('b')).toBeUndefined();
   });
 
-  it('counts kept encodings in its byte bound, and keeps none for an entry already gone', async () => {
-    // Each result of 10 integers counts 160 bytes; the bound holds three (and no result above a quarter of it).
-    const cache = new ResultCache(700, 60_000);
-    await store(cache, 'a', 10);
-    await store(cache, 'b', 10);
-    await store(cache, 'c', 10);
+  it('counts kept encodings in its byte bound, and keeps none too large or for an entry already gone', async () => {
+    // Each result of 10 integers counts 160 bytes; the bound holds six, and no result above a quarter of it (250).
+    const cache = new ResultCache(1000, 60_000);
+    for (const key of ['a', 'b', 'c', 'd', 'e', 'f']) await store(cache, key, 10);
     const a = cache.get('a');
-    expect(a).toBeDefined();
-    // 'a' is the most recently used now: its encoding of 300 bytes pushes out the oldest, 'b'.
-    a?.encodings.set('json', { head: new Uint8Array(300), rowCount: 10, truncated: false });
-    expect(a?.encodings.get('json')?.head.byteLength).toBe(300);
+    // 'a' is the most recently used now: its encoding of 80 bytes pushes out the oldest, 'b'.
+    a?.encodings.set('json', { head: new Uint8Array(80), rowCount: 10, truncated: false });
+    expect(a?.encodings.get('json')?.head.byteLength).toBe(80);
     expect(cache.get('b')).toBeUndefined();
     expect(cache.get('c')).toBeDefined();
+    // A second encoding would take 'a' past a quarter of the bound.
+    a?.encodings.set('csv', { head: new Uint8Array(80), rowCount: 10, truncated: false });
+    expect(a?.encodings.get('csv')).toBeUndefined();
 
-    const c = cache.get('c');
-    await store(cache, 'c', 10);
-    // Stored again, 'c' is another entry: an encoding of the one replaced is neither kept nor counted, so it
-    // pushes nothing out.
-    c?.encodings.set('json', { head: new Uint8Array(600), rowCount: 10, truncated: false });
-    expect(cache.get('a')).toBeDefined();
-    expect(cache.get('c')?.encodings.get('json')).toBeUndefined();
+    // Stored again, 'd' is another entry: an encoding of the one it replaced is not kept.
+    const d = cache.get('d');
+    await store(cache, 'd', 10);
+    d?.encodings.set('json', { head: new Uint8Array(80), rowCount: 10, truncated: false });
+    expect(d?.encodings.get('json')).toBeUndefined();
+    expect(cache.get('d')?.encodings.get('json')).toBeUndefined();
   });
 });

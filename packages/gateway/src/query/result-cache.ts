@@ -36,8 +36,11 @@ interface Entry extends CachedOrigin {
   readonly encoded: Map<string, EncodedResult>;
 }
 
-/** Encodings of a result kept per entry at most: formats times the caps clients ask for. */
-const ENCODINGS_PER_ENTRY = 8;
+/**
+ * Encodings of a result kept per entry at most: one per format, as the row cap is part of the key and the byte cap
+ * comes from the configuration (a reload empties the cache).
+ */
+const ENCODINGS_PER_ENTRY = 3;
 
 /** A rough size of a value in memory, for the cache's byte bound. */
 function sizeOf(value: unknown): number {
@@ -152,10 +155,14 @@ export class ResultCache {
     this.#evict();
   }
 
-  /** Keeps an encoding of an entry still cached, counted in its bytes. */
+  /**
+   * Keeps an encoding of an entry still cached, counted in its bytes; none that would take the entry past a quarter
+   * of the bound, the most any one result may hold.
+   */
   #encode(key: string, entry: Entry, variant: string, encoded: EncodedResult): void {
     if (this.#entries.get(key) !== entry || entry.encoded.has(variant)) return;
     if (entry.encoded.size >= ENCODINGS_PER_ENTRY) return;
+    if (entry.bytes + encoded.head.byteLength > this.maxBytes / 4) return;
     entry.encoded.set(variant, encoded);
     entry.bytes += encoded.head.byteLength;
     this.#bytes += encoded.head.byteLength;
