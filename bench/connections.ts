@@ -3,7 +3,8 @@
  * process on loopback, each sending a cached dashboard query every 2 to 5 s (uniformly at random) for
  * BENCH_SECONDS (default 60; 600 for the long run), as a wall of dashboards does. Reports errors, p50/p99 (nearest
  * rank), connections held and the gateway's RSS over time; the baseline, in the same run, is the same query rate
- * from 64 connections. It raises its own descriptor limit (re-running itself under `ulimit -n`), stays on
+ * from 64 connections. Last, the gateway's capacity: 64 connections sending as soon as they are answered, with the
+ * gateway's CPU time per query. It raises its own descriptor limit (re-running itself under `ulimit -n`), stays on
  * loopback, and stops by itself.
  *
  *   npm run bench -w @lakegate/bench -- connections
@@ -50,6 +51,17 @@ if (soft < LEAST) {
   );
   process.exit(rerun.status ?? 1);
 }
+
+const CAPACITY_SECONDS = 10;
+
+/** CPU time a process has used so far (user and system, all threads), in ms. */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1000) / CLOCK_TICKS;
+}
+/** The kernel's clock ticks per second, in which /proc reports CPU time. */
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
 /** The kernel's TCP counters (TcpExt in /proc/net/netstat): a listen queue that overflows shows here. */
 function tcpCounters(): Map<string, number> {
@@ -202,6 +214,11 @@ try {
   const rssAfterMany = rssMiB();
   const scale = CONNECTIONS / BASELINE_CONNECTIONS;
   const few = await run(port, BASELINE_CONNECTIONS, Math.min(SECONDS, 30), () => gap() / scale);
+  // Capacity: 64 connections sending as fast as answers come, and the gateway's CPU time (user and system, all its
+  // threads) per answer.
+  const cpuBefore = cpuMs(pid);
+  const flat = await run(port, BASELINE_CONNECTIONS, CAPACITY_SECONDS, () => 0);
+  const cpuPerQuery = (cpuMs(pid) - cpuBefore) / Math.max(1, flat.latencies.length);
   clearInterval(sampler);
   report(`connections: ${CONNECTIONS} keep-alive connections, a cached query every 2-5 s each, ${SECONDS} s`, [
     ...describe(many),
@@ -222,6 +239,10 @@ try {
     ],
     ['gateway still alive', String(gateway.child.exitCode === null)],
   ]);
+  report(
+    `capacity: ${BASELINE_CONNECTIONS} connections, each sending as soon as it is answered, ${CAPACITY_SECONDS} s`,
+    [...describe(flat), ['gateway CPU per answered query', `${(cpuPerQuery * 1000).toFixed(0)} us`]],
+  );
   await gateway.kill('SIGTERM');
 } finally {
   await rm(root, { recursive: true, force: true });
