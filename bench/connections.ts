@@ -76,9 +76,25 @@ function tcpCounters(): Map<string, number> {
   return out;
 }
 const TCP_COUNTERS = ['ListenOverflows', 'SyncookiesSent', 'SyncookiesFailed'];
-const somaxconn = (): string => {
+
+/**
+ * Packets the kernel dropped because a CPU's input queue was full (the second column of /proc/net/softnet_stat,
+ * summed over CPUs): on loopback, bursts past `net.core.netdev_max_backlog` are lost and then sent again after
+ * TCP's retransmission timeouts (a second and more for a handshake).
+ */
+function backlogDrops(): number {
   try {
-    return readFileSync('/proc/sys/net/core/somaxconn', 'utf8').trim();
+    return readFileSync('/proc/net/softnet_stat', 'utf8')
+      .trim()
+      .split('\n')
+      .reduce((sum, line) => sum + Number.parseInt(line.split(/\s+/)[1] ?? '0', 16), 0);
+  } catch {
+    return 0;
+  }
+}
+const sysctl = (name: string): string => {
+  try {
+    return readFileSync(`/proc/sys/net/core/${name}`, 'utf8').trim();
   } catch {
     return 'unknown';
   }
@@ -209,8 +225,10 @@ try {
   // Each connection: one query every 2 to 5 s. The baseline sends the same rate from 64 connections.
   const gap = () => 2000 + Math.random() * 3000;
   const countersBefore = tcpCounters();
+  const dropsBefore = backlogDrops();
   const many = await run(port, CONNECTIONS, SECONDS, gap);
   const countersAfter = tcpCounters();
+  const dropsAfter = backlogDrops();
   const rssAfterMany = rssMiB();
   const scale = CONNECTIONS / BASELINE_CONNECTIONS;
   const few = await run(port, BASELINE_CONNECTIONS, Math.min(SECONDS, 30), () => gap() / scale);
@@ -227,8 +245,12 @@ try {
     // Connections the kernel could not queue for the gateway to accept (its backlog is capped at somaxconn): a client
     // whose handshake ended in a SYN cookie that then failed sees ECONNRESET.
     [
-      `kernel: ${TCP_COUNTERS.join(', ')} (somaxconn ${somaxconn()})`,
+      `kernel: ${TCP_COUNTERS.join(', ')} (somaxconn ${sysctl('somaxconn')})`,
       TCP_COUNTERS.map((name) => (countersAfter.get(name) ?? 0) - (countersBefore.get(name) ?? 0)).join(', '),
+    ],
+    [
+      `kernel: packets dropped by full input queues (netdev_max_backlog ${sysctl('netdev_max_backlog')})`,
+      String(dropsAfter - dropsBefore),
     ],
   ]);
   report(`baseline: the same query rate from ${BASELINE_CONNECTIONS} connections, ${Math.min(SECONDS, 30)} s`, [
