@@ -10,7 +10,7 @@
  *   npm run bench -w @lakegate/bench -- connections
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -110,12 +110,13 @@ interface Phase {
 
 /**
  * `connections` connections, each sending the query, then waiting `gapMs()` from its send, for `seconds`. Returns
- * the latencies of the answers and the outcomes by status (or error kind).
+ * the latencies of the answers and the outcomes by status (or error kind). Each client has an agent of its own
+ * with one socket: a shared agent would hand an idle client's connection to another, and far fewer connections
+ * than clients would be open.
  */
 async function run(port: number, connections: number, seconds: number, gapMs: () => number): Promise<Phase> {
-  const agent = new Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY, maxFreeSockets: connections });
   const body = JSON.stringify({ sql: 'SELECT k, count(*), sum(i) FROM events GROUP BY k ORDER BY k' });
-  const once = () =>
+  const once = (agent: Agent) =>
     new Promise<string>((resolve) => {
       const req = request(
         {
@@ -142,13 +143,16 @@ async function run(port: number, connections: number, seconds: number, gapMs: ()
   const started = performance.now();
   const until = started + seconds * 1000;
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const agents: Agent[] = [];
   await Promise.all(
     Array.from({ length: connections }, async () => {
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      agents.push(agent);
       // Spread the first queries over a first gap, as dashboards opened over time would.
       await sleep(Math.random() * gapMs());
       while (performance.now() < until) {
         const sent = performance.now();
-        const outcome = await once();
+        const outcome = await once(agent);
         outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
         if (outcome === '200') {
           latencies.push(performance.now() - sent);
@@ -159,7 +163,7 @@ async function run(port: number, connections: number, seconds: number, gapMs: ()
       }
     }),
   );
-  agent.destroy();
+  for (const agent of agents) agent.destroy();
   return { latencies, sentAt, outcomes, seconds: (performance.now() - started) / 1000 };
 }
 
@@ -192,7 +196,11 @@ try {
   let peakRss = 0;
   const rssByMinute: number[] = [];
   const startedAt = Date.now();
+  // Descriptors the gateway holds: its connections, and a few dozen files of its own.
+  let peakDescriptors = 0;
+  let ticks = 0;
   const sampler = setInterval(() => {
+    if (ticks++ % 4 === 0) peakDescriptors = Math.max(peakDescriptors, readdirSync(`/proc/${pid}/fd`).length);
     const rss = rssMiB();
     peakRss = Math.max(peakRss, rss);
     const minute = Math.floor((Date.now() - startedAt) / 60_000);
@@ -240,6 +248,7 @@ try {
   clearInterval(sampler);
   report(`connections: ${CONNECTIONS} keep-alive connections, a cached query every 2-5 s each, ${SECONDS} s`, [
     ...describe(many),
+    ['gateway open descriptors at most (connections and its files)', String(peakDescriptors)],
     ['gateway peak RSS', `${peakRss.toFixed(0)} MiB (after the run ${rssAfterMany.toFixed(0)} MiB)`],
     ['gateway RSS, peak per minute', rssByMinute.map((r) => r.toFixed(0)).join(', ')],
     // Connections the kernel could not queue for the gateway to accept (its backlog is capped at somaxconn): a client
