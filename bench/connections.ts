@@ -92,7 +92,8 @@ function backlogDrops(): number {
     return 0;
   }
 }
-const sysctl = (name: string): string => {
+/** A setting of the kernel's network core (`/proc/sys/net/core/<name>`). */
+const netCore = (name: string): string => {
   try {
     return readFileSync(`/proc/sys/net/core/${name}`, 'utf8').trim();
   } catch {
@@ -237,11 +238,11 @@ try {
     // Connections the kernel could not queue for the gateway to accept (its backlog is capped at somaxconn): a client
     // whose handshake ended in a SYN cookie that then failed sees ECONNRESET.
     [
-      `kernel: ${TCP_COUNTERS.join(', ')} (somaxconn ${sysctl('somaxconn')})`,
+      `kernel: ${TCP_COUNTERS.join(', ')} (somaxconn ${netCore('somaxconn')})`,
       TCP_COUNTERS.map((name) => (countersAfter.get(name) ?? 0) - (countersBefore.get(name) ?? 0)).join(', '),
     ],
     [
-      `kernel: packets dropped by full input queues (netdev_max_backlog ${sysctl('netdev_max_backlog')})`,
+      `kernel: packets dropped by full input queues (netdev_max_backlog ${netCore('netdev_max_backlog')})`,
       String(dropsAfter - dropsBefore),
     ],
   ]);

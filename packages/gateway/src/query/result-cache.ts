@@ -66,7 +66,10 @@ export class ResultCache {
     readonly clock: () => number = Date.now,
   ) {}
 
-  /** `engine` is the engine the query was sent to (asked for, or the tenant's preferred), not the one that ran it. */
+  /**
+   * `engine` names the engine the query was sent to and whether the client asked for it, not the engine routing
+   * picked: a hit is found before routing.
+   */
   static key(parts: {
     engine: string;
     fingerprint: string;
