@@ -46,12 +46,19 @@ export class KeepAliveConnection {
     if (this.#socket) return this.#socket;
     const socket = connect({ host: this.#host, port: this.#port, noDelay: true });
     socket.on('data', (chunk: Buffer) => {
+      if (socket !== this.#socket) return;
       this.#received = this.#received.length === 0 ? chunk : Buffer.concat([this.#received, chunk]);
       const status = answered(this.#received);
       if (status !== undefined) this.#settle(status);
     });
-    socket.on('error', (error: NodeJS.ErrnoException) => this.#end(error.code ?? 'socket error'));
-    socket.on('close', () => this.#end('closed'));
+    // A socket already given up (destroyed after a timeout) still reports its close later: only the current one
+    // may end the request waiting, which may be on a new socket by then.
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      if (socket === this.#socket) this.#end(error.code ?? 'socket error');
+    });
+    socket.on('close', () => {
+      if (socket === this.#socket) this.#end('closed');
+    });
     this.#socket = socket;
     return socket;
   }
