@@ -19,6 +19,17 @@ export interface CountAuditOptions {
   readonly intervalSource?: IntervalSource | undefined;
 }
 
+/**
+ * The snapshot an audit of a PostgreSQL source is given: no files, as the server counts the rows scope by scope.
+ */
+export const noFiles = (context: RollupContext): DatasetSnapshot => ({
+  tenant: context.tenant,
+  dataset: context.source,
+  format: 'csv',
+  version: '',
+  files: [],
+});
+
 /** Mismatched scopes named in an audit, at most. */
 const NAMED_SCOPES = 20;
 

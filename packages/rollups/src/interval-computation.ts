@@ -1,5 +1,5 @@
 import { type DatasetSnapshot, isLakegateError } from '@lakegate/engine-api';
-import type { CountAudit } from './count-audit.js';
+import { type CountAudit, noFiles } from './count-audit.js';
 import type {
   ComputeEngine,
   IntervalSource,
@@ -123,6 +123,35 @@ export class IntervalComputation {
         await ledger
           .putForContext(context, { start, state: 'failed', attempts, startedAt, finishedAt: clock(), error: message })
           .catch(() => undefined);
+      return true;
+    } finally {
+      lease?.release();
+      await claim.release();
+    }
+  }
+
+  /**
+   * Audits an interval recorded done whose audit never came: the process stopped between the two. Under the
+   * interval's claim, so that no replica computes or audits it at the same time; false when another holds it.
+   */
+  async auditLeft(context: RollupContext, start: number): Promise<boolean> {
+    const { ledger, sources, audit, logger, signal } = this.#options;
+    const claim = await ledger.claim(context, start, this.#options.replicaId(), this.#options.claimTtlMs);
+    if (!claim) return false;
+    let lease: SourceLease | undefined;
+    try {
+      const record = (await ledger.recordsOf(context))[0]?.get(start);
+      if (record?.state !== 'done' || record.audit !== undefined) return true;
+      if (context.rollups[0].postgres) {
+        await audit.audit(context, start, record, noFiles(context));
+      } else {
+        lease = await sources.acquire(context.tenant, context.source, signal);
+        await audit.audit(context, start, record, lease.snapshot);
+      }
+      logger.info('rollups.audit_caught_up', { tenant: context.tenant, interval: new Date(start).toISOString() });
+      return true;
+    } catch (error) {
+      logger.warn('rollups.audit_failed', { tenant: context.tenant, error: (error as Error).message });
       return true;
     } finally {
       lease?.release();

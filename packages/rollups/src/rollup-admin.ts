@@ -1,5 +1,5 @@
 import { LakegateError } from '@lakegate/engine-api';
-import type { CountAudit } from './count-audit.js';
+import { type CountAudit, noFiles } from './count-audit.js';
 import type { ComputeEngine, RollupSources } from './dependencies.js';
 import type { IntervalLedger } from './interval-ledger.js';
 import type { IntervalAudit, IntervalRecord, IntervalState } from './interval-record.js';
@@ -103,10 +103,9 @@ export class RollupAdmin {
       .sort((a, b) => a.start - b.start);
     if (context.rollups[0].postgres) {
       // Counted on the server, scope by scope: no files to read.
-      const empty = { tenant, dataset: context.source, format: 'csv' as const, version: '', files: [] };
       const audits: IntervalAudit[] = [];
       for (const record of due) {
-        const results = await this.#options.audit.audit(context, record.start, record, empty);
+        const results = await this.#options.audit.audit(context, record.start, record, noFiles(context));
         audits.push(results[position] as IntervalAudit);
       }
       return audits;

@@ -32,6 +32,9 @@ export interface RollupSchedulerOptions {
   readonly health: SourceHealth;
 }
 
+/** Intervals left without an audit that a context audits per tick, at most. */
+const AUDITS_LEFT_PER_TICK = 4;
+
 /** Runs `work` on every item in order, at most `limit` at once. */
 async function eachAtOnce<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -112,6 +115,7 @@ export class RollupScheduler {
     await eachAtOnce(ready, concurrency, (context) =>
       this.#runDue(context, 'holes', states.get(context) as TickState, freshAgainAt),
     );
+    await eachAtOnce(ready, concurrency, (context) => this.#auditLeft(context, states.get(context) as TickState));
     // New interval files become visible in the rollups' own datasets: one listing per rollup and tick, in the
     // background and a few at once (thousands started together would hold up the next tick's reads behind them,
     // and a slow store must not hold up the ticks).
@@ -180,6 +184,21 @@ export class RollupScheduler {
         logger.warn('rollups.schedule_failed', { tenant: context.tenant, source: context.source, error: message });
       }
       return undefined;
+    }
+  }
+
+  /**
+   * Audits intervals recorded done whose audit never came (the process stopped between the two), a few per tick.
+   * Every interval this process computed in the tick was audited with it, and the tick has waited for those.
+   */
+  async #auditLeft(context: RollupContext, state: TickState): Promise<void> {
+    const { computation, signal } = this.#options;
+    let left = AUDITS_LEFT_PER_TICK;
+    for (const [start, record] of state.records[0] ?? []) {
+      if (left === 0 || signal.aborted) return;
+      if (record.state !== 'done' || record.audit !== undefined || state.handled.has(start)) continue;
+      left--;
+      await computation.auditLeft(context, start);
     }
   }
 

@@ -116,6 +116,35 @@ describe('rollups over a memory ledger', () => {
     await a.rollups.close();
   });
 
+  it('audits an interval recorded done whose audit never came, once no replica holds its claim', async () => {
+    const now = at(61);
+    const ledger = new MemoryRollupLedger(() => now);
+    const sink = new MemorySink();
+    const a = replica('replica-a', { ledger, sink, clock: () => now });
+    await a.rollups.tick();
+    // The process stopped between the done record and its audit: the record has no audit.
+    const { audit: _lost, ...unaudited } = (await records(ledger)).get(at(20)) as IntervalRecord;
+    await ledger.putRollupInterval('acme/traffic_5m', at(20), JSON.stringify(unaudited));
+    // Another replica holds the interval's claim (it is computing or auditing it): nothing is audited under it.
+    const claimKey = `acme/traffic@${5 * MINUTE}`;
+    expect(await ledger.claimRollupInterval(claimKey, at(20), 'replica-b', 60_000)).toBe(true);
+    await a.rollups.tick();
+    expect((await records(ledger)).get(at(20))?.audit).toBeUndefined();
+    await ledger.releaseRollupInterval(claimKey, at(20), 'replica-b');
+
+    const audits = a.audit.requests.length;
+    await a.rollups.tick();
+    const record = (await records(ledger)).get(at(20));
+    expect(record).toMatchObject({ state: 'done', audit: { ok: true, rawRows: rowsOf(at(20)) } });
+    expect(a.audit.requests.length).toBe(audits + 1);
+    // Nothing computed again, and no other interval audited again.
+    expect(a.computer.computed).toHaveLength(12);
+    await a.rollups.tick();
+    expect(a.audit.requests.length).toBe(audits + 1);
+    expect(a.logger.events.map((e) => e.event)).toContain('rollups.audit_caught_up');
+    await a.rollups.close();
+  });
+
   it('computes every context’s fresh intervals before any hole, several contexts at once', async () => {
     const now = at(61);
     const tenants = Array.from({ length: 12 }, (_, i) => `t${i}`);
