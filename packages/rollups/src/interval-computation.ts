@@ -108,7 +108,11 @@ export class IntervalComputation {
       await this.#options.audit
         .audit(context, start, done, read.files.length > 0 ? read : lease.snapshot, counted)
         .catch((error: unknown) =>
-          logger.warn('rollups.audit_failed', { tenant: context.tenant, error: (error as Error).message }),
+          logger.warn('rollups.audit_failed', {
+            tenant: context.tenant,
+            interval: new Date(start).toISOString(),
+            error: (error as Error).message,
+          }),
         );
       return true;
     } catch (error) {
@@ -151,7 +155,11 @@ export class IntervalComputation {
       logger.info('rollups.audit_caught_up', { tenant: context.tenant, interval: new Date(start).toISOString() });
       return true;
     } catch (error) {
-      logger.warn('rollups.audit_failed', { tenant: context.tenant, error: (error as Error).message });
+      logger.warn('rollups.audit_failed', {
+        tenant: context.tenant,
+        interval: new Date(start).toISOString(),
+        error: (error as Error).message,
+      });
       return true;
     } finally {
       lease?.release();

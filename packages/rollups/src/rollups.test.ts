@@ -77,13 +77,19 @@ async function records(ledger: RollupLedger): Promise<Map<number, IntervalRecord
   return new Map([...raw].map(([start, text]) => [start, JSON.parse(text) as IntervalRecord]));
 }
 
+/** One replica over a fresh ledger and sink, its clock at 11:01 (twelve intervals due), after its first tick. */
+async function tickedReplica(): Promise<{ ledger: MemoryRollupLedger; sink: MemorySink; a: Replica }> {
+  const now = at(61);
+  const ledger = new MemoryRollupLedger(() => now);
+  const sink = new MemorySink();
+  const a = replica('replica-a', { ledger, sink, clock: () => now });
+  await a.rollups.tick();
+  return { ledger, sink, a };
+}
+
 describe('rollups over a memory ledger', () => {
   it('computes every due interval once, writes its file, records and audits it', async () => {
-    const now = at(61);
-    const ledger = new MemoryRollupLedger(() => now);
-    const sink = new MemorySink();
-    const a = replica('replica-a', { ledger, sink, clock: () => now });
-    await a.rollups.tick();
+    const { ledger, sink, a } = await tickedReplica();
     const state = await records(ledger);
     expect([...state.keys()].sort((x, y) => x - y)).toEqual(Array.from({ length: 12 }, (_, i) => at(i * 5)));
     for (const [start, record] of state) {
@@ -117,11 +123,7 @@ describe('rollups over a memory ledger', () => {
   });
 
   it('audits an interval recorded done whose audit never came, once no replica holds its claim', async () => {
-    const now = at(61);
-    const ledger = new MemoryRollupLedger(() => now);
-    const sink = new MemorySink();
-    const a = replica('replica-a', { ledger, sink, clock: () => now });
-    await a.rollups.tick();
+    const { ledger, a } = await tickedReplica();
     // The process stopped between the done record and its audit: the record has no audit.
     const { audit: _lost, ...unaudited } = (await records(ledger)).get(at(20)) as IntervalRecord;
     await ledger.putRollupInterval('acme/traffic_5m', at(20), JSON.stringify(unaudited));
