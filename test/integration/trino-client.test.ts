@@ -206,6 +206,14 @@ describe('Trino client protocol (trino-client)', () => {
     for (const size of result.sizes) expect(size * 2005).toBeLessThan(1_048_576 + 2100);
   });
 
+  it('sends non-ASCII text whole in pages of many encoded chunks', async () => {
+    // 40k rows of about 30 bytes: pages of up to 32k rows, each encoded in many chunks of UTF-8.
+    const result = await collect(trino, "SELECT id, 'naïve—東京 ' || id AS label FROM events WHERE id < 40000");
+    expect(result.rows).toHaveLength(40_000);
+    expect(result.sizes.some((size) => size >= 16_000)).toBe(true);
+    for (const [id, label] of result.rows) expect(label).toBe(`naïve—東京 ${id}`);
+  });
+
   /** Starts a query by the protocol's first request, as any Trino client does, and returns its first results. */
   const submit = async (sql: string): Promise<QueryResult> => {
     const response = await fetch(`${gateway.url}/v1/statement`, {

@@ -40,18 +40,30 @@ export class RowReader {
     return this.#exhausted && this.#pending === undefined;
   }
 
-  /**
-   * Up to `maxRows` rows; when `size` is given, stops once the rows' sizes reach `maxBytes` (the row that reaches
-   * it is included, so a page always moves on). An empty array only at the end of the result.
-   */
-  async read(
-    maxRows: number,
-    maxBytes = Number.POSITIVE_INFINITY,
-    size?: (row: readonly unknown[]) => number,
-  ): Promise<{ rows: unknown[][]; bytes: number }> {
+  /** Up to `maxRows` rows. An empty array only at the end of the result. */
+  async read(maxRows: number): Promise<{ rows: unknown[][] }> {
     const rows: unknown[][] = [];
+    await this.each(maxRows, Number.POSITIVE_INFINITY, (row) => {
+      rows.push(row);
+      return 0;
+    });
+    return { rows };
+  }
+
+  /**
+   * Hands up to `maxRows` rows to `visit`, which returns each row's size, and stops once the sizes reach `maxBytes`
+   * (the row that reaches it is included, so a page always moves on). The rows are not kept: a protocol that
+   * encodes them as they come holds only its encoding. Returns how many rows it read, and their bytes: no rows only
+   * at the end of the result.
+   */
+  async each(
+    maxRows: number,
+    maxBytes: number,
+    visit: (row: unknown[]) => number,
+  ): Promise<{ rows: number; bytes: number }> {
+    let rows = 0;
     let bytes = 0;
-    while (rows.length < maxRows && bytes < maxBytes) {
+    while (rows < maxRows && bytes < maxBytes) {
       if (!this.#pending) {
         if (this.#exhausted) break;
         const next = await this.#iterator.next();
@@ -63,10 +75,9 @@ export class RowReader {
         this.#offset = 0;
       }
       const batch = this.#pending;
-      while (this.#offset < batch.rowCount && rows.length < maxRows && bytes < maxBytes) {
-        const row = rowAt(batch, this.#offset++, this.#encoders);
-        if (size) bytes += size(row);
-        rows.push(row);
+      while (this.#offset < batch.rowCount && rows < maxRows && bytes < maxBytes) {
+        bytes += visit(rowAt(batch, this.#offset++, this.#encoders));
+        rows++;
       }
       if (this.#offset >= batch.rowCount) this.#pending = undefined;
     }

@@ -24,14 +24,49 @@ export interface TrinoColumn {
  */
 export interface TrinoPage {
   readonly results: QueryResults;
-  /** The rows as JSON arrays joined by commas (no brackets); absent when the page has none. */
-  readonly data?: string | undefined;
+  /** The rows as UTF-8 JSON arrays joined by commas (no brackets); absent when the page has none. */
+  readonly data?: readonly Uint8Array[] | undefined;
 }
 
 /** The response body of a page: its `QueryResults` as JSON, with `data` when it has rows. */
-export function renderPage(page: TrinoPage): string {
+export function renderPage(page: TrinoPage): Uint8Array<ArrayBuffer> {
   const text = JSON.stringify(page.results);
-  return page.data === undefined ? text : `${text.slice(0, -1)},"data":[${page.data}]}`;
+  if (page.data === undefined) return Buffer.from(text);
+  return Buffer.concat([Buffer.from(`${text.slice(0, -1)},"data":[`), ...page.data, CLOSE_DATA]);
+}
+
+const CLOSE_DATA = Buffer.from(']}');
+
+/**
+ * Row texts are gathered into chunks of about this many characters before they are encoded as UTF-8: a page is
+ * held as a few buffers outside the JavaScript heap rather than as thousands of strings, which would live long
+ * enough to be copied by every young-generation collection while the client takes the page before.
+ */
+const CHUNK_CHARS = 64 * 1024;
+
+/** Encodes JSON row texts as UTF-8 chunks joined by commas, as a page's `data` holds them. */
+class RowChunks {
+  readonly chunks: Uint8Array[] = [];
+  #parts: string[] = [];
+  #chars = 0;
+
+  add(text: string): void {
+    this.#parts.push(text);
+    this.#chars += text.length + 1;
+    if (this.#chars >= CHUNK_CHARS) this.#flush();
+  }
+
+  done(): readonly Uint8Array[] {
+    if (this.#parts.length > 0) this.#flush();
+    return this.chunks;
+  }
+
+  #flush(): void {
+    const joined = this.#parts.join(',');
+    this.chunks.push(Buffer.from(this.chunks.length === 0 ? joined : `,${joined}`));
+    this.#parts = [];
+    this.#chars = 0;
+  }
 }
 
 /** Most rows a page may grow to, whatever its bytes. */
@@ -113,7 +148,7 @@ export class TrinoQuery {
   #token = 1;
   #last: { token: number; page: TrinoPage } | undefined;
   /** The next page's rows, read ahead (one page at most) while the client takes the one before. */
-  #prefetched: Promise<{ rows: number; json: string }> | undefined;
+  #prefetched: Promise<{ rows: number; data: readonly Uint8Array[] }> | undefined;
   /** Rows the next page may hold: the first page is sent early, and the pages grow toward `pageBytes`. */
   #pageRows: number;
   #headers: Readonly<Record<string, string>> = {};
@@ -307,7 +342,7 @@ export class TrinoQuery {
     ]);
     const base0 = { id: this.id, infoUri: `${base}/v1/query/${this.id}`, warnings: [] as never[] };
     let results: QueryResults;
-    let data: string | undefined;
+    let data: readonly Uint8Array[] | undefined;
     if (!ready) {
       results = { ...base0, nextUri: this.#uri(base, token + 1), stats: this.#stats() };
     } else if (this.#error) {
@@ -315,7 +350,7 @@ export class TrinoQuery {
     } else {
       const read = await (this.#prefetched ?? this.#read());
       this.#prefetched = undefined;
-      if (read.rows > 0) data = read.json;
+      if (read.rows > 0) data = read.data;
       const more = !this.done;
       // The next page is read while the client takes this one: the engine works while the rows travel.
       if (more) this.#prefetched = this.#read();
@@ -343,37 +378,37 @@ export class TrinoQuery {
    * hold twice the rows of the one before, up to `pageBytes` (the row that reaches it is the page's last): the
    * first rows reach the client early, and a large result takes few round trips.
    */
-  async #read(): Promise<{ rows: number; json: string }> {
+  async #read(): Promise<{ rows: number; data: readonly Uint8Array[] }> {
+    const chunks = new RowChunks();
     if (this.#static) {
       const rows = this.#static.rows;
+      for (const row of rows) chunks.add(JSON.stringify(row));
       this.#rows = rows.length;
       this.#state = 'FINISHED';
       this.#end({ outcome: 'ok', rows: rows.length });
-      return { rows: rows.length, json: rows.map((row) => JSON.stringify(row)).join(',') };
+      return { rows: rows.length, data: chunks.done() };
     }
     const reader = this.#reader as RowReader;
-    const texts: string[] = [];
-    let bytes = 0;
+    let read: { rows: number; bytes: number };
     try {
       // Each row is encoded once: its text measures the page and is what the page sends.
-      await reader.read(this.#pageRows, this.#options.pageBytes, (row) => {
+      read = await reader.each(this.#pageRows, this.#options.pageBytes, (row) => {
         const text = JSON.stringify(row);
-        texts.push(text);
-        bytes += text.length + 1;
+        chunks.add(text);
         return text.length + 1;
       });
     } catch (error) {
       this.#fail(error);
-      return { rows: 0, json: '' };
+      return { rows: 0, data: [] };
     }
     this.#pageRows = Math.min(MAX_PAGE_ROWS, this.#pageRows * 2);
-    this.#rows += texts.length;
-    this.#bytes += bytes;
+    this.#rows += read.rows;
+    this.#bytes += read.bytes;
     if (reader.exhausted) {
       this.#state = 'FINISHED';
       this.#end({ outcome: 'ok', rows: this.#rows, bytes: this.#bytes });
     }
-    return { rows: texts.length, json: texts.join(',') };
+    return { rows: read.rows, data: chunks.done() };
   }
 
   info(base: string): Readonly<Record<string, unknown>> {
