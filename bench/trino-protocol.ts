@@ -1,7 +1,9 @@
 /**
  * Reading a result over Trino's client protocol (the real trino-client, page by page) beside the same result from
  * POST /v1/query as NDJSON, interleaved in the same run: 200k and 1M rows of 5 columns (BIGINT, VARCHAR, DOUBLE,
- * TIMESTAMP, INTEGER). BENCH_RUNS (default 6) paired runs per size.
+ * TIMESTAMP, INTEGER). BENCH_RUNS (default 6) paired runs per size. A third pair reads the Trino pages with fetch,
+ * following nextUri without parsing the rows, beside the NDJSON read alike: the gateway's own cost per protocol,
+ * without trino-client's JSON parsing.
  *
  *   npm run bench -w @lakegate/bench -- trino-protocol
  */
@@ -76,12 +78,34 @@ try {
         if (line.startsWith('[')) parsed += JSON.parse(line).length > 0 ? 1 : 0;
       if (parsed < rows) throw new Error('short NDJSON result');
     };
+    // The pages as bytes: nextUri is in each page's head, before its data; rows are counted by their separators.
+    const basic = `Basic ${Buffer.from(`acme:${KEY}`).toString('base64')}`;
+    const viaTrinoPages = async () => {
+      let response = await fetch(`${gateway.url}/v1/statement`, {
+        method: 'POST',
+        headers: { Authorization: basic, 'X-Trino-User': 'acme', 'X-Trino-Schema': 'acme' },
+        body: sql,
+      });
+      let read = 0;
+      for (;;) {
+        const text = await response.text();
+        const data = text.indexOf('"data":[[');
+        if (data >= 0) for (let at = data; at >= 0; at = text.indexOf('],[', at + 3)) read++;
+        const next = /"nextUri":"([^"]+)"/.exec(text.slice(0, data >= 0 ? data : undefined));
+        if (!next?.[1]) break;
+        response = await fetch(next[1], { headers: { Authorization: basic, 'X-Trino-User': 'acme' } });
+      }
+      if (read !== rows) throw new Error(`the Trino pages held ${read} rows`);
+    };
     const [t, n] = await timePaired(viaTrino, viaNdjson, RUNS, 1);
     const [t2, p] = await timePaired(viaTrino, viaNdjsonParsed, RUNS, 0);
+    const [t3, n3] = await timePaired(viaTrinoPages, viaNdjson, RUNS, 1);
     const ts = summarise(t);
     const ns = summarise(n);
     const ts2 = summarise(t2);
     const ps = summarise(p);
+    const ts3 = summarise(t3);
+    const ns3 = summarise(n3);
     report(`trino-protocol: ${rows} rows x 5 columns, ${RUNS} paired runs`, [
       [
         'trino-client, all pages, median',
@@ -95,6 +119,9 @@ try {
       ['trino-client, second series, median', ms(ts2.median)],
       ['NDJSON with each line parsed, median (baseline)', ms(ps.median)],
       ['ratio to parsed NDJSON', `${(ts2.median / ps.median).toFixed(2)}x`],
+      ['Trino pages by fetch, rows not parsed, median', ms(ts3.median)],
+      ['NDJSON, third series, median (baseline)', ms(ns3.median)],
+      ['ratio, the gateway alone', `${(ts3.median / ns3.median).toFixed(2)}x`],
       ['process peak RSS', `${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`],
     ]);
   }
