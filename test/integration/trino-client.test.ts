@@ -199,11 +199,11 @@ describe('Trino client protocol (trino-client)', () => {
   });
 
   it('keeps every page within trino.pageBytes however wide the rows', async () => {
-    // Rows of about 2 KB: the byte bound (1 MiB) cuts each page, the first one too, long before its row bound.
-    const result = await collect(trino, "SELECT id, repeat('x', 2000) AS pad FROM events WHERE id < 3000");
+    // Rows of about 4 KB: the byte bound (2 MiB) cuts each page, the first one too, long before its row bound.
+    const result = await collect(trino, "SELECT id, repeat('x', 4000) AS pad FROM events WHERE id < 3000");
     expect(result.rows).toHaveLength(3000);
     expect(result.sizes.length).toBeGreaterThanOrEqual(5);
-    for (const size of result.sizes) expect(size * 2005).toBeLessThan(1_048_576 + 2100);
+    for (const size of result.sizes) expect(size * 4005).toBeLessThan(2_097_152 + 4100);
   });
 
   it('sends non-ASCII text whole in pages of many encoded chunks', async () => {

@@ -281,8 +281,11 @@ const fileSchema = z.strictObject({
        * twice the rows of the one before, up to `pageBytes`.
        */
       pageRows: z.number().int().positive().default(1000),
-      /** Bytes (as JSON) per page at most. */
-      pageBytes: z.number().int().positive().default(1_048_576),
+      /**
+       * Bytes (as JSON) per page at most. A running query holds about two pages (the one sent, kept for a retry, and
+       * the next one read ahead), as buffers outside the JavaScript heap.
+       */
+      pageBytes: z.number().int().positive().default(2_097_152),
       /** How long a GET of nextUri waits for data before answering without. */
       maxWaitMs: z.number().int().positive().default(1000),
       /** A query whose client stops fetching for this long is cancelled. */
