@@ -282,8 +282,9 @@ const fileSchema = z.strictObject({
        */
       pageRows: z.number().int().positive().default(1000),
       /**
-       * Bytes (as JSON) per page at most. A running query holds about two pages (the one sent, kept for a retry, and
-       * the next one read ahead), as buffers outside the JavaScript heap.
+       * Characters of JSON per page at most (bytes, for ASCII text). A running query holds two pages (the one sent,
+       * kept for a retry, and the next one read ahead) as buffers outside the JavaScript heap, and a copy of the one
+       * being sent while it is sent.
        */
       pageBytes: z.number().int().positive().default(2_097_152),
       /** How long a GET of nextUri waits for data before answering without. */

@@ -374,7 +374,7 @@ export class TrinoQuery {
   }
 
   /**
-   * Reads up to a page of rows, as JSON text; marks the query FINISHED when the result is exhausted. Each page may
+   * Reads up to a page of rows, as UTF-8 chunks of JSON; marks the query FINISHED when the result is exhausted. Each page may
    * hold twice the rows of the one before, up to `pageBytes` (the row that reaches it is the page's last): the
    * first rows reach the client early, and a large result takes few round trips.
    */
