@@ -116,9 +116,9 @@ const tenantSchema = z.strictObject({
   limits: limitsSchema.prefault({}),
   /** Interval rollups by name; each is also a dataset of the tenant, queryable by that name. */
   rollups: z.record(z.string().regex(IDENTIFIER, 'rollup names must be SQL identifiers'), rollupSchema).default({}),
-  /** Cache of this tenant's query results, keyed by query and snapshot versions (off unless enabled). */
   /** The tenant's options for each engine, by engine id; each engine's factory validates its own. */
   engines: z.record(z.string(), z.record(z.string(), z.unknown(), 'must be an object')).default({}),
+  /** Cache of this tenant's query results, keyed by query and snapshot versions (off unless enabled). */
   resultCache: z
     .strictObject({
       enabled: z.boolean().default(false),
