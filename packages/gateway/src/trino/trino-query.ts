@@ -46,7 +46,7 @@ const CHUNK_CHARS = 64 * 1024;
 
 /** Encodes JSON row texts as UTF-8 chunks joined by commas, as a page's `data` holds them. */
 class RowChunks {
-  readonly chunks: Uint8Array[] = [];
+  readonly #chunks: Uint8Array[] = [];
   #parts: string[] = [];
   #chars = 0;
 
@@ -58,12 +58,12 @@ class RowChunks {
 
   done(): readonly Uint8Array[] {
     if (this.#parts.length > 0) this.#flush();
-    return this.chunks;
+    return this.#chunks;
   }
 
   #flush(): void {
     const joined = this.#parts.join(',');
-    this.chunks.push(Buffer.from(this.chunks.length === 0 ? joined : `,${joined}`));
+    this.#chunks.push(Buffer.from(this.#chunks.length === 0 ? joined : `,${joined}`));
     this.#parts = [];
     this.#chars = 0;
   }
@@ -374,9 +374,9 @@ export class TrinoQuery {
   }
 
   /**
-   * Reads up to a page of rows, as UTF-8 chunks of JSON; marks the query FINISHED when the result is exhausted. Each page may
-   * hold twice the rows of the one before, up to `pageBytes` (the row that reaches it is the page's last): the
-   * first rows reach the client early, and a large result takes few round trips.
+   * Reads up to a page of rows, as UTF-8 chunks of JSON; marks the query FINISHED when the result is exhausted.
+   * Each page may hold twice the rows of the one before, up to `pageBytes` (the row that reaches it is the page's
+   * last): the first rows reach the client early, and a large result takes few round trips.
    */
   async #read(): Promise<{ rows: number; data: readonly Uint8Array[] }> {
     const chunks = new RowChunks();
