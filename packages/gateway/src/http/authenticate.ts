@@ -8,7 +8,7 @@ import type { ApiKeyIndex } from '../auth/api-keys.js';
  */
 export function authenticate(keys: ApiKeyIndex): MiddlewareHandler<GatewayEnv> {
   return async function authenticate(c, next) {
-    const tenant = await c.var.trace.span('auth', {}, async () => keys.authenticate(c.req.header('authorization')));
+    const tenant = await c.get('trace').span('auth', {}, async () => keys.authenticate(c.req.header('authorization')));
     c.set('tenant', tenant);
     await next();
   };

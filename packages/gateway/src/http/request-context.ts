@@ -38,19 +38,21 @@ export function requestContext(options: RequestContextOptions): MiddlewareHandle
           await next();
         } finally {
           const durationMs = performance.now() - started;
+          // c.get, not c.var: Hono builds a new object of every variable on each read of c.var.
+          const errorCode = c.get('errorCode');
           logger.info('request', {
             method: c.req.method,
             path: c.req.path,
             status: c.res.status,
-            tenant: c.var.tenant,
-            ...(c.var.errorCode ? { code: c.var.errorCode } : {}),
+            tenant: c.get('tenant'),
+            ...(errorCode ? { code: errorCode } : {}),
             durationMs: Math.round(durationMs),
           });
           options.metrics?.requestDuration.record(durationMs / 1000, {
             method: c.req.method,
             route: c.req.routePath,
             status: String(c.res.status),
-            tenant: c.var.tenant ?? '',
+            tenant: c.get('tenant') ?? '',
           });
         }
       },

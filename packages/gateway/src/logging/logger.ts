@@ -78,30 +78,59 @@ function stdoutLines(): (line: string) => void {
   return stdoutBatch;
 }
 
-/** Structured logs: one JSON object per line, with time, level and event name. */
+/**
+ * Structured logs: one JSON object per line, with time, level and event name. A class, so that the child logger
+ * each request makes is one object rather than a set of closures.
+ */
+class JsonLogger implements Logger {
+  readonly #options: LoggerOptions;
+  readonly #min: number;
+  readonly #write: (line: string) => void;
+  readonly #bound: Readonly<Record<string, unknown>>;
+  readonly #boundPlain: boolean;
+
+  constructor(options: LoggerOptions, write: (line: string) => void, bound: Readonly<Record<string, unknown>>) {
+    this.#options = options;
+    this.#min = RANK[options.level ?? 'info'];
+    this.#write = write;
+    this.#bound = bound;
+    this.#boundPlain = allPlain(bound);
+  }
+
+  debug(event: string, fields?: Readonly<Record<string, unknown>>): void {
+    this.#log('debug', event, fields);
+  }
+
+  info(event: string, fields?: Readonly<Record<string, unknown>>): void {
+    this.#log('info', event, fields);
+  }
+
+  warn(event: string, fields?: Readonly<Record<string, unknown>>): void {
+    this.#log('warn', event, fields);
+  }
+
+  error(event: string, fields?: Readonly<Record<string, unknown>>): void {
+    this.#log('error', event, fields);
+  }
+
+  child(fields: Readonly<Record<string, unknown>>): Logger {
+    return new JsonLogger(this.#options, this.#write, { ...this.#bound, ...fields });
+  }
+
+  #log(level: LogLevel, event: string, fields: Readonly<Record<string, unknown>> = {}): void {
+    if (RANK[level] < this.#min) return;
+    const entry = { time: new Date().toISOString(), level, event, ...this.#bound, ...fields };
+    // A replacer is called for every key: only lines that hold errors, big integers or objects need one.
+    this.#write(
+      this.#boundPlain && allPlain(fields)
+        ? JSON.stringify(entry)
+        : JSON.stringify(entry, (_key, value) => serialise(value)),
+    );
+  }
+}
+
 export function createLogger(options: LoggerOptions = {}, bound: Readonly<Record<string, unknown>> = {}): Logger {
-  const min = RANK[options.level ?? 'info'];
-  const write = options.write ?? stdoutLines();
-  const boundPlain = allPlain(bound);
-  const log =
-    (level: LogLevel) =>
-    (event: string, fields: Readonly<Record<string, unknown>> = {}): void => {
-      if (RANK[level] < min) return;
-      const entry = { time: new Date().toISOString(), level, event, ...bound, ...fields };
-      // A replacer is called for every key: only lines that hold errors, big integers or objects need one.
-      write(
-        boundPlain && allPlain(fields)
-          ? JSON.stringify(entry)
-          : JSON.stringify(entry, (_key, value) => serialise(value)),
-      );
-    };
-  return {
-    debug: log('debug'),
-    info: log('info'),
-    warn: log('warn'),
-    error: log('error'),
-    child: (fields) => createLogger(options, { ...bound, ...fields }),
-  };
+  return new JsonLogger(options, options.write ?? stdoutLines(), bound);
 }
 
 /** A logger that drops everything (tests). */
