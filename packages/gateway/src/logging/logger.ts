@@ -129,6 +129,10 @@ class JsonLogger implements Logger {
   }
 }
 
+/**
+ * A logger that writes to `options.write` (by default stdout, a turn of the event loop at a time), with `bound` on
+ * every line.
+ */
 export function createLogger(options: LoggerOptions = {}, bound: Readonly<Record<string, unknown>> = {}): Logger {
   return new JsonLogger(options, options.write ?? stdoutLines(), bound);
 }
