@@ -139,7 +139,7 @@ export class IntervalComputation {
    * interval's claim, so that no replica computes or audits it at the same time; false when another holds it.
    */
   async auditLeft(context: RollupContext, start: number): Promise<boolean> {
-    const { ledger, sources, audit, logger, signal } = this.#options;
+    const { ledger, sources, audit, logger, signal, engine, index, timeoutMs } = this.#options;
     const claim = await ledger.claim(context, start, this.#options.replicaId(), this.#options.claimTtlMs);
     if (!claim) return false;
     let lease: SourceLease | undefined;
@@ -149,8 +149,16 @@ export class IntervalComputation {
       if (context.rollups[0].postgres) {
         await audit.audit(context, start, record, noFiles(context));
       } else {
+        // Over the files that overlap the interval, as every other audit: not the whole source again.
         lease = await sources.acquire(context.tenant, context.source, signal);
-        await audit.audit(context, start, record, lease.snapshot);
+        const { snapshot } = lease;
+        const spans = await index.spans(engine, snapshot, context.rollups[0].timeColumn, { signal, timeoutMs });
+        await audit.audit(
+          context,
+          start,
+          record,
+          SourceIndex.forAudit(snapshot, spans, start, start + context.intervalMs),
+        );
       }
       logger.info('rollups.audit_caught_up', { tenant: context.tenant, interval: new Date(start).toISOString() });
       return true;

@@ -115,8 +115,7 @@ export class RollupAdmin {
       const spans = await index.spans(engine, lease.snapshot, context.rollups[0].timeColumn, { signal, timeoutMs });
       const audits: IntervalAudit[] = [];
       for (const record of due) {
-        const read = SourceIndex.overlapping(lease.snapshot, spans, record.start, record.start + context.intervalMs);
-        const snapshot = read.files.length > 0 ? read : lease.snapshot;
+        const snapshot = SourceIndex.forAudit(lease.snapshot, spans, record.start, record.start + context.intervalMs);
         const results = await this.#options.audit.audit(context, record.start, record, snapshot);
         audits.push(results[position] as IntervalAudit);
       }

@@ -139,6 +139,8 @@ describe('rollups over a memory ledger', () => {
     const record = (await records(ledger)).get(at(20));
     expect(record).toMatchObject({ state: 'done', audit: { ok: true, rawRows: rowsOf(at(20)) } });
     expect(a.audit.requests.length).toBe(audits + 1);
+    // Over the file that overlaps the interval only, as the audit that came with the computation.
+    expect(a.audit.requests.at(-1)?.tables[0]?.snapshot).toMatchObject({ files: [{ path: '/data/a.csv' }] });
     // Nothing computed again, and no other interval audited again.
     expect(a.computer.computed).toHaveLength(12);
     await a.rollups.tick();

@@ -84,6 +84,20 @@ export class SourceIndex {
     return new Map([...files].map(([start, list]) => [start, fingerprint(list.sort().join('\n'))]));
   }
 
+  /**
+   * The files an audit of `[start, end)` counts rows in: those that overlap it, or every file when none does (the
+   * count then says how many rows the source holds there, rather than nothing being counted).
+   */
+  static forAudit(
+    snapshot: DatasetSnapshot,
+    spans: readonly (TimeSpan | null)[],
+    start: number,
+    end: number,
+  ): DatasetSnapshot {
+    const read = SourceIndex.overlapping(snapshot, spans, start, end);
+    return read.files.length > 0 ? read : snapshot;
+  }
+
   /** The snapshot with only the files that overlap `[start, end)` (possibly none). */
   static overlapping(
     snapshot: DatasetSnapshot,
