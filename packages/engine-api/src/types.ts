@@ -72,7 +72,11 @@ export interface ColumnBatch {
   readonly columns: readonly (readonly unknown[])[];
 }
 
-export type DatasetFormat = 'parquet' | 'csv' | 'tsv' | 'ndjson';
+/**
+ * How a dataset's files are written. `pgcopy` is PostgreSQL's binary COPY format with a header naming the columns:
+ * the dump of a PostgreSQL source's interval, which local-agg reads; datasets are not configured in it.
+ */
+export type DatasetFormat = 'parquet' | 'csv' | 'tsv' | 'ndjson' | 'pgcopy';
 
 export interface SnapshotFile {
   /** Absolute local path the engine reads. */

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance, type DuckDBPreparedStatement } from '@duckdb/node-api';
-import { type DatasetSnapshot, type FileTableBinding, Slots } from '@lakegate/engine-api';
+import { type DatasetSnapshot, type FileTableBinding, LakegateError, Slots } from '@lakegate/engine-api';
 
 export interface InstanceLimits {
   readonly threads: number;
@@ -30,6 +30,11 @@ export function scanExpression(snapshot: DatasetSnapshot): string {
       return `read_csv(${files}, header = true, delim = '\t'${byName})`;
     case 'ndjson':
       return `read_json(${files}, format = 'newline_delimited'${byName})`;
+    case 'pgcopy':
+      throw new LakegateError(
+        'UNSUPPORTED_QUERY',
+        'DuckDB does not read PostgreSQL binary COPY files; local-agg does.',
+      );
   }
 }
 

@@ -6,6 +6,7 @@ const EXTENSIONS: Readonly<Record<DatasetFormat, readonly string[]>> = {
   csv: ['.csv', '.csv.gz'],
   tsv: ['.tsv', '.tsv.gz', '.tab'],
   ndjson: ['.ndjson', '.jsonl', '.json', '.ndjson.gz', '.jsonl.gz'],
+  pgcopy: ['.pgcopy'],
 };
 
 /** True if a file name belongs to a dataset of this format (other files in the folder are ignored). */

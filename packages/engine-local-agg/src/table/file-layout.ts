@@ -1,10 +1,11 @@
 import { open } from 'node:fs/promises';
 import { type DatasetFormat, LakegateError } from '@lakegate/engine-api';
+import { sniffCopyFile } from './copy-format.js';
 import { type LocalColumn, type LocalType, sniffValue, widen } from './local-types.js';
 
 /** How to read one data file: its format and the columns sniffed from its first rows. Plain data, sent to workers. */
 export interface FileLayout {
-  readonly format: 'csv' | 'tsv' | 'ndjson';
+  readonly format: 'csv' | 'tsv' | 'ndjson' | 'pgcopy';
   /** Field separator byte of CSV/TSV. */
   readonly delimiter: number;
   readonly columns: readonly LocalColumn[];
@@ -23,7 +24,7 @@ const SAMPLE_ROWS = 20_480;
 const SAMPLE_BYTES = 8 * 1024 * 1024;
 
 export const isLocalFormat = (format: DatasetFormat): format is FileLayout['format'] =>
-  format === 'csv' || format === 'tsv' || format === 'ndjson';
+  format === 'csv' || format === 'tsv' || format === 'ndjson' || format === 'pgcopy';
 
 /** Splits one CSV line into fields (quotes and doubled quotes understood); for sniffing, not for the hot path. */
 export function splitCsvLine(line: string, delimiter: string): string[] {
@@ -129,6 +130,8 @@ function sniffDelimited(lines: readonly string[], format: 'csv' | 'tsv', text: s
 
 /** Reads the first rows of a file and infers its columns (the header of CSV/TSV, the keys of NDJSON). */
 export async function sniffFile(path: string, format: FileLayout['format']): Promise<FileLayout> {
+  // A binary COPY file names its columns in its header.
+  if (format === 'pgcopy') return sniffCopyFile(path);
   const handle = await open(path, 'r');
   let text: string;
   try {

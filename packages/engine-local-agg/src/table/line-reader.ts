@@ -1,4 +1,5 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { readCopyTuples } from './copy-format.js';
 import type { FileLayout } from './file-layout.js';
 
 const BLOCK = 4 * 1024 * 1024;
@@ -14,9 +15,13 @@ export interface FileRange {
   readonly end: number;
 }
 
+/** Files read in one piece: lines that may hold quoted line breaks, and binary COPY rows, found by their lengths. */
+const whole = (layout: FileLayout): boolean => layout.quoted || layout.format === 'pgcopy';
+
 /**
  * Splits files into ranges of about `target` bytes, so that workers can share a big file, the last few (two per
- * worker of `tailWorkers`) in quarters. Files whose lines may contain quoted line breaks are never split.
+ * worker of `tailWorkers`) in quarters. Files whose lines may contain quoted line breaks, and binary COPY files, are
+ * never split.
  */
 export function splitRanges(
   files: readonly { path: string; size: number }[],
@@ -26,13 +31,13 @@ export function splitRanges(
 ): FileRange[] {
   const ranges: FileRange[] = [];
   for (const file of files) {
-    const pieces = layout(file.path).quoted ? 1 : Math.max(1, Math.round(file.size / target));
+    const pieces = whole(layout(file.path)) ? 1 : Math.max(1, Math.round(file.size / target));
     ranges.push(...cut({ path: file.path, start: 0, end: file.size }, pieces));
   }
   // The last ranges handed out decide when the slowest worker ends: cut them finer, so the workers end together.
   const tail = Math.min(ranges.length, 2 * tailWorkers);
   const last = ranges.splice(ranges.length - tail, tail);
-  for (const range of last) ranges.push(...(layout(range.path).quoted ? [range] : cut(range, 4)));
+  for (const range of last) ranges.push(...(whole(layout(range.path)) ? [range] : cut(range, 4)));
   return ranges;
 }
 
@@ -49,7 +54,8 @@ function cut(range: FileRange, pieces: number): FileRange[] {
 /**
  * Calls `onLine(bytes, start, end)` for every non-empty line that starts in the range, without its line break,
  * reading blocks synchronously (worker threads call it; the main thread only for small files). The header line of
- * CSV/TSV is skipped. `onBlock` runs after each block and may return false to stop (cancellation).
+ * CSV/TSV is skipped. `onBlock` runs after each block and may return false to stop (cancellation). The lines of a
+ * binary COPY file are its rows (see copy-format.ts).
  */
 export function readLines(
   range: FileRange,
@@ -57,6 +63,10 @@ export function readLines(
   onLine: (bytes: Uint8Array, start: number, end: number) => void,
   onBlock: () => boolean = () => true,
 ): void {
+  if (layout.format === 'pgcopy') {
+    readCopyTuples(range, onLine, onBlock);
+    return;
+  }
   const fd = openSync(range.path, 'r');
   try {
     const size = fstatSync(fd).size;

@@ -1,5 +1,6 @@
 import { LakegateError } from '@lakegate/engine-api';
 import { compiledFactory } from '../exec/compiled.js';
+import { copyDecoder } from './copy-format.js';
 import type { FileLayout } from './file-layout.js';
 import { FNV_OFFSET, FNV_PRIME, type Interner } from './interner.js';
 import { daysFromCivil, type LocalColumn, type LocalType, parseDate, parseTimestamp } from './local-types.js';
@@ -454,6 +455,7 @@ export function createRowDecoder(
   interners: readonly (Interner | undefined)[],
   slots: RowSlots = new RowSlots(columns.length),
 ): RowDecoder {
+  if (layout.format === 'pgcopy') return copyDecoder(columns, needed, interners, slots);
   return layout.format === 'ndjson'
     ? ndjsonDecoder(columns, needed, interners, slots)
     : delimitedDecoder(layout, columns, needed, interners, slots);
