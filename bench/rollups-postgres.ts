@@ -1,10 +1,10 @@
 /**
  * A rollup from and to PostgreSQL at the source's scale: 1.5M raw facts in one 5-minute interval (5,000 a second),
- * dumped from a real PostgreSQL 15 (`COPY ... TO STDOUT`), aggregated by local-agg in one pass (count, sum, min,
- * max, avg and exact p50/p95/p99 by organization and API proxy) and loaded back into a table in one transaction,
- * through one gateway in this process. Baseline, interleaved in the same run: PostgreSQL computing the same
- * aggregates itself with one GROUP BY (`percentile_cont`). Goal: at most 0.5x of PostgreSQL's time. The source's
- * own pipeline took 34 s for such an interval on Spark.
+ * dumped from a real PostgreSQL 15 (`COPY ... TO STDOUT (FORMAT binary)`), aggregated by local-agg in one pass
+ * (count, sum, min, max, avg and exact p50/p95/p99 by organization and API proxy) and loaded back into a table in
+ * one transaction, through one gateway in this process. Baseline, interleaved in the same run: PostgreSQL computing
+ * the same aggregates itself with one GROUP BY (`percentile_cont`). Goal: at most 0.5x of PostgreSQL's time. The
+ * source's own pipeline took 34 s for such an interval on Spark.
  *
  *   npm run bench -w @lakegate/bench -- rollups-postgres
  *   BENCH_ROWS=300000 BENCH_RUNS=3 npm run bench -w @lakegate/bench -- rollups-postgres

@@ -1,6 +1,8 @@
+import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import type { IntervalRecord } from '@lakegate/rollups';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findPostgres, type PostgresServer, startPostgres } from '../harness/postgres.js';
@@ -13,6 +15,8 @@ const FIVE_MINUTES = 300_000;
 const DAY = 86_400_000;
 /** Raw facts per interval, on average. */
 const PER_INTERVAL = 24;
+/** Intervals of the table of every type, the newest ending at the last boundary. */
+const TYPED_INTERVALS = 3;
 
 interface RollupView {
   intervals: Record<string, number>;
@@ -72,6 +76,24 @@ describe.skipIf(!findPostgres() || !findRedisServer())('rollups from and to a re
             delaySeconds: 0,
             lateRowsSeconds: 900,
           },
+          // Every type a dump carries, each in its binary form, as dimensions and measures.
+          typed_5m: {
+            source: { postgres: { url: pg.url, table: 'facts.typed', timeColumn: 'ts', scopeColumn: 'org' } },
+            sink: { postgres: { url: pg.url, table: 'typed_rollup' } },
+            dimensions: ['d', 'b'],
+            measures: {
+              n_sum: 'sum(n)',
+              i_min: 'min(i)',
+              i_max: 'max(i)',
+              r_max: 'max(r)',
+              big_sum: 'sum(big)',
+              u_min: 'min(u)',
+              first_ts: 'min(ts)',
+            },
+            startAt: new Date(end - TYPED_INTERVALS * FIVE_MINUTES).toISOString(),
+            delaySeconds: 0,
+            lateRowsSeconds: 900,
+          },
         },
       },
     },
@@ -115,6 +137,19 @@ describe.skipIf(!findPostgres() || !findRedisServer())('rollups from and to a re
              'org' || (i * 7 % 5), CASE WHEN i % 11 = 0 THEN NULL ELSE 'proxy-' || (i % 3) END,
              ((i * 7919) % 1000) / 10.0, i % 4 <> 0
       FROM generate_series(0, ${intervals * PER_INTERVAL - 1}) i`);
+    // Timestamps without a time zone, a varchar scope, numbers of every width, dates, booleans, and a type dumped as
+    // its text; NULLs in every nullable column.
+    await pg.sql`CREATE TABLE facts.typed (ts timestamp NOT NULL, org varchar(8) NOT NULL, d date, n numeric(12,3),
+      i smallint, r real, big bigint, b boolean, u uuid, unused text)`;
+    await pg.sql.unsafe(`
+      INSERT INTO facts.typed
+      SELECT (to_timestamp(${(end - TYPED_INTERVALS * FIVE_MINUTES) / 1000}) AT TIME ZONE 'UTC')
+               + (i * interval '1 millisecond') * (${TYPED_INTERVALS * FIVE_MINUTES} / 90),
+             'o' || (i % 2), CASE WHEN i % 7 = 0 THEN NULL ELSE date '1999-12-30' + (i % 3) * 4000 END,
+             CASE WHEN i % 5 = 0 THEN NULL ELSE (i * 37 % 1000) / 8.0 - 50 END, (i * 13 % 200) - 100,
+             i / 3.0, CASE WHEN i % 6 = 0 THEN NULL ELSE 5000000000000 * (i % 4) - i END,
+             CASE WHEN i % 9 = 0 THEN NULL ELSE i % 2 = 0 END, md5(i::text)::uuid, 'personal ' || i
+      FROM generate_series(0, 89) i`);
     await startGateway();
   }, 90_000);
 
@@ -164,6 +199,61 @@ describe.skipIf(!findPostgres() || !findRedisServer())('rollups from and to a re
       for (const measure of ['calls', 'total_ms', 'min_ms', 'max_ms', 'avg_ms', 'p50_ms', 'p95_ms'])
         expect(Number(got[measure])).toBeCloseTo(Number(row[measure]), 6);
     }
+  });
+
+  it('reads every type a dump carries as PostgreSQL holds it, in a file PostgreSQL reads back', async () => {
+    await waitFor('the typed intervals done', async () => {
+      const { body } = await call('GET', '/v1/rollups/typed_5m');
+      return ((body.rollup as RollupView).intervals.done ?? 0) >= TYPED_INTERVALS || undefined;
+    });
+    const [mine, theirs] = await Promise.all([
+      pg.sql`SELECT extract(epoch FROM bucket)::bigint AS start, org, d, b, _rows::int AS rows, n_sum, i_min, i_max,
+               r_max, big_sum, u_min, first_ts FROM typed_rollup ORDER BY 1, 2, 3, 4`,
+      pg.sql`SELECT (floor(extract(epoch FROM ts) / 300) * 300)::bigint AS start, org::text, d::text, b::text,
+               count(*)::int AS rows, sum(n)::float8 AS n_sum, min(i)::float8 AS i_min, max(i)::float8 AS i_max,
+               max(r)::float8 AS r_max, sum(big)::float8 AS big_sum, min(u::text) AS u_min, min(ts) AS first_ts
+             FROM facts.typed GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`,
+    ]);
+    // Three intervals, two orgs, three dates and NULL, true, false and NULL: most combinations occur.
+    expect(mine.length).toBe(theirs.length);
+    expect(mine.length).toBeGreaterThan(20);
+    for (const [i, row] of theirs.entries()) {
+      const got = mine[i] as Record<string, unknown>;
+      expect([Number(got.start), got.org, got.d, got.b, got.rows, got.u_min]).toEqual([
+        Number(row.start),
+        row.org,
+        row.d,
+        row.b,
+        row.rows,
+        row.u_min,
+      ]);
+      for (const measure of ['n_sum', 'i_min', 'i_max', 'r_max', 'big_sum']) {
+        if (row[measure] === null) expect(got[measure]).toBeNull();
+        else expect(Number(got[measure])).toBeCloseTo(Number(row[measure]), 6);
+      }
+      expect(Date.parse(`${got.first_ts}Z`)).toBe((row.first_ts as Date).getTime());
+    }
+
+    // Each dump is a binary COPY file whose header the server skips: loaded back, it holds the interval's rows.
+    const folder = join(root, 'cache', 'acme', 'postgres', 'typed_5m');
+    const dumps = (await readdir(folder)).filter((name) => name.endsWith('.pgcopy'));
+    expect(dumps.length).toBeGreaterThanOrEqual(TYPED_INTERVALS);
+    await pg.sql`CREATE TABLE typed_back (ts timestamp, org text, d date, n float8, i int8, r float8, big int8,
+      b boolean, u text)`;
+    for (const name of dumps) {
+      const writable = await pg.sql`COPY typed_back FROM STDIN (FORMAT binary)`.writable();
+      await pipeline(createReadStream(join(folder, name)), writable);
+    }
+    const [back, source] = await Promise.all([
+      pg.sql`SELECT count(*)::int AS n, count(DISTINCT ts)::int AS times, sum(i)::int AS i, sum(big)::float8 AS big,
+               count(d)::int AS dates, count(*) FILTER (WHERE b)::int AS trues, min(u) AS u FROM typed_back`,
+      pg.sql`SELECT count(*)::int AS n, count(DISTINCT ts)::int AS times, sum(i)::int AS i, sum(big)::float8 AS big,
+               count(d)::int AS dates, count(*) FILTER (WHERE b)::int AS trues, min(u::text) AS u FROM facts.typed`,
+    ]);
+    expect(back).toEqual(source);
+    // Only the columns the rollup names are dumped: `unused` stays in the server.
+    const [unused] = await pg.sql`SELECT count(*)::int AS n FROM typed_back WHERE org LIKE 'personal%'`;
+    expect(unused?.n).toBe(0);
   });
 
   it('audits every interval scope by scope, and lists the audits', async () => {
@@ -285,7 +375,7 @@ describe.skipIf(!findPostgres() || !findRedisServer())('rollups from and to a re
     const dumps = (await readdir(folder)).filter((name) => !name.endsWith('.tmp'));
     expect(dumps.length).toBeGreaterThan(0);
     // An interval's dump is in parts, named by the interval's start and the part.
-    expect(dumps.every((name) => /^\d{4}-\d{2}-\d{2}T\d{6}Z\.\d+\.csv$/.test(name))).toBe(true);
+    expect(dumps.every((name) => /^\d{4}-\d{2}-\d{2}T\d{6}Z\.\d+\.pgcopy$/.test(name))).toBe(true);
     // Only intervals late rows may still change (the last 15 minutes) keep theirs.
     expect(new Set(dumps.map((name) => name.split('.')[0])).size).toBeLessThanOrEqual(4);
   });

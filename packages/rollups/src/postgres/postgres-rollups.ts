@@ -1,7 +1,15 @@
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LakegateError } from '@lakegate/engine-api';
-import { BUCKET_COLUMN, ROWS_COLUMN, type RollupDefinition, STATE_COLUMN } from '@lakegate/engine-local-agg';
+import {
+  BUCKET_COLUMN,
+  type LocalColumn,
+  type LocalType,
+  namingColumns,
+  ROWS_COLUMN,
+  type RollupDefinition,
+  STATE_COLUMN,
+} from '@lakegate/engine-local-agg';
 import { writeStream } from '@lakegate/storage';
 import pg from 'pg';
 import { parse as parseConnection } from 'pg-connection-string';
@@ -17,10 +25,11 @@ const timestamptz = (ms: number): string => `'${new Date(ms).toISOString()}'::ti
 /** An interval's dump: its start in ISO 8601 basic format. */
 const dumpName = (start: number): string => new Date(start).toISOString().replaceAll(':', '').replace('.000Z', 'Z');
 /** One part of an interval's dump (see {@link PostgresRollupsOptions.dumpParts}). */
-const partName = (start: number, part: number): string => `${dumpName(start)}.${part}.csv`;
+const partName = (start: number, part: number): string => `${dumpName(start)}.${part}.pgcopy`;
+/** A dump's file name: a part, or (written by earlier versions) a whole dump or a part in CSV. */
+const DUMP = /^(\d{4}-\d{2}-\d{2}T\d{2})(\d{2})(\d{2})Z(\.\d+)?\.(pgcopy|csv)$/;
 const dumpStart = (name: string): number =>
-  // (Dumps in one part, `<start>.csv`, were written before dumps had parts.)
-  Date.parse(name.replace(/^(\d{4}-\d{2}-\d{2}T\d{2})(\d{2})(\d{2})Z(\.\d+)?\.csv$/, '$1:$2:$3Z'));
+  DUMP.test(name) ? Date.parse(name.replace(DUMP, '$1:$2:$3Z')) : Number.NaN;
 
 /** Where the server is, for messages: its host, port and database, never its user or password. */
 function describe(url: string | undefined): string {
@@ -291,15 +300,16 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
     let fingerprint = '';
     const scopes = new Map<string, number>();
     try {
-      const select = await this.#dumpColumns(context, spec, signal);
-      // Written in large writes and synced; renamed once every part is.
+      const { select, columns } = await this.#dumpColumns(context, spec, signal);
+      // In binary, headed by the columns' names and types; written in large writes and synced; renamed once every
+      // part is.
       const copy = async (client: pg.PoolClient, part: (typeof parts)[number]): Promise<void> => {
         const stream = client.query(
           copyTo(
-            `COPY (SELECT ${select} FROM ${quoteTable(spec.table)} WHERE ${PostgresRollups.#range(spec, part.from, part.to)}) TO STDOUT (FORMAT csv, HEADER true)`,
+            `COPY (SELECT ${select} FROM ${quoteTable(spec.table)} WHERE ${PostgresRollups.#range(spec, part.from, part.to)}) TO STDOUT (FORMAT binary)`,
           ),
         );
-        await writeStream(stream, part.temporary);
+        await writeStream(namingColumns(stream, columns), part.temporary);
       };
       const counting = async (client: pg.PoolClient): Promise<void> => {
         const { rows } = await client.query<ScopeCount>(
@@ -364,7 +374,7 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
           release();
         }
       }
-      // An interval without rows has no file: a CSV header alone does not tell the columns' types.
+      // An interval without rows has no file: its rollups are empty, with nothing to read.
       const empty = [...scopes.values()].every((n) => n === 0);
       for (const { temporary, path } of parts) await (empty ? rm(temporary, { force: true }) : rename(temporary, path));
       if (empty) parts.length = 0;
@@ -385,7 +395,7 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
       snapshot: {
         tenant: context.tenant,
         dataset: context.source,
-        format: 'csv',
+        format: 'pgcopy',
         version: `${dumpName(start)}~${fingerprint}`,
         files,
       },
@@ -396,26 +406,26 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
   }
 
   /**
-   * The select list of a dump: only the columns the rollups name (a facts table's other columns, personal data among
-   * them, stay put), timestamps in the shape local-agg reads (UTC, no zone: the ISO output of a timestamp, a third
-   * cheaper to write than to_char's), booleans as true/false.
+   * The select list of a dump and its columns' types as local-agg reads them: only the columns the rollups name (a
+   * facts table's other columns, personal data among them, stay put), each cast to the server type whose binary
+   * form local-agg reads (see {@link dumpedAs}).
    */
-  async #dumpColumns(context: RollupContext, spec: PostgresSourceSpec, signal: AbortSignal): Promise<string> {
+  async #dumpColumns(
+    context: RollupContext,
+    spec: PostgresSourceSpec,
+    signal: AbortSignal,
+  ): Promise<{ select: string; columns: LocalColumn[] }> {
     const named = JSON.stringify(context.rollups.map((r) => [r.timeColumn, r.dimensions, r.derived, r.measures]));
     const columns = (await this.#columnsOf(spec, signal)).filter(
       ({ name }) =>
         name === spec.scopeColumn ||
         new RegExp(`(^|[^A-Za-z0-9_])${name.replace(/[^A-Za-z0-9_]/g, '\\$&')}([^A-Za-z0-9_]|$)`, 'i').test(named),
     );
-    return columns
-      .map(({ name, type }) => {
-        const column = quoteIdent(name);
-        if (/^timestamp(\(\d\))? with time zone$/.test(type)) return `(${column} AT TIME ZONE 'UTC') AS ${column}`;
-        if (type === 'boolean')
-          return `CASE WHEN ${column} THEN 'true' WHEN NOT ${column} THEN 'false' END AS ${column}`;
-        return column;
-      })
-      .join(', ');
+    const dumped = columns.map(({ name, type }) => ({ name, ...dumpedAs(type) }));
+    return {
+      select: dumped.map(({ name, cast }) => `${quoteIdent(name)}${cast} AS ${quoteIdent(name)}`).join(', '),
+      columns: dumped.map(({ name, type }) => ({ name, type })),
+    };
   }
 
   /**
@@ -430,7 +440,6 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
         const { mtimeMs } = await stat(join(folder, name)).catch(() => ({ mtimeMs: Number.POSITIVE_INFINITY }));
         if (Date.now() - mtimeMs > LEFTOVER_MS) await rm(join(folder, name), { force: true });
       }
-      if (!name.endsWith('.csv')) continue;
       const start = dumpStart(name);
       if (Number.isNaN(start) || start === keep || start + context.intervalMs > finalBefore) continue;
       await rm(join(folder, name), { force: true });
@@ -558,6 +567,23 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
     this.#pools.clear();
     await Promise.all(pools.map((pool) => pool.end().catch(() => undefined)));
   }
+}
+
+/**
+ * How a column of a server type is dumped: the cast to the type whose binary form local-agg reads (none when it is
+ * that type already), and the type local-agg reads it as. Timestamps with or without a time zone are both
+ * microseconds (since 2000, in UTC for the former), read as local-agg's timestamps in UTC; integers travel as int8,
+ * other numbers as float8 (as local-agg holds every number), and any other type as its text.
+ */
+function dumpedAs(type: string): { cast: string; type: LocalType } {
+  if (/^timestamp(\(\d\))? with(out)? time zone$/.test(type)) return { cast: '', type: 'timestamp' };
+  if (type === 'date') return { cast: '', type: 'date' };
+  if (type === 'boolean') return { cast: '', type: 'boolean' };
+  if (type === 'smallint' || type === 'integer') return { cast: '::int8', type: 'bigint' };
+  if (type === 'bigint') return { cast: '', type: 'bigint' };
+  if (type === 'double precision') return { cast: '', type: 'double' };
+  if (type === 'real' || /^numeric(\(\d+(,\d+)?\))?$/.test(type)) return { cast: '::float8', type: 'double' };
+  return { cast: '::text', type: 'varchar' };
 }
 
 /** A row of {@link PostgresRollups.#byScope}'s query. */
