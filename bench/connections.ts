@@ -18,7 +18,7 @@ import { freePort } from '../test/harness/services.js';
 import { writeParquet } from '../test/support/duckdb-data.js';
 import { startGatewayProcess } from '../test/support/gateway-process.js';
 import { KeepAliveConnection } from './clients/keep-alive.js';
-import { ms, report, summarise } from './support.js';
+import { cpuMs, ms, report, summarise } from './support.js';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
@@ -53,15 +53,6 @@ if (soft < LEAST) {
 }
 
 const CAPACITY_SECONDS = 10;
-
-/** CPU time a process has used so far (user and system, all threads), in ms. */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return (ticks * 1000) / CLOCK_TICKS;
-}
-/** The kernel's clock ticks per second, in which /proc reports CPU time. */
-const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
 /** The kernel's TCP counters (TcpExt in /proc/net/netstat): a listen queue that overflows shows here. */
 function tcpCounters(): Map<string, number> {

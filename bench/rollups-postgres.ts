@@ -9,12 +9,13 @@
  *   npm run bench -w @lakegate/bench -- rollups-postgres
  *   BENCH_ROWS=300000 BENCH_RUNS=3 npm run bench -w @lakegate/bench -- rollups-postgres
  */
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger, parseConfig, startGateway } from '@lakegate/gateway';
 import { startPostgres } from '../test/harness/postgres.js';
-import { ms, report, summarise } from './support.js';
+import { cpuMs, ms, report, serverCpuMs, summarise } from './support.js';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_500_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -126,6 +127,21 @@ try {
     return performance.now() - started;
   };
 
+  // CPU time of each side: the server's processes (the postmaster and its backends), and this process (the gateway
+  // and its worker threads; the bench itself only waits meanwhile).
+  const [backend] = await pg.sql`SELECT pg_backend_pid() AS pid`;
+  const postmaster = Number(readFileSync(`/proc/${backend?.pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[1]);
+  const withCpu = async (work: () => Promise<number>, into: { server: number[]; gateway: number[] }) => {
+    const server = serverCpuMs(postmaster);
+    const gateway = cpuMs(process.pid);
+    const ms = await work();
+    into.server.push(serverCpuMs(postmaster) - server);
+    into.gateway.push(cpuMs(process.pid) - gateway);
+    return ms;
+  };
+  const lakegateCpu = { server: [] as number[], gateway: [] as number[] };
+  const postgresCpu = { server: [] as number[], gateway: [] as number[] };
+
   // The first computation (the gateway's own schedule) warms both sides; then they alternate.
   await waitForRun(1);
   await postgresGroupBy();
@@ -134,11 +150,11 @@ try {
   const postgres: number[] = [];
   for (let run = 0; run < RUNS; run++) {
     if (run % 2 === 0) {
-      lakegate.push(await recompute());
-      postgres.push(await postgresGroupBy());
+      lakegate.push(await withCpu(recompute, lakegateCpu));
+      postgres.push(await withCpu(postgresGroupBy, postgresCpu));
     } else {
-      postgres.push(await postgresGroupBy());
-      lakegate.push(await recompute());
+      postgres.push(await withCpu(postgresGroupBy, postgresCpu));
+      lakegate.push(await withCpu(recompute, lakegateCpu));
     }
     passes.push(done[done.length - 1]?.durationMs ?? 0);
   }
@@ -158,6 +174,15 @@ try {
         .join(' / '),
     ],
     ['Lakegate / PostgreSQL', `${(l.median / p.median).toFixed(2)}x (goal: at most 0.5x)`],
+    [
+      'CPU of the backfill: PostgreSQL / gateway, medians',
+      `${ms(summarise(lakegateCpu.server).median)} / ${ms(summarise(lakegateCpu.gateway).median)}`,
+    ],
+    ["CPU of PostgreSQL's GROUP BY, median", ms(summarise(postgresCpu.server).median)],
+    [
+      `the backfill's CPU spread over the ${availableParallelism()} cores / the GROUP BY's time`,
+      `${((summarise(lakegateCpu.server).median + summarise(lakegateCpu.gateway).median) / availableParallelism() / p.median).toFixed(2)}x (the least this machine allows)`,
+    ],
     ['the source on Spark', '34 s'],
     ['rows loaded into api_rollup', `${loaded?.groups} groups holding ${loaded?.rows} facts`],
     ['process peak RSS', `${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`],

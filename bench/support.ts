@@ -1,4 +1,6 @@
-/** Small helpers shared by the benchmarks: timing, percentiles and a uniform report line. */
+/** Small helpers shared by the benchmarks: timing, percentiles, CPU time and a uniform report line. */
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export interface Timing {
   readonly median: number;
@@ -65,4 +67,35 @@ export function report(title: string, rows: readonly [string, string][]): void {
   console.log(`\n${title}`);
   const width = Math.max(...rows.map(([label]) => label.length));
   for (const [label, value] of rows) console.log(`  ${label.padEnd(width)}  ${value}`);
+}
+
+/** The kernel's clock ticks per second, in which /proc reports CPU time. */
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/**
+ * CPU time a process has used so far (user and system, all threads), in ms; with `reaped`, also that of its children
+ * that have ended and been waited for.
+ */
+export function cpuMs(pid: number, reaped = false): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  const ticks = Number(fields[11]) + Number(fields[12]) + (reaped ? Number(fields[13]) + Number(fields[14]) : 0);
+  return (ticks * 1000) / CLOCK_TICKS;
+}
+
+/**
+ * CPU time of a server of several processes (PostgreSQL's postmaster and its backends): the process `root`, the
+ * children it has, and those it has reaped, in ms.
+ */
+export function serverCpuMs(root: number): number {
+  let total = cpuMs(root, true);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const fields = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      if (Number(fields[1]) === root) total += cpuMs(Number(entry));
+    } catch {
+      // Ended while the folder was read.
+    }
+  }
+  return total;
 }
