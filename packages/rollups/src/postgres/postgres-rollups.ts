@@ -13,9 +13,9 @@ import {
 import { writeStream } from '@lakegate/storage';
 import pg from 'pg';
 import { parse as parseConnection } from 'pg-connection-string';
-import { to as copyTo } from 'pg-copy-streams';
 import type { IntervalDump, IntervalSource, PostgresSink } from '../dependencies.js';
 import type { RollupContext } from '../rollup-context.js';
+import { CopyOutStream } from './copy-out.js';
 import type { PostgresSinkSpec, PostgresSourceSpec } from './postgres-specs.js';
 
 const quoteIdent = (name: string): string => `"${name.replaceAll('"', '""')}"`;
@@ -305,7 +305,7 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
       // part is.
       const copy = async (client: pg.PoolClient, part: (typeof parts)[number]): Promise<void> => {
         const stream = client.query(
-          copyTo(
+          new CopyOutStream(
             `COPY (SELECT ${select} FROM ${quoteTable(spec.table)} WHERE ${PostgresRollups.#range(spec, part.from, part.to)}) TO STDOUT (FORMAT binary)`,
           ),
         );
