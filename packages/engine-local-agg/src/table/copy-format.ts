@@ -1,5 +1,6 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { LakegateError } from '@lakegate/engine-api';
+import { FileBlocks } from './file-blocks.js';
 import type { FileLayout } from './file-layout.js';
 import type { Interner } from './interner.js';
 import type { FileRange } from './line-reader.js';
@@ -28,8 +29,8 @@ const COLUMNS_TAG = Buffer.from('lakegate.columns\0', 'latin1');
 const EPOCH_MICROS = 946_684_800_000_000;
 const EPOCH_DAYS = 10_957;
 const TWO_32 = 4_294_967_296;
-const BLOCK = 4 * 1024 * 1024;
-const MIN_BLOCK = 64 * 1024;
+/** Bytes read first for a header: it names a few columns, so one read mostly holds it. */
+const HEADER_READ = 64 * 1024;
 
 /** A binary COPY header that names `columns` (the server's own header has an empty extension). */
 export function copyHeader(columns: readonly LocalColumn[]): Buffer {
@@ -119,7 +120,7 @@ export function sniffCopyFile(path: string): FileLayout {
   const fd = openSync(path, 'r');
   try {
     const size = fstatSync(fd).size;
-    let buffer = Buffer.alloc(Math.min(size, MIN_BLOCK));
+    let buffer = Buffer.alloc(Math.min(size, HEADER_READ));
     for (;;) {
       const read = readSync(fd, buffer, 0, buffer.length, 0);
       const header = readCopyHeader(buffer.subarray(0, read), path);
@@ -156,22 +157,12 @@ export function readCopyTuples(
   onBlock: () => boolean,
 ): void {
   if (range.start > 0) return;
-  const fd = openSync(range.path, 'r');
+  const blocks = new FileBlocks(range.path, 0);
   try {
-    const size = fstatSync(fd).size;
-    let buffer = Buffer.allocUnsafe(Math.min(BLOCK, Math.max(MIN_BLOCK, size + 1)));
-    let position = 0;
-    let filled = 0;
     let i = -1; // the next row's start in the buffer; -1 until the header is read
     for (;;) {
-      if (filled === buffer.length) {
-        const bigger = Buffer.allocUnsafe(buffer.length * 2);
-        buffer.copy(bigger, 0, 0, filled);
-        buffer = bigger;
-      }
-      const read = position < size ? readSync(fd, buffer, filled, buffer.length - filled, position) : 0;
-      position += read;
-      filled += read;
+      const read = blocks.fill();
+      const { buffer, filled } = blocks;
       if (i < 0) {
         const header = readCopyHeader(buffer.subarray(0, filled), range.path);
         if (!header) {
@@ -203,13 +194,12 @@ export function readCopyTuples(
       }
       if (read === 0) throw notACopyFile(range.path, 'it ends inside a row, without its trailer');
       // Keep the unfinished row at the start of the buffer.
-      buffer.copy(buffer, 0, i, filled);
-      filled -= i;
+      blocks.consume(i);
       i = 0;
       if (!onBlock()) return;
     }
   } finally {
-    closeSync(fd);
+    blocks.close();
   }
 }
 

@@ -1,9 +1,7 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { readCopyTuples } from './copy-format.js';
+import { FileBlocks } from './file-blocks.js';
 import type { FileLayout } from './file-layout.js';
 
-const BLOCK = 4 * 1024 * 1024;
-const MIN_BLOCK = 64 * 1024;
 const NEWLINE = 0x0a;
 const RETURN = 0x0d;
 const QUOTE = 0x22;
@@ -67,32 +65,16 @@ export function readLines(
     readCopyTuples(range, onLine, onBlock);
     return;
   }
-  const fd = openSync(range.path, 'r');
+  const blocks = new FileBlocks(range.path, range.start);
   try {
-    const size = fstatSync(fd).size;
-    // A block, or the file's rest when smaller (it grows for a longer line): small files are read by the thousand.
-    let buffer = Buffer.allocUnsafe(Math.min(BLOCK, Math.max(MIN_BLOCK, size - range.start + 1)));
-    let position = range.start;
     let skipFirst = false;
-    if (range.start > 0) {
-      const previous = Buffer.alloc(1);
-      readSync(fd, previous, 0, 1, range.start - 1);
-      // Not at a line start: the line under way belongs to the previous range.
-      skipFirst = previous[0] !== NEWLINE;
-    } else if (layout.format !== 'ndjson') skipFirst = true;
-    let filled = 0;
-    let lineOffset = range.start; // file offset of buffer[0]
+    // Not at a line start: the line under way belongs to the previous range.
+    if (range.start > 0) skipFirst = blocks.byteAt(range.start - 1) !== NEWLINE;
+    else if (layout.format !== 'ndjson') skipFirst = true;
     let bom = range.start === 0;
     for (;;) {
-      if (filled === buffer.length) {
-        const bigger = Buffer.allocUnsafe(buffer.length * 2);
-        buffer.copy(bigger, 0, 0, filled);
-        buffer = bigger;
-      }
-      const read = position < size ? readSync(fd, buffer, filled, buffer.length - filled, position) : 0;
-      position += read;
-      filled += read;
-      const atEof = read === 0;
+      const atEof = blocks.fill() === 0;
+      const { buffer, filled, offset } = blocks;
       let begin = 0;
       if (bom && filled >= 3 && buffer[0] === 0xef && buffer[1] === 0xbb && buffer[2] === 0xbf) begin = 3;
       bom = false;
@@ -117,7 +99,7 @@ export function readLines(
           nl = filled; // the last line has no line break
           if (nl === i) break;
         }
-        if (lineOffset + i >= range.end) return;
+        if (offset + i >= range.end) return;
         const end = nl > i && buffer[nl - 1] === RETURN ? nl - 1 : nl;
         if (skipFirst) skipFirst = false;
         else if (end > i) onLine(buffer, i, end);
@@ -126,12 +108,10 @@ export function readLines(
       }
       if (atEof) return;
       // Keep the unfinished line at the start of the buffer.
-      buffer.copy(buffer, 0, i, filled);
-      lineOffset += i;
-      filled -= i;
+      blocks.consume(i);
       if (!onBlock()) return;
     }
   } finally {
-    closeSync(fd);
+    blocks.close();
   }
 }
