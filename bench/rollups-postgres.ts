@@ -9,13 +9,12 @@
  *   npm run bench -w @lakegate/bench -- rollups-postgres
  *   BENCH_ROWS=300000 BENCH_RUNS=3 npm run bench -w @lakegate/bench -- rollups-postgres
  */
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger, parseConfig, startGateway } from '@lakegate/gateway';
 import { startPostgres } from '../test/harness/postgres.js';
-import { cpuMs, ms, report, serverCpuMs, summarise } from './support.js';
+import { cpuMs, ms, parentPid, report, serverCpuMs, summarise } from './support.js';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_500_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -130,14 +129,14 @@ try {
   // CPU time of each side: the server's processes (the postmaster and its backends), and this process (the gateway
   // and its worker threads; the bench itself only waits meanwhile).
   const [backend] = await pg.sql`SELECT pg_backend_pid() AS pid`;
-  const postmaster = Number(readFileSync(`/proc/${backend?.pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[1]);
+  const postmaster = parentPid(Number(backend?.pid));
   const withCpu = async (work: () => Promise<number>, into: { server: number[]; gateway: number[] }) => {
     const server = serverCpuMs(postmaster);
     const gateway = cpuMs(process.pid);
-    const ms = await work();
+    const elapsed = await work();
     into.server.push(serverCpuMs(postmaster) - server);
     into.gateway.push(cpuMs(process.pid) - gateway);
-    return ms;
+    return elapsed;
   };
   const lakegateCpu = { server: [] as number[], gateway: [] as number[] };
   const postgresCpu = { server: [] as number[], gateway: [] as number[] };

@@ -72,27 +72,34 @@ export function report(title: string, rows: readonly [string, string][]): void {
 /** The kernel's clock ticks per second, in which /proc reports CPU time. */
 const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
-/**
- * CPU time a process has used so far (user and system, all threads), in ms; with `reaped`, also that of its children
- * that have ended and been waited for.
- */
-export function cpuMs(pid: number, reaped = false): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+/** The fields of `/proc/<pid>/stat` after the command's name: [0] is the state, [1] the parent's pid. */
+function statFields(pid: number): string[] {
+  return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+}
+
+/** CPU time of a process's stat fields, in ms; with `reaped`, also its children that have ended and been waited for. */
+function fieldsCpuMs(fields: readonly string[], reaped: boolean): number {
   const ticks = Number(fields[11]) + Number(fields[12]) + (reaped ? Number(fields[13]) + Number(fields[14]) : 0);
   return (ticks * 1000) / CLOCK_TICKS;
 }
+
+/** CPU time a process has used so far (user and system, all threads), in ms. */
+export const cpuMs = (pid: number): number => fieldsCpuMs(statFields(pid), false);
+
+/** The parent of a process. */
+export const parentPid = (pid: number): number => Number(statFields(pid)[1]);
 
 /**
  * CPU time of a server of several processes (PostgreSQL's postmaster and its backends): the process `root`, the
  * children it has, and those it has reaped, in ms.
  */
 export function serverCpuMs(root: number): number {
-  let total = cpuMs(root, true);
+  let total = fieldsCpuMs(statFields(root), true);
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const fields = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-      if (Number(fields[1]) === root) total += cpuMs(Number(entry));
+      const fields = statFields(Number(entry));
+      if (Number(fields[1]) === root) total += fieldsCpuMs(fields, false);
     } catch {
       // Ended while the folder was read.
     }

@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { LakegateError } from '@lakegate/engine-api';
 import { FileBlocks } from './file-blocks.js';
 import type { FileLayout } from './file-layout.js';
@@ -31,6 +31,18 @@ const EPOCH_DAYS = 10_957;
 const TWO_32 = 4_294_967_296;
 /** Bytes read first for a header: it names a few columns, so one read mostly holds it. */
 const HEADER_READ = 64 * 1024;
+
+/** What the decoder does with a field: skip it, or read it as one of the wire forms above (a type a header may
+ * name). */
+const SKIP = 0;
+const OPS: Readonly<Record<LocalType, number>> = {
+  timestamp: 1,
+  date: 2,
+  bigint: 3,
+  double: 4,
+  boolean: 5,
+  varchar: 6,
+};
 
 /** A binary COPY header that names `columns` (the server's own header has an empty extension). */
 export function copyHeader(columns: readonly LocalColumn[]): Buffer {
@@ -72,15 +84,6 @@ function notACopyFile(path: string, why: string): LakegateError {
   return new LakegateError('INVALID_REQUEST', `${path} is not a dump local-agg can read: ${why}.`);
 }
 
-const LOCAL_TYPES: ReadonlySet<string> = new Set<LocalType>([
-  'bigint',
-  'double',
-  'boolean',
-  'date',
-  'timestamp',
-  'varchar',
-]);
-
 /**
  * The columns a binary COPY header names and the header's length, from the file's first bytes; undefined when
  * `bytes` ends before the header does.
@@ -109,20 +112,20 @@ export function readCopyHeader(
     Array.isArray(columns) &&
     columns.every(
       (c: { name?: unknown; type?: unknown }) =>
-        typeof c?.name === 'string' && typeof c.type === 'string' && LOCAL_TYPES.has(c.type),
+        typeof c?.name === 'string' && typeof c.type === 'string' && Object.hasOwn(OPS, c.type),
     );
   if (!valid) throw notACopyFile(path, 'its header is damaged');
   return { columns: columns as LocalColumn[], length };
 }
 
 /** Reads a binary COPY file's header: its layout. */
-export function sniffCopyFile(path: string): FileLayout {
-  const fd = openSync(path, 'r');
+export async function sniffCopyFile(path: string): Promise<FileLayout> {
+  const handle = await open(path, 'r');
   try {
-    const size = fstatSync(fd).size;
+    const { size } = await handle.stat();
     let buffer = Buffer.alloc(Math.min(size, HEADER_READ));
     for (;;) {
-      const read = readSync(fd, buffer, 0, buffer.length, 0);
+      const { bytesRead: read } = await handle.read(buffer, 0, buffer.length, 0);
       const header = readCopyHeader(buffer.subarray(0, read), path);
       if (header) {
         const { columns, length } = header;
@@ -141,8 +144,24 @@ export function sniffCopyFile(path: string): FileLayout {
       buffer = Buffer.alloc(Math.min(size, buffer.length * 4));
     }
   } finally {
-    closeSync(fd);
+    await handle.close();
   }
+}
+
+/** The end of the row starting at `buffer[start]`, found by its fields' lengths; -1 when it ends past `filled`. */
+function rowEnd(buffer: Buffer, start: number, filled: number): number {
+  const fields = buffer.readInt16BE(start);
+  let p = start + 2;
+  for (let f = 0; f < fields; f++) {
+    if (p + 4 > filled) return -1;
+    const length =
+      ((buffer[p] as number) << 24) |
+      ((buffer[p + 1] as number) << 16) |
+      ((buffer[p + 2] as number) << 8) |
+      (buffer[p + 3] as number);
+    p += 4 + (length > 0 ? length : 0);
+  }
+  return p <= filled ? p : -1;
 }
 
 /**
@@ -173,24 +192,11 @@ export function readCopyTuples(
       }
       for (;;) {
         if (i + 2 > filled) break;
-        const fields = (((buffer[i] as number) << 24) >> 16) | (buffer[i + 1] as number);
-        if (fields === -1) return; // the trailer
-        let p = i + 2;
-        for (let f = 0; f < fields && p <= filled; f++) {
-          if (p + 4 > filled) {
-            p = filled + 1;
-            break;
-          }
-          const length =
-            ((buffer[p] as number) << 24) |
-            ((buffer[p + 1] as number) << 16) |
-            ((buffer[p + 2] as number) << 8) |
-            (buffer[p + 3] as number);
-          p += 4 + (length > 0 ? length : 0);
-        }
-        if (p > filled) break;
-        onTuple(buffer, i, p);
-        i = p;
+        if (buffer.readInt16BE(i) === -1) return; // the trailer
+        const end = rowEnd(buffer, i, filled);
+        if (end < 0) break;
+        onTuple(buffer, i, end);
+        i = end;
       }
       if (read === 0) throw notACopyFile(range.path, 'it ends inside a row, without its trailer');
       // Keep the unfinished row at the start of the buffer.
@@ -202,17 +208,6 @@ export function readCopyTuples(
     blocks.close();
   }
 }
-
-/** What the decoder does with a field: skip it, or read it as one of the wire forms above. */
-const SKIP = 0;
-const OPS: Readonly<Record<LocalType, number>> = {
-  timestamp: 1,
-  date: 2,
-  bigint: 3,
-  double: 4,
-  boolean: 5,
-  varchar: 6,
-};
 
 /** A decoder for the rows of a binary COPY file with these columns, filling the slots of the `needed` ones. */
 export function copyDecoder(
@@ -230,8 +225,8 @@ export function copyDecoder(
   const unreadable = (c: number, what: string): LakegateError =>
     new LakegateError(
       'INVALID_REQUEST',
-      `Column "${(columns[c] as LocalColumn).name}" holds ${what}, which local-agg cannot aggregate. Filter it out ` +
-        'of the rollup or store a finite value.',
+      `Column "${(columns[c] as LocalColumn).name}" holds ${what}, which local-agg cannot aggregate. Store a finite ` +
+        'value in its place in the source.',
     );
   return {
     slots,
