@@ -135,7 +135,7 @@ export class CountAudit {
           rollupRows,
         });
       // Only onto the computation audited: a backfill or recomputation in between keeps its own record.
-      const current = (await ledger.records(context.tenant, rollup.name)).get(start);
+      const current = await ledger.record(context.tenant, rollup.name, start);
       if (current?.state === 'done' && current.finishedAt === record.finishedAt) {
         const recompute = !audit.ok && (current.auditRecomputes ?? 0) < 1;
         // A mismatch is computed again once (the next tick takes it); a second one stays, recorded and counted.

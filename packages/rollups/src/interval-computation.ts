@@ -65,7 +65,7 @@ export class IntervalComputation {
     let lease: SourceLease | undefined;
     try {
       // Read again under the claim: another replica may have computed it since it was found due.
-      const records = await ledger.recordsOf(context);
+      const records = await ledger.recordsAt(context, start);
       if (isDone(context, records, start, inputs)) return true;
       attempts = (records[0]?.get(start)?.attempts ?? 0) + 1;
       await ledger.putForContext(context, { start, state: 'running', attempts, owner, startedAt });
@@ -144,7 +144,7 @@ export class IntervalComputation {
     if (!claim) return false;
     let lease: SourceLease | undefined;
     try {
-      const record = (await ledger.recordsOf(context))[0]?.get(start);
+      const record = await ledger.record(context.tenant, context.rollups[0].name, start);
       if (record?.state !== 'done' || record.audit !== undefined) return true;
       if (context.rollups[0].postgres) {
         await audit.audit(context, start, record, noFiles(context));

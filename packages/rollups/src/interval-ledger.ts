@@ -22,9 +22,28 @@ export class IntervalLedger {
     return new Map([...raw].map(([start, text]) => [start, JSON.parse(text) as IntervalRecord]));
   }
 
+  /** A rollup's record of one interval, if any. */
+  async record(tenant: string, name: string, start: number): Promise<IntervalRecord | undefined> {
+    const text = await this.#ledger.rollupInterval(rollupKey(tenant, name), start);
+    return text === undefined ? undefined : (JSON.parse(text) as IntervalRecord);
+  }
+
   /** The records of each rollup of the context, in its order. */
   recordsOf(context: RollupContext): Promise<Map<number, IntervalRecord>[]> {
     return Promise.all(context.rollups.map((r) => this.records(context.tenant, r.name)));
+  }
+
+  /**
+   * {@link recordsOf} for one interval only: each rollup's map holds at most its record of `start`. A computation
+   * reads this, so that its cost does not grow with the rollup's history.
+   */
+  recordsAt(context: RollupContext, start: number): Promise<Map<number, IntervalRecord>[]> {
+    return Promise.all(
+      context.rollups.map(async (r) => {
+        const record = await this.record(context.tenant, r.name, start);
+        return new Map(record ? [[start, record]] : []);
+      }),
+    );
   }
 
   /** Records an interval for every rollup of the context, each with its own definition's fingerprint. */

@@ -17,6 +17,10 @@ export class MemoryRollupLedger implements RollupLedger {
     return new Map(this.#intervals.get(rollup) ?? []);
   }
 
+  async rollupInterval(rollup: string, start: number): Promise<string | undefined> {
+    return this.#intervals.get(rollup)?.get(start);
+  }
+
   async putRollupInterval(rollup: string, start: number, record: string): Promise<void> {
     const intervals = this.#intervals.get(rollup) ?? new Map<number, string>();
     intervals.set(start, record);

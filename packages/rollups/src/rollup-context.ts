@@ -65,9 +65,20 @@ export const fileKey = (tenant: string, name: string, start: number): string =>
 
 export const fingerprint = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 16);
 
-/** The definition fingerprint: the rollup's SQL (dimensions, measures, filters, order) and its interval. */
-export const definitionOf = (rollup: RollupDefinition): string =>
-  fingerprint(`${rollupSql(rollup)}|${rollup.intervalMs}`);
+const definitions = new WeakMap<RollupDefinition, string>();
+
+/**
+ * The definition fingerprint: the rollup's SQL (dimensions, measures, filters, order) and its interval. Kept per
+ * definition object, since a tick asks it for every interval of the rollup's history.
+ */
+export function definitionOf(rollup: RollupDefinition): string {
+  let known = definitions.get(rollup);
+  if (known === undefined) {
+    known = fingerprint(`${rollupSql(rollup)}|${rollup.intervalMs}`);
+    definitions.set(rollup, known);
+  }
+  return known;
+}
 
 /** The context and spec of a tenant's rollup, or NOT_FOUND naming the tenant's rollups. */
 export function findRollup(

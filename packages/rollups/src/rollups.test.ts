@@ -122,6 +122,32 @@ describe('rollups over a memory ledger', () => {
     await a.rollups.close();
   });
 
+  it("reads a rollup's whole history once per tick, and each computation only its own interval's record", async () => {
+    const now = at(61);
+    const memory = new MemoryRollupLedger(() => now);
+    const reads = { whole: 0, one: 0 };
+    const ledger: RollupLedger = {
+      rollupIntervals: (rollup) => {
+        reads.whole++;
+        return memory.rollupIntervals(rollup);
+      },
+      rollupInterval: (rollup, start) => {
+        reads.one++;
+        return memory.rollupInterval(rollup, start);
+      },
+      putRollupInterval: (rollup, start, record) => memory.putRollupInterval(rollup, start, record),
+      claimRollupInterval: (rollup, start, owner, ttl) => memory.claimRollupInterval(rollup, start, owner, ttl),
+      releaseRollupInterval: (rollup, start, owner) => memory.releaseRollupInterval(rollup, start, owner),
+    };
+    const a = replica('replica-a', { ledger, sink: new MemorySink(), clock: () => now });
+    await a.rollups.tick();
+    expect(a.computer.computed).toHaveLength(12);
+    // The tick's state: one read of the history. Each of the twelve computations reads its record under its claim,
+    // and its audit reads it again before writing onto it.
+    expect(reads).toEqual({ whole: 1, one: 24 });
+    await a.rollups.close();
+  });
+
   it('audits an interval recorded done whose audit never came, once no replica holds its claim', async () => {
     const { ledger, a } = await tickedReplica();
     // The process stopped between the done record and its audit: the record has no audit.

@@ -24,6 +24,12 @@ export class RedisRollupLedger implements RollupLedger {
     });
   }
 
+  rollupInterval(rollup: string, start: number): Promise<string | undefined> {
+    return this.#connection.run(
+      async (redis) => (await redis.hget(this.#connection.keys.rollup(rollup), String(start))) ?? undefined,
+    );
+  }
+
   putRollupInterval(rollup: string, start: number, record: string): Promise<void> {
     return this.#connection.run(async (redis) => {
       await redis.hset(this.#connection.keys.rollup(rollup), String(start), record);
