@@ -1,5 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempFolder } from '../test-support.js';
 import { combineLayouts, sniffFile } from './file-layout.js';
@@ -33,6 +35,29 @@ describe('combining the layouts of a dataset’s files', () => {
     // Files that disagree still widen.
     const text = await sniff('text.csv', 'ts,host,ms\n2026-01-01 10:00:00,a,slow\n');
     expect(combineLayouts([full, text]).map((c) => c.type)).toEqual(['timestamp', 'varchar', 'varchar']);
+  });
+
+  it('keeps no part of the sampled text alive in a layout', async () => {
+    // Column names cut from the sample would hold the whole sample (up to 8 MiB per file) in the engine's cache of
+    // layouts. Twenty layouts of 1 MiB samples each must not hold 20 MiB.
+    setFlagsFromString('--expose-gc');
+    const collect = runInNewContext('gc') as () => void;
+    const row = `2026-01-01 10:00:00,${'x'.repeat(100)},1.5\n`;
+    const header = 'timestamp_of_request,a_rather_long_host_name,response_milliseconds\n';
+    const text = header + row.repeat(Math.ceil(2 ** 20 / row.length));
+    await writeFile(join(folder.dir, 'big.csv'), text);
+    collect();
+    const before = process.memoryUsage().heapUsed;
+    const layouts = [];
+    for (let i = 0; i < 20; i++) layouts.push(await sniffFile(join(folder.dir, 'big.csv'), 'csv'));
+    collect();
+    const held = process.memoryUsage().heapUsed - before;
+    expect(layouts[19]?.columns.map((c) => c.name)).toEqual([
+      'timestamp_of_request',
+      'a_rather_long_host_name',
+      'response_milliseconds',
+    ]);
+    expect(held).toBeLessThan(4 * 2 ** 20);
   });
 
   it('still refuses a file whose header differs, rows or none; an empty NDJSON file names nothing', async () => {

@@ -106,9 +106,16 @@ function sniffNdjson(lines: readonly string[], path: string): FileLayout {
   };
 }
 
+/**
+ * A copy of `text` that shares no memory with the string it was cut from: V8 keeps a cut-out part pointing into the
+ * whole, so a column name cut from a sample would keep the sample (up to SAMPLE_BYTES) alive in the engine's cache of
+ * layouts.
+ */
+const detached = (text: string): string => Buffer.from(text, 'utf8').toString('utf8');
+
 function sniffDelimited(lines: readonly string[], format: 'csv' | 'tsv', text: string): FileLayout {
   const delimiter = format === 'tsv' ? '\t' : ',';
-  const header = splitCsvLine(lines[0] ?? '', delimiter);
+  const header = splitCsvLine(lines[0] ?? '', delimiter).map(detached);
   const types: (LocalType | undefined)[] = header.map(() => undefined);
   for (const line of lines.slice(1)) {
     if (line === '') continue;
