@@ -60,6 +60,14 @@ export class RollupScheduler {
   /** Rollup datasets (tenant and rollup) waiting to be listed again, and the listings under way. */
   readonly #refreshes = new Set<string>();
   #refreshing = 0;
+  /**
+   * Each context's interval fingerprints, by the source's version and the newest interval: ticks within one
+   * interval, over an unchanged source, find the same, and each costs a hash per interval of the rollup's history.
+   */
+  readonly #inputs = new WeakMap<
+    RollupContext,
+    { readonly key: string; readonly inputs: ReadonlyMap<number, string> }
+  >();
 
   constructor(options: RollupSchedulerOptions) {
     this.#options = options;
@@ -171,7 +179,13 @@ export class RollupScheduler {
       try {
         const timeColumn = context.rollups[0].timeColumn;
         const spans = await index.spans(engine, lease.snapshot, timeColumn, { signal, timeoutMs });
-        const inputs = SourceIndex.inputsByInterval(context, lease.snapshot, spans, context.startMs, end);
+        const key = `${lease.snapshot.version}\0${end}`;
+        let known = this.#inputs.get(context);
+        if (known?.key !== key) {
+          known = { key, inputs: SourceIndex.inputsByInterval(context, lease.snapshot, spans, context.startMs, end) };
+          this.#inputs.set(context, known);
+        }
+        const { inputs } = known;
         this.#options.health.succeeded(context.tenant, context.source);
         return { lastEnd: end, records, inputs, handled: new Set() };
       } finally {
