@@ -19,7 +19,10 @@ export class IntervalLedger {
   /** A rollup's interval records by start. */
   async records(tenant: string, name: string): Promise<Map<number, IntervalRecord>> {
     const raw = await this.#ledger.rollupIntervals(rollupKey(tenant, name));
-    return new Map([...raw].map(([start, text]) => [start, JSON.parse(text) as IntervalRecord]));
+    // Straight into the map: a tick reads every record of a rollup's history, thousands for a month-old one.
+    const records = new Map<number, IntervalRecord>();
+    for (const [start, text] of raw) records.set(start, JSON.parse(text) as IntervalRecord);
+    return records;
   }
 
   /** A rollup's record of one interval, if any. */
