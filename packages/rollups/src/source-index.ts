@@ -69,19 +69,37 @@ export class SourceIndex {
     to: number,
   ): Map<number, string> {
     const { intervalMs } = context;
-    const files = new Map<number, string[]>();
-    snapshot.files.forEach((file, i) => {
+    // The files of each interval, by their place in the snapshot.
+    const files = new Map<number, number[]>();
+    snapshot.files.forEach((_, i) => {
       const span = spans[i];
       if (!span) return;
       const first = Math.max(from, Math.floor(span.minMs / intervalMs) * intervalMs);
       const last = Math.min(to - intervalMs, Math.floor(span.maxMs / intervalMs) * intervalMs);
       for (let start = first; start <= last; start += intervalMs) {
-        const list = files.get(start) ?? [];
-        list.push(`${file.path}\0${file.etag}`);
-        files.set(start, list);
+        const list = files.get(start);
+        if (list) list.push(i);
+        else files.set(start, [i]);
       }
     });
-    return new Map([...files].map(([start, list]) => [start, fingerprint(list.sort().join('\n'))]));
+    // Neighbouring intervals read the same files (an hour's file, twelve 5-minute intervals): each set of files is
+    // named and hashed once, and a tick asks this for every interval of a rollup's history.
+    const hashed = new Map<string, string>();
+    const inputs = new Map<number, string>();
+    for (const [start, list] of files) {
+      const key = list.join(',');
+      let hash = hashed.get(key);
+      if (hash === undefined) {
+        const names = list.map((i) => {
+          const file = snapshot.files[i] as SourceFile;
+          return `${file.path}\0${file.etag}`;
+        });
+        hash = fingerprint(names.sort().join('\n'));
+        hashed.set(key, hash);
+      }
+      inputs.set(start, hash);
+    }
+    return inputs;
   }
 
   /**
