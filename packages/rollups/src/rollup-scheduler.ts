@@ -49,6 +49,22 @@ interface TickState extends ContextState {
 }
 
 /**
+ * What a tick keeps of a context from its fresh intervals to its holes: a few interval starts and their
+ * fingerprints, not its history. Thousands of contexts wait for the holes pass at once, and a context's records
+ * and fingerprints hold hundreds of bytes per interval of its history.
+ */
+interface TickPlan {
+  /** Intervals this tick has computed or tried. */
+  readonly handled: Set<number>;
+  /** Holes to fill, newest first. */
+  readonly holes: readonly number[];
+  /** Intervals recorded done whose audit never came, a few. */
+  readonly unaudited: readonly number[];
+  /** The fingerprint of each hole's source files. */
+  readonly inputs: ReadonlyMap<number, string>;
+}
+
+/**
  * The rollups' schedule. Every tick, per context, tenants that queried most recently first: the newest complete
  * intervals of every context, then holes (missed intervals) newest first, a few per context, so that fresh data
  * never waits behind a backfill. The holes stop when a new interval is complete, and the next tick starts with it.
@@ -60,14 +76,6 @@ export class RollupScheduler {
   /** Rollup datasets (tenant and rollup) waiting to be listed again, and the listings under way. */
   readonly #refreshes = new Set<string>();
   #refreshing = 0;
-  /**
-   * Each context's interval fingerprints, by the source's version and the newest interval: ticks within one
-   * interval, over an unchanged source, find the same, and each costs a hash per interval of the rollup's history.
-   */
-  readonly #inputs = new WeakMap<
-    RollupContext,
-    { readonly key: string; readonly inputs: ReadonlyMap<number, string> }
-  >();
 
   constructor(options: RollupSchedulerOptions) {
     this.#options = options;
@@ -112,23 +120,24 @@ export class RollupScheduler {
     // Each context's state is read once per tick, and its fresh intervals computed as soon as it is: thousands of
     // contexts do not wait for every state to be read. Fresh intervals of every context first, then the holes, a
     // few contexts at once, in the order of their tenants' recent traffic.
-    const states = new Map<RollupContext, TickState>();
+    const plans = new Map<RollupContext, TickPlan>();
     await eachAtOnce(order, concurrency, async (context) => {
       const state = await this.#stateOf(context);
       if (!state) return;
-      states.set(context, state);
-      await this.#runDue(context, 'fresh', state);
+      await this.#run(context, this.#due(context, 'fresh', state), state);
+      plans.set(context, this.#plan(context, state));
     });
-    const ready = order.filter((context) => states.has(context));
-    await eachAtOnce(ready, concurrency, (context) =>
-      this.#runDue(context, 'holes', states.get(context) as TickState, freshAgainAt),
-    );
-    await eachAtOnce(ready, concurrency, (context) => this.#auditLeft(context, states.get(context) as TickState));
+    const ready = order.filter((context) => plans.has(context));
+    await eachAtOnce(ready, concurrency, (context) => {
+      const plan = plans.get(context) as TickPlan;
+      return this.#run(context, plan.holes, plan, freshAgainAt);
+    });
+    await eachAtOnce(ready, concurrency, (context) => this.#auditLeft(context, plans.get(context) as TickPlan));
     // New interval files become visible in the rollups' own datasets: one listing per rollup and tick, in the
     // background and a few at once (thousands started together would hold up the next tick's reads behind them,
     // and a slow store must not hold up the ticks).
     for (const context of ready) {
-      if ((states.get(context)?.handled.size ?? 0) === 0) continue;
+      if ((plans.get(context)?.handled.size ?? 0) === 0) continue;
       for (const rollup of context.rollups) this.#refreshes.add(`${context.tenant}\0${rollup.name}`);
     }
     this.#drainRefreshes();
@@ -179,13 +188,7 @@ export class RollupScheduler {
       try {
         const timeColumn = context.rollups[0].timeColumn;
         const spans = await index.spans(engine, lease.snapshot, timeColumn, { signal, timeoutMs });
-        const key = `${lease.snapshot.version}\0${end}`;
-        let known = this.#inputs.get(context);
-        if (known?.key !== key) {
-          known = { key, inputs: SourceIndex.inputsByInterval(context, lease.snapshot, spans, context.startMs, end) };
-          this.#inputs.set(context, known);
-        }
-        const { inputs } = known;
+        const inputs = SourceIndex.inputsByInterval(context, lease.snapshot, spans, context.startMs, end);
         this.#options.health.succeeded(context.tenant, context.source);
         return { lastEnd: end, records, inputs, handled: new Set() };
       } finally {
@@ -205,30 +208,48 @@ export class RollupScheduler {
    * Audits intervals recorded done whose audit never came (the process stopped between the two), a few per tick.
    * Every interval this process computed in the tick was audited with it, and the tick has waited for those.
    */
-  async #auditLeft(context: RollupContext, state: TickState): Promise<void> {
+  async #auditLeft(context: RollupContext, plan: TickPlan): Promise<void> {
     const { computation, signal } = this.#options;
-    let left = AUDITS_LEFT_PER_TICK;
-    for (const [start, record] of state.records[0] ?? []) {
-      if (left === 0 || signal.aborted) return;
-      if (record.state !== 'done' || record.audit !== undefined || state.handled.has(start)) continue;
-      left--;
-      await computation.auditLeft(context, start);
+    for (const start of plan.unaudited) {
+      if (signal.aborted) return;
+      // A hole computed this tick was audited with it.
+      if (!plan.handled.has(start)) await computation.auditLeft(context, start);
     }
   }
 
-  /** Computes the context's due intervals of one kind, until `until` (the clock's time) has come. */
-  async #runDue(
+  /** The context's due intervals of one kind, now. */
+  #due(context: RollupContext, kind: 'fresh' | 'holes', state: ContextState): number[] {
+    const { clock, tickMs, backfillPerTick } = this.#options;
+    return dueIntervals(context, kind, state, { now: clock(), tickMs, backfillPerTick });
+  }
+
+  /**
+   * What the rest of the tick needs of a context once its fresh intervals are done: its holes, and a few intervals
+   * whose audit never came, with their fingerprints.
+   */
+  #plan(context: RollupContext, state: TickState): TickPlan {
+    const holes = this.#due(context, 'holes', state);
+    const unaudited: number[] = [];
+    for (const [start, record] of state.records[0] ?? []) {
+      if (unaudited.length === AUDITS_LEFT_PER_TICK) break;
+      if (record.state === 'done' && record.audit === undefined && !state.handled.has(start) && !holes.includes(start))
+        unaudited.push(start);
+    }
+    const inputs = new Map(holes.map((start) => [start, state.inputs.get(start) ?? '']));
+    return { handled: state.handled, holes, unaudited, inputs };
+  }
+
+  /** Computes the given intervals of the context in order, until `until` (the clock's time) has come. */
+  async #run(
     context: RollupContext,
-    kind: 'fresh' | 'holes',
-    state: TickState,
+    due: readonly number[],
+    known: Pick<TickPlan, 'handled' | 'inputs'>,
     until = Number.POSITIVE_INFINITY,
   ): Promise<void> {
-    const { computation, signal, clock, tickMs, backfillPerTick } = this.#options;
-    if (clock() >= until) return;
-    const due = dueIntervals(context, kind, state, { now: clock(), tickMs, backfillPerTick });
+    const { computation, signal, clock } = this.#options;
     for (const start of due) {
       if (signal.aborted || clock() >= until) return;
-      if (await computation.run(context, start, state.inputs.get(start) ?? '')) state.handled.add(start);
+      if (await computation.run(context, start, known.inputs.get(start) ?? '')) known.handled.add(start);
     }
   }
 }
