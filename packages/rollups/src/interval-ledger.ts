@@ -2,18 +2,59 @@ import type { IntervalRecord } from './interval-record.js';
 import { definitionOf, type RollupContext, rollupKey } from './rollup-context.js';
 import type { RollupLedger } from './rollup-ledger.js';
 
+/**
+ * Takes a record into a rollup's summary. The newest done interval only moves forward here: an interval computed
+ * again is done again within its tick, and the next read of the records sets it exactly.
+ */
+function noteInSummary(summary: { newestDone: number | undefined; mismatched: Set<number> }, record: IntervalRecord) {
+  if (record.state === 'done') summary.newestDone = Math.max(summary.newestDone ?? record.start, record.start);
+  if (record.audit && !record.audit.ok) summary.mismatched.add(record.start);
+  else summary.mismatched.delete(record.start);
+}
+
 /** A claim on one interval of a context, renewed while held. */
 export interface IntervalClaim {
   /** Stops renewing and gives the claim up (never fails: an unreleased claim lapses on its own). */
   release(): Promise<void>;
 }
 
+/** What the metrics read of a rollup's records: kept from each read of them, and each write since. */
+export interface RollupSummary {
+  /** The start of its newest interval recorded done. */
+  readonly newestDone: number | undefined;
+  /** Intervals whose last audit found other rows than the source has. */
+  readonly mismatched: ReadonlySet<number>;
+}
+
+/**
+ * A summary older than this is read again. The scheduler reads every rollup's records each tick, and other
+ * replicas' writes show only in such reads; a tick of thousands of old rollups takes minutes.
+ */
+const SUMMARY_TTL_MS = 5 * 60_000;
+
 /** The rollups' use of the {@link RollupLedger}: typed interval records, and claims that renew themselves. */
 export class IntervalLedger {
   readonly #ledger: RollupLedger;
+  readonly #clock: () => number;
+  readonly #summaries = new Map<
+    string,
+    { newestDone: number | undefined; readonly mismatched: Set<number>; readonly at: number }
+  >();
 
-  constructor(ledger: RollupLedger) {
+  constructor(ledger: RollupLedger, clock: () => number = Date.now) {
     this.#ledger = ledger;
+    this.#clock = clock;
+  }
+
+  /**
+   * The rollup's summary, as of its last read within five minutes and this replica's writes since: the metrics of
+   * thousands of rollups read this at each scrape, rather than every record of each.
+   */
+  async summary(tenant: string, name: string): Promise<RollupSummary> {
+    const known = this.#summaries.get(rollupKey(tenant, name));
+    if (known && this.#clock() - known.at < SUMMARY_TTL_MS) return known;
+    await this.records(tenant, name);
+    return this.#summaries.get(rollupKey(tenant, name)) ?? { newestDone: undefined, mismatched: new Set() };
   }
 
   /** A rollup's interval records by start. */
@@ -21,7 +62,13 @@ export class IntervalLedger {
     const raw = await this.#ledger.rollupIntervals(rollupKey(tenant, name));
     // Straight into the map: a tick reads every record of a rollup's history, thousands for a month-old one.
     const records = new Map<number, IntervalRecord>();
-    for (const [start, text] of raw) records.set(start, JSON.parse(text) as IntervalRecord);
+    const summary = { newestDone: undefined as number | undefined, mismatched: new Set<number>(), at: this.#clock() };
+    for (const [start, text] of raw) {
+      const record = JSON.parse(text) as IntervalRecord;
+      records.set(start, record);
+      noteInSummary(summary, record);
+    }
+    this.#summaries.set(rollupKey(tenant, name), summary);
     return records;
   }
 
@@ -56,8 +103,11 @@ export class IntervalLedger {
     );
   }
 
-  put(tenant: string, name: string, record: IntervalRecord): Promise<void> {
-    return this.#ledger.putRollupInterval(rollupKey(tenant, name), record.start, JSON.stringify(record));
+  async put(tenant: string, name: string, record: IntervalRecord): Promise<void> {
+    const key = rollupKey(tenant, name);
+    await this.#ledger.putRollupInterval(key, record.start, JSON.stringify(record));
+    const summary = this.#summaries.get(key);
+    if (summary) noteInSummary(summary, record);
   }
 
   /**

@@ -34,13 +34,6 @@ export interface RollupLag {
   readonly auditMismatches: number;
 }
 
-/** Intervals whose last audit found other rows than the source has. */
-function auditMismatches(records: ReadonlyMap<number, IntervalRecord>): number {
-  let count = 0;
-  for (const record of records.values()) if (record.audit && !record.audit.ok) count++;
-  return count;
-}
-
 /** The window over which a backfill's pace is measured. */
 const BACKFILL_PACE_WINDOW_MS = 10 * 60_000;
 
@@ -140,12 +133,12 @@ export class RollupAdmin {
     const out: RollupLag[] = [];
     for (const context of this.#options.contexts) {
       for (const rollup of context.rollups) {
-        const records = await this.#options.ledger.records(context.tenant, rollup.name);
+        const summary = await this.#options.ledger.summary(context.tenant, rollup.name);
         out.push({
           tenant: context.tenant,
           rollup: rollup.name,
-          seconds: this.#lag(context, records),
-          auditMismatches: auditMismatches(records),
+          seconds: this.#lag(context, summary.newestDone),
+          auditMismatches: summary.mismatched.size,
         });
       }
     }
@@ -163,6 +156,8 @@ export class RollupAdmin {
       for (const rollup of context.rollups) {
         if (name !== undefined && rollup.name !== name) continue;
         const records = await this.#options.ledger.records(tenant, rollup.name);
+        // Taken from the records just read.
+        const summary = await this.#options.ledger.summary(tenant, rollup.name);
         const end = lastEnd(context, this.#options.clock());
         const counts: Record<IntervalState | 'missing', number> = {
           pending: 0,
@@ -193,13 +188,13 @@ export class RollupAdmin {
           measures: rollup.measures,
           from: new Date(context.startMs).toISOString(),
           to: new Date(end).toISOString(),
-          lagSeconds: this.#lag(context, records),
+          lagSeconds: this.#lag(context, summary.newestDone),
           // Why intervals stay pending while the source cannot be read (its server down, say).
           sourceError: this.#options.health.failure(tenant, context.source) ?? null,
           intervals: counts,
           holes: counts.missing + counts.pending + counts.failed,
           backfill: this.#backfill(records, counts.done, total),
-          auditMismatches: auditMismatches(records),
+          auditMismatches: summary.mismatched.size,
           lastAudit: audited[0]?.audit
             ? { interval: new Date(audited[0].start).toISOString(), ...audited[0].audit }
             : null,
@@ -230,10 +225,9 @@ export class RollupAdmin {
     };
   }
 
-  #lag(context: RollupContext, records: ReadonlyMap<number, IntervalRecord>): number {
-    let newest = context.startMs;
-    for (const record of records.values())
-      if (record.state === 'done') newest = Math.max(newest, record.start + context.intervalMs);
+  /** Seconds since the end of the newest interval done (or since the rollup's start, when none is). */
+  #lag(context: RollupContext, newestDone: number | undefined): number {
+    const newest = Math.max(context.startMs, (newestDone ?? Number.NEGATIVE_INFINITY) + context.intervalMs);
     return Math.max(0, (this.#options.clock() - newest) / 1000);
   }
 

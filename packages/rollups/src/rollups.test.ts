@@ -148,6 +148,45 @@ describe('rollups over a memory ledger', () => {
     await a.rollups.close();
   });
 
+  it("gives the metrics each rollup's lag and mismatches from its last read and writes, not by reading it again", async () => {
+    let now = at(61);
+    const memory = new MemoryRollupLedger(() => now);
+    let wholeReads = 0;
+    const ledger: RollupLedger = {
+      rollupIntervals: (rollup) => {
+        wholeReads++;
+        return memory.rollupIntervals(rollup);
+      },
+      rollupInterval: (rollup, start) => memory.rollupInterval(rollup, start),
+      putRollupInterval: (rollup, start, record) => memory.putRollupInterval(rollup, start, record),
+      claimRollupInterval: (rollup, start, owner, ttl) => memory.claimRollupInterval(rollup, start, owner, ttl),
+      releaseRollupInterval: (rollup, start, owner) => memory.releaseRollupInterval(rollup, start, owner),
+    };
+    const a = replica('replica-a', { ledger, sink: new MemorySink(), clock: () => now });
+    await a.rollups.tick();
+    const reads = wholeReads;
+    // The newest interval, 10:55-11:00, was done in the tick: a minute since its end.
+    expect(await a.rollups.admin.lags()).toEqual([
+      { tenant: 'acme', rollup: 'traffic_5m', seconds: 60, auditMismatches: 0 },
+    ]);
+    expect(wholeReads).toBe(reads);
+
+    // Another replica's audit finds a mismatch: it shows once this replica reads the records again, at its next
+    // tick or after five minutes.
+    const record = JSON.parse((await memory.rollupInterval('acme/traffic_5m', at(10))) ?? '{}') as IntervalRecord;
+    const audit = { ...record.audit, rawRows: 1, ok: false };
+    await memory.putRollupInterval('acme/traffic_5m', at(10), JSON.stringify({ ...record, audit }));
+    expect((await a.rollups.admin.lags())[0]?.auditMismatches).toBe(0);
+    now += 299_000;
+    expect((await a.rollups.admin.lags())[0]?.auditMismatches).toBe(0);
+    now += 1000;
+    expect(await a.rollups.admin.lags()).toEqual([
+      { tenant: 'acme', rollup: 'traffic_5m', seconds: 360, auditMismatches: 1 },
+    ]);
+    expect(wholeReads).toBe(reads + 1);
+    await a.rollups.close();
+  });
+
   it('audits an interval recorded done whose audit never came, once no replica holds its claim', async () => {
     const { ledger, a } = await tickedReplica();
     // The process stopped between the done record and its audit: the record has no audit.

@@ -85,7 +85,7 @@ export class Rollups {
     const signal = this.#abort.signal;
     // Every pass, lease and count of every context listens to this one signal.
     setMaxListeners(0, signal);
-    const ledger = new IntervalLedger(options.ledger);
+    const ledger = new IntervalLedger(options.ledger, clock);
     const index = new SourceIndex();
     const traffic = new RecentTraffic(clock);
     const timeoutMs = settings.queryTimeoutMs;
