@@ -6,8 +6,14 @@
  * which every tick pays for every context. The baseline, in the same run, is the youngest age: each figure is also
  * given as a ratio to it, and the idle tick as the time a tick would take for 7,000 such contexts.
  *
+ * Then many of them: BENCH_CONTEXTS (default 2,000) tenants' rollups, each a day old with every interval done (the
+ * ledger filled directly): one idle tick, the heap it holds when it reads its last context (after a full
+ * collection, beside the heap before the tick), and a metrics scrape of every rollup's lag before and after it.
+ *
  *   npm run bench -w @lakegate/bench -- rollup-history
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { MemoryRollupLedger, Rollups } from '@lakegate/rollups';
 import {
   countingAuditEngine,
@@ -25,6 +31,7 @@ import { ms, report, summarise } from './support.js';
 
 const DAYS = (process.env.BENCH_DAYS ?? '1,7,30').split(',').map(Number);
 const TICKS = Number(process.env.BENCH_TICKS ?? 15);
+const MANY = Number(process.env.BENCH_CONTEXTS ?? 2000);
 const CONTEXTS = 7000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
@@ -36,29 +43,51 @@ interface Age {
   readonly idleTickMs: number;
 }
 
-async function measure(days: number): Promise<Age> {
-  const now = Date.UTC(2026, 5, 1, 0, 1);
-  const startAt = now - days * DAY - MINUTE;
+const NOW = Date.UTC(2026, 5, 1, 0, 1);
+
+/**
+ * Rollups of `tenants` over sources of hourly files `days` long, on `ledger`; `acquired` is called at each lease
+ * of a source, with how many there were.
+ */
+function rollupsOver(
+  tenants: readonly string[],
+  days: number,
+  ledger: MemoryRollupLedger,
+  acquired = (_: number) => {},
+) {
+  const startAt = NOW - days * DAY - MINUTE;
   // Hourly files from just before the first interval to the last.
   const spans: Record<string, { minMs: number; maxMs: number }> = {};
   for (let hour = 0; hour <= days * 24; hour++) {
     const from = startAt - MINUTE + hour * HOUR;
     spans[`/data/traffic/${hour}.csv`] = { minMs: from, maxMs: from + HOUR - 1 };
   }
+  let leases = 0;
+  const sources = new FixedSources(tenants.map((tenant) => snapshotOf(tenant, 'traffic', Object.keys(spans))));
+  const acquire = sources.acquire.bind(sources);
+  sources.acquire = (tenant, dataset) => {
+    acquired(++leases);
+    return acquire(tenant, dataset);
+  };
   const computer = new FakeComputer(spans, () => 5);
   const rollups = new Rollups({
-    tenants: { acme: [trafficRollup({ startAtMs: startAt })] },
+    tenants: Object.fromEntries(tenants.map((tenant) => [tenant, [trafficRollup({ startAtMs: startAt })]])),
     // Every hole in one tick, so that the fill is one tick's work.
     settings: { ...TEST_SETTINGS, backfillPerTick: Number.MAX_SAFE_INTEGER },
-    ledger: new MemoryRollupLedger(() => now),
-    sources: new FixedSources([snapshotOf('acme', 'traffic', Object.keys(spans))]),
+    ledger,
+    sources,
     sink: new MemorySink(),
     computeEngine: directEngine(computer),
     auditEngine: countingAuditEngine(() => 5),
     logger: recordingLogger(),
     replicaId: () => 'bench',
-    clock: () => now,
+    clock: () => NOW,
   });
+  return { rollups, computer };
+}
+
+async function measure(days: number): Promise<Age> {
+  const { rollups, computer } = rollupsOver(['acme'], days, new MemoryRollupLedger(() => NOW));
   try {
     const filling = performance.now();
     await rollups.tick();
@@ -97,3 +126,45 @@ for (const age of ages) {
   );
 }
 report(`rollup-history: the scheduler's work by a rollup's age, one context, ${TICKS} idle ticks each`, rows);
+
+// Many contexts a day old: one tenant's filled ledger is copied to every other tenant, as each would have it.
+setFlagsFromString('--expose-gc');
+const collect = runInNewContext('gc') as () => void;
+const tenants = Array.from({ length: MANY }, (_, i) => `t${i}`);
+const ledger = new MemoryRollupLedger(() => NOW);
+const first = rollupsOver([tenants[0] as string], 1, ledger);
+await first.rollups.tick();
+await first.rollups.close();
+const filled = await ledger.rollupIntervals(`${tenants[0]}/traffic_5m`);
+for (const tenant of tenants.slice(1))
+  for (const [start, record] of filled) await ledger.putRollupInterval(`${tenant}/traffic_5m`, start, record);
+let heldAtLast = 0;
+const many = rollupsOver(tenants, 1, ledger, (leases) => {
+  if (leases !== MANY) return;
+  collect();
+  heldAtLast = process.memoryUsage().heapUsed;
+});
+try {
+  const scrape = async (): Promise<number> => {
+    const scraping = performance.now();
+    const lags = await many.rollups.admin.lags();
+    if (lags.length !== MANY) throw new Error(`${lags.length} lags`);
+    return performance.now() - scraping;
+  };
+  const beforeTick = await scrape();
+  collect();
+  const before = process.memoryUsage().heapUsed;
+  const ticking = performance.now();
+  await many.rollups.tick();
+  const tickMs = performance.now() - ticking;
+  if (many.computer.computed.length !== 0) throw new Error(`computed ${many.computer.computed.length} intervals`);
+  const afterTick = await scrape();
+  const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+  report(`rollup-history: ${MANY} contexts a day old, every interval done`, [
+    ['an idle tick', `${ms(tickMs)}, ${ms(tickMs / MANY)} per context`],
+    ['heap before the tick / at its last context', `${mib(before)} / ${mib(heldAtLast)}`],
+    ['a scrape of every lag, before any tick / after one', `${ms(beforeTick)} / ${ms(afterTick)}`],
+  ]);
+} finally {
+  await many.rollups.close();
+}
