@@ -69,37 +69,51 @@ export class SourceIndex {
     to: number,
   ): Map<number, string> {
     const { intervalMs } = context;
-    // The files of each interval, by their place in the snapshot.
-    const files = new Map<number, number[]>();
-    snapshot.files.forEach((_, i) => {
-      const span = spans[i];
+    // Where each file's intervals begin, and where they end (the interval after its last): a walk over the
+    // intervals changes the set of files it reads only there. A tick asks this for every interval of a rollup's
+    // history, and an hour's file is read by twelve 5-minute intervals.
+    const changes: { readonly at: number; readonly file: number; readonly adds: boolean }[] = [];
+    snapshot.files.forEach((_, file) => {
+      const span = spans[file];
       if (!span) return;
       const first = Math.max(from, Math.floor(span.minMs / intervalMs) * intervalMs);
       const last = Math.min(to - intervalMs, Math.floor(span.maxMs / intervalMs) * intervalMs);
-      for (let start = first; start <= last; start += intervalMs) {
-        const list = files.get(start);
-        if (list) list.push(i);
-        else files.set(start, [i]);
-      }
+      if (first <= last) changes.push({ at: first, file, adds: true }, { at: last + intervalMs, file, adds: false });
     });
-    // Neighbouring intervals read the same files (an hour's file, twelve 5-minute intervals): each set of files is
-    // named and hashed once, and a tick asks this for every interval of a rollup's history.
+    changes.sort((a, b) => a.at - b.at);
+    const reading = new Set<number>();
+    // Each set of files is named and hashed once.
     const hashed = new Map<string, string>();
     const inputs = new Map<number, string>();
-    for (const [start, list] of files) {
-      const key = list.join(',');
-      let hash = hashed.get(key);
-      if (hash === undefined) {
-        const names = list.map((i) => {
-          const file = snapshot.files[i] as SourceFile;
-          return `${file.path}\0${file.etag}`;
-        });
-        hash = fingerprint(names.sort().join('\n'));
-        hashed.set(key, hash);
+    let hash: string | undefined;
+    let next = 0;
+    for (let start = changes[0]?.at ?? to; start < to; start += intervalMs) {
+      let changed = false;
+      for (let change = changes[next]; change && change.at <= start; change = changes[++next]) {
+        if (change.adds) reading.add(change.file);
+        else reading.delete(change.file);
+        changed = true;
       }
-      inputs.set(start, hash);
+      if (changed) hash = reading.size === 0 ? undefined : SourceIndex.#fingerprint(snapshot, reading, hashed);
+      if (hash !== undefined) inputs.set(start, hash);
     }
     return inputs;
+  }
+
+  /** The fingerprint of the files read: their names and ETags, in name order. */
+  static #fingerprint(snapshot: DatasetSnapshot, reading: ReadonlySet<number>, hashed: Map<string, string>): string {
+    const files = [...reading].sort((a, b) => a - b);
+    const key = files.join(',');
+    let hash = hashed.get(key);
+    if (hash === undefined) {
+      const names = files.map((i) => {
+        const file = snapshot.files[i] as SourceFile;
+        return `${file.path}\0${file.etag}`;
+      });
+      hash = fingerprint(names.sort().join('\n'));
+      hashed.set(key, hash);
+    }
+    return hash;
   }
 
   /**
