@@ -40,6 +40,8 @@ export class IntervalLedger {
     string,
     { newestDone: number | undefined; readonly mismatched: Set<number>; readonly at: number }
   >();
+  /** Writes begun on each rollup: a read of its records during which one began may lack it. */
+  readonly #writes = new Map<string, number>();
 
   constructor(ledger: RollupLedger, clock: () => number = Date.now) {
     this.#ledger = ledger;
@@ -59,16 +61,20 @@ export class IntervalLedger {
 
   /** A rollup's interval records by start. */
   async records(tenant: string, name: string): Promise<Map<number, IntervalRecord>> {
-    const raw = await this.#ledger.rollupIntervals(rollupKey(tenant, name));
+    const key = rollupKey(tenant, name);
+    const writes = this.#writes.get(key) ?? 0;
+    const raw = await this.#ledger.rollupIntervals(key);
+    // A write begun during the read may be missing from it: the summary is then read again when next asked for.
+    const at = (this.#writes.get(key) ?? 0) === writes ? this.#clock() : Number.NEGATIVE_INFINITY;
     // Straight into the map: a tick reads every record of a rollup's history, thousands for a month-old one.
     const records = new Map<number, IntervalRecord>();
-    const summary = { newestDone: undefined as number | undefined, mismatched: new Set<number>(), at: this.#clock() };
+    const summary = { newestDone: undefined as number | undefined, mismatched: new Set<number>(), at };
     for (const [start, text] of raw) {
       const record = JSON.parse(text) as IntervalRecord;
       records.set(start, record);
       noteInSummary(summary, record);
     }
-    this.#summaries.set(rollupKey(tenant, name), summary);
+    this.#summaries.set(key, summary);
     return records;
   }
 
@@ -105,6 +111,7 @@ export class IntervalLedger {
 
   async put(tenant: string, name: string, record: IntervalRecord): Promise<void> {
     const key = rollupKey(tenant, name);
+    this.#writes.set(key, (this.#writes.get(key) ?? 0) + 1);
     await this.#ledger.putRollupInterval(key, record.start, JSON.stringify(record));
     const summary = this.#summaries.get(key);
     if (summary) noteInSummary(summary, record);

@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { IntervalLedger } from './interval-ledger.js';
+import { MemoryRollupLedger } from './memory-rollup-ledger.js';
+import type { RollupLedger } from './rollup-ledger.js';
+import { MINUTE, T0 } from './test-support.js';
+
+describe("a rollup's summary", () => {
+  it('is read again when a write began while the records were being read', async () => {
+    const memory = new MemoryRollupLedger(() => T0);
+    let reads = 0;
+    // The read takes its answer at once, and gives it only when told to: a write lands meanwhile.
+    const gate: { answer?: (() => void) | undefined } = {};
+    const open = (): void => gate.answer?.();
+    const ledger: RollupLedger = {
+      rollupIntervals: async (rollup) => {
+        reads++;
+        const taken = await memory.rollupIntervals(rollup);
+        await new Promise<void>((resolve) => {
+          gate.answer = resolve;
+        });
+        return taken;
+      },
+      rollupInterval: (rollup, start) => memory.rollupInterval(rollup, start),
+      putRollupInterval: (rollup, start, record) => memory.putRollupInterval(rollup, start, record),
+      claimRollupInterval: (rollup, start, owner, ttl) => memory.claimRollupInterval(rollup, start, owner, ttl),
+      releaseRollupInterval: (rollup, start, owner) => memory.releaseRollupInterval(rollup, start, owner),
+    };
+    const intervals = new IntervalLedger(ledger, () => T0);
+    const done = (start: number) => ({ start, state: 'done' as const, attempts: 1 });
+    await intervals.put('acme', 'traffic_5m', done(T0));
+
+    const reading = intervals.records('acme', 'traffic_5m');
+    await new Promise((resolve) => setImmediate(resolve));
+    await intervals.put('acme', 'traffic_5m', done(T0 + 5 * MINUTE));
+    open();
+    expect([...(await reading).keys()]).toEqual([T0]);
+    gate.answer = undefined;
+
+    // The read lacked the second interval: its summary is not served, and the next one has it.
+    const summarising = intervals.summary('acme', 'traffic_5m');
+    await new Promise((resolve) => setImmediate(resolve));
+    open();
+    expect((await summarising).newestDone).toBe(T0 + 5 * MINUTE);
+    expect(reads).toBe(2);
+
+    // Read without a write during it, the summary is served as it is.
+    expect((await intervals.summary('acme', 'traffic_5m')).newestDone).toBe(T0 + 5 * MINUTE);
+    expect(reads).toBe(2);
+  });
+});
