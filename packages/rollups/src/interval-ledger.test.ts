@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { IntervalLedger } from './interval-ledger.js';
 import { MemoryRollupLedger } from './memory-rollup-ledger.js';
-import type { RollupLedger } from './rollup-ledger.js';
-import { MINUTE, T0 } from './test-support.js';
+import { ledgerWith, MINUTE, T0 } from './test-support.js';
 
 describe("a rollup's summary", () => {
   it('is read again when a write began while the records were being read', async () => {
@@ -11,7 +10,7 @@ describe("a rollup's summary", () => {
     // The read takes its answer at once, and gives it only when told to: a write lands meanwhile.
     const gate: { answer?: (() => void) | undefined } = {};
     const open = (): void => gate.answer?.();
-    const ledger: RollupLedger = {
+    const ledger = ledgerWith(memory, {
       rollupIntervals: async (rollup) => {
         reads++;
         const taken = await memory.rollupIntervals(rollup);
@@ -20,11 +19,7 @@ describe("a rollup's summary", () => {
         });
         return taken;
       },
-      rollupInterval: (rollup, start) => memory.rollupInterval(rollup, start),
-      putRollupInterval: (rollup, start, record) => memory.putRollupInterval(rollup, start, record),
-      claimRollupInterval: (rollup, start, owner, ttl) => memory.claimRollupInterval(rollup, start, owner, ttl),
-      releaseRollupInterval: (rollup, start, owner) => memory.releaseRollupInterval(rollup, start, owner),
-    };
+    });
     const intervals = new IntervalLedger(ledger, () => T0);
     const done = (start: number) => ({ start, state: 'done' as const, attempts: 1 });
     await intervals.put('acme', 'traffic_5m', done(T0));

@@ -10,6 +10,7 @@ import {
   FakeComputer,
   FixedSources,
   intervalText,
+  ledgerWith,
   MemorySink,
   MINUTE,
   recordingLogger,
@@ -126,7 +127,7 @@ describe('rollups over a memory ledger', () => {
     const now = at(61);
     const memory = new MemoryRollupLedger(() => now);
     const reads = { whole: 0, one: 0 };
-    const ledger: RollupLedger = {
+    const ledger = ledgerWith(memory, {
       rollupIntervals: (rollup) => {
         reads.whole++;
         return memory.rollupIntervals(rollup);
@@ -135,10 +136,7 @@ describe('rollups over a memory ledger', () => {
         reads.one++;
         return memory.rollupInterval(rollup, start);
       },
-      putRollupInterval: (rollup, start, record) => memory.putRollupInterval(rollup, start, record),
-      claimRollupInterval: (rollup, start, owner, ttl) => memory.claimRollupInterval(rollup, start, owner, ttl),
-      releaseRollupInterval: (rollup, start, owner) => memory.releaseRollupInterval(rollup, start, owner),
-    };
+    });
     const a = replica('replica-a', { ledger, sink: new MemorySink(), clock: () => now });
     await a.rollups.tick();
     expect(a.computer.computed).toHaveLength(12);
@@ -152,16 +150,12 @@ describe('rollups over a memory ledger', () => {
     let now = at(61);
     const memory = new MemoryRollupLedger(() => now);
     let wholeReads = 0;
-    const ledger: RollupLedger = {
+    const ledger = ledgerWith(memory, {
       rollupIntervals: (rollup) => {
         wholeReads++;
         return memory.rollupIntervals(rollup);
       },
-      rollupInterval: (rollup, start) => memory.rollupInterval(rollup, start),
-      putRollupInterval: (rollup, start, record) => memory.putRollupInterval(rollup, start, record),
-      claimRollupInterval: (rollup, start, owner, ttl) => memory.claimRollupInterval(rollup, start, owner, ttl),
-      releaseRollupInterval: (rollup, start, owner) => memory.releaseRollupInterval(rollup, start, owner),
-    };
+    });
     const a = replica('replica-a', { ledger, sink: new MemorySink(), clock: () => now });
     await a.rollups.tick();
     const reads = wholeReads;

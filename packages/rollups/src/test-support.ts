@@ -2,6 +2,7 @@ import { columnsStream, type DatasetSnapshot, type QueryRequest } from '@lakegat
 import type { RollupComputer, TimeSpan } from '@lakegate/engine-local-agg';
 import type { AuditEngine, ComputeEngine, RollupLogger, RollupSink, RollupSources } from './dependencies.js';
 import type { RollupSpec } from './rollup-context.js';
+import type { RollupLedger } from './rollup-ledger.js';
 import type { RollupSettings } from './rollups.js';
 
 export const MINUTE = 60_000;
@@ -30,6 +31,18 @@ export const trafficRollup = (overrides: Partial<RollupSpec> = {}): RollupSpec =
   delayMs: 0,
   ...overrides,
 });
+
+/** A ledger that passes every call on to `ledger`, except those `overrides` answers (to count or hold them). */
+export function ledgerWith(ledger: RollupLedger, overrides: Partial<RollupLedger>): RollupLedger {
+  return {
+    rollupIntervals: (rollup) => ledger.rollupIntervals(rollup),
+    rollupInterval: (rollup, start) => ledger.rollupInterval(rollup, start),
+    putRollupInterval: (rollup, start, record) => ledger.putRollupInterval(rollup, start, record),
+    claimRollupInterval: (rollup, start, owner, ttlMs) => ledger.claimRollupInterval(rollup, start, owner, ttlMs),
+    releaseRollupInterval: (rollup, start, owner) => ledger.releaseRollupInterval(rollup, start, owner),
+    ...overrides,
+  };
+}
 
 /** A sink in memory. */
 export class MemorySink implements RollupSink {
