@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { backingOff, byRecentTraffic, type ContextState, dueIntervals, FRESH_INTERVALS } from './due-intervals.js';
+import {
+  backingOff,
+  byRecentTraffic,
+  type ContextState,
+  dueIntervals,
+  FRESH_INTERVALS,
+  holeCandidates,
+  holesDue,
+} from './due-intervals.js';
 import type { IntervalRecord } from './interval-record.js';
 import { definitionOf, groupContexts, lastEnd, type RollupContext } from './rollup-context.js';
 import { MINUTE, T0, trafficRollup } from './test-support.js';
@@ -73,6 +81,42 @@ describe('which intervals are due', () => {
     const state = { ...stateAt(at(6)), records: failed(2, at(6) - TICK) };
     expect(dueIntervals(context, 'fresh', state, policy(at(6)))).toEqual([]);
     expect(dueIntervals(context, 'fresh', state, policy(at(6) + TICK))).toEqual([at(0)]);
+  });
+
+  it('keeps enough candidate holes for a later pass to take what it would take then', () => {
+    // An hour of intervals: some done, some failed at different times (each waits out a backoff), the rest missing.
+    const now = at(61);
+    const failed = (minutes: number, attempts: number, ago: number): IntervalRecord => ({
+      start: at(minutes),
+      state: 'failed',
+      attempts,
+      finishedAt: now - ago,
+    });
+    const records = [
+      done(at(50)),
+      failed(45, 1, TICK / 3),
+      failed(40, 2, TICK),
+      done(at(35)),
+      failed(30, 1, TICK / 2),
+      failed(20, 3, TICK),
+      failed(10, 1, 0),
+    ];
+    const state = stateAt(now, records, [at(55)]);
+    for (const perTick of [0, 1, 2, 3, 5, 20]) {
+      const candidates = holeCandidates(context, state, policy(now, perTick));
+      // Taken now, they are what dueIntervals takes now; taken later, what it takes then, as backoffs end.
+      for (const later of [0, TICK / 3, TICK / 2, TICK, 2 * TICK, 4 * TICK, 15 * MINUTE])
+        expect(holesDue(candidates, now + later, perTick), `${perTick} per tick, ${later} ms later`).toEqual(
+          dueIntervals(context, 'holes', state, policy(now + later, perTick)),
+        );
+    }
+    // The candidates hold the holes waiting out a backoff only up to the last that may be needed.
+    expect(holeCandidates(context, state, policy(now, 1)).map((c) => c.start)).toEqual([
+      at(45),
+      at(40),
+      at(30),
+      at(25),
+    ]);
   });
 
   it('puts the tenants that queried most recently first, the others in their order', () => {

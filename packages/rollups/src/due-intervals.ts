@@ -48,17 +48,65 @@ export function isDone(
   });
 }
 
-/** A failed interval waits before its next attempt: twice as long after each failure, at most 15 minutes. */
+/**
+ * When a failed interval may be tried again (0 for any other): it waits twice as long after each failure, at most
+ * 15 minutes.
+ */
+function retryAt(records: readonly ReadonlyMap<number, IntervalRecord>[], start: number, tickMs: number): number {
+  const record = records[0]?.get(start);
+  if (record?.state !== 'failed') return 0;
+  const wait = Math.min(MAX_BACKOFF_MS, tickMs * 2 ** Math.min(10, record.attempts - 1));
+  return (record.finishedAt ?? record.startedAt ?? 0) + wait;
+}
+
+/** Whether a failed interval is still waiting out its backoff at `now`. */
 export function backingOff(
   records: readonly ReadonlyMap<number, IntervalRecord>[],
   start: number,
   now: number,
   tickMs: number,
 ): boolean {
-  const record = records[0]?.get(start);
-  if (record?.state !== 'failed') return false;
-  const wait = Math.min(MAX_BACKOFF_MS, tickMs * 2 ** Math.min(10, record.attempts - 1));
-  return now - (record.finishedAt ?? record.startedAt ?? 0) < wait;
+  return now < retryAt(records, start, tickMs);
+}
+
+/** Intervals of a context that are neither done nor handled this tick, newest first, down to `stop`. */
+function* undone(context: RollupContext, state: ContextState, stop: number): Generator<number> {
+  const { lastEnd, records, inputs, handled } = state;
+  for (let start = lastEnd - context.intervalMs; start >= stop; start -= context.intervalMs) {
+    if (!handled.has(start) && !isDone(context, records, start, inputs.get(start) ?? '')) yield start;
+  }
+}
+
+/** A hole, and when it may be tried (the end of its backoff, or 0). */
+export interface HoleCandidate {
+  readonly start: number;
+  readonly retryAt: number;
+}
+
+/**
+ * The holes a later pass of the tick may take, newest first: every hole up to the `backfillPerTick`-th that may be
+ * tried at `policy.now`, those still backing off included with the end of their wait. Backoffs only end as time
+ * passes, so {@link holesDue} over these, at any later time, takes the holes {@link dueIntervals} would take then,
+ * without the records of the context's whole history.
+ */
+export function holeCandidates(context: RollupContext, state: ContextState, policy: DuePolicy): HoleCandidate[] {
+  const candidates: HoleCandidate[] = [];
+  let ready = 0;
+  for (const start of undone(context, state, context.startMs)) {
+    if (ready === policy.backfillPerTick) break;
+    const at = retryAt(state.records, start, policy.tickMs);
+    candidates.push({ start, retryAt: at });
+    if (policy.now >= at) ready++;
+  }
+  return candidates;
+}
+
+/** The holes of {@link holeCandidates} due at `now`: those not waiting, at most `backfillPerTick`. */
+export function holesDue(candidates: readonly HoleCandidate[], now: number, backfillPerTick: number): number[] {
+  return candidates
+    .filter((c) => now >= c.retryAt)
+    .slice(0, backfillPerTick)
+    .map((c) => c.start);
 }
 
 /**
@@ -73,16 +121,14 @@ export function dueIntervals(
   state: ContextState,
   policy: DuePolicy,
 ): number[] {
-  const { lastEnd, records, inputs, handled } = state;
   const limit = kind === 'fresh' ? FRESH_INTERVALS : policy.backfillPerTick;
-  const newest = lastEnd - context.intervalMs;
+  const newest = state.lastEnd - context.intervalMs;
   const stop =
     kind === 'fresh' ? Math.max(context.startMs, newest - (FRESH_INTERVALS - 1) * context.intervalMs) : context.startMs;
   const due: number[] = [];
-  for (let start = newest; start >= stop && due.length < limit; start -= context.intervalMs) {
-    if (handled.has(start) || isDone(context, records, start, inputs.get(start) ?? '')) continue;
-    if (backingOff(records, start, policy.now, policy.tickMs)) continue;
-    due.push(start);
+  for (const start of undone(context, state, stop)) {
+    if (due.length === limit) break;
+    if (!backingOff(state.records, start, policy.now, policy.tickMs)) due.push(start);
   }
   return due;
 }

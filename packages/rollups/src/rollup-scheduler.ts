@@ -1,5 +1,12 @@
 import type { ComputeEngine, IntervalSource, RollupLogger, RollupSources } from './dependencies.js';
-import { byRecentTraffic, type ContextState, dueIntervals } from './due-intervals.js';
+import {
+  byRecentTraffic,
+  type ContextState,
+  dueIntervals,
+  type HoleCandidate,
+  holeCandidates,
+  holesDue,
+} from './due-intervals.js';
 import type { IntervalComputation } from './interval-computation.js';
 import type { IntervalLedger } from './interval-ledger.js';
 import type { RecentTraffic } from './recent-traffic.js';
@@ -56,11 +63,11 @@ interface TickState extends ContextState {
 interface TickPlan {
   /** Intervals this tick has computed or tried. */
   readonly handled: Set<number>;
-  /** Holes to fill, newest first. */
-  readonly holes: readonly number[];
+  /** The holes the holes pass may fill, newest first: it takes those due when it comes to the context. */
+  readonly holes: readonly HoleCandidate[];
   /** Intervals recorded done whose audit never came, a few. */
   readonly unaudited: readonly number[];
-  /** The fingerprint of each hole's source files. */
+  /** The fingerprint of each candidate hole's source files. */
   readonly inputs: ReadonlyMap<number, string>;
 }
 
@@ -124,13 +131,13 @@ export class RollupScheduler {
     await eachAtOnce(order, concurrency, async (context) => {
       const state = await this.#stateOf(context);
       if (!state) return;
-      await this.#run(context, this.#due(context, 'fresh', state), state);
+      await this.#run(context, dueIntervals(context, 'fresh', state, this.#policy()), state);
       plans.set(context, this.#plan(context, state));
     });
     const ready = order.filter((context) => plans.has(context));
     await eachAtOnce(ready, concurrency, (context) => {
       const plan = plans.get(context) as TickPlan;
-      return this.#run(context, plan.holes, plan, freshAgainAt);
+      return this.#run(context, holesDue(plan.holes, clock(), this.#options.backfillPerTick), plan, freshAgainAt);
     });
     await eachAtOnce(ready, concurrency, (context) => this.#auditLeft(context, plans.get(context) as TickPlan));
     // New interval files become visible in the rollups' own datasets: one listing per rollup and tick, in the
@@ -217,10 +224,10 @@ export class RollupScheduler {
     }
   }
 
-  /** The context's due intervals of one kind, now. */
-  #due(context: RollupContext, kind: 'fresh' | 'holes', state: ContextState): number[] {
+  /** The policy of what is due now. */
+  #policy(): { now: number; tickMs: number; backfillPerTick: number } {
     const { clock, tickMs, backfillPerTick } = this.#options;
-    return dueIntervals(context, kind, state, { now: clock(), tickMs, backfillPerTick });
+    return { now: clock(), tickMs, backfillPerTick };
   }
 
   /**
@@ -228,14 +235,13 @@ export class RollupScheduler {
    * whose audit never came, with their fingerprints.
    */
   #plan(context: RollupContext, state: TickState): TickPlan {
-    const holes = this.#due(context, 'holes', state);
+    const holes = holeCandidates(context, state, this.#policy());
     const unaudited: number[] = [];
     for (const [start, record] of state.records[0] ?? []) {
       if (unaudited.length === AUDITS_LEFT_PER_TICK) break;
-      if (record.state === 'done' && record.audit === undefined && !state.handled.has(start) && !holes.includes(start))
-        unaudited.push(start);
+      if (record.state === 'done' && record.audit === undefined && !state.handled.has(start)) unaudited.push(start);
     }
-    const inputs = new Map(holes.map((start) => [start, state.inputs.get(start) ?? '']));
+    const inputs = new Map(holes.map(({ start }) => [start, state.inputs.get(start) ?? '']));
     return { handled: state.handled, holes, unaudited, inputs };
   }
 
