@@ -6,7 +6,7 @@ import type { RollupLedger } from './rollup-ledger.js';
  * Takes a record into a rollup's summary. The newest done interval only moves forward here: an interval computed
  * again is done again within its tick, and the next read of the records sets it exactly.
  */
-function noteInSummary(summary: { newestDone: number | undefined; mismatched: Set<number> }, record: IntervalRecord) {
+function noteInSummary(summary: KeptSummary, record: IntervalRecord): void {
   if (record.state === 'done') summary.newestDone = Math.max(summary.newestDone ?? record.start, record.start);
   if (record.audit && !record.audit.ok) summary.mismatched.add(record.start);
   else summary.mismatched.delete(record.start);
@@ -26,6 +26,13 @@ export interface RollupSummary {
   readonly mismatched: ReadonlySet<number>;
 }
 
+/** A summary as the ledger keeps it: updated in place by writes, with the time of the read it was taken from. */
+interface KeptSummary extends RollupSummary {
+  newestDone: number | undefined;
+  readonly mismatched: Set<number>;
+  readonly at: number;
+}
+
 /**
  * A summary older than this is read again. The scheduler reads every rollup's records each tick, and other
  * replicas' writes show only in such reads; a tick of thousands of old rollups takes minutes.
@@ -36,10 +43,7 @@ const SUMMARY_TTL_MS = 5 * 60_000;
 export class IntervalLedger {
   readonly #ledger: RollupLedger;
   readonly #clock: () => number;
-  readonly #summaries = new Map<
-    string,
-    { newestDone: number | undefined; readonly mismatched: Set<number>; readonly at: number }
-  >();
+  readonly #summaries = new Map<string, KeptSummary>();
   /** Writes begun on each rollup: a read of its records during which one began may lack it. */
   readonly #writes = new Map<string, number>();
 
@@ -68,7 +72,7 @@ export class IntervalLedger {
     const at = (this.#writes.get(key) ?? 0) === writes ? this.#clock() : Number.NEGATIVE_INFINITY;
     // Straight into the map: a tick reads every record of a rollup's history, thousands for a month-old one.
     const records = new Map<number, IntervalRecord>();
-    const summary = { newestDone: undefined as number | undefined, mismatched: new Set<number>(), at };
+    const summary: KeptSummary = { newestDone: undefined, mismatched: new Set(), at };
     for (const [start, text] of raw) {
       const record = JSON.parse(text) as IntervalRecord;
       records.set(start, record);

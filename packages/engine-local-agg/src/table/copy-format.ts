@@ -4,7 +4,7 @@ import { FileBlocks } from './file-blocks.js';
 import type { FileLayout } from './file-layout.js';
 import type { Interner } from './interner.js';
 import type { FileRange } from './line-reader.js';
-import type { LocalColumn, LocalType } from './local-types.js';
+import { type LocalColumn, type LocalType, neededColumns } from './local-types.js';
 import type { RowDecoder, RowSlots } from './row-decoder.js';
 
 /**
@@ -216,9 +216,7 @@ export function copyDecoder(
   interners: readonly (Interner | undefined)[],
   slots: RowSlots,
 ): RowDecoder {
-  const ops = new Uint8Array(columns.length);
-  for (const c of needed) ops[c] = OPS[(columns[c] as LocalColumn).type];
-  const last = needed.length === 0 ? -1 : Math.max(...needed);
+  const { ops, last } = neededColumns(columns, needed, OPS);
   const { nums, ids, nulls } = slots;
   let view: DataView = new DataView(new ArrayBuffer(0));
   let viewed: Uint8Array | undefined;

@@ -40,6 +40,20 @@ export function toBatchValue(type: LocalType, value: number): unknown {
   }
 }
 
+/**
+ * A decoder's plan for a row: for each column, the code `codes` gives its type when it is needed (0 when it is
+ * not), and the last needed column (-1 when none is), past which a row is not read.
+ */
+export function neededColumns(
+  columns: readonly LocalColumn[],
+  needed: readonly number[],
+  codes: Readonly<Record<LocalType, number>>,
+): { readonly ops: Uint8Array; readonly last: number } {
+  const ops = new Uint8Array(columns.length);
+  for (const c of needed) ops[c] = codes[(columns[c] as LocalColumn).type];
+  return { ops, last: needed.length === 0 ? -1 : Math.max(...needed) };
+}
+
 export const isNumeric = (type: LocalType): boolean => type === 'bigint' || type === 'double';
 
 const DAY_MICROS = 86_400_000_000;

@@ -3,7 +3,14 @@ import { compiledFactory } from '../exec/compiled.js';
 import { copyDecoder } from './copy-format.js';
 import type { FileLayout } from './file-layout.js';
 import { FNV_OFFSET, FNV_PRIME, type Interner } from './interner.js';
-import { daysFromCivil, type LocalColumn, type LocalType, parseDate, parseTimestamp } from './local-types.js';
+import {
+  daysFromCivil,
+  type LocalColumn,
+  type LocalType,
+  neededColumns,
+  parseDate,
+  parseTimestamp,
+} from './local-types.js';
 
 /**
  * The current row's values of the columns a query needs: numbers in `nums` (see {@link LocalType}), string ids in
@@ -217,9 +224,7 @@ function delimitedDecoder(
   interners: readonly (Interner | undefined)[],
   slots: RowSlots,
 ): RowDecoder {
-  const ops = new Uint8Array(columns.length);
-  for (const c of needed) ops[c] = OPS[(columns[c] as LocalColumn).type];
-  const last = needed.length === 0 ? -1 : Math.max(...needed);
+  const { ops, last } = neededColumns(columns, needed, OPS);
   const types = columns.map((c) => c.type);
   const delimiter = layout.delimiter;
   const { nulls } = slots;
