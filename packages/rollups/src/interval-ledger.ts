@@ -84,8 +84,15 @@ export class IntervalLedger {
 
   /** A rollup's record of one interval, if any. */
   async record(tenant: string, name: string, start: number): Promise<IntervalRecord | undefined> {
-    const text = await this.#ledger.rollupInterval(rollupKey(tenant, name), start);
-    return text === undefined ? undefined : (JSON.parse(text) as IntervalRecord);
+    return (await this.recordsFor(tenant, name, [start])).get(start);
+  }
+
+  /** A rollup's records of the given intervals, those it has. */
+  async recordsFor(tenant: string, name: string, starts: readonly number[]): Promise<Map<number, IntervalRecord>> {
+    const records = new Map<number, IntervalRecord>();
+    for (const [start, text] of await this.#ledger.rollupIntervalsAt(rollupKey(tenant, name), starts))
+      records.set(start, JSON.parse(text) as IntervalRecord);
+    return records;
   }
 
   /** The records of each rollup of the context, in its order. */

@@ -17,8 +17,14 @@ export class MemoryRollupLedger implements RollupLedger {
     return new Map(this.#intervals.get(rollup) ?? []);
   }
 
-  async rollupInterval(rollup: string, start: number): Promise<string | undefined> {
-    return this.#intervals.get(rollup)?.get(start);
+  async rollupIntervalsAt(rollup: string, starts: readonly number[]): Promise<Map<number, string>> {
+    const intervals = this.#intervals.get(rollup);
+    const found = new Map<number, string>();
+    for (const start of starts) {
+      const record = intervals?.get(start);
+      if (record !== undefined) found.set(start, record);
+    }
+    return found;
   }
 
   async putRollupInterval(rollup: string, start: number, record: string): Promise<void> {

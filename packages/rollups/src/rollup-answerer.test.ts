@@ -7,10 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ComputeEngine } from './dependencies.js';
 import type { IntervalRecord } from './interval-record.js';
 import { MemoryRollupLedger } from './memory-rollup-ledger.js';
+import type { RollupLedger } from './rollup-ledger.js';
 import { Rollups } from './rollups.js';
 import {
   directEngine,
   FixedSources,
+  ledgerWith,
   MemorySink,
   MINUTE,
   recordingLogger,
@@ -52,11 +54,11 @@ describe('answering queries from rollups', () => {
   let ledger: MemoryRollupLedger;
   const logger = recordingLogger();
 
-  const rollupsWith = (computeEngine: ComputeEngine): Rollups =>
+  const rollupsWith = (computeEngine: ComputeEngine, over: RollupLedger = ledger): Rollups =>
     new Rollups({
       tenants: { acme: [trafficRollup({ measures: { n: 'count(*)', total: 'sum(ms)' } })] },
       settings: TEST_SETTINGS,
-      ledger,
+      ledger: over,
       sources: new FixedSources([snapshot]),
       sink,
       computeEngine,
@@ -105,6 +107,29 @@ describe('answering queries from rollups', () => {
     expect(rowsOf(filtered?.result ?? { columns: [], rowCount: 0 })).toEqual(
       expected(0, 10).filter((r) => r[0] === 'b'),
     );
+  });
+
+  it("reads the records of the intervals it answers over, not the rollup's history", async () => {
+    const asked: number[][] = [];
+    let wholeReads = 0;
+    const counting = rollupsWith(
+      computing,
+      ledgerWith(ledger, {
+        rollupIntervals: (rollup) => {
+          wholeReads++;
+          return ledger.rollupIntervals(rollup);
+        },
+        rollupIntervalsAt: (rollup, starts) => {
+          asked.push([...starts]);
+          return ledger.rollupIntervalsAt(rollup, starts);
+        },
+      }),
+    );
+    const answer = await counting.answerer.tryAnswer('acme', query(10, 20), snapshot, 100);
+    expect(rowsOf(answer?.result ?? { columns: [], rowCount: 0 })).toEqual(expected(10, 20));
+    expect(asked).toEqual([[at(10), at(15)]]);
+    expect(wholeReads).toBe(0);
+    await counting.close();
   });
 
   it('leaves to the engines what does not fit', async () => {

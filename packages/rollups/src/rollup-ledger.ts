@@ -7,8 +7,11 @@
 export interface RollupLedger {
   /** The rollup's interval records (JSON text), by interval start. */
   rollupIntervals(rollup: string): Promise<Map<number, string>>;
-  /** One interval's record (JSON text), if any: a computation reads its own without the rollup's whole history. */
-  rollupInterval(rollup: string, start: number): Promise<string | undefined>;
+  /**
+   * The records (JSON text) of the given intervals that have one: a computation reads its own, and a query answered
+   * from the rollup those of its time range, without the rollup's whole history.
+   */
+  rollupIntervalsAt(rollup: string, starts: readonly number[]): Promise<Map<number, string>>;
   putRollupInterval(rollup: string, start: number, record: string): Promise<void>;
   /**
    * Claims an interval for `ttlMs`, or renews the claim when `owner` holds it already; false when another replica

@@ -132,9 +132,9 @@ describe('rollups over a memory ledger', () => {
         reads.whole++;
         return memory.rollupIntervals(rollup);
       },
-      rollupInterval: (rollup, start) => {
+      rollupIntervalsAt: (rollup, starts) => {
         reads.one++;
-        return memory.rollupInterval(rollup, start);
+        return memory.rollupIntervalsAt(rollup, starts);
       },
     });
     const a = replica('replica-a', { ledger, sink: new MemorySink(), clock: () => now });
@@ -167,7 +167,9 @@ describe('rollups over a memory ledger', () => {
 
     // Another replica's audit finds a mismatch: it shows once this replica reads the records again, at its next
     // tick or after five minutes.
-    const record = JSON.parse((await memory.rollupInterval('acme/traffic_5m', at(10))) ?? '{}') as IntervalRecord;
+    const record = JSON.parse(
+      (await memory.rollupIntervalsAt('acme/traffic_5m', [at(10)])).get(at(10)) ?? '{}',
+    ) as IntervalRecord;
     const audit = { ...record.audit, rawRows: 1, ok: false };
     await memory.putRollupInterval('acme/traffic_5m', at(10), JSON.stringify({ ...record, audit }));
     expect((await a.rollups.admin.lags())[0]?.auditMismatches).toBe(0);

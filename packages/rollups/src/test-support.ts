@@ -36,7 +36,7 @@ export const trafficRollup = (overrides: Partial<RollupSpec> = {}): RollupSpec =
 export function ledgerWith(ledger: RollupLedger, overrides: Partial<RollupLedger>): RollupLedger {
   return {
     rollupIntervals: (rollup) => ledger.rollupIntervals(rollup),
-    rollupInterval: (rollup, start) => ledger.rollupInterval(rollup, start),
+    rollupIntervalsAt: (rollup, starts) => ledger.rollupIntervalsAt(rollup, starts),
     putRollupInterval: (rollup, start, record) => ledger.putRollupInterval(rollup, start, record),
     claimRollupInterval: (rollup, start, owner, ttlMs) => ledger.claimRollupInterval(rollup, start, owner, ttlMs),
     releaseRollupInterval: (rollup, start, owner) => ledger.releaseRollupInterval(rollup, start, owner),

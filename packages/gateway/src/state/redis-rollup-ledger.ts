@@ -24,10 +24,14 @@ export class RedisRollupLedger implements RollupLedger {
     });
   }
 
-  rollupInterval(rollup: string, start: number): Promise<string | undefined> {
-    return this.#connection.run(
-      async (redis) => (await redis.hget(this.#connection.keys.rollup(rollup), String(start))) ?? undefined,
-    );
+  rollupIntervalsAt(rollup: string, starts: readonly number[]): Promise<Map<number, string>> {
+    return this.#connection.run(async (redis) => {
+      const found = new Map<number, string>();
+      if (starts.length === 0) return found;
+      const records = await redis.hmget(this.#connection.keys.rollup(rollup), ...starts.map(String));
+      for (const [i, record] of records.entries()) if (record !== null) found.set(starts[i] as number, record);
+      return found;
+    });
   }
 
   putRollupInterval(rollup: string, start: number, record: string): Promise<void> {

@@ -40,10 +40,20 @@ export function describeRollupLedgerContract(
         records.clear();
         assert.equal((await ledger.rollupIntervals(ROLLUP)).size, 2, 'the answer is a copy');
         assert.deepEqual(await ledger.rollupIntervals('acme/other'), new Map([[START, '{"state":"failed"}']]));
-        assert.equal(await ledger.rollupInterval(ROLLUP, START), '{"state":"done"}');
-        assert.equal(await ledger.rollupInterval('acme/other', START), '{"state":"failed"}');
-        assert.equal(await ledger.rollupInterval(ROLLUP, START + 600_000), undefined);
-        assert.equal(await ledger.rollupInterval('acme/none', START), undefined);
+        assert.deepEqual(
+          await ledger.rollupIntervalsAt(ROLLUP, [START + 600_000, START + 300_000, START]),
+          new Map([
+            [START + 300_000, '{"state":"done"}'],
+            [START, '{"state":"done"}'],
+          ]),
+          'the records asked for that exist',
+        );
+        assert.deepEqual(
+          await ledger.rollupIntervalsAt('acme/other', [START]),
+          new Map([[START, '{"state":"failed"}']]),
+        );
+        assert.deepEqual(await ledger.rollupIntervalsAt(ROLLUP, []), new Map());
+        assert.deepEqual(await ledger.rollupIntervalsAt('acme/none', [START]), new Map());
       }),
     );
 
@@ -91,7 +101,7 @@ export function describeRollupLedgerContract(
         using(openUnreachable, async (ledger) => {
           const calls: Record<keyof RollupLedger, () => Promise<unknown>> = {
             rollupIntervals: () => ledger.rollupIntervals(ROLLUP),
-            rollupInterval: () => ledger.rollupInterval(ROLLUP, START),
+            rollupIntervalsAt: () => ledger.rollupIntervalsAt(ROLLUP, [START]),
             putRollupInterval: () => ledger.putRollupInterval(ROLLUP, START, '{}'),
             claimRollupInterval: () => ledger.claimRollupInterval(ROLLUP, START, 'replica-a', TTL_MS),
             releaseRollupInterval: () => ledger.releaseRollupInterval(ROLLUP, START, 'replica-a'),
