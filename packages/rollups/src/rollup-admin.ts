@@ -3,7 +3,7 @@ import { type CountAudit, noFiles } from './count-audit.js';
 import type { ComputeEngine, RollupSources } from './dependencies.js';
 import type { IntervalLedger } from './interval-ledger.js';
 import type { IntervalAudit, IntervalRecord, IntervalState } from './interval-record.js';
-import { findRollup, lastEnd, type RollupContext } from './rollup-context.js';
+import { findRollup, intervalStarts, lastEnd, type RollupContext } from './rollup-context.js';
 import type { SourceHealth } from './source-health.js';
 import { SourceIndex } from './source-index.js';
 
@@ -67,9 +67,10 @@ export class RollupAdmin {
         'INVALID_REQUEST',
         `The range holds more than ${MAX_BACKFILL_INTERVALS} intervals; backfill it in smaller ranges.`,
       );
-    const records = await this.#options.ledger.records(tenant, context.rollups[0].name);
+    const starts = intervalStarts(context, fromMs, until);
+    const records = await this.#options.ledger.recordsFor(tenant, context.rollups[0].name, starts);
     let count = 0;
-    for (let start = fromMs; start + context.intervalMs <= until; start += context.intervalMs) {
+    for (const start of starts) {
       const previous = records.get(start);
       if (previous?.state === 'running') continue;
       await this.#options.ledger.putForContext(context, { start, state: 'pending', attempts: previous?.attempts ?? 0 });
@@ -89,11 +90,15 @@ export class RollupAdmin {
     const { contexts, ledger, sources, engine, index, signal, timeoutMs } = this.#options;
     const { context } = findRollup(contexts, tenant, name);
     const [fromMs, toMs] = this.#range(context, from, to);
-    const records = await ledger.records(tenant, name);
+    // The intervals of the rollup's span that begin in the range.
+    const until = Math.min(
+      Math.ceil(toMs / context.intervalMs) * context.intervalMs,
+      lastEnd(context, this.#options.clock()),
+    );
+    const starts = intervalStarts(context, Math.max(fromMs, context.startMs), until);
+    const records = await ledger.recordsFor(tenant, name, starts);
     const position = context.rollups.findIndex((r) => r.name === name);
-    const due = [...records.values()]
-      .filter((r) => r.state === 'done' && r.start >= fromMs && r.start < toMs)
-      .sort((a, b) => a.start - b.start);
+    const due = [...records.values()].filter((r) => r.state === 'done');
     if (context.rollups[0].postgres) {
       // Counted on the server, scope by scope: no files to read.
       const audits: IntervalAudit[] = [];

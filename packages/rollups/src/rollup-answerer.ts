@@ -11,7 +11,14 @@ import type { ComputeEngine, RollupLogger, RollupSink } from './dependencies.js'
 import type { IntervalLedger } from './interval-ledger.js';
 import type { IntervalRecord } from './interval-record.js';
 import type { RecentTraffic } from './recent-traffic.js';
-import { definitionOf, fileKey, lastEnd, type RollupContext, type RollupSpec } from './rollup-context.js';
+import {
+  definitionOf,
+  fileKey,
+  intervalStarts,
+  lastEnd,
+  type RollupContext,
+  type RollupSpec,
+} from './rollup-context.js';
 
 export interface RollupAnswererOptions {
   readonly contexts: readonly RollupContext[];
@@ -110,8 +117,7 @@ export class RollupAnswerer {
   ): Promise<IntervalGroups[] | undefined> {
     if (plan.toMs > lastEnd(context, this.#options.clock()) || plan.fromMs < context.startMs) return undefined;
     // Only the records of the range asked for: a dashboard's day of a rollup months old.
-    const starts: number[] = [];
-    for (let start = plan.fromMs; start < plan.toMs; start += context.intervalMs) starts.push(start);
+    const starts = intervalStarts(context, plan.fromMs, plan.toMs);
     const records = await this.#options.ledger.recordsFor(context.tenant, rollup.name, starts);
     const definition = definitionOf(rollup);
     const groups: IntervalGroups[] = [];

@@ -57,6 +57,13 @@ export const lastEnd = (context: RollupContext, now: number): number =>
   Math.floor((now - context.delayMs) / context.intervalMs) * context.intervalMs;
 
 /** A rollup's name in the ledger. */
+/** The starts of a context's intervals in `[from, to)`, `from` on an interval's start. */
+export function intervalStarts(context: RollupContext, from: number, to: number): number[] {
+  const starts: number[] = [];
+  for (let start = from; start + context.intervalMs <= to; start += context.intervalMs) starts.push(start);
+  return starts;
+}
+
 export const rollupKey = (tenant: string, name: string): string => `${tenant}/${name}`;
 
 /** An interval's file in the sink: `<tenant>/<rollup>/<start, ISO 8601 basic>.ndjson`. */
