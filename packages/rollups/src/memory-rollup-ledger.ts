@@ -5,6 +5,7 @@ const claimKey = (rollup: string, start: number): string => `${rollup}@${start}`
 /** Rollup interval records and claims in this process's memory: a single gateway's ledger, and the tests'. */
 export class MemoryRollupLedger implements RollupLedger {
   readonly #intervals = new Map<string, Map<number, string>>();
+  readonly #versions = new Map<string, number>();
   readonly #claims = new Map<string, { owner: string; until: number }>();
   readonly #clock: () => number;
 
@@ -31,6 +32,11 @@ export class MemoryRollupLedger implements RollupLedger {
     const intervals = this.#intervals.get(rollup) ?? new Map<number, string>();
     intervals.set(start, record);
     this.#intervals.set(rollup, intervals);
+    this.#versions.set(rollup, (this.#versions.get(rollup) ?? 0) + 1);
+  }
+
+  async rollupVersion(rollup: string): Promise<number> {
+    return this.#versions.get(rollup) ?? 0;
   }
 
   async claimRollupInterval(rollup: string, start: number, owner: string, ttlMs: number): Promise<boolean> {

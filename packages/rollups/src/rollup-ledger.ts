@@ -12,7 +12,13 @@ export interface RollupLedger {
    * from the rollup those of its time range, without the rollup's whole history.
    */
   rollupIntervalsAt(rollup: string, starts: readonly number[]): Promise<Map<number, string>>;
+  /** Puts an interval's record, and counts the put in the rollup's version, in one step. */
   putRollupInterval(rollup: string, start: number, record: string): Promise<void>;
+  /**
+   * The number of puts of the rollup's records so far (0 before any): a reader that finds it unchanged, or grown
+   * by its own puts only, knows that no one else changed a record since.
+   */
+  rollupVersion(rollup: string): Promise<number>;
   /**
    * Claims an interval for `ttlMs`, or renews the claim when `owner` holds it already; false when another replica
    * holds it. A claim that is not renewed lapses, so a crashed replica's intervals are computed again.

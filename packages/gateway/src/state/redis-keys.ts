@@ -27,6 +27,8 @@ export function redisKeys(prefix: string) {
     /** Cancels of running queries, for whichever replica runs each. */
     queryCancel: `${p}cancel-query`,
     rollup: (rollup: string) => `${p}rollup:${rollup}`,
+    /** How many puts the rollup's records have had: a reader that saw it unchanged knows none changed. */
+    rollupVersion: (rollup: string) => `${p}rollup-version:${rollup}`,
     rollupClaim: (rollup: string, start: number) => `${p}rollup-claim:${rollup}:${start}`,
     /** A tenant's query history, newest first. */
     history: (tenant: string) => `${p}history:${tenant}`,

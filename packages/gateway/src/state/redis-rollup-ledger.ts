@@ -35,9 +35,22 @@ export class RedisRollupLedger implements RollupLedger {
   }
 
   putRollupInterval(rollup: string, start: number, record: string): Promise<void> {
+    const { keys } = this.#connection;
     return this.#connection.run(async (redis) => {
-      await redis.hset(this.#connection.keys.rollup(rollup), String(start), record);
+      const results = await redis
+        .multi()
+        .hset(keys.rollup(rollup), String(start), record)
+        .incr(keys.rollupVersion(rollup))
+        .exec();
+      const failed = results?.find(([error]) => error)?.[0];
+      if (failed) throw failed;
     });
+  }
+
+  rollupVersion(rollup: string): Promise<number> {
+    return this.#connection.run(async (redis) =>
+      Number((await redis.get(this.#connection.keys.rollupVersion(rollup))) ?? 0),
+    );
   }
 
   claimRollupInterval(rollup: string, start: number, owner: string, ttlMs: number): Promise<boolean> {

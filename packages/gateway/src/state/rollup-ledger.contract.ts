@@ -57,6 +57,21 @@ export function describeRollupLedgerContract(
       }),
     );
 
+    t.it("counts each put of a rollup's records in its version", () =>
+      using(open, async (ledger) => {
+        assert.equal(await ledger.rollupVersion(ROLLUP), 0);
+        await ledger.putRollupInterval(ROLLUP, START, '{"state":"running"}');
+        await ledger.putRollupInterval(ROLLUP, START, '{"state":"done"}');
+        await ledger.putRollupInterval(ROLLUP, START + 300_000, '{"state":"done"}');
+        assert.equal(await ledger.rollupVersion(ROLLUP), 3, 'a put that replaces a record counts too');
+        await Promise.all(
+          [1, 2, 3, 4].map((i) => ledger.putRollupInterval('acme/other', START + i * 300_000, '{"state":"done"}')),
+        );
+        assert.equal(await ledger.rollupVersion('acme/other'), 4, 'concurrent puts are each counted');
+        assert.equal(await ledger.rollupVersion(ROLLUP), 3, 'per rollup');
+      }),
+    );
+
     t.it('gives a claim to one owner at a time, per interval', () =>
       using(open, async (ledger) => {
         assert.equal(await ledger.claimRollupInterval(ROLLUP, START, 'replica-a', 60_000), true);
@@ -103,6 +118,7 @@ export function describeRollupLedgerContract(
             rollupIntervals: () => ledger.rollupIntervals(ROLLUP),
             rollupIntervalsAt: () => ledger.rollupIntervalsAt(ROLLUP, [START]),
             putRollupInterval: () => ledger.putRollupInterval(ROLLUP, START, '{}'),
+            rollupVersion: () => ledger.rollupVersion(ROLLUP),
             claimRollupInterval: () => ledger.claimRollupInterval(ROLLUP, START, 'replica-a', TTL_MS),
             releaseRollupInterval: () => ledger.releaseRollupInterval(ROLLUP, START, 'replica-a'),
           };
