@@ -56,7 +56,6 @@ export function groupContexts(
 export const lastEnd = (context: RollupContext, now: number): number =>
   Math.floor((now - context.delayMs) / context.intervalMs) * context.intervalMs;
 
-/** A rollup's name in the ledger. */
 /** The starts of a context's intervals in `[from, to)`, `from` on an interval's start. */
 export function intervalStarts(context: RollupContext, from: number, to: number): number[] {
   const starts: number[] = [];
@@ -64,6 +63,7 @@ export function intervalStarts(context: RollupContext, from: number, to: number)
   return starts;
 }
 
+/** A rollup's name in the ledger. */
 export const rollupKey = (tenant: string, name: string): string => `${tenant}/${name}`;
 
 /** An interval's file in the sink: `<tenant>/<rollup>/<start, ISO 8601 basic>.ndjson`. */
