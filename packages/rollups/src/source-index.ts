@@ -23,6 +23,11 @@ const spanKey = (file: SourceFile, timeColumn: string): string =>
  */
 export class SourceIndex {
   readonly #spans = new BoundedCache<string, TimeSpan | null>(CACHE_ENTRIES);
+  /**
+   * The spans of each snapshot's files, by time column: every tick asks for each context's, and a snapshot (which
+   * never changes) stays the same object until the dataset changes.
+   */
+  readonly #bySnapshot = new WeakMap<DatasetSnapshot, Map<string, readonly (TimeSpan | null)[]>>();
 
   /** Each file's time span, in the snapshot's order; the engine runs (within its limits) only for files not seen. */
   async spans(
@@ -30,10 +35,17 @@ export class SourceIndex {
     snapshot: DatasetSnapshot,
     timeColumn: string,
     limits: RunLimits,
-  ): Promise<(TimeSpan | null)[]> {
-    if (snapshot.files.every((f) => this.#spans.has(spanKey(f, timeColumn))))
-      return snapshot.files.map((f) => this.#spans.get(spanKey(f, timeColumn)) ?? null);
-    return engine.run((computer, signal) => this.spansWith(computer, snapshot, timeColumn, signal), limits);
+  ): Promise<readonly (TimeSpan | null)[]> {
+    const column = timeColumn.toLowerCase();
+    const known = this.#bySnapshot.get(snapshot)?.get(column);
+    if (known) return known;
+    const spans = snapshot.files.every((f) => this.#spans.has(spanKey(f, timeColumn)))
+      ? snapshot.files.map((f) => this.#spans.get(spanKey(f, timeColumn)) ?? null)
+      : await engine.run((computer, signal) => this.spansWith(computer, snapshot, timeColumn, signal), limits);
+    const byColumn = this.#bySnapshot.get(snapshot) ?? new Map<string, readonly (TimeSpan | null)[]>();
+    byColumn.set(column, spans);
+    this.#bySnapshot.set(snapshot, byColumn);
+    return spans;
   }
 
   /** {@link spans} with a computer at hand, inside work the engine already runs. */
