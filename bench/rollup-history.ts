@@ -6,9 +6,11 @@
  * which every tick pays for every context. The baseline, in the same run, is the youngest age: each figure is also
  * given as a ratio to it, and the idle tick as the time a tick would take for 7,000 such contexts.
  *
- * Then many of them: BENCH_CONTEXTS (default 2,000) tenants' rollups, each a day old with every interval done (the
- * ledger filled directly): one idle tick, the heap it holds when it reads its last context (after a full
- * collection, beside the heap before the tick), and a metrics scrape of every rollup's lag before and after it.
+ * Then many of them: BENCH_CONTEXTS (default 2,000) tenants' rollups, each BENCH_CONTEXT_DAYS (default 1) days old
+ * with every interval done (the ledger filled directly): the first idle tick, which reads each context's whole
+ * history, and the heap it holds when it reads its last context (after a full collection, beside the heap before
+ * the tick); the next idle tick, which reads only what changed, and the heap kept between the two; a metrics scrape
+ * of every rollup's lag before and after the first.
  *
  *   npm run bench -w @lakegate/bench -- rollup-history
  */
@@ -32,6 +34,7 @@ import { ms, report, summarise } from './support.js';
 const DAYS = (process.env.BENCH_DAYS ?? '1,7,30').split(',').map(Number);
 const TICKS = Number(process.env.BENCH_TICKS ?? 15);
 const MANY = Number(process.env.BENCH_CONTEXTS ?? 2000);
+const MANY_DAYS = Number(process.env.BENCH_CONTEXT_DAYS ?? 1);
 const CONTEXTS = 7000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
@@ -121,7 +124,7 @@ for (const age of ages) {
       `${age.days} days: an idle tick, p50`,
       `${ms(age.idleTickMs)} (${(age.idleTickMs / youngest.idleTickMs).toFixed(2)}x); for ${CONTEXTS} such contexts ${(
         (age.idleTickMs * CONTEXTS) / 1000
-      ).toFixed(0)} s`,
+      ).toFixed(1)} s`,
     ],
   );
 }
@@ -132,15 +135,15 @@ setFlagsFromString('--expose-gc');
 const collect = runInNewContext('gc') as () => void;
 const tenants = Array.from({ length: MANY }, (_, i) => `t${i}`);
 const ledger = new MemoryRollupLedger(() => NOW);
-const first = rollupsOver([tenants[0] as string], 1, ledger);
+const first = rollupsOver([tenants[0] as string], MANY_DAYS, ledger);
 await first.rollups.tick();
 await first.rollups.close();
 const filled = await ledger.rollupIntervals(`${tenants[0]}/traffic_5m`);
 for (const tenant of tenants.slice(1))
   for (const [start, record] of filled) await ledger.putRollupInterval(`${tenant}/traffic_5m`, start, record);
 let heldAtLast = 0;
-const many = rollupsOver(tenants, 1, ledger, (leases) => {
-  if (leases !== MANY) return;
+const many = rollupsOver(tenants, MANY_DAYS, ledger, (leases) => {
+  if (leases !== MANY || heldAtLast > 0) return;
   collect();
   heldAtLast = process.memoryUsage().heapUsed;
 });
@@ -159,10 +162,25 @@ try {
   const tickMs = performance.now() - ticking;
   if (many.computer.computed.length !== 0) throw new Error(`computed ${many.computer.computed.length} intervals`);
   const afterTick = await scrape();
+  collect();
+  const kept = process.memoryUsage().heapUsed;
+  const ticks: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const next = performance.now();
+    await many.rollups.tick();
+    ticks.push(performance.now() - next);
+  }
+  const nextMs = summarise(ticks).median;
+  if (many.computer.computed.length !== 0) throw new Error(`computed ${many.computer.computed.length} intervals`);
   const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
-  report(`rollup-history: ${MANY} contexts a day old, every interval done`, [
-    ['an idle tick', `${ms(tickMs)}, ${ms(tickMs / MANY)} per context`],
+  report(`rollup-history: ${MANY} contexts ${MANY_DAYS} day(s) old, every interval done`, [
+    ['the first idle tick (each history read whole)', `${ms(tickMs)}, ${ms(tickMs / MANY)} per context`],
     ['heap before the tick / at its last context', `${mib(before)} / ${mib(heldAtLast)}`],
+    [
+      'the next idle ticks, p50 of 5 (what changed read)',
+      `${ms(nextMs)}, ${ms(nextMs / MANY)} per context (${(tickMs / nextMs).toFixed(0)}x less than the first)`,
+    ],
+    ['heap kept between ticks', mib(kept)],
     ['a scrape of every lag, before any tick / after one', `${ms(beforeTick)} / ${ms(afterTick)}`],
   ]);
 } finally {

@@ -17,6 +17,11 @@ export interface ContextState {
   readonly inputs: ReadonlyMap<number, string>;
   /** Intervals this tick has computed or tried: the holes pass does not take them again. */
   readonly handled: ReadonlySet<number>;
+  /**
+   * When set, the only intervals that may be due, newest first: every other interval of the context up to `lastEnd`
+   * is done and audited, and `records` and `inputs` hold these only.
+   */
+  readonly open?: readonly number[];
 }
 
 export interface DuePolicy {
@@ -71,10 +76,16 @@ export function backingOff(
 
 /** Intervals of a context that are neither done nor handled this tick, newest first, down to `stop`. */
 function* undone(context: RollupContext, state: ContextState, stop: number): Generator<number> {
-  const { lastEnd, records, inputs, handled } = state;
-  for (let start = lastEnd - context.intervalMs; start >= stop; start -= context.intervalMs) {
+  const { lastEnd, records, inputs, handled, open } = state;
+  for (const start of open ?? starts(context, lastEnd)) {
+    if (start < stop) return;
     if (!handled.has(start) && !isDone(context, records, start, inputs.get(start) ?? '')) yield start;
   }
+}
+
+/** Every interval start of a context before `end`, newest first. */
+export function* starts(context: RollupContext, end: number): Generator<number> {
+  for (let start = end - context.intervalMs; start >= context.startMs; start -= context.intervalMs) yield start;
 }
 
 /** A hole, and when it may be tried (the end of its backoff, or 0). */

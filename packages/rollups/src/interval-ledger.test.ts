@@ -42,4 +42,40 @@ describe("a rollup's summary", () => {
     expect((await intervals.summary('acme', 'traffic_5m')).newestDone).toBe(T0 + 5 * MINUTE);
     expect(reads).toBe(2);
   });
+
+  it('is read again once its newest done interval is put as not done, and stands when confirmed', async () => {
+    let now = T0;
+    const memory = new MemoryRollupLedger(() => now);
+    let reads = 0;
+    const ledger = ledgerWith(memory, {
+      rollupIntervals: (rollup) => {
+        reads++;
+        return memory.rollupIntervals(rollup);
+      },
+    });
+    const intervals = new IntervalLedger(ledger, () => now);
+    const put = (start: number, state: 'done' | 'pending' | 'failed') =>
+      intervals.put('acme', 'traffic_5m', { start, state, attempts: 1 });
+    await put(T0, 'done');
+    await put(T0 + 5 * MINUTE, 'done');
+    expect((await intervals.summary('acme', 'traffic_5m')).newestDone).toBe(T0 + 5 * MINUTE);
+    expect(reads).toBe(1);
+
+    // Another interval failing says nothing of the newest; the newest made pending leaves it unknown.
+    await put(T0 - 5 * MINUTE, 'failed');
+    expect((await intervals.summary('acme', 'traffic_5m')).newestDone).toBe(T0 + 5 * MINUTE);
+    expect(reads).toBe(1);
+    await put(T0 + 5 * MINUTE, 'pending');
+    expect((await intervals.summary('acme', 'traffic_5m')).newestDone).toBe(T0);
+    expect(reads).toBe(2);
+
+    // Past five minutes it is read again, unless confirmed meanwhile.
+    now += 5 * MINUTE;
+    intervals.confirm('acme', 'traffic_5m');
+    expect((await intervals.summary('acme', 'traffic_5m')).newestDone).toBe(T0);
+    expect(reads).toBe(2);
+    now += 5 * MINUTE;
+    await intervals.summary('acme', 'traffic_5m');
+    expect(reads).toBe(3);
+  });
 });

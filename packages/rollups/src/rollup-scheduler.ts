@@ -1,3 +1,4 @@
+import { ContextStates, isUnaudited } from './context-states.js';
 import type { ComputeEngine, IntervalSource, RollupLogger, RollupSources } from './dependencies.js';
 import {
   byRecentTraffic,
@@ -12,7 +13,7 @@ import type { IntervalLedger } from './interval-ledger.js';
 import type { RecentTraffic } from './recent-traffic.js';
 import { lastEnd, type RollupContext } from './rollup-context.js';
 import type { SourceHealth } from './source-health.js';
-import { SourceIndex } from './source-index.js';
+import type { SourceIndex } from './source-index.js';
 
 export interface RollupSchedulerOptions {
   readonly contexts: readonly RollupContext[];
@@ -83,9 +84,11 @@ export class RollupScheduler {
   /** Rollup datasets (tenant and rollup) waiting to be listed again, and the listings under way. */
   readonly #refreshes = new Set<string>();
   #refreshing = 0;
+  readonly #states: ContextStates;
 
   constructor(options: RollupSchedulerOptions) {
     this.#options = options;
+    this.#states = new ContextStates(options.ledger, options.clock);
   }
 
   /** Starts the schedule: one tick now, then one every `tickMs`. */
@@ -174,9 +177,9 @@ export class RollupScheduler {
     if (signal.aborted) return undefined;
     const end = lastEnd(context, this.#options.clock());
     try {
-      const records = await ledger.recordsOf(context);
       const postgres = context.rollups[0].postgres;
       if (postgres && this.#options.intervalSource) {
+        const records = await ledger.recordsOf(context);
         // Intervals late rows may still change are fingerprinted on the server each tick; older ones are final,
         // and the fingerprint they were computed with stands.
         const lateFrom = Math.max(
@@ -195,9 +198,9 @@ export class RollupScheduler {
       try {
         const timeColumn = context.rollups[0].timeColumn;
         const spans = await index.spans(engine, lease.snapshot, timeColumn, { signal, timeoutMs });
-        const inputs = SourceIndex.inputsByInterval(context, lease.snapshot, spans, context.startMs, end);
+        const state = await this.#states.read(context, lease.snapshot, spans, end);
         this.#options.health.succeeded(context.tenant, context.source);
-        return { lastEnd: end, records, inputs, handled: new Set() };
+        return { ...state, handled: new Set() };
       } finally {
         lease.release();
       }
@@ -239,7 +242,7 @@ export class RollupScheduler {
     const unaudited: number[] = [];
     for (const [start, record] of state.records[0] ?? []) {
       if (unaudited.length === AUDITS_LEFT_PER_TICK) break;
-      if (record.state === 'done' && record.audit === undefined && !state.handled.has(start)) unaudited.push(start);
+      if (isUnaudited(record) && !state.handled.has(start)) unaudited.push(start);
     }
     const inputs = new Map(holes.map(({ start }) => [start, state.inputs.get(start) ?? '']));
     return { handled: state.handled, holes, unaudited, inputs };

@@ -146,6 +146,47 @@ describe('rollups over a memory ledger', () => {
     await a.rollups.close();
   });
 
+  it("reads a rollup's whole history only at its first tick, or when another replica has written to it", async () => {
+    let now = at(61);
+    const memory = new MemoryRollupLedger(() => now);
+    let wholeReads = 0;
+    const ledger = ledgerWith(memory, {
+      rollupIntervals: (rollup) => {
+        wholeReads++;
+        return memory.rollupIntervals(rollup);
+      },
+    });
+    const sink = new MemorySink();
+    const a = replica('replica-a', { ledger, sink, clock: () => now });
+    await a.rollups.tick();
+    expect(a.computer.computed).toHaveLength(12);
+    expect(wholeReads).toBe(1);
+    // Its own puts since are all that changed: the next ticks read only those, and the new interval once complete.
+    await a.rollups.tick();
+    now = at(66);
+    await a.rollups.tick();
+    expect(a.computer.computed.slice(12)).toEqual([at(60)]);
+    expect(wholeReads).toBe(1);
+    // Past five minutes since the whole read, the metrics still come from what the ticks read since.
+    now = at(72);
+    await a.rollups.tick();
+    expect(await a.rollups.admin.lags()).toEqual([
+      { tenant: 'acme', rollup: 'traffic_5m', seconds: 120, auditMismatches: 0 },
+    ]);
+    expect(wholeReads).toBe(1);
+
+    // Another replica marks an interval for a backfill: the next tick reads the whole history, and computes it.
+    const record = JSON.parse((await memory.rollupIntervalsAt('acme/traffic_5m', [at(10)])).get(at(10)) ?? '{}');
+    await memory.putRollupInterval('acme/traffic_5m', at(10), JSON.stringify({ ...record, state: 'pending' }));
+    await a.rollups.tick();
+    expect(wholeReads).toBe(2);
+    expect(a.computer.computed.slice(14)).toEqual([at(10)]);
+    await a.rollups.tick();
+    expect(wholeReads).toBe(2);
+    expect(a.computer.computed).toHaveLength(15);
+    await a.rollups.close();
+  });
+
   it("gives the metrics each rollup's lag and mismatches from its last read and writes, not by reading it again", async () => {
     let now = at(61);
     const memory = new MemoryRollupLedger(() => now);

@@ -1,0 +1,183 @@
+import type { DatasetSnapshot } from '@lakegate/engine-api';
+import type { TimeSpan } from '@lakegate/engine-local-agg';
+import { describe, expect, it } from 'vitest';
+import { ContextStates, isUnaudited } from './context-states.js';
+import { type ContextState, holeCandidates, starts } from './due-intervals.js';
+import { IntervalLedger } from './interval-ledger.js';
+import type { IntervalRecord } from './interval-record.js';
+import { MemoryRollupLedger } from './memory-rollup-ledger.js';
+import { definitionOf, groupContexts, lastEnd, type RollupContext } from './rollup-context.js';
+import { SourceIndex } from './source-index.js';
+import { ledgerWith, MINUTE, T0, trafficRollup } from './test-support.js';
+
+const HOUR = 60 * MINUTE;
+const FIVE = 5 * MINUTE;
+const TICK = 15_000;
+const DAYS = 3;
+const [context] = groupContexts(
+  { acme: [trafficRollup(), trafficRollup({ name: 'traffic_total', dimensions: [] })] },
+  T0,
+) as [RollupContext];
+
+/** A file of the source and the rows' time span it holds. */
+interface SourceFile {
+  readonly path: string;
+  readonly etag: string;
+  readonly span: TimeSpan;
+}
+
+/** The snapshot of `files`, a new object with a new version, as the storage layer hands one out after a change. */
+const snapshotOf = (files: readonly SourceFile[], version: number): DatasetSnapshot => ({
+  tenant: 'acme',
+  dataset: 'traffic',
+  format: 'csv',
+  version: `v${version}`,
+  files: files.map(({ path, etag }) => ({ path, etag, size: 100 })),
+});
+
+/** Numbers in [0, 1) from `seed`, the same for the same seed. */
+function random(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state * 48_271) % 2_147_483_647;
+    return state / 2_147_483_647;
+  };
+}
+
+/** What a tick decides from a state: every hole with the end of its backoff, and the intervals left unaudited. */
+function decisions(state: ContextState, now: number) {
+  const holes = holeCandidates(context, state, { now, tickMs: TICK, backfillPerTick: Number.MAX_SAFE_INTEGER });
+  const unaudited = [...(state.open ?? starts(context, state.lastEnd))].filter((start) =>
+    isUnaudited(state.records[0]?.get(start)),
+  );
+  return { holes, unaudited };
+}
+
+describe("reading only what changed in a context's history", () => {
+  it('decides as a read of the whole history would, through puts, other replicas, late files and time', async () => {
+    for (const seed of [1, 2, 3, 4, 5, 6]) {
+      const next = random(seed * 7919);
+      const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T;
+      let now = T0 + DAYS * 24 * HOUR + 7 * MINUTE;
+      // Hourly files from the start to an hour ahead of the clock.
+      let files: SourceFile[] = [];
+      for (let hour = T0; hour < now + HOUR; hour += HOUR)
+        files.push({ path: `hour-${hour}.csv`, etag: 'e0', span: { minMs: hour, maxMs: hour + HOUR - 1 } });
+      let version = 0;
+      let snapshot = snapshotOf(files, version);
+      const spansOf = (): (TimeSpan | null)[] => files.map((f) => f.span);
+      const inputsAt = (start: number): string =>
+        SourceIndex.inputsByInterval(context, snapshot, spansOf(), start, start + FIVE).get(start) ?? '';
+
+      const memory = new MemoryRollupLedger(() => now);
+      let wholeReads = 0;
+      let failPuts = false;
+      const ledger = ledgerWith(memory, {
+        rollupIntervals: (rollup) => {
+          wholeReads++;
+          return memory.rollupIntervals(rollup);
+        },
+        putRollupInterval: (rollup, start, record) =>
+          failPuts ? Promise.reject(new Error('unreachable')) : memory.putRollupInterval(rollup, start, record),
+      });
+      const ours = new IntervalLedger(ledger, () => now);
+      // What the whole history says, read apart from the replica under test.
+      const truth = new IntervalLedger(memory, () => now);
+      const states = new ContextStates(ours, () => now);
+
+      const recordOf = (start: number, rollup: number): IntervalRecord => {
+        const base = { start, attempts: 1, definition: definitionOf(context.rollups[rollup] ?? context.rollups[0]) };
+        const audit = { at: '', rawRows: 1, rollupRows: 1, ok: true };
+        switch (pick(['done', 'done', 'done', 'unaudited', 'stale', 'failed', 'pending', 'running'] as const)) {
+          case 'done':
+            return { ...base, state: 'done', inputs: inputsAt(start), audit };
+          case 'unaudited':
+            return { ...base, state: 'done', inputs: inputsAt(start) };
+          case 'stale':
+            return { ...base, state: 'done', inputs: 'files that were', audit };
+          case 'failed':
+            return { ...base, state: 'failed', attempts: 1 + Math.floor(next() * 4), finishedAt: now - next() * HOUR };
+          case 'pending':
+            return { ...base, state: 'pending', attempts: 0 };
+          case 'running':
+            return { ...base, state: 'running' };
+        }
+      };
+      // Every interval done, as a rollup that has caught up.
+      for (const start of starts(context, lastEnd(context, now)))
+        for (const rollup of context.rollups) {
+          const record = {
+            start,
+            state: 'done',
+            attempts: 1,
+            definition: definitionOf(rollup),
+            inputs: inputsAt(start),
+          };
+          await memory.putRollupInterval(`acme/${rollup.name}`, start, JSON.stringify({ ...record, audit: {} }));
+        }
+
+      const steps = 100;
+      for (let step = 0; step < steps; step++) {
+        const end = lastEnd(context, now);
+        const anyStart = () => T0 + Math.floor(next() * ((end - T0) / FIVE)) * FIVE;
+        const rollup = Math.floor(next() * context.rollups.length);
+        const name = context.rollups[rollup]?.name ?? '';
+        switch (pick(['time', 'time', 'ours', 'ours', 'ours', 'theirs', 'lost', 'late', 'rewritten', 'gone', 'none'])) {
+          case 'time':
+            now += next() < 0.8 ? next() * 20 * MINUTE : next() * 3 * HOUR;
+            while (files.at(-1) && (files.at(-1)?.span.maxMs ?? 0) < now + HOUR) {
+              const hour = (files.at(-1)?.span.maxMs ?? now) + 1;
+              files.push({ path: `hour-${hour}.csv`, etag: 'e0', span: { minMs: hour, maxMs: hour + HOUR - 1 } });
+              snapshot = snapshotOf(files, ++version);
+            }
+            break;
+          case 'ours':
+            for (let i = 0, n = 1 + Math.floor(next() * 6); i < n; i++) {
+              const start = next() < 0.3 ? end - FIVE : anyStart();
+              await ours.put('acme', name, recordOf(start, rollup));
+            }
+            break;
+          case 'theirs': {
+            const start = anyStart();
+            await memory.putRollupInterval(`acme/${name}`, start, JSON.stringify(recordOf(start, rollup)));
+            break;
+          }
+          case 'lost':
+            failPuts = true;
+            await ours.put('acme', name, recordOf(anyStart(), rollup)).catch(() => undefined);
+            failPuts = false;
+            break;
+          case 'late': {
+            const at = anyStart();
+            files.push({ path: `late-${step}.csv`, etag: 'e0', span: { minMs: at, maxMs: at + next() * 2 * HOUR } });
+            snapshot = snapshotOf(files, ++version);
+            break;
+          }
+          case 'rewritten': {
+            const file = pick(files);
+            files = files.map((f) => (f === file ? { ...f, etag: `e${step}` } : f));
+            snapshot = snapshotOf(files, ++version);
+            break;
+          }
+          case 'gone': {
+            const file = pick(files);
+            files = files.filter((f) => f !== file);
+            snapshot = snapshotOf(files, ++version);
+            break;
+          }
+        }
+        const at = lastEnd(context, now);
+        const read = await states.read(context, snapshot, spansOf(), at);
+        const whole: ContextState = {
+          lastEnd: at,
+          records: await truth.recordsOf(context),
+          inputs: SourceIndex.inputsByInterval(context, snapshot, spansOf(), context.startMs, at),
+          handled: new Set(),
+        };
+        expect(decisions(read, now), `seed ${seed}, step ${step}`).toEqual(decisions(whole, now));
+      }
+      // Most reads took only what changed: the others follow another replica's or a lost put.
+      expect(wholeReads / context.rollups.length).toBeLessThan(steps / 3);
+    }
+  });
+});

@@ -1,0 +1,206 @@
+import type { DatasetSnapshot } from '@lakegate/engine-api';
+import type { TimeSpan } from '@lakegate/engine-local-agg';
+import { type ContextState, isDone, starts } from './due-intervals.js';
+import type { IntervalLedger } from './interval-ledger.js';
+import type { IntervalRecord } from './interval-record.js';
+import { definitionOf, fingerprint, type RollupContext } from './rollup-context.js';
+import { SourceIndex } from './source-index.js';
+
+/** Intervals of a context's history whose files are fingerprinted together, to tell which ones a new file changes. */
+const BLOCK_INTERVALS = 256;
+/** A context with more intervals that may be due than this is read whole at each tick, as its backlog fills. */
+const MAX_OPEN = 2048;
+/**
+ * A context's history is read whole at least this often, whatever its versions say: within one and one and a half
+ * times this, so that contexts first read together are not read whole together again.
+ */
+const REREAD_MS = 60 * 60_000;
+
+/** What a context's last read leaves for the next: enough to read only what changed since. */
+interface ContextMemo {
+  /** When the history is to be read whole again. */
+  readonly rereadAt: number;
+  readonly definitions: readonly string[];
+  /** Per rollup, its version in the ledger, and how many of this replica's puts of it had begun by then. */
+  readonly versions: readonly number[];
+  readonly writes: readonly number[];
+  readonly snapshot: string;
+  /** The fingerprint of the files of each block of intervals, by the block's number. */
+  readonly blocks: ReadonlyMap<number, string>;
+  readonly lastEnd: number;
+  /** Intervals that may be due (not done, or done without an audit), with the fingerprint of their files. */
+  readonly open: ReadonlyMap<number, string>;
+}
+
+/** The versions a read was taken at, when no put was under way around it. */
+interface ReadMark {
+  readonly versions: readonly number[];
+  readonly writes: readonly number[];
+}
+
+/**
+ * What each tick knows of a file source's context: its interval records and its files' fingerprints by interval.
+ * The first read takes the context's whole history. A later one reads only what may have changed since, as long
+ * as the ledger's version of each rollup grew by this replica's own puts alone and the definitions are the same:
+ * the intervals that were not done or not audited, those this replica put since, those after the last read's end,
+ * and every interval of a block of the history whose files changed. Any doubt reads the whole history again, as
+ * does the hour's reread. So an idle tick's cost does not grow with the rollups' age.
+ */
+export class ContextStates {
+  readonly #ledger: IntervalLedger;
+  readonly #clock: () => number;
+  readonly #memos = new WeakMap<RollupContext, ContextMemo>();
+
+  constructor(ledger: IntervalLedger, clock: () => number) {
+    this.#ledger = ledger;
+    this.#clock = clock;
+  }
+
+  /** The context's state up to `end` over `snapshot` of its source, whose files span `spans`. */
+  async read(
+    context: RollupContext,
+    snapshot: DatasetSnapshot,
+    spans: readonly (TimeSpan | null)[],
+    end: number,
+  ): Promise<ContextState> {
+    const memo = this.#memos.get(context);
+    this.#memos.delete(context);
+    const mark = await this.#mark(context);
+    const blocks = memo?.snapshot === snapshot.version ? memo.blocks : blockFingerprints(context, snapshot, spans, end);
+    const changed = memo && mark ? await this.#changed(context, memo, mark, snapshot, spans, blocks, end) : undefined;
+    const state = changed ?? (await this.#whole(context, snapshot, spans, end));
+    if (mark) {
+      const rereadAt = changed ? (memo?.rereadAt ?? 0) : this.#clock() + REREAD_MS * (1 + Math.random() / 2);
+      this.#remember(context, state, { ...mark, rereadAt, snapshot: snapshot.version, blocks, lastEnd: end });
+      for (const [i, rollup] of context.rollups.entries())
+        this.#ledger.trackFrom(context.tenant, rollup.name, mark.writes[i] as number);
+    }
+    return state;
+  }
+
+  /** The rollups' versions, when none of this replica's puts of them was under way while they were read. */
+  async #mark(context: RollupContext): Promise<ReadMark | undefined> {
+    const writesOf = () => context.rollups.map((r) => this.#ledger.writes(context.tenant, r.name));
+    const before = writesOf();
+    if (before.some((w) => w.begun !== w.ended)) return undefined;
+    const versions = await Promise.all(context.rollups.map((r) => this.#ledger.version(context.tenant, r.name)));
+    if (writesOf().some((w, i) => w.begun !== before[i]?.begun)) return undefined;
+    return { versions, writes: before.map((w) => w.begun) };
+  }
+
+  async #whole(
+    context: RollupContext,
+    snapshot: DatasetSnapshot,
+    spans: readonly (TimeSpan | null)[],
+    end: number,
+  ): Promise<ContextState> {
+    const records = await this.#ledger.recordsOf(context);
+    const inputs = SourceIndex.inputsByInterval(context, snapshot, spans, context.startMs, end);
+    return { lastEnd: end, records, inputs, handled: new Set() };
+  }
+
+  /** The state from what changed since `memo`, or `undefined` when that cannot be known. */
+  async #changed(
+    context: RollupContext,
+    memo: ContextMemo,
+    mark: ReadMark,
+    snapshot: DatasetSnapshot,
+    spans: readonly (TimeSpan | null)[],
+    blocks: ReadonlyMap<number, string>,
+    end: number,
+  ): Promise<ContextState | undefined> {
+    const { tenant, rollups, startMs, intervalMs } = context;
+    if (this.#clock() >= memo.rereadAt || end < memo.lastEnd) return undefined;
+    const open = new Set(memo.open.keys());
+    for (const [i, rollup] of rollups.entries()) {
+      if (memo.definitions[i] !== definitionOf(rollup)) return undefined;
+      // Another replica's put, or one of ours that did not reach the ledger.
+      const ours = (mark.writes[i] as number) - (memo.writes[i] as number);
+      if ((mark.versions[i] as number) - (memo.versions[i] as number) !== ours) return undefined;
+      const written = this.#ledger.writtenSince(tenant, rollup.name, memo.writes[i] as number);
+      if (!written) return undefined;
+      for (const start of written) if (start >= startMs && start < end) open.add(start);
+    }
+    for (let start = memo.lastEnd; start < end; start += intervalMs) open.add(start);
+    const stale = new Set<number>();
+    for (const [block, print] of blocks) if (memo.blocks.get(block) !== print) stale.add(block);
+    for (const block of memo.blocks.keys()) if (!blocks.has(block)) stale.add(block);
+    for (const block of stale) for (const start of blockStarts(context, block, end)) open.add(start);
+    if (open.size > MAX_OPEN) return undefined;
+    for (const rollup of rollups) this.#ledger.confirm(tenant, rollup.name);
+
+    // The files' fingerprints kept for the open intervals of unchanged blocks; the others' blocks are walked again.
+    const inputs = new Map<number, string>();
+    const unknown = new Set<number>();
+    for (const start of open) {
+      const kept = memo.open.get(start);
+      if (kept === undefined || stale.has(blockOf(context, start))) unknown.add(start);
+      else if (kept !== '') inputs.set(start, kept);
+    }
+    for (const block of new Set([...unknown].map((start) => blockOf(context, start)))) {
+      const from = Math.max(startMs, blockStart(context, block));
+      const to = Math.min(end, blockStart(context, block + 1));
+      for (const [start, print] of SourceIndex.inputsByInterval(context, snapshot, spans, from, to))
+        if (unknown.has(start)) inputs.set(start, print);
+    }
+    const starts = [...open].sort((a, b) => b - a);
+    const records = await Promise.all(rollups.map((r) => this.#ledger.recordsFor(tenant, r.name, starts)));
+    return { lastEnd: end, records, inputs, handled: new Set(), open: starts };
+  }
+
+  /** Keeps what the next read needs of `state`, unless too many of its intervals may be due. */
+  #remember(context: RollupContext, state: ContextState, memo: Omit<ContextMemo, 'definitions' | 'open'>): void {
+    const open = new Map<number, string>();
+    for (const start of state.open ?? starts(context, state.lastEnd)) {
+      const inputs = state.inputs.get(start) ?? '';
+      if (isDone(context, state.records, start, inputs) && !isUnaudited(state.records[0]?.get(start))) continue;
+      if (open.size === MAX_OPEN) return;
+      open.set(start, inputs);
+    }
+    this.#memos.set(context, { ...memo, definitions: context.rollups.map(definitionOf), open });
+  }
+}
+
+/** Whether an interval is done but was never audited: a tick audits a few such. */
+export const isUnaudited = (record: IntervalRecord | undefined): boolean =>
+  record?.state === 'done' && record.audit === undefined;
+
+const blockMs = (context: RollupContext): number => context.intervalMs * BLOCK_INTERVALS;
+const blockOf = (context: RollupContext, start: number): number =>
+  Math.floor((start - context.startMs) / blockMs(context));
+const blockStart = (context: RollupContext, block: number): number => context.startMs + block * blockMs(context);
+
+/** The interval starts of a block that are before `end`. */
+function blockStarts(context: RollupContext, block: number, end: number): number[] {
+  const starts: number[] = [];
+  const to = Math.min(end, blockStart(context, block + 1));
+  for (let start = blockStart(context, block); start < to; start += context.intervalMs) starts.push(start);
+  return starts;
+}
+
+/**
+ * For each block of the context's intervals up to the one holding `end`, a fingerprint of the files that may hold
+ * its rows (their names and ETags): a block whose fingerprint is unchanged has the same files for each interval.
+ */
+function blockFingerprints(
+  context: RollupContext,
+  snapshot: DatasetSnapshot,
+  spans: readonly (TimeSpan | null)[],
+  end: number,
+): Map<number, string> {
+  const last = blockOf(context, end - context.intervalMs);
+  const names = new Map<number, string[]>();
+  for (const [i, file] of snapshot.files.entries()) {
+    const span = spans[i];
+    if (!span || span.maxMs < context.startMs) continue;
+    const first = Math.max(0, blockOf(context, span.minMs));
+    for (let block = first; block <= Math.min(last, blockOf(context, span.maxMs)); block++) {
+      const list = names.get(block) ?? [];
+      list.push(`${file.path}\0${file.etag}`);
+      names.set(block, list);
+    }
+  }
+  const prints = new Map<number, string>();
+  for (const [block, list] of names) prints.set(block, fingerprint(list.sort().join('\n')));
+  return prints;
+}
