@@ -63,6 +63,8 @@ export class IntervalLedger {
   readonly #ledger: RollupLedger;
   readonly #clock: () => number;
   readonly #summaries = new Map<string, KeptSummary>();
+  /** Reads of summaries under way: scrapes that ask meanwhile wait for the same read. */
+  readonly #reading = new Map<string, Promise<RollupSummary>>();
   /** This replica's puts of each rollup: a read of its records during which one began may lack it. */
   readonly #writes = new Map<string, WriteLog>();
 
@@ -76,10 +78,22 @@ export class IntervalLedger {
    * thousands of rollups read this at each scrape, rather than every record of each.
    */
   async summary(tenant: string, name: string): Promise<RollupSummary> {
-    const known = this.#summaries.get(rollupKey(tenant, name));
+    const key = rollupKey(tenant, name);
+    const known = this.#summaries.get(key);
     if (known && this.#clock() - known.at < SUMMARY_TTL_MS) return known;
-    await this.records(tenant, name);
-    return this.#summaries.get(rollupKey(tenant, name)) ?? { newestDone: undefined, mismatched: new Set() };
+    let reading = this.#reading.get(key);
+    if (!reading) {
+      reading = this.records(tenant, name)
+        .then(() => this.#summaries.get(key) ?? { newestDone: undefined, mismatched: new Set<number>() })
+        .finally(() => this.#reading.delete(key));
+      this.#reading.set(key, reading);
+    }
+    return reading;
+  }
+
+  /** The rollup's summary as last kept, however old, without reading anything; none before its first read. */
+  keptSummary(tenant: string, name: string): RollupSummary | undefined {
+    return this.#summaries.get(rollupKey(tenant, name));
   }
 
   /**

@@ -1,7 +1,7 @@
 import { LakegateError } from '@lakegate/engine-api';
 import { type CountAudit, noFiles } from './count-audit.js';
 import type { ComputeEngine, RollupSources } from './dependencies.js';
-import type { IntervalLedger } from './interval-ledger.js';
+import type { IntervalLedger, RollupSummary } from './interval-ledger.js';
 import type { IntervalAudit, IntervalRecord, IntervalState } from './interval-record.js';
 import { findRollup, intervalStarts, lastEnd, type RollupContext } from './rollup-context.js';
 import type { SourceHealth } from './source-health.js';
@@ -33,6 +33,15 @@ export interface RollupLag {
   /** Intervals whose last audit found other rows than the source has. */
   readonly auditMismatches: number;
 }
+
+/**
+ * How long a scrape waits for rollups' summaries to be read. Those not read by then are given as last kept, or left
+ * out of that scrape, and their reads go on for the next: the first scrape after a start would otherwise read
+ * every record of thousands of rollups, past any scraper's timeout.
+ */
+const SCRAPE_BUDGET_MS = 2000;
+/** Rollups whose summary a scrape reads at once. */
+const SCRAPE_READS = 8;
 
 /** The window over which a backfill's pace is measured. */
 const BACKFILL_PACE_WINDOW_MS = 10 * 60_000;
@@ -133,19 +142,41 @@ export class RollupAdmin {
       .map((record) => ({ intervalStart: new Date(record.start).toISOString(), ...(record.audit as IntervalAudit) }));
   }
 
-  /** Each rollup's lag, for the metrics. */
-  async lags(): Promise<RollupLag[]> {
-    const out: RollupLag[] = [];
-    for (const context of this.#options.contexts) {
-      for (const rollup of context.rollups) {
-        const summary = await this.#options.ledger.summary(context.tenant, rollup.name);
-        out.push({
-          tenant: context.tenant,
-          rollup: rollup.name,
-          seconds: this.#lag(context, summary.newestDone),
-          auditMismatches: summary.mismatched.size,
-        });
+  /**
+   * Each rollup's lag, for the metrics, from summaries read within `budgetMs`; a rollup whose summary is not read by
+   * then is given as last kept, or left out until a later scrape.
+   */
+  async lags(budgetMs = SCRAPE_BUDGET_MS): Promise<RollupLag[]> {
+    const { contexts, ledger } = this.#options;
+    const all = contexts.flatMap((context) => context.rollups.map((rollup) => ({ context, rollup })));
+    const read = new Map<(typeof all)[number], RollupSummary>();
+    let next = 0;
+    const reader = async (): Promise<void> => {
+      for (let item = all[next++]; item; item = all[next++]) {
+        const summary = await ledger.summary(item.context.tenant, item.rollup.name).catch(() => undefined);
+        if (summary) read.set(item, summary);
       }
+    };
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(Array.from({ length: Math.min(SCRAPE_READS, all.length) }, reader)),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, budgetMs);
+        timer.unref();
+      }),
+    ]);
+    clearTimeout(timer);
+    const out: RollupLag[] = [];
+    for (const item of all) {
+      const { context, rollup } = item;
+      const summary = read.get(item) ?? ledger.keptSummary(context.tenant, rollup.name);
+      if (!summary) continue;
+      out.push({
+        tenant: context.tenant,
+        rollup: rollup.name,
+        seconds: this.#lag(context, summary.newestDone),
+        auditMismatches: summary.mismatched.size,
+      });
     }
     return out;
   }

@@ -224,6 +224,55 @@ describe('rollups over a memory ledger', () => {
     await a.rollups.close();
   });
 
+  it('answers a scrape within its budget while a rollup is still being read, and reads each rollup once', async () => {
+    const now = at(61);
+    const memory = new MemoryRollupLedger(() => now);
+    const reads = new Map<string, number>();
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const ledger = ledgerWith(memory, {
+      rollupIntervals: async (rollup) => {
+        reads.set(rollup, (reads.get(rollup) ?? 0) + 1);
+        if (rollup === 'acme/traffic_total') await held;
+        return memory.rollupIntervals(rollup);
+      },
+    });
+    const rollups = new Rollups({
+      tenants: { acme: [trafficRollup(), trafficRollup({ name: 'traffic_total', dimensions: [] })] },
+      settings: TEST_SETTINGS,
+      ledger,
+      sources: new FixedSources([snapshotOf('acme', 'traffic', Object.keys(SPANS))]),
+      sink: new MemorySink(),
+      computeEngine: directEngine(new FakeComputer(SPANS, rowsOf)),
+      auditEngine: auditing(rowsOf),
+      logger: recordingLogger(),
+      replicaId: () => 'replica-a',
+      clock: () => now,
+    });
+    // Nothing computed yet: the lag runs from the rollup's start.
+    const lag = { tenant: 'acme', seconds: 3660, auditMismatches: 0 };
+    const first = await rollups.admin.lags(50);
+    expect(first).toEqual([{ ...lag, rollup: 'traffic_5m' }]);
+    expect(await rollups.admin.lags(50)).toEqual(first);
+    expect(reads).toEqual(
+      new Map([
+        ['acme/traffic_5m', 1],
+        ['acme/traffic_total', 1],
+      ]),
+    );
+    release();
+    await expect
+      .poll(() => rollups.admin.lags(50))
+      .toEqual([
+        { ...lag, rollup: 'traffic_5m' },
+        { ...lag, rollup: 'traffic_total' },
+      ]);
+    expect(reads.get('acme/traffic_total')).toBe(1);
+    await rollups.close();
+  });
+
   it('audits an interval recorded done whose audit never came, once no replica holds its claim', async () => {
     const { ledger, a } = await tickedReplica();
     // The process stopped between the done record and its audit: the record has no audit.
