@@ -60,6 +60,7 @@ t.describe('Redis state layout', () => {
       await state.ledger.putRollupInterval('acme/traffic_5m', 300_000, '{"state":"done"}');
       expect(await raw.hgetall(`${prefix}rollup:acme/traffic_5m`)).toEqual({ '300000': '{"state":"done"}' });
       expect(await raw.get(`${prefix}rollup-version:acme/traffic_5m`)).toBe('1');
+      expect(await raw.zrange(`${prefix}rollup-changes:acme/traffic_5m`, 0, -1, 'WITHSCORES')).toEqual(['300000', '1']);
       await state.ledger.claimRollupInterval('acme/traffic_5m', 300_000, 'replica-a', 60_000);
       expect(await raw.get(`${prefix}rollup-claim:acme/traffic_5m:300000`)).toBe('replica-a');
     } finally {

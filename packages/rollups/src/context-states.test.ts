@@ -7,6 +7,7 @@ import { IntervalLedger } from './interval-ledger.js';
 import type { IntervalRecord } from './interval-record.js';
 import { MemoryRollupLedger } from './memory-rollup-ledger.js';
 import { definitionOf, groupContexts, lastEnd, type RollupContext } from './rollup-context.js';
+import { ROLLUP_CHANGES_KEPT } from './rollup-ledger.js';
 import { SourceIndex } from './source-index.js';
 import { ledgerWith, MINUTE, T0, trafficRollup } from './test-support.js';
 
@@ -53,6 +54,17 @@ function decisions(state: ContextState, now: number) {
   return { holes, unaudited };
 }
 
+/** A rollup's summary from its records: the newest interval done, and those whose last audit failed. */
+function summaryOf(records: ReadonlyMap<number, IntervalRecord> | undefined) {
+  let newestDone: number | undefined;
+  const mismatched = new Set<number>();
+  for (const record of records?.values() ?? []) {
+    if (record.state === 'done') newestDone = Math.max(newestDone ?? record.start, record.start);
+    if (record.audit && !record.audit.ok) mismatched.add(record.start);
+  }
+  return { newestDone, mismatched };
+}
+
 describe("reading only what changed in a context's history", () => {
   it('decides as a read of the whole history would, through puts, other replicas, late files and time', async () => {
     for (const seed of [1, 2, 3, 4, 5, 6]) {
@@ -71,14 +83,19 @@ describe("reading only what changed in a context's history", () => {
 
       const memory = new MemoryRollupLedger(() => now);
       let wholeReads = 0;
-      let failPuts = false;
+      let reading = false;
+      // A put that never reaches the ledger, or one that does but whose answer is lost (a timeout).
+      let failing: 'before' | 'after' | undefined;
       const ledger = ledgerWith(memory, {
         rollupIntervals: (rollup) => {
-          wholeReads++;
+          if (reading) wholeReads++;
           return memory.rollupIntervals(rollup);
         },
-        putRollupInterval: (rollup, start, record) =>
-          failPuts ? Promise.reject(new Error('unreachable')) : memory.putRollupInterval(rollup, start, record),
+        putRollupInterval: async (rollup, start, record) => {
+          if (failing === 'before') throw new Error('unreachable');
+          await memory.putRollupInterval(rollup, start, record);
+          if (failing === 'after') throw new Error('timed out');
+        },
       });
       const ours = new IntervalLedger(ledger, () => now);
       // What the whole history says, read apart from the replica under test.
@@ -113,61 +130,89 @@ describe("reading only what changed in a context's history", () => {
             definition: definitionOf(rollup),
             inputs: inputsAt(start),
           };
-          await memory.putRollupInterval(`acme/${rollup.name}`, start, JSON.stringify({ ...record, audit: {} }));
+          await memory.putRollupInterval(
+            `acme/${rollup.name}`,
+            start,
+            JSON.stringify({ ...record, audit: { at: '', rawRows: 1, rollupRows: 1, ok: true } }),
+          );
         }
 
       const steps = 100;
       for (let step = 0; step < steps; step++) {
-        const end = lastEnd(context, now);
-        const anyStart = () => T0 + Math.floor(next() * ((end - T0) / FIVE)) * FIVE;
-        const rollup = Math.floor(next() * context.rollups.length);
-        const name = context.rollups[rollup]?.name ?? '';
-        switch (pick(['time', 'time', 'ours', 'ours', 'ours', 'theirs', 'lost', 'late', 'rewritten', 'gone', 'none'])) {
-          case 'time':
-            now += next() < 0.8 ? next() * 20 * MINUTE : next() * 3 * HOUR;
-            while (files.at(-1) && (files.at(-1)?.span.maxMs ?? 0) < now + HOUR) {
-              const hour = (files.at(-1)?.span.maxMs ?? now) + 1;
-              files.push({ path: `hour-${hour}.csv`, etag: 'e0', span: { minMs: hour, maxMs: hour + HOUR - 1 } });
-              snapshot = snapshotOf(files, ++version);
-            }
-            break;
-          case 'ours':
-            for (let i = 0, n = 1 + Math.floor(next() * 6); i < n; i++) {
+        for (let action = 0, actions = 1 + Math.floor(next() * 3); action < actions; action++) {
+          const end = lastEnd(context, now);
+          const anyStart = () => T0 + Math.floor(next() * ((end - T0) / FIVE)) * FIVE;
+          const rollup = Math.floor(next() * context.rollups.length);
+          const name = context.rollups[rollup]?.name ?? '';
+          const kinds = ['time', 'quiet', 'ours', 'ours', 'theirs', 'lost', 'timeout', 'backlog', 'late'] as const;
+          switch (pick([...kinds, 'rewritten', 'gone', 'wiped', 'none'] as const)) {
+            case 'time':
+              now += next() < 0.8 ? next() * 20 * MINUTE : next() * 3 * HOUR;
+              while (files.at(-1) && (files.at(-1)?.span.maxMs ?? 0) < now + HOUR) {
+                const hour = (files.at(-1)?.span.maxMs ?? now) + 1;
+                files.push({ path: `hour-${hour}.csv`, etag: 'e0', span: { minMs: hour, maxMs: hour + HOUR - 1 } });
+                snapshot = snapshotOf(files, ++version);
+              }
+              break;
+            case 'quiet':
+              // Time passes and no file comes: the newest intervals may cross into a new block of the history.
+              now += next() * 6 * HOUR;
+              break;
+            case 'ours':
+              for (let i = 0, n = 1 + Math.floor(next() * 6); i < n; i++) {
+                const start = next() < 0.3 ? end - FIVE : anyStart();
+                await ours.put('acme', name, recordOf(start, rollup));
+              }
+              break;
+            case 'theirs': {
               const start = next() < 0.3 ? end - FIVE : anyStart();
-              await ours.put('acme', name, recordOf(start, rollup));
+              await memory.putRollupInterval(`acme/${name}`, start, JSON.stringify(recordOf(start, rollup)));
+              break;
             }
-            break;
-          case 'theirs': {
-            const start = anyStart();
-            await memory.putRollupInterval(`acme/${name}`, start, JSON.stringify(recordOf(start, rollup)));
-            break;
-          }
-          case 'lost':
-            failPuts = true;
-            await ours.put('acme', name, recordOf(anyStart(), rollup)).catch(() => undefined);
-            failPuts = false;
-            break;
-          case 'late': {
-            const at = anyStart();
-            files.push({ path: `late-${step}.csv`, etag: 'e0', span: { minMs: at, maxMs: at + next() * 2 * HOUR } });
-            snapshot = snapshotOf(files, ++version);
-            break;
-          }
-          case 'rewritten': {
-            const file = pick(files);
-            files = files.map((f) => (f === file ? { ...f, etag: `e${step}` } : f));
-            snapshot = snapshotOf(files, ++version);
-            break;
-          }
-          case 'gone': {
-            const file = pick(files);
-            files = files.filter((f) => f !== file);
-            snapshot = snapshotOf(files, ++version);
-            break;
+            case 'lost':
+            case 'timeout':
+              failing = pick(['before', 'after'] as const);
+              await ours.put('acme', name, recordOf(anyStart(), rollup)).catch(() => undefined);
+              failing = undefined;
+              break;
+            case 'backlog':
+              // Another replica fills a backlog: more puts than the ledger keeps a note of.
+              for (let i = 0; i < ROLLUP_CHANGES_KEPT + 10; i++) {
+                const start = anyStart();
+                await memory.putRollupInterval(`acme/${name}`, start, JSON.stringify(recordOf(start, rollup)));
+              }
+              break;
+            case 'late': {
+              const at = anyStart();
+              files.push({ path: `late-${step}.csv`, etag: 'e0', span: { minMs: at, maxMs: at + next() * 2 * HOUR } });
+              snapshot = snapshotOf(files, ++version);
+              break;
+            }
+            case 'rewritten': {
+              const file = pick(files);
+              files = files.map((f) => (f === file ? { ...f, etag: `e${step}` } : f));
+              snapshot = snapshotOf(files, ++version);
+              break;
+            }
+            case 'gone': {
+              const file = pick(files);
+              files = files.filter((f) => f !== file);
+              snapshot = snapshotOf(files, ++version);
+              break;
+            }
+            case 'wiped': {
+              // Every file of a day, the newest ones included, removed.
+              const from = next() < 0.5 ? now - 24 * HOUR : anyStart();
+              files = files.filter((f) => f.span.maxMs < from || f.span.minMs >= from + 24 * HOUR);
+              snapshot = snapshotOf(files, ++version);
+              break;
+            }
           }
         }
         const at = lastEnd(context, now);
+        reading = true;
         const read = await states.read(context, snapshot, spansOf(), at);
+        reading = false;
         const whole: ContextState = {
           lastEnd: at,
           records: await truth.recordsOf(context),
@@ -175,9 +220,55 @@ describe("reading only what changed in a context's history", () => {
           handled: new Set(),
         };
         expect(decisions(read, now), `seed ${seed}, step ${step}`).toEqual(decisions(whole, now));
+        // The metrics' summary of each rollup, as the whole history has it.
+        for (const [i, rollup] of context.rollups.entries()) {
+          const { newestDone, mismatched } = await ours.summary('acme', rollup.name);
+          expect({ newestDone, mismatched }, `seed ${seed}, step ${step}, ${rollup.name}`).toEqual(
+            summaryOf(whole.records[i]),
+          );
+        }
       }
-      // Most reads took only what changed: the others follow another replica's or a lost put.
-      expect(wholeReads / context.rollups.length).toBeLessThan(steps / 3);
+      // Most reads took only what changed: the others follow another replica's backlog, or the hour's reread (the
+      // clock moves hours in some steps).
+      expect(wholeReads / context.rollups.length).toBeLessThan(steps / 2);
     }
+  });
+
+  it('reads again a block the newest intervals entered without a new file, once its files go', async () => {
+    let now = T0 + 21 * HOUR;
+    let files: SourceFile[] = [];
+    for (let hour = T0; hour < T0 + 30 * HOUR; hour += HOUR)
+      files.push({ path: `hour-${hour}.csv`, etag: 'e0', span: { minMs: hour, maxMs: hour + HOUR - 1 } });
+    let snapshot = snapshotOf(files, 0);
+    const spansOf = (): (TimeSpan | null)[] => files.map((f) => f.span);
+    const memory = new MemoryRollupLedger(() => now);
+    const ours = new IntervalLedger(memory, () => now);
+    const states = new ContextStates(ours, () => now);
+    /** Every interval up to the clock done, with the files it has now. */
+    const catchUp = async () => {
+      const end = lastEnd(context, now);
+      const inputs = SourceIndex.inputsByInterval(context, snapshot, spansOf(), context.startMs, end);
+      for (const start of starts(context, end))
+        for (const rollup of context.rollups) {
+          const audit = { at: '', rawRows: 1, rollupRows: 1, ok: true };
+          const done = { start, state: 'done' as const, attempts: 1, definition: definitionOf(rollup), audit };
+          await ours.put('acme', rollup.name, { ...done, inputs: inputs.get(start) ?? '' });
+        }
+    };
+    const read = () => states.read(context, snapshot, spansOf(), lastEnd(context, now));
+    const holes = async () => decisions(await read(), now).holes.map((h) => h.start);
+    await catchUp();
+    expect(await holes()).toEqual([]);
+    // The clock moves into the history's second block (it begins 21 h 20 min in), and no file changes.
+    now = T0 + 24 * HOUR;
+    await catchUp();
+    expect(await holes()).toEqual([]);
+    expect(await holes()).toEqual([]);
+    // Every file from 21 h on goes: the intervals done with them are due again.
+    files = files.filter((f) => f.span.minMs < T0 + 21 * HOUR);
+    snapshot = snapshotOf(files, 1);
+    const due = await holes();
+    expect(due).toHaveLength(36);
+    expect(Math.min(...due)).toBe(T0 + 21 * HOUR);
   });
 });

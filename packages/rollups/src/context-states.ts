@@ -3,7 +3,8 @@ import type { TimeSpan } from '@lakegate/engine-local-agg';
 import { type ContextState, isDone, starts } from './due-intervals.js';
 import type { IntervalLedger } from './interval-ledger.js';
 import type { IntervalRecord } from './interval-record.js';
-import { definitionOf, fingerprint, type RollupContext } from './rollup-context.js';
+import { fingerprint, type RollupContext } from './rollup-context.js';
+import type { RollupChanges } from './rollup-ledger.js';
 import { SourceIndex } from './source-index.js';
 
 /** Intervals of a context's history whose files are fingerprinted together, to tell which ones a new file changes. */
@@ -20,31 +21,25 @@ const REREAD_MS = 60 * 60_000;
 interface ContextMemo {
   /** When the history is to be read whole again. */
   readonly rereadAt: number;
-  readonly definitions: readonly string[];
-  /** Per rollup, its version in the ledger, and how many of this replica's puts of it had begun by then. */
+  /** Per rollup, the version of its records in the ledger when they were read. */
   readonly versions: readonly number[];
-  readonly writes: readonly number[];
   readonly snapshot: string;
-  /** The fingerprint of the files of each block of intervals, by the block's number. */
+  /** The fingerprint of the files of each block of intervals up to `lastBlock`, by the block's number. */
   readonly blocks: ReadonlyMap<number, string>;
+  readonly lastBlock: number;
   readonly lastEnd: number;
   /** Intervals that may be due (not done, or done without an audit), with the fingerprint of their files. */
   readonly open: ReadonlyMap<number, string>;
 }
 
-/** The versions a read was taken at, when no put was under way around it. */
-interface ReadMark {
-  readonly versions: readonly number[];
-  readonly writes: readonly number[];
-}
-
 /**
  * What each tick knows of a file source's context: its interval records and its files' fingerprints by interval.
  * The first read takes the context's whole history. A later one reads only what may have changed since, as long
- * as the ledger's version of each rollup grew by this replica's own puts alone and the definitions are the same:
- * the intervals that were not done or not audited, those this replica put since, those after the last read's end,
- * and every interval of a block of the history whose files changed. Any doubt reads the whole history again, as
- * does the hour's reread. So an idle tick's cost does not grow with the rollups' age.
+ * as the ledger still knows every interval put since (by any replica): the intervals that were not done or not
+ * audited, those put since, those after the last read's end, and every interval of a block of the history whose
+ * files changed. Any doubt reads the whole history again, as does the hour's reread. So an idle tick's cost does
+ * not grow with the rollups' age. What a read leaves is kept per context object: a reload, which may change the
+ * definitions, makes new ones, read whole at first.
  */
 export class ContextStates {
   readonly #ledger: IntervalLedger;
@@ -63,29 +58,24 @@ export class ContextStates {
     spans: readonly (TimeSpan | null)[],
     end: number,
   ): Promise<ContextState> {
+    const { tenant, rollups, intervalMs } = context;
     const memo = this.#memos.get(context);
     this.#memos.delete(context);
-    const mark = await this.#mark(context);
-    const blocks = memo?.snapshot === snapshot.version ? memo.blocks : blockFingerprints(context, snapshot, spans, end);
-    const changed = memo && mark ? await this.#changed(context, memo, mark, snapshot, spans, blocks, end) : undefined;
+    // The versions first: a put after them shows as a change at the next read, whether this read saw it or not.
+    const changes = await Promise.all(
+      rollups.map((r, i) => this.#ledger.changes(tenant, r.name, memo?.versions[i] ?? -1)),
+    );
+    const lastBlock = blockOf(context, end - intervalMs);
+    const blocks =
+      memo?.snapshot === snapshot.version && memo.lastBlock === lastBlock
+        ? memo.blocks
+        : blockFingerprints(context, snapshot, spans, lastBlock);
+    const changed = memo ? await this.#changed(context, memo, changes, snapshot, spans, blocks, end) : undefined;
     const state = changed ?? (await this.#whole(context, snapshot, spans, end));
-    if (mark) {
-      const rereadAt = changed ? (memo?.rereadAt ?? 0) : this.#clock() + REREAD_MS * (1 + Math.random() / 2);
-      this.#remember(context, state, { ...mark, rereadAt, snapshot: snapshot.version, blocks, lastEnd: end });
-      for (const [i, rollup] of context.rollups.entries())
-        this.#ledger.trackFrom(context.tenant, rollup.name, mark.writes[i] as number);
-    }
+    const rereadAt = changed && memo ? memo.rereadAt : this.#clock() + REREAD_MS * (1 + Math.random() / 2);
+    const versions = changes.map((c) => c.version);
+    this.#remember(context, state, { versions, rereadAt, snapshot: snapshot.version, blocks, lastBlock, lastEnd: end });
     return state;
-  }
-
-  /** The rollups' versions, when none of this replica's puts of them was under way while they were read. */
-  async #mark(context: RollupContext): Promise<ReadMark | undefined> {
-    const writesOf = () => context.rollups.map((r) => this.#ledger.writes(context.tenant, r.name));
-    const before = writesOf();
-    if (before.some((w) => w.begun !== w.ended)) return undefined;
-    const versions = await Promise.all(context.rollups.map((r) => this.#ledger.version(context.tenant, r.name)));
-    if (writesOf().some((w, i) => w.begun !== before[i]?.begun)) return undefined;
-    return { versions, writes: before.map((w) => w.begun) };
   }
 
   async #whole(
@@ -103,7 +93,7 @@ export class ContextStates {
   async #changed(
     context: RollupContext,
     memo: ContextMemo,
-    mark: ReadMark,
+    changes: readonly RollupChanges[],
     snapshot: DatasetSnapshot,
     spans: readonly (TimeSpan | null)[],
     blocks: ReadonlyMap<number, string>,
@@ -112,14 +102,9 @@ export class ContextStates {
     const { tenant, rollups, startMs, intervalMs } = context;
     if (this.#clock() >= memo.rereadAt || end < memo.lastEnd) return undefined;
     const open = new Set(memo.open.keys());
-    for (const [i, rollup] of rollups.entries()) {
-      if (memo.definitions[i] !== definitionOf(rollup)) return undefined;
-      // Another replica's put, or one of ours that did not reach the ledger.
-      const ours = (mark.writes[i] as number) - (memo.writes[i] as number);
-      if ((mark.versions[i] as number) - (memo.versions[i] as number) !== ours) return undefined;
-      const written = this.#ledger.writtenSince(tenant, rollup.name, memo.writes[i] as number);
-      if (!written) return undefined;
-      for (const start of written) if (start >= startMs && start < end) open.add(start);
+    for (const { starts: put } of changes) {
+      if (!put) return undefined;
+      for (const start of put) if (start >= startMs && start < end) open.add(start);
     }
     for (let start = memo.lastEnd; start < end; start += intervalMs) open.add(start);
     const stale = new Set<number>();
@@ -127,7 +112,6 @@ export class ContextStates {
     for (const block of memo.blocks.keys()) if (!blocks.has(block)) stale.add(block);
     for (const block of stale) for (const start of blockStarts(context, block, end)) open.add(start);
     if (open.size > MAX_OPEN) return undefined;
-    for (const rollup of rollups) this.#ledger.confirm(tenant, rollup.name);
 
     // The files' fingerprints kept for the open intervals of unchanged blocks; the others' blocks are walked again.
     const inputs = new Map<number, string>();
@@ -145,11 +129,20 @@ export class ContextStates {
     }
     const starts = [...open].sort((a, b) => b - a);
     const records = await Promise.all(rollups.map((r) => this.#ledger.recordsFor(tenant, r.name, starts)));
+    // The metrics' summaries take in the intervals put since, by this replica or another.
+    for (const [i, rollup] of rollups.entries()) {
+      const put = (changes[i]?.starts ?? []).map((start) => records[i]?.get(start));
+      this.#ledger.noteChanged(
+        tenant,
+        rollup.name,
+        put.filter((record) => record !== undefined),
+      );
+    }
     return { lastEnd: end, records, inputs, handled: new Set(), open: starts };
   }
 
   /** Keeps what the next read needs of `state`, unless too many of its intervals may be due. */
-  #remember(context: RollupContext, state: ContextState, memo: Omit<ContextMemo, 'definitions' | 'open'>): void {
+  #remember(context: RollupContext, state: ContextState, memo: Omit<ContextMemo, 'open'>): void {
     const open = new Map<number, string>();
     for (const start of state.open ?? starts(context, state.lastEnd)) {
       const inputs = state.inputs.get(start) ?? '';
@@ -157,7 +150,7 @@ export class ContextStates {
       if (open.size === MAX_OPEN) return;
       open.set(start, inputs);
     }
-    this.#memos.set(context, { ...memo, definitions: context.rollups.map(definitionOf), open });
+    this.#memos.set(context, { ...memo, open });
   }
 }
 
@@ -179,16 +172,15 @@ function blockStarts(context: RollupContext, block: number, end: number): number
 }
 
 /**
- * For each block of the context's intervals up to the one holding `end`, a fingerprint of the files that may hold
+ * For each block of the context's intervals up to the `last`, a fingerprint of the files that may hold
  * its rows (their names and ETags): a block whose fingerprint is unchanged has the same files for each interval.
  */
 function blockFingerprints(
   context: RollupContext,
   snapshot: DatasetSnapshot,
   spans: readonly (TimeSpan | null)[],
-  end: number,
+  last: number,
 ): Map<number, string> {
-  const last = blockOf(context, end - context.intervalMs);
   const names = new Map<number, string[]>();
   for (const [i, file] of snapshot.files.entries()) {
     const span = spans[i];

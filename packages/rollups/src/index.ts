@@ -20,6 +20,6 @@ export { RollupAdmin } from './rollup-admin.js';
 export type { RollupAnswerResult } from './rollup-answerer.js';
 export { RollupAnswerer } from './rollup-answerer.js';
 export type { RollupSpec } from './rollup-context.js';
-export type { RollupLedger } from './rollup-ledger.js';
+export { ROLLUP_CHANGES_KEPT, type RollupChanges, type RollupLedger } from './rollup-ledger.js';
 export type { RollupSettings, RollupsOptions } from './rollups.js';
 export { Rollups } from './rollups.js';

@@ -43,7 +43,7 @@ describe("a rollup's summary", () => {
     expect(reads).toBe(2);
   });
 
-  it('is read again once its newest done interval is put as not done, and stands when confirmed', async () => {
+  it('is read again once its newest done interval is put as not done, and stands when the changes since are noted', async () => {
     let now = T0;
     const memory = new MemoryRollupLedger(() => now);
     let reads = 0;
@@ -69,9 +69,9 @@ describe("a rollup's summary", () => {
     expect((await intervals.summary('acme', 'traffic_5m')).newestDone).toBe(T0);
     expect(reads).toBe(2);
 
-    // Past five minutes it is read again, unless confirmed meanwhile.
+    // Past five minutes it is read again, unless the changes since were noted meanwhile.
     now += 5 * MINUTE;
-    intervals.confirm('acme', 'traffic_5m');
+    intervals.noteChanged('acme', 'traffic_5m', []);
     expect((await intervals.summary('acme', 'traffic_5m')).newestDone).toBe(T0);
     expect(reads).toBe(2);
     now += 5 * MINUTE;

@@ -1,6 +1,6 @@
 import type { IntervalRecord } from './interval-record.js';
 import { definitionOf, type RollupContext, rollupKey } from './rollup-context.js';
-import type { RollupLedger } from './rollup-ledger.js';
+import type { RollupChanges, RollupLedger } from './rollup-ledger.js';
 
 /**
  * Takes a record into a rollup's summary. The newest done interval moves forward here; when it is no longer done,
@@ -41,23 +41,6 @@ interface KeptSummary extends RollupSummary {
  */
 const SUMMARY_TTL_MS = 5 * 60_000;
 
-/** This replica's puts of one rollup's records. */
-interface WriteLog {
-  begun: number;
-  ended: number;
-  /**
-   * Each interval put since tracking began, by the number of puts begun at its last one, oldest first: kept only
-   * for a reader that reads what changed (see {@link IntervalLedger.trackFrom}).
-   */
-  readonly written: Map<number, number>;
-  /** Intervals put at or before this many puts had begun are not in `written`. */
-  forgotten: number;
-  tracking: boolean;
-}
-
-/** Intervals a write log keeps at most; the oldest half go beyond it. */
-const WRITTEN_KEPT = 4096;
-
 /** The rollups' use of the {@link RollupLedger}: typed interval records, and claims that renew themselves. */
 export class IntervalLedger {
   readonly #ledger: RollupLedger;
@@ -65,8 +48,8 @@ export class IntervalLedger {
   readonly #summaries = new Map<string, KeptSummary>();
   /** Reads of summaries under way: scrapes that ask meanwhile wait for the same read. */
   readonly #reading = new Map<string, Promise<RollupSummary>>();
-  /** This replica's puts of each rollup: a read of its records during which one began may lack it. */
-  readonly #writes = new Map<string, WriteLog>();
+  /** Writes begun on each rollup: a read of its records during which one began may lack it. */
+  readonly #writes = new Map<string, number>();
 
   constructor(ledger: RollupLedger, clock: () => number = Date.now) {
     this.#ledger = ledger;
@@ -96,22 +79,13 @@ export class IntervalLedger {
     return this.#summaries.get(rollupKey(tenant, name));
   }
 
-  /**
-   * Tells the ledger that no other replica has put the rollup's records since they were last read (their version
-   * says so): its summary, kept up to date by this replica's puts since, stands as of now.
-   */
-  confirm(tenant: string, name: string): void {
-    const summary = this.#summaries.get(rollupKey(tenant, name));
-    if (summary && summary.at !== Number.NEGATIVE_INFINITY) summary.at = this.#clock();
-  }
-
   /** A rollup's interval records by start. */
   async records(tenant: string, name: string): Promise<Map<number, IntervalRecord>> {
     const key = rollupKey(tenant, name);
-    const writes = this.#log(key).begun;
+    const writes = this.#writes.get(key) ?? 0;
     const raw = await this.#ledger.rollupIntervals(key);
     // A write begun during the read may be missing from it: the summary is then read again when next asked for.
-    const at = this.#log(key).begun === writes ? this.#clock() : Number.NEGATIVE_INFINITY;
+    const at = (this.#writes.get(key) ?? 0) === writes ? this.#clock() : Number.NEGATIVE_INFINITY;
     // Straight into the map: a tick reads every record of a rollup's history, thousands for a month-old one.
     const records = new Map<number, IntervalRecord>();
     const summary: KeptSummary = { newestDone: undefined, mismatched: new Set(), at };
@@ -164,72 +138,26 @@ export class IntervalLedger {
 
   async put(tenant: string, name: string, record: IntervalRecord): Promise<void> {
     const key = rollupKey(tenant, name);
-    const log = this.#log(key);
-    log.begun++;
-    if (log.tracking) {
-      log.written.delete(record.start);
-      log.written.set(record.start, log.begun);
-    } else log.forgotten = log.begun;
-    if (log.written.size > WRITTEN_KEPT) {
-      for (const [start, begun] of log.written) {
-        if (log.written.size <= WRITTEN_KEPT / 2) break;
-        log.written.delete(start);
-        log.forgotten = begun;
-      }
-    }
-    try {
-      await this.#ledger.putRollupInterval(key, record.start, JSON.stringify(record));
-    } finally {
-      log.ended++;
-    }
+    this.#writes.set(key, (this.#writes.get(key) ?? 0) + 1);
+    await this.#ledger.putRollupInterval(key, record.start, JSON.stringify(record));
     const summary = this.#summaries.get(key);
     if (summary) noteInSummary(summary, record);
   }
 
-  /** The number of puts of the rollup's records by all replicas (see {@link RollupLedger.rollupVersion}). */
-  version(tenant: string, name: string): Promise<number> {
-    return this.#ledger.rollupVersion(rollupKey(tenant, name));
-  }
-
-  /** How many of this replica's puts of the rollup's records have begun, and how many have ended. */
-  writes(tenant: string, name: string): { readonly begun: number; readonly ended: number } {
-    const { begun, ended } = this.#log(rollupKey(tenant, name));
-    return { begun, ended };
+  /** The rollup's version, and the intervals put since version `since` (see {@link RollupLedger.rollupChanges}). */
+  changes(tenant: string, name: string, since: number): Promise<RollupChanges> {
+    return this.#ledger.rollupChanges(rollupKey(tenant, name), since);
   }
 
   /**
-   * The intervals this replica has put since `begun` of its puts of the rollup had begun, or `undefined` when that
-   * is not known (too long ago, or before {@link trackFrom}).
+   * Takes into the rollup's summary the records of every interval put since its last read or the last call, and
+   * keeps it as of now: read after the changes that named those intervals, they are all that changed since.
    */
-  writtenSince(tenant: string, name: string, begun: number): number[] | undefined {
-    const log = this.#log(rollupKey(tenant, name));
-    if (begun < log.forgotten) return undefined;
-    const starts: number[] = [];
-    for (const [start, at] of log.written) if (at > begun) starts.push(start);
-    return starts;
-  }
-
-  /**
-   * Keeps which intervals this replica's puts of the rollup write after the first `begun`, for a reader that has
-   * read its records as of then, and forgets those before: no one will ask for them.
-   */
-  trackFrom(tenant: string, name: string, begun: number): void {
-    const log = this.#log(rollupKey(tenant, name));
-    log.tracking = true;
-    for (const [start, at] of log.written) {
-      if (at > begun) break;
-      log.written.delete(start);
-    }
-    log.forgotten = Math.max(log.forgotten, begun);
-  }
-
-  #log(key: string): WriteLog {
-    let log = this.#writes.get(key);
-    if (!log) {
-      log = { begun: 0, ended: 0, written: new Map(), forgotten: 0, tracking: false };
-      this.#writes.set(key, log);
-    }
-    return log;
+  noteChanged(tenant: string, name: string, changed: Iterable<IntervalRecord>): void {
+    const summary = this.#summaries.get(rollupKey(tenant, name));
+    if (!summary) return;
+    for (const record of changed) noteInSummary(summary, record);
+    if (summary.at !== Number.NEGATIVE_INFINITY) summary.at = this.#clock();
   }
 
   /**

@@ -1,11 +1,12 @@
-import type { RollupLedger } from './rollup-ledger.js';
+import { ROLLUP_CHANGES_KEPT, type RollupChanges, type RollupLedger } from './rollup-ledger.js';
 
 const claimKey = (rollup: string, start: number): string => `${rollup}@${start}`;
 
 /** Rollup interval records and claims in this process's memory: a single gateway's ledger, and the tests'. */
 export class MemoryRollupLedger implements RollupLedger {
   readonly #intervals = new Map<string, Map<number, string>>();
-  readonly #versions = new Map<string, number>();
+  /** Per rollup: its version, and the version of the last put of each interval among the last ones. */
+  readonly #changes = new Map<string, { version: number; readonly puts: Map<number, number> }>();
   readonly #claims = new Map<string, { owner: string; until: number }>();
   readonly #clock: () => number;
 
@@ -32,11 +33,23 @@ export class MemoryRollupLedger implements RollupLedger {
     const intervals = this.#intervals.get(rollup) ?? new Map<number, string>();
     intervals.set(start, record);
     this.#intervals.set(rollup, intervals);
-    this.#versions.set(rollup, (this.#versions.get(rollup) ?? 0) + 1);
+    const changes = this.#changes.get(rollup) ?? { version: 0, puts: new Map<number, number>() };
+    changes.version++;
+    changes.puts.delete(start);
+    changes.puts.set(start, changes.version);
+    for (const [kept, version] of changes.puts) {
+      if (version > changes.version - ROLLUP_CHANGES_KEPT) break;
+      changes.puts.delete(kept);
+    }
+    this.#changes.set(rollup, changes);
   }
 
-  async rollupVersion(rollup: string): Promise<number> {
-    return this.#versions.get(rollup) ?? 0;
+  async rollupChanges(rollup: string, since: number): Promise<RollupChanges> {
+    const { version, puts } = this.#changes.get(rollup) ?? { version: 0, puts: new Map<number, number>() };
+    if (since > version || since < version - ROLLUP_CHANGES_KEPT) return { version, starts: undefined };
+    const starts: number[] = [];
+    for (const [start, at] of puts) if (at > since) starts.push(start);
+    return { version, starts };
   }
 
   async claimRollupInterval(rollup: string, start: number, owner: string, ttlMs: number): Promise<boolean> {

@@ -38,7 +38,7 @@ export function ledgerWith(ledger: RollupLedger, overrides: Partial<RollupLedger
     rollupIntervals: (rollup) => ledger.rollupIntervals(rollup),
     rollupIntervalsAt: (rollup, starts) => ledger.rollupIntervalsAt(rollup, starts),
     putRollupInterval: (rollup, start, record) => ledger.putRollupInterval(rollup, start, record),
-    rollupVersion: (rollup) => ledger.rollupVersion(rollup),
+    rollupChanges: (rollup, since) => ledger.rollupChanges(rollup, since),
     claimRollupInterval: (rollup, start, owner, ttlMs) => ledger.claimRollupInterval(rollup, start, owner, ttlMs),
     releaseRollupInterval: (rollup, start, owner) => ledger.releaseRollupInterval(rollup, start, owner),
     ...overrides,

@@ -29,6 +29,8 @@ export function redisKeys(prefix: string) {
     rollup: (rollup: string) => `${p}rollup:${rollup}`,
     /** How many puts the rollup's records have had: a reader that saw it unchanged knows none changed. */
     rollupVersion: (rollup: string) => `${p}rollup-version:${rollup}`,
+    /** The intervals of the rollup's last puts, scored by the version of each one's last put. */
+    rollupChanges: (rollup: string) => `${p}rollup-changes:${rollup}`,
     rollupClaim: (rollup: string, start: number) => `${p}rollup-claim:${rollup}:${start}`,
     /** A tenant's query history, newest first. */
     history: (tenant: string) => `${p}history:${tenant}`,

@@ -1,5 +1,16 @@
+import { ROLLUP_CHANGES_KEPT, type RollupChanges } from '@lakegate/rollups';
 import type { RedisConnection } from './redis-connection.js';
 import type { RollupLedger } from './rollup-ledger.js';
+
+/**
+ * Puts a record, counts it in the rollup's version and notes its interval under that version, dropping the notes
+ * of puts too old to keep: one script, so a reader never sees one without the others.
+ */
+const PUT_SCRIPT =
+  "redis.call('hset', KEYS[1], ARGV[1], ARGV[2]) " +
+  "local version = redis.call('incr', KEYS[2]) " +
+  "redis.call('zadd', KEYS[3], version, ARGV[1]) " +
+  "redis.call('zremrangebyscore', KEYS[3], '-inf', version - tonumber(ARGV[3])) return version";
 
 /** Takes the claim if free, or renews it if it is the owner's: one script, so two replicas never both hold it. */
 const CLAIM_SCRIPT =
@@ -37,20 +48,25 @@ export class RedisRollupLedger implements RollupLedger {
   putRollupInterval(rollup: string, start: number, record: string): Promise<void> {
     const { keys } = this.#connection;
     return this.#connection.run(async (redis) => {
-      const results = await redis
-        .multi()
-        .hset(keys.rollup(rollup), String(start), record)
-        .incr(keys.rollupVersion(rollup))
-        .exec();
-      const failed = results?.find(([error]) => error)?.[0];
-      if (failed) throw failed;
+      const rollupKeys = [keys.rollup(rollup), keys.rollupVersion(rollup), keys.rollupChanges(rollup)];
+      await redis.eval(PUT_SCRIPT, 3, ...rollupKeys, String(start), record, String(ROLLUP_CHANGES_KEPT));
     });
   }
 
-  rollupVersion(rollup: string): Promise<number> {
-    return this.#connection.run(async (redis) =>
-      Number((await redis.get(this.#connection.keys.rollupVersion(rollup))) ?? 0),
-    );
+  rollupChanges(rollup: string, since: number): Promise<RollupChanges> {
+    const { keys } = this.#connection;
+    return this.#connection.run(async (redis) => {
+      const results = await redis
+        .multi()
+        .get(keys.rollupVersion(rollup))
+        .zrangebyscore(keys.rollupChanges(rollup), `(${since}`, '+inf')
+        .exec();
+      const failed = results?.find(([error]) => error)?.[0];
+      if (failed) throw failed;
+      const version = Number(results?.[0]?.[1] ?? 0);
+      if (since > version || since < version - ROLLUP_CHANGES_KEPT) return { version, starts: undefined };
+      return { version, starts: ((results?.[1]?.[1] as string[] | undefined) ?? []).map(Number) };
+    });
   }
 
   claimRollupInterval(rollup: string, start: number, owner: string, ttlMs: number): Promise<boolean> {

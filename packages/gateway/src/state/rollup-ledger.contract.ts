@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import { ROLLUP_CHANGES_KEPT } from '@lakegate/rollups';
 import { type ContractHarness, type ContractTestApi, expectUnavailable, sleep, using } from './contract-kit.js';
 import type { RollupLedger } from './rollup-ledger.js';
 
@@ -57,18 +58,30 @@ export function describeRollupLedgerContract(
       }),
     );
 
-    t.it("counts each put of a rollup's records in its version", () =>
+    t.it("counts each put of a rollup's records in its version, and notes the intervals put since one", () =>
       using(open, async (ledger) => {
-        assert.equal(await ledger.rollupVersion(ROLLUP), 0);
-        await ledger.putRollupInterval(ROLLUP, START, '{"state":"running"}');
-        await ledger.putRollupInterval(ROLLUP, START, '{"state":"done"}');
-        await ledger.putRollupInterval(ROLLUP, START + 300_000, '{"state":"done"}');
-        assert.equal(await ledger.rollupVersion(ROLLUP), 3, 'a put that replaces a record counts too');
-        await Promise.all(
-          [1, 2, 3, 4].map((i) => ledger.putRollupInterval('acme/other', START + i * 300_000, '{"state":"done"}')),
+        const at = (i: number) => START + i * 300_000;
+        assert.deepEqual(await ledger.rollupChanges(ROLLUP, 0), { version: 0, starts: [] });
+        await ledger.putRollupInterval(ROLLUP, at(0), '{"state":"running"}');
+        await ledger.putRollupInterval(ROLLUP, at(1), '{"state":"done"}');
+        await ledger.putRollupInterval(ROLLUP, at(0), '{"state":"done"}');
+        assert.deepEqual(await ledger.rollupChanges(ROLLUP, 0), { version: 3, starts: [at(1), at(0)] });
+        assert.deepEqual(await ledger.rollupChanges(ROLLUP, 2), { version: 3, starts: [at(0)] }, 'each interval once');
+        assert.deepEqual(await ledger.rollupChanges(ROLLUP, 3), { version: 3, starts: [] });
+        assert.deepEqual(
+          await ledger.rollupChanges(ROLLUP, 4),
+          { version: 3, starts: undefined },
+          'a version ahead of the ledger (its data lost) is not answered',
         );
-        assert.equal(await ledger.rollupVersion('acme/other'), 4, 'concurrent puts are each counted');
-        assert.equal(await ledger.rollupVersion(ROLLUP), 3, 'per rollup');
+        await Promise.all([1, 2, 3, 4].map((i) => ledger.putRollupInterval('acme/other', at(i), '{"state":"done"}')));
+        assert.equal((await ledger.rollupChanges('acme/other', 0)).version, 4, 'concurrent puts are each counted');
+        assert.equal((await ledger.rollupChanges(ROLLUP, 0)).version, 3, 'per rollup');
+
+        // Too far behind, the intervals put since are no longer all known.
+        for (let i = 0; i < ROLLUP_CHANGES_KEPT; i++) await ledger.putRollupInterval(ROLLUP, at(i % 7), '{}');
+        const version = 3 + ROLLUP_CHANGES_KEPT;
+        assert.deepEqual(await ledger.rollupChanges(ROLLUP, 2), { version, starts: undefined });
+        assert.equal((await ledger.rollupChanges(ROLLUP, version - ROLLUP_CHANGES_KEPT)).starts?.length, 7);
       }),
     );
 
@@ -118,7 +131,7 @@ export function describeRollupLedgerContract(
             rollupIntervals: () => ledger.rollupIntervals(ROLLUP),
             rollupIntervalsAt: () => ledger.rollupIntervalsAt(ROLLUP, [START]),
             putRollupInterval: () => ledger.putRollupInterval(ROLLUP, START, '{}'),
-            rollupVersion: () => ledger.rollupVersion(ROLLUP),
+            rollupChanges: () => ledger.rollupChanges(ROLLUP, 0),
             claimRollupInterval: () => ledger.claimRollupInterval(ROLLUP, START, 'replica-a', TTL_MS),
             releaseRollupInterval: () => ledger.releaseRollupInterval(ROLLUP, START, 'replica-a'),
           };
