@@ -10,7 +10,7 @@ import { SourceIndex } from './source-index.js';
 /** Intervals of a context's history whose files are fingerprinted together, to tell which ones a new file changes. */
 const BLOCK_INTERVALS = 256;
 /** A context with more intervals that may be due than this is read whole at each tick, as its backlog fills. */
-const MAX_OPEN = 2048;
+const MAX_OPEN = 512;
 /**
  * A context's history is read whole at least this often, whatever its versions say: within one and one and a half
  * times this, so that contexts first read together are not read whole together again.
