@@ -6,6 +6,7 @@ import type { RollupLedger } from './rollup-ledger.js';
 import { Rollups, type RollupsOptions } from './rollups.js';
 import {
   countingAuditEngine,
+  countingWholeReads,
   directEngine,
   FakeComputer,
   FixedSources,
@@ -149,31 +150,25 @@ describe('rollups over a memory ledger', () => {
   it("reads a rollup's whole history at its first tick only, then what any replica put since", async () => {
     let now = at(61);
     const memory = new MemoryRollupLedger(() => now);
-    let wholeReads = 0;
-    const ledger = ledgerWith(memory, {
-      rollupIntervals: (rollup) => {
-        wholeReads++;
-        return memory.rollupIntervals(rollup);
-      },
-    });
+    const { ledger, reads } = countingWholeReads(memory);
     const sink = new MemorySink();
     const a = replica('replica-a', { ledger, sink, clock: () => now });
     await a.rollups.tick();
     expect(a.computer.computed).toHaveLength(12);
-    expect(wholeReads).toBe(1);
+    expect(reads.whole).toBe(1);
     // Its own puts since are all that changed: the next ticks read only those, and the new interval once complete.
     await a.rollups.tick();
     now = at(66);
     await a.rollups.tick();
     expect(a.computer.computed.slice(12)).toEqual([at(60)]);
-    expect(wholeReads).toBe(1);
+    expect(reads.whole).toBe(1);
     // Past five minutes since the whole read, the metrics still come from what the ticks read since.
     now = at(72);
     await a.rollups.tick();
     expect(await a.rollups.admin.lags()).toEqual([
       { tenant: 'acme', rollup: 'traffic_5m', seconds: 120, auditMismatches: 0 },
     ]);
-    expect(wholeReads).toBe(1);
+    expect(reads.whole).toBe(1);
 
     // Another replica marks an interval for a backfill: the next tick reads it as a change, and computes it.
     const record = JSON.parse((await memory.rollupIntervalsAt('acme/traffic_5m', [at(10)])).get(at(10)) ?? '{}');
@@ -181,7 +176,7 @@ describe('rollups over a memory ledger', () => {
     await a.rollups.tick();
     expect(a.computer.computed.slice(14)).toEqual([at(10)]);
     await a.rollups.tick();
-    expect(wholeReads).toBe(1);
+    expect(reads.whole).toBe(1);
     expect(a.computer.computed).toHaveLength(15);
     await a.rollups.close();
   });
@@ -189,21 +184,15 @@ describe('rollups over a memory ledger', () => {
   it("gives the metrics each rollup's lag and mismatches from its last read and writes, not by reading it again", async () => {
     let now = at(61);
     const memory = new MemoryRollupLedger(() => now);
-    let wholeReads = 0;
-    const ledger = ledgerWith(memory, {
-      rollupIntervals: (rollup) => {
-        wholeReads++;
-        return memory.rollupIntervals(rollup);
-      },
-    });
+    const { ledger, reads } = countingWholeReads(memory);
     const a = replica('replica-a', { ledger, sink: new MemorySink(), clock: () => now });
     await a.rollups.tick();
-    const reads = wholeReads;
+    const before = reads.whole;
     // The newest interval, 10:55-11:00, was done in the tick: a minute since its end.
     expect(await a.rollups.admin.lags()).toEqual([
       { tenant: 'acme', rollup: 'traffic_5m', seconds: 60, auditMismatches: 0 },
     ]);
-    expect(wholeReads).toBe(reads);
+    expect(reads.whole).toBe(before);
 
     // Another replica's audit finds a mismatch: it shows once this replica reads the records again, at its next
     // tick or after five minutes.
@@ -219,7 +208,7 @@ describe('rollups over a memory ledger', () => {
     expect(await a.rollups.admin.lags()).toEqual([
       { tenant: 'acme', rollup: 'traffic_5m', seconds: 360, auditMismatches: 1 },
     ]);
-    expect(wholeReads).toBe(reads + 1);
+    expect(reads.whole).toBe(before + 1);
     await a.rollups.close();
   });
 

@@ -45,6 +45,18 @@ export function ledgerWith(ledger: RollupLedger, overrides: Partial<RollupLedger
   };
 }
 
+/** `ledger`, counting in `reads.whole` the reads of a rollup's whole history. */
+export function countingWholeReads(ledger: RollupLedger): { ledger: RollupLedger; reads: { whole: number } } {
+  const reads = { whole: 0 };
+  const counting = ledgerWith(ledger, {
+    rollupIntervals: (rollup) => {
+      reads.whole++;
+      return ledger.rollupIntervals(rollup);
+    },
+  });
+  return { ledger: counting, reads };
+}
+
 /** A sink in memory. */
 export class MemorySink implements RollupSink {
   readonly files = new Map<string, string>();
