@@ -5,8 +5,11 @@ const claimKey = (rollup: string, start: number): string => `${rollup}@${start}`
 /** Rollup interval records and claims in this process's memory: a single gateway's ledger, and the tests'. */
 export class MemoryRollupLedger implements RollupLedger {
   readonly #intervals = new Map<string, Map<number, string>>();
-  /** Per rollup: its version, and the version of the last put of each interval among the last ones. */
-  readonly #changes = new Map<string, { version: number; readonly puts: Map<number, number> }>();
+  /**
+   * Per rollup: its version, and the interval of each of the last puts, the put of version `v` at `v` modulo their
+   * number (a few bytes each, for thousands of rollups).
+   */
+  readonly #changes = new Map<string, { version: number; readonly puts: Float64Array }>();
   readonly #claims = new Map<string, { owner: string; until: number }>();
   readonly #clock: () => number;
 
@@ -33,23 +36,24 @@ export class MemoryRollupLedger implements RollupLedger {
     const intervals = this.#intervals.get(rollup) ?? new Map<number, string>();
     intervals.set(start, record);
     this.#intervals.set(rollup, intervals);
-    const changes = this.#changes.get(rollup) ?? { version: 0, puts: new Map<number, number>() };
+    const changes = this.#changes.get(rollup) ?? { version: 0, puts: new Float64Array(ROLLUP_CHANGES_KEPT) };
     changes.version++;
-    changes.puts.delete(start);
-    changes.puts.set(start, changes.version);
-    for (const [kept, version] of changes.puts) {
-      if (version > changes.version - ROLLUP_CHANGES_KEPT) break;
-      changes.puts.delete(kept);
-    }
+    changes.puts[changes.version % ROLLUP_CHANGES_KEPT] = start;
     this.#changes.set(rollup, changes);
   }
 
   async rollupChanges(rollup: string, since: number): Promise<RollupChanges> {
-    const { version, puts } = this.#changes.get(rollup) ?? { version: 0, puts: new Map<number, number>() };
+    const changes = this.#changes.get(rollup);
+    const version = changes?.version ?? 0;
     if (since > version || since < version - ROLLUP_CHANGES_KEPT) return { version, starts: undefined };
-    const starts: number[] = [];
-    for (const [start, at] of puts) if (at > since) starts.push(start);
-    return { version, starts };
+    // Each interval once, in the order of its last put.
+    const starts = new Set<number>();
+    for (let v = Math.max(since, 0) + 1; v <= version; v++) {
+      const start = changes?.puts[v % ROLLUP_CHANGES_KEPT] as number;
+      starts.delete(start);
+      starts.add(start);
+    }
+    return { version, starts: [...starts] };
   }
 
   async claimRollupInterval(rollup: string, start: number, owner: string, ttlMs: number): Promise<boolean> {
