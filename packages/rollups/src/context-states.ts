@@ -5,7 +5,7 @@ import type { IntervalLedger } from './interval-ledger.js';
 import type { IntervalRecord } from './interval-record.js';
 import { fingerprint, type RollupContext } from './rollup-context.js';
 import type { RollupChanges } from './rollup-ledger.js';
-import { SourceIndex } from './source-index.js';
+import { fileVersion, SourceIndex } from './source-index.js';
 
 /** Intervals of a context's history whose files are fingerprinted together, to tell which ones a new file changes. */
 const BLOCK_INTERVALS = 256;
@@ -188,7 +188,7 @@ function blockFingerprints(
     const first = Math.max(0, blockOf(context, span.minMs));
     for (let block = first; block <= Math.min(last, blockOf(context, span.maxMs)); block++) {
       const list = names.get(block) ?? [];
-      list.push(`${file.path}\0${file.etag}`);
+      list.push(fileVersion(file));
       names.set(block, list);
     }
   }

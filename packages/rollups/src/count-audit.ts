@@ -4,6 +4,7 @@ import type { AuditEngine, IntervalSource, RollupLogger, RollupSink } from './de
 import type { IntervalLedger } from './interval-ledger.js';
 import type { IntervalAudit, IntervalRecord } from './interval-record.js';
 import { fileKey, fingerprint, type RollupContext } from './rollup-context.js';
+import { fileVersion } from './source-index.js';
 
 export interface CountAuditOptions {
   /** Counts the raw rows: configured (`rollups.auditEngine`), another engine than the one that computed them. */
@@ -164,7 +165,7 @@ export class CountAudit {
     const { engine, signal, timeoutMs } = this.#options;
     const time = quote(context.rollups[0].timeColumn);
     // A subset of the snapshot's files is another version as far as the engine's bindings are concerned.
-    const subset = fingerprint(snapshot.files.map((f) => `${f.path}\0${f.etag}`).join('\n'));
+    const subset = fingerprint(snapshot.files.map(fileVersion).join('\n'));
     const binding: TableBinding = {
       name: context.source,
       snapshot: { ...snapshot, version: `${snapshot.version}~${subset}` },

@@ -36,8 +36,8 @@ interface KeptSummary extends RollupSummary {
 }
 
 /**
- * A summary older than this is read again. The scheduler reads every rollup's records each tick, and other
- * replicas' writes show only in such reads; a tick of thousands of old rollups takes minutes.
+ * A summary older than this is read again. Each tick keeps it current from the intervals put since its last read
+ * (see {@link IntervalLedger.noteChanged}); a replica whose ticks do not reach a rollup reads it again after this.
  */
 const SUMMARY_TTL_MS = 5 * 60_000;
 

@@ -1,6 +1,7 @@
 import { LakegateError } from '@lakegate/engine-api';
 import { type CountAudit, noFiles } from './count-audit.js';
 import type { ComputeEngine, RollupSources } from './dependencies.js';
+import { eachAtOnce } from './each-at-once.js';
 import type { IntervalLedger, RollupSummary } from './interval-ledger.js';
 import type { IntervalAudit, IntervalRecord, IntervalState } from './interval-record.js';
 import { findRollup, intervalStarts, lastEnd, type RollupContext } from './rollup-context.js';
@@ -152,22 +153,19 @@ export class RollupAdmin {
     const { contexts, ledger } = this.#options;
     const all = contexts.flatMap((context) => context.rollups.map((rollup) => ({ context, rollup })));
     const read = new Map<(typeof all)[number], RollupSummary>();
-    let next = 0;
     let yielded = performance.now();
-    const reader = async (): Promise<void> => {
-      for (let item = all[next++]; item; item = all[next++]) {
-        // A ledger in memory answers at once: the budget's timer, and queries, get their turn every few ms.
-        if (performance.now() - yielded > SCRAPE_YIELD_MS) {
-          await new Promise((resolve) => setImmediate(resolve));
-          yielded = performance.now();
-        }
-        const summary = await ledger.summary(item.context.tenant, item.rollup.name).catch(() => undefined);
-        if (summary) read.set(item, summary);
+    const reading = eachAtOnce(all, SCRAPE_READS, async (item) => {
+      // A ledger in memory answers at once: the budget's timer, and queries, get their turn every few ms.
+      if (performance.now() - yielded > SCRAPE_YIELD_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        yielded = performance.now();
       }
-    };
+      const summary = await ledger.summary(item.context.tenant, item.rollup.name).catch(() => undefined);
+      if (summary) read.set(item, summary);
+    });
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      Promise.all(Array.from({ length: Math.min(SCRAPE_READS, all.length) }, reader)),
+      reading,
       new Promise((resolve) => {
         timer = setTimeout(resolve, budgetMs);
         timer.unref();

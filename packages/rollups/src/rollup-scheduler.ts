@@ -8,6 +8,7 @@ import {
   holeCandidates,
   holesDue,
 } from './due-intervals.js';
+import { eachAtOnce } from './each-at-once.js';
 import type { IntervalComputation } from './interval-computation.js';
 import type { IntervalLedger } from './interval-ledger.js';
 import type { RecentTraffic } from './recent-traffic.js';
@@ -42,15 +43,6 @@ export interface RollupSchedulerOptions {
 
 /** Intervals left without an audit that a context audits per tick, at most. */
 const AUDITS_LEFT_PER_TICK = 4;
-
-/** Runs `work` on every item in order, at most `limit` at once. */
-async function eachAtOnce<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await work(items[next++] as T);
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-}
 
 interface TickState extends ContextState {
   readonly handled: Set<number>;

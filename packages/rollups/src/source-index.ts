@@ -13,8 +13,10 @@ const CACHE_ENTRIES = 500_000;
 export const overlaps = (span: TimeSpan | null | undefined, startMs: number, endMs: number): boolean =>
   !!span && span.maxMs >= startMs && span.minMs < endMs;
 
-const spanKey = (file: SourceFile, timeColumn: string): string =>
-  `${file.path}\0${file.etag}\0${timeColumn.toLowerCase()}`;
+/** A version of a file, as fingerprints name it: its path and ETag. */
+export const fileVersion = (file: SourceFile): string => `${file.path}\0${file.etag}`;
+
+const spanKey = (file: SourceFile, timeColumn: string): string => `${fileVersion(file)}\0${timeColumn.toLowerCase()}`;
 
 /**
  * Which source files hold rows of which intervals. Each file's time span is computed once per file version (a
@@ -118,10 +120,7 @@ export class SourceIndex {
     const key = files.join(',');
     let hash = hashed.get(key);
     if (hash === undefined) {
-      const names = files.map((i) => {
-        const file = snapshot.files[i] as SourceFile;
-        return `${file.path}\0${file.etag}`;
-      });
+      const names = files.map((i) => fileVersion(snapshot.files[i] as SourceFile));
       hash = fingerprint(names.sort().join('\n'));
       hashed.set(key, hash);
     }
