@@ -1,5 +1,10 @@
 import { availableParallelism } from 'node:os';
-import { DuckDBMaterializedResult, type DuckDBPreparedStatement, StatementType } from '@duckdb/node-api';
+import {
+  DuckDBMaterializedResult,
+  type DuckDBPreparedStatement,
+  type DuckDBResult,
+  StatementType,
+} from '@duckdb/node-api';
 import {
   abortError,
   type CheckResult,
@@ -16,6 +21,7 @@ import {
   LakegateError,
   type QueryRequest,
   type QueryStream,
+  type Schema,
   Slots,
   type SqlAnalysis,
   throwIfAborted,
@@ -34,7 +40,7 @@ import {
   quoteString,
   TenantInstance,
 } from './tenant-instance.js';
-import { mapType, readChunk } from './type-mapping.js';
+import { type Mapping, mapType, readChunk } from './type-mapping.js';
 
 export interface TenantOverrides {
   readonly threads?: number;
@@ -104,6 +110,23 @@ function virtualTableSql(table: VirtualTable): string {
   }
   return `SELECT * FROM (VALUES ${table.rows.map(row).join(', ')}) AS t(${names})`;
 }
+
+interface ResultShape {
+  readonly mappings: readonly Mapping[];
+  readonly schema: Schema;
+}
+
+/** The columns of a result, as DuckDB reads them and as the gateway names their types. */
+function shapeOf(result: DuckDBResult): ResultShape {
+  const mappings = result.columnTypes().map(mapType);
+  const schema = result
+    .columnNames()
+    .map((name, i) => ({ name, type: mappings[i]?.type ?? mapType(result.columnType(i)).type }));
+  return { mappings, schema };
+}
+
+/** The columns of each kept statement's results, once a run without parameters has read them. */
+const resultShapes = new WeakMap<DuckDBPreparedStatement, ResultShape>();
 
 /**
  * Binds a request's parameters to the statement, each with the DuckDB type of its JavaScript value: DuckDB casts a
@@ -373,8 +396,8 @@ class DuckDBEngine implements Engine {
       if (pooled && this.#running.get(request.queryId) === pooled) this.#running.delete(request.queryId);
       if (this.#closed && instance && instance.active === 0) instance.close();
     };
-    const hiddenPaths = this.#deps.storage.tenantDirectories(request.tenant);
     const fail = (error: unknown): LakegateError => {
+      const hiddenPaths = this.#deps.storage.tenantDirectories(request.tenant);
       const mapped = mapDuckDBError(error, { signal: controller.signal, hiddenPaths });
       // A failure that is neither the query's fault nor a cancel may have left the connection unusable.
       if (mapped.kind === 'engine' || mapped.kind === 'internal') broken = true;
@@ -438,10 +461,9 @@ class DuckDBEngine implements Engine {
           : () => result.fetchChunk();
       let rows = 0;
 
-      const mappings = result.columnTypes().map(mapType);
-      const schema = result
-        .columnNames()
-        .map((name, i) => ({ name, type: mappings[i]?.type ?? mapType(result.columnType(i)).type }));
+      const { mappings, schema } = resultShapes.get(prepared) ?? shapeOf(result);
+      // A statement without parameters gives every run the same columns: they are read from DuckDB once.
+      if (!request.parameters?.length) resultShapes.set(prepared, { mappings, schema });
       let remaining = request.maxRows ?? Number.POSITIVE_INFINITY;
 
       return createQueryStream(schema, {

@@ -35,7 +35,7 @@ export function intervalToIso(months: number, days: number, micros: bigint): str
   return out === 'P' ? 'PT0S' : out;
 }
 
-interface Mapping {
+export interface Mapping {
   readonly type: ColumnType;
   /** `undefined` when values pass through unchanged (the common, fast case). */
   readonly convert: Convert | undefined;
