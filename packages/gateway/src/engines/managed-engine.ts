@@ -13,6 +13,7 @@ import {
   type SqlAnalysis,
   throwIfAborted,
   toLakegateError,
+  type WrapOptions,
   wrapQueryStream,
 } from '@lakegate/engine-api';
 
@@ -121,12 +122,24 @@ export class ManagedEngine {
     return { ...this.#engine.stats(), running: this.#slots.used, queued: this.#slots.waiting };
   }
 
-  /** Runs a query within the engine's limits. The returned stream must be read to the end or closed. */
-  async execute(request: QueryRequest, options: RunOptions): Promise<QueryStream> {
+  /**
+   * Runs a query within the engine's limits. The returned stream must be read to the end or closed. `stream`, the
+   * caller's own error mapping and cleanup, is applied by the same wrapper as the engine's limits: one layer fewer
+   * for each batch to pass through.
+   */
+  async execute(request: QueryRequest, options: RunOptions & { readonly stream?: WrapOptions }): Promise<QueryStream> {
     const admitted = await this.#admit(options);
     try {
       const inner = await this.#engine.execute(request, { signal: admitted.signal });
-      return wrapQueryStream(inner, { mapError: admitted.failure, onClose: admitted.release });
+      const outer = options.stream;
+      if (!outer) return wrapQueryStream(inner, { mapError: admitted.failure, onClose: admitted.release });
+      return wrapQueryStream(inner, {
+        mapError: (error) => (outer.mapError ? outer.mapError(admitted.failure(error)) : admitted.failure(error)),
+        onClose: async () => {
+          admitted.release();
+          await outer.onClose?.();
+        },
+      });
     } catch (error) {
       admitted.release();
       throw admitted.failure(error);

@@ -9,7 +9,6 @@ import {
   type Schema,
   type TableBinding,
   toLakegateError,
-  wrapQueryStream,
 } from '@lakegate/engine-api';
 import type { SnapshotLease, Storage } from '@lakegate/storage';
 import type { Admission } from '../admission/admission.js';
@@ -519,16 +518,19 @@ export class QueryLifecycle {
         streaming.end(outcome === 'error' ? new Error(outcome) : undefined);
         releaseLeases();
       };
-      const inner = await tracing.span('engine.execute', { engine: engine.id }, () =>
-        engine.execute(request, { signal: input.signal, timeoutMs }),
+      const wrapped = await tracing.span('engine.execute', { engine: engine.id }, () =>
+        engine.execute(request, {
+          signal: input.signal,
+          timeoutMs,
+          stream: {
+            mapError: (error) => {
+              outcome = outcomeOf(error);
+              return error;
+            },
+            onClose: releaseAll,
+          },
+        }),
       );
-      const wrapped = wrapQueryStream(inner, {
-        mapError: (error) => {
-          outcome = outcomeOf(error);
-          return error;
-        },
-        onClose: releaseAll,
-      });
       const stream = cache && cacheKey ? cache.record(cacheKey, wrapped, { engine: engine.id, route }) : wrapped;
       return { stream, engine: engine.id, route, ...(cache ? { cache: 'miss' as const } : {}), ...common };
     } catch (error) {

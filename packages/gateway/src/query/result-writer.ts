@@ -65,6 +65,8 @@ export interface ResultBody {
  * much first.
  */
 const SMALL_RESULT_BYTES = 64 * 1024;
+const utf8 = new TextEncoder();
+
 /** Encoded text handed to the response at a time. */
 const CHUNK_CHARS = 1024 * 1024;
 /** One row's encoded text at most: far below V8's string limit, far above any dashboard's row. */
@@ -141,7 +143,6 @@ export async function writeResult(stream: QueryStream, options: WriteOptions): P
   );
   // CSV writes a null as an empty field.
   const nullValue = options.format === 'csv' ? '' : null;
-  const utf8 = new TextEncoder();
   let pending: ColumnBatch | undefined = first.done ? undefined : first.value;
   let exhausted = first.done === true;
   let rowCount = 0;
