@@ -25,9 +25,11 @@ function receivedBody(incoming: IncomingMessage | undefined): string | undefined
   ) {
     return undefined;
   }
-  const chunks: Buffer[] = [];
-  for (let chunk: Buffer | null = incoming.read(); chunk !== null; chunk = incoming.read()) chunks.push(chunk);
-  return chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8');
+  // Without a size, read() returns everything buffered: the whole body. The request's end may not have been
+  // parsed yet; flowing, the stream ends by itself when it is, as a request read through its events does.
+  const body: Buffer | null = incoming.read();
+  incoming.resume();
+  return body === null ? '' : body.toString('utf8');
 }
 
 /**
