@@ -40,25 +40,19 @@ export function requestContext(options: RequestContextOptions): MiddlewareHandle
           const durationMs = performance.now() - started;
           // c.get, not c.var: Hono builds a new object of every variable on each read of c.var.
           const errorCode = c.get('errorCode');
-          const { method, path, routePath } = c.req;
-          const { status } = c.res;
-          const tenant = c.get('tenant');
-          // Written once the response has been handed to the socket: the client does not wait for its own log line.
-          setImmediate(() => {
-            logger.info('request', {
-              method,
-              path,
-              status,
-              tenant,
-              ...(errorCode ? { code: errorCode } : {}),
-              durationMs: Math.round(durationMs),
-            });
-            options.metrics?.requestDuration.record(durationMs / 1000, {
-              method,
-              route: routePath,
-              status: String(status),
-              tenant: tenant ?? '',
-            });
+          logger.info('request', {
+            method: c.req.method,
+            path: c.req.path,
+            status: c.res.status,
+            tenant: c.get('tenant'),
+            ...(errorCode ? { code: errorCode } : {}),
+            durationMs: Math.round(durationMs),
+          });
+          options.metrics?.requestDuration.record(durationMs / 1000, {
+            method: c.req.method,
+            route: c.req.routePath,
+            status: String(c.res.status),
+            tenant: c.get('tenant') ?? '',
           });
         }
       },

@@ -60,19 +60,14 @@ export function queryRoute(options: QueryRouteOptions): Hono<GatewayEnv> {
         ...(cache ? { cache } : {}),
         ...(stale ? { stale: true } : {}),
       }),
-      // The stream is closed by now (its slot and snapshots are free): the query's log line and history entry wait
-      // until the response has been handed to the socket, so that the client does not wait for them.
       onDone: (summary) =>
-        setImmediate(
-          () =>
-            void query.end({
-              outcome: summary.outcome,
-              rows: summary.rowCount,
-              bytes: summary.bytes,
-              truncated: summary.truncated,
-              error: summary.error,
-            }),
-        ),
+        void query.end({
+          outcome: summary.outcome,
+          rows: summary.rowCount,
+          bytes: summary.bytes,
+          truncated: summary.truncated,
+          error: summary.error,
+        }),
     });
     return c.body(result.body, 200, { 'Content-Type': result.contentType, 'Cache-Control': 'no-store' });
   });
