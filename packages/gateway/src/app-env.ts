@@ -1,11 +1,8 @@
-import type { IncomingMessage } from 'node:http';
 import type { Logger } from './logging/logger.js';
 import type { TraceScope } from './observability/tracing.js';
 
 /** Per-request variables every handler can rely on. */
 export interface GatewayEnv {
-  /** What the Node adapter passes along: the request as Node received it (absent in `app.request` tests). */
-  Bindings: { readonly incoming?: IncomingMessage };
   Variables: {
     requestId: string;
     /** The W3C trace id of this request (the caller's, when it sent a traceparent). */
