@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const KEY = 'bodies-key-1234';
 
 /**
- * A query's body however it arrives: whole with its headers (read at once), in pieces (awaited), chunked, or
- * pipelined behind another request on the same connection. Raw sockets, since HTTP clients choose the framing.
+ * A query's body however it arrives: whole with its headers, in pieces, chunked, or pipelined behind another
+ * request on the same connection. Raw sockets, since HTTP clients choose the framing.
  */
 describe('HTTP request bodies', () => {
   let root: string;
