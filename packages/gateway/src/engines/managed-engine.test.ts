@@ -42,6 +42,32 @@ describe('managed engine', () => {
     expect(managed.stats().running).toBe(0);
   });
 
+  it("applies the caller's error mapping to its own, and cleans up after freeing the slot", async () => {
+    const managed = new ManagedEngine(engine(), { maxConcurrent: 1, maxQueued: 0 });
+    const seen: unknown[] = [];
+    let runningAtCleanup: number | undefined;
+    const stream = await managed.execute(request, {
+      signal,
+      timeoutMs: 30,
+      stream: {
+        mapError: (error) => {
+          seen.push(error);
+          return new Error('mapped by the caller');
+        },
+        onClose: () => {
+          runningAtCleanup = managed.stats().running;
+        },
+      },
+    });
+    const slowReader = (async () => {
+      for await (const _ of stream) await new Promise((resolve) => setTimeout(resolve, 5));
+    })();
+    await expect(slowReader).rejects.toThrow('mapped by the caller');
+    // The caller sees the engine's mapping (the timeout), not the engine's raw error.
+    expect(seen).toMatchObject([{ code: 'QUERY_TIMEOUT' }]);
+    expect(runningAtCleanup).toBe(0);
+  });
+
   it('gives up a queued query whose client goes away', async () => {
     const managed = new ManagedEngine(engine(), { maxConcurrent: 1, maxQueued: 1 });
     const first = await managed.execute(request, { signal, timeoutMs: 5000 });

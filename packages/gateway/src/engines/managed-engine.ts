@@ -131,10 +131,12 @@ export class ManagedEngine {
     const admitted = await this.#admit(options);
     try {
       const inner = await this.#engine.execute(request, { signal: admitted.signal });
-      const outer = options.stream;
-      if (!outer) return wrapQueryStream(inner, { mapError: admitted.failure, onClose: admitted.release });
+      const outer = options.stream ?? {};
       return wrapQueryStream(inner, {
-        mapError: (error) => (outer.mapError ? outer.mapError(admitted.failure(error)) : admitted.failure(error)),
+        mapError: (error) => {
+          const failure = admitted.failure(error);
+          return outer.mapError ? outer.mapError(failure) : failure;
+        },
         onClose: async () => {
           admitted.release();
           await outer.onClose?.();

@@ -65,8 +65,8 @@ export interface ResultBody {
  * much first.
  */
 const SMALL_RESULT_BYTES = 64 * 1024;
+/** Stateless, so one serves every result. */
 const utf8 = new TextEncoder();
-
 /** Encoded text handed to the response at a time. */
 const CHUNK_CHARS = 1024 * 1024;
 /** One row's encoded text at most: far below V8's string limit, far above any dashboard's row. */
