@@ -343,6 +343,11 @@ describe('duckdb engine', () => {
       .execute({ ...request('alpha', 'SELECT i FROM range(100) t(i)'), maxRows: 7 }, { signal })
       .then(collectRows);
     expect([limited.length, whole()]).toEqual([7, 3]);
+    // A kept statement that took no values refuses one on a later run.
+    await expect(run('SELECT count(*), sum(n) FROM data', [1])).rejects.toMatchObject({
+      code: 'INVALID_REQUEST',
+      message: expect.stringContaining('The query has 0 parameters and 1 value was given'),
+    });
     // Parameters may change the result's size from one run to the next: such queries stream.
     for (let i = 0; i < 2; i++) expect(await run('SELECT count(*) FROM data WHERE n > $1', [0])).toEqual([[2n]]);
     expect(whole()).toBe(3);
