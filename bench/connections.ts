@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { freePort } from '../test/harness/services.js';
 import { writeParquet } from '../test/support/duckdb-data.js';
 import { startGatewayProcess } from '../test/support/gateway-process.js';
-import { KeepAliveConnection } from './clients/keep-alive.js';
+import { KeepAliveConnection, queryRequest } from './clients/keep-alive.js';
 import { cpuMs, ms, report, summarise } from './support.js';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16_000);
@@ -107,11 +107,7 @@ interface Phase {
  * light client of its own making, so that the CPU goes to the gateway rather than to the load.
  */
 async function run(port: number, connections: number, seconds: number, gapMs: () => number): Promise<Phase> {
-  const body = JSON.stringify({ sql: 'SELECT k, count(*), sum(i) FROM events GROUP BY k ORDER BY k' });
-  const request = Buffer.from(
-    `POST /v1/query HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${KEY}\r\n` +
-      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
+  const request = queryRequest('127.0.0.1', port, KEY, 'SELECT k, count(*), sum(i) FROM events GROUP BY k ORDER BY k');
   const latencies: number[] = [];
   const sentAt: number[] = [];
   const outcomes = new Map<string, number>();

@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { parseConfig, silentLogger, startGateway } from '@lakegate/gateway';
 import { writeParquet } from '../test/support/duckdb-data.js';
-import { KeepAliveConnection } from './clients/keep-alive.js';
+import { KeepAliveConnection, queryRequest } from './clients/keep-alive.js';
 import { ms, report, summarise, time, timePaired } from './support.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 300);
@@ -96,10 +96,7 @@ try {
     });
   const viaNodeHttp = post(KEY);
   const lean = new KeepAliveConnection(hostname, Number(port));
-  const leanRequest = Buffer.from(
-    `POST /v1/query HTTP/1.1\r\nHost: ${hostname}:${port}\r\nAuthorization: Bearer ${KEY}\r\n` +
-      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
+  const leanRequest = queryRequest(hostname, Number(port), KEY, SQL);
   const viaGateway = async () => {
     const status = await lean.send(leanRequest);
     if (status !== '200') throw new Error(`the gateway answered ${status}`);

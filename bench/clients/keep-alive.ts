@@ -9,6 +9,15 @@ import { connect, type Socket } from 'node:net';
 const HEADERS_END = Buffer.from('\r\n\r\n');
 const LINE_END = Buffer.from('\r\n');
 
+/** The whole `POST /v1/query` request of `sql` with an API key, as bytes for {@link KeepAliveConnection.send}. */
+export function queryRequest(host: string, port: number, key: string, sql: string): Buffer {
+  const body = JSON.stringify({ sql });
+  return Buffer.from(
+    `POST /v1/query HTTP/1.1\r\nHost: ${host}:${port}\r\nAuthorization: Bearer ${key}\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
+
 export class KeepAliveConnection {
   readonly #host: string;
   readonly #port: number;

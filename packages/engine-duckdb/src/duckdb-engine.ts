@@ -468,9 +468,13 @@ class DuckDBEngine implements Engine {
           : () => result.fetchChunk();
       let rows = 0;
 
-      const { mappings, schema } = resultShapes.get(prepared) ?? shapeOf(result);
-      // A statement without parameters gives every run the same columns: they are read from DuckDB once.
-      if (!request.parameters?.length) resultShapes.set(prepared, { mappings, schema });
+      let shape = resultShapes.get(prepared);
+      if (!shape) {
+        shape = shapeOf(result);
+        // A statement without parameters gives every run the same columns: they are read from DuckDB once.
+        if (!request.parameters?.length) resultShapes.set(prepared, shape);
+      }
+      const { mappings, schema } = shape;
       let remaining = request.maxRows ?? Number.POSITIVE_INFINITY;
 
       return createQueryStream(schema, {

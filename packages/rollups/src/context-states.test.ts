@@ -1,7 +1,7 @@
 import type { DatasetSnapshot } from '@lakegate/engine-api';
 import type { TimeSpan } from '@lakegate/engine-local-agg';
 import { describe, expect, it } from 'vitest';
-import { ContextStates, isUnaudited } from './context-states.js';
+import { ContextStates, isUnaudited, type ReadState } from './context-states.js';
 import { type ContextState, holeCandidates, starts } from './due-intervals.js';
 import { IntervalLedger } from './interval-ledger.js';
 import type { IntervalRecord } from './interval-record.js';
@@ -46,7 +46,9 @@ function random(seed: number): () => number {
 }
 
 /** What a tick decides from a state: every hole with the end of its backoff, and the intervals left unaudited. */
-function decisions(state: ContextState, now: number) {
+function decisions(read: ReadState, now: number) {
+  // As a tick takes it: nothing handled yet.
+  const state: ContextState = { ...read, handled: new Set() };
   const holes = holeCandidates(context, state, { now, tickMs: TICK, backfillPerTick: Number.MAX_SAFE_INTEGER });
   const unaudited = [...(state.open ?? starts(context, state.lastEnd))].filter((start) =>
     isUnaudited(state.records[0]?.get(start)),
@@ -233,11 +235,10 @@ describe("reading only what changed in a context's history", () => {
         const read = await states.read(context, snapshot, spansOf(), at);
         reading = false;
         if (read.open) changedReads++;
-        const whole: ContextState = {
+        const whole: ReadState = {
           lastEnd: at,
           records: await truth.recordsOf(context),
           inputs: SourceIndex.inputsByInterval(context, snapshot, spansOf(), context.startMs, at),
-          handled: new Set(),
         };
         expect(decisions(read, now), `seed ${seed}, step ${step}`).toEqual(decisions(whole, now));
         // The metrics' summary of each rollup, as the whole history has it.

@@ -3,7 +3,7 @@ import type { TimeSpan } from '@lakegate/engine-local-agg';
 import { type ContextState, isDone, starts } from './due-intervals.js';
 import type { IntervalLedger } from './interval-ledger.js';
 import type { IntervalRecord } from './interval-record.js';
-import { fingerprint, type RollupContext } from './rollup-context.js';
+import { fingerprint, intervalStarts, type RollupContext } from './rollup-context.js';
 import type { RollupChanges } from './rollup-ledger.js';
 import { fileVersion, SourceIndex } from './source-index.js';
 
@@ -16,6 +16,9 @@ const MAX_OPEN = 512;
  * times this, so that contexts first read together are not read whole together again.
  */
 const REREAD_MS = 60 * 60_000;
+
+/** A context's state as read, before a tick handles any of its intervals. */
+export type ReadState = Omit<ContextState, 'handled'>;
 
 /** What a context's last read leaves for the next: enough to read only what changed since. */
 interface ContextMemo {
@@ -57,7 +60,7 @@ export class ContextStates {
     snapshot: DatasetSnapshot,
     spans: readonly (TimeSpan | null)[],
     end: number,
-  ): Promise<ContextState> {
+  ): Promise<ReadState> {
     const { tenant, rollups, intervalMs } = context;
     const memo = this.#memos.get(context);
     this.#memos.delete(context);
@@ -83,10 +86,10 @@ export class ContextStates {
     snapshot: DatasetSnapshot,
     spans: readonly (TimeSpan | null)[],
     end: number,
-  ): Promise<ContextState> {
+  ): Promise<ReadState> {
     const records = await this.#ledger.recordsOf(context);
     const inputs = SourceIndex.inputsByInterval(context, snapshot, spans, context.startMs, end);
-    return { lastEnd: end, records, inputs, handled: new Set() };
+    return { lastEnd: end, records, inputs };
   }
 
   /** The state from what changed since `memo`, or `undefined` when that cannot be known. */
@@ -98,7 +101,7 @@ export class ContextStates {
     spans: readonly (TimeSpan | null)[],
     blocks: ReadonlyMap<number, string>,
     end: number,
-  ): Promise<ContextState | undefined> {
+  ): Promise<ReadState | undefined> {
     const { tenant, rollups, startMs, intervalMs } = context;
     if (this.#clock() >= memo.rereadAt || end < memo.lastEnd) return undefined;
     const open = new Set(memo.open.keys());
@@ -138,11 +141,11 @@ export class ContextStates {
         put.filter((record) => record !== undefined),
       );
     }
-    return { lastEnd: end, records, inputs, handled: new Set(), open: starts };
+    return { lastEnd: end, records, inputs, open: starts };
   }
 
   /** Keeps what the next read needs of `state`, unless too many of its intervals may be due. */
-  #remember(context: RollupContext, state: ContextState, memo: Omit<ContextMemo, 'open'>): void {
+  #remember(context: RollupContext, state: ReadState, memo: Omit<ContextMemo, 'open'>): void {
     const open = new Map<number, string>();
     for (const start of state.open ?? starts(context, state.lastEnd)) {
       const inputs = state.inputs.get(start) ?? '';
@@ -164,12 +167,8 @@ const blockOf = (context: RollupContext, start: number): number =>
 const blockStart = (context: RollupContext, block: number): number => context.startMs + block * blockMs(context);
 
 /** The interval starts of a block that are before `end`. */
-function blockStarts(context: RollupContext, block: number, end: number): number[] {
-  const starts: number[] = [];
-  const to = Math.min(end, blockStart(context, block + 1));
-  for (let start = blockStart(context, block); start < to; start += context.intervalMs) starts.push(start);
-  return starts;
-}
+const blockStarts = (context: RollupContext, block: number, end: number): number[] =>
+  intervalStarts(context, blockStart(context, block), Math.min(end, blockStart(context, block + 1)));
 
 /**
  * For each block of the context's intervals up to the `last`, a fingerprint of the files that may hold
