@@ -71,7 +71,13 @@ export interface QueryInput {
   readonly maxRows: number;
   /** Only the columns are wanted (see `QueryRequest.describeOnly`): no rollup answers and no result is cached. */
   readonly describeOnly?: boolean | undefined;
-  readonly signal: AbortSignal;
+  /** The front end's cancel: the query stops when it aborts. */
+  readonly signal?: AbortSignal | undefined;
+  /**
+   * Called once, as the query starts, with the query's own cancel: a front end that learns of its client's leaving
+   * from an event of its own calls it then, rather than making an AbortSignal for each request.
+   */
+  readonly watchClient?: ((cancel: (reason: unknown) => void) => void) | undefined;
   /** The protocol front end (`http`, `trino`, `livy`, ...), for the end-of-query log line. */
   readonly protocol: string;
   /** The request's logger: the end-of-query line goes there (with its request and trace ids). */
@@ -83,6 +89,9 @@ export interface QueryInput {
   /** Told when the query has its slot and starts to run (protocols report queued and running apart). */
   readonly onAdmitted?: (() => void) | undefined;
 }
+
+/** A query's input once started: its signal is the query's own cancel. */
+type RunningInput = QueryInput & { readonly signal: AbortSignal };
 
 export type QueryOutcome = 'ok' | 'error' | 'cancelled' | 'client_closed';
 
@@ -321,13 +330,16 @@ export class QueryLifecycle {
    */
   async start(given: QueryInput): Promise<ActiveQuery> {
     const begun = performance.now();
-    // The query's own cancel, which the front end's signal also triggers: a drain that runs out of time cancels
-    // through it. (A forwarding listener, not AbortSignal.any: that costs more per query than it is worth here.)
+    // The query's own cancel, which the front end's signal or watch also triggers: a drain that runs out of time
+    // cancels through it. (A forwarding listener, not AbortSignal.any: that costs more per query than it is worth.)
     const controller = new AbortController();
-    const forward = (): void => controller.abort(given.signal.reason);
-    if (given.signal.aborted) forward();
-    else given.signal.addEventListener('abort', forward, { once: true });
-    const input: QueryInput = { ...given, signal: controller.signal };
+    const cancel = (reason: unknown): void => controller.abort(reason);
+    const front = given.signal;
+    const forward = (): void => cancel(front?.reason);
+    if (front?.aborted) forward();
+    else front?.addEventListener('abort', forward, { once: true });
+    given.watchClient?.(cancel);
+    const input: RunningInput = { ...given, signal: controller.signal };
     this.#active.set(controller, {
       tenant: given.tenant,
       queryId: given.queryId,
@@ -344,7 +356,7 @@ export class QueryLifecycle {
         await started?.stream.close();
         this.#logEnd(input, begun, started, summary);
       } finally {
-        given.signal.removeEventListener('abort', forward);
+        front?.removeEventListener('abort', forward);
         this.#active.delete(controller);
         this.#engineOf.delete(`${input.tenant}\0${input.queryId}`);
       }
@@ -420,7 +432,7 @@ export class QueryLifecycle {
     });
   }
 
-  async #start(input: QueryInput): Promise<StartedQuery> {
+  async #start(input: RunningInput): Promise<StartedQuery> {
     const { config } = this.#deps;
     const tracing = input.trace ?? NO_TRACE;
     const prepared = await tracing.span('sql.prepare', { tenant: input.tenant }, () =>
@@ -542,7 +554,7 @@ export class QueryLifecycle {
 
   /** Waits for a slot of the tenant and of the gateway; records the wait. */
   async #admit(
-    input: QueryInput,
+    input: RunningInput,
     tracing: TraceScope,
   ): Promise<{ release: () => void; admittedAt: number; waitMs: number }> {
     const queued = performance.now();
@@ -559,7 +571,7 @@ export class QueryLifecycle {
 
   /** What the engine is asked: the tenant's text, its datasets (snapshots, held tables, filters), the tables served here. */
   async #request(
-    input: QueryInput,
+    input: RunningInput,
     prepared: PreparedQuery,
     leases: readonly SnapshotLease[],
     held: readonly string[],
@@ -617,7 +629,7 @@ export class QueryLifecycle {
    * its text has parameters (a rollup reads the text alone).
    */
   async #fromRollup(
-    input: QueryInput,
+    input: RunningInput,
     request: QueryRequest,
     leases: readonly SnapshotLease[],
     tracing: TraceScope,

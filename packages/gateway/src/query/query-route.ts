@@ -1,8 +1,10 @@
+import type { ServerResponse } from 'node:http';
+import { LakegateError } from '@lakegate/engine-api';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { GatewayEnv } from '../app-env.js';
 import { readValidBody } from '../http/json-body.js';
-import type { QueryLifecycle } from './query-lifecycle.js';
+import type { QueryInput, QueryLifecycle } from './query-lifecycle.js';
 import { negotiateFormat, writeResult } from './result-writer.js';
 
 export interface QueryRouteOptions {
@@ -22,6 +24,25 @@ export const queryBodySchema = (maxMaxRows: number) =>
     maxRows: z.number().int().min(0).max(maxMaxRows).optional().describe('Rows at most in the result'),
   });
 
+/**
+ * How the query learns that its client left. Under Node's server, from the response's `close` before its end: the
+ * request's AbortSignal would cost an AbortController and its listeners on every query.
+ */
+function clientWatch(
+  outgoing: ServerResponse | undefined,
+  request: Request,
+): Pick<QueryInput, 'signal' | 'watchClient'> {
+  if (!outgoing) return { signal: request.signal };
+  return {
+    watchClient: (cancel) =>
+      outgoing.once('close', () => {
+        if (!outgoing.writableFinished) {
+          cancel(new LakegateError('QUERY_CANCELLED', 'The query was cancelled: its client closed the connection.'));
+        }
+      }),
+  };
+}
+
 /** `POST /v1/query`: one-shot SQL, answered as JSON, NDJSON or CSV. */
 export function queryRoute(options: QueryRouteOptions): Hono<GatewayEnv> {
   const bodySchema = queryBodySchema(options.maxMaxRows);
@@ -37,7 +58,7 @@ export function queryRoute(options: QueryRouteOptions): Hono<GatewayEnv> {
       sql: body.sql,
       engine: body.engine,
       maxRows: body.maxRows ?? options.defaultMaxRows,
-      signal: c.req.raw.signal,
+      ...clientWatch(c.env?.outgoing, c.req.raw),
       protocol: 'http',
       logger: c.get('logger'),
       trace: c.get('trace'),
