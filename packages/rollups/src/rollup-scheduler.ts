@@ -165,26 +165,24 @@ export class RollupScheduler {
 
   /** What a tick needs to know of a context: interval records and the fingerprints of each interval's files. */
   async #stateOf(context: RollupContext): Promise<TickState | undefined> {
-    const { ledger, sources, engine, index, logger, signal, timeoutMs, clock } = this.#options;
+    const { sources, engine, index, logger, signal, timeoutMs, clock } = this.#options;
     if (signal.aborted) return undefined;
     const end = lastEnd(context, this.#options.clock());
     try {
       const postgres = context.rollups[0].postgres;
-      if (postgres && this.#options.intervalSource) {
-        const records = await ledger.recordsOf(context);
+      const intervalSource = this.#options.intervalSource;
+      if (postgres && intervalSource) {
         // Intervals late rows may still change are fingerprinted on the server each tick; older ones are final,
         // and the fingerprint they were computed with stands.
         const lateFrom = Math.max(
           context.startMs,
           Math.floor((end - postgres.lateRowsMs) / context.intervalMs) * context.intervalMs,
         );
-        const inputs = await this.#options.intervalSource.fingerprints(context, lateFrom, end, signal);
-        for (const [start, record] of records[0] ?? []) {
-          if (start < lateFrom && record.state === 'done' && record.inputs !== undefined)
-            inputs.set(start, record.inputs);
-        }
+        const state = await this.#states.readTable(context, end, lateFrom, (from, to) =>
+          intervalSource.fingerprints(context, from, to, signal),
+        );
         this.#options.health.succeeded(context.tenant, context.source);
-        return { lastEnd: end, records, inputs, handled: new Set() };
+        return { ...state, handled: new Set() };
       }
       const lease = await sources.acquire(context.tenant, context.source, signal);
       try {
