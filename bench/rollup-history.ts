@@ -6,6 +6,10 @@
  * which every tick pays for every context. The baseline, in the same run, is the youngest age: each figure is also
  * given as a ratio to it, and the idle tick as the time a tick would take for 7,000 such contexts.
  *
+ * The same ages for a rollup of a PostgreSQL table (a source in memory whose intervals have no rows, late rows
+ * within 15 minutes): a replica's first idle tick, which reads the whole history, beside its next idle ticks (the
+ * median of BENCH_TICKS), which read what changed and the intervals late rows may still change.
+ *
  * Then many of them: BENCH_CONTEXTS (default 2,000) tenants' rollups, each BENCH_CONTEXT_DAYS (default 1) days old
  * with every interval done (the ledger filled directly): the first idle tick, which reads each context's whole
  * history, and the heap it holds when it reads its last context (after a full collection, beside the heap before
@@ -20,7 +24,9 @@ import { runInNewContext } from 'node:vm';
 import { MemoryRollupLedger, Rollups } from '@lakegate/rollups';
 import {
   countingAuditEngine,
+  countingWholeReads,
   directEngine,
+  EmptyTable,
   FakeComputer,
   FixedSources,
   MemorySink,
@@ -28,6 +34,7 @@ import {
   recordingLogger,
   snapshotOf,
   TEST_SETTINGS,
+  tableRollup,
   trafficRollup,
 } from '@lakegate/rollups/test-support';
 import { ms, report, summarise } from './support.js';
@@ -130,6 +137,60 @@ for (const age of ages) {
   );
 }
 report(`rollup-history: the scheduler's work by a rollup's age, one context, ${TICKS} idle ticks each`, rows);
+
+/** A table source's rollup `days` old: a second replica's first idle tick and its next ones, after the fill. */
+async function measureTable(days: number): Promise<{ firstMs: number; nextMs: number }> {
+  const memory = new MemoryRollupLedger(() => NOW);
+  const { ledger, reads } = countingWholeReads(memory);
+  const table = new EmptyTable();
+  const replica = (name: string) =>
+    new Rollups({
+      tenants: { acme: [tableRollup(15 * MINUTE, { startAtMs: NOW - days * DAY - MINUTE })] },
+      settings: { ...TEST_SETTINGS, backfillPerTick: Number.MAX_SAFE_INTEGER },
+      ledger,
+      sources: new FixedSources([]),
+      sink: new MemorySink(),
+      computeEngine: directEngine(new FakeComputer({}, () => 0)),
+      auditEngine: countingAuditEngine(() => 0),
+      postgres: table,
+      logger: recordingLogger(),
+      replicaId: () => name,
+      clock: () => NOW,
+    });
+  const filler = replica('filler');
+  await filler.tick();
+  await filler.close();
+  if (table.dumped.length !== days * 288) throw new Error(`dumped ${table.dumped.length} intervals`);
+  const idle = replica('bench');
+  try {
+    const first = performance.now();
+    await idle.tick();
+    const firstMs = performance.now() - first;
+    const ticks: number[] = [];
+    for (let i = 0; i < TICKS; i++) {
+      const ticking = performance.now();
+      await idle.tick();
+      ticks.push(performance.now() - ticking);
+    }
+    if (table.dumped.length !== days * 288) throw new Error(`dumped ${table.dumped.length - days * 288} again`);
+    if (reads.whole !== 2) throw new Error(`${reads.whole} whole reads, not one per replica`);
+    return { firstMs, nextMs: summarise(ticks).median };
+  } finally {
+    await idle.close();
+  }
+}
+
+const tableRows: [string, string][] = [];
+for (const days of DAYS) {
+  const { firstMs, nextMs } = await measureTable(days);
+  tableRows.push([
+    `${days} days: the first idle tick (whole read) / the next, p50`,
+    `${ms(firstMs)} / ${ms(nextMs)} (${(firstMs / nextMs).toFixed(0)}x less); for ${CONTEXTS} such contexts ${(
+      (nextMs * CONTEXTS) / 1000
+    ).toFixed(1)} s`,
+  ]);
+}
+report(`rollup-history: a PostgreSQL table's rollup by its age, one context, ${TICKS} idle ticks each`, tableRows);
 
 // Many contexts a day old: one tenant's filled ledger is copied to every other tenant, as each would have it.
 setFlagsFromString('--expose-gc');

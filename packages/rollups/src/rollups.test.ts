@@ -8,6 +8,7 @@ import {
   countingAuditEngine,
   countingWholeReads,
   directEngine,
+  EmptyTable,
   FakeComputer,
   FixedSources,
   intervalText,
@@ -18,6 +19,7 @@ import {
   snapshotOf,
   T0,
   TEST_SETTINGS,
+  tableRollup,
   trafficRollup,
 } from './test-support.js';
 
@@ -179,6 +181,46 @@ describe('rollups over a memory ledger', () => {
     expect(reads.whole).toBe(1);
     expect(a.computer.computed).toHaveLength(15);
     await a.rollups.close();
+  });
+
+  it("reads a table source's history whole at its first tick only, and computes again what late rows changed", async () => {
+    let now = at(61);
+    const { ledger, reads } = countingWholeReads(new MemoryRollupLedger(() => now));
+    const table = new EmptyTable();
+    const computer = new FakeComputer({}, () => 0);
+    const rollups = new Rollups({
+      tenants: { acme: [tableRollup(15 * MINUTE)] },
+      settings: TEST_SETTINGS,
+      ledger,
+      sources: new FixedSources([]),
+      sink: new MemorySink(),
+      computeEngine: directEngine(computer),
+      auditEngine: countingAuditEngine(() => 0),
+      postgres: table,
+      logger: recordingLogger(),
+      replicaId: () => 'replica-a',
+      clock: () => now,
+    });
+    await rollups.tick();
+    expect(table.dumped).toHaveLength(12);
+    expect(reads.whole).toBe(1);
+    // Idle ticks: the server fingerprints the three intervals late rows may still change, and nothing is read whole.
+    const fingerprinted = table.fingerprinted;
+    await rollups.tick();
+    await rollups.tick();
+    expect(table.fingerprinted - fingerprinted).toBe(6);
+    expect(table.dumped).toHaveLength(12);
+    // Late rows in an interval within 15 minutes are dumped again; those in an older one, final, are not.
+    table.prints.set(at(50), 'rows-1');
+    table.prints.set(at(20), 'rows-1');
+    await rollups.tick();
+    expect(table.dumped.slice(12)).toEqual([at(50)]);
+    // Time passes: the new interval is dumped, and the history is still not read whole.
+    now = at(66);
+    await rollups.tick();
+    expect(table.dumped.slice(13)).toEqual([at(60)]);
+    expect(reads.whole).toBe(1);
+    await rollups.close();
   });
 
   it("gives the metrics each rollup's lag and mismatches from its last read and writes, not by reading it again", async () => {

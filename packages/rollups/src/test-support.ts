@@ -1,7 +1,16 @@
 import { columnsStream, type DatasetSnapshot, type QueryRequest } from '@lakegate/engine-api';
 import type { RollupComputer, TimeSpan } from '@lakegate/engine-local-agg';
-import type { AuditEngine, ComputeEngine, RollupLogger, RollupSink, RollupSources } from './dependencies.js';
-import type { RollupSpec } from './rollup-context.js';
+import type {
+  AuditEngine,
+  ComputeEngine,
+  IntervalDump,
+  IntervalSource,
+  PostgresSink,
+  RollupLogger,
+  RollupSink,
+  RollupSources,
+} from './dependencies.js';
+import { intervalStarts, type RollupContext, type RollupSpec } from './rollup-context.js';
 import type { RollupLedger } from './rollup-ledger.js';
 import type { RollupSettings } from './rollups.js';
 
@@ -55,6 +64,52 @@ export function countingWholeReads(ledger: RollupLedger): { ledger: RollupLedger
     },
   });
   return { ledger: counting, reads };
+}
+
+/** {@link trafficRollup} over a table (a PostgreSQL source) whose late rows come within `lateRowsMs`. */
+export const tableRollup = (lateRowsMs: number, overrides: Partial<RollupSpec> = {}): RollupSpec =>
+  trafficRollup({
+    postgres: { url: undefined, table: 'traffic', timeColumn: 'ts', scopeColumn: 'host', lateRowsMs },
+    ...overrides,
+  });
+
+/**
+ * A table source in memory, for the scheduler's side of a PostgreSQL source: each interval has no rows, and the
+ * fingerprint `prints` holds for it (`rows-0` when none); setting one stands for late rows. Counts its dumps and
+ * the fingerprints asked for.
+ */
+export class EmptyTable implements IntervalSource, PostgresSink {
+  readonly prints = new Map<number, string>();
+  readonly dumped: number[] = [];
+  fingerprinted = 0;
+
+  async fingerprints(context: RollupContext, fromMs: number, toMs: number): Promise<Map<number, string>> {
+    const starts = intervalStarts(context, fromMs, toMs);
+    this.fingerprinted += starts.length;
+    return new Map(starts.map((start) => [start, this.#printOf(start)]));
+  }
+
+  async dump(context: RollupContext, start: number): Promise<IntervalDump> {
+    this.dumped.push(start);
+    return {
+      snapshot: { tenant: context.tenant, dataset: context.source, format: 'csv', version: `dump-${start}`, files: [] },
+      inputs: this.#printOf(start),
+      scopes: new Map(),
+      release: async () => {},
+    };
+  }
+
+  async countByScope(): Promise<Map<string, number>> {
+    return new Map();
+  }
+
+  async load(): Promise<void> {}
+
+  async close(): Promise<void> {}
+
+  #printOf(start: number): string {
+    return this.prints.get(start) ?? 'rows-0';
+  }
 }
 
 /** A sink in memory. */
