@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { type DatasetSnapshot, LakegateError } from '@lakegate/engine-api';
 import { LocalAggEngine } from '@lakegate/engine-local-agg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ComputeEngine } from './dependencies.js';
+import type { ComputeEngine, RollupSink } from './dependencies.js';
 import type { IntervalRecord } from './interval-record.js';
 import { MemoryRollupLedger } from './memory-rollup-ledger.js';
 import type { RollupLedger } from './rollup-ledger.js';
@@ -54,13 +54,13 @@ describe('answering queries from rollups', () => {
   let ledger: MemoryRollupLedger;
   const logger = recordingLogger();
 
-  const rollupsWith = (computeEngine: ComputeEngine, over: RollupLedger = ledger): Rollups =>
+  const rollupsWith = (computeEngine: ComputeEngine, over: RollupLedger = ledger, from: RollupSink = sink): Rollups =>
     new Rollups({
       tenants: { acme: [trafficRollup({ measures: { n: 'count(*)', total: 'sum(ms)' } })] },
       settings: TEST_SETTINGS,
       ledger: over,
       sources: new FixedSources([snapshot]),
-      sink,
+      sink: from,
       computeEngine,
       // The computing engine counts the raw rows too: enough to audit in a unit test.
       auditEngine: { id: 'local-agg', execute: (request, { signal }) => engine.execute(request, { signal }) },
@@ -130,6 +130,26 @@ describe('answering queries from rollups', () => {
     expect(asked).toEqual([[at(10), at(15)]]);
     expect(wholeReads).toBe(0);
     await counting.close();
+  });
+
+  it('reads the interval files of a range several at a time, and answers as the raw data would', async () => {
+    // A sink 20 ms away, as an object store is: each get waits, and the most waiting at once is kept.
+    let waiting = 0;
+    let most = 0;
+    const distant: RollupSink = {
+      put: (key, body) => sink.put(key, body),
+      get: async (key) => {
+        most = Math.max(most, ++waiting);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        waiting--;
+        return sink.get(key);
+      },
+    };
+    const reading = rollupsWith(computing, ledger, distant);
+    const answer = await reading.answerer.tryAnswer('acme', query(0, 25), snapshot, 100);
+    expect(rowsOf(answer?.result ?? { columns: [], rowCount: 0 })).toEqual(expected(0, 25));
+    expect(most).toBe(5);
+    await reading.close();
   });
 
   it('leaves to the engines what does not fit', async () => {

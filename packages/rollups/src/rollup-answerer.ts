@@ -8,6 +8,7 @@ import {
 } from '@lakegate/engine-local-agg';
 import { BoundedCache } from './bounded-cache.js';
 import type { ComputeEngine, RollupLogger, RollupSink } from './dependencies.js';
+import { eachAtOnce } from './each-at-once.js';
 import type { IntervalLedger } from './interval-ledger.js';
 import type { IntervalRecord } from './interval-record.js';
 import type { RecentTraffic } from './recent-traffic.js';
@@ -43,6 +44,8 @@ export interface RollupAnswerResult {
 
 /** Parsed interval files kept in memory: answers over long ranges read the same intervals again and again. */
 const CACHE_ENTRIES = 10_000;
+/** Interval files one answer reads at once. */
+const READS_AT_ONCE = 16;
 
 /**
  * Aggregate awareness: answers an aggregation of a rollup's source from the rollup when its dimensions, aggregates
@@ -120,13 +123,17 @@ export class RollupAnswerer {
     const starts = intervalStarts(context, plan.fromMs, plan.toMs);
     const records = await this.#options.ledger.recordsFor(context.tenant, rollup.name, starts);
     const definition = definitionOf(rollup);
-    const groups: IntervalGroups[] = [];
+    const usable: IntervalRecord[] = [];
     for (const start of starts) {
       const record = records.get(start);
-      const usable = record?.state === 'done' && record.definition === definition && record.audit?.ok !== false;
-      if (!usable) return undefined;
-      groups.push(await this.#intervalGroups(context.tenant, rollup.name, record));
+      if (record?.state !== 'done' || record.definition !== definition || record.audit?.ok === false) return undefined;
+      usable.push(record);
     }
+    // The files not in memory are read several at a time: a month's range from an object store is thousands.
+    const groups: IntervalGroups[] = new Array(usable.length);
+    await eachAtOnce([...usable.entries()], READS_AT_ONCE, async ([i, record]) => {
+      groups[i] = await this.#intervalGroups(context.tenant, rollup.name, record);
+    });
     return groups;
   }
 
