@@ -67,6 +67,72 @@ function summaryOf(records: ReadonlyMap<number, IntervalRecord> | undefined) {
   return { newestDone, mismatched };
 }
 
+/**
+ * The ledger of the replica under test, over `memory` that every replica shares: it counts whole reads while
+ * `reading`, and its puts can be made to fail before or after they reach the ledger.
+ */
+class ReplicaLedger {
+  readonly ours: IntervalLedger;
+  wholeReads = 0;
+  reading = false;
+  #failing: 'before' | 'after' | undefined;
+
+  constructor(
+    readonly memory: MemoryRollupLedger,
+    clock: () => number,
+  ) {
+    const ledger = ledgerWith(memory, {
+      rollupIntervals: (rollup) => {
+        if (this.reading) this.wholeReads++;
+        return memory.rollupIntervals(rollup);
+      },
+      putRollupInterval: async (rollup, start, record) => {
+        if (this.#failing === 'before') throw new Error('unreachable');
+        await memory.putRollupInterval(rollup, start, record);
+        if (this.#failing === 'after') throw new Error('timed out');
+      },
+    });
+    this.ours = new IntervalLedger(ledger, clock);
+  }
+
+  /**
+   * A random step's puts of rollup `name`'s records, made by `recordOf`: several by this replica, one by another,
+   * one by this replica that never reaches the ledger or whose answer is lost (a timeout), or another replica's
+   * backlog (more puts than the ledger keeps a note of). `newest` is the newest interval, `anyStart` any other.
+   */
+  async put(
+    kind: 'ours' | 'theirs' | 'lost' | 'backlog',
+    name: string,
+    random: { next: () => number; pick: <T>(items: readonly T[]) => T },
+    newest: number,
+    anyStart: () => number,
+    recordOf: (start: number) => IntervalRecord,
+  ): Promise<void> {
+    const { next, pick } = random;
+    const theirs = (start: number) =>
+      this.memory.putRollupInterval(`acme/${name}`, start, JSON.stringify(recordOf(start)));
+    switch (kind) {
+      case 'ours':
+        for (let i = 0, n = 1 + Math.floor(next() * 6); i < n; i++) {
+          const start = next() < 0.3 ? newest : anyStart();
+          await this.ours.put('acme', name, recordOf(start));
+        }
+        break;
+      case 'theirs':
+        await theirs(next() < 0.3 ? newest : anyStart());
+        break;
+      case 'lost':
+        this.#failing = pick(['before', 'after'] as const);
+        await this.ours.put('acme', name, recordOf(anyStart())).catch(() => undefined);
+        this.#failing = undefined;
+        break;
+      case 'backlog':
+        for (let i = 0; i < ROLLUP_CHANGES_KEPT + 10; i++) await theirs(anyStart());
+        break;
+    }
+  }
+}
+
 describe("reading only what changed in a context's history", () => {
   it('decides as a read of the whole history would, through puts, other replicas, late files and time', async () => {
     for (const seed of [1, 2, 3, 4, 5, 6]) {
@@ -84,23 +150,9 @@ describe("reading only what changed in a context's history", () => {
         SourceIndex.inputsByInterval(context, snapshot, spansOf(), start, start + FIVE).get(start) ?? '';
 
       const memory = new MemoryRollupLedger(() => now);
-      let wholeReads = 0;
       let changedReads = 0;
-      let reading = false;
-      // A put that never reaches the ledger, or one that does but whose answer is lost (a timeout).
-      let failing: 'before' | 'after' | undefined;
-      const ledger = ledgerWith(memory, {
-        rollupIntervals: (rollup) => {
-          if (reading) wholeReads++;
-          return memory.rollupIntervals(rollup);
-        },
-        putRollupInterval: async (rollup, start, record) => {
-          if (failing === 'before') throw new Error('unreachable');
-          await memory.putRollupInterval(rollup, start, record);
-          if (failing === 'after') throw new Error('timed out');
-        },
-      });
-      const ours = new IntervalLedger(ledger, () => now);
+      const replica = new ReplicaLedger(memory, () => now);
+      const { ours } = replica;
       // What the whole history says, read apart from the replica under test.
       const truth = new IntervalLedger(memory, () => now);
       const states = new ContextStates(ours, () => now);
@@ -148,7 +200,8 @@ describe("reading only what changed in a context's history", () => {
           const rollup = Math.floor(next() * context.rollups.length);
           const name = context.rollups[rollup]?.name ?? '';
           const kinds = ['time', 'quiet', 'ours', 'ours', 'theirs', 'lost', 'timeout', 'backlog', 'late'] as const;
-          switch (pick([...kinds, 'rewritten', 'gone', 'wiped', 'filled', 'filled', 'none'] as const)) {
+          const kind = pick([...kinds, 'rewritten', 'gone', 'wiped', 'filled', 'filled', 'none'] as const);
+          switch (kind) {
             case 'filled': {
               // The ticks fill the holes, as the scheduler does, with the files each interval has now.
               const records = await truth.recordsOf(context);
@@ -180,29 +233,14 @@ describe("reading only what changed in a context's history", () => {
               now += next() * 3 * HOUR;
               break;
             case 'ours':
-              for (let i = 0, n = 1 + Math.floor(next() * 6); i < n; i++) {
-                const start = next() < 0.3 ? end - FIVE : anyStart();
-                await ours.put('acme', name, recordOf(start, rollup));
-              }
-              break;
-            case 'theirs': {
-              const start = next() < 0.3 ? end - FIVE : anyStart();
-              await memory.putRollupInterval(`acme/${name}`, start, JSON.stringify(recordOf(start, rollup)));
-              break;
-            }
+            case 'theirs':
             case 'lost':
             case 'timeout':
-              failing = pick(['before', 'after'] as const);
-              await ours.put('acme', name, recordOf(anyStart(), rollup)).catch(() => undefined);
-              failing = undefined;
+            case 'backlog': {
+              const puts = kind === 'timeout' ? 'lost' : kind;
+              await replica.put(puts, name, { next, pick }, end - FIVE, anyStart, (start) => recordOf(start, rollup));
               break;
-            case 'backlog':
-              // Another replica fills a backlog: more puts than the ledger keeps a note of.
-              for (let i = 0; i < ROLLUP_CHANGES_KEPT + 10; i++) {
-                const start = anyStart();
-                await memory.putRollupInterval(`acme/${name}`, start, JSON.stringify(recordOf(start, rollup)));
-              }
-              break;
+            }
             case 'late': {
               const at = anyStart();
               files.push({ path: `late-${step}.csv`, etag: 'e0', span: { minMs: at, maxMs: at + next() * 2 * HOUR } });
@@ -231,9 +269,9 @@ describe("reading only what changed in a context's history", () => {
           }
         }
         const at = lastEnd(context, now);
-        reading = true;
+        replica.reading = true;
         const read = await states.read(context, snapshot, spansOf(), at);
-        reading = false;
+        replica.reading = false;
         if (read.open) changedReads++;
         const whole: ReadState = {
           lastEnd: at,
@@ -252,7 +290,7 @@ describe("reading only what changed in a context's history", () => {
       // Many reads took only what changed: the others follow another replica's backlog, the hour's reread (the clock
       // moves hours in some steps), or too many intervals due.
       expect(changedReads).toBeGreaterThan(steps / 4);
-      expect(changedReads + wholeReads / context.rollups.length).toBe(steps);
+      expect(changedReads + replica.wholeReads / context.rollups.length).toBe(steps);
     }
   });
 
@@ -273,21 +311,8 @@ describe("reading only what changed in a context's history", () => {
       const lateFromAt = (end: number) => Math.max(T0, Math.floor((end - LATE) / FIVE) * FIVE);
 
       const memory = new MemoryRollupLedger(() => now);
-      let wholeReads = 0;
-      let reading = false;
-      let failing: 'before' | 'after' | undefined;
-      const ledger = ledgerWith(memory, {
-        rollupIntervals: (rollup) => {
-          if (reading) wholeReads++;
-          return memory.rollupIntervals(rollup);
-        },
-        putRollupInterval: async (rollup, start, record) => {
-          if (failing === 'before') throw new Error('unreachable');
-          await memory.putRollupInterval(rollup, start, record);
-          if (failing === 'after') throw new Error('timed out');
-        },
-      });
-      const ours = new IntervalLedger(ledger, () => now);
+      const replica = new ReplicaLedger(memory, () => now);
+      const { ours } = replica;
       const truth = new IntervalLedger(memory, () => now);
       const states = new ContextStates(ours, () => now);
       /** What a whole read of the history and the server's fingerprints say. */
@@ -340,7 +365,8 @@ describe("reading only what changed in a context's history", () => {
         const anyStart = () => T0 + Math.floor(next() * ((end - T0) / FIVE)) * FIVE;
         const rollup = Math.floor(next() * context.rollups.length);
         const name = context.rollups[rollup]?.name ?? '';
-        switch (pick(['time', 'late', 'late', 'ours', 'theirs', 'lost', 'backlog', 'filled', 'filled'] as const)) {
+        const kind = pick(['time', 'late', 'late', 'ours', 'theirs', 'lost', 'backlog', 'filled', 'filled'] as const);
+        switch (kind) {
           case 'time':
             now += next() < 0.9 ? next() * 20 * MINUTE : next() * 2 * HOUR;
             break;
@@ -351,43 +377,27 @@ describe("reading only what changed in a context's history", () => {
             break;
           }
           case 'ours':
-            for (let i = 0, n = 1 + Math.floor(next() * 6); i < n; i++) {
-              const start = next() < 0.3 ? end - FIVE : anyStart();
-              await ours.put('acme', name, recordOf(start, rollup));
-            }
-            break;
-          case 'theirs': {
-            const start = next() < 0.3 ? end - FIVE : anyStart();
-            await memory.putRollupInterval(`acme/${name}`, start, JSON.stringify(recordOf(start, rollup)));
-            break;
-          }
+          case 'theirs':
           case 'lost':
-            failing = pick(['before', 'after'] as const);
-            await ours.put('acme', name, recordOf(anyStart(), rollup)).catch(() => undefined);
-            failing = undefined;
-            break;
           case 'backlog':
-            for (let i = 0; i < ROLLUP_CHANGES_KEPT + 10; i++) {
-              const start = anyStart();
-              await memory.putRollupInterval(`acme/${name}`, start, JSON.stringify(recordOf(start, rollup)));
-            }
+            await replica.put(kind, name, { next, pick }, end - FIVE, anyStart, (start) => recordOf(start, rollup));
             break;
           case 'filled':
             await fill();
             break;
         }
         const at = lastEnd(context, now);
-        reading = true;
+        replica.reading = true;
         const before = serverReads;
         const read = await states.readTable(context, at, lateFromAt(at), recent);
-        reading = false;
+        replica.reading = false;
         // The server is asked once per read, for the intervals late rows may change.
         expect(serverReads - before).toBe(1);
         if (read.open) changedReads++;
         expect(decisions(read, now), `seed ${seed}, step ${step}`).toEqual(decisions(await wholeAt(at), now));
       }
       expect(changedReads).toBeGreaterThan(steps / 4);
-      expect(changedReads + wholeReads / context.rollups.length).toBe(steps);
+      expect(changedReads + replica.wholeReads / context.rollups.length).toBe(steps);
     }
   });
 
