@@ -32,6 +32,7 @@ import {
   MemorySink,
   MINUTE,
   recordingLogger,
+  rollupsOverTable,
   snapshotOf,
   TEST_SETTINGS,
   tableRollup,
@@ -143,19 +144,12 @@ async function measureTable(days: number): Promise<{ firstMs: number; nextMs: nu
   const memory = new MemoryRollupLedger(() => NOW);
   const { ledger, reads } = countingWholeReads(memory);
   const table = new EmptyTable();
-  const replica = (name: string) =>
-    new Rollups({
-      tenants: { acme: [tableRollup(15 * MINUTE, { startAtMs: NOW - days * DAY - MINUTE })] },
-      settings: { ...TEST_SETTINGS, backfillPerTick: Number.MAX_SAFE_INTEGER },
+  const replica = (replicaId: string) =>
+    rollupsOverTable(table, tableRollup(15 * MINUTE, { startAtMs: NOW - days * DAY - MINUTE }), {
       ledger,
-      sources: new FixedSources([]),
-      sink: new MemorySink(),
-      computeEngine: directEngine(new FakeComputer({}, () => 0)),
-      auditEngine: countingAuditEngine(() => 0),
-      postgres: table,
-      logger: recordingLogger(),
-      replicaId: () => name,
       clock: () => NOW,
+      replicaId,
+      settings: { ...TEST_SETTINGS, backfillPerTick: Number.MAX_SAFE_INTEGER },
     });
   const filler = replica('filler');
   await filler.tick();

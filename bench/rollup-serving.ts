@@ -21,7 +21,7 @@ import { startS3 } from '../test/harness/services.js';
 import { createBucket, s3Client, s3Settings } from '../test/support/s3-fixtures.js';
 import { trafficRollup } from '../test/support/traffic-csv.js';
 import { writeApiTrafficCsv } from './data/api-traffic.js';
-import { ms, report, summarise, timePaired } from './support.js';
+import { ms, report, summarise, time, timePaired } from './support.js';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 30);
@@ -167,11 +167,7 @@ try {
       const absent = keys.filter((key) => !stored.has(key));
       if (absent.length > 0) throw new Error(`${absent.length} interval files not on the store, as ${absent[0]}`);
       await s3.setDelay(S3_DELAY_MS);
-      const timed = async (work: () => Promise<unknown>): Promise<number> => {
-        const started = performance.now();
-        await work();
-        return performance.now() - started;
-      };
+      const timed = async (work: () => Promise<unknown>): Promise<number> => (await time(work, 1, 0))[0] as number;
       let answer: Awaited<ReturnType<typeof callStore>> | undefined;
       const coldMs = await timed(async () => {
         answer = await callStore('/v1/query', { sql, maxRows: 100_000 });

@@ -144,7 +144,7 @@ export class ContextStates {
       if (!put) return undefined;
       for (const start of put) if (start >= context.startMs && start < end) open.add(start);
     }
-    for (let start = memo.lastEnd; start < end; start += context.intervalMs) open.add(start);
+    for (const start of intervalStarts(context, memo.lastEnd, end)) open.add(start);
     return open;
   }
 

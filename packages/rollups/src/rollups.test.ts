@@ -16,6 +16,7 @@ import {
   MemorySink,
   MINUTE,
   recordingLogger,
+  rollupsOverTable,
   snapshotOf,
   T0,
   TEST_SETTINGS,
@@ -187,19 +188,10 @@ describe('rollups over a memory ledger', () => {
     let now = at(61);
     const { ledger, reads } = countingWholeReads(new MemoryRollupLedger(() => now));
     const table = new EmptyTable();
-    const computer = new FakeComputer({}, () => 0);
-    const rollups = new Rollups({
-      tenants: { acme: [tableRollup(15 * MINUTE)] },
-      settings: TEST_SETTINGS,
+    const rollups = rollupsOverTable(table, tableRollup(15 * MINUTE), {
       ledger,
-      sources: new FixedSources([]),
-      sink: new MemorySink(),
-      computeEngine: directEngine(computer),
-      auditEngine: countingAuditEngine(() => 0),
-      postgres: table,
-      logger: recordingLogger(),
-      replicaId: () => 'replica-a',
       clock: () => now,
+      replicaId: 'replica-a',
     });
     await rollups.tick();
     expect(table.dumped).toHaveLength(12);

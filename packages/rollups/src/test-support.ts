@@ -12,7 +12,7 @@ import type {
 } from './dependencies.js';
 import { intervalStarts, type RollupContext, type RollupSpec } from './rollup-context.js';
 import type { RollupLedger } from './rollup-ledger.js';
-import type { RollupSettings } from './rollups.js';
+import { type RollupSettings, Rollups } from './rollups.js';
 
 export const MINUTE = 60_000;
 /** A Monday, 10:00 UTC: intervals of every length start on it. */
@@ -110,6 +110,30 @@ export class EmptyTable implements IntervalSource, PostgresSink {
   #printOf(start: number): string {
     return this.prints.get(start) ?? 'rows-0';
   }
+}
+
+/**
+ * One tenant's `rollup` of `table`, its passes done by a stand-in computer that answers at once (the table's
+ * intervals have no rows), on `ledger` as replica `replicaId` with its clock reading `clock()`.
+ */
+export function rollupsOverTable(
+  table: EmptyTable,
+  rollup: RollupSpec,
+  options: { ledger: RollupLedger; clock: () => number; replicaId: string; settings?: RollupSettings },
+): Rollups {
+  return new Rollups({
+    tenants: { acme: [rollup] },
+    settings: options.settings ?? TEST_SETTINGS,
+    ledger: options.ledger,
+    sources: new FixedSources([]),
+    sink: new MemorySink(),
+    computeEngine: directEngine(new FakeComputer({}, () => 0)),
+    auditEngine: countingAuditEngine(() => 0),
+    postgres: table,
+    logger: recordingLogger(),
+    replicaId: () => options.replicaId,
+    clock: options.clock,
+  });
 }
 
 /** A sink in memory. */
