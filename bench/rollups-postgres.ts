@@ -4,7 +4,8 @@
  * (count, sum, min, max, avg and exact p50/p95/p99 by organization and API proxy) and loaded back into a table in
  * one transaction, through one gateway in this process. Baseline, interleaved in the same run: PostgreSQL computing
  * the same aggregates itself with one GROUP BY (`percentile_cont`). Goal: at most 0.5x of PostgreSQL's time. The
- * source's own pipeline took 34 s for such an interval on Spark.
+ * source's own pipeline took 34 s for such an interval on Spark. Last, a tick's look for late rows over the same
+ * rows: the query the rollups send, beside the expression it replaced and a bare count of the rows.
  *
  *   npm run bench -w @lakegate/bench -- rollups-postgres
  *   BENCH_ROWS=300000 BENCH_RUNS=3 npm run bench -w @lakegate/bench -- rollups-postgres
@@ -13,6 +14,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger, parseConfig, startGateway } from '@lakegate/gateway';
+import { intervalFingerprintsSql } from '@lakegate/rollups';
 import { startPostgres } from '../test/harness/postgres.js';
 import { cpuMs, ms, parentPid, report, serverCpuMs, summarise } from './support.js';
 
@@ -159,6 +161,30 @@ try {
   }
   const [loaded] = await pg.sql`SELECT count(*)::int AS groups, sum(_rows)::bigint AS rows FROM api_rollup`;
   await gateway.close();
+
+  // A tick's look for late rows, over the same rows (as over an interval within lateRowsSeconds): the query the
+  // rollups send, beside the expression it replaced (numeric since PostgreSQL 14) and a bare count of the rows.
+  const where = `ts >= to_timestamp(${start / 1000}) AND ts < to_timestamp(${(start + FIVE_MINUTES) / 1000})`;
+  const spec = { table: 'api_facts', timeColumn: 'ts' };
+  const checks: [string, string][] = [
+    ['date_bin (PostgreSQL 14 and later)', intervalFingerprintsSql(spec, FIVE_MINUTES, where, true)],
+    ['date_part (before 14)', intervalFingerprintsSql(spec, FIVE_MINUTES, where, false)],
+    [
+      'extract(epoch ...), as before',
+      `SELECT floor(extract(epoch FROM ts) * 1000 / ${FIVE_MINUTES})::bigint * ${FIVE_MINUTES} AS start, count(*) AS n,
+         sum(xmin::text::bigint) AS x FROM api_facts WHERE ${where} GROUP BY 1`,
+    ],
+    ['count(*) of the same rows (baseline)', `SELECT count(*) FROM api_facts WHERE ${where}`],
+  ];
+  const checkTimes = checks.map(() => [] as number[]);
+  for (let run = 0; run < RUNS; run++) {
+    for (const [i, [, text]] of checks.entries()) {
+      const started = performance.now();
+      await pg.sql.unsafe(text);
+      checkTimes[i]?.push(performance.now() - started);
+    }
+  }
+  const countMedian = summarise(checkTimes[checks.length - 1] ?? []).median;
   const l = summarise(lakegate);
   const p = summarise(postgres);
   const c = summarise(passes);
@@ -185,6 +211,11 @@ try {
     ['the source on Spark', '34 s'],
     ['rows loaded into api_rollup', `${loaded?.groups} groups holding ${loaded?.rows} facts`],
     ['process peak RSS', `${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`],
+    ["a tick's late-row check of the interval, medians (ratio to the count):", ''],
+    ...checks.map(([name], i): [string, string] => {
+      const median = summarise(checkTimes[i] ?? []).median;
+      return [`  ${name}`, `${ms(median)} (${(median / countMedian).toFixed(2)}x)`];
+    }),
   ]);
 } finally {
   await pg.stop();

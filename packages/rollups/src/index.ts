@@ -13,7 +13,7 @@ export type {
 export type { IntervalAudit, IntervalRecord, IntervalState } from './interval-record.js';
 export { MemoryRollupLedger } from './memory-rollup-ledger.js';
 export { CopyOutStream } from './postgres/copy-out.js';
-export { PostgresRollups } from './postgres/postgres-rollups.js';
+export { intervalFingerprintsSql, PostgresRollups } from './postgres/postgres-rollups.js';
 export type { PostgresSinkSpec, PostgresSourceSpec } from './postgres/postgres-specs.js';
 export type { RollupLag } from './rollup-admin.js';
 export { RollupAdmin } from './rollup-admin.js';
