@@ -1,14 +1,14 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from './logging/logger.js';
 import type { TraceScope } from './observability/tracing.js';
 
 /** Per-request variables every handler can rely on. */
 export interface GatewayEnv {
   /**
-   * Node's response, under Node's HTTP server. When the app is called directly (`app.request`) there is none, and
-   * `c.env` itself may be undefined.
+   * Node's request and response, under Node's HTTP server. When the app is called directly (`app.request`) there
+   * are none, and `c.env` itself may be undefined.
    */
-  Bindings: { readonly outgoing?: ServerResponse | undefined };
+  Bindings: { readonly incoming?: IncomingMessage | undefined; readonly outgoing?: ServerResponse | undefined };
   Variables: {
     requestId: string;
     /** The W3C trace id of this request (the caller's, when it sent a traceparent). */

@@ -49,7 +49,7 @@ export function queryRoute(options: QueryRouteOptions): Hono<GatewayEnv> {
 
   return new Hono<GatewayEnv>().post('/', async function query(c) {
     options.service.refuseIfFull(c.get('tenant'));
-    const body = await readValidBody(c.req.raw, bodySchema);
+    const body = await readValidBody(c.req.raw, bodySchema, c.env?.incoming);
     const started = performance.now();
     const requestId = c.get('requestId');
     const query = await options.service.start({

@@ -86,7 +86,7 @@ export function sessionsRoutes(service: SessionService): Hono<GatewayEnv> {
   const app = new Hono<GatewayEnv>();
 
   app.post('/', async function createSession(c) {
-    const parsed = createSchema.safeParse(await readJsonBody(c.req.raw));
+    const parsed = createSchema.safeParse(await readJsonBody(c.req.raw, c.env?.incoming));
     if (!parsed.success) throw new LakegateError('INVALID_REQUEST', describeIssues(parsed.error));
     const session = await service.create(c.get('tenant'), parsed.data);
     c.header('Location', `/sessions/${session.id}`);
@@ -128,7 +128,7 @@ export function sessionsRoutes(service: SessionService): Hono<GatewayEnv> {
   });
 
   app.post('/:id/statements', async function submitStatement(c) {
-    const parsed = statementSchema.safeParse(await readJsonBody(c.req.raw));
+    const parsed = statementSchema.safeParse(await readJsonBody(c.req.raw, c.env?.incoming));
     if (!parsed.success) throw new LakegateError('INVALID_REQUEST', describeIssues(parsed.error));
     const statement = await service.submit(c.get('tenant'), idOf(c.req.param('id'), 'Session'), parsed.data.code);
     c.header('Location', `/sessions/${statement.sessionId}/statements/${statement.id}`);
