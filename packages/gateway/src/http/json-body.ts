@@ -37,9 +37,9 @@ export async function readJsonBody(request: Request, incoming?: IncomingMessage)
   }
 }
 
-/** Reads a JSON body and checks it against `schema`; a mismatch is INVALID_REQUEST naming each field at fault. */
-export async function readValidBody<T>(request: Request, schema: z.ZodType<T>, incoming?: IncomingMessage): Promise<T> {
-  const parsed = schema.safeParse(await readJsonBody(request, incoming));
+/** Checks a request's `value` against `schema`; a mismatch is INVALID_REQUEST naming each field at fault. */
+export function validBody<T>(value: unknown, schema: z.ZodType<T>): T {
+  const parsed = schema.safeParse(value);
   if (!parsed.success) throw new LakegateError('INVALID_REQUEST', describeIssues(parsed.error));
   return parsed.data;
 }

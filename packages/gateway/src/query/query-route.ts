@@ -3,7 +3,7 @@ import { LakegateError } from '@lakegate/engine-api';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { GatewayEnv } from '../app-env.js';
-import { readValidBody } from '../http/json-body.js';
+import { readJsonBody, validBody } from '../http/json-body.js';
 import type { QueryInput, QueryLifecycle } from './query-lifecycle.js';
 import { negotiateFormat, writeResult } from './result-writer.js';
 
@@ -23,6 +23,28 @@ export const queryBodySchema = (maxMaxRows: number) =>
     engine: z.string().optional().describe("The engine to run it on (else the tenant's default)"),
     maxRows: z.number().int().min(0).max(maxMaxRows).optional().describe('Rows at most in the result'),
   });
+
+type QueryBody = z.infer<ReturnType<typeof queryBodySchema>>;
+const BODY_KEYS = new Set(['sql', 'engine', 'maxRows']);
+
+/**
+ * The usual body, valid, as the schema would give it: only `sql`, `engine` and `maxRows`, each as the schema wants
+ * it. Anything else is undefined, for the schema to judge and name what is wrong. A dashboard's query is checked
+ * in a few µs where the schema takes tens while the gateway's code is cold from a scan.
+ */
+export function usualQueryBody(value: unknown, maxMaxRows: number): QueryBody | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  for (const key of Object.keys(value)) if (!BODY_KEYS.has(key)) return undefined;
+  const { sql, engine, maxRows } = value as Record<string, unknown>;
+  if (typeof sql !== 'string' || sql.trim() === '') return undefined;
+  if (engine !== undefined && typeof engine !== 'string') return undefined;
+  if (
+    maxRows !== undefined &&
+    !(Number.isSafeInteger(maxRows) && (maxRows as number) >= 0 && (maxRows as number) <= maxMaxRows)
+  )
+    return undefined;
+  return value as QueryBody;
+}
 
 /**
  * How the query learns that its client left. Under Node's server, from the response's `close` before its end: the
@@ -49,7 +71,8 @@ export function queryRoute(options: QueryRouteOptions): Hono<GatewayEnv> {
 
   return new Hono<GatewayEnv>().post('/', async function query(c) {
     options.service.refuseIfFull(c.get('tenant'));
-    const body = await readValidBody(c.req.raw, bodySchema, c.env?.incoming);
+    const json = await readJsonBody(c.req.raw, c.env?.incoming);
+    const body = usualQueryBody(json, options.maxMaxRows) ?? validBody(json, bodySchema);
     const started = performance.now();
     const requestId = c.get('requestId');
     const query = await options.service.start({
