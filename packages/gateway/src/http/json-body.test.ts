@@ -9,6 +9,7 @@ interface Read {
   readonly code?: string | undefined;
   /** Whether the body was read through the request's own stream, rather than from what the parser held. */
   readonly streamed: boolean;
+  readonly ended?: boolean;
 }
 
 describe('reading a JSON body under Node’s server', () => {
@@ -18,23 +19,24 @@ describe('reading a JSON body under Node’s server', () => {
 
   beforeAll(async () => {
     server = createServer((incoming: IncomingMessage, outgoing) => {
-      // The gateway's routes read the body after its middleware, a turn or more after the request's headers.
-      setImmediate(async () => {
+      // The gateway's routes read the body after its middleware: once the parser has handed over the body's bytes,
+      // before it has seen the message's end.
+      process.nextTick(async () => {
         let streamed = false;
-        const real = new Request('http://localhost/', {
-          method: 'POST',
-          body: Readable.toWeb(incoming) as ReadableStream,
-          duplex: 'half',
-        } as RequestInit);
-        // Only the body is read from the request.
+        // Only the body is read from the request, and its stream is made only then: made at once, it would read
+        // the message itself.
         const request = {
           text: () => {
             streamed = true;
-            return real.text();
+            const body = Readable.toWeb(incoming) as ReadableStream;
+            return new Request('http://localhost/', { method: 'POST', body, duplex: 'half' } as RequestInit).text();
           },
         } as unknown as Request;
         try {
-          reads.push({ body: await readJsonBody(request, incoming), streamed });
+          const body = await readJsonBody(request, incoming);
+          // By the next turn the request has ended, however its body was read.
+          await new Promise((resolve) => setImmediate(resolve));
+          reads.push({ body, streamed, ended: incoming.readableEnded });
         } catch (error) {
           reads.push({ code: (error as { code?: string }).code, streamed });
         }
@@ -67,7 +69,11 @@ describe('reading a JSON body under Node’s server', () => {
   const body = JSON.stringify({ sql: 'SELECT 1', maxRows: 5 });
 
   it('reads a body the parser already holds at once, without its stream', async () => {
-    expect(await send([head(body.length) + body])).toEqual({ body: { sql: 'SELECT 1', maxRows: 5 }, streamed: false });
+    expect(await send([head(body.length) + body])).toEqual({
+      body: { sql: 'SELECT 1', maxRows: 5 },
+      streamed: false,
+      ended: true,
+    });
   });
 
   it('reads through the stream a body still on its way, or chunked, or empty', async () => {
@@ -76,9 +82,10 @@ describe('reading a JSON body under Node’s server', () => {
     expect(await send([head(body.length) + body.slice(0, half), body.slice(half)], 50)).toEqual({
       body: { sql: 'SELECT 1', maxRows: 5 },
       streamed: true,
+      ended: true,
     });
     const chunked = `POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
-    expect(await send([chunked])).toEqual({ body: { sql: 'SELECT 1', maxRows: 5 }, streamed: true });
+    expect(await send([chunked])).toEqual({ body: { sql: 'SELECT 1', maxRows: 5 }, streamed: true, ended: true });
     expect(await send([head(0)])).toEqual({ code: 'INVALID_REQUEST', streamed: true });
   });
 

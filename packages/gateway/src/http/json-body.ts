@@ -20,6 +20,9 @@ function bufferedBody(incoming: IncomingMessage | undefined): string | undefined
   const length = Number(incoming.headers['content-length']);
   if (!(length > 0) || incoming.readableLength !== length) return undefined;
   const chunk: unknown = incoming.read();
+  // Flowing, the emptied stream ends as soon as the parser sees the message's end: a request left unended would
+  // be drained after its response, behind two timers and a listener of its own.
+  incoming.resume();
   return Buffer.isBuffer(chunk) ? chunk.toString('utf8') : undefined;
 }
 
