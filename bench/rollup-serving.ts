@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { parseConfig, type RunningGateway, silentLogger, startGateway } from '@lakegate/gateway';
+import { eachAtOnce } from '@lakegate/rollups/test-support';
 import { startS3 } from '../test/harness/services.js';
 import { createBucket, s3Client, s3Settings } from '../test/support/s3-fixtures.js';
 import { trafficRollup } from '../test/support/traffic-csv.js';
@@ -182,13 +183,7 @@ try {
       const oneAtATime = await timed(async () => {
         for (const key of keys) await get(key);
       });
-      const sixteenAtOnce = await timed(async () => {
-        let next = 0;
-        const worker = async () => {
-          while (next < keys.length) await get(keys[next++] as string);
-        };
-        await Promise.all(Array.from({ length: 16 }, worker));
-      });
+      const sixteenAtOnce = await timed(() => eachAtOnce(keys, 16, get));
       report(`rollup files on an object store ${S3_DELAY_MS} ms away (s3rver on loopback, 288 interval files)`, [
         ['the first answer, every interval file read from the store', ms(coldMs)],
         ['the next answer, from memory', ms(warmMs)],
