@@ -1,10 +1,11 @@
 import { createHistogram } from 'node:perf_hooks';
 import type { Storage } from '@lakegate/storage';
-import type { Histogram, Meter } from '@opentelemetry/api';
+import type { Meter } from '@opentelemetry/api';
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import type { Admission } from '../admission/admission.js';
 import type { EngineRegistry } from '../engines/engine-registry.js';
+import { type LatencyHistogram, LatencyHistograms } from './latency-histograms.js';
 
 export interface MetricsSources {
   /** Read at each scrape: a configuration reload may change it. */
@@ -55,17 +56,20 @@ class LoopDelayMonitor {
  * histograms by tenant, engine and outcome; queue, cache and engine figures are read when scraped.
  */
 export class GatewayMetrics {
+  /** Latencies, recorded by every request: aggregated by the gateway itself and exported with the SDK's metrics. */
+  readonly #histograms = new LatencyHistograms(LATENCY_BUCKETS_SECONDS);
   readonly #exporter = new PrometheusExporter({
     preventServerStart: true,
     withoutScopeInfo: true,
     withoutTargetInfo: true,
+    metricProducers: [this.#histograms],
   });
   readonly #provider = new MeterProvider({ readers: [this.#exporter] });
   readonly #serializer = new PrometheusSerializer(undefined, false, undefined, true, true);
-  readonly requestDuration: Histogram;
-  readonly queryDuration: Histogram;
-  readonly admissionWait: Histogram;
-  readonly statementDuration: Histogram;
+  readonly requestDuration: LatencyHistogram<'method' | 'route' | 'status' | 'tenant'>;
+  readonly queryDuration: LatencyHistogram<'tenant' | 'engine' | 'outcome'>;
+  readonly admissionWait: LatencyHistogram<'tenant'>;
+  readonly statementDuration: LatencyHistogram<'tenant' | 'state'>;
   readonly #meter: Meter;
   readonly #sources: MetricsSources;
   readonly #loopDelay = new LoopDelayMonitor();
@@ -86,26 +90,27 @@ export class GatewayMetrics {
         result.observe(p99, { quantile: '0.99' });
         result.observe(max, { quantile: '1' });
       });
-    this.statementDuration = meter.createHistogram('lakegate_statement_duration_seconds', {
-      description: 'Session statements from submission to their final state (available, error, cancelled), by tenant',
-      unit: 's',
-      advice: { explicitBucketBoundaries: [...LATENCY_BUCKETS_SECONDS] },
-    });
-    this.requestDuration = meter.createHistogram('lakegate_http_request_duration_seconds', {
-      description: 'HTTP request latency, by route, status and tenant',
-      unit: 's',
-      advice: { explicitBucketBoundaries: [...LATENCY_BUCKETS_SECONDS] },
-    });
-    this.queryDuration = meter.createHistogram('lakegate_query_duration_seconds', {
-      description: 'Query latency from admission to the end of its result, by tenant, engine and outcome',
-      unit: 's',
-      advice: { explicitBucketBoundaries: [...LATENCY_BUCKETS_SECONDS] },
-    });
-    this.admissionWait = meter.createHistogram('lakegate_admission_wait_seconds', {
-      description: 'Time queries waited in the admission queue, by tenant',
-      unit: 's',
-      advice: { explicitBucketBoundaries: [...LATENCY_BUCKETS_SECONDS] },
-    });
+    const histograms = this.#histograms;
+    this.statementDuration = histograms.create(
+      'lakegate_statement_duration_seconds',
+      'Session statements from submission to their final state (available, error, cancelled), by tenant',
+      ['tenant', 'state'],
+    );
+    this.requestDuration = histograms.create(
+      'lakegate_http_request_duration_seconds',
+      'HTTP request latency, by route, status and tenant',
+      ['method', 'route', 'status', 'tenant'],
+    );
+    this.queryDuration = histograms.create(
+      'lakegate_query_duration_seconds',
+      'Query latency from admission to the end of its result, by tenant, engine and outcome',
+      ['tenant', 'engine', 'outcome'],
+    );
+    this.admissionWait = histograms.create(
+      'lakegate_admission_wait_seconds',
+      'Time queries waited in the admission queue, by tenant',
+      ['tenant'],
+    );
     meter
       .createObservableGauge('lakegate_admission_queries', { description: 'Queries running and queued, by tenant' })
       .addCallback((result) => {
