@@ -235,6 +235,23 @@ export class DatasetHandle {
     };
   }
 
+  /**
+   * The current snapshot, when it is loaded and every file of it is cached, without holding it: for an answer that
+   * reads none of its files (a cached result). Undefined when a query would have to wait for the origin.
+   */
+  peek(): { snapshot: DatasetSnapshot; stale: boolean } | undefined {
+    const m = this.#current;
+    if (!m) return undefined;
+    for (const file of m.files) if (!this.#ctx.cache.lookup(file.id)) return undefined;
+    return { snapshot: m.snapshot, stale: this.#stale };
+  }
+
+  /** Counts a query answered from {@link peek}'s snapshot, as {@link acquire} counts a query of a cached one. */
+  countPeeked(): void {
+    this.#ctx.metrics.add(this.tenant, 'hits');
+    this.#ctx.metrics.add(this.tenant, 'bytesServed', this.bytes);
+  }
+
   /** Lets the warming policy put this dataset's unused files first in line for eviction. */
   letGo(): void {
     for (const file of this.#current?.files ?? []) {

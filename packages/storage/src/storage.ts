@@ -1,7 +1,7 @@
 import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { type EngineLogger, LakegateError, type StorageAccess } from '@lakegate/engine-api';
+import { type DatasetSnapshot, type EngineLogger, LakegateError, type StorageAccess } from '@lakegate/engine-api';
 import { writeFileAtomic } from './atomic-file.js';
 import { DatasetHandle, type DatasetInfo, type DatasetSpec, type SnapshotLease } from './dataset-handle.js';
 import { DiskCache } from './disk-cache.js';
@@ -58,6 +58,14 @@ export interface Storage extends StorageAccess {
    * ends. Never waits on a refresh; waits on the origin only for a dataset not yet (or no longer) cached.
    */
   acquire(tenant: string, dataset: string, signal?: AbortSignal): Promise<SnapshotLease>;
+  /**
+   * The dataset's current snapshot and whether it is stale, when it is entirely in the local cache, for an answer that
+   * reads none of its files (a cached result); not held. Undefined when `acquire` would wait for the origin, or the
+   * tenant has no such dataset. A query answered from it calls `usedPeeked`.
+   */
+  peek(tenant: string, dataset: string): { snapshot: DatasetSnapshot; stale: boolean } | undefined;
+  /** Counts a query answered from `peek`'s snapshot as a use of the dataset, as `acquire` counts one. */
+  usedPeeked(tenant: string, dataset: string): void;
   /** Re-lists the dataset now (explicit invalidation); resolves once any new version is current. */
   refresh(tenant: string, dataset: string): Promise<DatasetInfo>;
   /** Prefetches the dataset's current snapshot into the cache. */
@@ -271,6 +279,13 @@ export async function createStorage(options: StorageOptions): Promise<Storage> {
       const h = handle(tenant, dataset);
       usage.record(tenant, dataset, clock());
       return h.acquire(signal);
+    },
+    peek(tenant, dataset) {
+      return handles.get(tenant)?.get(dataset)?.peek();
+    },
+    usedPeeked(tenant, dataset) {
+      usage.record(tenant, dataset, clock());
+      handles.get(tenant)?.get(dataset)?.countPeeked();
     },
     async refresh(tenant, dataset) {
       const h = handle(tenant, dataset);

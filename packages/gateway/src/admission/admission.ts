@@ -350,6 +350,14 @@ export class Admission {
   }
 
   /**
+   * Admits a query of `tenant` that needs no slot (an answer from the result cache, which runs nothing): takes its
+   * tokens of each rate, as {@link admit} would, and returns the refusal it would give instead, if any.
+   */
+  admitWithoutSlot(tenant: string): LakegateError | undefined {
+    return this.#refusal(tenant, true);
+  }
+
+  /**
    * Admits a query of `tenant`: resolves with the release function once it may run, waits in the fair queue when
    * the limits are reached, and refuses with RATE_LIMITED when the queue or the rate is full.
    */

@@ -19,6 +19,8 @@ async function lifecycle(
     resultCache?: boolean;
     held?: Record<string, unknown>;
     progress?: (engineQueryId: string) => number | undefined;
+    /** The tenant's admission limits, on a clock that stands still (no rate refills during the test). */
+    limits?: { concurrentQueries?: number; queriesPerSecond?: number };
   } = {},
 ) {
   const root = await mkdtemp(join(tmpdir(), 'lakegate-lifecycle-'));
@@ -72,7 +74,12 @@ async function lifecycle(
       maxQueued: 2,
     }),
   ]);
-  const admission = new Admission({ global: config.limits, tenant: () => ({}), maxMemoryBytes: undefined });
+  const admission = new Admission({
+    global: config.limits,
+    tenant: () => options.limits ?? {},
+    maxMemoryBytes: undefined,
+    ...(options.limits ? { clock: () => 0 } : {}),
+  });
   const lines: Record<string, unknown>[] = [];
   const logger = createLogger({ write: (line) => lines.push(JSON.parse(line) as Record<string, unknown>) });
   const queries = new QueryLifecycle({ config, storage, engines, admission, typeName: (t) => t.sqlType });
@@ -202,6 +209,67 @@ describe('query lifecycle', () => {
     await drain(named.stream);
     await named.end({ outcome: 'ok', rows: 3 });
     expect(done().map((l) => l.cache)).toEqual(['miss', 'hit', 'miss']);
+  });
+
+  it('answers a cached result at once, without a slot, as the full path does, counting its rate and its snapshot’s use', async () => {
+    const { queries, admission, storage, input, done } = await lifecycle({
+      resultCache: true,
+      limits: { concurrentQueries: 1, queriesPerSecond: 5 },
+    });
+    const sql = 'SELECT id, name FROM people';
+    const first = await queries.start(input(sql));
+    await drain(first.stream);
+    await first.end({ outcome: 'ok', rows: 3 });
+    // A traced request takes the full path, which holds a slot and a lease while its result is read.
+    const scope = {
+      span: <T>(_name: string, _attributes: unknown, fn: () => Promise<T>) => fn(),
+      open: () => ({ end() {} }),
+    };
+    const hits = storage.metrics('acme').hits;
+    const full = await queries.start(input(sql, { queryId: 'q-full', trace: scope }));
+    expect(admission.stats().running + storage.held()).toBe(0);
+    const fast = await queries.start(input(sql, { queryId: 'q-fast' }));
+    expect(admission.stats().running + storage.held()).toBe(0);
+    // Alike but for the wait, and for the encodings' accessors, made for each hit.
+    const { stream: _full, end: _endFull, encodings: fullEncodings, ...fullFields } = full;
+    const { stream: _fast, end: _endFast, encodings: fastEncodings, ...fastFields } = fast;
+    expect(fastFields).toEqual({ ...fullFields, waitMs: 0 });
+    expect([fullEncodings, fastEncodings]).toEqual([expect.any(Object), expect.any(Object)]);
+    expect(fast.cache).toBe('hit');
+    expect(await drain(fast.stream)).toBe(3);
+    for (const [query, id] of [
+      [full, 'q-full'],
+      [fast, 'q-fast'],
+    ] as const) {
+      await query.end({ outcome: 'ok', rows: 3, bytes: 10 });
+      expect(done().filter((l) => l.queryId === id)).toHaveLength(1);
+    }
+    const line = (id: string) => {
+      const {
+        queryId: _id,
+        durationMs: _ms,
+        waitMs: _wait,
+        time: _time,
+        ...rest
+      } = done().find((l) => l.queryId === id) ?? {};
+      return rest;
+    };
+    expect(line('q-fast')).toEqual(line('q-full'));
+    // Each counted once as a use of the cached dataset, as a query holding its snapshot is.
+    expect(storage.metrics('acme').hits).toBe(hits + 2);
+
+    // With the one slot taken by a running query, a cached answer still comes at once: it runs nothing.
+    const running = await queries.start(input('SELECT name FROM people', { queryId: 'q-running' }));
+    expect(admission.stats().running).toBe(1);
+    const atOnce = await Promise.race([
+      queries.start(input(sql, { queryId: 'q-beside' })),
+      new Promise<'queued'>((resolve) => setTimeout(() => resolve('queued'), 2000)),
+    ]);
+    expect(atOnce === 'queued' ? atOnce : atOnce.cache).toBe('hit');
+    if (atOnce !== 'queued') await atOnce.end({ outcome: 'ok', rows: 3 });
+    // Five queries took the tenant's five tokens: the sixth, a cached one too, is refused as any query would be.
+    await expect(queries.start(input(sql, { queryId: 'q-sixth' }))).rejects.toMatchObject({ code: 'RATE_LIMITED' });
+    await running.end({ outcome: 'ok', rows: 0 });
   });
 
   it('hands parameters to the engine, which declines them when it cannot bind them, and keys cached results by them', async () => {

@@ -329,6 +329,8 @@ export class QueryLifecycle {
    * and thrown; otherwise the caller reads the stream and calls `end` once.
    */
   async start(given: QueryInput): Promise<ActiveQuery> {
+    const cached = this.#fromCache(given);
+    if (cached) return cached;
     const begun = performance.now();
     // The query's own cancel, which the front end's signal or watch also triggers: a drain that runs out of time
     // cancels through it. (A forwarding listener, not AbortSignal.any: that costs more per query than it is worth.)
@@ -438,12 +440,7 @@ export class QueryLifecycle {
     const prepared = await tracing.span('sql.prepare', { tenant: input.tenant }, () =>
       this.prepare(input.tenant, input.sql, input.signal),
     );
-    const tenantLimits = config.tenants[input.tenant]?.limits ?? {};
-    const least = (key: 'maxResultRows' | 'maxResultBytes' | 'queryTimeoutMs'): number =>
-      Math.min(tenantLimits[key] ?? Number.POSITIVE_INFINITY, config.limits[key] ?? Number.POSITIVE_INFINITY);
-    const maxRows = Math.min(input.maxRows, least('maxResultRows'));
-    const maxBytes = least('maxResultBytes');
-    const timeoutMs = Math.min(config.query.timeoutMs, least('queryTimeoutMs'));
+    const { maxRows, maxBytes, timeoutMs } = this.#limits(input);
 
     const slot = await this.#admit(input, tracing);
     input.onAdmitted?.();
@@ -481,7 +478,7 @@ export class QueryLifecycle {
         versions: Object.fromEntries(leases.map((l) => [l.snapshot.dataset, l.snapshot.version])),
         prepared,
         maxRows,
-        maxBytes: Number.isFinite(maxBytes) ? maxBytes : undefined,
+        maxBytes,
         waitMs: slot.waitMs,
       };
       // The cache is asked before anything else is decided: a dashboard's repeated query is answered without
@@ -492,16 +489,9 @@ export class QueryLifecycle {
       // with datasets' columns rather than their versions.
       const cache = input.describeOnly || !prepared.cacheable ? undefined : this.#resultCache(input.tenant);
       const cacheKey = cache
-        ? ResultCache.key({
-            engine:
-              input.engine === undefined ? `default ${this.#router.preferred(input.tenant)}` : `asked ${input.engine}`,
-            fingerprint: prepared.fingerprint.exact,
-            parameters: input.parameters,
-            maxRows,
-            versions: {
-              ...common.versions,
-              ...Object.fromEntries(held.map((name) => [name, `held by ${tenantConfig?.engineTables[name]?.engine}`])),
-            },
+        ? this.#cacheKey(input, prepared, maxRows, {
+            ...common.versions,
+            ...Object.fromEntries(held.map((name) => [name, `held by ${tenantConfig?.engineTables[name]?.engine}`])),
           })
         : undefined;
       const hit = cache && cacheKey ? cache.get(cacheKey) : undefined;
@@ -550,6 +540,99 @@ export class QueryLifecycle {
       releaseAll();
       throw error;
     }
+  }
+
+  /** The caps of a query's result and its time limit: the request's, lowered by its tenant's and the gateway's. */
+  #limits(input: QueryInput): { maxRows: number; maxBytes: number | undefined; timeoutMs: number } {
+    const { config } = this.#deps;
+    const tenantLimits = config.tenants[input.tenant]?.limits ?? {};
+    const least = (key: 'maxResultRows' | 'maxResultBytes' | 'queryTimeoutMs'): number =>
+      Math.min(tenantLimits[key] ?? Number.POSITIVE_INFINITY, config.limits[key] ?? Number.POSITIVE_INFINITY);
+    const maxBytes = least('maxResultBytes');
+    return {
+      maxRows: Math.min(input.maxRows, least('maxResultRows')),
+      maxBytes: Number.isFinite(maxBytes) ? maxBytes : undefined,
+      timeoutMs: Math.min(config.query.timeoutMs, least('queryTimeoutMs')),
+    };
+  }
+
+  /**
+   * A result's key in its tenant's cache. It names the engine the query is sent to and whether the client asked for
+   * it (which the route reports), not the engine routing picks: the cache is asked before routing, which would
+   * resolve it the same way.
+   */
+  #cacheKey(
+    input: QueryInput,
+    prepared: PreparedQuery,
+    maxRows: number,
+    versions: Readonly<Record<string, string>>,
+  ): string {
+    return ResultCache.key({
+      engine: input.engine === undefined ? `default ${this.#router.preferred(input.tenant)}` : `asked ${input.engine}`,
+      fingerprint: prepared.fingerprint.exact,
+      parameters: input.parameters,
+      maxRows,
+      versions,
+    });
+  }
+
+  /**
+   * A query its tenant's result cache answers at once, without a slot, a lease or a cancel of its own: a
+   * dashboard's repeated query. It runs nothing, so it needs no slot (its tokens of the rates are still taken), and
+   * it reads no file, so the snapshots are only looked at for their versions, and counted as used. Undefined when
+   * any step would have to wait or do more (a text not yet prepared, a dataset not entirely cached, a table held by
+   * an engine, a traced request, a refusal, no such result): `start` then takes the full path, which decides the
+   * same way with every step in view.
+   */
+  #fromCache(input: QueryInput): ActiveQuery | undefined {
+    if (this.#draining || input.describeOnly || input.signal?.aborted) return undefined;
+    // A traced request keeps its spans of each stage.
+    if (input.trace !== undefined && input.trace !== NO_TRACE) return undefined;
+    const cache = this.#resultCache(input.tenant);
+    const prepared = cache && this.#prepared.get(`${input.tenant}\0${input.sql}`);
+    if (!cache || !prepared?.cacheable) return undefined;
+    const { config, storage } = this.#deps;
+    const tenantConfig = config.tenants[input.tenant];
+    const versions: Record<string, string> = {};
+    let stale = false;
+    for (const name of prepared.datasets) {
+      if (tenantConfig?.engineTables[name] !== undefined) return undefined;
+      const peeked = storage.peek(input.tenant, name);
+      if (!peeked) return undefined;
+      versions[name] = peeked.snapshot.version;
+      stale ||= peeked.stale;
+    }
+    const { maxRows, maxBytes } = this.#limits(input);
+    const hit = cache.get(this.#cacheKey(input, prepared, maxRows, versions));
+    if (!hit || this.#deps.admission?.admitWithoutSlot(input.tenant)) return undefined;
+    const begun = performance.now();
+    for (const name of prepared.datasets) storage.usedPeeked(input.tenant, name);
+    input.onAdmitted?.();
+    this.#deps.rollups?.noteQuery(input.tenant);
+    this.#deps.metrics?.admissionWait.record(0, { tenant: input.tenant });
+    this.#deps.metrics?.queryDuration.record(0, { tenant: input.tenant, engine: hit.engine, outcome: 'ok' });
+    const { stream, engine, route, encodings } = hit;
+    const started: StartedQuery = {
+      stream,
+      engine,
+      route,
+      encodings,
+      cache: 'hit',
+      stale,
+      versions,
+      prepared,
+      maxRows,
+      maxBytes,
+      waitMs: 0,
+    };
+    let ended = false;
+    const end = async (summary: QueryEnd): Promise<void> => {
+      if (ended) return;
+      ended = true;
+      await stream.close();
+      this.#logEnd(input, begun, started, summary);
+    };
+    return { ...started, end };
   }
 
   /** Waits for a slot of the tenant and of the gateway; records the wait. */
