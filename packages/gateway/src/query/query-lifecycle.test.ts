@@ -43,23 +43,32 @@ async function lifecycle(
   const real = await createStorage(storageOptions(config));
   // Counts the snapshots held, as a refresh would see them.
   let held = 0;
-  const storage: Storage & { held(): number } = Object.assign(Object.create(real) as Storage, {
-    async acquire(...args: Parameters<Storage['acquire']>) {
-      const lease = await real.acquire(...args);
-      held++;
-      let released = false;
-      return {
-        snapshot: lease.snapshot,
-        stale: lease.stale,
-        release() {
-          if (!released) held--;
-          released = true;
-          lease.release();
-        },
-      };
+  // Whether a snapshot may be looked at without a lease: when not, a cached answer takes the full path.
+  let peekable = true;
+  const storage: Storage & { held(): number; peekable(on: boolean): void } = Object.assign(
+    Object.create(real) as Storage,
+    {
+      peek: (...args: Parameters<Storage['peek']>) => (peekable ? real.peek(...args) : undefined),
+      peekable: (on: boolean) => {
+        peekable = on;
+      },
+      async acquire(...args: Parameters<Storage['acquire']>) {
+        const lease = await real.acquire(...args);
+        held++;
+        let released = false;
+        return {
+          snapshot: lease.snapshot,
+          stale: lease.stale,
+          release() {
+            if (!released) held--;
+            released = true;
+            lease.release();
+          },
+        };
+      },
+      held: () => held,
     },
-    held: () => held,
-  });
+  );
   const engines = EngineRegistry.of([
     new ManagedEngine(
       Object.assign(createReferenceEngine({ datasets: { acme: { people: PEOPLE } }, batchSize: 2 }), {
@@ -220,15 +229,27 @@ describe('query lifecycle', () => {
     const first = await queries.start(input(sql));
     await drain(first.stream);
     await first.end({ outcome: 'ok', rows: 3 });
-    // A traced request takes the full path, which holds a slot and a lease while its result is read.
-    const scope = {
-      span: <T>(_name: string, _attributes: unknown, fn: () => Promise<T>) => fn(),
-      open: () => ({ end() {} }),
+    // Spans the requests' traces get.
+    const spans: string[] = [];
+    const trace = {
+      span: <T>(name: string, _attributes: unknown, fn: () => Promise<T>) => {
+        spans.push(name);
+        return fn();
+      },
+      open: (name: string) => {
+        spans.push(name);
+        return { end() {} };
+      },
     };
     const hits = storage.metrics('acme').hits;
-    const full = await queries.start(input(sql, { queryId: 'q-full', trace: scope }));
-    expect(admission.stats().running + storage.held()).toBe(0);
-    const fast = await queries.start(input(sql, { queryId: 'q-fast' }));
+    // A snapshot that cannot be looked at without a lease (not entirely cached) sends a hit down the full path.
+    storage.peekable(false);
+    const full = await queries.start(input(sql, { queryId: 'q-full', trace }));
+    expect(spans).toEqual(['sql.prepare', 'admission.wait', 'storage.acquire', 'result.cache']);
+    storage.peekable(true);
+    spans.length = 0;
+    const fast = await queries.start(input(sql, { queryId: 'q-fast', trace }));
+    expect(spans).toEqual(['result.cache']);
     expect(admission.stats().running + storage.held()).toBe(0);
     // Alike but for the wait, and for the encodings' accessors, made for each hit.
     const { stream: _full, end: _endFull, encodings: fullEncodings, ...fullFields } = full;

@@ -581,13 +581,11 @@ export class QueryLifecycle {
    * dashboard's repeated query. It runs nothing, so it needs no slot (its tokens of the rates are still taken), and
    * it reads no file, so the snapshots are only looked at for their versions, and counted as used. Undefined when
    * any step would have to wait or do more (a text not yet prepared, a dataset not entirely cached, a table held by
-   * an engine, a traced request, a refusal, no such result): `start` then takes the full path, which decides the
-   * same way with every step in view.
+   * an engine, a refusal, no such result): `start` then takes the full path, which decides the same way with every
+   * step in view. A traced request's trace has the hit's span, as on the full path.
    */
   #fromCache(input: QueryInput): ActiveQuery | undefined {
     if (this.#draining || input.describeOnly || input.signal?.aborted) return undefined;
-    // A traced request keeps its spans of each stage.
-    if (input.trace !== undefined && input.trace !== NO_TRACE) return undefined;
     const cache = this.#resultCache(input.tenant);
     const prepared = cache && this.#prepared.get(`${input.tenant}\0${input.sql}`);
     if (!cache || !prepared?.cacheable) return undefined;
@@ -606,6 +604,7 @@ export class QueryLifecycle {
     const hit = cache.get(this.#cacheKey(input, prepared, maxRows, versions));
     if (!hit || this.#deps.admission?.admitWithoutSlot(input.tenant)) return undefined;
     const begun = performance.now();
+    (input.trace ?? NO_TRACE).open('result.cache', { engine: hit.engine, cache: 'hit' }).end();
     for (const name of prepared.datasets) storage.usedPeeked(input.tenant, name);
     input.onAdmitted?.();
     this.#deps.rollups?.noteQuery(input.tenant);
