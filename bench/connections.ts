@@ -96,6 +96,8 @@ interface Phase {
   readonly latencies: number[];
   /** Seconds from the phase's start at which each answered query was sent, in the order of `latencies`. */
   readonly sentAt: number[];
+  /** Seconds from the phase's start at which each query that failed was sent. */
+  readonly failedAt: number[];
   readonly outcomes: Map<string, number>;
   readonly seconds: number;
 }
@@ -110,6 +112,7 @@ async function run(port: number, connections: number, seconds: number, gapMs: ()
   const request = queryRequest('127.0.0.1', port, KEY, 'SELECT k, count(*), sum(i) FROM events GROUP BY k ORDER BY k');
   const latencies: number[] = [];
   const sentAt: number[] = [];
+  const failedAt: number[] = [];
   const outcomes = new Map<string, number>();
   const started = performance.now();
   const until = started + seconds * 1000;
@@ -128,14 +131,14 @@ async function run(port: number, connections: number, seconds: number, gapMs: ()
         if (outcome === '200') {
           latencies.push(performance.now() - sent);
           sentAt.push((sent - started) / 1000);
-        }
+        } else failedAt.push((sent - started) / 1000);
         const wait = sent + gapMs() - performance.now();
         if (wait > 0) await sleep(Math.min(wait, until - performance.now()));
       }
     }),
   );
   for (const client of clients) client.close();
-  return { latencies, sentAt, outcomes, seconds: (performance.now() - started) / 1000 };
+  return { latencies, sentAt, failedAt, outcomes, seconds: (performance.now() - started) / 1000 };
 }
 
 const root = await mkdtemp(join(tmpdir(), 'lakegate-bench-connections-'));
@@ -187,7 +190,13 @@ try {
       ['latency p50 / p99', `${ms(latency.median)} / ${ms(latency.p99)}`],
       // When the slow answers were sent: while the connections open (the first gap), or later.
       ['p99 by 10 s of sending', byWindow(phase, 10).join(', ')],
+      ['errors by 10 s of sending', countByWindow(phase.failedAt, 10).join(', ')],
     ];
+  };
+  const countByWindow = (at: readonly number[], seconds: number): number[] => {
+    const counts: number[] = [];
+    for (const t of at) counts[Math.floor(t / seconds)] = (counts[Math.floor(t / seconds)] ?? 0) + 1;
+    return [...counts].map((n) => n ?? 0);
   };
   const byWindow = (phase: Phase, seconds: number): string[] => {
     const windows: number[][] = [];
@@ -205,7 +214,25 @@ try {
   const gap = () => 2000 + Math.random() * 3000;
   const countersBefore = tcpCounters();
   const dropsBefore = backlogDrops();
+  // Every 10 s of the run: the gateway's share of a core, and how late its event loop ran its timers at most (read
+  // from its /metrics, which reports the window since the previous read): a gateway behind its clients shows here.
+  const gatewayWindows: string[] = [];
+  let cpuAtWindow = cpuMs(pid);
+  await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
+  const windowSampler = setInterval(() => {
+    const cpu = cpuMs(pid);
+    const share = (cpu - cpuAtWindow) / 10_000;
+    cpuAtWindow = cpu;
+    void fetch(`http://127.0.0.1:${port}/metrics`)
+      .then((r) => r.text())
+      .then((text) => {
+        const delay = /lakegate_event_loop_delay_seconds\{quantile="1"\} (\S+)/.exec(text)?.[1];
+        gatewayWindows.push(`${(share * 100).toFixed(0)}% / ${ms(Number(delay ?? Number.NaN) * 1000)}`);
+      })
+      .catch(() => gatewayWindows.push(`${(share * 100).toFixed(0)}% / no answer`));
+  }, 10_000);
   const many = await run(port, CONNECTIONS, SECONDS, gap);
+  clearInterval(windowSampler);
   const countersAfter = tcpCounters();
   const dropsAfter = backlogDrops();
   const rssAfterMany = rssMiB();
@@ -219,6 +246,7 @@ try {
   clearInterval(sampler);
   report(`connections: ${CONNECTIONS} keep-alive connections, a cached query every 2-5 s each, ${SECONDS} s`, [
     ...describe(many),
+    ['gateway CPU (share of a core) / event loop delay at most, by 10 s', gatewayWindows.join(', ')],
     ['gateway open descriptors at most (connections and its files)', String(peakDescriptors)],
     ['gateway peak RSS', `${peakRss.toFixed(0)} MiB (after the run ${rssAfterMany.toFixed(0)} MiB)`],
     ['gateway RSS, peak per minute', rssByMinute.map((r) => r.toFixed(0)).join(', ')],
