@@ -37,7 +37,8 @@ async function spawnGateway(
     throw new Error('packages/gateway/dist is missing: run `npm run build` (npm test does)');
   }
   await writeFile(configPath, JSON.stringify(config, null, 2));
-  return spawn(process.execPath, [launcher, ...args], {
+  // As `npm start` runs it (see "Threads and memory" in the README).
+  return spawn(process.execPath, ['--max-semi-space-size=64', launcher, ...args], {
     env: { ...process.env, LAKEGATE_CONFIG: configPath, LAKEGATE_LOG_LEVEL: 'info', ...postgresPort(config) },
     stdio: ['ignore', output, output],
   });

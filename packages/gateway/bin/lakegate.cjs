@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=64
 // Lakegate's launcher. DuckDB's Node calls each hold one of libuv's threads while they run, and libuv sizes its
 // pool (4 threads by default) the first time it is used, which an ES module entry point is too late to
 // influence. This CommonJS file runs first, sizes the pool, then loads the gateway.
