@@ -38,6 +38,33 @@ describe('logger', () => {
     expect(lines.map((line) => JSON.parse(line).event)).toEqual(['failed']);
   });
 
+  it('writes lines as they pile up within one turn, so a process killed before its next turn loses few', () => {
+    // The turn never ends, as a saturated loop's barely do: the process is killed within it.
+    const script = `
+      import { createLogger } from './src/logging/logger.ts';
+      const logger = createLogger();
+      for (let i = 0; i < 5000; i++) logger.info('line', { i });
+      process.kill(process.pid, 'SIGKILL');`;
+    let output = '';
+    try {
+      execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        cwd: `${import.meta.dirname}/../..`,
+        encoding: 'utf8',
+        maxBuffer: 64 * 1024 * 1024,
+      });
+    } catch (error) {
+      output = (error as { stdout: string }).stdout;
+      expect((error as { signal: string }).signal).toBe('SIGKILL');
+    }
+    const numbers = output
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => (JSON.parse(line) as { i: number }).i);
+    // All but the last 64 KiB of lines at most (about 900 of these), in order.
+    expect(numbers.length).toBeGreaterThan(4000);
+    expect(numbers).toEqual(Array.from({ length: numbers.length }, (_, i) => i));
+  });
+
   it('writes every line to stdout, in order, even when the process exits at once', () => {
     const script = `
       import { createLogger } from './src/logging/logger.ts';

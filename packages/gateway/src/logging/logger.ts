@@ -38,22 +38,34 @@ const allPlain = (fields: Readonly<Record<string, unknown>>): boolean => {
 let stdoutBatch: ((line: string) => void) | undefined;
 
 /**
- * Writes lines to stdout together, once per turn of the event loop: writes to a pipe or a file are synchronous, and
- * one per request's log line cost a busy gateway a sixth of its time. What is left is written when the process
- * exits.
+ * Characters of lines held at most before they are written. A saturated event loop runs `setImmediate` only every
+ * several seconds (libuv handles up to 48 rounds of ready sockets before it), and lines held that long would grow
+ * the heap and be lost with the process.
+ */
+const HELD_CHARS = 64 * 1024;
+
+/**
+ * Writes lines to stdout together, once per turn of the event loop or every {@link HELD_CHARS}: writes to a pipe or
+ * a file are synchronous, and one per request's log line cost a busy gateway a sixth of its time. What is left is
+ * written when the process exits.
  */
 function stdoutLines(): (line: string) => void {
   if (stdoutBatch) return stdoutBatch;
   let pending: string[] = [];
+  let pendingChars = 0;
   let scheduled = false;
   const take = (): string => {
     const text = pending.join('');
     pending = [];
+    pendingChars = 0;
     return text;
+  };
+  const write = (): void => {
+    if (pending.length > 0) process.stdout.write(take());
   };
   const flush = (): void => {
     scheduled = false;
-    if (pending.length > 0) process.stdout.write(take());
+    write();
   };
   // At exit nothing asynchronous runs any more: the rest is written synchronously, waiting for a full pipe to drain
   // for a few seconds at most.
@@ -70,7 +82,9 @@ function stdoutLines(): (line: string) => void {
   });
   stdoutBatch = (line) => {
     pending.push(`${line}\n`);
-    if (!scheduled) {
+    pendingChars += line.length + 1;
+    if (pendingChars >= HELD_CHARS) write();
+    else if (!scheduled) {
       scheduled = true;
       setImmediate(flush);
     }
