@@ -7,6 +7,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { launcherFlags } from '../support/gateway-process.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const main = join(repo, 'packages', 'gateway', 'bin', 'lakegate.cjs');
@@ -32,7 +33,7 @@ describe('quick start (embedded demo)', () => {
     cwd = await mkdtemp(join(tmpdir(), 'lakegate-quickstart-'));
     const env: NodeJS.ProcessEnv = { ...process.env, LAKEGATE_PORT: '0' };
     delete env.LAKEGATE_CONFIG;
-    const gateway = spawn(process.execPath, [main], {
+    const gateway = spawn(process.execPath, [...launcherFlags(), main], {
       cwd,
       env,
       stdio: ['ignore', 'pipe', 'inherit'],

@@ -8,6 +8,17 @@ const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const launcher = join(repo, 'packages', 'gateway', 'bin', 'lakegate.cjs');
 
 /**
+ * The Node flags of the launcher's first line (`#!/usr/bin/env -S node <flags>`), which runs it with them when it is
+ * run directly, as `npm start` does: tests start it with the same ones.
+ */
+export function launcherFlags(): string[] {
+  const first = readFileSync(launcher, 'utf8').split('\n', 1)[0] ?? '';
+  const flags = /^#!\/usr\/bin\/env -S node((?: \S+)*)$/.exec(first);
+  if (!flags) throw new Error(`the launcher's first line is not "#!/usr/bin/env -S node <flags>": ${first}`);
+  return flags[1]?.split(' ').filter((flag) => flag !== '') ?? [];
+}
+
+/**
  * The Postgres listener of a test gateway takes any free port: tests start gateways side by side (and several in
  * one test), which would all claim the default 5433.
  */
@@ -37,8 +48,7 @@ async function spawnGateway(
     throw new Error('packages/gateway/dist is missing: run `npm run build` (npm test does)');
   }
   await writeFile(configPath, JSON.stringify(config, null, 2));
-  // As `npm start` runs it (see "Threads and memory" in the README).
-  return spawn(process.execPath, ['--max-semi-space-size=64', launcher, ...args], {
+  return spawn(process.execPath, [...launcherFlags(), launcher, ...args], {
     env: { ...process.env, LAKEGATE_CONFIG: configPath, LAKEGATE_LOG_LEVEL: 'info', ...postgresPort(config) },
     stdio: ['ignore', output, output],
   });

@@ -3,7 +3,7 @@ import { LakegateError } from '@lakegate/engine-api';
 import type { z } from 'zod';
 
 /** Describes zod issues as one line a user can act on. */
-export function describeIssues(error: z.ZodError): string {
+function describeIssues(error: z.ZodError): string {
   return error.issues
     .map((issue) => `${issue.path.length ? `${issue.path.join('.')}: ` : ''}${issue.message}`)
     .join('; ');

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from './logger.js';
 
@@ -38,54 +38,40 @@ describe('logger', () => {
     expect(lines.map((line) => JSON.parse(line).event)).toEqual(['failed']);
   });
 
-  it('writes lines as they pile up within one turn, so a process killed before its next turn loses few', () => {
-    // The turn never ends, as a saturated loop's barely do: the process is killed within it.
+  /**
+   * The lines a child process writes through the default logger when it logs 5,000 lines in one turn and then runs
+   * `ending`, with how the process ended.
+   */
+  function childLines(ending: string): { numbers: number[]; status: number | null; signal: string | null } {
     const script = `
       import { createLogger } from './src/logging/logger.ts';
       const logger = createLogger();
       for (let i = 0; i < 5000; i++) logger.info('line', { i });
-      process.kill(process.pid, 'SIGKILL');`;
-    let output = '';
-    try {
-      execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-        cwd: `${import.meta.dirname}/../..`,
-        encoding: 'utf8',
-        maxBuffer: 64 * 1024 * 1024,
-      });
-    } catch (error) {
-      output = (error as { stdout: string }).stdout;
-      expect((error as { signal: string }).signal).toBe('SIGKILL');
-    }
-    const numbers = output
+      ${ending}`;
+    const result = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: `${import.meta.dirname}/../..`,
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    const numbers = result.stdout
       .split('\n')
       .filter((line) => line !== '')
       .map((line) => (JSON.parse(line) as { i: number }).i);
+    return { numbers, status: result.status, signal: result.signal };
+  }
+
+  it('writes lines as they pile up within one turn, so a process killed before its next turn loses few', () => {
+    // The turn never ends, as a saturated loop's barely do: the process is killed within it.
+    const { numbers, signal } = childLines("process.kill(process.pid, 'SIGKILL');");
+    expect(signal).toBe('SIGKILL');
     // All but the last 64 KiB of lines at most (about 900 of these), in order.
     expect(numbers.length).toBeGreaterThan(4000);
     expect(numbers).toEqual(Array.from({ length: numbers.length }, (_, i) => i));
   });
 
   it('writes every line to stdout, in order, even when the process exits at once', () => {
-    const script = `
-      import { createLogger } from './src/logging/logger.ts';
-      const logger = createLogger();
-      for (let i = 0; i < 5000; i++) logger.info('line', { i });
-      process.exit(3);`;
-    let output = '';
-    try {
-      execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-        cwd: `${import.meta.dirname}/../..`,
-        encoding: 'utf8',
-        maxBuffer: 64 * 1024 * 1024,
-      });
-    } catch (error) {
-      output = (error as { stdout: string; status: number }).stdout;
-      expect((error as { status: number }).status).toBe(3);
-    }
-    const numbers = output
-      .trim()
-      .split('\n')
-      .map((line) => (JSON.parse(line) as { i: number }).i);
+    const { numbers, status } = childLines('process.exit(3);');
+    expect(status).toBe(3);
     expect(numbers).toEqual(Array.from({ length: 5000 }, (_, i) => i));
   });
 });

@@ -3,7 +3,7 @@ import type { RollupAdmin } from '@lakegate/rollups';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { GatewayEnv } from '../app-env.js';
-import { describeIssues, readJsonBody } from '../http/json-body.js';
+import { readJsonBody, validBody } from '../http/json-body.js';
 
 /** The optional body of a rollup's backfill and audit (also in the OpenAPI document). */
 export const rangeSchema = z.strictObject({
@@ -16,9 +16,7 @@ export const rangeSchema = z.strictObject({
 async function readRange(request: Request): Promise<z.output<typeof rangeSchema>> {
   const text = await request.clone().text();
   if (text.trim() === '') return {};
-  const parsed = rangeSchema.safeParse(await readJsonBody(request));
-  if (!parsed.success) throw new LakegateError('INVALID_REQUEST', describeIssues(parsed.error));
-  return parsed.data;
+  return validBody(await readJsonBody(request), rangeSchema);
 }
 
 /**

@@ -2,7 +2,7 @@ import { LakegateError } from '@lakegate/engine-api';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { GatewayEnv } from '../app-env.js';
-import { describeIssues, readJsonBody } from '../http/json-body.js';
+import { readJsonBody, validBody } from '../http/json-body.js';
 import { quoteCsv } from '../query/encode-values.js';
 import { CONTENT_TYPES, negotiateFormat } from '../query/result-writer.js';
 import type { SessionRecord, StatementRecord } from '../state/session-records.js';
@@ -86,9 +86,8 @@ export function sessionsRoutes(service: SessionService): Hono<GatewayEnv> {
   const app = new Hono<GatewayEnv>();
 
   app.post('/', async function createSession(c) {
-    const parsed = createSchema.safeParse(await readJsonBody(c.req.raw, c.env?.incoming));
-    if (!parsed.success) throw new LakegateError('INVALID_REQUEST', describeIssues(parsed.error));
-    const session = await service.create(c.get('tenant'), parsed.data);
+    const body = validBody(await readJsonBody(c.req.raw, c.env?.incoming), createSchema);
+    const session = await service.create(c.get('tenant'), body);
     c.header('Location', `/sessions/${session.id}`);
     return c.json(await sessionJson(service, session), 201);
   });
@@ -128,9 +127,8 @@ export function sessionsRoutes(service: SessionService): Hono<GatewayEnv> {
   });
 
   app.post('/:id/statements', async function submitStatement(c) {
-    const parsed = statementSchema.safeParse(await readJsonBody(c.req.raw, c.env?.incoming));
-    if (!parsed.success) throw new LakegateError('INVALID_REQUEST', describeIssues(parsed.error));
-    const statement = await service.submit(c.get('tenant'), idOf(c.req.param('id'), 'Session'), parsed.data.code);
+    const { code } = validBody(await readJsonBody(c.req.raw, c.env?.incoming), statementSchema);
+    const statement = await service.submit(c.get('tenant'), idOf(c.req.param('id'), 'Session'), code);
     c.header('Location', `/sessions/${statement.sessionId}/statements/${statement.id}`);
     return c.json(statementJson(statement), 201);
   });

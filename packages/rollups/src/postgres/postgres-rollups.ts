@@ -67,12 +67,18 @@ function postgresError(url: string | undefined, error: unknown, doing: string): 
 }
 
 /**
+ * A group's rows and the sum of the transactions that wrote them, as `n` and `x` (see `#fingerprint`): the same in
+ * the dump's count by scope and in a tick's look for late rows, whose fingerprints are compared.
+ */
+const ROWS_AND_WRITERS = 'count(*) AS n, sum(xmin::text::bigint) AS x';
+
+/**
  * The query of the rows of each interval that `where` takes, and the sum of the transactions that wrote them (see
  * `#fingerprint`), by interval start in ms. Late rows are looked for at every tick over all of `lateRowsSeconds`, so
  * each row's interval is found with integer arithmetic on the server (`date_bin`, PostgreSQL 14 and later), or in
- * floating point before 14: since 14, `extract(epoch ...)` is a numeric, which made this query two and a half times as dear.
- * A row falls in the interval whose range the dump's own WHERE gives it (the time column compared as a timestamptz,
- * in the session's UTC).
+ * floating point before 14: since 14, `extract(epoch ...)` is a numeric, which made this query two and a half times
+ * as dear. A row falls in the interval whose range the dump's own WHERE gives it (the time column compared as a
+ * timestamptz, in the session's UTC).
  */
 export function intervalFingerprintsSql(
   spec: Pick<PostgresSourceSpec, 'table' | 'timeColumn'>,
@@ -81,7 +87,7 @@ export function intervalFingerprintsSql(
   dateBin: boolean,
 ): string {
   const time = `${quoteIdent(spec.timeColumn)}::timestamptz`;
-  const rows = `count(*) AS n, sum(xmin::text::bigint) AS x FROM ${quoteTable(spec.table)} WHERE ${where} GROUP BY 1`;
+  const rows = `${ROWS_AND_WRITERS} FROM ${quoteTable(spec.table)} WHERE ${where} GROUP BY 1`;
   if (dateBin) {
     return `SELECT (extract(epoch FROM bucket) * 1000)::bigint AS start, n, x FROM (SELECT date_bin('${intervalMs} milliseconds'::interval, ${time}, timestamptz 'epoch') AS bucket, ${rows}) intervals`;
   }
@@ -274,7 +280,7 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
 
   /** Rows per scope, and the sum of the transactions that wrote them (see #fingerprint), of the rows `where` takes. */
   static #byScope(spec: PostgresSourceSpec, where: string): string {
-    return `SELECT ${quoteIdent(spec.scopeColumn)}::text AS scope, count(*) AS n, sum(xmin::text::bigint) AS x
+    return `SELECT ${quoteIdent(spec.scopeColumn)}::text AS scope, ${ROWS_AND_WRITERS}
       FROM ${quoteTable(spec.table)} WHERE ${where} GROUP BY 1`;
   }
 
