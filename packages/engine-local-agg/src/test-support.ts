@@ -2,6 +2,7 @@ import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DatasetFormat, FileTableBinding, InMemoryTable } from '@lakegate/engine-api';
+import type { LocalColumn } from './table/local-types.js';
 
 /** mulberry32: a small seeded generator, so that every run checks the same data (and a failure can be replayed). */
 export function seededRandom(seed: number): () => number {
@@ -62,3 +63,49 @@ export async function writeCsvDataset(
   await writeFile(path, tableCsv(table));
   return bindFiles(tenant, name, 'csv', [path]);
 }
+
+/**
+ * A field in PostgreSQL's binary COPY encoding, written here from the format's description (the integration tests
+ * read what a real server writes): big-endian, each field its length (-1 for NULL) and its bytes.
+ */
+function copyField(type: LocalColumn['type'], value: unknown): Buffer {
+  if (value === null) return Buffer.from([0xff, 0xff, 0xff, 0xff]);
+  let bytes: Buffer;
+  switch (type) {
+    case 'timestamp':
+      bytes = Buffer.alloc(8);
+      // Microseconds since 2000-01-01.
+      bytes.writeBigInt64BE(BigInt(Date.parse(value as string) - Date.UTC(2000, 0, 1)) * 1000n);
+      break;
+    case 'date':
+      bytes = Buffer.alloc(4);
+      bytes.writeInt32BE((Date.parse(value as string) - Date.UTC(2000, 0, 1)) / 86_400_000);
+      break;
+    case 'bigint':
+      bytes = Buffer.alloc(8);
+      bytes.writeBigInt64BE(BigInt(value as number));
+      break;
+    case 'double':
+      bytes = Buffer.alloc(8);
+      bytes.writeDoubleBE(value as number);
+      break;
+    case 'boolean':
+      bytes = Buffer.from([value ? 1 : 0]);
+      break;
+    default:
+      bytes = Buffer.from(value as string);
+  }
+  const length = Buffer.alloc(4);
+  length.writeInt32BE(bytes.length);
+  return Buffer.concat([length, bytes]);
+}
+
+/** A row of `values` in that encoding: its field count, then each field. */
+export function copyRow(columns: readonly LocalColumn[], values: readonly unknown[]): Buffer {
+  const count = Buffer.alloc(2);
+  count.writeInt16BE(columns.length);
+  return Buffer.concat([count, ...columns.map((c, i) => copyField(c.type, values[i]))]);
+}
+
+/** What follows the last row of a binary COPY file. */
+export const COPY_TRAILER = Buffer.from([0xff, 0xff]);

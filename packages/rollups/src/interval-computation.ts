@@ -206,7 +206,15 @@ export class IntervalComputation {
             const read = dumped
               ? snapshot.files.map((f) => f.path)
               : SourceIndex.overlapping(snapshot, spans, start, end).files.map((f) => f.path);
-            const request = { definitions: context.rollups, snapshot, read, startMs: start, endMs: end };
+            // A dump's rows are all in the interval, and it may leave out the time column (see PostgresRollups).
+            const request = {
+              definitions: context.rollups,
+              snapshot,
+              read,
+              startMs: start,
+              endMs: end,
+              rowsWithin: dumped,
+            };
             return { files: await computer.computeRollupInterval(request, engineSignal), spans };
           },
           { signal, timeoutMs },

@@ -21,6 +21,7 @@ export class AggregationPass {
       c.type === 'varchar' && plan.needed.includes(i) ? new Interner() : undefined,
     );
     const slots = new RowSlots(plan.columns.length);
+    for (const { column, value } of plan.constants ?? []) slots.nums[column] = value;
     this.#decoder = decoderCache(plan.columns, plan.needed, interners, slots);
     this.#sets = plan.sets.map((set) => new GroupingSetAccumulator(set, slots, interners));
     this.#where = plan.where ? compileRowPredicate(plan.where, slots, interners) : undefined;

@@ -66,6 +66,11 @@ export interface PassPlan {
   readonly needed: readonly number[];
   readonly where?: RowPredicate;
   readonly sets: readonly GroupingSetPlan[];
+  /**
+   * Columns past the files' own (never decoded) that hold the same number in every row, set once before the first:
+   * the time of a dumped interval, whose rows all fall in one bucket.
+   */
+  readonly constants?: readonly { readonly column: number; readonly value: number }[];
 }
 
 /** A group's key value as plain data (VARCHAR keys as strings, timestamps as microseconds). */

@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import type { DatasetSnapshot } from '@lakegate/engine-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalAggEngine } from '../local-agg-engine.js';
-import { bindFiles, tempFolder } from '../test-support.js';
+import { copyHeader } from '../table/copy-format.js';
+import type { LocalColumn } from '../table/local-types.js';
+import { bindFiles, COPY_TRAILER, copyRow, tempFolder } from '../test-support.js';
 import { isRollupComputer, readRollupInterval } from './rollup-computer.js';
 import type { RollupDefinition } from './rollup-plan.js';
 
@@ -123,6 +125,42 @@ describe('local-agg as a rollup computer', () => {
     expect(readRollupInterval(file?.text ?? '').rows).toBe(5);
     expect(file?.text).toMatch(/"host":"a".*"total":6/);
     expect(file?.text).toMatch(/"host":"b".*"total":4/);
+  });
+
+  it('computes a dumped interval whose files leave out the time column, every row in its bucket', async () => {
+    // Minutes 0 to 4 as a dump holds them, without their times: hosts a and b in turn, ms = the minute.
+    const columns: LocalColumn[] = [
+      { name: 'host', type: 'varchar' },
+      { name: 'ms', type: 'double' },
+    ];
+    const rows = [0, 1, 2, 3, 4].map((m) => copyRow(columns, [m % 2 === 0 ? 'a' : 'b', m]));
+    const path = join(folder.dir, 'dump.0.pgcopy');
+    await writeFile(path, Buffer.concat([copyHeader(columns), ...rows, COPY_TRAILER]));
+    const dump = (await bindFiles('acme', 'hits', 'pgcopy', [path])).snapshot;
+    const interval = { startMs: START, endMs: START + 5 * MINUTE };
+    const request = { definitions: [definition], snapshot: dump, read: [path], ...interval, rowsWithin: true };
+    const [file] = await engine.computeRollupInterval(request, signal);
+
+    // The same rows with their times, read as any file is: the same interval file, bucket included.
+    await writeFile(join(folder.dir, 'timed.csv'), hitsCsv(0, 5));
+    const timed = (await bindFiles('acme', 'hits', 'csv', [join(folder.dir, 'timed.csv')])).snapshot;
+    const read = timed.files.map((f) => f.path);
+    const [expected] = await engine.computeRollupInterval(
+      { definitions: [definition], snapshot: timed, read, ...interval },
+      signal,
+    );
+    expect(file).toMatchObject({ rows: 5, groups: 2 });
+    expect(file?.text).toBe(expected?.text);
+    expect(file?.text).toContain(`"bucket":"${text(START)}"`);
+
+    // Only a dump's rows may be taken for the interval's, and only a bucket may stand on its start.
+    await expect(engine.computeRollupInterval({ ...request, rowsWithin: false }, signal)).rejects.toThrow(
+      /"ts" does not exist/,
+    );
+    const readsTime = { ...definition, measures: { ...definition.measures, last: 'max(ts)' } };
+    await expect(engine.computeRollupInterval({ ...request, definitions: [readsTime] }, signal)).rejects.toThrow(
+      /reads "ts" beyond its bucket/,
+    );
   });
 
   it('reports a damaged interval file', () => {

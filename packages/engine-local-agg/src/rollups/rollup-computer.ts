@@ -24,6 +24,11 @@ export interface RollupIntervalRequest {
   readonly read: readonly string[];
   readonly startMs: number;
   readonly endMs: number;
+  /**
+   * Every row of the files is in the interval (a dump of it): none is tested, and the files may leave out the time
+   * column when the rollups read it only for their bucket (see {@link rollupPass}).
+   */
+  readonly rowsWithin?: boolean;
 }
 
 /** One rollup's interval as computed: the file to store, and the figures its interval record keeps. */
@@ -174,7 +179,7 @@ export async function computeInterval(
   const { definitions, snapshot, startMs, endMs } = request;
   const { columns, layouts } = await runner.describe(snapshot);
   // Planned even when no file is read, so that a definition the source cannot serve fails every interval.
-  const { pass, finishes } = rollupPass(definitions, columns, startMs, endMs);
+  const { pass, finishes } = rollupPass(definitions, columns, startMs, endMs, request.rowsWithin);
   const read = new Set(request.read);
   const work = snapshot.files.flatMap((file, i) =>
     read.has(file.path) ? [wholeFile(file, layouts[i] as FileLayout)] : [],

@@ -88,33 +88,81 @@ export interface RollupPass {
   readonly finishes: readonly FinishPlan[];
 }
 
+/** Whether a predicate reads `column`. */
+function predicateReads(p: RowPredicate | undefined, column: number): boolean {
+  if (!p) return false;
+  switch (p.kind) {
+    case 'and':
+    case 'or':
+      return predicateReads(p.left, column) || predicateReads(p.right, column);
+    case 'not':
+      return predicateReads(p.operand, column);
+    case 'unknown':
+      return false;
+    default:
+      return p.operand.column === column;
+  }
+}
+
+/** Whether a rollup's grouping set reads `column` other than through its first dimension, the interval's bucket. */
+function readsBesideBucket(set: GroupingSetPlan, column: number): boolean {
+  return (
+    set.dims.some((dim, i) => i > 0 && dim.column === column) ||
+    set.states.some((state) => state.column === column || predicateReads(state.filter, column)) ||
+    predicateReads(set.where, column)
+  );
+}
+
 /**
  * One pass that computes every rollup of `definitions` (same source) for the interval `[startMs, endMs)`: a
  * grouping set per rollup, each restricted to the interval, so the interval's rows are read once for all of them.
+ *
+ * With `rowsWithin`, every row of the files is known to be in the interval (a dump of it): no row is tested, and a
+ * time column the files leave out is the interval's start in every row, a constant of the pass, which is all its
+ * bucket needs. A rollup that reads the time column otherwise (a measure or a derived dimension) needs it dumped.
  */
 export function rollupPass(
   definitions: readonly RollupDefinition[],
-  columns: readonly LocalColumn[],
+  fileColumns: readonly LocalColumn[],
   startMs: number,
   endMs: number,
+  rowsWithin = false,
 ): RollupPass {
+  const columns = [...fileColumns];
+  const constants: { column: number; value: number }[] = [];
   const sets: GroupingSetPlan[] = [];
   const finishes: FinishPlan[] = [];
   const needed = new Set<number>();
+  const timeIndex = (name: string): number => columns.findIndex((c) => c.name.toLowerCase() === name.toLowerCase());
   for (const definition of definitions) {
+    if (rowsWithin && timeIndex(definition.timeColumn) < 0) {
+      constants.push({ column: columns.length, value: startMs * 1000 });
+      columns.push({ name: definition.timeColumn, type: 'timestamp' });
+    }
     const bound = bindAggregateQuery(parseRollup(definition), columns);
-    const time = columns.findIndex((c) => c.name.toLowerCase() === definition.timeColumn.toLowerCase());
+    const time = timeIndex(definition.timeColumn);
     if (time < 0 || columns[time]?.type !== 'timestamp')
       throw new LakegateError(
         'INVALID_REQUEST',
         `Rollup "${definition.name}": "${definition.timeColumn}" is not a TIMESTAMP column.`,
       );
-    for (const c of bound.pass.needed) needed.add(c);
     const set = bound.pass.sets[0] as GroupingSetPlan;
-    sets.push({ ...set, where: timeRange(time, startMs, endMs) });
+    if (time >= fileColumns.length && readsBesideBucket(set, time))
+      throw new LakegateError(
+        'INVALID_REQUEST',
+        `Rollup "${definition.name}" reads "${definition.timeColumn}" beyond its bucket, and its files leave it out.`,
+      );
+    for (const c of bound.pass.needed) if (c < fileColumns.length) needed.add(c);
+    sets.push(rowsWithin ? set : { ...set, where: timeRange(time, startMs, endMs) });
     finishes.push(bound.finish);
   }
-  return { pass: { columns, needed: [...needed].sort((a, b) => a - b), sets }, finishes };
+  const pass: PassPlan = {
+    columns,
+    needed: [...needed].sort((a, b) => a - b),
+    sets,
+    ...(constants.length > 0 ? { constants } : {}),
+  };
+  return { pass, finishes };
 }
 
 const pad = (n: number, width = 2): string => String(n).padStart(width, '0');

@@ -2,56 +2,13 @@ import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { copyRow as row, COPY_TRAILER as TRAILER } from '../test-support.js';
 import { COPY_SIGNATURE, copyHeader, namingColumns } from './copy-format.js';
 import { sniffFile } from './file-layout.js';
 import { Interner } from './interner.js';
 import { readLines, splitRanges } from './line-reader.js';
 import type { LocalColumn } from './local-types.js';
 import { createRowDecoder, RowSlots } from './row-decoder.js';
-
-/**
- * Rows in PostgreSQL's binary COPY encoding, written here from the format's description (the integration tests
- * read what a real server writes): big-endian, each field its length (-1 for NULL) and its bytes.
- */
-function field(type: LocalColumn['type'], value: unknown): Buffer {
-  if (value === null) return Buffer.from([0xff, 0xff, 0xff, 0xff]);
-  let bytes: Buffer;
-  switch (type) {
-    case 'timestamp':
-      bytes = Buffer.alloc(8);
-      // Microseconds since 2000-01-01.
-      bytes.writeBigInt64BE(BigInt(Date.parse(value as string) - Date.UTC(2000, 0, 1)) * 1000n);
-      break;
-    case 'date':
-      bytes = Buffer.alloc(4);
-      bytes.writeInt32BE((Date.parse(value as string) - Date.UTC(2000, 0, 1)) / 86_400_000);
-      break;
-    case 'bigint':
-      bytes = Buffer.alloc(8);
-      bytes.writeBigInt64BE(BigInt(value as number));
-      break;
-    case 'double':
-      bytes = Buffer.alloc(8);
-      bytes.writeDoubleBE(value as number);
-      break;
-    case 'boolean':
-      bytes = Buffer.from([value ? 1 : 0]);
-      break;
-    default:
-      bytes = Buffer.from(value as string);
-  }
-  const length = Buffer.alloc(4);
-  length.writeInt32BE(bytes.length);
-  return Buffer.concat([length, bytes]);
-}
-
-function row(columns: readonly LocalColumn[], values: readonly unknown[]): Buffer {
-  const count = Buffer.alloc(2);
-  count.writeInt16BE(columns.length);
-  return Buffer.concat([count, ...columns.map((c, i) => field(c.type, values[i]))]);
-}
-
-const TRAILER = Buffer.from([0xff, 0xff]);
 
 const COLUMNS: LocalColumn[] = [
   { name: 'ts', type: 'timestamp' },

@@ -209,12 +209,16 @@ export function readCopyTuples(
   }
 }
 
-/** A decoder for the rows of a binary COPY file with these columns, filling the slots of the `needed` ones. */
+/**
+ * A decoder for the rows of a binary COPY file with these columns, filling the slots of the `needed` ones. The file
+ * holds the first `fields` of them (all by default): those after are a pass's constants, which no row carries.
+ */
 export function copyDecoder(
   columns: readonly LocalColumn[],
   needed: readonly number[],
   interners: readonly (Interner | undefined)[],
   slots: RowSlots,
+  fields = columns.length,
 ): RowDecoder {
   const { ops, last } = neededColumns(columns, needed, OPS);
   const { nums, ids, nulls } = slots;
@@ -233,10 +237,10 @@ export function copyDecoder(
         view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
         viewed = bytes;
       }
-      if (view.getInt16(start) !== columns.length)
+      if (view.getInt16(start) !== fields)
         throw new LakegateError(
           'INVALID_REQUEST',
-          `A row of a dump has ${view.getInt16(start)} fields where its header names ${columns.length} columns.`,
+          `A row of a dump has ${view.getInt16(start)} fields where its header names ${fields} columns.`,
         );
       let p = start + 2;
       for (let c = 0; c <= last; c++) {

@@ -460,7 +460,7 @@ export function createRowDecoder(
   interners: readonly (Interner | undefined)[],
   slots: RowSlots = new RowSlots(columns.length),
 ): RowDecoder {
-  if (layout.format === 'pgcopy') return copyDecoder(columns, needed, interners, slots);
+  if (layout.format === 'pgcopy') return copyDecoder(columns, needed, interners, slots, layout.columns.length);
   return layout.format === 'ndjson'
     ? ndjsonDecoder(columns, needed, interners, slots)
     : delimitedDecoder(layout, columns, needed, interners, slots);

@@ -451,14 +451,16 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
   /**
    * The select list of a dump and its columns' types as local-agg reads them: only the columns the rollups name (a
    * facts table's other columns, personal data among them, stay put), each cast to the server type whose binary
-   * form local-agg reads (see {@link dumpedAs}).
+   * form local-agg reads (see {@link dumpedAs}). The time column is left out unless a measure or a dimension reads
+   * it: every row of a dump is in its interval, which is all the rollups' bucket needs, and each row is 12 bytes
+   * smaller to copy, write and read.
    */
   async #dumpColumns(
     context: RollupContext,
     spec: PostgresSourceSpec,
     signal: AbortSignal,
   ): Promise<{ select: string; columns: LocalColumn[] }> {
-    const named = JSON.stringify(context.rollups.map((r) => [r.timeColumn, r.dimensions, r.derived, r.measures]));
+    const named = JSON.stringify(context.rollups.map((r) => [r.dimensions, r.derived, r.measures]));
     const columns = (await this.#columnsOf(spec, signal)).filter(
       ({ name }) =>
         name === spec.scopeColumn ||
