@@ -211,14 +211,14 @@ export function readCopyTuples(
 
 /**
  * A decoder for the rows of a binary COPY file with these columns, filling the slots of the `needed` ones. The file
- * holds the first `fields` of them (all by default): those after are a pass's constants, which no row carries.
+ * holds the first `fields` of them (its header's): those after are a pass's constants, which no row carries.
  */
 export function copyDecoder(
   columns: readonly LocalColumn[],
   needed: readonly number[],
   interners: readonly (Interner | undefined)[],
   slots: RowSlots,
-  fields = columns.length,
+  fields: number,
 ): RowDecoder {
   const { ops, last } = neededColumns(columns, needed, OPS);
   const { nums, ids, nulls } = slots;
