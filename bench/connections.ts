@@ -98,6 +98,8 @@ interface Phase {
   readonly sentAt: number[];
   /** Seconds from the phase's start at which each query that failed was sent. */
   readonly failedAt: number[];
+  /** Clients by how many of their queries failed (index 0: none). */
+  readonly clientsByFailures: number[];
   readonly outcomes: Map<string, number>;
   readonly seconds: number;
 }
@@ -114,6 +116,7 @@ async function run(port: number, connections: number, seconds: number, gapMs: ()
   const sentAt: number[] = [];
   const failedAt: number[] = [];
   const outcomes = new Map<string, number>();
+  const clientsByFailures: number[] = [];
   const started = performance.now();
   const until = started + seconds * 1000;
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -124,6 +127,7 @@ async function run(port: number, connections: number, seconds: number, gapMs: ()
       clients.push(client);
       // Spread the first queries over a first gap, as dashboards opened over time would.
       await sleep(Math.random() * gapMs());
+      let failures = 0;
       while (performance.now() < until) {
         const sent = performance.now();
         const outcome = await client.send(request);
@@ -131,14 +135,25 @@ async function run(port: number, connections: number, seconds: number, gapMs: ()
         if (outcome === '200') {
           latencies.push(performance.now() - sent);
           sentAt.push((sent - started) / 1000);
-        } else failedAt.push((sent - started) / 1000);
+        } else {
+          failedAt.push((sent - started) / 1000);
+          failures++;
+        }
         const wait = sent + gapMs() - performance.now();
         if (wait > 0) await sleep(Math.min(wait, until - performance.now()));
       }
+      clientsByFailures[failures] = (clientsByFailures[failures] ?? 0) + 1;
     }),
   );
   for (const client of clients) client.close();
-  return { latencies, sentAt, failedAt, outcomes, seconds: (performance.now() - started) / 1000 };
+  return {
+    latencies,
+    sentAt,
+    failedAt,
+    clientsByFailures: [...clientsByFailures].map((n) => n ?? 0),
+    outcomes,
+    seconds: (performance.now() - started) / 1000,
+  };
 }
 
 const root = await mkdtemp(join(tmpdir(), 'lakegate-bench-connections-'));
@@ -191,6 +206,14 @@ try {
       // When the slow answers were sent: while the connections open (the first gap), or later.
       ['p99 by 10 s of sending', byWindow(phase, 10).join(', ')],
       ['errors by 10 s of sending', countByWindow(phase.failedAt, 10).join(', ')],
+      // Whether errors strike the same clients again (after a timeout a client opens a new connection).
+      [
+        'clients with 1, 2, ... failed queries',
+        phase.clientsByFailures
+          .slice(1)
+          .map((n) => String(n))
+          .join(', '),
+      ],
     ];
   };
   const countByWindow = (at: readonly number[], seconds: number): number[] => {

@@ -32,11 +32,19 @@ export class KeepAliveConnection {
     this.#timeoutMs = timeoutMs;
   }
 
-  /** Sends `request` (the whole HTTP request, bytes) and resolves to the answer's status code, or an error's kind. */
+  /**
+   * Sends `request` (the whole HTTP request, bytes) and resolves to the answer's status code, or an error's kind. A
+   * timeout says on which connection it came: a new one (opened for this request: the server may not have accepted
+   * it yet, though its handshake seemed done to this side) or one already used, and whether part of the answer came.
+   */
   send(request: Buffer): Promise<string> {
     if (this.#pending) return Promise.reject(new Error('one request at a time'));
     return new Promise<string>((resolve) => {
-      const timer = setTimeout(() => this.#end('timeout'), this.#timeoutMs);
+      const fresh = this.#socket === undefined;
+      const timer = setTimeout(() => {
+        const partly = this.#received.length > 0 ? ', answer cut short' : '';
+        this.#end(`timeout (${fresh ? 'new' : 'reused'} connection${partly})`);
+      }, this.#timeoutMs);
       this.#pending = (outcome) => {
         clearTimeout(timer);
         resolve(outcome);
