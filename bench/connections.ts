@@ -98,8 +98,8 @@ interface Phase {
   readonly sentAt: number[];
   /** Seconds from the phase's start at which each query that failed was sent. */
   readonly failedAt: number[];
-  /** Clients by how many of their queries failed (index 0: none). */
-  readonly clientsByFailures: number[];
+  /** How many queries of each client failed. */
+  readonly failuresByClient: number[];
   readonly outcomes: Map<string, number>;
   readonly seconds: number;
 }
@@ -116,7 +116,7 @@ async function run(port: number, connections: number, seconds: number, gapMs: ()
   const sentAt: number[] = [];
   const failedAt: number[] = [];
   const outcomes = new Map<string, number>();
-  const clientsByFailures: number[] = [];
+  const failuresByClient: number[] = [];
   const started = performance.now();
   const until = started + seconds * 1000;
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -142,18 +142,11 @@ async function run(port: number, connections: number, seconds: number, gapMs: ()
         const wait = sent + gapMs() - performance.now();
         if (wait > 0) await sleep(Math.min(wait, until - performance.now()));
       }
-      clientsByFailures[failures] = (clientsByFailures[failures] ?? 0) + 1;
+      failuresByClient.push(failures);
     }),
   );
   for (const client of clients) client.close();
-  return {
-    latencies,
-    sentAt,
-    failedAt,
-    clientsByFailures: [...clientsByFailures].map((n) => n ?? 0),
-    outcomes,
-    seconds: (performance.now() - started) / 1000,
-  };
+  return { latencies, sentAt, failedAt, failuresByClient, outcomes, seconds: (performance.now() - started) / 1000 };
 }
 
 const root = await mkdtemp(join(tmpdir(), 'lakegate-bench-connections-'));
@@ -207,13 +200,7 @@ try {
       ['p99 by 10 s of sending', byWindow(phase, 10).join(', ')],
       ['errors by 10 s of sending', countByWindow(phase.failedAt, 10).join(', ')],
       // Whether errors strike the same clients again (after a timeout a client opens a new connection).
-      [
-        'clients with 1, 2, ... failed queries',
-        phase.clientsByFailures
-          .slice(1)
-          .map((n) => String(n))
-          .join(', '),
-      ],
+      ['clients with 1, 2, ... failed queries', countByWindow(phase.failuresByClient, 1).slice(1).join(', ')],
     ];
   };
   const countByWindow = (at: readonly number[], seconds: number): number[] => {

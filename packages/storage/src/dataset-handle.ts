@@ -214,14 +214,7 @@ export class DatasetHandle {
         throw this.#describe(error);
       }
     }
-    if (countAsQuery) {
-      this.#ctx.metrics.add(this.tenant, cold || missing.length > 0 ? 'misses' : 'hits');
-      this.#ctx.metrics.add(
-        this.tenant,
-        'bytesServed',
-        m.files.reduce((sum, f) => sum + f.size, 0),
-      );
-    }
+    if (countAsQuery) this.#countQuery(m, !cold && missing.length === 0);
     let released = false;
     return {
       snapshot: m.snapshot,
@@ -248,8 +241,17 @@ export class DatasetHandle {
 
   /** Counts a query answered from {@link peek}'s snapshot, as {@link acquire} counts a query of a cached one. */
   countPeeked(): void {
-    this.#ctx.metrics.add(this.tenant, 'hits');
-    this.#ctx.metrics.add(this.tenant, 'bytesServed', this.bytes);
+    if (this.#current) this.#countQuery(this.#current, true);
+  }
+
+  /** A query of snapshot `m`: a hit when every file of it was cached, and its bytes as served. */
+  #countQuery(m: Materialized, hit: boolean): void {
+    this.#ctx.metrics.add(this.tenant, hit ? 'hits' : 'misses');
+    this.#ctx.metrics.add(
+      this.tenant,
+      'bytesServed',
+      m.files.reduce((sum, f) => sum + f.size, 0),
+    );
   }
 
   /** Lets the warming policy put this dataset's unused files first in line for eviction. */
