@@ -63,14 +63,17 @@ export class IntervalComputation {
     const began = performance.now();
     let attempts = 1;
     let lease: SourceLease | undefined;
+    // Computed again after an audit of any of the context's rollups: never more than once. Every record this run
+    // writes keeps the count, so that a recomputation that fails does not earn the interval another.
+    let recomputed: Pick<IntervalRecord, 'auditRecomputes'> = {};
     try {
       // Read again under the claim: another replica may have computed it since it was found due.
       const records = await ledger.recordsAt(context, start);
       if (isDone(context, records, start, inputs)) return true;
       attempts = (records[0]?.get(start)?.attempts ?? 0) + 1;
-      await ledger.putForContext(context, { start, state: 'running', attempts, owner, startedAt });
-      // Computed again after an audit of any of the context's rollups: never more than once.
       const auditRecomputes = Math.max(0, ...records.map((r) => r.get(start)?.auditRecomputes ?? 0)) || undefined;
+      if (auditRecomputes) recomputed = { auditRecomputes };
+      await ledger.putForContext(context, { start, state: 'running', attempts, owner, startedAt, ...recomputed });
       let dumped: string | undefined;
       let counted: ReadonlyMap<string, number> | undefined;
       const { intervalSource } = this.#options;
@@ -125,7 +128,15 @@ export class IntervalComputation {
       });
       if (!signal.aborted)
         await ledger
-          .putForContext(context, { start, state: 'failed', attempts, startedAt, finishedAt: clock(), error: message })
+          .putForContext(context, {
+            start,
+            state: 'failed',
+            attempts,
+            startedAt,
+            finishedAt: clock(),
+            error: message,
+            ...recomputed,
+          })
           .catch(() => undefined);
       return true;
     } finally {

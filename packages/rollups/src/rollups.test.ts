@@ -501,6 +501,44 @@ describe('rollups over a memory ledger', () => {
     await a.rollups.close();
   });
 
+  it('computes a mismatched interval again once, even when that recomputation fails on its first try', async () => {
+    let now = at(11);
+    const ledger = new MemoryRollupLedger(() => now);
+    const sink = new MemorySink();
+    const rawRows = (start: number) => (start === at(5) ? rowsOf(start) + 3 : rowsOf(start));
+    const a = replica('replica-a', { ledger, sink, clock: () => now }, { rawRows });
+    await a.rollups.tick();
+    expect((await records(ledger)).get(at(5))).toMatchObject({ state: 'failed', auditRecomputes: 1 });
+
+    // The recomputation the audit asked for fails (the source is away): its failure keeps the count.
+    const compute = a.computer.computeRollupInterval.bind(a.computer);
+    a.computer.computeRollupInterval = async () => {
+      a.computer.computeRollupInterval = compute;
+      throw new Error('the source is away');
+    };
+    now += TEST_SETTINGS.tickSeconds * 1000;
+    await a.rollups.tick();
+    expect((await records(ledger)).get(at(5))).toMatchObject({
+      state: 'failed',
+      error: 'the source is away',
+      auditRecomputes: 1,
+    });
+
+    // Its retry finds the same mismatch, which then stays: never a third computation.
+    for (let i = 0; i < 4; i++) {
+      now += 600_000;
+      await a.rollups.tick();
+    }
+    expect((await records(ledger)).get(at(5))).toMatchObject({
+      state: 'done',
+      auditRecomputes: 1,
+      audit: { ok: false },
+    });
+    // Its first computation and the retry: the failed try never reached the computer.
+    expect(a.computer.computed.filter((s) => s === at(5))).toHaveLength(2);
+    await a.rollups.close();
+  });
+
   it('backfills a range within the rollup and refuses bad ones', async () => {
     const now = at(31);
     const ledger = new MemoryRollupLedger(() => now);
