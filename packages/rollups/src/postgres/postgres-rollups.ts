@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LakegateError } from '@lakegate/engine-api';
@@ -60,6 +61,16 @@ function unavailable(error: unknown): boolean {
 
 function postgresError(url: string | undefined, error: unknown, doing: string): LakegateError {
   const message = (error as Error).message;
+  // A dump's files failed on this machine's disk, not on the server: retried later all the same.
+  const { code, path } = error as NodeJS.ErrnoException;
+  if (path !== undefined && code !== undefined) {
+    if (code === 'ENOSPC' || code === 'EDQUOT')
+      return new LakegateError(
+        'RESOURCE_EXHAUSTED',
+        `The cache's disk is full while ${doing}: ${message}. Free space on it or lower storage.cacheMaxBytes.`,
+      );
+    return new LakegateError('STORAGE_UNAVAILABLE', `The cache folder failed while ${doing}: ${message}.`);
+  }
   const where = describe(url);
   if (unavailable(error))
     return new LakegateError('ENGINE_UNAVAILABLE', `PostgreSQL at ${where} is unavailable while ${doing}: ${message}.`);
@@ -118,12 +129,10 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
   readonly #pools = new Map<string, pg.Pool>();
   /** Per server (its URL), whether it has `date_bin`; see {@link intervalFingerprintsSql}. */
   readonly #dateBin = new Map<string, boolean>();
-  /** Sink tables known to exist with a definition's columns. */
-  readonly #tables = new Set<string>();
+  /** Sink tables known to exist, with the columns (and their types) they are known to have. */
+  readonly #tables = new Map<string, Map<string, string>>();
   /** Per server, the turn of the last dump in parts (see {@link #dumpTurn}). */
   readonly #dumping = new Map<string, Promise<void>>();
-  /** Source tables' columns, in order, with their types. */
-  readonly #columns = new Map<string, Promise<{ name: string; type: string }[]>>();
 
   constructor(options: PostgresRollupsOptions) {
     this.#options = options;
@@ -193,8 +202,13 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
       client.on('error', onError);
       return onError;
     });
-    // Cancelled from a connection of its own: the pool's may all be busy with the work being cancelled.
+    // Cancelled from a connection of its own: the pool's may all be busy with the work being cancelled. The server
+    // drops a cancel that finds its backend between statements, so the work also looks at `signal` before each of
+    // its statements; and a cancel may land after the work is over, so these connections are then closed, never
+    // given back to the pool, where it would cancel another caller's statement.
+    let cancelled: Error | undefined;
     const cancel = (): void => {
+      cancelled = new Error('the work on this connection was cancelled');
       for (const client of clients) {
         const pid = (client as unknown as { processID?: number }).processID;
         if (pid === undefined) continue;
@@ -219,7 +233,7 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
         client.removeListener('error', listeners[i] as (error: Error) => void);
         // Closing a failed connection makes the server roll back what it had open: a connection stuck in a COPY
         // whose reader gave up could not even run ROLLBACK.
-        client.release(lost.get(client) ?? broken);
+        client.release(lost.get(client) ?? broken ?? cancelled);
       }
     }
   }
@@ -328,7 +342,6 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
     const spec = PostgresRollups.#spec(context);
     const end = start + context.intervalMs;
     const folder = join(this.#options.folderOf(context.tenant), 'postgres', context.rollups[0].name);
-    await mkdir(folder, { recursive: true });
     const count = Math.max(1, this.#options.dumpParts);
     const parts = Array.from({ length: count }, (_, i) => {
       const path = join(folder, partName(start, i));
@@ -341,12 +354,16 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
       };
     });
     let fingerprint = '';
+    let layoutTag = '';
     const scopes = new Map<string, number>();
     try {
+      await mkdir(folder, { recursive: true });
       const { select, columns } = await this.#dumpColumns(context, spec, signal);
+      layoutTag = createHash('sha256').update(JSON.stringify(columns)).digest('base64url').slice(0, 12);
       // In binary, headed by the columns' names and types; written in large writes and synced; renamed once every
       // part is.
-      const copy = async (client: pg.PoolClient, part: (typeof parts)[number]): Promise<void> => {
+      const copy = async (client: pg.PoolClient, part: (typeof parts)[number], live: AbortSignal): Promise<void> => {
+        live.throwIfAborted();
         const stream = client.query(
           new CopyOutStream(
             `COPY (SELECT ${select} FROM ${quoteTable(spec.table)} WHERE ${PostgresRollups.#range(spec, part.from, part.to)}) TO STDOUT (FORMAT binary)`,
@@ -354,14 +371,15 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
         );
         await writeStream(namingColumns(stream, columns), part.temporary);
       };
-      const counting = async (client: pg.PoolClient): Promise<void> => {
+      const counting = async (client: pg.PoolClient, live: AbortSignal): Promise<void> => {
+        live.throwIfAborted();
         const { rows } = await client.query<ScopeCount>(
           PostgresRollups.#byScope(spec, PostgresRollups.#range(spec, start, end)),
         );
         let n = 0n;
         let x = 0n;
         for (const row of rows) {
-          scopes.set(row.scope ?? '', Number(row.n));
+          addScope(scopes, row);
           n += BigInt(row.n);
           x += BigInt(row.x ?? 0);
         }
@@ -373,8 +391,8 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
       if (parts.length === 1) {
         await this.#with(spec.url, signal, (client) =>
           PostgresRollups.#transaction(client, begin, async () => {
-            await counting(client);
-            await copy(client, parts[0] as (typeof parts)[number]);
+            await counting(client, signal);
+            await copy(client, parts[0] as (typeof parts)[number], signal);
           }),
         );
       } else {
@@ -396,12 +414,15 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
                 await other.query(`SET TRANSACTION SNAPSHOT ${snapshot}`);
               }),
             );
+            cancellable.throwIfAborted();
             let failure: unknown;
             const settled = await Promise.allSettled(
               [
-                counting(exporter).then(() => exporter.query('COMMIT')),
+                counting(exporter, cancellable).then(() => exporter.query('COMMIT')),
                 ...parts.map((part, i) =>
-                  copy(others[i] as pg.PoolClient, part).then(() => (others[i] as pg.PoolClient).query('COMMIT')),
+                  copy(others[i] as pg.PoolClient, part, cancellable).then(() =>
+                    (others[i] as pg.PoolClient).query('COMMIT'),
+                  ),
                 ),
               ].map((running) =>
                 running.catch((error: unknown) => {
@@ -423,23 +444,24 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
       if (empty) parts.length = 0;
     } catch (error) {
       await Promise.all(parts.map(({ temporary }) => rm(temporary, { force: true })));
-      // The table may have changed under its cached columns.
-      this.#columns.delete(tableKey(spec.url, spec.table));
       if (signal.aborted) throw signal.reason;
       throw error instanceof LakegateError
         ? error
         : postgresError(spec.url, error, `dumping ${spec.table} for ${new Date(start).toISOString()}`);
     }
     await this.#removeFinal(context, folder, start);
+    // A file's version names its rows and its columns: a definition changed by a reload dumps other columns for the
+    // same rows, and a reader that knows the file by its version must not take the one for the other.
+    const version = `${fingerprint}~${layoutTag}`;
     const files = await Promise.all(
-      parts.map(async ({ path }) => ({ path, size: (await stat(path)).size, etag: fingerprint })),
+      parts.map(async ({ path }) => ({ path, size: (await stat(path)).size, etag: version })),
     );
     return {
       snapshot: {
         tenant: context.tenant,
         dataset: context.source,
         format: 'pgcopy',
-        version: `${dumpName(start)}~${fingerprint}`,
+        version: `${dumpName(start)}~${version}`,
         files,
       },
       inputs: fingerprint,
@@ -491,26 +513,20 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
     }
   }
 
+  /**
+   * The source table's columns now, read again for every dump: a column whose type changed since (an ALTER TABLE)
+   * must be dumped as its new type, or its values would be taken for another's.
+   */
   async #columnsOf(spec: PostgresSourceSpec, signal: AbortSignal): Promise<{ name: string; type: string }[]> {
-    const key = tableKey(spec.url, spec.table);
-    let columns = this.#columns.get(key);
-    if (!columns) {
-      columns = this.#with(spec.url, signal, (client) =>
-        PostgresRollups.#columnsIn(client, quoteTable(spec.table)),
-      ).then(
-        (rows) => {
-          if (rows.length === 0)
-            throw new LakegateError('NOT_FOUND', `PostgreSQL at ${describe(spec.url)} has no table ${spec.table}.`);
-          return rows;
-        },
-        (error: unknown) => {
-          throw postgresError(spec.url, error, `reading ${spec.table}'s columns`);
-        },
-      );
-      this.#columns.set(key, columns);
-      columns.catch(() => this.#columns.delete(key));
+    let rows: { name: string; type: string }[];
+    try {
+      rows = await this.#with(spec.url, signal, (client) => PostgresRollups.#columnsIn(client, quoteTable(spec.table)));
+    } catch (error) {
+      throw postgresError(spec.url, error, `reading ${spec.table}'s columns`);
     }
-    return columns;
+    if (rows.length === 0)
+      throw new LakegateError('NOT_FOUND', `PostgreSQL at ${describe(spec.url)} has no table ${spec.table}.`);
+    return rows;
   }
 
   /** A table's columns, in order, with their types; resolved as the server resolves the name in a query. */
@@ -528,7 +544,9 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
     const text = PostgresRollups.#byScope(spec, PostgresRollups.#range(spec, start, start + context.intervalMs));
     try {
       const { rows } = await this.#with(spec.url, signal, (client) => client.query<ScopeCount>(text));
-      return new Map(rows.map((row) => [row.scope ?? '', Number(row.n)]));
+      const scopes = new Map<string, number>();
+      for (const row of rows) addScope(scopes, row);
+      return scopes;
     } catch (error) {
       throw postgresError(spec.url, error, `counting ${spec.table}'s rows`);
     }
@@ -556,33 +574,41 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
           types.set(name, typeof value === 'string' ? 'text' : 'double precision');
       }
     }
-    const columns = [
-      ...rollup.dimensions.map((d) => `${quoteIdent(d)} text`),
-      `${ROWS_COLUMN} bigint`,
-      ...measures.map((m) => `${quoteIdent(m)} ${types.get(m) ?? 'double precision'}`),
-    ];
-    const definitions = [`${BUCKET_COLUMN} timestamptz`, ...columns, `${STATE_COLUMN} jsonb`];
-    const definitionNames = [BUCKET_COLUMN, ...rollup.dimensions, ROWS_COLUMN, ...measures, STATE_COLUMN];
-    const names = [...rollup.dimensions.map(quoteIdent), ROWS_COLUMN, ...measures.map(quoteIdent)];
-    // Known to hold these columns: a definition changed by a reload is checked again.
-    const key = `${tableKey(spec.url, spec.table)}\0${definitions.join(',')}`;
+    // The columns this load writes, with their types: a measure whose type no value of this interval tells (all NULL,
+    // or no rows) is left out, NULL in these rows, unless the table has it already; it is made once a value shows its
+    // type, so that a first interval without rows never fixes a text measure's column as a number.
+    const wanted = new Map<string, string>([
+      [BUCKET_COLUMN, 'timestamptz'],
+      ...rollup.dimensions.map((d): [string, string] => [d, 'text']),
+      [ROWS_COLUMN, 'bigint'],
+      ...measures.flatMap((m): [string, string][] => (types.has(m) ? [[m, types.get(m) as string]] : [])),
+      [STATE_COLUMN, 'jsonb'],
+    ]);
+    const key = tableKey(spec.url, spec.table);
     try {
       await this.#with(spec.url, signal, async (client) => {
-        if (!this.#tables.has(key)) {
-          await client.query(`CREATE TABLE IF NOT EXISTS ${table} (${definitions.join(', ')})`);
+        let have = this.#tables.get(key);
+        if (!have || [...wanted.keys()].some((name) => !have?.has(name))) {
+          const made = [...wanted].map(([name, type]) => `${quoteIdent(name)} ${type}`);
+          await client.query(`CREATE TABLE IF NOT EXISTS ${table} (${made.join(', ')})`);
           // A table made for an earlier definition gains the columns of measures and dimensions added since (those
           // removed stay, NULL in new rows). Only when some are missing: ALTER TABLE locks out the table's readers.
-          const have = new Set((await PostgresRollups.#columnsIn(client, table)).map((column) => column.name));
-          const missing = definitions.filter((_, i) => !have.has(definitionNames[i] as string));
+          have = new Map((await PostgresRollups.#columnsIn(client, table)).map(({ name, type }) => [name, type]));
+          const missing = [...wanted].filter(([name]) => !have?.has(name));
           if (missing.length > 0)
             await client.query(
-              `ALTER TABLE ${table} ${missing.map((d) => `ADD COLUMN IF NOT EXISTS ${d}`).join(', ')}`,
+              `ALTER TABLE ${table} ${missing.map(([name, type]) => `ADD COLUMN IF NOT EXISTS ${quoteIdent(name)} ${type}`).join(', ')}`,
             );
+          for (const [name, type] of missing) have.set(name, type);
           await client.query(
             `CREATE INDEX IF NOT EXISTS ${quoteIdent(`${spec.table.split('.').pop()}_bucket`)} ON ${table} (${BUCKET_COLUMN})`,
           );
-          this.#tables.add(key);
+          this.#tables.set(key, have);
         }
+        // Every column of the rows the table has, read from the lines as the table's own type.
+        const written = [...rollup.dimensions, ROWS_COLUMN, ...measures].filter((name) => have?.has(name));
+        const names = written.map(quoteIdent);
+        const columns = written.map((name) => `${quoteIdent(name)} ${have?.get(name)}`);
         // One transaction: the interval's old rows go and its new ones come together, or nothing changes.
         await PostgresRollups.#transaction(client, 'BEGIN', async () => {
           // Two loads of one interval (a claim that lapsed while its replica still worked) wait for each other, so
@@ -592,6 +618,7 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
           // The lines go to the server as they are, a JSON array at a time; it reads them (and each `_state`, JSON
           // text in a line) itself, faster than this process would parse and write them again.
           for (let i = 0; i < lines.length; i += LOAD_ROWS) {
+            signal.throwIfAborted();
             await client.query(
               `INSERT INTO ${table} (${BUCKET_COLUMN}, ${names.join(', ')}, ${STATE_COLUMN})
                SELECT ${timestamptz(start)}, ${names.map((n) => `r.${n}`).join(', ')}, r.${STATE_COLUMN}::jsonb
@@ -602,6 +629,8 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
         });
       });
     } catch (error) {
+      // The table may have changed under its known columns: they are read again on the next load.
+      this.#tables.delete(key);
       if (signal.aborted) throw signal.reason;
       throw postgresError(spec.url, error, `loading ${spec.table} for ${new Date(start).toISOString()}`);
     }
@@ -615,19 +644,20 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
 }
 
 /**
- * How a column of a server type is dumped: the cast to the type whose binary form local-agg reads (none when it is
- * that type already), and the type local-agg reads it as. Timestamps with or without a time zone are both
- * microseconds (since 2000, in UTC for the former), read as local-agg's timestamps in UTC; integers travel as int8,
- * other numbers as float8 (as local-agg holds every number), and any other type as its text.
+ * How a column of a server type is dumped: the cast to the type whose binary form local-agg reads, and the type
+ * local-agg reads it as. Timestamps with or without a time zone are both microseconds (since 2000, in UTC for the
+ * former, which the session's UTC makes of the latter), read as local-agg's timestamps in UTC; integers travel as
+ * int8, other numbers as float8 (as local-agg holds every number), and any other type as its text. The cast is
+ * written even when the column is of that type already (the server then does nothing): what goes on the wire is
+ * what the file's header says, whatever the column became since its type was read.
  */
 function dumpedAs(type: string): { cast: string; type: LocalType } {
-  if (/^timestamp(\(\d\))? with(out)? time zone$/.test(type)) return { cast: '', type: 'timestamp' };
-  if (type === 'date') return { cast: '', type: 'date' };
-  if (type === 'boolean') return { cast: '', type: 'boolean' };
-  if (type === 'smallint' || type === 'integer') return { cast: '::int8', type: 'bigint' };
-  if (type === 'bigint') return { cast: '', type: 'bigint' };
-  if (type === 'double precision') return { cast: '', type: 'double' };
-  if (type === 'real' || /^numeric(\(\d+(,\d+)?\))?$/.test(type)) return { cast: '::float8', type: 'double' };
+  if (/^timestamp(\(\d\))? with(out)? time zone$/.test(type)) return { cast: '::timestamptz', type: 'timestamp' };
+  if (type === 'date') return { cast: '::date', type: 'date' };
+  if (type === 'boolean') return { cast: '::boolean', type: 'boolean' };
+  if (type === 'smallint' || type === 'integer' || type === 'bigint') return { cast: '::int8', type: 'bigint' };
+  if (type === 'double precision' || type === 'real' || /^numeric(\(\d+(,\d+)?\))?$/.test(type))
+    return { cast: '::float8', type: 'double' };
   return { cast: '::text', type: 'varchar' };
 }
 
@@ -636,6 +666,15 @@ interface ScopeCount {
   readonly scope: string | null;
   readonly n: string;
   readonly x: string | null;
+}
+
+/**
+ * Adds a scope's rows to `scopes`. A NULL scope and an empty one are two groups to the server but one scope to the
+ * rollup (its rows hold both as the empty text), so their rows are added up, never one put in place of the other.
+ */
+function addScope(scopes: Map<string, number>, row: ScopeCount): void {
+  const scope = row.scope ?? '';
+  scopes.set(scope, (scopes.get(scope) ?? 0) + Number(row.n));
 }
 
 /** Rollup rows loaded per statement. */
