@@ -59,6 +59,9 @@ export class IntervalComputation {
     const owner = this.#options.replicaId();
     const claim = await ledger.claim(context, start, owner, this.#options.claimTtlMs);
     if (!claim) return false;
+    // A claim lost midway (the ledger unreachable for its TTL, or another owner's since) stops the work: another
+    // replica computes the interval, and this one must not write over it.
+    const working = AbortSignal.any([signal, claim.lost]);
     const startedAt = clock();
     const began = performance.now();
     let attempts = 1;
@@ -80,15 +83,15 @@ export class IntervalComputation {
       const reading = performance.now();
       if (context.rollups[0].postgres && intervalSource) {
         // The interval's rows, dumped from the server: the pass reads those files only.
-        const dump = await intervalSource.dump(context, start, signal);
+        const dump = await intervalSource.dump(context, start, working);
         dumped = dump.inputs;
         counted = dump.scopes;
         lease = { snapshot: dump.snapshot, release: () => void dump.release().catch(() => undefined) };
       } else {
-        lease = await sources.acquire(context.tenant, context.source, signal);
+        lease = await sources.acquire(context.tenant, context.source, working);
       }
       const readMs = Math.round(performance.now() - reading);
-      const { done, read, passMs, storeMs } = await this.#compute(context, start, lease, {
+      const { done, read, passMs, storeMs } = await this.#compute(context, start, lease, working, {
         attempts,
         startedAt,
         began,
@@ -119,6 +122,16 @@ export class IntervalComputation {
         );
       return true;
     } catch (error) {
+      if (claim.lost.aborted && !signal.aborted) {
+        // Not a failure of the interval: its claim went elsewhere, and with it the interval's record.
+        logger.warn('rollups.claim_lost', {
+          tenant: context.tenant,
+          source: context.source,
+          interval: new Date(start).toISOString(),
+          error: (claim.lost.reason as Error).message,
+        });
+        return true;
+      }
       const message = isLakegateError(error) ? error.message : (error as Error).message;
       logger.warn('rollups.interval_failed', {
         tenant: context.tenant,
@@ -191,6 +204,7 @@ export class IntervalComputation {
     context: RollupContext,
     start: number,
     lease: SourceLease,
+    signal: AbortSignal,
     attempt: {
       attempts: number;
       startedAt: number;
@@ -199,7 +213,7 @@ export class IntervalComputation {
       auditRecomputes?: number | undefined;
     },
   ): Promise<{ done: IntervalRecord; read: DatasetSnapshot; passMs: number; storeMs: number }> {
-    const { engine, index, sink, ledger, clock, signal, timeoutMs, postgresSink } = this.#options;
+    const { engine, index, sink, ledger, clock, timeoutMs, postgresSink } = this.#options;
     const end = start + context.intervalMs;
     const { snapshot } = lease;
     const dumped = attempt.dumped !== undefined;
@@ -232,6 +246,7 @@ export class IntervalComputation {
         );
     const storing = performance.now();
     for (const [i, rollup] of context.rollups.entries()) {
+      signal.throwIfAborted();
       // Written whole under a fixed name: a recomputed interval replaces the file, it never adds to it.
       await sink.put(fileKey(context.tenant, rollup.name, start), files[i]?.text ?? '');
       // In one transaction that replaces the interval's rows: a retry never doubles them.
@@ -252,6 +267,7 @@ export class IntervalComputation {
       finishedAt: clock(),
       durationMs: Math.round(performance.now() - attempt.began),
     };
+    signal.throwIfAborted();
     await ledger.putForContext(context, done);
     return {
       done,

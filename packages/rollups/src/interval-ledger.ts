@@ -15,6 +15,12 @@ function noteInSummary(summary: KeptSummary, record: IntervalRecord): void {
 
 /** A claim on one interval of a context, renewed while held. */
 export interface IntervalClaim {
+  /**
+   * Aborted once the claim is no longer this owner's: a renewal found another owner holding it, or none succeeded
+   * for a whole `ttlMs` (the claim may have lapsed). The work under it stops and writes nothing more: the interval
+   * is another owner's to compute.
+   */
+  readonly lost: AbortSignal;
   /** Stops renewing and gives the claim up (never fails: an unreleased claim lapses on its own). */
   release(): Promise<void>;
 }
@@ -168,11 +174,24 @@ export class IntervalLedger {
   async claim(context: RollupContext, start: number, owner: string, ttlMs: number): Promise<IntervalClaim | undefined> {
     const key = `${context.tenant}/${context.source}@${context.intervalMs}`;
     if (!(await this.#ledger.claimRollupInterval(key, start, owner, ttlMs))) return undefined;
+    const lost = new AbortController();
+    let renewed = performance.now();
     const renew = setInterval(() => {
-      void this.#ledger.claimRollupInterval(key, start, owner, ttlMs).catch(() => undefined);
+      void this.#ledger.claimRollupInterval(key, start, owner, ttlMs).then(
+        (held) => {
+          if (held) renewed = performance.now();
+          else lost.abort(new Error(`the claim on ${key} at ${new Date(start).toISOString()} went to another owner`));
+        },
+        () => {
+          // The ledger unreachable: the claim lapses a TTL after its last renewal, and may be another's since.
+          if (performance.now() - renewed >= ttlMs)
+            lost.abort(new Error(`the claim on ${key} at ${new Date(start).toISOString()} could not be renewed`));
+        },
+      );
     }, ttlMs / 3);
     renew.unref();
     return {
+      lost: lost.signal,
       release: async () => {
         clearInterval(renew);
         await this.#ledger.releaseRollupInterval(key, start, owner).catch(() => undefined);

@@ -539,6 +539,31 @@ describe('rollups over a memory ledger', () => {
     await a.rollups.close();
   });
 
+  it('stops an interval whose claim another replica took, and writes nothing of it', async () => {
+    let now = at(5) + 1000;
+    const ledger = new MemoryRollupLedger(() => now);
+    const sink = new MemorySink();
+    // A claim of 0.3 s, renewed every 0.1 s, and a pass of 0.6 s.
+    const a = replica(
+      'replica-a',
+      { ledger, sink, clock: () => now },
+      { passMs: 600, settings: { claimTtlSeconds: 0.3 } },
+    );
+    const ticking = a.rollups.tick();
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    // The ledger's clock passes the claim's end (replica A stalled, or the ledger was away), and B takes it.
+    now += 1000;
+    expect(await ledger.claimRollupInterval('acme/traffic@300000', at(0), 'replica-b', 60_000)).toBe(true);
+    await ticking;
+    expect(a.computer.computed).toEqual([at(0)]);
+    // A's pass ran to its end, but neither its file nor a record of it was written: the interval is B's now.
+    expect(sink.files.has('acme/traffic_5m/2026-01-05T100000Z.ndjson')).toBe(false);
+    expect((await records(ledger)).get(at(0))).toMatchObject({ state: 'running', owner: 'replica-a' });
+    expect(a.logger.events.map((e) => e.event)).toContain('rollups.claim_lost');
+    expect(a.logger.events.map((e) => e.event)).not.toContain('rollups.interval_failed');
+    await a.rollups.close();
+  });
+
   it('backfills a range within the rollup and refuses bad ones', async () => {
     const now = at(31);
     const ledger = new MemoryRollupLedger(() => now);
