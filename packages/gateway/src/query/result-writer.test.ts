@@ -39,6 +39,21 @@ async function text(body: ReadableStream<Uint8Array> | Uint8Array): Promise<stri
 }
 
 describe('writeResult', () => {
+  it('ends a query whose first batch fails, once, with its error, before the caller reports it', async () => {
+    const failure = new Error('the first batch failed');
+    let closes = 0;
+    const stream = createQueryStream([{ name: 'id', type: { kind: 'integer', sqlType: 'INTEGER' } }], {
+      next: () => Promise.reject(failure),
+      close: () => {
+        closes++;
+      },
+    });
+    const ends: unknown[] = [];
+    await expect(writeResult(stream, { ...options, onDone: (summary) => ends.push(summary) })).rejects.toBe(failure);
+    expect(ends).toEqual([{ rowCount: 0, bytes: 0, truncated: false, outcome: 'error', error: failure }]);
+    expect(closes).toBe(1);
+  });
+
   it('writes a small result whole, and a large one as a stream, with the same bytes either way', async () => {
     const small = await writeResult(rows(3).stream, options);
     expect(small.body).toBeInstanceOf(Uint8Array);

@@ -136,6 +136,9 @@ export async function writeResult(stream: QueryStream, options: WriteOptions): P
     first = await iterator.next();
   } catch (error) {
     await stream.close();
+    // The query ends here too (its log line, its place among the running queries), before the caller answers
+    // with the error's status.
+    options.onDone?.({ rowCount: 0, bytes: 0, truncated: false, outcome: 'error', error });
     throw error;
   }
   const encoders = stream.schema.map((c) =>
