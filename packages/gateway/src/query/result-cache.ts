@@ -42,6 +42,12 @@ interface Entry extends CachedOrigin {
  */
 const ENCODINGS_PER_ENTRY = 3;
 
+/**
+ * What an entry costs besides its values: the object, its map slot and its origin. With its key and its schema it
+ * is counted in the byte bound, so that results without rows (or with huge keys) cannot pile up uncounted.
+ */
+const ENTRY_BYTES = 256;
+
 /** A rough size of a value in memory, for the cache's byte bound. */
 function sizeOf(value: unknown): number {
   if (value === null || value === undefined) return 8;
@@ -85,9 +91,14 @@ export class ResultCache {
         ? null
         : v instanceof Uint8Array
           ? ['bytes', Buffer.from(v).toString('base64')]
-          : [typeof v, String(v)],
+          : [typeof v, Object.is(v, -0) ? '-0' : String(v)],
     );
     return JSON.stringify([parts.engine, parts.fingerprint, parameters, parts.maxRows, versions]);
+  }
+
+  /** What an entry of `key` and `schema` counts in the byte bound before its values. */
+  static entryBytes(key: string, schema: Schema): number {
+    return ENTRY_BYTES + sizeOf(key) + sizeOf(schema);
   }
 
   /** A cached result, or undefined. */
@@ -120,8 +131,8 @@ export class ResultCache {
    */
   record(key: string, stream: QueryStream, origin: CachedOrigin): QueryStream {
     const batches: ColumnBatch[] = [];
-    let bytes = 0;
-    let tooBig = false;
+    let bytes = ResultCache.entryBytes(key, stream.schema);
+    let tooBig = bytes > this.maxBytes / 4;
     const iterator = stream[Symbol.asyncIterator]();
     return createQueryStream(stream.schema, {
       next: async () => {
