@@ -76,6 +76,17 @@ describe('result cache', () => {
     expect((await query('globex-cache-key', columns)).stats.cache).toBeUndefined();
   });
 
+  it('never caches a query whose result changes between runs', async () => {
+    for (const sql of [
+      'SELECT count(*) FROM data WHERE random() < 2',
+      'SELECT count(*), current_date AS day FROM data',
+      "SELECT count(*) FROM data WHERE now() > TIMESTAMP '2000-01-01'",
+    ]) {
+      expect((await query('globex-cache-key', sql)).stats.cache, sql).toBeUndefined();
+      expect((await query('globex-cache-key', sql)).stats.cache, sql).toBeUndefined();
+    }
+  });
+
   it('keys the exact text: texts a normalisation would merge are different queries', async () => {
     const pairs: [string, string][] = [
       ['SELECT typeof(1), 1', 'SELECT typeof(1e0), 1e0'],

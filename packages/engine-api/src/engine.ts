@@ -77,6 +77,11 @@ export interface SqlAnalysis {
   readonly tableFunctions: readonly { readonly name: string; readonly position?: number }[];
   /** Names of CTEs defined anywhere in the statement. */
   readonly ctes: readonly string[];
+  /**
+   * Whether the statement calls a function whose result may change from one run to the next (`now()`,
+   * `random()`, `current_date`): its result is then never reused from a cache. Absent means false.
+   */
+  readonly volatile?: boolean;
 }
 
 export interface Engine extends AsyncDisposable {

@@ -249,6 +249,16 @@ describe('duckdb engine', () => {
     );
     expect(analysis.tableFunctions.map((f) => f.name)).toEqual(['range']);
     expect((await analyze('EXPLAIN SELECT 1', { signal })).statementType).toBe('EXPLAIN');
+    // Whether its result may change between runs: a call of now() or random(), SQL's current_date, a macro over them.
+    expect(analysis.volatile).toBe(false);
+    for (const sql of [
+      'SELECT count(*) FROM events WHERE ts > now() - INTERVAL 1 DAY',
+      'SELECT random() AS r FROM events',
+      'SELECT * FROM events WHERE day = current_date',
+      'SELECT current_timestamp',
+    ])
+      expect((await analyze(sql, { signal })).volatile, sql).toBe(true);
+    expect((await analyze('SELECT \'now\', "random" FROM events', { signal })).volatile).toBe(false);
     await expect(analyze("SELECT * FROM read_csv('x.csv')", { signal })).rejects.toMatchObject({
       code: 'FORBIDDEN_STATEMENT',
     });

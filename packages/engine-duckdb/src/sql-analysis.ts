@@ -103,6 +103,7 @@ export class SqlAnalyzer {
       })),
       tableFunctions: references.tableFunctions.map((f) => ({ name: f.name, ...at(f.position) })),
       ctes: [...references.ctes],
+      volatile: references.volatile,
     };
   }
 

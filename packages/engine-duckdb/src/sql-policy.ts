@@ -35,6 +35,11 @@ export interface PolicyCatalog {
    * reference can never be bound to them instead.
    */
   readonly relations: ReadonlySet<string>;
+  /**
+   * Functions whose result may change from one run of a query to the next (DuckDB's stability other than
+   * CONSISTENT: `now`, `random`, `current_date`, ...), and built-in macros over them, lower case.
+   */
+  readonly volatile: ReadonlySet<string>;
 }
 
 /**
@@ -113,6 +118,11 @@ export interface TreeReferences {
   readonly ctes: Set<string>;
   /** Subquery expressions (`(SELECT ...)`, `EXISTS`, `IN (SELECT ...)`). */
   subqueries: number;
+  /**
+   * A call of a function of {@link PolicyCatalog.volatile}, or a bare {@link SQL_TIME_VALUES} name (which DuckDB
+   * binds to the current time when no column has it).
+   */
+  volatile: boolean;
 }
 
 interface Node {
@@ -155,7 +165,13 @@ function refuse(message: string, code: 'FORBIDDEN_STATEMENT' | 'UNSUPPORTED_QUER
  * when recursive); the query body sees all of them.
  */
 export function walkTree(statement: unknown, catalog: PolicyCatalog): TreeReferences {
-  const references: TreeReferences = { tables: [], tableFunctions: [], ctes: new Set(), subqueries: 0 };
+  const references: TreeReferences = {
+    tables: [],
+    tableFunctions: [],
+    ctes: new Set(),
+    subqueries: 0,
+    volatile: false,
+  };
   const visit = (value: unknown, scope: ReadonlySet<string>): void => {
     if (Array.isArray(value)) {
       for (const item of value) visit(item, scope);
@@ -187,8 +203,16 @@ export function walkTree(statement: unknown, catalog: PolicyCatalog): TreeRefere
       inner = names;
     }
     if (typeof value.class === 'string') {
-      if (value.class === 'FUNCTION') checkFunction(value, catalog);
+      if (value.class === 'FUNCTION') {
+        checkFunction(value, catalog);
+        if (catalog.volatile.has(lower(value.function_name))) references.volatile = true;
+      }
       if (value.class === 'SUBQUERY') references.subqueries++;
+      if (value.class === 'COLUMN_REF') {
+        const names = value.column_names;
+        if (Array.isArray(names) && names.length === 1 && SQL_TIME_VALUES.has(lower(names[0])))
+          references.volatile = true;
+      }
     } else if (isTableRef(value)) {
       const type = String(value.type);
       if (type === 'BASE_TABLE') {
@@ -508,6 +532,18 @@ async function expectedTree(
   return rebuild(statement);
 }
 
+/**
+ * SQL's values of the moment, written without parentheses: DuckDB parses them as column names and binds them to
+ * functions of the current time (some of them not listed by that name among its functions).
+ */
+export const SQL_TIME_VALUES: ReadonlySet<string> = new Set([
+  'current_date',
+  'current_time',
+  'current_timestamp',
+  'localtime',
+  'localtimestamp',
+]);
+
 /** Reads what tenant SQL may call from a pristine instance: `query` runs SQL there and returns its rows. */
 export async function loadPolicyCatalog(
   query: (sql: string) => Promise<readonly (readonly unknown[])[]>,
@@ -532,6 +568,12 @@ export async function loadPolicyCatalog(
   // `unnest` in an expression (also what `x = ANY(list)` turns into) spreads a list over rows, like the table
   // function of the same name: DuckDB lists it only as a table function.
   functions.add('unnest');
+  const volatile = new Set(SQL_TIME_VALUES);
+  for (const [name] of await query(
+    `SELECT DISTINCT function_name FROM duckdb_functions() WHERE coalesce(stability, 'CONSISTENT') <> 'CONSISTENT'`,
+  )) {
+    volatile.add(String(name).toLowerCase());
+  }
   const relations = new Set<string>();
   for (const [name] of await query(
     `SELECT view_name FROM duckdb_views() UNION ALL SELECT table_name FROM duckdb_tables()
@@ -551,13 +593,15 @@ export async function loadPolicyCatalog(
         continue;
       }
       try {
-        const references = walkTree(parsed.statements[0], { functions, known, relations });
+        const references = walkTree(parsed.statements[0], { functions, known, relations, volatile });
         if (references.tables.length > 0 || references.tableFunctions.length > 0 || references.subqueries > 0) {
           // It reads a relation: never allowed, however the rounds go.
           pending.delete(name);
           continue;
         }
         functions.add(name);
+        // A macro over a function of changing results changes with it.
+        if (references.volatile) volatile.add(name);
         pending.delete(name);
         changed = true;
       } catch {
@@ -565,7 +609,7 @@ export async function loadPolicyCatalog(
       }
     }
   }
-  return { functions, known, relations };
+  return { functions, known, relations, volatile };
 }
 
 /** Throws unless a prepared statement's type (DuckDB's own) is what the policy allowed. */

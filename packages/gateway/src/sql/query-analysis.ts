@@ -22,6 +22,11 @@ export interface QueryShape {
   readonly tableFunctions: readonly { readonly name: string; readonly position: number | undefined }[];
   /** Which parser produced the analysis: `node-sql-parser/<dialect>` or `engine`. */
   readonly parser: string;
+  /**
+   * Whether the engine's parser found a call of a function whose result changes between runs (see
+   * `SqlAnalysis.volatile`); undefined when node-sql-parser read the text.
+   */
+  readonly volatile?: boolean;
 }
 
 /** The engine-side parser to fall back on (DuckDB's own), when node-sql-parser cannot parse a query. */
@@ -162,6 +167,7 @@ export async function analyzeQuery(sql: string, engine: EngineAnalyzer | undefin
         cte: t.cte === true,
       })),
       tableFunctions: analysis.tableFunctions.map((f) => ({ name: f.name, position: f.position })),
+      volatile: analysis.volatile === true,
     };
   }
   if (sql.length > NODE_SQL_PARSER_MAX_CHARS) {

@@ -39,6 +39,24 @@ describe('tenant query preparation', () => {
     expect(prepared.cacheable).toBe(false);
   });
 
+  it('does not cache a query whose result changes between runs', async () => {
+    // Read by node-sql-parser: the words of such functions, outside strings and quotes, are enough.
+    expect((await prepare('SELECT count(*) FROM events WHERE ts > now() - INTERVAL 1 DAY')).cacheable).toBe(false);
+    expect((await prepare('SELECT random() AS r FROM events')).cacheable).toBe(false);
+    expect((await prepare("SELECT 'now' AS word, count(*) FROM events")).cacheable).toBe(true);
+    // Read by the engine's parser: its answer decides.
+    const analysis = (volatile: boolean) => async (): Promise<SqlAnalysis> => ({
+      statementCount: 1,
+      statementType: 'SELECT',
+      tables: [{ name: 'events' }],
+      tableFunctions: [],
+      ctes: [],
+      volatile,
+    });
+    expect((await prepare('SELECT count(*) FROM events', analysis(true))).cacheable).toBe(false);
+    expect((await prepare('SELECT now FROM events', analysis(false))).cacheable).toBe(true);
+  });
+
   it('resolves CTE names by scope: a CTE may shadow a dataset it reads', async () => {
     const prepared = await prepare('WITH orders AS (SELECT * FROM orders WHERE id > 1) SELECT * FROM orders');
     expect(prepared.datasets).toEqual(['orders']);

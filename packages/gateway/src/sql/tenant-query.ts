@@ -17,8 +17,51 @@ export interface TenantNamespace {
 /** Schemas the gateway serves itself, beside the tenant's own. */
 export const VIRTUAL_SCHEMAS = new Set(['information_schema']);
 
+/**
+ * Functions of the moment or of chance, in the dialects tenants write (DuckDB, PostgreSQL, Trino, ClickHouse): a
+ * text naming one is not cached when no engine's parser read it. Only ever makes fewer results reusable.
+ */
+const VOLATILE_WORDS = new Set(
+  [
+    'now',
+    'now64',
+    'today',
+    'yesterday',
+    'current_date',
+    'current_time',
+    'current_timestamp',
+    'localtime',
+    'localtimestamp',
+    'transaction_timestamp',
+    'statement_timestamp',
+    'clock_timestamp',
+    'timeofday',
+    'get_current_time',
+    'get_current_timestamp',
+    'random',
+    'rand',
+    'rand64',
+    'randcanonical',
+    'uuid',
+    'uuidv4',
+    'uuidv7',
+    'gen_random_uuid',
+    'generateuuidv4',
+    'nextval',
+    'currval',
+  ].map((w) => w.toLowerCase()),
+);
+
+/** Whether the text names a function of {@link VOLATILE_WORDS} as a bare word (not in a string or quotes). */
+function mentionsVolatile(sql: string): boolean {
+  return tokenize(sql).some((t) => t.kind === 'word' && VOLATILE_WORDS.has(t.text.toLowerCase()));
+}
+
 export interface PreparedQuery {
-  /** False when the query reads gateway-made tables (whose contents change): do not reuse it. */
+  /**
+   * False when its result must not be reused: it reads gateway-made tables (whose contents change), or calls a
+   * function whose result changes between runs (`now()`, `random()`, `current_date`).
+   */
   readonly cacheable: boolean;
   /** The tenant's SQL exactly as written: engines decide on this text, and run it. */
   readonly sql: string;
@@ -118,7 +161,7 @@ export async function prepareTenantQuery(
   }
 
   return {
-    cacheable: virtualTables.size === 0,
+    cacheable: virtualTables.size === 0 && !(shape.volatile ?? mentionsVolatile(sql)),
     sql,
     datasets: [...datasets],
     virtualTables: [...virtualTables.values()],
@@ -147,7 +190,7 @@ export function prepareHeldQuery(sql: string, held: readonly string[]): Prepared
   }
   if (datasets.size === 0) return undefined;
   return {
-    cacheable: true,
+    cacheable: !mentionsVolatile(sql),
     sql,
     datasets: [...datasets],
     virtualTables: [],
