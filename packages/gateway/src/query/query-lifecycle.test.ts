@@ -21,6 +21,7 @@ async function lifecycle(
     progress?: (engineQueryId: string) => number | undefined;
     /** The tenant's admission limits, on a clock that stands still (no rate refills during the test). */
     limits?: { concurrentQueries?: number; queriesPerSecond?: number };
+    preparedChars?: number;
   } = {},
 ) {
   const root = await mkdtemp(join(tmpdir(), 'lakegate-lifecycle-'));
@@ -91,7 +92,14 @@ async function lifecycle(
   });
   const lines: Record<string, unknown>[] = [];
   const logger = createLogger({ write: (line) => lines.push(JSON.parse(line) as Record<string, unknown>) });
-  const queries = new QueryLifecycle({ config, storage, engines, admission, typeName: (t) => t.sqlType });
+  const queries = new QueryLifecycle({
+    config,
+    storage,
+    engines,
+    admission,
+    typeName: (t) => t.sqlType,
+    preparedChars: options.preparedChars,
+  });
   const input = (sql: string, extra: Partial<QueryInput> = {}): QueryInput => ({
     queryId: 'q-1',
     tenant: 'acme',
@@ -120,6 +128,31 @@ async function drain(stream: QueryStream): Promise<number> {
 }
 
 describe('query lifecycle', () => {
+  it('keeps prepared queries within a bound of their texts, and none read before a reload', async () => {
+    // A bound of 200,000 characters: a key and its query count twice the key's length, 30,000 for a long text.
+    const { queries } = await lifecycle({ preparedChars: 200_000 });
+    const signal = new AbortController().signal;
+    const sql = 'SELECT id, name FROM people';
+    const first = await queries.prepare('acme', sql, signal);
+    expect(await queries.prepare('acme', sql, signal)).toBe(first);
+    // Long texts, far fewer than the entries kept, but more characters than the bound: the first goes.
+    for (let i = 0; i < 5; i++)
+      await queries.prepare('acme', `SELECT count(*) FROM people -- ${i} ${'x'.repeat(15_000)}`, signal);
+    expect(await queries.prepare('acme', sql, signal)).toBe(first);
+    for (let i = 5; i < 10; i++)
+      await queries.prepare('acme', `SELECT count(*) FROM people -- ${i} ${'x'.repeat(15_000)}`, signal);
+    const again = await queries.prepare('acme', sql, signal);
+    expect(again).not.toBe(first);
+    expect(await queries.prepare('acme', sql, signal)).toBe(again);
+
+    // A preparation under way when the configuration is reloaded answers its query, but is not kept.
+    const text = 'SELECT name FROM people';
+    const preparing = queries.prepare('acme', text, signal);
+    queries.reconfigured();
+    const read = await preparing;
+    expect(await queries.prepare('acme', text, signal)).not.toBe(read);
+  });
+
   it('holds a slot and the snapshot while the result is read, and frees them and logs once at the end', async () => {
     const { queries, admission, storage, input, done } = await lifecycle();
     const query = await queries.start(input('SELECT id, name FROM people'));

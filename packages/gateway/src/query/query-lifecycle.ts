@@ -151,9 +151,16 @@ export interface QueryLifecycleDeps {
   readonly history?: QueryHistory | undefined;
   /** Per-minute figures of every query's end, for the console's Overview. */
   readonly overview?: QueryOverview | undefined;
+  /** Characters of SQL the prepared queries hold at most ({@link PREPARED_CACHE_CHARS} unless given). */
+  readonly preparedChars?: number | undefined;
 }
 
 const PREPARED_CACHE_SIZE = 4096;
+/**
+ * Characters of SQL (the key's and the query's) the prepared queries hold at most, whatever their number: texts may
+ * each be up to `maxSqlBytes`, and one tenant's flood of long ones must not take the process's memory.
+ */
+const PREPARED_CACHE_CHARS = 16 * 1024 * 1024;
 
 const outcomeOf = (error: unknown): 'error' | 'cancelled' =>
   isLakegateError(error) && error.code === 'QUERY_CANCELLED' ? 'cancelled' : 'error';
@@ -170,6 +177,9 @@ export class QueryLifecycle {
   readonly catalog: TenantCatalog;
   /** Prepared queries by tenant and text: dashboards send the same SQL again and again. */
   readonly #prepared = new Map<string, PreparedQuery>();
+  #preparedChars = 0;
+  /** Counts reloads: a preparation that began under an earlier configuration is not kept. */
+  #generation = 0;
   readonly #caches = new Map<string, ResultCache>();
   /**
    * Queries started and not yet ended, in the order they started: the controller that cancels each (an operator,
@@ -203,7 +213,9 @@ export class QueryLifecycle {
    * results), after a reload: the next query of each tenant reads the new one.
    */
   reconfigured(): void {
+    this.#generation++;
     this.#prepared.clear();
+    this.#preparedChars = 0;
     this.#caches.clear();
     this.catalog.forget();
   }
@@ -302,6 +314,7 @@ export class QueryLifecycle {
     const key = `${tenant}\0${sql}`;
     const cached = this.#prepared.get(key);
     if (cached) return cached;
+    const generation = this.#generation;
     const analyzer = this.#deps.engines.analyzer()?.analyze;
     const namespace = this.catalog.namespace(tenant);
     const prepared = await prepareTenantQuery(
@@ -318,9 +331,17 @@ export class QueryLifecycle {
       if (!inDialect) throw error;
       return inDialect;
     });
-    if (!prepared.cacheable) return prepared;
-    if (this.#prepared.size >= PREPARED_CACHE_SIZE) this.#prepared.delete(this.#prepared.keys().next().value as string);
+    // Read under the configuration before a reload: right for this query, but not kept for the next.
+    if (!prepared.cacheable || generation !== this.#generation || this.#prepared.has(key)) return prepared;
+    const chars = 2 * key.length;
+    for (const oldest of this.#prepared.keys()) {
+      const bound = this.#deps.preparedChars ?? PREPARED_CACHE_CHARS;
+      if (this.#prepared.size < PREPARED_CACHE_SIZE && this.#preparedChars + chars <= bound) break;
+      this.#prepared.delete(oldest);
+      this.#preparedChars -= 2 * oldest.length;
+    }
     this.#prepared.set(key, prepared);
+    this.#preparedChars += chars;
     return prepared;
   }
 
