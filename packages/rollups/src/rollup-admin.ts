@@ -66,14 +66,18 @@ export class RollupAdmin {
   }
 
   /**
-   * Marks the intervals of `[from, to)` pending, so the next ticks recompute them (newest first, after fresh
-   * intervals); running ones are left alone. Returns how many intervals were marked.
+   * Marks the complete intervals that begin in `[from, to)` pending, so the next ticks recompute them (newest
+   * first, after fresh intervals); running ones are left alone. Returns how many intervals were marked.
    */
   async backfill(tenant: string, name: string, from: string | undefined, to: string | undefined): Promise<number> {
     const { context } = findRollup(this.#options.contexts, tenant, name);
     const [requestedFrom, toMs] = this.#range(context, from, to);
     const fromMs = Math.max(requestedFrom, context.startMs);
-    const until = Math.min(toMs, lastEnd(context, this.#options.clock()));
+    // An interval that `to` cuts holds rows of the range: it is computed again too, as an audit takes it.
+    const until = Math.min(
+      Math.ceil(toMs / context.intervalMs) * context.intervalMs,
+      lastEnd(context, this.#options.clock()),
+    );
     if ((until - fromMs) / context.intervalMs > MAX_BACKFILL_INTERVALS)
       throw new LakegateError(
         'INVALID_REQUEST',

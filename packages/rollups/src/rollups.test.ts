@@ -592,6 +592,10 @@ describe('rollups over a memory ledger', () => {
     await admin.backfill('acme', 'traffic_5m', new Date(at(12)).toISOString(), new Date(at(20)).toISOString());
     await a.rollups.tick();
     expect((await records(ledger)).get(at(10))).toMatchObject({ state: 'done', attempts: 2 });
+    // Every interval that begins in the range: 10:10 and 10:15, and 10:20, which 10:22 cuts.
+    expect(
+      await admin.backfill('acme', 'traffic_5m', new Date(at(12)).toISOString(), new Date(at(22)).toISOString()),
+    ).toBe(3);
     await expect(admin.backfill('acme', 'traffic_5m', 'yesterday', undefined)).rejects.toMatchObject({
       code: 'INVALID_REQUEST',
     });
