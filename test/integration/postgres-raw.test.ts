@@ -141,6 +141,31 @@ describe('Postgres protocol: raw messages', () => {
     await stillServing();
   });
 
+  it('refuses what would grow a connection without bound, with 54000 or 22023, and goes on serving it', async () => {
+    const client = new pg.Client(server.acme);
+    await client.connect();
+    try {
+      // A parameter numbered past what the protocol can bind, which would size an array by it.
+      await expect(client.query({ text: 'SELECT $40000::int AS n', values: [1] })).rejects.toMatchObject({
+        code: '54000',
+        message: expect.stringContaining('at most 32767 parameters'),
+      });
+      // Named prepared statements, up to a thousand a connection.
+      for (let i = 0; i < 1000; i++) await client.query({ name: `s${i}`, text: `SELECT ${i} AS n` });
+      await expect(client.query({ name: 's1000', text: 'SELECT 1000 AS n' })).rejects.toMatchObject({
+        code: '54000',
+        message: expect.stringContaining('1000 prepared statements'),
+      });
+      expect((await client.query({ name: 's999', text: 'SELECT 999 AS n' })).rows).toEqual([{ n: 999 }]);
+      // A timeout past PostgreSQL's range (and Node's timers', which would fire at once).
+      await expect(client.query("SET statement_timeout = '25d'")).rejects.toMatchObject({ code: '22023' });
+      await client.query("SET statement_timeout = '24d'");
+      expect((await client.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    } finally {
+      await client.end();
+    }
+  });
+
   it('holds a query back while its client does not read, instead of buffering the result', async () => {
     const client = await WireClient.login(server.port, 'acme', ACME_KEY);
     client.socket.pause();

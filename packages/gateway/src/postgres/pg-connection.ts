@@ -63,6 +63,12 @@ export interface PgServerContext {
 const FLUSH_BYTES = 256 * 1024;
 /** Unprocessed bytes a client may send ahead (pipelining) before the server stops reading from it. */
 const READ_AHEAD_BYTES = 1024 * 1024;
+/** Replies built and not yet written, at most, before they are written without waiting for Sync. */
+const HELD_REPLY_BYTES = 256 * 1024;
+/** Parameters of a statement at most (the protocol counts them in 16 bits, read signed here). */
+const MAX_PARAMETERS = 32_767;
+/** Named prepared statements, and named portals, one connection may hold at once. */
+const MAX_NAMED = 1000;
 
 /** A statement made by Parse (or a simple query's statement). */
 interface Statement {
@@ -107,6 +113,8 @@ export class PgConnection {
   readonly #framer: MessageFramer;
   readonly #out = new MessageBuilder();
   #pumping = false;
+  /** Removes the listeners this connection put on its socket (before TLS takes the socket over). */
+  #unlisten: () => void = () => {};
   #closed = false;
   #phase: 'startup' | 'sasl-initial' | 'sasl-final' | 'password' | 'ready' = 'startup';
   #tls = false;
@@ -139,16 +147,24 @@ export class PgConnection {
 
   #listen(socket: Socket): void {
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer): void => {
       this.#framer.push(chunk);
       if (this.#framer.buffered > READ_AHEAD_BYTES + this.#context.config.maxMessageBytes) socket.pause();
       this.#pump();
-    });
-    socket.on('drain', () => this.#drained?.());
-    socket.on('close', () => void this.#teardown());
+    };
+    const onDrain = (): void => this.#drained?.();
+    const onClose = (): void => void this.#teardown();
+    socket.on('data', onData);
+    socket.on('drain', onDrain);
+    socket.on('close', onClose);
     socket.on('error', () => {
       // A reset by the client: 'close' follows and frees everything.
     });
+    this.#unlisten = () => {
+      socket.off('data', onData);
+      socket.off('drain', onDrain);
+      socket.off('close', onClose);
+    };
   }
 
   /** (Re)starts the connection's one timer: login deadline, then idle timeout. */
@@ -168,6 +184,9 @@ export class PgConnection {
           const message = this.#framer.next();
           if (!message) break;
           await this.#handle(message);
+          // Replies of a pipeline without Sync (Parse, Describe, ...) go out once they pile up, so that a client
+          // that never reads is held by the socket's back-pressure rather than grow this buffer without end.
+          if (this.#out.length >= HELD_REPLY_BYTES) await this.#flush();
         }
         if (this.#socket.isPaused()) this.#socket.resume();
       } catch (error) {
@@ -304,9 +323,8 @@ export class PgConnection {
       throw new ProtocolViolation('received unencrypted data after SSL request');
     }
     const plain = this.#socket;
-    plain.removeAllListeners('data');
-    plain.removeAllListeners('drain');
-    plain.removeAllListeners('close');
+    // Only this connection's own listeners: the server's (which forgets the connection when it closes) stay.
+    this.#unlisten();
     plain.write('S');
     const secure = new TLSSocket(plain, { isServer: true, secureContext: context });
     this.#socket = secure;
@@ -417,6 +435,17 @@ export class PgConnection {
     const sql = statements[0] ?? '';
     const command = classifyStatement(sql);
     const needed = Math.max(types.length, command.kind === 'query' ? parameterCount(sql) : 0);
+    if (needed > MAX_PARAMETERS)
+      throw new PgError(
+        '54000',
+        `a statement may have at most ${MAX_PARAMETERS} parameters; this one names $${needed}`,
+      );
+    if (name !== '' && this.#statements.size >= MAX_NAMED) {
+      throw new PgError(
+        '54000',
+        `this connection holds ${MAX_NAMED} prepared statements: close some (Close, or DEALLOCATE) before preparing more`,
+      );
+    }
     const parameterTypes = Array.from({ length: needed }, (_, i) => (types[i] ? (types[i] as number) : OID.text));
     this.#statements.set(name, { sql, command, parameterTypes });
     empty(this.#out, '1');
@@ -466,6 +495,8 @@ export class PgConnection {
     });
     if (portalName !== '' && this.#portals.has(portalName))
       throw new PgError('42P03', `portal "${portalName}" already exists`);
+    if (portalName !== '' && this.#portals.size >= MAX_NAMED)
+      throw new PgError('54000', `this connection holds ${MAX_NAMED} portals: close some before binding more`);
     void this.#endPortal(this.#portals.get(portalName));
     this.#portals.set(portalName, { statement, parameters, formats: resultFormats });
     empty(this.#out, '2');

@@ -3,6 +3,18 @@ import { formatTypeSql } from './pg-catalog.js';
 import { adaptPostgresSql } from './pg-dialect.js';
 
 describe('Postgres dialect of catalog queries', () => {
+  it('refuses at once catalog expressions nested so deep that their rewriting would double at each level', () => {
+    const nested = (depth: number, wrap: (inner: string) => string) => {
+      let text = '1';
+      for (let i = 0; i < depth; i++) text = wrap(text);
+      return `SELECT ${text}`;
+    };
+    for (const wrap of [(x: string) => `(${x})::regtype`, (x: string) => `format_type(${x}, NULL)`]) {
+      expect(adaptPostgresSql(nested(4, wrap))).not.toContain('regtype');
+      expect(() => adaptPostgresSql(nested(18, wrap))).toThrow(expect.objectContaining({ code: 'REQUEST_TOO_LARGE' }));
+    }
+  });
+
   it('rewrites what psql writes into what the engine reads, with the same meaning', () => {
     expect(
       adaptPostgresSql(

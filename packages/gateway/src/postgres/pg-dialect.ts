@@ -1,3 +1,4 @@
+import { LakegateError } from '@lakegate/engine-api';
 import { type Token, tokenize } from '../sql/sql-lexer.js';
 import { formatTypeSql, PG_CATALOG_TABLES } from './pg-catalog.js';
 
@@ -103,8 +104,15 @@ const CAST_TYPES: Readonly<Record<string, string>> = {
  * - in a text naming `pg_catalog` (psql's patterns), `x ~ 'p'` and `x !~ 'p'` search for `p` anywhere in `x` in Postgres, while the engine's `~` matches the whole
  *   of `x`: the pattern becomes `(?s).*(?:p).*`, whose whole match is a search for `p` (anchors keep their meaning).
  */
-export function adaptPostgresSql(sql: string): string {
+export function adaptPostgresSql(sql: string, depth = 0): string {
   if (!/pg_|::\s*reg|format_type/i.test(sql)) return sql;
+  // Each `::regtype` and `format_type` writes its operand twice, rewritten again at each level: nested, the text
+  // and the work double with every level.
+  if (depth > MAX_REWRITE_DEPTH)
+    throw new LakegateError(
+      'REQUEST_TOO_LARGE',
+      `The query nests ::regtype, format_type or = ANY more than ${MAX_REWRITE_DEPTH} deep: nest them less.`,
+    );
   // psql's patterns only: a tenant's own `~` keeps the engine's meaning.
   const namesCatalog = /pg_catalog/i.test(sql);
   const tokens = tokenize(sql);
@@ -179,8 +187,8 @@ export function adaptPostgresSql(sql: string): string {
       if (close < 0 || i === 0) continue;
       const from = (tokens[operandStart(i)] as Token).start;
       while ((edits.at(-1)?.start ?? -1) >= from) edits.pop();
-      const left = adaptPostgresSql(sql.slice(from, tokens[i - 1]?.end));
-      const list = adaptPostgresSql(sql.slice(tokens[i + 3]?.start, tokens[close]?.start));
+      const left = adaptPostgresSql(sql.slice(from, tokens[i - 1]?.end), depth + 1);
+      const list = adaptPostgresSql(sql.slice(tokens[i + 3]?.start, tokens[close]?.start), depth + 1);
       edits.push({ start: from, end: (tokens[close] as Token).end, text: `list_contains(${list}, ${left})` });
       i = close;
       continue;
@@ -204,7 +212,7 @@ export function adaptPostgresSql(sql: string): string {
         const from = (tokens[operandStart(i)] as Token).start;
         // The operand is rewritten as a whole, in place of any edit made inside it already.
         while ((edits.at(-1)?.start ?? -1) >= from) edits.pop();
-        const operand = adaptPostgresSql(sql.slice(from, previous?.end));
+        const operand = adaptPostgresSql(sql.slice(from, previous?.end), depth + 1);
         edits.push({ start: from, end: type.end, text: formatTypeSql(operand, 'NULL') });
       } else if (CAST_TYPES[typeName] !== undefined || qualified) {
         edits.push({ start: token.start, end: type.end, text: `::${CAST_TYPES[typeName] ?? type.text}` });
@@ -252,8 +260,8 @@ export function adaptPostgresSql(sql: string): string {
       const close = closing(at + 1);
       const comma = topLevelComma(at + 2, close);
       if (close < 0 || comma < 0) continue;
-      const first = adaptPostgresSql(sql.slice(tokens[at + 2]?.start, tokens[comma]?.start));
-      const second = adaptPostgresSql(sql.slice(tokens[comma + 1]?.start, tokens[close]?.start));
+      const first = adaptPostgresSql(sql.slice(tokens[at + 2]?.start, tokens[comma]?.start), depth + 1);
+      const second = adaptPostgresSql(sql.slice(tokens[comma + 1]?.start, tokens[close]?.start), depth + 1);
       edits.push({ start: token.start, end: (tokens[close] as Token).end, text: formatTypeSql(first, second) });
       i = close;
       continue;
@@ -264,13 +272,13 @@ export function adaptPostgresSql(sql: string): string {
     ) {
       const close = closing(at + 1);
       if (close < 0) continue;
-      const argument = adaptPostgresSql(sql.slice(tokens[at + 2]?.start, tokens[close]?.start));
+      const argument = adaptPostgresSql(sql.slice(tokens[at + 2]?.start, tokens[close]?.start), depth + 1);
       const comma = topLevelComma(at + 2, close);
       const text =
         name === 'pg_get_userbyid'
           ? `(SELECT rolname FROM pg_catalog.pg_roles WHERE oid = (${argument}))`
           : name === 'array_upper'
-            ? `len(${adaptPostgresSql(sql.slice(tokens[at + 2]?.start, tokens[comma]?.start))})`
+            ? `len(${adaptPostgresSql(sql.slice(tokens[at + 2]?.start, tokens[comma]?.start), depth + 1)})`
             : (CONSTANT[name] as string);
       edits.push({ start: token.start, end: (tokens[close] as Token).end, text });
       i = close;
@@ -296,6 +304,16 @@ export function adaptPostgresSql(sql: string): string {
   let out = sql;
   for (const edit of [...edits, ...columnAliases].sort((a, b) => b.start - a.start)) {
     out = out.slice(0, edit.start) + edit.text + out.slice(edit.end);
+    if (out.length > MAX_REWRITTEN_CHARS)
+      throw new LakegateError(
+        'REQUEST_TOO_LARGE',
+        `The query grows past ${MAX_REWRITTEN_CHARS} characters as its PostgreSQL catalog expressions are rewritten: split it or nest them less.`,
+      );
   }
   return out;
 }
+
+/** Levels of `::regtype`, `format_type` and `= ANY` inside one another that a query may nest. */
+const MAX_REWRITE_DEPTH = 8;
+/** A query's text at most once rewritten: far past any catalog query a client sends. */
+const MAX_REWRITTEN_CHARS = 1024 * 1024;

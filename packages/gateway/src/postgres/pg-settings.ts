@@ -107,7 +107,9 @@ function timeoutMs(value: string): number | undefined {
   const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|h|d)?\s*$/i.exec(value);
   if (!match) return undefined;
   const scale: Record<string, number> = { ms: 1, s: 1000, min: 60_000, h: 3_600_000, d: 86_400_000 };
-  return Math.round(Number(match[1]) * (scale[(match[2] ?? 'ms').toLowerCase()] ?? 1));
+  const ms = Math.round(Number(match[1]) * (scale[(match[2] ?? 'ms').toLowerCase()] ?? 1));
+  // PostgreSQL's range (an int of milliseconds), which is also the longest a timer of Node waits.
+  return ms <= 2_147_483_647 ? ms : undefined;
 }
 
 /**
