@@ -366,7 +366,11 @@ export class SessionService {
       await this.#finish(statement, 'cancelled', null, tenant);
       return;
     }
-    if (statement.state === 'running') await this.#o.store.putStatement({ ...statement, state: 'cancelling' });
+    // Only while it still runs: a statement that ended since it was read keeps its end and its result.
+    if (statement.state === 'running' && !(await this.#o.store.markCancelling(sessionId, id))) {
+      const now = await this.#o.store.getStatement(sessionId, id);
+      if (!now || FINAL_STATEMENT_STATES.has(now.state)) return;
+    }
     await this.#o.bus.publishCancel(sessionId, id);
   }
 

@@ -69,9 +69,17 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async setProgress(sessionId: number, id: number, progress: number): Promise<boolean> {
+    return this.#updateRunning(sessionId, id, { progress });
+  }
+
+  async markCancelling(sessionId: number, id: number): Promise<boolean> {
+    return this.#updateRunning(sessionId, id, { state: 'cancelling' });
+  }
+
+  #updateRunning(sessionId: number, id: number, change: Partial<StatementRecord>): boolean {
     const statement = this.#statements.get(key(sessionId, id));
     if (statement?.state !== 'running') return false;
-    this.#statements.set(key(sessionId, id), { ...statement, progress });
+    this.#statements.set(key(sessionId, id), { ...statement, ...change });
     return true;
   }
 

@@ -176,12 +176,22 @@ export class RedisSessionStore implements SessionStore {
   }
 
   setProgress(sessionId: number, id: number, progress: number): Promise<boolean> {
+    return this.#updateRunning(sessionId, id, { progress });
+  }
+
+  markCancelling(sessionId: number, id: number): Promise<boolean> {
+    // Running and cancelling are both active: the indexes stay as they are.
+    return this.#updateRunning(sessionId, id, { state: 'cancelling' });
+  }
+
+  /** Changes a statement's record only while it runs. */
+  #updateRunning(sessionId: number, id: number, change: Partial<StatementRecord>): Promise<boolean> {
     return this.#connection.run(async (redis) => {
       const key = this.#k.statement(sessionId, id);
       const read = await redis.get(key);
       const statement = parse<StatementRecord>(read);
       if (read === null || statement?.state !== 'running') return false;
-      const next = JSON.stringify({ ...statement, progress });
+      const next = JSON.stringify({ ...statement, ...change });
       // A cancel or an end stored since the read wins: the script replaces only the record read.
       return (await redis.eval(COMPARE_AND_SET, 1, key, read, next)) === 1;
     });

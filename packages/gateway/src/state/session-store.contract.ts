@@ -168,6 +168,22 @@ export function describeSessionStoreContract(
       }),
     );
 
+    t.it('marks a statement cancelling only while it runs, never over its end', () =>
+      using(open, async (store) => {
+        await store.putSession(sessionRecord(1, 'acme'), Date.now() + HOUR);
+        await store.putStatement(statementRecord(1, 0, 'running'));
+        assert.equal(await store.markCancelling(1, 0), true);
+        assert.equal((await store.getStatement(1, 0))?.state, 'cancelling');
+        assert.equal(await store.runningStatements(1), 1, 'a cancelling statement still runs');
+        // An end stored before the cancel: the end and its result stay.
+        const ended = { ...statementRecord(1, 0, 'available'), progress: 1, completed: 5 };
+        await store.putStatement(ended);
+        assert.equal(await store.markCancelling(1, 0), false);
+        assert.deepEqual(await store.getStatement(1, 0), ended);
+        assert.equal(await store.markCancelling(1, 9), false, 'no statement, nothing to cancel');
+      }),
+    );
+
     t.it('tracks unfinished statements with their runner, and running ones per session', () =>
       using(open, async (store) => {
         await store.putSession(sessionRecord(1, 'acme'), Date.now() + HOUR);
@@ -272,6 +288,7 @@ export function describeSessionStoreContract(
             nextStatementId: () => store.nextStatementId(1),
             putStatement: () => store.putStatement(statementRecord(1, 0, 'waiting')),
             setProgress: () => store.setProgress(1, 0, 0.5),
+            markCancelling: () => store.markCancelling(1, 0),
             getStatement: () => store.getStatement(1, 0),
             listStatements: () => store.listStatements(1, 0, 10),
             unfinishedStatements: () => store.unfinishedStatements(),

@@ -40,6 +40,11 @@ export interface SessionStore {
    * stored, once it is cancelling, final or gone (so that progress never overwrites a cancel or an end).
    */
   setProgress(sessionId: number, id: number, progress: number): Promise<boolean>;
+  /**
+   * Marks a running statement `cancelling`, in one step with checking that it still runs: false, and nothing
+   * stored, once it is final or gone (so that a cancel never overwrites an end, or the result stored with it).
+   */
+  markCancelling(sessionId: number, id: number): Promise<boolean>;
   getStatement(sessionId: number, id: number): Promise<StatementRecord | undefined>;
   /** The session's statements, by id. */
   listStatements(sessionId: number, from: number, size: number): Promise<Page<StatementRecord>>;
