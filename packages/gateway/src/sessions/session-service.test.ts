@@ -72,6 +72,17 @@ describe('session service reaping', () => {
     }
   });
 
+  it('refuses an idle timeout or a TTL past what a session may last, before storing anything', async () => {
+    const { store, sessions } = await service('me');
+    for (const body of [{ idleTimeout: '300000000000d' }, { ttl: '366d' }])
+      await expect(sessions.create('acme', { kind: 'sql', ...body })).rejects.toMatchObject({
+        code: 'INVALID_REQUEST',
+        message: expect.stringContaining('365 days'),
+      });
+    expect(await store.countSessions('acme')).toBe(0);
+    expect((await sessions.create('acme', { kind: 'sql', idleTimeout: '365d' })).id).toBeGreaterThanOrEqual(0);
+  });
+
   it('ends sessions past their TTL even while busy, and idle ones past their idle timeout', async () => {
     const { store, bus, sessions } = await service('me');
     const ttl = await sessions.create('acme', { kind: 'sql', ttl: '1s', idleTimeout: '1h' });

@@ -46,6 +46,8 @@ export interface SessionServiceOptions {
   readonly onStatementEnd?: (tenant: string, state: 'available' | 'error' | 'cancelled', seconds: number) => void;
 }
 
+/** The longest a session's idle timeout or TTL may be, and how long one without either is kept past its use. */
+const LONGEST_SESSION_MS = 365 * 86_400_000;
 /** Statements on this replica by tenant, for metrics. */
 export type LocalStatementCounts = Record<string, { waiting: number; running: number }>;
 
@@ -454,6 +456,13 @@ export class SessionService {
     const ms = parseDuration(value);
     if (ms === undefined)
       throw new LakegateError('INVALID_REQUEST', `${field}: "${value}" is not a duration such as "30m" or "1h".`);
+    // The store keeps a session at most this long past its last use: a longer one could not be stored, yet would
+    // count against the tenant's sessions for good.
+    if (ms > LONGEST_SESSION_MS)
+      throw new LakegateError(
+        'INVALID_REQUEST',
+        `${field}: "${value}" is longer than 365 days, the most a session lasts.`,
+      );
     return ms;
   }
 
@@ -467,7 +476,7 @@ export class SessionService {
 
   #put(session: SessionRecord): Promise<void> {
     const deadline = this.#deadline(session);
-    return this.#o.store.putSession(session, Number.isFinite(deadline) ? deadline : Date.now() + 365 * 86_400_000);
+    return this.#o.store.putSession(session, Number.isFinite(deadline) ? deadline : Date.now() + LONGEST_SESSION_MS);
   }
 
   #log(sessionId: number, line: string): Promise<void> {
