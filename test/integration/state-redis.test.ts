@@ -70,6 +70,33 @@ t.describe('Redis state layout', () => {
   });
 });
 
+t.describe('Redis keys of a deleted session', () => {
+  it('expire when a statement that ends after the deletion writes its end and its log line', async () => {
+    const prefix = `deleted-${randomUUID()}:`;
+    const state = await openReady(redisUrl, prefix);
+    const raw = new Redis(redisUrl);
+    try {
+      const session = sessionRecord(1, 'acme');
+      await state.sessions.putSession(session, Date.now() + 3_600_000);
+      await state.sessions.putStatement(statementRecord(1, 0, 'running'));
+      await state.sessions.appendLog(1, ['statement 0 submitted']);
+      await state.sessions.deleteSession(session);
+      expect(await raw.exists(`${prefix}stmts:1`, `${prefix}log:1`)).toBe(0);
+      // The statement ends (its runner had not yet seen the delete), and logs it.
+      await state.sessions.putStatement(statementRecord(1, 0, 'available'));
+      await state.sessions.appendLog(1, ['statement 0 available']);
+      for (const key of [`${prefix}stmt:1:0`, `${prefix}stmts:1`, `${prefix}log:1`]) {
+        const ttl = await raw.pttl(key);
+        expect(ttl, key).toBeGreaterThan(0);
+        expect(ttl, key).toBeLessThanOrEqual(60_000);
+      }
+    } finally {
+      raw.disconnect();
+      await state.close();
+    }
+  });
+});
+
 t.describe('Redis session ids across an upgrade', () => {
   it('goes on after the last id of a store that numbered sessions from 1, so none is handed out twice', async () => {
     const prefix = `upgrade-${randomUUID()}:`;

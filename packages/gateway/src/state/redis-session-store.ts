@@ -44,6 +44,7 @@ const PUT_STATEMENT = `
 local ttl = math.max(redis.call('PTTL', KEYS[1]), tonumber(ARGV[6]))
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ttl)
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[2])
+redis.call('PEXPIRE', KEYS[3], ttl)
 if ARGV[5] == 'final' then redis.call('HDEL', KEYS[4], ARGV[3]) else redis.call('HSET', KEYS[4], ARGV[3], ARGV[4]) end
 if ARGV[5] == 'active' then
   redis.call('SADD', KEYS[5], ARGV[2])
@@ -51,6 +52,16 @@ if ARGV[5] == 'active' then
 else
   redis.call('SREM', KEYS[5], ARGV[2])
 end
+return 1`;
+
+/**
+ * Appends lines (ARGV[2..]) to a session's log (KEYS[2]), living as long as the session (KEYS[1]; at least ARGV[1]
+ * ms): a line a statement logs as it ends after its session was deleted must not bring back a log that never goes.
+ */
+const APPEND_LOG = `
+local ttl = math.max(redis.call('PTTL', KEYS[1]), tonumber(ARGV[1]))
+for i = 2, #ARGV, 1000 do redis.call('RPUSH', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV))) end
+redis.call('PEXPIRE', KEYS[2], ttl)
 return 1`;
 
 /** Replaces a result's pages (KEYS[2], ARGV[2..]) in one round trip, living as long as the session (KEYS[1]). */
@@ -230,7 +241,15 @@ export class RedisSessionStore implements SessionStore {
 
   appendLog(sessionId: number, lines: readonly string[]): Promise<void> {
     return this.#connection.run(async (redis) => {
-      if (lines.length > 0) await redis.rpush(this.#k.log(sessionId), ...lines);
+      if (lines.length > 0)
+        await redis.eval(
+          APPEND_LOG,
+          2,
+          this.#k.session(sessionId),
+          this.#k.log(sessionId),
+          String(MIN_TTL_MS),
+          ...lines,
+        );
     });
   }
 
