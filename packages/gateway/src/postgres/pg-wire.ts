@@ -95,7 +95,14 @@ export interface FramedMessage {
  * body is buffered, so that a client cannot make the server hold a gigabyte by announcing one.
  */
 export class MessageFramer {
+  /** The bytes from the next message's start, in one buffer. */
   #buffer: Buffer = EMPTY;
+  /**
+   * Chunks received after `#buffer`, joined to it only once they complete what is read next: joined at each chunk,
+   * a message trickled in small pieces would be copied again at every piece, its size times over.
+   */
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
   #typed = false;
 
   constructor(
@@ -106,7 +113,7 @@ export class MessageFramer {
 
   /** Bytes received and not yet returned as a message. */
   get buffered(): number {
-    return this.#buffer.length;
+    return this.#buffer.length + this.#pendingBytes;
   }
 
   /** After the startup packet, messages carry a type byte. */
@@ -115,13 +122,27 @@ export class MessageFramer {
   }
 
   push(chunk: Buffer): void {
-    this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
+    if (this.#buffer.length === 0 && this.#pendingBytes === 0) this.#buffer = chunk;
+    else {
+      this.#pending.push(chunk);
+      this.#pendingBytes += chunk.length;
+    }
+  }
+
+  /** Whether `bytes` have arrived; when so, `#buffer` holds them. */
+  #gather(bytes: number): boolean {
+    if (this.#buffer.length >= bytes) return true;
+    if (this.#buffer.length + this.#pendingBytes < bytes) return false;
+    this.#buffer = Buffer.concat([this.#buffer, ...this.#pending]);
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    return true;
   }
 
   /** The next complete message, or undefined until more bytes arrive. */
   next(): FramedMessage | undefined {
     const header = this.#typed ? 5 : 4;
-    if (this.#buffer.length < header) return undefined;
+    if (!this.#gather(header)) return undefined;
     const type = this.#typed ? String.fromCharCode(this.#buffer[0] as number) : '';
     const length = this.#buffer.readInt32BE(this.#typed ? 1 : 0);
     const limit = this.#typed ? this.maxMessageBytes : this.maxStartupBytes;
@@ -132,7 +153,7 @@ export class MessageFramer {
       );
     }
     const total = length + (this.#typed ? 1 : 0);
-    if (this.#buffer.length < total) return undefined;
+    if (!this.#gather(total)) return undefined;
     const body = this.#buffer.subarray(header, total);
     // An idle connection keeps no view of the last chunk it received.
     this.#buffer = total === this.#buffer.length ? EMPTY : this.#buffer.subarray(total);
