@@ -189,6 +189,23 @@ describe('Postgres protocol: raw messages', () => {
     expect(active()).toBe(0);
   });
 
+  it('closes a connection idle past its timeout after a query that ran longer than the timeout', async () => {
+    const quick = await startPostgresGateway({ postgres: { idleTimeoutSeconds: 1 } });
+    try {
+      const client = await WireClient.login(quick.port, 'acme', ACME_KEY);
+      client.socket.pause();
+      client.send(message('Q', cstring('SELECT e.*, r.x FROM events e, range(2) r(x)')));
+      // The query runs past the idle timeout, held back by a client that does not read.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      client.socket.resume();
+      expect((await client.until('Z')).at(-1)?.type).toBe('Z');
+      // Idle from then on: closed after about a second more.
+      expect(await client.waitClosed(5000)).toBe(true);
+    } finally {
+      await quick.close();
+    }
+  }, 30_000);
+
   it('binds a binary parameter and writes binary result columns when Bind asks for them', async () => {
     const client = await WireClient.login(server.port, 'acme', ACME_KEY);
     const sql = 'SELECT id, even, day, ts, amount, name, pair, score FROM events WHERE id = $1';

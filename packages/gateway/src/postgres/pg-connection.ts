@@ -174,6 +174,18 @@ export class PgConnection {
     this.#timer.unref();
   }
 
+  /**
+   * Closes the connection once it has been idle for `idleTimeoutSeconds`. A statement running then (or held by a
+   * client that does not read) is not idleness: the wait starts again, so that the connection still closes once it
+   * is idle after it.
+   */
+  #armIdle(): void {
+    this.#arm(this.#context.config.idleTimeoutSeconds, () => {
+      if (this.#running.size > 0) this.#armIdle();
+      else this.#fatal(new PgError('57P05', 'terminating connection due to idle timeout', 'FATAL'));
+    });
+  }
+
   #pump(): void {
     if (this.#pumping || this.#closed) return;
     this.#pumping = true;
@@ -206,10 +218,7 @@ export class PgConnection {
   async #handle(message: FramedMessage): Promise<void> {
     if (this.#phase === 'startup') return this.#onStartup(message.body);
     if (this.#phase !== 'ready') return this.#onAuthentication(message);
-    this.#arm(this.#context.config.idleTimeoutSeconds, () => {
-      if (this.#running.size === 0)
-        this.#fatal(new PgError('57P05', 'terminating connection due to idle timeout', 'FATAL'));
-    });
+    this.#armIdle();
     if (this.#skipToSync && message.type !== 'S' && message.type !== 'X') return;
     const reader = new MessageReader(message.body);
     try {
@@ -389,9 +398,7 @@ export class PgConnection {
     for (const [name, value] of this.#settings.reported()) parameterStatus(this.#out, name, value);
     backendKeyData(this.#out, this.#key.pid, this.#key.secret);
     readyForQuery(this.#out, this.#status);
-    this.#arm(this.#context.config.idleTimeoutSeconds, () =>
-      this.#fatal(new PgError('57P05', 'terminating connection due to idle timeout', 'FATAL')),
-    );
+    this.#armIdle();
     await this.#flush();
   }
 
