@@ -905,7 +905,17 @@ export class PgConnection {
   }
 
   async #endPortal(portal: Portal | undefined): Promise<void> {
-    if (portal?.result && !portal.result.ended) await portal.result.end({ outcome: 'client_closed' });
+    if (portal?.result && !portal.result.ended) await this.#endQuietly(portal.result);
+  }
+
+  /**
+   * Ends a result the client left, never throwing: it runs from a socket's close and from Bind without anyone to
+   * answer, and a failure there must neither stop the other ends nor go unhandled (which would end the process).
+   */
+  async #endQuietly(result: PgResult): Promise<void> {
+    await result
+      .end({ outcome: 'client_closed' })
+      .catch((error: unknown) => this.#context.logger.warn('postgres.end_failed', { error: (error as Error).message }));
   }
 
   /** Ends portals (and cursors not declared WITH HOLD, or all of them) when their transaction ends. */
@@ -966,7 +976,7 @@ export class PgConnection {
     for (const portal of this.#portals.values()) await this.#endPortal(portal);
     this.#portals.clear();
     for (const cursor of this.#cursors.values()) {
-      if (!cursor.result.ended) await cursor.result.end({ outcome: 'client_closed' });
+      if (!cursor.result.ended) await this.#endQuietly(cursor.result);
     }
     this.#cursors.clear();
   }
