@@ -349,7 +349,7 @@ export class PgConnection {
     if (this.#phase === 'password') {
       const password = reader.cstring();
       reader.end();
-      if (!this.#context.credentials.checkPassword(this.#user, password)) this.#loginFailed();
+      if (!(await this.#context.credentials.checkPassword(this.#user, password))) this.#loginFailed();
       return this.#loggedIn();
     }
     if (this.#phase === 'sasl-initial') {

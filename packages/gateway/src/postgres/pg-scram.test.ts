@@ -50,9 +50,9 @@ describe('SCRAM-SHA-256 credentials', () => {
     expect(exchange.final('c=biws,r=other,p=AAAA')).toBe('malformed');
   });
 
-  it('checks cleartext passwords against the same verifiers', () => {
-    expect(credentials.checkPassword('acme', 'second-key')).toBe(true);
-    expect(credentials.checkPassword('acme', 'nope')).toBe(false);
-    expect(credentials.checkPassword('nobody', 'first-key')).toBe(false);
+  it('checks cleartext passwords against the same verifiers', async () => {
+    expect(await credentials.checkPassword('acme', 'second-key')).toBe(true);
+    expect(await credentials.checkPassword('acme', 'nope')).toBe(false);
+    expect(await credentials.checkPassword('nobody', 'first-key')).toBe(false);
   });
 });

@@ -1,4 +1,7 @@
-import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, pbkdf2, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { promisify } from 'node:util';
+
+const pbkdf2Async = promisify(pbkdf2);
 
 /**
  * SCRAM-SHA-256 (RFC 5802, RFC 7677) as Postgres uses it: the user is the tenant id, the password one of its API
@@ -30,7 +33,10 @@ interface UserVerifiers {
 }
 
 function verifierOf(password: string, salt: Buffer, iterations: number): KeyVerifier {
-  const salted = pbkdf2Sync(password.normalize('NFKC'), salt, iterations, 32, 'sha256');
+  return verifierFrom(pbkdf2Sync(password.normalize('NFKC'), salt, iterations, 32, 'sha256'));
+}
+
+function verifierFrom(salted: Buffer): KeyVerifier {
   return { storedKey: sha256(hmac(salted, 'Client Key')), serverKey: hmac(salted, 'Server Key') };
 }
 
@@ -55,11 +61,15 @@ export class ScramCredentials {
     this.#checks = Math.max(1, ...Object.values(tenants).map((t) => t.apiKeys.length));
   }
 
-  /** True when `user` is a tenant and `password` one of its keys (for cleartext logins over TLS). */
-  checkPassword(user: string, password: string): boolean {
+  /**
+   * True when `user` is a tenant and `password` one of its keys (for cleartext logins over TLS). Its key derivation
+   * runs off the event loop: unauthenticated clients could otherwise spend the loop's time, a login at a time.
+   */
+  async checkPassword(user: string, password: string): Promise<boolean> {
     const verifiers = this.#users.get(user);
     const keys = verifiers?.keys ?? [this.#decoy];
-    const candidate = verifierOf(password, verifiers?.salt ?? this.#fakeSalt(user), this.#iterations);
+    const salt = verifiers?.salt ?? this.#fakeSalt(user);
+    const candidate = verifierFrom(await pbkdf2Async(password.normalize('NFKC'), salt, this.#iterations, 32, 'sha256'));
     let ok = false;
     for (const key of keys) ok = timingSafeEqual(candidate.storedKey, key.storedKey) || ok;
     return ok && verifiers !== undefined;
