@@ -82,6 +82,17 @@ async function records(ledger: RollupLedger): Promise<Map<number, IntervalRecord
   return new Map([...raw].map(([start, text]) => [start, JSON.parse(text) as IntervalRecord]));
 }
 
+/** A replica at 10:11 after its first tick, whose audit finds three raw rows more than 10:05's rollup holds. */
+async function mismatchedReplica() {
+  const clock = { now: at(11) };
+  const ledger = new MemoryRollupLedger(() => clock.now);
+  const sink = new MemorySink();
+  const rawRows = (start: number) => (start === at(5) ? rowsOf(start) + 3 : rowsOf(start));
+  const a = replica('replica-a', { ledger, sink, clock: () => clock.now }, { rawRows });
+  await a.rollups.tick();
+  return { clock, ledger, sink, a };
+}
+
 /** One replica over a fresh ledger and sink, its clock at 11:01 (twelve intervals due), after its first tick. */
 async function tickedReplica(): Promise<{ ledger: MemoryRollupLedger; sink: MemorySink; a: Replica }> {
   const now = at(61);
@@ -462,12 +473,7 @@ describe('rollups over a memory ledger', () => {
   });
 
   it('records an audit that finds other raw rows than the rollup holds, logs it and computes it again once', async () => {
-    let now = at(11);
-    const ledger = new MemoryRollupLedger(() => now);
-    const sink = new MemorySink();
-    const rawRows = (start: number) => (start === at(5) ? rowsOf(start) + 3 : rowsOf(start));
-    const a = replica('replica-a', { ledger, sink, clock: () => now }, { rawRows });
-    await a.rollups.tick();
+    const { clock, ledger, sink, a } = await mismatchedReplica();
     const state = await records(ledger);
     expect(state.get(at(0))?.audit).toMatchObject({ ok: true });
     expect(state.get(at(5))?.audit).toMatchObject({ ok: false, rawRows: rowsOf(at(5)) + 3, rollupRows: rowsOf(at(5)) });
@@ -480,7 +486,7 @@ describe('rollups over a memory ledger', () => {
     // Computed again on a later tick; the same mismatch then stays, recorded.
     expect(state.get(at(5))).toMatchObject({ state: 'failed', auditRecomputes: 1 });
     expect(state.get(at(5))?.error).toContain('computing it again');
-    now += TEST_SETTINGS.tickSeconds * 1000;
+    clock.now += TEST_SETTINGS.tickSeconds * 1000;
     await a.rollups.tick();
     const again = await records(ledger);
     expect(again.get(at(5))).toMatchObject({ state: 'done', auditRecomputes: 1, audit: { ok: false } });
@@ -502,12 +508,7 @@ describe('rollups over a memory ledger', () => {
   });
 
   it('computes a mismatched interval again once, even when that recomputation fails on its first try', async () => {
-    let now = at(11);
-    const ledger = new MemoryRollupLedger(() => now);
-    const sink = new MemorySink();
-    const rawRows = (start: number) => (start === at(5) ? rowsOf(start) + 3 : rowsOf(start));
-    const a = replica('replica-a', { ledger, sink, clock: () => now }, { rawRows });
-    await a.rollups.tick();
+    const { clock, ledger, a } = await mismatchedReplica();
     expect((await records(ledger)).get(at(5))).toMatchObject({ state: 'failed', auditRecomputes: 1 });
 
     // The recomputation the audit asked for fails (the source is away): its failure keeps the count.
@@ -516,7 +517,7 @@ describe('rollups over a memory ledger', () => {
       a.computer.computeRollupInterval = compute;
       throw new Error('the source is away');
     };
-    now += TEST_SETTINGS.tickSeconds * 1000;
+    clock.now += TEST_SETTINGS.tickSeconds * 1000;
     await a.rollups.tick();
     expect((await records(ledger)).get(at(5))).toMatchObject({
       state: 'failed',
@@ -526,7 +527,7 @@ describe('rollups over a memory ledger', () => {
 
     // Its retry finds the same mismatch, which then stays: never a third computation.
     for (let i = 0; i < 4; i++) {
-      now += 600_000;
+      clock.now += 600_000;
       await a.rollups.tick();
     }
     expect((await records(ledger)).get(at(5))).toMatchObject({
