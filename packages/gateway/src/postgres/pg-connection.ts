@@ -186,6 +186,12 @@ export class PgConnection {
     });
   }
 
+  /** A statement stopped running: once none runs, the connection is idle from now. */
+  #notRunning(controller: AbortController): void {
+    this.#running.delete(controller);
+    if (this.#running.size === 0 && !this.#closed && this.#phase === 'ready') this.#armIdle();
+  }
+
   #pump(): void {
     if (this.#pumping || this.#closed) return;
     this.#pumping = true;
@@ -349,7 +355,10 @@ export class PgConnection {
     if (this.#phase === 'password') {
       const password = reader.cstring();
       reader.end();
-      if (!(await this.#context.credentials.checkPassword(this.#user, password))) this.#loginFailed();
+      const matches = await this.#context.credentials.checkPassword(this.#user, password);
+      // Gone while its key was derived: nothing may be taken for it (its teardown has already run).
+      if (this.#closed) throw new ConnectionClosed();
+      if (!matches) this.#loginFailed();
       return this.#loggedIn();
     }
     if (this.#phase === 'sasl-initial') {
@@ -447,7 +456,7 @@ export class PgConnection {
         '54000',
         `a statement may have at most ${MAX_PARAMETERS} parameters; this one names $${needed}`,
       );
-    if (name !== '' && this.#statements.size >= MAX_NAMED) {
+    if (name !== '' && this.#statements.size - (this.#statements.has('') ? 1 : 0) >= MAX_NAMED) {
       throw new PgError(
         '54000',
         `this connection holds ${MAX_NAMED} prepared statements: close some (Close, or DEALLOCATE) before preparing more`,
@@ -502,7 +511,7 @@ export class PgConnection {
     });
     if (portalName !== '' && this.#portals.has(portalName))
       throw new PgError('42P03', `portal "${portalName}" already exists`);
-    if (portalName !== '' && this.#portals.size >= MAX_NAMED)
+    if (portalName !== '' && this.#portals.size - (this.#portals.has('') ? 1 : 0) >= MAX_NAMED)
       throw new PgError('54000', `this connection holds ${MAX_NAMED} portals: close some before binding more`);
     void this.#endPortal(this.#portals.get(portalName));
     this.#portals.set(portalName, { statement, parameters, formats: resultFormats });
@@ -634,7 +643,7 @@ export class PgConnection {
     try {
       return await result.send(this.#out, limit, formats, () => this.#flush(), FLUSH_BYTES);
     } finally {
-      this.#running.delete(result.controller);
+      this.#notRunning(result.controller);
     }
   }
 
@@ -709,7 +718,7 @@ export class PgConnection {
         : this.#context.queries.start(input));
       return PgResult.fromQuery(active, controller);
     } finally {
-      this.#running.delete(controller);
+      this.#notRunning(controller);
     }
   }
 
@@ -896,7 +905,7 @@ export class PgConnection {
     try {
       await result.sendCopy(this.#out, command.csv, command.header, () => this.#flush(), FLUSH_BYTES);
     } finally {
-      this.#running.delete(result.controller);
+      this.#notRunning(result.controller);
     }
     empty(this.#out, 'c');
     portal.done = `COPY ${result.rows}`;

@@ -108,7 +108,7 @@ export function adaptPostgresSql(sql: string, depth = 0): string {
   if (!/pg_|::\s*reg|format_type/i.test(sql)) return sql;
   // Each `::regtype` and `format_type` writes its operand twice, rewritten again at each level: nested, the text
   // and the work double with every level.
-  if (depth > MAX_REWRITE_DEPTH)
+  if (depth >= MAX_REWRITE_DEPTH)
     throw new LakegateError(
       'REQUEST_TOO_LARGE',
       `The query nests ::regtype, format_type or = ANY more than ${MAX_REWRITE_DEPTH} deep: nest them less.`,
