@@ -256,6 +256,7 @@ describe('duckdb engine', () => {
       'SELECT random() AS r FROM events',
       'SELECT * FROM events WHERE day = current_date',
       'SELECT current_timestamp',
+      "SELECT age(TIMESTAMP '2000-01-01') AS a",
     ])
       expect((await analyze(sql, { signal })).volatile, sql).toBe(true);
     expect((await analyze('SELECT \'now\', "random" FROM events', { signal })).volatile).toBe(false);

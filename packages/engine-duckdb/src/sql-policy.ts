@@ -568,7 +568,8 @@ export async function loadPolicyCatalog(
   // `unnest` in an expression (also what `x = ANY(list)` turns into) spreads a list over rows, like the table
   // function of the same name: DuckDB lists it only as a table function.
   functions.add('unnest');
-  const volatile = new Set(SQL_TIME_VALUES);
+  // `age(ts)` with one argument reads the current date, though DuckDB lists it as consistent.
+  const volatile = new Set([...SQL_TIME_VALUES, 'age']);
   for (const [name] of await query(
     `SELECT DISTINCT function_name FROM duckdb_functions() WHERE coalesce(stability, 'CONSISTENT') <> 'CONSISTENT'`,
   )) {

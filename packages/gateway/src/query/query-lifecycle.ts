@@ -508,7 +508,8 @@ export class QueryLifecycle {
       // held by an engine has no version to key a cached result on: such a result is fresh for the cache's TTL only.
       // Not kept: a description, which has no rows, and a query of the gateway's catalog tables, whose rows change
       // with datasets' columns rather than their versions.
-      const cache = input.describeOnly || !prepared.cacheable ? undefined : this.#resultCache(input.tenant);
+      const cache =
+        input.describeOnly || !prepared.cacheable || prepared.volatile ? undefined : this.#resultCache(input.tenant);
       const cacheKey = cache
         ? this.#cacheKey(input, prepared, maxRows, {
             ...common.versions,
@@ -609,7 +610,7 @@ export class QueryLifecycle {
     if (this.#draining || input.describeOnly || input.signal?.aborted) return undefined;
     const cache = this.#resultCache(input.tenant);
     const prepared = cache && this.#prepared.get(`${input.tenant}\0${input.sql}`);
-    if (!cache || !prepared?.cacheable) return undefined;
+    if (!cache || !prepared?.cacheable || prepared.volatile) return undefined;
     const { config, storage } = this.#deps;
     const tenantConfig = config.tenants[input.tenant];
     const versions: Record<string, string> = {};

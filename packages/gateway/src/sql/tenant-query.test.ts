@@ -40,10 +40,15 @@ describe('tenant query preparation', () => {
   });
 
   it('does not cache a query whose result changes between runs', async () => {
-    // Read by node-sql-parser: the words of such functions, outside strings and quotes, are enough.
-    expect((await prepare('SELECT count(*) FROM events WHERE ts > now() - INTERVAL 1 DAY')).cacheable).toBe(false);
-    expect((await prepare('SELECT random() AS r FROM events')).cacheable).toBe(false);
-    expect((await prepare("SELECT 'now' AS word, count(*) FROM events")).cacheable).toBe(true);
+    // Read by node-sql-parser: calls of such functions, outside strings and quotes, and SQL's current_date.
+    expect((await prepare('SELECT count(*) FROM events WHERE ts > now() - INTERVAL 1 DAY')).volatile).toBe(true);
+    expect((await prepare('SELECT random() AS r FROM events')).volatile).toBe(true);
+    expect((await prepare('SELECT count(*) FROM events WHERE day = current_date')).volatile).toBe(true);
+    expect((await prepare("SELECT 'now' AS word, count(*) FROM events")).volatile).toBe(false);
+    // A column named like one is not a call.
+    expect((await prepare('SELECT uuid, today FROM events')).volatile).toBe(false);
+    // Its preparation is reused all the same: only its result is not.
+    expect((await prepare('SELECT random() AS r FROM events')).cacheable).toBe(true);
     // Read by the engine's parser: its answer decides.
     const analysis = (volatile: boolean) => async (): Promise<SqlAnalysis> => ({
       statementCount: 1,
@@ -53,8 +58,8 @@ describe('tenant query preparation', () => {
       ctes: [],
       volatile,
     });
-    expect((await prepare('SELECT count(*) FROM events', analysis(true))).cacheable).toBe(false);
-    expect((await prepare('SELECT now FROM events', analysis(false))).cacheable).toBe(true);
+    expect((await prepare('SELECT count(*) FROM events', analysis(true))).volatile).toBe(true);
+    expect((await prepare('SELECT now() FROM events', analysis(false))).volatile).toBe(false);
   });
 
   it('resolves CTE names by scope: a CTE may shadow a dataset it reads', async () => {

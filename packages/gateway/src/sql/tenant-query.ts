@@ -25,6 +25,7 @@ const VOLATILE_WORDS = new Set(
   [
     'now',
     'now64',
+    'age',
     'today',
     'yesterday',
     'current_date',
@@ -52,17 +53,30 @@ const VOLATILE_WORDS = new Set(
   ].map((w) => w.toLowerCase()),
 );
 
-/** Whether the text names a function of {@link VOLATILE_WORDS} as a bare word (not in a string or quotes). */
+/** SQL's values of the moment, written without parentheses. */
+const TIME_VALUES = new Set(['current_date', 'current_time', 'current_timestamp', 'localtime', 'localtimestamp']);
+
+/**
+ * Whether the text calls a function of {@link VOLATILE_WORDS} (its name, outside strings and quotes, before a
+ * parenthesis: a column named `uuid` is not a call) or names one of SQL's values of the moment.
+ */
 function mentionsVolatile(sql: string): boolean {
-  return tokenize(sql).some((t) => t.kind === 'word' && VOLATILE_WORDS.has(t.text.toLowerCase()));
+  const tokens = tokenize(sql);
+  return tokens.some((t, i) => {
+    if (t.kind !== 'word') return false;
+    const word = t.text.toLowerCase();
+    return TIME_VALUES.has(word) || (VOLATILE_WORDS.has(word) && tokens[i + 1]?.text === '(');
+  });
 }
 
 export interface PreparedQuery {
-  /**
-   * False when its result must not be reused: it reads gateway-made tables (whose contents change), or calls a
-   * function whose result changes between runs (`now()`, `random()`, `current_date`).
-   */
+  /** False when it reads gateway-made tables (whose contents change): neither it nor its result is reused. */
   readonly cacheable: boolean;
+  /**
+   * It calls a function whose result changes between runs (`now()`, `random()`, `current_date`): its preparation
+   * is reused, but never its result.
+   */
+  readonly volatile: boolean;
   /** The tenant's SQL exactly as written: engines decide on this text, and run it. */
   readonly sql: string;
   /** Datasets the query reads, as configured. */
@@ -161,7 +175,8 @@ export async function prepareTenantQuery(
   }
 
   return {
-    cacheable: virtualTables.size === 0 && !(shape.volatile ?? mentionsVolatile(sql)),
+    cacheable: virtualTables.size === 0,
+    volatile: shape.volatile ?? mentionsVolatile(sql),
     sql,
     datasets: [...datasets],
     virtualTables: [...virtualTables.values()],
@@ -190,7 +205,8 @@ export function prepareHeldQuery(sql: string, held: readonly string[]): Prepared
   }
   if (datasets.size === 0) return undefined;
   return {
-    cacheable: !mentionsVolatile(sql),
+    cacheable: true,
+    volatile: mentionsVolatile(sql),
     sql,
     datasets: [...datasets],
     virtualTables: [],
