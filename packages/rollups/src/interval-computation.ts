@@ -61,7 +61,17 @@ export class IntervalComputation {
     if (!claim) return false;
     // A claim lost midway (the ledger unreachable for its TTL, or another owner's since) stops the work: another
     // replica computes the interval, and this one must not write over it.
-    const working = AbortSignal.any([signal, claim.lost]);
+    // (Listeners forwarding to one controller, removed at the end: AbortSignal.any would tie a signal per interval
+    // to the rollups' long-lived one.)
+    const stop = new AbortController();
+    const working = stop.signal;
+    const forward = (from: AbortSignal) => (): void => stop.abort(from.reason);
+    const stopOnClose = forward(signal);
+    const stopOnLoss = forward(claim.lost);
+    if (signal.aborted) stopOnClose();
+    else signal.addEventListener('abort', stopOnClose, { once: true });
+    if (claim.lost.aborted) stopOnLoss();
+    else claim.lost.addEventListener('abort', stopOnLoss, { once: true });
     const startedAt = clock();
     const began = performance.now();
     let attempts = 1;
@@ -153,6 +163,8 @@ export class IntervalComputation {
           .catch(() => undefined);
       return true;
     } finally {
+      signal.removeEventListener('abort', stopOnClose);
+      claim.lost.removeEventListener('abort', stopOnLoss);
       lease?.release();
       await claim.release();
     }
