@@ -41,6 +41,13 @@ const problemsOf = (raw: unknown, env: NodeJS.ProcessEnv = {}): readonly string[
 };
 
 describe('configuration', () => {
+  it('refuses a default session idle timeout past the 365 days a session lasts', () => {
+    expect(problemsOf({ tenants: {}, sessions: { defaultIdleTimeout: '1000d' } })).toEqual([
+      'sessions.defaultIdleTimeout: must be at most 365 days, the most a session lasts',
+    ]);
+    expect(problemsOf({ tenants: {}, sessions: { defaultIdleTimeout: '365d' } })).toEqual([]);
+  });
+
   it('accepts the documented example and resolves paths against the config folder', () => {
     const config = parseConfig(CONTRACT_EXAMPLE, { baseDir: '/srv/lakegate' });
     expect(config.storage.cacheDir).toBe('/srv/lakegate/.lakegate/cache');

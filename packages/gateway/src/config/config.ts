@@ -7,7 +7,7 @@ import { type RollupDefinition, rollupProblems } from '@lakegate/engine-local-ag
 import type { PostgresSinkSpec, PostgresSourceSpec } from '@lakegate/rollups';
 import { type Location, parseLocation } from '@lakegate/storage';
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
+import { LONGEST_SESSION_MS, parseDuration } from './duration.js';
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const TENANT_ID = /^[a-z0-9][a-z0-9_-]{0,62}$/;
@@ -639,8 +639,11 @@ export function parseConfig(
   const cacheDir = resolve(options.baseDir, file.storage.cacheDir);
   const resultsLocation = parseLocation(file.state.resultsLocation, options.baseDir);
   if ('problem' in resultsLocation) problems.push(`state.resultsLocation: ${resultsLocation.problem}`);
-  if (parseDuration(file.sessions.defaultIdleTimeout) === undefined) {
+  const defaultIdle = parseDuration(file.sessions.defaultIdleTimeout);
+  if (defaultIdle === undefined) {
     problems.push('sessions.defaultIdleTimeout: must be a duration such as "30m", "1h" or "3600s"');
+  } else if (defaultIdle > LONGEST_SESSION_MS) {
+    problems.push('sessions.defaultIdleTimeout: must be at most 365 days, the most a session lasts');
   }
   for (const loc of fileLocations) {
     if (loc.path === cacheDir || loc.path.startsWith(`${cacheDir}/`) || cacheDir.startsWith(`${loc.path}/`)) {

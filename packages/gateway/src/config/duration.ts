@@ -12,3 +12,9 @@ export function parseDuration(value: unknown): number | undefined {
   const ms = Number(match[1]) * (UNITS[(match[2] ?? 's').toLowerCase()] ?? 1000);
   return ms > 0 ? ms : undefined;
 }
+
+/**
+ * The longest a session's idle timeout or TTL may be (365 days), which is also how long the state store keeps a
+ * session without either past its last use.
+ */
+export const LONGEST_SESSION_MS = 365 * 86_400_000;

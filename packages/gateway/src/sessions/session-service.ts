@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { type ColumnType, isLakegateError, LakegateError, type Schema, Slots } from '@lakegate/engine-api';
 import type { BlobStore } from '@lakegate/storage';
 import type { GatewayConfig } from '../config/config.js';
-import { parseDuration } from '../config/duration.js';
+import { LONGEST_SESSION_MS, parseDuration } from '../config/duration.js';
 import { presentError } from '../errors/error-presenter.js';
 import type { Logger } from '../logging/logger.js';
 import { jsonValueEncoder } from '../query/encode-values.js';
@@ -45,9 +45,6 @@ export interface SessionServiceOptions {
   /** Told of every statement this replica ends, with its final state and time from submission. */
   readonly onStatementEnd?: (tenant: string, state: 'available' | 'error' | 'cancelled', seconds: number) => void;
 }
-
-/** The longest a session's idle timeout or TTL may be, and how long one without either is kept past its use. */
-const LONGEST_SESSION_MS = 365 * 86_400_000;
 /** Statements on this replica by tenant, for metrics. */
 export type LocalStatementCounts = Record<string, { waiting: number; running: number }>;
 
