@@ -195,16 +195,22 @@ export class RedisSessionStore implements SessionStore {
     return this.#updateRunning(sessionId, id, { state: 'cancelling' });
   }
 
-  /** Changes a statement's record only while it runs. */
+  /**
+   * Changes a statement's record only while it runs. A cancel or an end stored since the read wins (the script
+   * replaces only the record read); another change of a running statement (its progress) is read again and
+   * changed in turn, as the memory store would.
+   */
   #updateRunning(sessionId: number, id: number, change: Partial<StatementRecord>): Promise<boolean> {
     return this.#connection.run(async (redis) => {
       const key = this.#k.statement(sessionId, id);
-      const read = await redis.get(key);
-      const statement = parse<StatementRecord>(read);
-      if (read === null || statement?.state !== 'running') return false;
-      const next = JSON.stringify({ ...statement, ...change });
-      // A cancel or an end stored since the read wins: the script replaces only the record read.
-      return (await redis.eval(COMPARE_AND_SET, 1, key, read, next)) === 1;
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const read = await redis.get(key);
+        const statement = parse<StatementRecord>(read);
+        if (read === null || statement?.state !== 'running') return false;
+        const next = JSON.stringify({ ...statement, ...change });
+        if ((await redis.eval(COMPARE_AND_SET, 1, key, read, next)) === 1) return true;
+      }
+      return false;
     });
   }
 
