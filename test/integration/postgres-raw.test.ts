@@ -109,6 +109,27 @@ describe('Postgres protocol: raw messages', () => {
     client.close();
   });
 
+  it('refuses a startup packet whose parameters are not UTF-8 with 22021, not an internal error', async () => {
+    const client = await WireClient.open(server.port);
+    const body = Buffer.concat([
+      cstring('user'),
+      cstring('acme'),
+      cstring('application_name'),
+      cstring(Buffer.from([0x64, 0xe9, 0x6a, 0xe0])),
+      cstring('database'),
+      cstring('lakegate'),
+      Buffer.from([0]),
+    ]);
+    const head = Buffer.alloc(8);
+    head.writeInt32BE(body.length + 8, 0);
+    head.writeInt32BE(196_608, 4);
+    client.send(Buffer.concat([head, body]));
+    const reply = await client.next();
+    expect(errorFields(reply as { type: string; body: Buffer })).toMatchObject({ S: 'FATAL', C: '22021' });
+    expect(await client.waitClosed()).toBe(true);
+    await stillServing();
+  });
+
   it('answers GSSENCRequest and SSLRequest with N, then logs in on the same connection', async () => {
     const client = await WireClient.open(server.port);
     for (const code of [80_877_104, 80_877_103]) {

@@ -210,6 +210,7 @@ export class PgConnection {
       } catch (error) {
         if (error instanceof ConnectionClosed) return;
         if (error instanceof ProtocolViolation) this.#fatal(new PgError('08P01', error.message, 'FATAL'));
+        else if (error instanceof InvalidText) this.#fatal(new PgError('22021', error.message, 'FATAL'));
         else if (error instanceof PgError) this.#fatal(error);
         else {
           this.#context.logger.error('postgres.connection_failed', { error });
@@ -953,9 +954,15 @@ export class PgConnection {
     if (this.#closed) throw new ConnectionClosed();
     if (this.#out.length === 0) return;
     if (this.#socket.write(this.#out.take())) return;
+    const socket = this.#socket;
     await new Promise<void>((resolve) => {
-      this.#drained = resolve;
-      this.#socket.once('close', resolve);
+      const onClose = (): void => resolve();
+      // Drained: the listener for a close goes too, or every wait of a long result would leave one behind.
+      this.#drained = () => {
+        socket.off('close', onClose);
+        resolve();
+      };
+      socket.once('close', onClose);
     });
     this.#drained = undefined;
     if (this.#closed) throw new ConnectionClosed();
