@@ -75,6 +75,8 @@ export class RollupScheduler {
   #ticking: Promise<void> | undefined;
   /** Rollup datasets (tenant and rollup) waiting to be listed again, and the listings under way. */
   readonly #refreshes = new Set<string>();
+  /** Per context, the last interval whose late audit a tick tried: the next tick goes on after it. */
+  readonly #auditedUpTo = new WeakMap<RollupContext, number>();
   #refreshing = 0;
   readonly #states: ContextStates;
 
@@ -229,11 +231,18 @@ export class RollupScheduler {
    */
   #plan(context: RollupContext, state: TickState): TickPlan {
     const holes = holeCandidates(context, state, this.#policy());
-    const unaudited: number[] = [];
+    // In turn from where the last tick stopped, so that intervals whose audit keeps failing (its engine away) do
+    // not hold back every other one.
+    const after = this.#auditedUpTo.get(context) ?? Number.NEGATIVE_INFINITY;
+    const later: number[] = [];
+    const earlier: number[] = [];
     for (const [start, record] of state.records[0] ?? []) {
-      if (unaudited.length === AUDITS_LEFT_PER_TICK) break;
-      if (isUnaudited(record) && !state.handled.has(start)) unaudited.push(start);
+      if (isUnaudited(record) && !state.handled.has(start)) (start > after ? later : earlier).push(start);
     }
+    const byStart = (a: number, b: number): number => a - b;
+    const unaudited = [...later.sort(byStart), ...earlier.sort(byStart)].slice(0, AUDITS_LEFT_PER_TICK);
+    const last = unaudited.at(-1);
+    if (last !== undefined) this.#auditedUpTo.set(context, last);
     const inputs = new Map(holes.map(({ start }) => [start, state.inputs.get(start) ?? '']));
     return { handled: state.handled, holes, unaudited, inputs };
   }

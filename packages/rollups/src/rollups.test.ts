@@ -333,6 +333,37 @@ describe('rollups over a memory ledger', () => {
     await a.rollups.close();
   });
 
+  it('audits the intervals whose audit never came in turn, past those whose audit keeps failing', async () => {
+    const now = at(61);
+    const ledger = new MemoryRollupLedger(() => now);
+    const failing = new Set<number>();
+    const rawRows = (start: number) => {
+      if (failing.has(start)) throw new Error('the audit engine is away');
+      return rowsOf(start);
+    };
+    const a = replica('replica-a', { ledger, sink: new MemorySink(), clock: () => now }, { rawRows });
+    await a.rollups.tick();
+    // Six intervals lost their audit; the audits of the newest four (a tick's worth) keep failing.
+    const starts = [0, 5, 10, 15, 20, 25].map(at);
+    for (const start of starts) {
+      const { audit: _lost, ...unaudited } = (await records(ledger)).get(start) as IntervalRecord;
+      await ledger.putRollupInterval('acme/traffic_5m', start, JSON.stringify(unaudited));
+    }
+    for (const start of starts.slice(2)) failing.add(start);
+    await a.rollups.tick();
+    await a.rollups.tick();
+    const state = await records(ledger);
+    expect(starts.map((start) => state.get(start)?.audit?.ok)).toEqual([
+      true,
+      true,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ]);
+    await a.rollups.close();
+  });
+
   it('computes every context’s fresh intervals before any hole, several contexts at once', async () => {
     const now = at(61);
     const tenants = Array.from({ length: 12 }, (_, i) => `t${i}`);
