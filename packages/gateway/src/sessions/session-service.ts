@@ -472,8 +472,13 @@ export class SessionService {
   }
 
   #put(session: SessionRecord): Promise<void> {
+    return this.#o.store.putSession(session, this.#expiry(session));
+  }
+
+  /** When the store may forget the session: its deadline, or a year from now when it has none. */
+  #expiry(session: SessionRecord): number {
     const deadline = this.#deadline(session);
-    return this.#o.store.putSession(session, Number.isFinite(deadline) ? deadline : Date.now() + LONGEST_SESSION_MS);
+    return Number.isFinite(deadline) ? deadline : Date.now() + LONGEST_SESSION_MS;
   }
 
   #log(sessionId: number, line: string): Promise<void> {
@@ -501,7 +506,10 @@ export class SessionService {
   /** Records activity, which pushes the idle deadline back. Reads the latest record so no update is lost. */
   async #touch(sessionId: number): Promise<void> {
     const session = await this.#o.store.getSession(sessionId);
-    if (session) await this.#put({ ...session, lastActivity: Date.now() });
+    if (!session) return;
+    // Only while it is stored: a session deleted since the read stays deleted.
+    const touched = { ...session, lastActivity: Date.now() };
+    await this.#o.store.updateSession(touched, this.#expiry(touched));
   }
 
   /**

@@ -26,6 +26,12 @@ export class MemorySessionStore implements SessionStore {
     this.#sessions.set(session.id, { session, expiresAt });
   }
 
+  async updateSession(session: SessionRecord, expiresAt: number): Promise<boolean> {
+    if (!this.#sessions.has(session.id)) return false;
+    this.#sessions.set(session.id, { session, expiresAt });
+    return true;
+  }
+
   async getSession(id: number): Promise<SessionRecord | undefined> {
     return this.#sessions.get(id)?.session;
   }

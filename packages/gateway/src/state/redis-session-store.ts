@@ -64,6 +64,18 @@ for i = 2, #ARGV, 1000 do redis.call('RPUSH', KEYS[2], unpack(ARGV, i, math.min(
 redis.call('PEXPIRE', KEYS[2], ttl)
 return 1`;
 
+/**
+ * Stores a session (KEYS[1]: ARGV[1], living ARGV[2] ms) only while it exists: its place among its tenant's
+ * (KEYS[2], by id ARGV[3]) and the deadlines (KEYS[3], at ARGV[4]), and the lifetime of its other keys (KEYS[4..]).
+ */
+const UPDATE_SESSION = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[3])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[3])
+for i = 4, #KEYS do redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
+return 1`;
+
 /** Replaces a result's pages (KEYS[2], ARGV[2..]) in one round trip, living as long as the session (KEYS[1]). */
 const PUT_RESULT = `
 local ttl = math.max(redis.call('PTTL', KEYS[1]), tonumber(ARGV[1]))
@@ -111,6 +123,16 @@ export class RedisSessionStore implements SessionStore {
       multi.zadd(this.#k.deadlines, expiresAt, String(session.id));
       for (const key of this.#sessionKeys(session.id).slice(1)) multi.pexpire(key, ttl);
       await multi.exec();
+    });
+  }
+
+  updateSession(session: SessionRecord, expiresAt: number): Promise<boolean> {
+    return this.#connection.run(async (redis) => {
+      const ttl = Math.max(1000, expiresAt - Date.now() + this.#graceMs);
+      const [sessionKey, ...others] = this.#sessionKeys(session.id);
+      const keys = [sessionKey as string, this.#k.tenantSessions(session.tenant), this.#k.deadlines, ...others];
+      const args = [JSON.stringify(session), String(ttl), String(session.id), String(expiresAt)];
+      return (await redis.eval(UPDATE_SESSION, keys.length, ...keys, ...args)) === 1;
     });
   }
 

@@ -168,6 +168,21 @@ export function describeSessionStoreContract(
       }),
     );
 
+    t.it('updates a session only while it is stored: a deleted one stays deleted', () =>
+      using(open, async (store) => {
+        const session = sessionRecord(1, 'acme');
+        await store.putSession(session, Date.now() + HOUR);
+        const used = { ...session, lastActivity: 99 };
+        assert.equal(await store.updateSession(used, Date.now() + HOUR), true);
+        assert.deepEqual(await store.getSession(1), used);
+        await store.deleteSession(session);
+        assert.equal(await store.updateSession(used, Date.now() + HOUR), false);
+        assert.equal(await store.getSession(1), undefined);
+        assert.equal(await store.countSessions('acme'), 0);
+        assert.deepEqual(await store.expiredSessions(Date.now() + 2 * HOUR), []);
+      }),
+    );
+
     t.it('marks a statement cancelling only while it runs, never over its end', () =>
       using(open, async (store) => {
         await store.putSession(sessionRecord(1, 'acme'), Date.now() + HOUR);
@@ -289,6 +304,7 @@ export function describeSessionStoreContract(
             putStatement: () => store.putStatement(statementRecord(1, 0, 'waiting')),
             setProgress: () => store.setProgress(1, 0, 0.5),
             markCancelling: () => store.markCancelling(1, 0),
+            updateSession: () => store.updateSession(session, Date.now()),
             getStatement: () => store.getStatement(1, 0),
             listStatements: () => store.listStatements(1, 0, 10),
             unfinishedStatements: () => store.unfinishedStatements(),

@@ -23,6 +23,11 @@ export interface SessionStore {
   nextSessionId(): Promise<number>;
   /** Stores a session; `expiresAt` (epoch ms) is when `expiredSessions` starts to return it. */
   putSession(session: SessionRecord, expiresAt: number): Promise<void>;
+  /**
+   * Stores a session as {@link putSession} does, but only while it is still stored, in one step with checking it:
+   * false, and nothing stored, once it was deleted (so that a write racing a delete never brings it back).
+   */
+  updateSession(session: SessionRecord, expiresAt: number): Promise<boolean>;
   getSession(id: number): Promise<SessionRecord | undefined>;
   /** Forgets a session with its statements, log and result pages. */
   deleteSession(session: SessionRecord): Promise<void>;
