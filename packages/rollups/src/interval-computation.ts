@@ -10,7 +10,7 @@ import type {
   SourceLease,
 } from './dependencies.js';
 import { isDone } from './due-intervals.js';
-import type { IntervalLedger } from './interval-ledger.js';
+import type { IntervalClaim, IntervalLedger } from './interval-ledger.js';
 import type { IntervalRecord } from './interval-record.js';
 import { fileKey, type RollupContext } from './rollup-context.js';
 import { SourceIndex } from './source-index.js';
@@ -57,7 +57,7 @@ export class IntervalComputation {
   async run(context: RollupContext, start: number, inputs: string): Promise<boolean> {
     const { ledger, sources, logger, clock, signal } = this.#options;
     const owner = this.#options.replicaId();
-    const claim = await ledger.claim(context, start, owner, this.#options.claimTtlMs);
+    const claim = await this.#claim(context, start, owner);
     if (!claim) return false;
     // A claim lost midway (the ledger unreachable for its TTL, or another owner's since) stops the work: another
     // replica computes the interval, and this one must not write over it.
@@ -176,7 +176,7 @@ export class IntervalComputation {
    */
   async auditLeft(context: RollupContext, start: number): Promise<boolean> {
     const { ledger, sources, audit, logger, signal, engine, index, timeoutMs } = this.#options;
-    const claim = await ledger.claim(context, start, this.#options.replicaId(), this.#options.claimTtlMs);
+    const claim = await this.#claim(context, start, this.#options.replicaId());
     if (!claim) return false;
     let lease: SourceLease | undefined;
     try {
@@ -208,6 +208,24 @@ export class IntervalComputation {
     } finally {
       lease?.release();
       await claim.release();
+    }
+  }
+
+  /**
+   * Claims the interval; undefined when another replica holds it, or when the ledger could not be asked (logged):
+   * one interval's failed claim is not the tick's failure, which would leave every context after it for the next.
+   */
+  async #claim(context: RollupContext, start: number, owner: string): Promise<IntervalClaim | undefined> {
+    try {
+      return await this.#options.ledger.claim(context, start, owner, this.#options.claimTtlMs);
+    } catch (error) {
+      this.#options.logger.warn('rollups.claim_failed', {
+        tenant: context.tenant,
+        source: context.source,
+        interval: new Date(start).toISOString(),
+        error: (error as Error).message,
+      });
+      return undefined;
     }
   }
 

@@ -571,6 +571,29 @@ describe('rollups over a memory ledger', () => {
     await a.rollups.close();
   });
 
+  it('goes on with the tick past an interval whose claim the ledger could not take', async () => {
+    const now = at(61);
+    const memory = new MemoryRollupLedger(() => now);
+    // The ledger fails once, on the claim of 10:55 (the first interval the tick takes).
+    let failed = false;
+    const ledger = ledgerWith(memory, {
+      claimRollupInterval: async (rollup, start, owner, ttlMs) => {
+        if (start === at(55) && !failed) {
+          failed = true;
+          throw new Error('the ledger is away');
+        }
+        return memory.claimRollupInterval(rollup, start, owner, ttlMs);
+      },
+    });
+    const a = replica('replica-a', { ledger, sink: new MemorySink(), clock: () => now });
+    await a.rollups.tick();
+    expect(failed).toBe(true);
+    // The tick went on: every interval of the hour was computed in it, 10:55 too, taken again with the holes.
+    expect([...a.computer.computed].sort((x, y) => x - y)).toEqual(Array.from({ length: 12 }, (_, i) => at(i * 5)));
+    expect(a.logger.events.map((e) => e.event)).toContain('rollups.claim_failed');
+    await a.rollups.close();
+  });
+
   it('stops an interval whose claim another replica took, and writes nothing of it', async () => {
     let now = at(5) + 1000;
     const ledger = new MemoryRollupLedger(() => now);
