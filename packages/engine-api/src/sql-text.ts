@@ -10,6 +10,18 @@
 export const SAFE_TABLE_FUNCTIONS: ReadonlySet<string> = new Set(['range', 'generate_series', 'unnest']);
 
 /**
+ * SQL's values of the moment, written without parentheses (`current_date`): parsers read them as column names, and
+ * engines bind them to the current time. A query naming one gives another result at another time.
+ */
+export const SQL_TIME_VALUES: ReadonlySet<string> = new Set([
+  'current_date',
+  'current_time',
+  'current_timestamp',
+  'localtime',
+  'localtimestamp',
+]);
+
+/**
  * Whether a table name is one DuckDB would read as a file (its replacement scans: `FROM 'data/x.csv'`). Both lines
  * of defence refuse such names with a pointed message rather than as an unknown table.
  */

@@ -1,4 +1,10 @@
-import { isFilePathName, LakegateError, lineAndColumn, SAFE_TABLE_FUNCTIONS } from '@lakegate/engine-api';
+import {
+  isFilePathName,
+  LakegateError,
+  lineAndColumn,
+  SAFE_TABLE_FUNCTIONS,
+  SQL_TIME_VALUES,
+} from '@lakegate/engine-api';
 import { quoteIdent } from './tenant-instance.js';
 
 /**
@@ -531,18 +537,6 @@ async function expectedTree(
   };
   return rebuild(statement);
 }
-
-/**
- * SQL's values of the moment, written without parentheses: DuckDB parses them as column names and binds them to
- * functions of the current time (some of them not listed by that name among its functions).
- */
-export const SQL_TIME_VALUES: ReadonlySet<string> = new Set([
-  'current_date',
-  'current_time',
-  'current_timestamp',
-  'localtime',
-  'localtimestamp',
-]);
 
 /** Reads what tenant SQL may call from a pristine instance: `query` runs SQL there and returns its rows. */
 export async function loadPolicyCatalog(

@@ -334,8 +334,8 @@ export class QueryLifecycle {
     // Read under the configuration before a reload: right for this query, but not kept for the next.
     if (!prepared.cacheable || generation !== this.#generation || this.#prepared.has(key)) return prepared;
     const chars = 2 * key.length;
+    const bound = this.#deps.preparedChars ?? PREPARED_CACHE_CHARS;
     for (const oldest of this.#prepared.keys()) {
-      const bound = this.#deps.preparedChars ?? PREPARED_CACHE_CHARS;
       if (this.#prepared.size < PREPARED_CACHE_SIZE && this.#preparedChars + chars <= bound) break;
       this.#prepared.delete(oldest);
       this.#preparedChars -= 2 * oldest.length;

@@ -1,4 +1,4 @@
-import { isFilePathName, LakegateError, SAFE_TABLE_FUNCTIONS } from '@lakegate/engine-api';
+import { isFilePathName, LakegateError, SAFE_TABLE_FUNCTIONS, SQL_TIME_VALUES } from '@lakegate/engine-api';
 import { type Fingerprints, fingerprint } from './fingerprint.js';
 import { analyzeQuery, type EngineAnalyzer } from './query-analysis.js';
 import { tokenize } from './sql-lexer.js';
@@ -21,43 +21,33 @@ export const VIRTUAL_SCHEMAS = new Set(['information_schema']);
  * Functions of the moment or of chance, in the dialects tenants write (DuckDB, PostgreSQL, Trino, ClickHouse): a
  * text naming one is not cached when no engine's parser read it. Only ever makes fewer results reusable.
  */
-const VOLATILE_WORDS = new Set(
-  [
-    'now',
-    'now64',
-    'age',
-    'today',
-    'yesterday',
-    'current_date',
-    'current_time',
-    'current_timestamp',
-    'localtime',
-    'localtimestamp',
-    'transaction_timestamp',
-    'statement_timestamp',
-    'clock_timestamp',
-    'timeofday',
-    'get_current_time',
-    'get_current_timestamp',
-    'random',
-    'rand',
-    'rand64',
-    'randcanonical',
-    'uuid',
-    'uuidv4',
-    'uuidv7',
-    'gen_random_uuid',
-    'generateuuidv4',
-    'nextval',
-    'currval',
-  ].map((w) => w.toLowerCase()),
-);
-
-/** SQL's values of the moment, written without parentheses. */
-const TIME_VALUES = new Set(['current_date', 'current_time', 'current_timestamp', 'localtime', 'localtimestamp']);
+const VOLATILE_CALLS: ReadonlySet<string> = new Set([
+  'now',
+  'now64',
+  'age',
+  'today',
+  'yesterday',
+  'transaction_timestamp',
+  'statement_timestamp',
+  'clock_timestamp',
+  'timeofday',
+  'get_current_time',
+  'get_current_timestamp',
+  'random',
+  'rand',
+  'rand64',
+  'randcanonical',
+  'uuid',
+  'uuidv4',
+  'uuidv7',
+  'gen_random_uuid',
+  'generateuuidv4',
+  'nextval',
+  'currval',
+]);
 
 /**
- * Whether the text calls a function of {@link VOLATILE_WORDS} (its name, outside strings and quotes, before a
+ * Whether the text calls a function of {@link VOLATILE_CALLS} (its name, outside strings and quotes, before a
  * parenthesis: a column named `uuid` is not a call) or names one of SQL's values of the moment.
  */
 function mentionsVolatile(sql: string): boolean {
@@ -65,7 +55,7 @@ function mentionsVolatile(sql: string): boolean {
   return tokens.some((t, i) => {
     if (t.kind !== 'word') return false;
     const word = t.text.toLowerCase();
-    return TIME_VALUES.has(word) || (VOLATILE_WORDS.has(word) && tokens[i + 1]?.text === '(');
+    return SQL_TIME_VALUES.has(word) || (VOLATILE_CALLS.has(word) && tokens[i + 1]?.text === '(');
   });
 }
 

@@ -65,11 +65,12 @@ redis.call('PEXPIRE', KEYS[2], ttl)
 return 1`;
 
 /**
- * Stores a session (KEYS[1]: ARGV[1], living ARGV[2] ms) only while it exists: its place among its tenant's
- * (KEYS[2], by id ARGV[3]) and the deadlines (KEYS[3], at ARGV[4]), and the lifetime of its other keys (KEYS[4..]).
+ * Stores a session (KEYS[1]: ARGV[1], living ARGV[2] ms), its place among its tenant's (KEYS[2], by id ARGV[3]) and
+ * the deadlines (KEYS[3], at ARGV[4]), and the lifetime of its other keys (KEYS[4..]); with ARGV[5] = 'existing',
+ * only while it is stored. Returns 1 when stored.
  */
-const UPDATE_SESSION = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+const PUT_SESSION = `
+if ARGV[5] == 'existing' and redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[3])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[3])
@@ -114,25 +115,21 @@ export class RedisSessionStore implements SessionStore {
     );
   }
 
-  putSession(session: SessionRecord, expiresAt: number): Promise<void> {
-    return this.#connection.run(async (redis) => {
-      const ttl = Math.max(1000, expiresAt - Date.now() + this.#graceMs);
-      const multi = redis.multi();
-      multi.set(this.#k.session(session.id), JSON.stringify(session), 'PX', ttl);
-      multi.zadd(this.#k.tenantSessions(session.tenant), session.id, String(session.id));
-      multi.zadd(this.#k.deadlines, expiresAt, String(session.id));
-      for (const key of this.#sessionKeys(session.id).slice(1)) multi.pexpire(key, ttl);
-      await multi.exec();
-    });
+  async putSession(session: SessionRecord, expiresAt: number): Promise<void> {
+    await this.#storeSession(session, expiresAt, 'always');
   }
 
   updateSession(session: SessionRecord, expiresAt: number): Promise<boolean> {
+    return this.#storeSession(session, expiresAt, 'existing');
+  }
+
+  #storeSession(session: SessionRecord, expiresAt: number, when: 'always' | 'existing'): Promise<boolean> {
     return this.#connection.run(async (redis) => {
       const ttl = Math.max(1000, expiresAt - Date.now() + this.#graceMs);
       const [sessionKey, ...others] = this.#sessionKeys(session.id);
       const keys = [sessionKey as string, this.#k.tenantSessions(session.tenant), this.#k.deadlines, ...others];
-      const args = [JSON.stringify(session), String(ttl), String(session.id), String(expiresAt)];
-      return (await redis.eval(UPDATE_SESSION, keys.length, ...keys, ...args)) === 1;
+      const args = [JSON.stringify(session), String(ttl), String(session.id), String(expiresAt), when];
+      return (await redis.eval(PUT_SESSION, keys.length, ...keys, ...args)) === 1;
     });
   }
 
