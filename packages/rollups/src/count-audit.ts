@@ -3,7 +3,7 @@ import { readRollupInterval } from '@lakegate/engine-local-agg';
 import type { AuditEngine, IntervalSource, RollupLogger, RollupSink } from './dependencies.js';
 import type { IntervalLedger } from './interval-ledger.js';
 import type { IntervalAudit, IntervalRecord } from './interval-record.js';
-import { fileKey, fingerprint, type RollupContext } from './rollup-context.js';
+import { fileKey, fingerprint, firstLate, type RollupContext } from './rollup-context.js';
 import { fileVersion } from './source-index.js';
 
 export interface CountAuditOptions {
@@ -30,6 +30,12 @@ export const noFiles = (context: RollupContext): DatasetSnapshot => ({
   version: '',
   files: [],
 });
+
+/**
+ * Why an interval is audited: its computation just ended (`computed`), its audit never came and a tick catches it up
+ * (`caught-up`), or someone asked (`asked`, over HTTP).
+ */
+export type AuditReason = 'computed' | 'caught-up' | 'asked';
 
 /** Mismatched scopes named in an audit, at most. */
 const NAMED_SCOPES = 20;
@@ -79,22 +85,38 @@ export class CountAudit {
   /**
    * Audits the interval of every rollup of the context over `snapshot` (the files that overlap it), and records
    * each audit on its interval record if the record is still the computation audited (`record.finishedAt`).
+   *
+   * A PostgreSQL source is counted on the server after the computation, in a snapshot of its own: when its rows
+   * changed since they were dumped (the count's fingerprint is not the record's), a late row would be taken for
+   * the rollup's mistake. Such an audit is put off (none is recorded) when the interval was just computed, or when
+   * a tick catches it up while late rows may still change it: the tick's look for late rows computes it again,
+   * and that computation is audited. Past `lateRowsSeconds`, and when asked, the rows as they are now are what the
+   * rollup is audited against.
    */
   async audit(
     context: RollupContext,
     start: number,
     record: IntervalRecord,
     snapshot: DatasetSnapshot,
-    counted?: ReadonlyMap<string, number>,
+    reason: AuditReason = 'asked',
   ): Promise<IntervalAudit[]> {
     const { sink, ledger, logger, clock, intervalSource, signal } = this.#options;
     const postgres = context.rollups[0].postgres;
-    // A source with scopes is compared scope by scope: rows moved from one scope to another show too. The counts
-    // taken with the rows computed are used when given (a late row since then is not the rollup's mistake).
-    const rawByScope =
-      postgres && intervalSource
-        ? scopeKeys(counted ?? (await intervalSource.countByScope(context, start, signal)))
-        : undefined;
+    // A source with scopes is compared scope by scope: rows moved from one scope to another show too.
+    let rawByScope: Map<string, number> | undefined;
+    if (postgres && intervalSource) {
+      const counted = await intervalSource.countByScope(context, start, signal);
+      const late = start >= firstLate(context, postgres.lateRowsMs, clock());
+      if (counted.inputs !== record.inputs && (reason === 'computed' || (reason === 'caught-up' && late))) {
+        logger.info('rollups.audit_put_off', {
+          tenant: context.tenant,
+          interval: new Date(start).toISOString(),
+          reason: 'its rows changed since they were computed',
+        });
+        return [];
+      }
+      rawByScope = scopeKeys(counted.scopes);
+    }
     const rawRows = rawByScope
       ? [...rawByScope.values()].reduce((sum, n) => sum + n, 0)
       : await this.#countRaw(context, start, snapshot);

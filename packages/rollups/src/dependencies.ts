@@ -52,13 +52,17 @@ export interface AuditEngine {
 export type RollupLogger = Pick<EngineLogger, 'info' | 'warn'>;
 
 /** An interval's rows as local files, leased: the dump of a source that is not a dataset of files. */
+/** An interval's raw rows per scope, and the fingerprint of the rows counted. */
+export interface ScopeCounts {
+  readonly scopes: ReadonlyMap<string, number>;
+  readonly inputs: string;
+}
+
 export interface IntervalDump {
   /** The interval's rows, in parts (one file each); no file when the interval has no rows. */
   readonly snapshot: DatasetSnapshot;
   /** The fingerprint of the rows dumped, as {@link IntervalSource.fingerprints} gives it. */
   readonly inputs: string;
-  /** The rows dumped per scope, counted in the same snapshot (what the audit compares the rollup with). */
-  readonly scopes: ReadonlyMap<string, number>;
   /** Done with the files; they are removed once no late row can change their interval. */
   release(): Promise<void>;
 }
@@ -71,8 +75,11 @@ export interface IntervalSource {
   /** For each interval start in `[fromMs, toMs)`, the fingerprint of its rows now. */
   fingerprints(context: RollupContext, fromMs: number, toMs: number, signal: AbortSignal): Promise<Map<number, string>>;
   dump(context: RollupContext, start: number, signal: AbortSignal): Promise<IntervalDump>;
-  /** The interval's raw rows per scope (the source's `scopeColumn`, as text). */
-  countByScope(context: RollupContext, start: number, signal: AbortSignal): Promise<Map<string, number>>;
+  /**
+   * The interval's raw rows per scope (the source's `scopeColumn`, as text), and the fingerprint of the rows
+   * counted, as {@link fingerprints} gives it.
+   */
+  countByScope(context: RollupContext, start: number, signal: AbortSignal): Promise<ScopeCounts>;
   close(): Promise<void>;
 }
 

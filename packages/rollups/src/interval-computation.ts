@@ -88,14 +88,12 @@ export class IntervalComputation {
       if (auditRecomputes) recomputed = { auditRecomputes };
       await ledger.putForContext(context, { start, state: 'running', attempts, owner, startedAt, ...recomputed });
       let dumped: string | undefined;
-      let counted: ReadonlyMap<string, number> | undefined;
       const { intervalSource } = this.#options;
       const reading = performance.now();
       if (context.rollups[0].postgres && intervalSource) {
         // The interval's rows, dumped from the server: the pass reads those files only.
         const dump = await intervalSource.dump(context, start, working);
         dumped = dump.inputs;
-        counted = dump.scopes;
         lease = { snapshot: dump.snapshot, release: () => void dump.release().catch(() => undefined) };
       } else {
         lease = await sources.acquire(context.tenant, context.source, working);
@@ -122,7 +120,7 @@ export class IntervalComputation {
       });
       // The audit reads the files the interval's pass read; when none did, it reads them all.
       await this.#options.audit
-        .audit(context, start, done, read.files.length > 0 ? read : lease.snapshot, counted)
+        .audit(context, start, done, read.files.length > 0 ? read : lease.snapshot, 'computed')
         .catch((error: unknown) =>
           logger.warn('rollups.audit_failed', {
             tenant: context.tenant,
@@ -182,21 +180,25 @@ export class IntervalComputation {
     try {
       const record = await ledger.record(context.tenant, context.rollups[0].name, start);
       if (record?.state !== 'done' || record.audit !== undefined) return true;
+      let audits: unknown[];
       if (context.rollups[0].postgres) {
-        await audit.audit(context, start, record, noFiles(context));
+        audits = await audit.audit(context, start, record, noFiles(context), 'caught-up');
       } else {
         // Over the files that overlap the interval, as every other audit: not the whole source again.
         lease = await sources.acquire(context.tenant, context.source, signal);
         const { snapshot } = lease;
         const spans = await index.spans(engine, snapshot, context.rollups[0].timeColumn, { signal, timeoutMs });
-        await audit.audit(
+        audits = await audit.audit(
           context,
           start,
           record,
           SourceIndex.forAudit(snapshot, spans, start, start + context.intervalMs),
+          'caught-up',
         );
       }
-      logger.info('rollups.audit_caught_up', { tenant: context.tenant, interval: new Date(start).toISOString() });
+      // (None when put off: see CountAudit.)
+      if (audits.length > 0)
+        logger.info('rollups.audit_caught_up', { tenant: context.tenant, interval: new Date(start).toISOString() });
       return true;
     } catch (error) {
       logger.warn('rollups.audit_failed', {

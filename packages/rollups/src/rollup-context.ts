@@ -56,6 +56,13 @@ export function groupContexts(
 export const lastEnd = (context: RollupContext, now: number): number =>
   Math.floor((now - context.delayMs) / context.intervalMs) * context.intervalMs;
 
+/**
+ * The first interval late rows may still change at `now`, for a source that is a PostgreSQL table whose late rows
+ * come within `lateRowsMs`: each tick fingerprints the intervals from there on, and computes again those changed.
+ */
+export const firstLate = (context: RollupContext, lateRowsMs: number, now: number): number =>
+  Math.max(context.startMs, Math.floor((lastEnd(context, now) - lateRowsMs) / context.intervalMs) * context.intervalMs);
+
 /** The starts of a context's intervals in `[from, to)`, `from` on an interval's start. */
 export function intervalStarts(context: RollupContext, from: number, to: number): number[] {
   const starts: number[] = [];

@@ -12,7 +12,7 @@ import { eachAtOnce } from './each-at-once.js';
 import type { IntervalComputation } from './interval-computation.js';
 import type { IntervalLedger } from './interval-ledger.js';
 import type { RecentTraffic } from './recent-traffic.js';
-import { lastEnd, type RollupContext } from './rollup-context.js';
+import { firstLate, lastEnd, type RollupContext } from './rollup-context.js';
 import type { SourceHealth } from './source-health.js';
 import type { SourceIndex } from './source-index.js';
 
@@ -169,17 +169,15 @@ export class RollupScheduler {
   async #stateOf(context: RollupContext): Promise<TickState | undefined> {
     const { sources, engine, index, logger, signal, timeoutMs, clock } = this.#options;
     if (signal.aborted) return undefined;
-    const end = lastEnd(context, this.#options.clock());
+    const now = clock();
+    const end = lastEnd(context, now);
     try {
       const postgres = context.rollups[0].postgres;
       const intervalSource = this.#options.intervalSource;
       if (postgres && intervalSource) {
         // Intervals late rows may still change are fingerprinted on the server each tick; older ones are final,
         // and the fingerprint they were computed with stands.
-        const lateFrom = Math.max(
-          context.startMs,
-          Math.floor((end - postgres.lateRowsMs) / context.intervalMs) * context.intervalMs,
-        );
+        const lateFrom = firstLate(context, postgres.lateRowsMs, now);
         const state = await this.#states.readTable(context, end, lateFrom, (from, to) =>
           intervalSource.fingerprints(context, from, to, signal),
         );

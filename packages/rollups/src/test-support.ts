@@ -9,6 +9,7 @@ import type {
   RollupLogger,
   RollupSink,
   RollupSources,
+  ScopeCounts,
 } from './dependencies.js';
 import { intervalStarts, type RollupContext, type RollupSpec } from './rollup-context.js';
 import type { RollupLedger } from './rollup-ledger.js';
@@ -83,6 +84,8 @@ export const tableRollup = (lateRowsMs: number, overrides: Partial<RollupSpec> =
  */
 export class EmptyTable implements IntervalSource, PostgresSink {
   readonly prints = new Map<number, string>();
+  /** The fingerprint of the rows a count finds, where it is not `prints`' (rows changed since a dump). */
+  readonly countedPrints = new Map<number, string>();
   readonly dumped: number[] = [];
   fingerprinted = 0;
 
@@ -97,13 +100,12 @@ export class EmptyTable implements IntervalSource, PostgresSink {
     return {
       snapshot: { tenant: context.tenant, dataset: context.source, format: 'csv', version: `dump-${start}`, files: [] },
       inputs: this.#printOf(start),
-      scopes: new Map(),
       release: async () => {},
     };
   }
 
-  async countByScope(): Promise<Map<string, number>> {
-    return new Map();
+  async countByScope(_context: RollupContext, start: number): Promise<ScopeCounts> {
+    return { scopes: new Map(), inputs: this.countedPrints.get(start) ?? this.#printOf(start) };
   }
 
   async load(): Promise<void> {}

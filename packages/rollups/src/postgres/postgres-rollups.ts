@@ -14,10 +14,11 @@ import {
 import { writeStream } from '@lakegate/storage';
 import pg from 'pg';
 import { parse as parseConnection } from 'pg-connection-string';
-import type { IntervalDump, IntervalSource, PostgresSink } from '../dependencies.js';
+import type { IntervalDump, IntervalSource, PostgresSink, ScopeCounts } from '../dependencies.js';
 import type { RollupContext } from '../rollup-context.js';
 import { CopyOutStream } from './copy-out.js';
 import type { PostgresSinkSpec, PostgresSourceSpec } from './postgres-specs.js';
+import { RowWriters } from './row-writers.js';
 
 const quoteIdent = (name: string): string => `"${name.replaceAll('"', '""')}"`;
 /** `schema.table` or `table`, each part quoted. */
@@ -144,9 +145,9 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
     if (!pool) {
       pool = new pg.Pool({
         ...(url ? { connectionString: url } : {}),
-        // A dump's parts and the connection exporting their snapshot (one dump at a time), and one for each other
-        // rollup context at work (a fingerprint, a count, a load), and one for an audit asked for over HTTP.
-        max: this.#options.dumpParts + this.#options.concurrency + 1,
+        // A dump's parts (one dump at a time), one for each other rollup context at work (a fingerprint, a count, a
+        // load), and one for an audit asked for over HTTP.
+        max: this.#options.dumpParts + this.#options.concurrency,
         connectionTimeoutMillis: 10_000,
         idleTimeoutMillis: 60_000,
         application_name: 'lakegate-rollups',
@@ -340,7 +341,6 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
 
   async dump(context: RollupContext, start: number, signal: AbortSignal): Promise<IntervalDump> {
     const spec = PostgresRollups.#spec(context);
-    const end = start + context.intervalMs;
     const folder = join(this.#options.folderOf(context.tenant), 'postgres', context.rollups[0].name);
     const count = Math.max(1, this.#options.dumpParts);
     const parts = Array.from({ length: count }, (_, i) => {
@@ -355,61 +355,43 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
     });
     let fingerprint = '';
     let layoutTag = '';
-    const scopes = new Map<string, number>();
     try {
       await mkdir(folder, { recursive: true });
       const { select, columns } = await this.#dumpColumns(context, spec, signal);
       layoutTag = createHash('sha256').update(JSON.stringify(columns)).digest('base64url').slice(0, 12);
       // In binary, headed by the columns' names and types; written in large writes and synced; renamed once every
-      // part is.
-      const copy = async (client: pg.PoolClient, part: (typeof parts)[number], live: AbortSignal): Promise<void> => {
+      // part is. Each row comes with its xmin, tallied for the fingerprint and left out of the file: the rows dumped
+      // are the rows fingerprinted, with no second scan of the table for it.
+      const writers = parts.map(() => new RowWriters());
+      const copy = async (client: pg.PoolClient, i: number, live: AbortSignal): Promise<void> => {
         live.throwIfAborted();
+        const part = parts[i] as (typeof parts)[number];
         const stream = client.query(
           new CopyOutStream(
-            `COPY (SELECT ${select} FROM ${quoteTable(spec.table)} WHERE ${PostgresRollups.#range(spec, part.from, part.to)}) TO STDOUT (FORMAT binary)`,
+            `COPY (SELECT xmin, ${select} FROM ${quoteTable(spec.table)} WHERE ${PostgresRollups.#range(spec, part.from, part.to)}) TO STDOUT (FORMAT binary)`,
           ),
         );
-        await writeStream(namingColumns(stream, columns), part.temporary);
+        await writeStream(namingColumns((writers[i] as RowWriters).strip(stream), columns), part.temporary);
       };
-      const counting = async (client: pg.PoolClient, live: AbortSignal): Promise<void> => {
-        live.throwIfAborted();
-        const { rows } = await client.query<ScopeCount>(
-          PostgresRollups.#byScope(spec, PostgresRollups.#range(spec, start, end)),
-        );
-        let n = 0n;
-        let x = 0n;
-        for (const row of rows) {
-          addScope(scopes, row);
-          n += BigInt(row.n);
-          x += BigInt(row.x ?? 0);
-        }
-        fingerprint = PostgresRollups.#fingerprint({ n: String(n), x: String(x) });
-      };
-      // One snapshot for the fingerprint, the rows per scope (for the audit) and every part, so that they agree: with
-      // several parts, a first connection exports it and counts while the others, having imported it, copy.
+      // Every part in one snapshot: a first connection exports it, and the others import it before it ends.
       const begin = 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY';
       if (parts.length === 1) {
-        await this.#with(spec.url, signal, (client) =>
-          PostgresRollups.#transaction(client, begin, async () => {
-            await counting(client, signal);
-            await copy(client, parts[0] as (typeof parts)[number], signal);
-          }),
-        );
+        await this.#with(spec.url, signal, (client) => copy(client, 0, signal));
       } else {
         const release = await this.#dumpTurn(spec.url, signal);
         // A part that fails stops the others: their rows would be thrown away.
         const stop = new AbortController();
         const cancellable = AbortSignal.any([signal, stop.signal]);
         try {
-          await this.#withMany(spec.url, cancellable, parts.length + 1, async ([first, ...others]) => {
-            const exporter = first as pg.PoolClient;
+          await this.#withMany(spec.url, cancellable, parts.length, async (clients) => {
+            const exporter = clients[0] as pg.PoolClient;
             await exporter.query(begin);
             const { rows } = await exporter.query<{ id: string }>('SELECT pg_export_snapshot() AS id');
             const snapshot = `'${(rows[0]?.id ?? '').replaceAll("'", "''")}'`;
-            // Every part takes the snapshot while its exporter's transaction is open; the exporter then counts in
-            // it and ends, rather than idling in its transaction until the last part is copied.
+            // Every other part takes the snapshot while its exporter's transaction is open (the exporter copies its
+            // own part in it meanwhile).
             await Promise.all(
-              others.map(async (other) => {
+              clients.slice(1).map(async (other) => {
                 await other.query(begin);
                 await other.query(`SET TRANSACTION SNAPSHOT ${snapshot}`);
               }),
@@ -417,20 +399,15 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
             cancellable.throwIfAborted();
             let failure: unknown;
             const settled = await Promise.allSettled(
-              [
-                counting(exporter, cancellable).then(() => exporter.query('COMMIT')),
-                ...parts.map((part, i) =>
-                  copy(others[i] as pg.PoolClient, part, cancellable).then(() =>
-                    (others[i] as pg.PoolClient).query('COMMIT'),
-                  ),
+              clients
+                .map((client, i) => copy(client, i, cancellable).then(() => client.query('COMMIT')))
+                .map((running) =>
+                  running.catch((error: unknown) => {
+                    failure ??= error;
+                    stop.abort(error);
+                    throw error;
+                  }),
                 ),
-              ].map((running) =>
-                running.catch((error: unknown) => {
-                  failure ??= error;
-                  stop.abort(error);
-                  throw error;
-                }),
-              ),
             );
             if (settled.some((r) => r.status === 'rejected')) throw failure;
           });
@@ -438,8 +415,11 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
           release();
         }
       }
+      const rows = writers.reduce((sum, w) => sum + w.rows, 0);
+      const sum = writers.reduce((total, w) => total + w.writers, 0n);
+      fingerprint = PostgresRollups.#fingerprint({ n: String(rows), x: String(sum) });
       // An interval without rows has no file: its rollups are empty, with nothing to read.
-      const empty = [...scopes.values()].every((n) => n === 0);
+      const empty = rows === 0;
       for (const { temporary, path } of parts) await (empty ? rm(temporary, { force: true }) : rename(temporary, path));
       if (empty) parts.length = 0;
     } catch (error) {
@@ -465,7 +445,6 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
         files,
       },
       inputs: fingerprint,
-      scopes,
       release: () => this.#removeFinal(context, folder),
     };
   }
@@ -539,14 +518,20 @@ export class PostgresRollups implements IntervalSource, PostgresSink {
     return rows;
   }
 
-  async countByScope(context: RollupContext, start: number, signal: AbortSignal): Promise<Map<string, number>> {
+  async countByScope(context: RollupContext, start: number, signal: AbortSignal): Promise<ScopeCounts> {
     const spec = PostgresRollups.#spec(context);
     const text = PostgresRollups.#byScope(spec, PostgresRollups.#range(spec, start, start + context.intervalMs));
     try {
       const { rows } = await this.#with(spec.url, signal, (client) => client.query<ScopeCount>(text));
       const scopes = new Map<string, number>();
-      for (const row of rows) addScope(scopes, row);
-      return scopes;
+      let n = 0n;
+      let x = 0n;
+      for (const row of rows) {
+        addScope(scopes, row);
+        n += BigInt(row.n);
+        x += BigInt(row.x ?? 0);
+      }
+      return { scopes, inputs: PostgresRollups.#fingerprint({ n: String(n), x: String(x) }) };
     } catch (error) {
       throw postgresError(spec.url, error, `counting ${spec.table}'s rows`);
     }
