@@ -98,6 +98,57 @@ describe('Postgres protocol: raw messages', () => {
     client.close();
   });
 
+  it("reads a Bind's counts unsigned, and refuses result formats that fit neither all columns nor each", async () => {
+    const client = await WireClient.login(server.port, 'acme', ACME_KEY);
+    const count = (n: number) => {
+      const b = Buffer.alloc(2);
+      b.writeUInt16BE(n);
+      return b;
+    };
+    // Parse, Bind with `formats` result formats (all text), Execute and Sync.
+    const bound = (formats: number) =>
+      Buffer.concat([
+        message('P', Buffer.concat([cstring(''), cstring('SELECT 1 AS one, 2 AS two'), count(0)])),
+        message(
+          'B',
+          Buffer.concat([cstring(''), cstring(''), count(0), count(0), count(formats), Buffer.alloc(2 * formats)]),
+        ),
+        message('E', Buffer.concat([cstring(''), Buffer.alloc(4)])),
+        message('S', Buffer.alloc(0)),
+      ]);
+    // Three formats for two columns; then 40,000, a count past 32767 (read signed, it was a negative count and the
+    // message's length did not match it). The columns are known once the statement runs, at Execute.
+    for (const formats of [3, 40_000]) {
+      client.send(bound(formats));
+      const replies = await client.until('Z');
+      expect(replies.map((r) => r.type)).toEqual(['1', '2', 'E', 'Z']);
+      expect(errorFields(replies[2] as { type: string; body: Buffer })).toMatchObject({
+        S: 'ERROR',
+        C: '08P01',
+        M: `bind message has ${formats} result formats but query has 2 columns`,
+      });
+    }
+    // A statement described first has known columns: Bind refuses them, as PostgreSQL does.
+    client.send(
+      Buffer.concat([
+        message('P', Buffer.concat([cstring('described'), cstring('SELECT 1 AS one, 2 AS two'), count(0)])),
+        message('D', Buffer.concat([Buffer.from('S'), cstring('described')])),
+        message('B', Buffer.concat([cstring(''), cstring('described'), count(0), count(0), count(3), Buffer.alloc(6)])),
+        message('E', Buffer.concat([cstring(''), Buffer.alloc(4)])),
+        message('S', Buffer.alloc(0)),
+      ]),
+    );
+    const described = await client.until('Z');
+    expect(described.map((r) => r.type)).toEqual(['1', 't', 'T', 'E', 'Z']);
+    expect(errorFields(described[3] as { type: string; body: Buffer }).C).toBe('08P01');
+    // One format for all columns, or one each: the connection goes on.
+    for (const formats of [1, 2]) {
+      client.send(bound(formats));
+      expect((await client.until('Z')).map((r) => r.type)).toEqual(['1', '2', 'D', 'C', 'Z']);
+    }
+    client.close();
+  });
+
   it('refuses text that is not UTF-8 with 22021 and keeps the connection', async () => {
     const client = await WireClient.login(server.port, 'acme', ACME_KEY);
     client.send(message('Q', cstring(Buffer.from([0x53, 0x45, 0x4c, 0xed, 0xa0, 0x80]))));

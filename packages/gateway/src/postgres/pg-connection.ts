@@ -65,10 +65,19 @@ const FLUSH_BYTES = 256 * 1024;
 const READ_AHEAD_BYTES = 1024 * 1024;
 /** Replies built and not yet written, at most, before they are written without waiting for Sync. */
 const HELD_REPLY_BYTES = 256 * 1024;
-/** Parameters of a statement at most (the protocol counts them in 16 bits, read signed here). */
+/** Parameters of a statement at most (the protocol counts them in 16 bits). */
 const MAX_PARAMETERS = 32_767;
 /** Named prepared statements, and named portals, one connection may hold at once. */
 const MAX_NAMED = 1000;
+
+/**
+ * Refuses a Bind's result formats that neither give one format for every column nor one each, as PostgreSQL does:
+ * the columns they leave out would otherwise be sent in a format the client did not ask for.
+ */
+function checkResultFormats(formats: readonly number[], columns: number): void {
+  if (formats.length > 1 && formats.length !== columns)
+    throw new PgError('08P01', `bind message has ${formats.length} result formats but query has ${columns} columns`);
+}
 
 /** A statement made by Parse (or a simple query's statement). */
 interface Statement {
@@ -440,7 +449,7 @@ export class PgConnection {
   #parse(reader: MessageReader): void {
     const name = reader.cstring();
     const text = reader.cstring();
-    const count = reader.int16();
+    const count = reader.uint16();
     const types = Array.from({ length: count }, () => reader.int32());
     reader.end();
     this.#context.queries.assertSqlSize(text);
@@ -471,14 +480,14 @@ export class PgConnection {
   #bind(reader: MessageReader): void {
     const portalName = reader.cstring();
     const statementName = reader.cstring();
-    const formatCount = reader.int16();
+    const formatCount = reader.uint16();
     const formats = Array.from({ length: formatCount }, () => reader.int16());
-    const valueCount = reader.int16();
+    const valueCount = reader.uint16();
     const raw = Array.from({ length: valueCount }, () => {
       const length = reader.int32();
       return length === -1 ? null : reader.bytes(length);
     });
-    const resultCount = reader.int16();
+    const resultCount = reader.uint16();
     const resultFormats = Array.from({ length: resultCount }, () => reader.int16());
     reader.end();
     const statement = this.#statements.get(statementName);
@@ -495,6 +504,7 @@ export class PgConnection {
     for (const format of [...formats, ...resultFormats]) {
       if (format !== 0 && format !== 1) throw new PgError('08P01', `unsupported format code: ${format}`);
     }
+    if (statement.columns) checkResultFormats(resultFormats, statement.columns.length);
     const parameters = raw.map((bytes, i) => {
       if (bytes === null) return null;
       const oid = statement.parameterTypes[i] ?? OID.text;
@@ -536,6 +546,7 @@ export class PgConnection {
     const portal = this.#portals.get(name);
     if (!portal) throw new PgError('34000', `portal "${name}" does not exist`);
     const columns = await this.#portalColumns(portal);
+    if (columns) checkResultFormats(portal.formats, columns.length);
     if (columns) rowDescription(this.#out, columns, portal.formats);
     else empty(this.#out, 'n');
   }
@@ -613,6 +624,7 @@ export class PgConnection {
       }
       const { result, more } = await this.#timed(async () => {
         portal.result ??= await this.#open(portal.statement, portal.parameters);
+        checkResultFormats(portal.formats, portal.result.columns.length);
         if (simple) rowDescription(this.#out, portal.result.columns, portal.formats);
         return { result: portal.result, ...(await this.#sendRows(portal.result, limit, portal.formats)) };
       });
@@ -882,6 +894,7 @@ export class PgConnection {
       commandComplete(this.#out, portal.done);
       return;
     }
+    checkResultFormats(portal.formats, result.columns.length);
     if (simple) rowDescription(this.#out, result.columns, portal.formats);
     let sent = 0;
     if (!result.ended) {

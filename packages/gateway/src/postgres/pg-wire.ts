@@ -48,6 +48,14 @@ export class MessageReader {
     return value;
   }
 
+  /** A count of the protocol's (of parameters, of formats): an unsigned 16-bit number, as the server reads it. */
+  uint16(): number {
+    this.#need(2, 'fields');
+    const value = this.#body.readUInt16BE(this.#offset);
+    this.#offset += 2;
+    return value;
+  }
+
   int32(): number {
     this.#need(4, 'fields');
     const value = this.#body.readInt32BE(this.#offset);
