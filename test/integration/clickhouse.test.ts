@@ -227,6 +227,9 @@ describe.skipIf(!findClickHouseServer())('ClickHouse engine on a two-shard clust
       'SELECT * FROM `system`.processes',
       'SELECT * FROM "system" /* x */ . query_thread_log',
       'SELECT * FROM `\\x73ystem`.processes',
+      // Escapes ClickHouse reads in a quoted name; `events` makes the gateway send the text to ClickHouse.
+      'SELECT user, query AS events FROM `sy\\stem`.query_log',
+      'SELECT user, query AS events FROM "sys\\Ntem".processes',
       'SELECT count() FROM events WHERE api GLOBAL IN (SELECT user FROM system.processes)',
     ];
     for (const sql of systemReads) {

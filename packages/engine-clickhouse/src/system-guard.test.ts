@@ -12,6 +12,14 @@ describe('refusing the system database ClickHouse 18.16 shows every user', () =>
       'SELECT * FROM system -- x\n.processes',
       'SELECT 1 WHERE 1 IN (SELECT 1 FROM system.one)',
       'SELECT * FROM `\\x73ystem`.processes',
+      // Escapes ClickHouse reads in a quoted name: `\s` is `s`, `\N` is nothing.
+      'SELECT user, query AS events FROM `sy\\stem`.query_log',
+      'SELECT * FROM "sys\\Ntem".processes',
+      'SELECT * FROM `\\system`.processes',
+      'SELECT * FROM `SYS\\TEM`.processes',
+      // A comment after the word, which servers that nest comments end elsewhere.
+      'SELECT * FROM system/* /* */ */.query_log',
+      'SELECT * FROM `system` /* x */ /* y */.processes',
     ]) {
       expect(() => refuseSystemTables(sql), sql).toThrow(expect.objectContaining({ code: 'FORBIDDEN_STATEMENT' }));
     }
@@ -23,6 +31,9 @@ describe('refusing the system database ClickHouse 18.16 shows every user', () =>
       'SELECT system_name FROM hosts',
       'SELECT * FROM acme_system.events',
       "SELECT 'the system' AS s FROM events",
+      // Escapes elsewhere, as regular expressions and literals need them.
+      "SELECT count() FROM events WHERE match(path, '^/api/\\\\d+') AND note != 'a\\nb'",
+      'SELECT `sy\\\\stem`.x FROM t',
     ]) {
       expect(() => refuseSystemTables(sql), sql).not.toThrow();
     }

@@ -6,17 +6,28 @@ import { LakegateError } from '@lakegate/engine-api';
  * The gateway refuses any text that could name that database, decided on the raw text so that no way of lexing it
  * (quotes, comments, escapes) can disagree with ClickHouse's parser:
  *
- * - the word `system` in any letter case, whatever quotes or comments surround it, followed by a `.`;
+ * - the word `system` in any letter case, whatever quotes or comments surround it, followed by a `.`, or by a
+ *   comment at all (servers that nest comments end them elsewhere than a pattern can tell);
+ * - the same in the text with every backslash escape read as ClickHouse reads it in a quoted name (`\N` is nothing,
+ *   `\s` is `s`: `` `sy\stem` `` names `system`), or more widely (`\t` is taken for `t`, not a tab): a text with
+ *   escapes is judged both ways;
  * - any backslash escape of a hexadecimal byte (`\x73`), by which a quoted identifier could spell `system`.
  *
  * It refuses a few texts that would be harmless (a string literal `'system.x'`); the message says how to go on.
  */
 const SYSTEM_REFERENCE =
   /(?<![A-Za-z0-9_$])system[`"\s]*(?:(?:--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/|#[^\n]*(?:\n|$))[`"\s]*)*\./i;
+/** `system` followed by the start of a comment, after any quotes and space. */
+const SYSTEM_THEN_COMMENT = /(?<![A-Za-z0-9_$])system[`"\s]*(?:--|\/\*|#)/i;
 const HEX_ESCAPE = /\\x[0-9a-f]/i;
 
+/** `sql` with each backslash escape replaced by what it stands for in a quoted name, or by its character. */
+const unescaped = (sql: string): string => sql.replace(/\\([\s\S])/g, (_, c: string) => (c === 'N' ? '' : c));
+
+const namesSystem = (text: string): boolean => SYSTEM_REFERENCE.test(text) || SYSTEM_THEN_COMMENT.test(text);
+
 export function refuseSystemTables(sql: string): void {
-  if (SYSTEM_REFERENCE.test(sql)) {
+  if (namesSystem(sql) || (sql.includes('\\') && namesSystem(unescaped(sql)))) {
     throw new LakegateError(
       'FORBIDDEN_STATEMENT',
       "ClickHouse's system database is not available to tenants (it holds other tenants' queries); query your own tables. A string literal like 'system.x' is refused too: build it with concat('system', '.x').",
