@@ -37,4 +37,27 @@ describe('ClickHouse exceptions as Lakegate errors', () => {
     );
     expect(error.message).toBe("Table default.apis doesn't exist.");
   });
+
+  it('takes a network exception for a server out of reach, and names no host or port', () => {
+    for (const text of [
+      'Code: 279, e.displayText() = DB::NetException: All connection tries failed. Log: \n\nCode: 210, e.displayText() = DB::NetException: Connection refused (127.0.0.1:19999), e.what() = DB::NetException\n',
+      'Code: 210. DB::NetException: Connection refused (10.0.0.7:9000). (NETWORK_ERROR) (version 23.8.1.1)',
+      'Code: 32, e.displayText() = DB::Exception: Attempt to read after eof: while receiving packet from 127.0.0.1:19999, e.what() = DB::Exception',
+      'Code: 209, e.displayText() = DB::NetException: Timeout exceeded while reading from socket (ch-2.internal:9000), e.what() = DB::NetException',
+    ]) {
+      const error = clickhouseError(text, 'SELECT 1', 'clickhouse');
+      expect(error.code, text).toBe('ENGINE_UNAVAILABLE');
+      expect(error.message, text).not.toMatch(/:\d{2,5}|127\.0\.0\.1|10\.0\.0\.7|internal/);
+      expect(error.retryAfterSeconds).toBe(5);
+    }
+    // Any other exception that names an address keeps its message, less the address.
+    const other = clickhouseError(
+      exception(9999, 'Something failed while receiving packet from 10.0.0.7:9000 (10.0.0.8:9000)'),
+      'SELECT 1',
+      'clickhouse',
+    );
+    expect(other.message).toBe(
+      'ClickHouse failed to run the query: Something failed while receiving packet from a server of the cluster (a server of the cluster)',
+    );
+  });
 });

@@ -29,6 +29,7 @@ const CODES: Readonly<Record<number, ErrorCode>> = {
   202: 'ENGINE_BUSY', // TOO_MANY_SIMULTANEOUS_QUERIES
   394: 'QUERY_CANCELLED', // QUERY_WAS_CANCELLED
   // The cluster: a shard that cannot be reached.
+  32: 'ENGINE_UNAVAILABLE', // ATTEMPT_TO_READ_AFTER_EOF: a shard's connection ended mid-query
   209: 'ENGINE_UNAVAILABLE', // SOCKET_TIMEOUT
   210: 'ENGINE_UNAVAILABLE', // NETWORK_ERROR
   279: 'ENGINE_UNAVAILABLE', // ALL_CONNECTION_TRIES_FAILED
@@ -40,7 +41,10 @@ const CODES: Readonly<Record<number, ErrorCode>> = {
 
 /** `Code: 62, e.displayText() = DB::Exception: <message>, e.what() = DB::Exception` (and newer spellings). */
 const EXCEPTION =
-  /^Code: (\d+)(?:\.|,)\s*(?:e\.displayText\(\) = )?(?:DB::Exception: )?([\s\S]*?)(?:, e\.what\(\) = DB::Exception)?\s*(?:\(version [^)]*\))?\s*$/;
+  /^Code: (\d+)(?:\.|,)\s*(?:e\.displayText\(\) = )?(?:DB::[A-Za-z]*Exception: )?([\s\S]*?)(?:, e\.what\(\) = DB::[A-Za-z]*Exception)?\s*(?:\(version [^)]*\))?\s*$/;
+
+/** A host and port as ClickHouse's messages name them: `(10.0.0.7:9000)`, `[::1]:9000`, `ch-2.internal:9000`. */
+const HOST_PORT = /\((?:[\w.-]+|\[[0-9a-fA-F:]+\]):\d{1,5}\)|(?<=\bfrom )(?:[\w.-]+|\[[0-9a-fA-F:]+\]):\d{1,5}\b/g;
 
 /** True when a line of a result is the exception ClickHouse writes into a response it had begun. */
 export const isExceptionText = (text: string): boolean => /^Code: \d+[.,]/.test(text);
@@ -52,8 +56,14 @@ export const isExceptionText = (text: string): boolean => /^Code: \d+[.,]/.test(
 export function clickhouseError(text: string, sql: string, engine: string): LakegateError {
   const match = EXCEPTION.exec(text.trim());
   const code = Number(match?.[1] ?? Number.NaN);
-  // A shard's exception comes wrapped in the address it came from: the tenant needs the message, not the address.
-  const message = (match?.[2] ?? text).replace(/^(?:Received from [^ ]+\. DB::Exception: )+/, '').trim();
+  // A shard's exception comes wrapped in the address it came from, and network errors name hosts and ports: the
+  // tenant needs the message, not the cluster's addresses.
+  const message = (match?.[2] ?? text)
+    .replace(/^(?:Received from [^ ]+\. DB::[A-Za-z]*Exception: )+/, '')
+    .replace(HOST_PORT, (found: string) =>
+      found.startsWith('(') ? '(a server of the cluster)' : 'a server of the cluster',
+    )
+    .trim();
   const mapped = CODES[code];
   if (!mapped) {
     return new LakegateError('ENGINE_FAILURE', `ClickHouse failed to run the query: ${message}`, {
@@ -75,10 +85,13 @@ export function clickhouseError(text: string, sql: string, engine: string): Lake
     );
   }
   if (mapped === 'ENGINE_UNAVAILABLE') {
-    return new LakegateError('ENGINE_UNAVAILABLE', `A ClickHouse server of the cluster cannot be reached: ${message}`, {
-      retryAfterSeconds: 5,
-      details: { engine, clickhouseCode: code },
-    });
+    // A shard lost or unreachable: its message names the cluster's hosts and ports (`Connection refused
+    // (10.0.0.7:9000)`), which are the operator's business: kept as the cause, which the logs show.
+    return new LakegateError(
+      'ENGINE_UNAVAILABLE',
+      `A ClickHouse server of the cluster cannot be reached (ClickHouse error ${code}); retry in a few seconds.`,
+      { retryAfterSeconds: 5, cause: new Error(message), details: { engine, clickhouseCode: code } },
+    );
   }
   return new LakegateError(mapped, message, { details: { engine, clickhouseCode: code } });
 }

@@ -33,6 +33,15 @@ describe('TabSeparatedWithNamesAndTypes, as it arrives', () => {
         'Code: 241, e.displayText() = DB::Exception: Memory limit (for query) exceeded, e.what() = DB::Exception\n',
       ),
     ).toThrow(/Memory limit/);
+    // A shard lost mid-result is a DB::NetException, in both spellings: an error, never a row of a String column.
+    for (const line of [
+      'Code: 209, e.displayText() = DB::NetException: Timeout exceeded while reading from socket (10.0.0.7:9000), e.what() = DB::NetException\n',
+      'Code: 210. DB::NetException: Connection reset by peer, while reading from socket (10.0.0.7:9000). (NETWORK_ERROR)\n',
+    ]) {
+      const text = new TsvStream(fail);
+      text.push('api\nString\napi-1\n');
+      expect(() => text.push(line), line).toThrow(/NetException/);
+    }
   });
 
   it('refuses a response in another format (a FORMAT clause) and one cut off before its header', () => {

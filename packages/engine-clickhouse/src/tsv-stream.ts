@@ -7,8 +7,11 @@ export interface TsvHeader {
   readonly types: readonly ClickHouseType[];
 }
 
-/** The exception line ClickHouse writes into a response it had begun. */
-const SERVER_EXCEPTION = /^Code: \d+, e\.displayText\(\) = DB::Exception|^Code: \d+\. DB::Exception/;
+/**
+ * The exception line ClickHouse writes into a response it had begun, of any of its exception classes
+ * (`DB::Exception`, `DB::NetException` when a shard is lost mid-result, `DB::ErrnoException`, ...).
+ */
+const SERVER_EXCEPTION = /^Code: \d+, e\.displayText\(\) = DB::[A-Za-z]*Exception|^Code: \d+\. DB::[A-Za-z]*Exception/;
 
 /** A type name as ClickHouse writes one (`UInt64`, `Nullable(String)`, `Decimal(18, 3)`). */
 const TYPE_NAME = /^[A-Z][A-Za-z0-9_]*(\(.*\))?$/;
