@@ -315,7 +315,7 @@ export class DatasetHandle {
   /** Fetches one file into the cache (retained), retrying truncated or interrupted downloads. */
   async fetchFile(file: SnapshotFileRef, range?: { start: number; end: number }): Promise<CacheEntry> {
     const id = range
-      ? entryId(this.store.description, file.key, file.etag, file.size, `${range.start}-${range.end}`)
+      ? entryId(this.tenant, this.store.description, file.key, file.etag, file.size, `${range.start}-${range.end}`)
       : file.id;
     const size = range ? range.end - range.start : file.size;
     const extension = range ? '.range' : file.extension;
@@ -411,7 +411,7 @@ export class DatasetHandle {
 
   #materialize(files: readonly Pick<ObjectInfo, 'key' | 'size' | 'etag'>[], version: string): Materialized {
     const refs = files.map((f) => {
-      const id = entryId(this.store.description, f.key, f.etag, f.size);
+      const id = entryId(this.tenant, this.store.description, f.key, f.etag, f.size);
       return { key: f.key, size: f.size, etag: f.etag, id, extension: extensionOf(f.key) };
     });
     const snapshot: DatasetSnapshot = Object.freeze({

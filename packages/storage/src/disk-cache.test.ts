@@ -15,7 +15,7 @@ describe('disk cache', () => {
       clock: () => now,
     });
   const writer = (content: string) => async (path: string) => writeFile(path, content);
-  const id = (name: string) => entryId('origin', name, 'etag', 0);
+  const id = (name: string) => entryId('acme', 'origin', name, 'etag', 0);
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'lakegate-cache-'));

@@ -57,9 +57,13 @@ function diskFullError(error: unknown): LakegateError | undefined {
 const ENTRY_NAME = /^([0-9a-f]{64})(\.[A-Za-z0-9.]*)?$/;
 const TEMP_MARK = '.tmp-';
 
-/** A cache entry id: the origin object's identity at one version. */
-export function entryId(origin: string, key: string, etag: string, size: number, variant = ''): string {
-  return createHash('sha256').update(`${origin}\0${key}\0${etag}\0${size}\0${variant}`).digest('hex');
+/**
+ * A cache entry id: the origin object's identity at one version, in one tenant's cache. Each tenant holds its own
+ * copy in its own folder (where its engine may read), so two tenants with one location share no entry: neither's
+ * bytes count against the other's bound, nor does one's eviction or refresh remove the other's files.
+ */
+export function entryId(tenant: string, origin: string, key: string, etag: string, size: number, variant = ''): string {
+  return createHash('sha256').update(`${tenant}\0${origin}\0${key}\0${etag}\0${size}\0${variant}`).digest('hex');
 }
 
 /** The file extension kept on cached copies, so engines that sniff it (compression, format) still can. */

@@ -71,6 +71,26 @@ describe('storage over a local folder', () => {
     await storage.close();
   });
 
+  it('gives two tenants of one location a copy each, in each one’s own folder and bound', async () => {
+    const shared = { location: { kind: 'file' as const, path: origin }, format: 'parquet' as const };
+    const storage = await createStorage(
+      options({ tenants: { acme: { datasets: { events: shared } }, globex: { datasets: { events: shared } } } }),
+    );
+    const leases = [await storage.acquire('acme', 'events'), await storage.acquire('globex', 'events')];
+    for (const [i, tenant] of ['acme', 'globex'].entries()) {
+      const files = leases[i]?.snapshot.files ?? [];
+      expect(files).toHaveLength(2);
+      for (const file of files) {
+        const [folder] = storage.tenantDirectories(tenant);
+        expect(file.path.startsWith(`${folder}`), file.path).toBe(true);
+        expect((await readFile(file.path, 'utf8')).startsWith('version-1-')).toBe(true);
+      }
+      expect(storage.metrics(tenant)).toMatchObject({ bytesCached: 22 });
+    }
+    for (const lease of leases) lease.release();
+    await storage.close();
+  });
+
   it('snapshots the data files of the folder into the tenant’s cache', async () => {
     const storage = await createStorage(options());
     const lease = await storage.acquire('acme', 'events');
