@@ -116,6 +116,10 @@ export class DatasetHandle {
   #lastError: string | undefined;
   #stale = false;
   #timer: NodeJS.Timeout | undefined;
+  /** Stopped (removed or replaced by a reload, or the storage closed): it neither polls nor pins again. */
+  #stopped = false;
+  /** The entries this handle pins (a `pin: true` dataset's current files that are cached), each once. */
+  readonly #pinned = new Map<string, CacheEntry>();
 
   constructor(tenant: string, name: string, spec: DatasetSpec, store: ObjectStore, ctx: DatasetContext) {
     this.tenant = tenant;
@@ -214,6 +218,8 @@ export class DatasetHandle {
         throw this.#describe(error);
       }
     }
+    // A pinned dataset's files fetched now (evicted before it was pinned, or missing at a restart) are pinned too.
+    if (missing.length > 0 && m === this.#current) this.#pinCurrent();
     if (countAsQuery) this.#countQuery(m, !cold && missing.length === 0);
     let released = false;
     return {
@@ -307,9 +313,16 @@ export class DatasetHandle {
     return file as SnapshotFileRef;
   }
 
+  /**
+   * Stops polling, for good (a refresh under way does not start it again), and gives up the handle's pins: a
+   * dataset a reload removed or replaced leaves its files to eviction, and the handle that replaces it pins them
+   * again.
+   */
   stop(): void {
+    this.#stopped = true;
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#pinCurrent();
   }
 
   /** Fetches one file into the cache (retained), retrying truncated or interrupted downloads. */
@@ -432,19 +445,30 @@ export class DatasetHandle {
   #install(next: Materialized): void {
     const previous = this.#current;
     this.#current = next;
-    if (this.spec.pin) {
-      for (const file of next.files) {
-        const entry = this.#ctx.cache.lookup(file.id);
-        if (entry) this.#ctx.cache.pin(entry);
-      }
-      for (const file of previous?.files ?? []) {
-        const entry = this.#ctx.cache.lookup(file.id);
-        if (entry) this.#ctx.cache.unpin(entry);
-      }
-    }
+    this.#pinCurrent();
     if (previous) {
       previous.superseded = true;
       if (previous.leases === 0) this.#free(previous);
+    }
+  }
+
+  /**
+   * Pins the current snapshot's cached files, each once, and unpins those it no longer has; a stopped handle, or a
+   * dataset not pinned, holds no pin.
+   */
+  #pinCurrent(): void {
+    const wanted = new Set(this.spec.pin && !this.#stopped ? this.#current?.files.map((f) => f.id) : []);
+    for (const [id, entry] of this.#pinned) {
+      if (wanted.has(id)) continue;
+      this.#pinned.delete(id);
+      this.#ctx.cache.unpin(entry);
+    }
+    for (const id of wanted) {
+      if (this.#pinned.has(id)) continue;
+      const entry = this.#ctx.cache.lookup(id);
+      if (!entry) continue;
+      this.#pinned.set(id, entry);
+      this.#ctx.cache.pin(entry);
     }
   }
 
@@ -471,7 +495,7 @@ export class DatasetHandle {
   }
 
   #schedulePolling(): void {
-    if (!this.#ctx.autoRefresh || this.#timer) return;
+    if (!this.#ctx.autoRefresh || this.#timer || this.#stopped) return;
     const seconds = this.spec.refreshIntervalSeconds ?? 60;
     // Jitter spreads the listings of many datasets over the interval.
     const delay = seconds * 1000 * (0.9 + Math.random() * 0.2);

@@ -91,6 +91,58 @@ describe('storage over a local folder', () => {
     await storage.close();
   });
 
+  it('gives up a pinned dataset’s pins when a reload removes it, and pins files fetched after a restart', async () => {
+    // 22 bytes pinned, and another dataset of 40 bytes, under a bound of 50: both fit only once the pins go.
+    const other = join(root, 'origin', 'other');
+    await mkdir(other, { recursive: true });
+    await writeFile(join(other, 'x.csv'), 'a'.repeat(40));
+    const pinned = { location: { kind: 'file' as const, path: origin }, format: 'parquet' as const, pin: true };
+    const second = { location: { kind: 'file' as const, path: other }, format: 'csv' as const };
+    const bounded = (datasets: Record<string, typeof pinned | typeof second>) =>
+      options({ cacheMaxBytes: 50, tenants: { acme: { datasets } } });
+    const storage = await createStorage(bounded({ events: pinned }));
+    (await storage.acquire('acme', 'events')).release();
+    // A changed spec replaces the handle: its pins go with it, and the new handle pins the same files once.
+    await storage.reconfigure({ acme: { datasets: { events: { ...pinned, refreshIntervalSeconds: 30 } } } });
+    (await storage.acquire('acme', 'events')).release();
+    await storage.reconfigure({ acme: { datasets: { other: second } } });
+    const lease = await storage.acquire('acme', 'other');
+    expect(await readFile(lease.snapshot.files[0]?.path ?? '', 'utf8')).toBe('a'.repeat(40));
+    lease.release();
+    await storage.close();
+
+    // After a restart whose cached files are gone, the pinned dataset's files are fetched again, and pinned.
+    await rm(join(root, 'cache'), { recursive: true, force: true });
+    const warm = await createStorage(bounded({ events: pinned }));
+    (await warm.acquire('acme', 'events')).release();
+    await rm(join(root, 'cache', 'acme', 'objects'), { recursive: true, force: true });
+    await warm.close();
+    const restarted = await createStorage(bounded({ events: pinned, other: second }));
+    (await restarted.acquire('acme', 'events')).release();
+    // No room for the other dataset while the pinned one holds its files: they stay.
+    await expect(restarted.acquire('acme', 'other')).rejects.toMatchObject({ code: 'RESOURCE_EXHAUSTED' });
+    expect(restarted.describe('acme').find((d) => d.name === 'events')).toMatchObject({ bytesCached: 22 });
+    await restarted.close();
+  });
+
+  it('stops polling a dataset a reload removed, even when a refresh was under way', async () => {
+    const polled = { location: { kind: 'file' as const, path: origin }, format: 'parquet' as const };
+    const storage = await createStorage(
+      options({
+        autoRefresh: true,
+        tenants: { acme: { datasets: { events: { ...polled, refreshIntervalSeconds: 0.02 } } } },
+      }),
+    );
+    (await storage.acquire('acme', 'events')).release();
+    const refreshing = storage.refresh('acme', 'events');
+    await storage.reconfigure({ acme: { datasets: {} } });
+    await refreshing;
+    const refreshes = storage.metrics('acme').refreshes;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(storage.metrics('acme').refreshes).toBe(refreshes);
+    await storage.close();
+  });
+
   it('snapshots the data files of the folder into the tenant’s cache', async () => {
     const storage = await createStorage(options());
     const lease = await storage.acquire('acme', 'events');
