@@ -339,5 +339,27 @@ describe('Trino client protocol (trino-client)', () => {
     expect((await run("SET SESSION /* why */ note = 'a--b/*c' -- trailing\n;"))?.get('x-trino-set-session')).toBe(
       'note=a--b%2F*c',
     );
+    // A name no header can carry is no session property: a failed statement, not a server error.
+    for (const sql of ['SET SESSION "日本" = 1', 'SET SESSION "a\nb" = 1', 'RESET SESSION "a\rb"']) {
+      const result = await collect(trino, sql);
+      expect(result.error?.errorName, sql).toBe('INVALID_SESSION_PROPERTY');
+    }
+  });
+
+  it('sends a bigint past 2^53 with every digit, as Trino does', async () => {
+    const headers = { Authorization: `Bearer ${KEY}` };
+    let response = await fetch(`${gateway.url}/v1/statement`, {
+      method: 'POST',
+      headers,
+      body: 'SELECT 9007199254740993::BIGINT AS big, [9007199254740993, -9223372036854775808]::BIGINT[] AS list, 7::BIGINT AS small',
+    });
+    let text = await response.text();
+    let pages = text;
+    while ((JSON.parse(text) as QueryResult).nextUri) {
+      response = await fetch((JSON.parse(text) as QueryResult).nextUri as string, { headers });
+      text = await response.text();
+      pages += text;
+    }
+    expect(pages).toContain('[9007199254740993,[9007199254740993,-9223372036854775808],7]');
   });
 });

@@ -46,16 +46,20 @@ const MAPPING: Readonly<Record<ErrorCode, readonly [number, string, TrinoError['
   ENGINE_UNAVAILABLE: [16777216, 'GENERIC_EXTERNAL', 'EXTERNAL'],
 };
 
-/** Trino's codes for a session naming a catalog or schema that does not exist (`X-Trino-Catalog`, `X-Trino-Schema`). */
+/**
+ * Trino's codes for a session naming a catalog, a schema or a session property that does not exist
+ * (`X-Trino-Catalog`, `X-Trino-Schema`, SET SESSION).
+ */
 const SESSION_ERRORS = {
   catalog: [44, 'CATALOG_NOT_FOUND', 'USER_ERROR'],
   schema: [45, 'SCHEMA_NOT_FOUND', 'USER_ERROR'],
+  property: [26, 'INVALID_SESSION_PROPERTY', 'USER_ERROR'],
 } as const satisfies Record<string, readonly [number, string, TrinoError['errorType']]>;
 
-/** A refusal of the session's catalog or schema, as `trinoSessionError` made it. */
+/** A refusal of the session's catalog, schema or property, as `trinoSessionError` made it. */
 function sessionError(details: Readonly<Record<string, unknown>> | undefined) {
   const missing = details?.missing;
-  return missing === 'catalog' || missing === 'schema' ? SESSION_ERRORS[missing] : undefined;
+  return missing === 'catalog' || missing === 'schema' || missing === 'property' ? SESSION_ERRORS[missing] : undefined;
 }
 
 /**

@@ -25,6 +25,22 @@ const IDENT = '(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_]*)';
 const unquote = (text: string): string => (text.startsWith('"') ? text.slice(1, -1).replaceAll('""', '"') : text);
 const name = (text: string): string[] => (text.match(new RegExp(IDENT, 'g')) ?? []).map(unquote);
 
+/**
+ * A session property's name, as SET and RESET SESSION send it back in a header: Trino's properties are named by
+ * letters, digits and underscores (`catalog.property` for a catalog's); anything else (a quoted name with a line
+ * break, or text a header cannot carry) is no property.
+ */
+function sessionProperty(text: string): string {
+  const parts = name(text);
+  if (!parts.every((part) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(part)))
+    throw new LakegateError(
+      'INVALID_REQUEST',
+      `Session property ${parts.map((p) => JSON.stringify(p)).join('.')} does not exist: session properties are named by letters, digits and underscores.`,
+      { details: { missing: 'property' } },
+    );
+  return parts.join('.');
+}
+
 /** SQL LIKE filter (`%` any run, `_` one character), matched case-sensitively like Trino, in bounded time. */
 function likeFilter(pattern: string | undefined): (value: string) => boolean {
   if (pattern === undefined) return () => true;
@@ -142,7 +158,7 @@ export async function answerMetadata(sql: string, context: MetadataContext): Pro
     return {
       columns: [{ name: 'result', type: 'boolean' }],
       rows: [[true]],
-      headers: { 'X-Trino-Set-Session': `${name(m[1]).join('.')}=${encodeURIComponent(value)}` },
+      headers: { 'X-Trino-Set-Session': `${sessionProperty(m[1])}=${encodeURIComponent(value)}` },
     };
   }
 
@@ -151,7 +167,7 @@ export async function answerMetadata(sql: string, context: MetadataContext): Pro
     return {
       columns: [{ name: 'result', type: 'boolean' }],
       rows: [[true]],
-      headers: { 'X-Trino-Clear-Session': name(m[1]).join('.') },
+      headers: { 'X-Trino-Clear-Session': sessionProperty(m[1]) },
     };
   }
 

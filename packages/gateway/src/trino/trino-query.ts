@@ -8,7 +8,7 @@ import { RowReader } from '../query/row-reader.js';
 import { CATALOG } from '../query/tenant-catalog.js';
 import { type TrinoError, trinoError, trinoSessionError } from './trino-errors.js';
 import { answerMetadata, type StaticResult } from './trino-metadata.js';
-import { type TrinoColumnType, trinoType } from './trino-types.js';
+import { exactNumbers, type TrinoColumnType, trinoType } from './trino-types.js';
 
 export type TrinoState = 'QUEUED' | 'RUNNING' | 'FINISHED' | 'FAILED';
 
@@ -138,6 +138,8 @@ export class TrinoQuery {
   #reader: RowReader | undefined;
   #active: ActiveQuery | undefined;
   #static: StaticResult | undefined;
+  /** The result has a bigint column: its rows' texts are passed through exactNumbers. */
+  #exact = false;
   #rows = 0;
   /** Result bytes sent so far (as JSON, approximately). */
   #bytes = 0;
@@ -229,6 +231,8 @@ export class TrinoQuery {
         return;
       }
       const types = active.stream.schema.map((c) => trinoType(c.type));
+      // A bigint anywhere in the row (in an array, a map, a row) may need its digits put back.
+      this.#exact = types.some((t) => t.type.includes('bigint'));
       this.#columns = active.stream.schema.map((c, i) => ({
         name: c.name,
         type: types[i]?.type ?? 'varchar',
@@ -382,7 +386,7 @@ export class TrinoQuery {
     const chunks = new RowChunks();
     if (this.#static) {
       const rows = this.#static.rows;
-      for (const row of rows) chunks.add(JSON.stringify(row));
+      for (const row of rows) chunks.add(exactNumbers(JSON.stringify(row)));
       this.#rows = rows.length;
       this.#state = 'FINISHED';
       this.#end({ outcome: 'ok', rows: rows.length });
@@ -393,7 +397,7 @@ export class TrinoQuery {
     try {
       // Each row is encoded once: its text measures the page and is what the page sends.
       read = await reader.each(this.#pageRows, this.#options.pageBytes, (row) => {
-        const text = JSON.stringify(row);
+        const text = this.#exact ? exactNumbers(JSON.stringify(row)) : JSON.stringify(row);
         chunks.add(text);
         return text.length + 1;
       });

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { ColumnType } from '@lakegate/engine-api';
 import { formatDate, formatTime, formatTimestampMillis } from '../query/encode-values.js';
 
@@ -35,6 +36,24 @@ const withLongs = (rawType: string, args: readonly number[], encode: (value: unk
 
 const VARCHAR_MAX = 2147483647;
 
+/**
+ * What marks, in a value, the digits of an integer JSON.stringify cannot write exactly: a text no value holds, as
+ * it is drawn anew by each process.
+ */
+const EXACT_MARK = `~exact-${randomUUID()}~`;
+const EXACT_STRING = new RegExp(`"${EXACT_MARK}(-?\\d+)"`, 'g');
+
+/** A bigint as a JSON number when it is safe, else as a marked string of its digits (see {@link exactNumbers}). */
+function exactNumber(value: unknown): unknown {
+  const n = value as bigint | number;
+  if (typeof n === 'number' || (n <= Number.MAX_SAFE_INTEGER && n >= -Number.MAX_SAFE_INTEGER)) return Number(n);
+  return `${EXACT_MARK}${n}`;
+}
+
+/** A row's JSON text with each marked bigint (see {@link exactNumber}) written as the number it is, every digit. */
+export const exactNumbers = (json: string): string =>
+  json.includes(EXACT_MARK) ? json.replace(EXACT_STRING, '$1') : json;
+
 /** `HH:MM:SS.mmm` for microseconds since midnight. */
 function time3(micros: bigint): string {
   const [whole, fraction = ''] = formatTime(micros).split('.');
@@ -67,8 +86,9 @@ export function trinoType(type: ColumnType): TrinoColumnType {
       if (sql === 'HUGEINT' || sql === 'UHUGEINT' || sql === 'UBIGINT') {
         return withLongs('decimal', [38, 0], (v) => (v as bigint).toString());
       }
-      // Trino sends bigint as a JSON number; values beyond 2^53 lose precision in JavaScript clients, as with Trino.
-      return simple('bigint', (v) => Number(v as bigint));
+      // Trino sends bigint as a JSON number with every digit (Java clients read it exactly; JavaScript ones round
+      // past 2^53, as they do with Trino): past 2^53, as a marked string whose quotes exactNumbers takes off.
+      return simple('bigint', exactNumber);
     case 'float':
       return simple(sql === 'FLOAT' || sql === 'REAL' ? 'real' : 'double', float);
     case 'decimal': {
