@@ -331,7 +331,11 @@ export class TrinoQuery {
   page(token: number, base: string, waitMs: number): Promise<TrinoPage> {
     this.lastAccess = Date.now();
     const run = this.#busy.then(() => this.#page(token, base, waitMs));
-    this.#busy = run.catch(() => undefined);
+    // Accessed until its page is sent: a client waiting on a GET has not walked away.
+    const touch = (): void => {
+      this.lastAccess = Date.now();
+    };
+    this.#busy = run.then(touch, touch);
     return run;
   }
 
@@ -352,24 +356,44 @@ export class TrinoQuery {
     } else if (this.#error) {
       results = { ...base0, stats: this.#stats(), error: this.#error };
     } else {
-      const read = await (this.#prefetched ?? this.#read());
+      // Within `waitMs`, as Trino answers: rows the engine has not given by then go to the next GET, which takes up
+      // the same read.
+      const reading = this.#prefetched ?? this.#read();
       this.#prefetched = undefined;
-      if (read.rows > 0) data = read.data;
-      const more = !this.done;
-      // The next page is read while the client takes this one: the engine works while the rows travel.
-      if (more) this.#prefetched = this.#read();
-      results = {
-        ...base0,
-        ...(more
-          ? {
-              nextUri: this.#uri(base, token + 1),
-              partialCancelUri: `${base}/v1/statement/executing/partialCancel/${this.id}/0/${this.slug}/${token}`,
-            }
-          : {}),
-        ...(this.#columns ? { columns: this.#columns } : {}),
-        stats: this.#stats(),
-        ...(this.#error ? { error: this.#error } : {}),
-      };
+      let timer: NodeJS.Timeout | undefined;
+      const read = await Promise.race([
+        reading,
+        new Promise<undefined>((resolve) => {
+          timer = setTimeout(() => resolve(undefined), waitMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (read === undefined) {
+        this.#prefetched = reading;
+        results = {
+          ...base0,
+          nextUri: this.#uri(base, token + 1),
+          ...(this.#columns ? { columns: this.#columns } : {}),
+          stats: this.#stats(),
+        };
+      } else {
+        if (read.rows > 0) data = read.data;
+        const more = !this.done;
+        // The next page is read while the client takes this one: the engine works while the rows travel.
+        if (more) this.#prefetched = this.#read();
+        results = {
+          ...base0,
+          ...(more
+            ? {
+                nextUri: this.#uri(base, token + 1),
+                partialCancelUri: `${base}/v1/statement/executing/partialCancel/${this.id}/0/${this.slug}/${token}`,
+              }
+            : {}),
+          ...(this.#columns ? { columns: this.#columns } : {}),
+          stats: this.#stats(),
+          ...(this.#error ? { error: this.#error } : {}),
+        };
+      }
     }
     const page: TrinoPage = { results, data };
     this.#last = { token, page };
