@@ -318,6 +318,38 @@ describe('Trino client protocol (trino-client)', () => {
     await expect(collect(other, 'SELECT 1')).rejects.toThrow(/401/);
   });
 
+  it('names trino.publicUrl in nextUri and infoUri, as clients behind a proxy must follow them', async () => {
+    const config = parseConfig(
+      {
+        server: { port: 0, postgres: { enabled: false } },
+        storage: { cacheDir: join(root, 'cache-public'), warming: { enabled: false } },
+        trino: { publicUrl: 'https://gw-1.example.com/' },
+        tenants: { acme: { apiKeys: [KEY], datasets: { events: { location: 'file:./events/', format: 'parquet' } } } },
+      },
+      { baseDir: root },
+    );
+    const proxied = await startGateway({ config, logger: silentLogger });
+    try {
+      const headers = { Authorization: `Bearer ${KEY}` };
+      let results = (await (
+        await fetch(`${proxied.url}/v1/statement`, { method: 'POST', headers, body: 'SELECT count(*) FROM events' })
+      ).json()) as QueryResult;
+      expect(results.infoUri).toBe(`https://gw-1.example.com/v1/query/${results.id}`);
+      let pages = 0;
+      while (results.nextUri) {
+        expect(results.nextUri.startsWith('https://gw-1.example.com/v1/statement/')).toBe(true);
+        // The proxy's part, played here: the same path on the gateway itself.
+        const path = new URL(results.nextUri).pathname;
+        results = (await (await fetch(`${proxied.url}${path}`, { headers })).json()) as QueryResult;
+        pages++;
+      }
+      expect(results.data).toEqual([[100000]]);
+      expect(pages).toBeGreaterThan(0);
+    } finally {
+      await proxied.close();
+    }
+  });
+
   it('sends X-Trino-Set-Session and X-Trino-Clear-Session for SET and RESET SESSION', async () => {
     const run = async (sql: string) => {
       const headers = { Authorization: `Bearer ${KEY}` };

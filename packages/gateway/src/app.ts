@@ -183,6 +183,7 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
         pageRows: trino.pageRows,
         pageBytes: trino.pageBytes,
         maxWaitMs: trino.maxWaitMs,
+        publicUrl: trino.publicUrl,
       }),
     );
   }

@@ -114,6 +114,15 @@ describe('configuration', () => {
     expect(problems.some((p) => p.includes('must not share local folders'))).toBe(true);
   });
 
+  it('takes an http or https trino.publicUrl, without a trailing slash, and refuses anything else', () => {
+    const publicUrl = (url: string) => parseConfig({ trino: { publicUrl: url }, tenants: {} }, { baseDir: '/x' }).trino;
+    expect(publicUrl('https://gw-1.example.com/').publicUrl).toBe('https://gw-1.example.com');
+    expect(publicUrl('https://example.com:8443/lakegate').publicUrl).toBe('https://example.com:8443/lakegate');
+    expect(parseConfig({ tenants: {} }, { baseDir: '/x' }).trino.publicUrl).toBeUndefined();
+    for (const url of ['ftp://example.com', 'example.com', 'https://u:p@example.com', 'https://example.com/?a=1'])
+      expect(() => publicUrl(url), url).toThrow(/trino\.publicUrl/);
+  });
+
   it('lets LAKEGATE_PORT override the port and rejects a bad one', () => {
     expect(parseConfig({ tenants: {} }, { baseDir: '/x', env: { LAKEGATE_PORT: '9191' } }).server.port).toBe(9191);
     expect(problemsOf({ tenants: {} }, { LAKEGATE_PORT: 'http' })[0]).toMatch(/^LAKEGATE_PORT/);

@@ -291,6 +291,22 @@ const fileSchema = z.strictObject({
       maxWaitMs: z.number().int().positive().default(1000),
       /** A query whose client stops fetching for this long is cancelled. */
       abandonAfterSeconds: z.number().positive().default(60),
+      /**
+       * The URL clients reach this gateway process at (`https://gw-1.example.com`), which nextUri and infoUri name:
+       * behind a load balancer or a TLS proxy, the address a request came in on is not one. A query's pages are
+       * served by the process that runs it, so with several replicas each names its own. Default: the scheme, host
+       * and port of each request.
+       */
+      publicUrl: z
+        .url({ protocol: /^https?$/, error: 'trino.publicUrl must be an http or https URL' })
+        .refine((url) => {
+          // (Also run when the URL itself was refused: that problem is reported above.)
+          if (!URL.canParse(url)) return true;
+          const parsed = new URL(url);
+          return parsed.search === '' && parsed.hash === '' && parsed.username === '' && parsed.password === '';
+        }, 'trino.publicUrl must be a scheme, a host and a port, with an optional path, and nothing else')
+        .transform((url) => url.replace(/\/+$/, ''))
+        .optional(),
     })
     .prefault({}),
   /** Limits for the whole gateway (the same keys as a tenant's), plus the memory above which new work waits. */

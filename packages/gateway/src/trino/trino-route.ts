@@ -11,6 +11,8 @@ export interface TrinoRouteOptions {
   readonly pageBytes: number;
   /** How long a GET of nextUri waits for data before answering with no data and the next nextUri. */
   readonly maxWaitMs: number;
+  /** The URL nextUri and infoUri start with (`trino.publicUrl`); by default, each request's own origin. */
+  readonly publicUrl?: string | undefined;
 }
 
 const token = (value: string): number => {
@@ -25,7 +27,7 @@ const token = (value: string): number => {
  */
 export function trinoRoutes(options: TrinoRouteOptions): Hono<GatewayEnv> {
   const app = new Hono<GatewayEnv>();
-  const base = (url: string): string => new URL(url).origin;
+  const base = (url: string): string => options.publicUrl ?? new URL(url).origin;
 
   app.post('/statement', async function submitStatement(c) {
     const sql = decodeSql(new Uint8Array(await c.req.arrayBuffer())).trim();
