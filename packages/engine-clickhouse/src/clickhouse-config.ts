@@ -19,6 +19,8 @@ export interface ClickHouseTenantConfig {
   readonly user: string;
   readonly password: string;
   readonly database: string;
+  /** The memory one query of the tenant may use on each server (`max_memory_usage` of its profile). */
+  readonly maxMemoryBytes?: number | undefined;
 }
 
 const object = (raw: unknown): Record<string, unknown> | undefined =>
@@ -55,7 +57,7 @@ export function parseClickHouseTenantConfig(raw: unknown): ConfigResult<ClickHou
   const input = object(raw);
   if (!input) return { ok: false, problems: ['must be an object with user, password and database'] };
   const problems: string[] = [];
-  unknownKeys(input, ['user', 'password', 'database'], problems);
+  unknownKeys(input, ['user', 'password', 'database', 'maxMemoryBytes'], problems);
   for (const key of ['user', 'database'] as const) {
     const value = input[key];
     if (typeof value !== 'string' || !NAME.test(value)) {
@@ -65,9 +67,18 @@ export function parseClickHouseTenantConfig(raw: unknown): ConfigResult<ClickHou
   if (typeof input.password !== 'string' || input.password.length < 8) {
     problems.push("password: the user's password, at least 8 characters");
   }
+  const memory = input.maxMemoryBytes;
+  if (memory !== undefined && !(Number.isSafeInteger(memory) && (memory as number) > 0)) {
+    problems.push('maxMemoryBytes: bytes one query may use on each server, a positive integer');
+  }
   if (problems.length > 0) return { ok: false, problems };
   return {
     ok: true,
-    config: { user: input.user as string, password: input.password as string, database: input.database as string },
+    config: {
+      user: input.user as string,
+      password: input.password as string,
+      database: input.database as string,
+      ...(memory !== undefined ? { maxMemoryBytes: memory as number } : {}),
+    },
   };
 }

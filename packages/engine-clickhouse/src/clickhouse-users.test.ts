@@ -21,12 +21,40 @@ describe('ClickHouse users from the gateway configuration', () => {
     expect(xml).not.toContain('acme-secret-1');
   });
 
-  it('writes SQL for current servers: profile, user, grant on its database only, and row policies', () => {
-    const sql = clickhouseUsers([{ ...acme, rowFilters: { events: "region = 'eu'" } }], 'sql');
+  it('limits every query’s memory, to the tenant’s maxMemoryBytes or to ClickHouse’s default profile’s', () => {
+    const { maxMemoryBytes: _set, ...unset } = acme.limits;
+    expect(clickhouseUsers([{ ...acme, limits: unset }], 'xml')).toContain(
+      '<max_memory_usage>10000000000</max_memory_usage>',
+    );
+    expect(clickhouseUsers([acme], 'sql')).toContain('max_memory_usage = 2000000000 READONLY');
+  });
+
+  it('writes SQL for current servers: profile, user, grants on its tables only, a row policy of its own', () => {
+    const globex = {
+      tenant: 'globex',
+      user: { user: 'globex_user', password: 'globex-secret-1', database: 'shared' },
+      limits: {},
+      tables: ['events'],
+      rowFilters: { events: "org = 'globex'" },
+    };
+    const shared = { ...acme, user: { ...acme.user, database: 'shared' }, tables: ['events', 'dims'] };
+    const sql = clickhouseUsers([{ ...shared, rowFilters: { events: "org = 'acme'" } }, globex], 'sql');
     expect(sql).toContain('CREATE SETTINGS PROFILE OR REPLACE lakegate_acme SETTINGS readonly = 1 READONLY');
-    expect(sql).toContain('GRANT SELECT ON acme.* TO acme_user;');
+    // The tables of its datasets, not the database: a local table behind a distributed one has no policy.
+    expect(sql).toContain('GRANT SELECT ON shared.events TO acme_user;\nGRANT SELECT ON shared.dims TO acme_user;');
+    expect(sql).not.toContain('shared.*');
+    // Two tenants of one table keep a policy each.
     expect(sql).toContain(
-      "CREATE ROW POLICY OR REPLACE lakegate_filter ON acme.events FOR SELECT USING region = 'eu' TO acme_user;",
+      "CREATE ROW POLICY OR REPLACE lakegate_acme ON shared.events FOR SELECT USING org = 'acme' TO acme_user;",
+    );
+    expect(sql).toContain(
+      "CREATE ROW POLICY OR REPLACE lakegate_globex ON shared.events FOR SELECT USING org = 'globex' TO globex_user;",
+    );
+  });
+
+  it('refuses to write users.xml for row filters, which old servers cannot enforce', () => {
+    expect(() => clickhouseUsers([{ ...acme, rowFilters: { events: "org = 'acme'" } }], 'xml')).toThrow(
+      /tenants acme have row filters.*use --sql/,
     );
   });
 
@@ -43,9 +71,18 @@ describe('ClickHouse users from the gateway configuration', () => {
         'maxConnections: must be a positive integer',
       ],
     });
-    expect(parseClickHouseTenantConfig({ user: 'a-b', password: 'short', database: 'acme' })).toMatchObject({
+    expect(
+      parseClickHouseTenantConfig({ user: 'a-b', password: 'short', database: 'acme', maxMemoryBytes: -1 }),
+    ).toMatchObject({
       ok: false,
-      problems: [expect.stringMatching(/^user:/), expect.stringMatching(/^password:/)],
+      problems: [
+        expect.stringMatching(/^user:/),
+        expect.stringMatching(/^password:/),
+        expect.stringMatching(/^maxMemoryBytes:/),
+      ],
     });
+    expect(
+      parseClickHouseTenantConfig({ user: 'a', password: 'long-enough', database: 'acme', maxMemoryBytes: 4e9 }),
+    ).toMatchObject({ ok: true, config: { maxMemoryBytes: 4e9 } });
   });
 });

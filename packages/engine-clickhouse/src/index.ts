@@ -32,7 +32,9 @@ function clickhouseUsersCommand(
         ...(t.limits.queryTimeoutMs ? { maxExecutionSeconds: Math.ceil(t.limits.queryTimeoutMs / 1000) } : {}),
         maxResultRows: t.limits.maxResultRows,
         maxResultBytes: t.limits.maxResultBytes,
+        maxMemoryBytes: (t.options as ClickHouseTenantConfig).maxMemoryBytes,
       },
+      tables: t.tables.map((table) => table.table),
       rowFilters: Object.fromEntries(
         t.tables.flatMap((table) => (table.rowFilter ? [[table.table, table.rowFilter]] : [])),
       ),
