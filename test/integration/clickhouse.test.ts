@@ -200,6 +200,34 @@ describe.skipIf(!findClickHouseServer())('ClickHouse engine on a two-shard clust
     }
   });
 
+  it('runs the same request id from two gateways at once, and cancels each one alone', async () => {
+    const [first, second] = [await clickhouseEngine(), await clickhouseEngine()];
+    try {
+      const same = { ...request('SELECT sum(sleepEachRow(0.00004)) FROM big'), queryId: 'same-request~1' };
+      const controllers = [new AbortController(), new AbortController()];
+      const runs = [first, second].map((engine, i) =>
+        engine
+          .execute(same, { signal: (controllers[i] as AbortController).signal })
+          .then(async (stream) => {
+            for await (const _ of stream);
+            return 'answered';
+          })
+          .catch((error: { code?: string }) => error.code ?? 'failed'),
+      );
+      // Both run, on both shards: neither is refused as a duplicate of the other's id.
+      await expect.poll(() => runningOnShards('acme'), { timeout: 5000 }).toBeGreaterThanOrEqual(4);
+      controllers[0]?.abort();
+      expect(await runs[0]).toBe('QUERY_CANCELLED');
+      await expect.poll(() => runningOnShards('acme'), { timeout: 2000, interval: 100 }).toBeGreaterThanOrEqual(2);
+      controllers[1]?.abort();
+      expect(await runs[1]).toBe('QUERY_CANCELLED');
+      await expect.poll(() => runningOnShards('acme'), { timeout: 2000, interval: 100 }).toBe(0);
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  });
+
   it('cancels a query on every shard within 2 s, and ends one past the time limit there too', async () => {
     const controller = new AbortController();
     const slow = fetch(`${gateway.url}/v1/query`, {

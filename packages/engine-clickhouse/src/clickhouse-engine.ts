@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Agent, type ClientRequest, request as httpRequest, type IncomingMessage } from 'node:http';
 import { StringDecoder } from 'node:string_decoder';
 import {
@@ -59,6 +60,8 @@ export class ClickHouseEngine implements Engine {
   readonly #agent: Agent;
   readonly #options: ClickHouseEngineOptions;
   readonly #running = new Map<string, AbortController>();
+  /** This engine's own mark in its query ids: the request ids of two gateways may be the same. */
+  readonly #instance = randomBytes(6).toString('hex');
   #closed = false;
   /** The server enforces row filters itself, as row policies (checked by `tableProblems` at start). */
   #rowPolicies = false;
@@ -105,7 +108,9 @@ export class ClickHouseEngine implements Engine {
     if (!tenant) throw new LakegateError('UNSUPPORTED_QUERY', `Tenant ${request.tenant} has no ClickHouse user.`);
     if (signal.aborted) throw abortError(signal);
     if (!this.#options.withoutSystemGuard) refuseSystemTables(request.sql);
-    const queryId = `lakegate-${request.queryId.replace(/[^A-Za-z0-9_.~-]/g, '_')}`;
+    // Unique across gateways and restarts: ClickHouse refuses a second query of one id (current servers across
+    // users, naming the other's), and a cancel's KILL by id must find this query, not another gateway's.
+    const queryId = `lakegate-${this.#instance}-${request.queryId.replace(/[^A-Za-z0-9_.~-]/g, '_')}`;
     const controller = new AbortController();
     const abort = (): void => controller.abort(signal.reason);
     if (signal.aborted) abort();
