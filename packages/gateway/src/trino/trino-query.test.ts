@@ -3,6 +3,47 @@ import { describe, expect, it } from 'vitest';
 import type { ActiveQuery, QueryLifecycle } from '../query/query-lifecycle.js';
 import { TrinoQuery, TrinoQueryRegistry } from './trino-query.js';
 
+/** A lifecycle whose queries answer one row of `text` at once. */
+function quickLifecycle(text: string): QueryLifecycle {
+  return {
+    assertSqlSize: () => undefined,
+    catalog: { tenantDatasets: () => [] },
+    start: async () =>
+      ({
+        stream: createQueryStream([{ name: 's', type: { kind: 'string', sqlType: 'VARCHAR' } }], {
+          next: (() => {
+            let given = false;
+            return async () => {
+              if (given) return undefined;
+              given = true;
+              return { rowCount: 1, columns: [[text]] };
+            };
+          })(),
+          close: () => undefined,
+        }),
+        end: async () => undefined,
+      }) as unknown as ActiveQuery,
+    progress: () => undefined,
+    endUnstarted: () => undefined,
+  } as unknown as QueryLifecycle;
+}
+
+const options = (queries: QueryLifecycle) => ({
+  tenant: 'acme',
+  sql: 'SELECT s FROM t',
+  queries,
+  schema: 'acme',
+  user: 'acme',
+  source: undefined,
+  pageRows: 10,
+  pageBytes: 1_000_000,
+});
+
+/** Reads a query's pages to its end. */
+async function readAll(query: TrinoQuery): Promise<void> {
+  for (let token = 1; !query.done; token++) await query.page(token, 'http://gateway', 1000);
+}
+
 /**
  * A lifecycle whose query starts at once with a first row, and whose next row comes only after `slowMs`, as a
  * ClickHouse result streams when a shard is slow.
@@ -62,6 +103,39 @@ describe('a Trino query read page by page', () => {
     expect(query.done).toBe(true);
     expect(rows).toBe(2);
     expect(states.at(-1)).toBe('FINISHED');
+    registry.close();
+  });
+
+  it('forgets the least recently read finished queries past the bytes it keeps, and one its client deleted', async () => {
+    // Each keeps about 10 kB (its last page); 25 kB are kept.
+    const registry = new TrinoQueryRegistry(60_000, 300_000, 25_000);
+    const queries: TrinoQuery[] = [];
+    for (let i = 0; i < 4; i++) {
+      const query = new TrinoQuery(options(quickLifecycle('x'.repeat(10_000))));
+      registry.add(query);
+      await readAll(query);
+      query.lastAccess = 1000 + i;
+      queries.push(query);
+    }
+    registry.sweep(2000);
+    const kept = (query: TrinoQuery) =>
+      (() => {
+        try {
+          return registry.get(query.id, 'acme') === query;
+        } catch {
+          return false;
+        }
+      })();
+    expect(queries.map(kept)).toEqual([false, false, true, true]);
+    // A DELETE after the last page forgets it; one of a running query cancels it, and keeps it to say why.
+    registry.remove(queries[3] as TrinoQuery);
+    expect(kept(queries[3] as TrinoQuery)).toBe(false);
+    const running = new TrinoQuery(options(slowLifecycle(60_000)));
+    registry.add(running);
+    await running.page(1, 'http://gateway', 100);
+    registry.remove(running);
+    expect(running.done).toBe(true);
+    expect(registry.get(running.id, 'acme')).toBe(running);
     registry.close();
   });
 });

@@ -173,6 +173,13 @@ export class TrinoQuery {
     return this.#state === 'FINISHED' || this.#state === 'FAILED';
   }
 
+  /** What a finished query keeps (its text, and its last page for a client's retry), in bytes, roughly. */
+  get retainedBytes(): number {
+    let bytes = this.sql.length;
+    for (const chunk of this.#last?.page.data ?? []) bytes += chunk.byteLength;
+    return bytes;
+  }
+
   /** Headers for the response that carries the result (session changes). */
   get headers(): Readonly<Record<string, string>> {
     return this.#headers;
@@ -477,6 +484,12 @@ export class TrinoQuery {
   }
 }
 
+/**
+ * Bytes of finished queries kept at most (their last pages, for clients' retries, and their texts): past it, each
+ * sweep forgets those least recently read first, so that no burst of queries holds memory for the whole `retainMs`.
+ */
+export const RETAINED_FINISHED_BYTES = 64 * 1024 * 1024;
+
 /** The queries this gateway serves over the Trino protocol; abandoned ones are cancelled, finished ones forgotten. */
 export class TrinoQueryRegistry {
   readonly #queries = new Map<string, TrinoQuery>();
@@ -485,6 +498,7 @@ export class TrinoQueryRegistry {
   constructor(
     readonly abandonAfterMs: number,
     readonly retainMs: number,
+    readonly retainedBytes = RETAINED_FINISHED_BYTES,
   ) {
     this.#sweeper = setInterval(() => this.sweep(), Math.min(1000, abandonAfterMs));
     this.#sweeper.unref();
@@ -492,6 +506,28 @@ export class TrinoQueryRegistry {
 
   add(query: TrinoQuery): void {
     this.#queries.set(query.id, query);
+  }
+
+  /**
+   * Cancels a running query (kept, so that its client reads why it failed), or forgets a finished one its client
+   * is done with (a DELETE after its last page).
+   */
+  remove(query: TrinoQuery): void {
+    if (query.done) this.#queries.delete(query.id);
+    else query.cancel();
+  }
+
+  /** Forgets the least recently read finished queries while those kept hold more than `retainedBytes`. */
+  #trimFinished(): void {
+    const finished = [...this.#queries.values()].filter((q) => q.done);
+    let bytes = finished.reduce((sum, q) => sum + q.retainedBytes, 0);
+    if (bytes <= this.retainedBytes) return;
+    finished.sort((a, b) => a.lastAccess - b.lastAccess);
+    for (const query of finished) {
+      if (bytes <= this.retainedBytes) break;
+      this.#queries.delete(query.id);
+      bytes -= query.retainedBytes;
+    }
   }
 
   get(id: string, tenant: string): TrinoQuery {
@@ -507,6 +543,7 @@ export class TrinoQueryRegistry {
       }
       if (query.done && now - query.lastAccess > this.retainMs) this.#queries.delete(id);
     }
+    this.#trimFinished();
   }
 
   close(): void {

@@ -30,6 +30,8 @@ export function trinoRoutes(options: TrinoRouteOptions): Hono<GatewayEnv> {
   const base = (url: string): string => options.publicUrl ?? new URL(url).origin;
 
   app.post('/statement', async function submitStatement(c) {
+    // A tenant whose queue is full is refused before anything is kept for its query.
+    options.queries.refuseIfFull(c.get('tenant'));
     const sql = decodeSql(new Uint8Array(await c.req.arrayBuffer())).trim();
     if (sql === '') throw new LakegateError('INVALID_REQUEST', 'The request body must be the SQL text.');
     const logger = c.get('logger');
@@ -77,7 +79,7 @@ export function trinoRoutes(options: TrinoRouteOptions): Hono<GatewayEnv> {
     const slug = c.req.param('slug');
     if (slug !== undefined && slug !== query.slug)
       throw new LakegateError('NOT_FOUND', `Query ${query.id} has no such page.`);
-    query.cancel();
+    options.registry.remove(query);
     return c.body(null, 204);
   };
   app.delete('/statement/queued/:id/:slug/:token', cancel);
