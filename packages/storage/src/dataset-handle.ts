@@ -196,7 +196,7 @@ export class DatasetHandle {
     const held: CacheEntry[] = [];
     const missing: SnapshotFileRef[] = [];
     for (const file of m.files) {
-      const entry = this.#ctx.cache.lookup(file.id);
+      const entry = this.#ctx.cache.lookup(file.id, file.size);
       if (entry) {
         this.#ctx.cache.retain(entry);
         held.push(entry);
@@ -336,8 +336,8 @@ export class DatasetHandle {
       try {
         return await this.#ctx.cache.fill(this.tenant, id, extension, size, async (temporary) => {
           this.#ctx.metrics.add(this.tenant, 'originRequests');
-          if (this.store.linkTo && !range) {
-            await this.store.linkTo(file.key, temporary);
+          if (this.store.copyTo && !range) {
+            await this.store.copyTo(file.key, temporary, file.etag);
           } else {
             const body = await this.store.get(file.key, { ifMatch: file.etag, ...(range ? { range } : {}) });
             try {
@@ -464,8 +464,12 @@ export class DatasetHandle {
       this.#ctx.cache.unpin(entry);
     }
     for (const id of wanted) {
-      if (this.#pinned.has(id)) continue;
       const entry = this.#ctx.cache.lookup(id);
+      const held = this.#pinned.get(id);
+      if (held === entry) continue;
+      // The entry pinned was replaced (a damaged file fetched again): the new one is pinned instead.
+      if (held) this.#ctx.cache.unpin(held);
+      this.#pinned.delete(id);
       if (!entry) continue;
       this.#pinned.set(id, entry);
       this.#ctx.cache.pin(entry);

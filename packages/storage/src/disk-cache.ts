@@ -143,8 +143,15 @@ export class DiskCache {
     return join(this.#options.dir, tenant);
   }
 
-  lookup(id: string): CacheEntry | undefined {
-    return this.#entries.get(id);
+  /**
+   * The entry for `id`. With the `size` its id was made for, an entry of another size is a file a crash left short
+   * (its copy renamed before its bytes reached the disk): removed, unless a reader holds it, and not returned.
+   */
+  lookup(id: string, size?: number): CacheEntry | undefined {
+    const entry = this.#entries.get(id);
+    if (entry === undefined || size === undefined || entry.size === size) return entry;
+    if (entry.refs === 0) void this.#remove(entry);
+    return undefined;
   }
 
   touch(entry: CacheEntry): void {

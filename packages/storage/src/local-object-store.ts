@@ -1,5 +1,5 @@
 import { createReadStream, type Stats } from 'node:fs';
-import { copyFile, link, stat } from 'node:fs/promises';
+import { constants, copyFile, open, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isHiddenPath, listLocalFolder, localEtag } from './local-store.js';
@@ -57,14 +57,27 @@ export function createLocalObjectStore(root: string): ObjectStore {
         stream.once('readable', () => resolve(stream));
       });
     },
-    async linkTo(key, target) {
+    async copyTo(key, target, etag) {
+      // A copy, not a link: a file rewritten in place at the origin must not change the cached version under the
+      // queries reading it. Cloned where the file system can, so that it costs no bytes until one side changes.
       const source = pathOf(key);
+      if ((await info(key)).etag !== etag) throw new OriginError('changed', `${key} changed since it was listed`);
       try {
-        await link(source, target);
-      } catch {
-        await copyFile(source, target);
+        await copyFile(source, target, constants.COPYFILE_FICLONE);
+      } catch (error) {
+        // The source gone or unreadable is the origin's; anything else (a full disk) the cache's own.
+        const code = (error as NodeJS.ErrnoException).code;
+        throw code === 'ENOENT' || code === 'EACCES' || code === 'EPERM' ? classify(error, key) : error;
       }
-      return true;
+      // Changed during the copy: the copy may mix both versions.
+      if ((await info(key)).etag !== etag) throw new OriginError('changed', `${key} changed while it was copied`);
+      // Synced before the cache renames it into place, so that a crash never leaves a short file under its name.
+      const handle = await open(target, 'r+');
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
     },
   };
 }

@@ -24,8 +24,12 @@ export interface ObjectStore {
   head(key: string, signal?: AbortSignal): Promise<ObjectInfo>;
   /** The object's bytes, streamed. */
   get(key: string, options?: GetOptions): Promise<AsyncIterable<Uint8Array>>;
-  /** A hard link or copy of the object at `target`, when the store is on the local disk; else undefined. */
-  linkTo?(key: string, target: string): Promise<boolean>;
+  /**
+   * A copy of the object at `target`, synced, when the store is on the local disk (a clone where the file system
+   * makes one, sharing blocks until either side changes); else undefined. The copy is of the version `etag` names:
+   * one that changed is refused as `changed`.
+   */
+  copyTo?(key: string, target: string, etag: string): Promise<void>;
 }
 
 export type OriginFailure =

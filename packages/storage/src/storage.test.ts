@@ -143,6 +143,36 @@ describe('storage over a local folder', () => {
     await storage.close();
   });
 
+  it('keeps a local file’s cached version whole when the origin file is rewritten in place', async () => {
+    const storage = await createStorage(options());
+    const lease = await storage.acquire('acme', 'events');
+    const cached = lease.snapshot.files.map((f) => f.path);
+    const before = await Promise.all(cached.map((path) => readFile(path, 'utf8')));
+    // Rewritten in place, same size: the same file, new bytes.
+    await writeFile(join(origin, 'a.parquet'), 'version-2-a');
+    expect(await Promise.all(cached.map((path) => readFile(path, 'utf8')))).toEqual(before);
+    lease.release();
+    await storage.close();
+  });
+
+  it('fetches again a cached file a crash left short, rather than serve it', async () => {
+    const first = await createStorage(options());
+    const lease = await first.acquire('acme', 'events');
+    const path = lease.snapshot.files.find((f) => f.size === 11)?.path as string;
+    lease.release();
+    await first.close();
+    // A copy renamed before its bytes reached the disk: the name is there, the bytes are not all. (A new file in its
+    // place: a local dataset's cached file may be a link to the origin's.)
+    await rm(path);
+    await writeFile(path, 'versi');
+    const second = await createStorage(options());
+    const again = await second.acquire('acme', 'events');
+    for (const file of again.snapshot.files) expect((await stat(file.path)).size).toBe(file.size);
+    expect((await readFile(path, 'utf8')).startsWith('version-1-')).toBe(true);
+    again.release();
+    await second.close();
+  });
+
   it('snapshots the data files of the folder into the tenant’s cache', async () => {
     const storage = await createStorage(options());
     const lease = await storage.acquire('acme', 'events');
