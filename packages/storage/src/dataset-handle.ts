@@ -189,7 +189,7 @@ export class DatasetHandle {
    * Hands the current snapshot to a query. Never waits for a refresh: only a dataset that was never loaded,
    * or whose files were evicted, waits for the origin.
    */
-  async acquire(signal?: AbortSignal, countAsQuery = true): Promise<SnapshotLease> {
+  async acquire(signal?: AbortSignal, countAsQuery = true, relisted = false): Promise<SnapshotLease> {
     const cold = this.#current === undefined;
     const m = this.#current ?? (await raceAbort(this.refresh(), signal));
     m.leases++;
@@ -215,6 +215,14 @@ export class DatasetHandle {
         fetching.then(releaseAll, () => undefined);
         releaseAll(held);
         this.#leaveSnapshot(m);
+        // A file of the current version was evicted, and the origin has since changed or removed it: that version
+        // cannot be read again. The location is listed again, once, and the query reads the version it holds now,
+        // rather than fail until the next poll (or for good, without polling).
+        const gone = isOriginError(error) && (error.reason === 'changed' || error.reason === 'not-found');
+        if (gone && !relisted && m === this.#current) {
+          await raceAbort(this.refresh(), signal);
+          return this.acquire(signal, countAsQuery, true);
+        }
         throw this.#describe(error);
       }
     }
@@ -367,8 +375,9 @@ export class DatasetHandle {
     try {
       return await this.#refreshOnce();
     } catch (error) {
-      // An object replaced between listing and download: list again, once.
-      if (isOriginError(error) && error.reason === 'changed') return this.#refreshOnce();
+      // An object replaced or removed between listing and download: list again, once.
+      if (isOriginError(error) && (error.reason === 'changed' || error.reason === 'not-found'))
+        return this.#refreshOnce();
       throw error;
     }
   }

@@ -155,6 +155,41 @@ describe('storage over a local folder', () => {
     await storage.close();
   });
 
+  it('lists a location again when an evicted file of its version has changed or gone at the origin', async () => {
+    const other = join(root, 'origin', 'other');
+    await mkdir(other, { recursive: true });
+    await writeFile(join(other, 'x.csv'), 'a'.repeat(40));
+    // 22 bytes of events and 40 of other under a bound of 50: reading one evicts the other's files.
+    const storage = await createStorage(
+      options({
+        cacheMaxBytes: 50,
+        tenants: {
+          acme: {
+            datasets: {
+              events: { location: { kind: 'file', path: origin }, format: 'parquet' },
+              other: { location: { kind: 'file', path: other }, format: 'csv' },
+            },
+          },
+        },
+      }),
+    );
+    const read = async () => {
+      const lease = await storage.acquire('acme', 'events');
+      const texts = await Promise.all(lease.snapshot.files.map((f) => readFile(f.path, 'utf8')));
+      lease.release();
+      (await storage.acquire('acme', 'other')).release();
+      return texts.sort();
+    };
+    expect(await read()).toEqual(['version-1-a', 'version-1-b']);
+    // Changed at the origin while evicted (autoRefresh is off: no poll would ever see it).
+    await writeFile(join(origin, 'a.parquet'), 'version-2-a');
+    expect(await read()).toEqual(['version-1-b', 'version-2-a']);
+    // Removed at the origin while evicted.
+    await rm(join(origin, 'day=1', 'b.parquet'));
+    expect(await read()).toEqual(['version-2-a']);
+    await storage.close();
+  });
+
   it('fetches again a cached file a crash left short, rather than serve it', async () => {
     const first = await createStorage(options());
     const lease = await first.acquire('acme', 'events');
