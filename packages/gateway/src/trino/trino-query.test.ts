@@ -1,4 +1,4 @@
-import { createQueryStream } from '@lakegate/engine-api';
+import { createQueryStream, LakegateError } from '@lakegate/engine-api';
 import { describe, expect, it } from 'vitest';
 import type { ActiveQuery, QueryLifecycle } from '../query/query-lifecycle.js';
 import { TrinoQuery, TrinoQueryRegistry } from './trino-query.js';
@@ -104,6 +104,39 @@ describe('a Trino query read page by page', () => {
     expect(rows).toBe(2);
     expect(states.at(-1)).toBe('FINISHED');
     registry.close();
+  });
+
+  it('stays FAILED when cancelled while a page is read, whatever the read then finds', async () => {
+    const query = new TrinoQuery(options(slowLifecycle(300)));
+    // The first row at once, then a read left waiting for the slow second one.
+    for (let token = 1; token <= 3; token++) await query.page(token, 'http://gateway', 50);
+    query.cancel();
+    // The read ends (its rows, then the result's end) after the cancel.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(query.state).toBe('FAILED');
+    const page = await query.page(4, 'http://gateway', 50);
+    expect(page.results.stats.state).toBe('FAILED');
+    expect(page.results.error?.errorName).toBe('USER_CANCELED');
+    expect(page.data).toBeUndefined();
+  });
+
+  it('refuses an overloaded start as 503 with the refusal’s own code, and a rate limit as ENGINE_BUSY', async () => {
+    const refusing = (error: LakegateError) =>
+      ({
+        assertSqlSize: () => undefined,
+        catalog: { tenantDatasets: () => [] },
+        start: async () => {
+          throw error;
+        },
+        progress: () => undefined,
+        endUnstarted: () => undefined,
+      }) as unknown as QueryLifecycle;
+    const shutting = new TrinoQuery(
+      options(refusing(new LakegateError('SHUTTING_DOWN', 'shutting down', { retryAfterSeconds: 1 }))),
+    );
+    expect(await shutting.refusedForOverload(100)).toMatchObject({ code: 'SHUTTING_DOWN', retryAfterSeconds: 1 });
+    const limited = new TrinoQuery(options(refusing(new LakegateError('RATE_LIMITED', 'too many'))));
+    expect(await limited.refusedForOverload(100)).toMatchObject({ code: 'ENGINE_BUSY' });
   });
 
   it('forgets the least recently read finished queries past the bytes it keeps, and one its client deleted', async () => {

@@ -215,6 +215,8 @@ export class TrinoQuery {
         schema: this.#options.schema,
         signal: this.#controller.signal,
       });
+      // Cancelled meanwhile: it stays FAILED.
+      if (this.done) return;
       if (metadata) {
         this.#static = metadata;
         this.#headers = metadata.headers ?? {};
@@ -436,6 +438,8 @@ export class TrinoQuery {
       this.#fail(error);
       return { rows: 0, data: [] };
     }
+    // Cancelled while the rows were read (their stream closed under the read): it stays FAILED, without them.
+    if (this.done) return { rows: 0, data: [] };
     this.#pageRows = Math.min(MAX_PAGE_ROWS, this.#pageRows * 2);
     this.#rows += read.rows;
     this.#bytes += read.bytes;
@@ -476,9 +480,12 @@ export class TrinoQuery {
     ]);
     const failure = this.#failure;
     if (startedError === 'pending' || !failure) return undefined;
-    // Clients retry 502, 503 and 504: overload is answered as 503, whatever limit refused the query.
+    // Clients retry 502, 503 and 504: overload is answered as 503, whatever limit refused the query, with the code
+    // of the refusal when it is a 503 already (SHUTTING_DOWN, STORAGE_UNAVAILABLE, ...).
     if (failure.status === 503 || failure.code === 'RATE_LIMITED') {
-      return new LakegateError('ENGINE_BUSY', failure.message, { retryAfterSeconds: failure.retryAfterSeconds ?? 1 });
+      return new LakegateError(failure.code === 'RATE_LIMITED' ? 'ENGINE_BUSY' : failure.code, failure.message, {
+        retryAfterSeconds: failure.retryAfterSeconds ?? 1,
+      });
     }
     return undefined;
   }
