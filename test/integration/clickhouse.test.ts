@@ -157,6 +157,12 @@ describe.skipIf(!findClickHouseServer())('ClickHouse engine on a two-shard clust
     }
     // The two shards' rows together.
     expect((await query('SELECT count() AS n FROM events')).body.rows).toEqual([[3000 + 2000]]);
+    // The epoch, which 18.16 writes as zeros, and a time zone's wall clock, as the instants they are.
+    const times = await query(
+      "SELECT toDate(0) AS d, toDateTime(0) AS t, toDateTime('2024-01-02 03:04:05', 'Asia/Tokyo') AS tokyo FROM events LIMIT 1",
+    );
+    expect(times.status, JSON.stringify(times.body.error)).toBe(200);
+    expect(times.body.rows).toEqual([['1970-01-01', '1970-01-01T00:00:00', '2024-01-01T18:04:05']]);
   });
 
   it('has each shard compute its part of a distributed query, seen in the shard’s own query log', async () => {

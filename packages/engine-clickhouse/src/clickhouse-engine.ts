@@ -133,6 +133,11 @@ export class ClickHouseEngine implements Engine {
     const fail = (error: unknown): LakegateError => {
       if (controller.signal.aborted) return abortError(controller.signal) as LakegateError;
       if (isLakegateError(error)) return error;
+      // A value this gateway could not read is not a server out of reach, nor worth a retry.
+      if (error instanceof RangeError || error instanceof TypeError || error instanceof SyntaxError)
+        return new LakegateError('ENGINE_FAILURE', `The gateway could not read ClickHouse's answer: ${error.message}`, {
+          cause: error,
+        });
       return new LakegateError('ENGINE_UNAVAILABLE', `The ClickHouse server cannot be reached: ${String(error)}`, {
         cause: error,
         retryAfterSeconds: 5,

@@ -31,6 +31,16 @@ describe('ClickHouse types', () => {
     expect(clickhouseType('Float64').field('-inf')).toBe(-Infinity);
     expect(clickhouseType('Date').field('2024-01-02')).toBe(19724);
     expect(clickhouseType('DateTime').field('2024-01-02 03:04:05')).toBe(1704164645000000n);
+    // The epoch as older servers write it, and a time zone's wall clock (Tokyo is UTC+9; New York UTC-5 in winter
+    // and UTC-4 in summer).
+    expect(clickhouseType('Date').field('0000-00-00')).toBe(0);
+    expect(clickhouseType('DateTime').field('0000-00-00 00:00:00')).toBe(0n);
+    expect(clickhouseType("DateTime('Asia/Tokyo')").field('2024-01-02 12:04:05')).toBe(1704164645000000n);
+    expect(clickhouseType("DateTime('America/New_York')").field('2024-01-01 22:04:05')).toBe(1704164645000000n);
+    expect(clickhouseType("DateTime('America/New_York')").field('2024-07-01 12:00:00')).toBe(
+      BigInt(Date.parse('2024-07-01T16:00:00Z')) * 1000n,
+    );
+    expect(clickhouseType("DateTime('UTC')").field('2024-01-02 03:04:05')).toBe(1704164645000000n);
     expect(clickhouseType('Decimal(9, 2)').field('-12.50')).toBe('-12.50');
   });
 

@@ -18,11 +18,64 @@ export interface ClickHouseType {
 
 const MS_PER_DAY = 86_400_000;
 
-/** `2024-01-02` as days since 1970-01-01. */
-const dateDays = (text: string): number => Date.parse(`${text}T00:00:00Z`) / MS_PER_DAY;
+/** The zero date and time older servers write for the epoch (`toDate(0)`, `toDateTime(0)`). */
+const ZERO_DATE = '0000-00-00';
+const ZERO_DATE_TIME = '0000-00-00 00:00:00';
 
-/** `2024-01-02 10:00:00` (as the server writes it) as microseconds since 1970-01-01, without a time zone. */
-const dateTimeMicros = (text: string): bigint => BigInt(Date.parse(`${text.replace(' ', 'T')}Z`)) * 1000n;
+/** `2024-01-02` as days since 1970-01-01. */
+const dateDays = (text: string): number => (text === ZERO_DATE ? 0 : Date.parse(`${text}T00:00:00Z`) / MS_PER_DAY);
+
+/** A formatter of instants as wall-clock times in one time zone, per zone. */
+const zoneFormats = new Map<string, Intl.DateTimeFormat>();
+
+/** The offset of `zone` from UTC at the instant `ms`, in milliseconds (its wall clock then, less the instant). */
+function zoneOffsetMs(zone: string, ms: number): number {
+  let format = zoneFormats.get(zone);
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-US', {
+      timeZone: zone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
+    zoneFormats.set(zone, format);
+  }
+  const part: Record<string, number> = {};
+  for (const { type, value } of format.formatToParts(ms)) part[type] = Number(value);
+  const wall = Date.UTC(part.year ?? 1970, (part.month ?? 1) - 1, part.day ?? 1, part.hour, part.minute, part.second);
+  return wall - (ms - (((ms % 1000) + 1000) % 1000));
+}
+
+/**
+ * `2024-01-02 10:00:00` (as the server writes it) as microseconds since 1970-01-01: a wall-clock time in `zone`
+ * for a `DateTime('<zone>')`, else taken as UTC (the server's own zone, which the gateway expects to be UTC).
+ */
+function dateTimeMicros(text: string, zone?: string): bigint {
+  if (text === ZERO_DATE_TIME) return 0n;
+  const wall = Date.parse(`${text.replace(' ', 'T')}Z`);
+  if (zone === undefined || zone === 'UTC' || Number.isNaN(wall)) return BigInt(wall) * 1000n;
+  // The instant whose wall clock in the zone reads `wall`: the offset at a first guess, then at the instant found
+  // (they differ only next to a change of the zone's offset).
+  let instant = wall - zoneOffsetMs(zone, wall);
+  instant = wall - zoneOffsetMs(zone, instant);
+  return BigInt(instant) * 1000n;
+}
+
+/** The time zone a `DateTime('Asia/Tokyo')` names, when the server knows it as this process does. */
+function zoneOf(argument: string): string | undefined {
+  const zone = /^'(.*)'$/.exec(argument.trim())?.[1];
+  if (!zone) return undefined;
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return zone;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Splits a type's arguments at top-level commas: `String, Array(Int8)` → `['String', 'Array(Int8)']`. */
 function splitArguments(text: string): string[] {
@@ -104,8 +157,10 @@ export function clickhouseType(name: string): ClickHouseType {
       return text('UUID');
     case 'Date':
       return scalar('DATE', 'date', dateDays);
-    case 'DateTime':
-      return scalar('TIMESTAMP', 'timestamp', dateTimeMicros);
+    case 'DateTime': {
+      const zone = zoneOf(inner);
+      return scalar('TIMESTAMP', 'timestamp', (t) => dateTimeMicros(t, zone));
+    }
     case 'Nullable': {
       const element = clickhouseType(inner);
       return {

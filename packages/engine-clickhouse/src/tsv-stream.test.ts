@@ -25,6 +25,14 @@ describe('TabSeparatedWithNamesAndTypes, as it arrives', () => {
     expect(stream.takeBatch()).toBeUndefined();
   });
 
+  it('reads the header’s names and types escaped as fields are, a time zone included', () => {
+    const stream = new TsvStream(fail);
+    stream.push("a\\tb\nDateTime(\\'Asia/Tokyo\\')\n2024-01-02 12:04:05\n");
+    stream.finish();
+    expect(stream.header?.schema.map((c) => c.name)).toEqual(['a\tb']);
+    expect(stream.takeBatch()?.columns).toEqual([[1704164645000000n]]);
+  });
+
   it('turns an exception written into a begun response into an error, also in a one-column result', () => {
     const stream = new TsvStream(fail);
     stream.push('n\nUInt64\n1\n');

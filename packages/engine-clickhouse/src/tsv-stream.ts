@@ -1,5 +1,5 @@
 import type { ColumnBatch, Schema } from '@lakegate/engine-api';
-import { type ClickHouseType, clickhouseType } from './clickhouse-types.js';
+import { type ClickHouseType, clickhouseType, unescapeField } from './clickhouse-types.js';
 
 /** What `TabSeparatedWithNamesAndTypes` begins with: the columns' names, then their types. */
 export interface TsvHeader {
@@ -77,12 +77,13 @@ export class TsvStream {
   }
 
   #line(line: string): void {
+    // The header's names and types are escaped as any field is (`DateTime(\'Asia/Tokyo\')`, a name with a tab).
     if (!this.#names) {
-      this.#names = line.split('\t');
+      this.#names = line.split('\t').map(unescapeField);
       return;
     }
     if (!this.#header) {
-      const typeNames = line.split('\t');
+      const typeNames = line.split('\t').map(unescapeField);
       if (typeNames.length !== this.#names.length || !typeNames.every((t) => TYPE_NAME.test(t))) {
         this.onException(
           `Code: 0. The response is not in the format the gateway asked for (a FORMAT clause in the query?): FORMAT clauses are not allowed.`,
