@@ -79,6 +79,8 @@ interface Manifest {
 }
 
 const FETCH_ATTEMPTS = 3;
+/** The pause before a fetch's second attempt; each next one doubles it. */
+const FETCH_BACKOFF_MS = 200;
 
 /** Waits for `promise` unless `signal` aborts first. */
 function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
@@ -367,6 +369,10 @@ export class DatasetHandle {
           key: file.key,
           attempt,
         });
+        // A pause that doubles, jittered, so that a throttled or struggling origin is not asked again at once.
+        await new Promise((resolve) =>
+          setTimeout(resolve, FETCH_BACKOFF_MS * 2 ** (attempt - 1) * (0.5 + Math.random())),
+        );
       }
     }
   }

@@ -81,7 +81,8 @@ function classify(error: unknown, what: string): OriginError {
     else if (status === 403) reason = 'access-denied';
     else if (status === 404) reason = 'not-found';
     else if (status === 412) reason = 'changed';
-    else if (status >= 500) reason = 'unreachable';
+    // Throttled (429, as S3-compatible servers answer it) or failing (5xx): worth another try, after a pause.
+    else if (status === 429 || status >= 500) reason = 'unreachable';
   }
   const detail: Record<OriginFailure, string> = {
     'not-found': 'does not exist',
