@@ -5,7 +5,10 @@ import {
   type Engine,
   LakegateError,
 } from '@lakegate/engine-api';
+import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
+import type { GatewayEnv } from './app-env.js';
+import { consoleRoutes, keptFiles } from './console/console-routes.js';
 import { GLOBEX_KEY, jsonOf, testApp } from './test-support.js';
 
 /**
@@ -304,5 +307,17 @@ describe('the web console’s files', () => {
     for (const path of ['/ui/%E0', '/ui/..%2F..%2Fpackage.json', '/ui/../package.json']) {
       expect((await app.request(path)).status, path).toBe(404);
     }
+  });
+
+  it('keeps the files it read, but never a missing one, and no more than its bound', async () => {
+    const files = keptFiles(2);
+    const app = new Hono<GatewayEnv>();
+    consoleRoutes(app, files);
+    for (let i = 0; i < 50; i++) expect((await app.request(`/ui/missing-${i}.js`)).status).toBe(404);
+    expect(files.size()).toBe(0);
+    expect((await app.request('/ui/')).status).toBe(200);
+    expect(files.size()).toBe(1);
+    for (let i = 0; i < 5; i++) await app.request(`/ui/missing-${i}.css`);
+    expect(files.size()).toBeLessThanOrEqual(2);
   });
 });

@@ -18,20 +18,38 @@ const TYPES: Readonly<Record<string, string>> = {
 export const CONSOLE_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
+/** Files of the console kept at most: it has a few; a path beyond them is read, never kept. */
+const KEPT_FILES = 64;
+
+/**
+ * Reads files once and keeps them: only files that exist, and at most `limit` of them, since anyone may ask for
+ * any path (missing paths are as many as anyone cares to send).
+ */
+export function keptFiles(limit = KEPT_FILES): { read(path: string): Promise<Buffer | undefined>; size(): number } {
+  const files = new Map<string, Promise<Buffer | undefined>>();
+  return {
+    read(path) {
+      const kept = files.get(path);
+      if (kept) return kept;
+      const file = readFile(path).catch(() => undefined);
+      if (files.size < limit) {
+        files.set(path, file);
+        void file.then((body) => {
+          if (body === undefined && files.get(path) === file) files.delete(path);
+        });
+      }
+      return file;
+    },
+    size: () => files.size,
+  };
+}
+
 /**
  * Serves the web console at `/ui/` (its files are public: every call they make takes a key) and redirects `/`
  * there. Files are read once and kept: the console is a few small files.
  */
-export function consoleRoutes(app: Hono<GatewayEnv>): void {
-  const files = new Map<string, Promise<Buffer | undefined>>();
-  const read = (path: string): Promise<Buffer | undefined> => {
-    let file = files.get(path);
-    if (!file) {
-      file = readFile(path).catch(() => undefined);
-      files.set(path, file);
-    }
-    return file;
-  };
+export function consoleRoutes(app: Hono<GatewayEnv>, files = keptFiles()): void {
+  const read = (path: string): Promise<Buffer | undefined> => files.read(path);
   app.get('/', (c) => c.redirect('/ui/', 302));
   app.get('/ui', (c) => c.redirect('/ui/', 301));
   app.get('/ui/*', async (c) => {

@@ -55,6 +55,31 @@ describe('the engine registry', () => {
     await registry.close();
   });
 
+  it('asks the engines for their health once at a time, and keeps the answer for a second', async () => {
+    let asked = 0;
+    const make = async () => {
+      const engine = createReferenceEngine({ datasets: {} });
+      return Object.assign(engine, {
+        healthy: async () => {
+          asked++;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          return true;
+        },
+      });
+    };
+    const registry = await EngineRegistry.create({ specs: [spec('echo', factory(make))], deps: { storage }, limits });
+    // Many asks at once (as many /readyz calls) share one.
+    const answers = await Promise.all(Array.from({ length: 100 }, () => registry.health(1_000)));
+    expect(answers.every((a) => a.echo === 'up')).toBe(true);
+    expect(asked).toBe(1);
+    expect(await registry.health(1_500)).toEqual({ echo: 'up' });
+    expect(asked).toBe(1);
+    // A second later the engines are asked again.
+    await registry.health(2_000);
+    expect(asked).toBe(2);
+    await registry.close();
+  });
+
   it("fails a module's start in one line when create() throws or returns no engine, closing those created", async () => {
     const first = createReferenceEngine({ datasets: {} });
     const ok = spec(

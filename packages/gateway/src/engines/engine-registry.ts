@@ -17,8 +17,13 @@ export interface RegistryOptions {
 }
 
 /** The engines a gateway runs, by the id the config gives them, each wrapped in its managed layer. */
+/** How long an answer of the engines' health stands (see {@link EngineRegistry.health}). */
+export const HEALTH_TTL_MS = 1000;
+
 export class EngineRegistry {
   readonly #engines: ReadonlyMap<string, ManagedEngine>;
+  /** The last ask of the engines' health, under way or answered, and when it began. */
+  #health: { readonly at: number; readonly states: Promise<Record<string, 'up' | 'down'>> } | undefined;
 
   private constructor(engines: ReadonlyMap<string, ManagedEngine>) {
     this.#engines = engines;
@@ -72,10 +77,18 @@ export class EngineRegistry {
   }
 
   /** Each engine's health now, by id: `up` or `down`. */
-  async health(): Promise<Record<string, 'up' | 'down'>> {
+  /**
+   * Each engine's health. Asked once at a time and kept for {@link HEALTH_TTL_MS}: `/readyz` needs no key, and
+   * each ask of a remote engine is a request to it, through the connections its queries use.
+   */
+  health(now = Date.now()): Promise<Record<string, 'up' | 'down'>> {
+    if (this.#health && now - this.#health.at < HEALTH_TTL_MS) return this.#health.states;
     const engines = [...this.#engines.values()];
-    const states = await Promise.all(engines.map((e) => e.healthy()));
-    return Object.fromEntries(engines.map((e, i) => [e.id, states[i] ? 'up' : 'down']));
+    const states = Promise.all(engines.map((e) => e.healthy())).then((up) =>
+      Object.fromEntries(engines.map((e, i) => [e.id, up[i] ? 'up' : 'down'] as const)),
+    );
+    this.#health = { at: now, states };
+    return states;
   }
 
   get ready(): boolean {
