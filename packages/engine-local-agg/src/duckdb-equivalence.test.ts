@@ -226,6 +226,22 @@ describe('local-agg gives DuckDB answers', () => {
       expectSameRows(await run(local, sql), await run(duckdb, sql), sql, false);
   });
 
+  it('reads a quote inside an unquoted field as a character, as DuckDB does, not as the start of a quoted field', async () => {
+    const path = join(folder.dir, 'inches.csv');
+    await writeFile(path, 'a,b\n5" screen,1\nplain,2\nx"y,3\n"quoted, with comma",4\n"say ""hi""",5\n');
+    const inches = await bindFiles(TENANT, 'inches', 'csv', [path]);
+    const run = async (engine: Engine, sql: string) =>
+      collectRows(
+        await engine.execute(
+          { queryId: 'inches', tenant: TENANT, sql, tables: [inches] },
+          { signal: new AbortController().signal },
+        ),
+      );
+    for (const sql of ['SELECT count(*), sum(b) FROM inches', 'SELECT a, sum(b) FROM inches GROUP BY a'])
+      expectSameRows(await run(local, sql), await run(duckdb, sql), sql, false);
+    expect(await run(local, 'SELECT count(*) FROM inches')).toEqual([[5n]]);
+  });
+
   it('answers 150 random aggregations exactly as DuckDB', async () => {
     for (let seed = 1; seed <= 150; seed++) {
       const sql = randomQuery(seed);

@@ -83,14 +83,23 @@ export function readLines(
       for (;;) {
         let nl: number;
         if (layout.quoted) {
+          // A quote opens a quoted field only at the field's start, as DuckDB reads CSV: one inside a field (`5"
+          // screen`) is a character of it, and must not swallow the line breaks after it. In a quoted field, `""`
+          // is a quote and the next quote closes it.
           nl = -1;
+          let fieldStart = true;
           for (let j = i; j < filled; j++) {
             const b = buffer[j];
-            if (b === QUOTE) inQuotes = !inQuotes;
-            else if (b === NEWLINE && !inQuotes) {
+            if (inQuotes) {
+              if (b === QUOTE) {
+                if (buffer[j + 1] === QUOTE && j + 1 < filled) j++;
+                else inQuotes = false;
+              }
+            } else if (b === NEWLINE) {
               nl = j;
               break;
-            }
+            } else if (b === QUOTE && fieldStart) inQuotes = true;
+            else fieldStart = b === layout.delimiter;
           }
           inQuotes = false;
         } else nl = buffer.indexOf(NEWLINE, i);
