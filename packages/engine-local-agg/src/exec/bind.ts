@@ -222,6 +222,10 @@ export interface BoundAggregateQuery {
 
 /** Binds an aggregation to a dataset's columns: one grouping set, and how its groups become the result. */
 export function bindAggregateQuery(query: AggregateQuery, columns: readonly LocalColumn[]): BoundAggregateQuery {
+  for (const name of query.groupedAliases ?? []) {
+    if (columns.some((c) => c.name.toLowerCase() === name))
+      throw decline(`local-agg: GROUP BY ${name} names both a column and an alias, which DuckDB takes for the column.`);
+  }
   const binder = new Binder(columns, query.table);
   const where = query.where ? binder.rowPredicate(query.where) : undefined;
   const dims = query.groupBy.map((d) => binder.rowOperand(d));

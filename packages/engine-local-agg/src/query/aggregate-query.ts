@@ -120,6 +120,11 @@ export interface AggregateQuery {
   readonly where?: Predicate;
   /** Dimensions grouped by, resolved from ordinals, aliases and expressions. Empty: one global group. */
   readonly groupBy: readonly Dimension[];
+  /**
+   * Names GROUP BY took for aliases of other expressions (`time_bucket(...) AS ts ... GROUP BY ts`). DuckDB takes
+   * such a name for the table's column when it has one: the binder declines the query then.
+   */
+  readonly groupedAliases?: readonly string[];
   readonly having?: Predicate;
   readonly orderBy: readonly OrderItem[];
   readonly limit?: number;

@@ -297,6 +297,8 @@ describe('aggregations', () => {
         { expr: countStar, name: 'n', aliased: true },
       ],
       groupBy: [col('verb'), bucket('ts', HOUR)],
+      // `h` was taken for the alias: the binder checks that the table has no column of that name.
+      groupedAliases: ['h'],
       orderBy: [],
     });
   });

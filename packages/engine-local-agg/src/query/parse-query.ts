@@ -212,6 +212,8 @@ class Parser {
   readonly #keywords = new Set<number>();
   /** Qualifiers (`x.col`), checked against the table and its alias once the whole statement is read. */
   readonly #qualifiers: string[] = [];
+  /** Names GROUP BY took for aliases of other expressions (see AggregateQuery.groupedAliases). */
+  readonly #groupedAliases = new Set<string>();
   #pos = 0;
   #depth = 0;
 
@@ -326,7 +328,13 @@ class Parser {
     const common = { table, qualifiers, ...(where && { where }), ...(limit !== undefined && { limit }) };
     const aggregated = select !== '*' && select.some((item) => item.expr.kind === 'aggregate');
     if (!grouped && !having && !aggregated) return scanQuery(select, orderBy, common);
-    return aggregateQuery(select, orderBy, { ...common, groupBy, ...(having && { having }) });
+    const groupedAliases = [...this.#groupedAliases];
+    return aggregateQuery(select, orderBy, {
+      ...common,
+      groupBy,
+      ...(having && { having }),
+      ...(groupedAliases.length > 0 && { groupedAliases }),
+    });
   }
 
   #end(): void {
@@ -608,7 +616,11 @@ class Parser {
     else expr = this.#operand('GROUP BY');
     if (expr.kind === 'column') {
       const name = expr.name;
-      expr = items.find((item) => item.aliased && item.name === name)?.expr ?? expr;
+      const aliased = items.find((item) => item.aliased && item.name === name)?.expr;
+      if (aliased && !(aliased.kind === 'column' && aliased.name === name)) {
+        this.#groupedAliases.add(name);
+        expr = aliased;
+      }
     }
     if (expr.kind === 'aggregate') decline('GROUP BY an aggregate');
     return expr;
@@ -667,7 +679,7 @@ function numberValue(token: Token, negative: boolean): number {
 }
 
 type CommonClauses = Pick<ScanQuery, 'table' | 'qualifiers' | 'where' | 'limit'>;
-type AggregateClauses = CommonClauses & Pick<AggregateQuery, 'groupBy' | 'having'>;
+type AggregateClauses = CommonClauses & Pick<AggregateQuery, 'groupBy' | 'having' | 'groupedAliases'>;
 
 function scanQuery(select: SelectList, orderBy: readonly OrderItem[], common: CommonClauses): ScanQuery {
   if (orderBy.length > 0) decline('ORDER BY on a plain scan');
