@@ -252,6 +252,26 @@ describe('local-agg gives DuckDB answers', () => {
     expectSameRows(await rows(local, hourly), await rows(duckdb, hourly), hourly, false);
   });
 
+  it('groups -0 with 0, as DuckDB does', async () => {
+    const path = join(folder.dir, 'zeros.csv');
+    await writeFile(path, `x,n\n${['-0.0', '0.0', '-0', '0', '1.5', '-0.0'].map((x, i) => `${x},${i}`).join('\n')}\n`);
+    const zeros = await bindFiles(TENANT, 'zeros', 'csv', [path]);
+    const run = async (engine: Engine, sql: string) =>
+      collectRows(
+        await engine.execute(
+          { queryId: 'zeros', tenant: TENANT, sql, tables: [zeros] },
+          { signal: new AbortController().signal },
+        ),
+      );
+    const sql = 'SELECT x, count(*) AS c, sum(n) AS s FROM zeros GROUP BY x ORDER BY c';
+    const counts = (rows: unknown[][]) => rows.map((row) => [row[1], row[2]]);
+    expect(counts(await run(local, sql))).toEqual(counts(await run(duckdb, sql)));
+    expect(counts(await run(local, sql))).toEqual([
+      [1n, 4n],
+      [5n, 11n],
+    ]);
+  });
+
   it('answers 150 random aggregations exactly as DuckDB', async () => {
     for (let seed = 1; seed <= 150; seed++) {
       const sql = randomQuery(seed);

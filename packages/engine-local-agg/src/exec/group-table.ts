@@ -7,7 +7,7 @@ const words = new Int32Array(float.buffer);
 function hashKey(key: Float64Array, width: number, mask: number): number {
   let hash = 0x2545f491 ^ mask;
   for (let d = 0; d < width; d++) {
-    float[0] = key[d] as number;
+    float[0] = canonical(key[d] as number);
     hash = Math.imul(hash ^ (words[0] as number), 0x9e3779b1);
     hash = Math.imul(hash ^ (words[1] as number), 0x85ebca77);
   }
@@ -16,9 +16,15 @@ function hashKey(key: Float64Array, width: number, mask: number): number {
   return mixHash(hash);
 }
 
+/**
+ * A group key as it is hashed: -0 as 0 and every NaN as one, since they are one group each (as in DuckDB), and
+ * equal keys must hash alike.
+ */
+const canonical = (value: number): number => (value === 0 ? 0 : value !== value ? Number.NaN : value);
+
 /** A number's bits, hashed: the same value gives the same hash in every thread. */
 export function numberHash(value: number): number {
-  float[0] = value;
+  float[0] = canonical(value);
   return Math.imul((words[0] as number) ^ Math.imul(words[1] as number, 0x85ebca77), 0xc2b2ae35);
 }
 
