@@ -20,7 +20,7 @@ function hashKey(key: Float64Array, width: number, mask: number): number {
  * A group key as it is hashed: -0 as 0 and every NaN as one, since they are one group each (as in DuckDB), and
  * equal keys must hash alike.
  */
-const canonical = (value: number): number => (value === 0 ? 0 : value !== value ? Number.NaN : value);
+const canonical = (value: number): number => (value === 0 ? 0 : Number.isNaN(value) ? Number.NaN : value);
 
 /** A number's bits, hashed: the same value gives the same hash in every thread. */
 export function numberHash(value: number): number {
