@@ -148,6 +148,19 @@ describe('local-agg gives DuckDB answers', () => {
   });
   const rows = async (engine: Engine, sql: string) =>
     collectRows(await engine.execute(request(sql), { signal: new AbortController().signal }));
+  /** A table `name` of one CSV file holding `text`, and a runner of SQL over it on either engine. */
+  const csvTable = async (name: string, text: string) => {
+    const path = join(folder.dir, `${name}.csv`);
+    await writeFile(path, text);
+    const table = await bindFiles(TENANT, name, 'csv', [path]);
+    return async (engine: Engine, sql: string) =>
+      collectRows(
+        await engine.execute(
+          { queryId: name, tenant: TENANT, sql, tables: [table] },
+          { signal: new AbortController().signal },
+        ),
+      );
+  };
 
   beforeAll(async () => {
     folder = await tempFolder('local-agg-equivalence-');
@@ -209,16 +222,7 @@ describe('local-agg gives DuckDB answers', () => {
       const x = pick(next, ['1.5', '-2.25', '', '3', '"4.5"', '1e3']);
       lines.push([ts, name, n, x].join(','));
     }
-    const path = join(folder.dir, 'shapes.csv');
-    await writeFile(path, `${lines.join('\n')}\n`);
-    const shapes = await bindFiles(TENANT, 'shapes', 'csv', [path]);
-    const run = async (engine: Engine, sql: string) =>
-      collectRows(
-        await engine.execute(
-          { queryId: 'shapes', tenant: TENANT, sql, tables: [shapes] },
-          { signal: new AbortController().signal },
-        ),
-      );
+    const run = await csvTable('shapes', `${lines.join('\n')}\n`);
     for (const sql of [
       'SELECT ts, name, n, x FROM shapes',
       "SELECT name, time_bucket(INTERVAL '1 second', ts) AS s, count(*), sum(n), min(n), max(x), count(ts) FROM shapes GROUP BY 1, 2",
@@ -227,16 +231,7 @@ describe('local-agg gives DuckDB answers', () => {
   });
 
   it('reads a quote inside an unquoted field as a character, as DuckDB does, not as the start of a quoted field', async () => {
-    const path = join(folder.dir, 'inches.csv');
-    await writeFile(path, 'a,b\n5" screen,1\nplain,2\nx"y,3\n"quoted, with comma",4\n"say ""hi""",5\n');
-    const inches = await bindFiles(TENANT, 'inches', 'csv', [path]);
-    const run = async (engine: Engine, sql: string) =>
-      collectRows(
-        await engine.execute(
-          { queryId: 'inches', tenant: TENANT, sql, tables: [inches] },
-          { signal: new AbortController().signal },
-        ),
-      );
+    const run = await csvTable('inches', 'a,b\n5" screen,1\nplain,2\nx"y,3\n"quoted, with comma",4\n"say ""hi""",5\n');
     for (const sql of ['SELECT count(*), sum(b) FROM inches', 'SELECT a, sum(b) FROM inches GROUP BY a'])
       expectSameRows(await run(local, sql), await run(duckdb, sql), sql, false);
     expect(await run(local, 'SELECT count(*) FROM inches')).toEqual([[5n]]);
@@ -253,16 +248,10 @@ describe('local-agg gives DuckDB answers', () => {
   });
 
   it('groups -0 with 0, as DuckDB does', async () => {
-    const path = join(folder.dir, 'zeros.csv');
-    await writeFile(path, `x,n\n${['-0.0', '0.0', '-0', '0', '1.5', '-0.0'].map((x, i) => `${x},${i}`).join('\n')}\n`);
-    const zeros = await bindFiles(TENANT, 'zeros', 'csv', [path]);
-    const run = async (engine: Engine, sql: string) =>
-      collectRows(
-        await engine.execute(
-          { queryId: 'zeros', tenant: TENANT, sql, tables: [zeros] },
-          { signal: new AbortController().signal },
-        ),
-      );
+    const run = await csvTable(
+      'zeros',
+      `x,n\n${['-0.0', '0.0', '-0', '0', '1.5', '-0.0'].map((x, i) => `${x},${i}`).join('\n')}\n`,
+    );
     const sql = 'SELECT x, count(*) AS c, sum(n) AS s FROM zeros GROUP BY x ORDER BY c';
     const counts = (rows: unknown[][]) => rows.map((row) => [row[1], row[2]]);
     expect(counts(await run(local, sql))).toEqual(counts(await run(duckdb, sql)));
