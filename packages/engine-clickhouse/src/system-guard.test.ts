@@ -20,6 +20,10 @@ describe('refusing the system database ClickHouse 18.16 shows every user', () =>
       // A comment after the word, which servers that nest comments end elsewhere.
       'SELECT * FROM system/* /* */ */.query_log',
       'SELECT * FROM `system` /* x */ /* y */.processes',
+      // Characters ClickHouse skips as whitespace that a pattern's \s does not.
+      'SELECT * FROM system\u200B.query_log',
+      'SELECT * FROM `system`\u2060.processes',
+      'SELECT * FROM system\u0085.processes',
     ]) {
       expect(() => refuseSystemTables(sql), sql).toThrow(expect.objectContaining({ code: 'FORBIDDEN_STATEMENT' }));
     }

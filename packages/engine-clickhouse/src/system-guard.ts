@@ -24,7 +24,13 @@ const HEX_ESCAPE = /\\x[0-9a-f]/i;
 /** `sql` with each backslash escape replaced by what it stands for in a quoted name, or by its character. */
 const unescaped = (sql: string): string => sql.replace(/\\([\s\S])/g, (_, c: string) => (c === 'N' ? '' : c));
 
-const namesSystem = (text: string): boolean => SYSTEM_REFERENCE.test(text) || SYSTEM_THEN_COMMENT.test(text);
+/** Characters ClickHouse's lexer skips as whitespace that `\s` does not match: read as spaces before judging. */
+const OTHER_SPACES = /[\u0085\u180e\u200b-\u200d\u2060]/g;
+
+const namesSystem = (text: string): boolean => {
+  const spaced = text.replace(OTHER_SPACES, ' ');
+  return SYSTEM_REFERENCE.test(spaced) || SYSTEM_THEN_COMMENT.test(spaced);
+};
 
 export function refuseSystemTables(sql: string): void {
   if (namesSystem(sql) || (sql.includes('\\') && namesSystem(unescaped(sql)))) {
