@@ -393,5 +393,9 @@ describe('Trino client protocol (trino-client)', () => {
       pages += text;
     }
     expect(pages).toContain('[9007199254740993,[9007199254740993,-9223372036854775808],7]');
+    // A map's keys are JSON names: their digits stay in quotes.
+    const map = await collect(trino, 'SELECT MAP {9007199254740993::BIGINT: 1} AS m');
+    expect(map.error).toBeUndefined();
+    expect(map.rows).toEqual([[{ '9007199254740993': 1 }]]);
   });
 });

@@ -155,7 +155,8 @@ export function trinoType(type: ColumnType): TrinoColumnType {
         encode: (v) =>
           Object.fromEntries(
             (v as readonly { key: unknown; value: unknown }[]).map((e) => [
-              String(e.key === null ? 'null' : key.encode(e.key)),
+              // A key is a JSON name, whole digits and all: never a marked bigint (see exactNumber).
+              e.key === null ? 'null' : typeof e.key === 'bigint' ? String(e.key) : String(key.encode(e.key)),
               e.value === null ? null : value.encode(e.value),
             ]),
           ),
