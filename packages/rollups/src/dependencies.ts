@@ -51,13 +51,13 @@ export interface AuditEngine {
 
 export type RollupLogger = Pick<EngineLogger, 'info' | 'warn'>;
 
-/** An interval's rows as local files, leased: the dump of a source that is not a dataset of files. */
 /** An interval's raw rows per scope, and the fingerprint of the rows counted. */
 export interface ScopeCounts {
   readonly scopes: ReadonlyMap<string, number>;
   readonly inputs: string;
 }
 
+/** An interval's rows as local files, leased: the dump of a source that is not a dataset of files. */
 export interface IntervalDump {
   /** The interval's rows, in parts (one file each); no file when the interval has no rows. */
   readonly snapshot: DatasetSnapshot;

@@ -16,10 +16,10 @@ export interface RegistryOptions {
   readonly source?: string;
 }
 
-/** The engines a gateway runs, by the id the config gives them, each wrapped in its managed layer. */
 /** How long an answer of the engines' health stands (see {@link EngineRegistry.health}). */
 export const HEALTH_TTL_MS = 1000;
 
+/** The engines a gateway runs, by the id the config gives them, each wrapped in its managed layer. */
 export class EngineRegistry {
   readonly #engines: ReadonlyMap<string, ManagedEngine>;
   /** The last ask of the engines' health, under way or answered, and when it began. */
@@ -76,9 +76,8 @@ export class EngineRegistry {
     return [...this.#engines.values()].find((e) => e.offers(guard));
   }
 
-  /** Each engine's health now, by id: `up` or `down`. */
   /**
-   * Each engine's health. Asked once at a time and kept for {@link HEALTH_TTL_MS}: `/readyz` needs no key, and
+   * Each engine's health, by id: `up` or `down`. Asked once at a time and kept for {@link HEALTH_TTL_MS}: `/readyz` needs no key, and
    * each ask of a remote engine is a request to it, through the connections its queries use.
    */
   health(now = Date.now()): Promise<Record<string, 'up' | 'down'>> {

@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import type { ActiveQuery, QueryLifecycle } from '../query/query-lifecycle.js';
 import { TrinoQuery, TrinoQueryRegistry } from './trino-query.js';
 
-/** A lifecycle whose queries answer one row of `text` at once. */
-function quickLifecycle(text: string): QueryLifecycle {
+/** A lifecycle whose queries answer `count` rows of `text` at once. */
+function quickLifecycle(text: string, count = 1): QueryLifecycle {
   return {
     assertSqlSize: () => undefined,
     catalog: { tenantDatasets: () => [] },
@@ -16,7 +16,7 @@ function quickLifecycle(text: string): QueryLifecycle {
             return async () => {
               if (given) return undefined;
               given = true;
-              return { rowCount: 1, columns: [[text]] };
+              return { rowCount: count, columns: [Array.from({ length: count }, () => text)] };
             };
           })(),
           close: () => undefined,
@@ -39,9 +39,12 @@ const options = (queries: QueryLifecycle) => ({
   pageBytes: 1_000_000,
 });
 
-/** Reads a query's pages to its end. */
+/** Reads a query's pages to the last one (without nextUri). */
 async function readAll(query: TrinoQuery): Promise<void> {
-  for (let token = 1; !query.done; token++) await query.page(token, 'http://gateway', 1000);
+  for (let token = 1; ; token++) {
+    const page = await query.page(token, 'http://gateway', 1000);
+    if (page.results.nextUri === undefined) return;
+  }
 }
 
 /**
@@ -107,12 +110,12 @@ describe('a Trino query read page by page', () => {
   });
 
   it('stays FAILED when cancelled while a page is read, whatever the read then finds', async () => {
-    const query = new TrinoQuery(options(slowLifecycle(300)));
+    const query = new TrinoQuery(options(slowLifecycle(2000)));
     // The first row at once, then a read left waiting for the slow second one.
     for (let token = 1; token <= 3; token++) await query.page(token, 'http://gateway', 50);
     query.cancel();
     // The read ends (its rows, then the result's end) after the cancel.
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await new Promise((resolve) => setTimeout(resolve, 2300));
     expect(query.state).toBe('FAILED');
     const page = await query.page(4, 'http://gateway', 50);
     expect(page.results.stats.state).toBe('FAILED');
@@ -143,14 +146,23 @@ describe('a Trino query read page by page', () => {
     // Each keeps about 10 kB (its last page); 25 kB are kept.
     const registry = new TrinoQueryRegistry(60_000, 300_000, 25_000);
     const queries: TrinoQuery[] = [];
+    const now = Date.now();
     for (let i = 0; i < 4; i++) {
       const query = new TrinoQuery(options(quickLifecycle('x'.repeat(10_000))));
       registry.add(query);
       await readAll(query);
-      query.lastAccess = 1000 + i;
+      query.lastAccess = now + i;
       queries.push(query);
     }
-    registry.sweep(2000);
+    // A query FINISHED by its read-ahead, whose last rows its client has not fetched, is never forgotten.
+    // (Fifteen rows: ten on the first page, the other five read ahead, to the result's end.)
+    const unread = new TrinoQuery(options(quickLifecycle('y'.repeat(3000), 15)));
+    registry.add(unread);
+    await unread.page(1, 'http://gateway', 1000);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(unread.done).toBe(true);
+    unread.lastAccess = now - 1;
+    registry.sweep(now + 10);
     const kept = (query: TrinoQuery) =>
       (() => {
         try {
@@ -160,6 +172,7 @@ describe('a Trino query read page by page', () => {
         }
       })();
     expect(queries.map(kept)).toEqual([false, false, true, true]);
+    expect(kept(unread)).toBe(true);
     // A DELETE after the last page forgets it; one of a running query cancels it, and keeps it to say why.
     registry.remove(queries[3] as TrinoQuery);
     expect(kept(queries[3] as TrinoQuery)).toBe(false);

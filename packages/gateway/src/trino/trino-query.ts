@@ -173,6 +173,14 @@ export class TrinoQuery {
     return this.#state === 'FINISHED' || this.#state === 'FAILED';
   }
 
+  /**
+   * Whether the client has had all of it: it failed, or its last page (the one without nextUri) was built. A query
+   * FINISHED by its read-ahead still holds rows its client has not fetched.
+   */
+  get delivered(): boolean {
+    return this.#state === 'FAILED' || (this.done && this.#last?.page.results.nextUri === undefined);
+  }
+
   /** What a finished query keeps (its text, and its last page for a client's retry), in bytes, roughly. */
   get retainedBytes(): number {
     let bytes = this.sql.length;
@@ -353,6 +361,8 @@ export class TrinoQuery {
     if (token !== this.#token) {
       throw new LakegateError('NOT_FOUND', `Query ${this.id} has no page ${token}: the client is out of step.`);
     }
+    // One deadline for the whole request: the wait for the start and the wait for rows share `waitMs`.
+    const deadline = Date.now() + waitMs;
     const ready = await Promise.race([
       this.#ready.then(() => true),
       new Promise<boolean>((resolve) => setTimeout(() => resolve(false), waitMs)),
@@ -373,7 +383,7 @@ export class TrinoQuery {
       const read = await Promise.race([
         reading,
         new Promise<undefined>((resolve) => {
-          timer = setTimeout(() => resolve(undefined), waitMs);
+          timer = setTimeout(() => resolve(undefined), Math.max(0, deadline - Date.now()));
         }),
       ]);
       clearTimeout(timer);
@@ -526,7 +536,7 @@ export class TrinoQueryRegistry {
 
   /** Forgets the least recently read finished queries while those kept hold more than `retainedBytes`. */
   #trimFinished(): void {
-    const finished = [...this.#queries.values()].filter((q) => q.done);
+    const finished = [...this.#queries.values()].filter((q) => q.delivered);
     let bytes = finished.reduce((sum, q) => sum + q.retainedBytes, 0);
     if (bytes <= this.retainedBytes) return;
     finished.sort((a, b) => a.lastAccess - b.lastAccess);
