@@ -220,9 +220,10 @@ export class DatasetHandle {
         // A file of the current version was evicted, and the origin has since changed or removed it: that version
         // cannot be read again. The location is listed again, once, and the query reads the version it holds now,
         // rather than fail until the next poll (or for good, without polling).
+        // (Another query's listing may have made a newer version current meanwhile: that one is read.)
         const gone = isOriginError(error) && (error.reason === 'changed' || error.reason === 'not-found');
-        if (gone && !relisted && m === this.#current) {
-          await raceAbort(this.refresh(), signal);
+        if (gone && !relisted) {
+          if (m === this.#current) await raceAbort(this.refresh(), signal);
           return this.acquire(signal, countAsQuery, true);
         }
         throw this.#describe(error);

@@ -307,7 +307,7 @@ export async function createStorage(options: StorageOptions): Promise<Storage> {
         throw new LakegateError('INVALID_REQUEST', `Range ${start}-${end} is outside "${key}" (${file.size} bytes).`);
       }
       // Served from the whole file when it is cached, else from a cached copy of just the range.
-      const whole = cache.lookup(file.id);
+      const whole = cache.lookup(file.id, file.size);
       if (whole) cache.retain(whole);
       const entry = whole ?? (await h.fetchFile(file, { start, end }));
       try {
