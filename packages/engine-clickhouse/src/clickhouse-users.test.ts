@@ -29,7 +29,8 @@ describe('ClickHouse users from the gateway configuration', () => {
     expect(clickhouseUsers([acme], 'sql')).toContain('max_memory_usage = 2000000000 READONLY');
   });
 
-  it('writes SQL for current servers: profile, user, grants on its tables only, a row policy of its own', () => {
+  it('writes SQL for current servers: a database of its own granted whole, a shared one table by table', () => {
+    expect(clickhouseUsers([{ ...acme, tables: ['events'] }], 'sql')).toContain('GRANT SELECT ON acme.* TO acme_user;');
     const globex = {
       tenant: 'globex',
       user: { user: 'globex_user', password: 'globex-secret-1', database: 'shared' },

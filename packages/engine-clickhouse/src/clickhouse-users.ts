@@ -51,9 +51,9 @@ function profileSettings(input: ClickHouseUsersInput): [string, number][] {
  *   tenant a profile `lakegate_<tenant>` (`readonly=1` and the limits) and a user allowed its own database only,
  *   from 127.0.0.1 and ::1 (edit `networks` for your gateway's addresses). Such servers have no row policies.
  * - `sql`: statements for current servers (SQL-driven access control): settings profiles, users, `GRANT SELECT` on
- *   the tenant's tables only (its database's other tables, such as the local tables behind a distributed one, are
- *   not the tenant's to read, row filters or not), and a row policy per row-filtered table, named for the tenant, so
- *   that tenants sharing a table each keep theirs.
+ *   the tenant's own database, or, for a tenant with row filters (whose database others share), on the tables of its
+ *   datasets only (the database's other tables, such as the local tables behind a distributed one, have no policy),
+ *   and a row policy per row-filtered table, named for the tenant, so that tenants sharing a table each keep theirs.
  *
  * Row filters need row policies: for them, `xml` refuses, naming the tenants, rather than write users that would
  * see every row.
@@ -77,7 +77,11 @@ export function clickhouseUsers(tenants: readonly ClickHouseUsersInput[], format
         `-- tenant ${input.tenant}`,
         `CREATE SETTINGS PROFILE OR REPLACE ${profile} SETTINGS ${settings.join(', ')};`,
         `CREATE USER OR REPLACE ${user} IDENTIFIED WITH sha256_password BY ${sqlString(input.user.password)} DEFAULT DATABASE ${database} SETTINGS PROFILE ${profile};`,
-        ...[...new Set(input.tables ?? [])].map((table) => `GRANT SELECT ON ${database}.${table} TO ${user};`),
+        // A database of its own (no row filters) is granted whole, views' underlying tables included; one shared
+        // under row filters, only the tables of the tenant's datasets.
+        ...(Object.keys(input.rowFilters ?? {}).length === 0
+          ? [`GRANT SELECT ON ${database}.* TO ${user};`]
+          : [...new Set(input.tables ?? [])].map((table) => `GRANT SELECT ON ${database}.${table} TO ${user};`)),
       );
       for (const [table, filter] of Object.entries(input.rowFilters ?? {})) {
         lines.push(
