@@ -58,12 +58,28 @@ function dateTimeMicros(text: string, zone?: string): bigint {
   if (text === ZERO_DATE_TIME) return 0n;
   const wall = Date.parse(`${text.replace(' ', 'T')}Z`);
   if (zone === undefined || zone === 'UTC' || Number.isNaN(wall)) return BigInt(wall) * 1000n;
-  // The instant whose wall clock in the zone reads `wall`: the offset at a first guess, then at the instant found
-  // (they differ only next to a change of the zone's offset).
-  let instant = wall - zoneOffsetMs(zone, wall);
-  instant = wall - zoneOffsetMs(zone, instant);
-  return BigInt(instant) * 1000n;
+  // Kept per quarter hour of wall clock, where zones change their offsets: asking Intl costs microseconds a value.
+  let offsets = zoneOffsets.get(zone);
+  if (!offsets) {
+    offsets = new Map();
+    zoneOffsets.set(zone, offsets);
+  }
+  const quarter = Math.floor(wall / 900_000);
+  let offset = offsets.get(quarter);
+  if (offset === undefined) {
+    // The instant whose wall clock in the zone reads `wall`: the offset at a first guess, then at the instant found
+    // (they differ only next to a change of the zone's offset).
+    let instant = wall - zoneOffsetMs(zone, wall);
+    instant = wall - zoneOffsetMs(zone, instant);
+    offset = wall - instant;
+    if (offsets.size >= 100_000) offsets.clear();
+    offsets.set(quarter, offset);
+  }
+  return BigInt(wall - offset) * 1000n;
 }
+
+/** Per zone, the offset of each quarter hour of wall clock read so far (see {@link dateTimeMicros}). */
+const zoneOffsets = new Map<string, Map<number, number>>();
 
 /** The time zone a `DateTime('Asia/Tokyo')` names, when the server knows it as this process does. */
 function zoneOf(argument: string): string | undefined {
