@@ -1,3 +1,5 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { LakegateError } from '@lakegate/engine-api';
 import type { Rollups } from '@lakegate/rollups';
 import type { Storage } from '@lakegate/storage';
 import { Hono } from 'hono';
@@ -152,9 +154,21 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
     );
   const metrics = deps.metrics;
   if (metrics) {
-    app.get('/metrics', async (c) =>
-      c.body(await metrics.render(), 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' }),
-    );
+    const token = deps.config.observability.metricsToken;
+    const expected = token === undefined ? undefined : createHash('sha256').update(`Bearer ${token}`).digest();
+    app.get('/metrics', async (c) => {
+      if (expected) {
+        const given = createHash('sha256')
+          .update(c.req.header('authorization') ?? '')
+          .digest();
+        if (!timingSafeEqual(given, expected))
+          throw new LakegateError(
+            'UNAUTHENTICATED',
+            'GET /metrics needs observability.metricsToken as a Bearer token.',
+          );
+      }
+      return c.body(await metrics.render(), 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
+    });
   }
   app.get('/readyz', async (c) => {
     const ready = deps.engines.ready && !deps.isShuttingDown?.();

@@ -325,6 +325,11 @@ const fileSchema = z.strictObject({
           sampleRatio: z.number().min(0).max(1).default(1),
         })
         .prefault({}),
+      /**
+       * A token `GET /metrics` asks for (`Authorization: Bearer <token>`, as Prometheus sends its
+       * `authorization.credentials`); without it, /metrics answers anyone, and names every tenant in its labels.
+       */
+      metricsToken: z.string().min(16, 'observability.metricsToken must be at least 16 characters').optional(),
     })
     .prefault({}),
   rollups: z
