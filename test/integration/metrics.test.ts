@@ -29,7 +29,9 @@ function parsePrometheus(text: string): Sample[] {
   return samples;
 }
 
-/** GET /metrics: Prometheus text that parses, and moves as queries run. */
+const TOKEN = 'metrics-token-0123456789';
+
+/** GET /metrics: Prometheus text that parses, and moves as queries run, behind `observability.metricsToken`. */
 describe('metrics', () => {
   let root: string;
   let gateway: RunningGateway;
@@ -42,6 +44,7 @@ describe('metrics', () => {
       {
         server: { port: 0 },
         storage: { cacheDir: join(root, 'cache'), warming: { enabled: false } },
+        observability: { metricsToken: TOKEN },
         tenants: {
           acme: {
             apiKeys: ['acme-metrics-key'],
@@ -59,7 +62,7 @@ describe('metrics', () => {
   });
 
   const scrape = async () => {
-    const response = await fetch(`${gateway.url}/metrics`);
+    const response = await fetch(`${gateway.url}/metrics`, { headers: { Authorization: `Bearer ${TOKEN}` } });
     expect(response.headers.get('content-type')).toContain('text/plain');
     return parsePrometheus(await response.text());
   };
@@ -67,6 +70,17 @@ describe('metrics', () => {
     samples
       .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
       .reduce((sum, s) => sum + s.value, 0);
+
+  it('answers only with the metrics token, and names no tenant without it', async () => {
+    for (const headers of [{}, { Authorization: 'Bearer wrong-token-0123456789' }, { Authorization: TOKEN }]) {
+      const response = await fetch(`${gateway.url}/metrics`, { headers });
+      const text = await response.text();
+      expect(response.status).toBe(401);
+      expect(JSON.parse(text).error.code).toBe('UNAUTHENTICATED');
+      expect(text).not.toContain('acme');
+    }
+    expect((await scrape()).some((s) => s.labels.tenant === 'acme')).toBe(true);
+  });
 
   it('parses as Prometheus text and moves as queries run', async () => {
     const query = () =>
